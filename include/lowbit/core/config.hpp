@@ -1,0 +1,17 @@
+// lowbit — configuration and feature-detection macros. The only place macros live.
+#pragma once
+
+#define LOWBIT_VERSION_MAJOR 0
+#define LOWBIT_VERSION_MINOR 1
+#define LOWBIT_VERSION_PATCH 0
+
+/// Marks functions usable from host and CUDA device code alike.
+#if defined(__CUDACC__)
+#define LOWBIT_HOST_DEVICE __host__ __device__
+#else
+#define LOWBIT_HOST_DEVICE
+#endif
+
+/// Inline ABI namespace: lowbit::v1 is spelled lowbit:: by users.
+#define LOWBIT_NAMESPACE_BEGIN namespace lowbit { inline namespace v1 {
+#define LOWBIT_NAMESPACE_END } }

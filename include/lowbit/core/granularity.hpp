@@ -1,0 +1,61 @@
+// lowbit — which elements share a scale.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "error.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// A row-major 2-D shape. A 1-D tensor of n values is {1, n}.
+struct shape2d {
+    std::size_t rows = 0;
+    std::size_t cols = 0;
+    [[nodiscard]] constexpr std::size_t size() const noexcept { return rows * cols; }
+    friend constexpr bool operator==(shape2d, shape2d) = default;
+};
+
+/// Granularity of the scale: one for the tensor, one per channel (row: axis 0, column: axis 1),
+/// or one per group of `group_size` contiguous elements *within a row* (a row whose length is
+/// not a multiple of the group size ends in a short group; groups never span two rows).
+struct granularity {
+    enum class kind : std::uint8_t { per_tensor, per_channel, per_group };
+    kind type = kind::per_tensor;
+    int axis = 0;
+    std::size_t group_size = 0;
+
+    static constexpr granularity tensor() noexcept { return {kind::per_tensor, 0, 0}; }
+    static constexpr granularity channel(int axis = 0) noexcept { return {kind::per_channel, axis, 0}; }
+    static constexpr granularity group(std::size_t g) noexcept { return {kind::per_group, 0, g}; }
+
+    /// Throws lowbit::error when the granularity does not fit `shape`.
+    void validate(shape2d shape) const {
+        if (type == kind::per_group) detail::require(group_size > 0, "group_size", "must be > 0");
+        if (type == kind::per_channel) detail::require(axis == 0 || axis == 1, "axis", "must be 0 (rows) or 1 (columns)");
+        (void)shape;
+    }
+    /// Groups per row (per_group only).
+    [[nodiscard]] constexpr std::size_t groups_per_row(shape2d s) const noexcept {
+        return group_size == 0 ? 0 : (s.cols + group_size - 1) / group_size;
+    }
+    /// Number of scales this granularity gives a tensor of `shape`.
+    [[nodiscard]] constexpr std::size_t scale_count(shape2d s) const noexcept {
+        switch (type) {
+            case kind::per_tensor: return s.size() == 0 ? 0 : 1;
+            case kind::per_channel: return axis == 0 ? s.rows : s.cols;
+            case kind::per_group: return s.rows * groups_per_row(s);
+        }
+        return 0;
+    }
+    /// Index of the scale that element (r, c) uses.
+    [[nodiscard]] constexpr std::size_t scale_index(shape2d s, std::size_t r, std::size_t c) const noexcept {
+        switch (type) {
+            case kind::per_tensor: return 0;
+            case kind::per_channel: return axis == 0 ? r : c;
+            case kind::per_group: return r * groups_per_row(s) + c / group_size;
+        }
+        return 0;
+    }
+};
+
+LOWBIT_NAMESPACE_END

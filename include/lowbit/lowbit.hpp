@@ -1,0 +1,18 @@
+// lowbit — umbrella header: everything but the CUDA backend and the Eigen interop.
+#pragma once
+#include "core/backend.hpp"
+#include "core/bits.hpp"
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/granularity.hpp"
+#include "core/metrics.hpp"
+#include "core/packing.hpp"
+#include "core/rounding.hpp"
+#include "core/scale_type.hpp"
+#include "formats/int.hpp"
+#include "parallel.hpp"
+#include "quantizers/int.hpp"
+#include "scale/gaussian.hpp"
+#include "scale/rules.hpp"
+#include "schemes.hpp"
+#include "simd/packing.hpp"

@@ -1,0 +1,71 @@
+// lowbit — splitting a quantize or dequantize over threads.
+//
+// A quantizer that offers prepare() / encode(begin, end) / decode(begin, end) is split into
+// ranges whose ends are multiples of chunk_elements (byte boundaries of the packed stream for
+// every code width). Every element is computed by the same operations whatever the split, and
+// stochastic rounding draws by global element index, so the result is bit-identical to the
+// single-thread run for any thread count.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "core/backend.hpp"
+#include "core/error.hpp"
+#include "core/granularity.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// Quantizers whose work can be split into element ranges.
+template <class Q>
+concept splittable_quantizer = requires(const Q q, std::span<const float> x, std::span<float> y, shape2d s,
+                                        typename Q::tensor_type t) {
+    { q.prepare(x, s) } -> std::same_as<typename Q::tensor_type>;
+    q.encode(x, t, std::size_t{}, std::size_t{}, backend::simd);
+    q.decode(t, y, std::size_t{}, std::size_t{}, backend::simd);
+};
+
+namespace detail {
+/// Runs f(begin, end) over `threads` ranges of [0, n) cut at multiples of chunk_elements.
+template <class F>
+void split_run(std::size_t n, unsigned threads, F&& f) {
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t chunks = (n + chunk_elements - 1) / chunk_elements;
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
+    if (threads <= 1) { f(std::size_t{0}, n); return; }
+    std::vector<std::thread> pool;
+    pool.reserve(threads - 1);
+    auto range = [&](unsigned k) {
+        const std::size_t a = chunks * k / threads * chunk_elements, b = chunks * (k + 1) / threads * chunk_elements;
+        return std::pair{std::min(a, n), std::min(b, n)};
+    };
+    for (unsigned k = 1; k < threads; ++k) {
+        auto [a, b] = range(k);
+        pool.emplace_back([&f, a, b] { f(a, b); });
+    }
+    auto [a, b] = range(0);
+    f(a, b);
+    for (auto& t : pool) t.join();
+}
+}  // namespace detail
+
+/// Quantizes x over `threads` threads (0: one per hardware thread). Bit-identical to q.quantize.
+template <splittable_quantizer Q>
+[[nodiscard]] typename Q::tensor_type quantize_parallel(const Q& q, std::span<const float> x, shape2d shape,
+                                                        unsigned threads = 0, backend b = backend::simd) {
+    auto t = q.prepare(x, shape);
+    detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
+    return t;
+}
+
+/// Dequantizes t into out over `threads` threads. Bit-identical to q.dequantize.
+template <splittable_quantizer Q>
+void dequantize_parallel(const Q& q, const typename Q::tensor_type& t, std::span<float> out, unsigned threads = 0,
+                         backend b = backend::simd) {
+    detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+    detail::split_run(t.size(), threads, [&](std::size_t a, std::size_t e) { q.decode(t, out, a, e, b); });
+}
+
+LOWBIT_NAMESPACE_END

@@ -1,0 +1,431 @@
+// lowbit — the integer quantizer: int_format / uint_format + scale rule + granularity +
+// scale storage + rounding, over spans of float, with packed output.
+//
+//   lowbit::int_quantizer<lowbit::int_format<4, lowbit::int_range::full>, Eigen::half> q(
+//       {.gran = lowbit::granularity::group(32)});
+//   auto t = q.quantize(x, {rows, cols});   // packed codes + fp16 scales
+//   q.dequantize(t, y);
+//
+// Scales: symmetric formats use s = L / scale_span (restricted: L / (2^{b−1} − 1), the lecture's
+// 2L / (2^b − 2)); with the absmax rule a full-range format maps the element of largest magnitude
+// to −2^{b−1} exactly, s = x_extreme / −2^{b−1}, so s may be negative (as ggml Q4_0 does).
+// Asymmetric formats use s = (hi − lo) / (2^b − 1) with the float minimum m = lo (affine::offset)
+// or an integer zero point z = round(−lo / s) over a range widened to contain 0 (affine::zero_point).
+// Every scale is rounded to its storage type first and the codes are computed with the stored
+// value, so decode(encode(x)) uses exactly the scale that chose the codes. A scale of 0
+// (all-zero group) gives inverse 0 and every code 0. Scales beyond the storage type's range
+// saturate to its largest finite value.
+//
+// Non-finite inputs: observers ignore them; ±Inf saturates to the end codes; NaN encodes as
+// code-domain 0 (signed: value 0; offset form: code 0; zero-point form: code z).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/granularity.hpp"
+#include "../core/packing.hpp"
+#include "../core/rounding.hpp"
+#include "../core/scale_type.hpp"
+#include "../formats/int.hpp"
+#include "../scale/gaussian.hpp"
+#include "../scale/rules.hpp"
+#include "../simd/int.hpp"
+#include "../simd/packing.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// The result of int_quantizer::quantize: packed codes, stored scales (+ offsets or zero points).
+template <class Format, scale_storage ScaleT = float>
+struct int_tensor {
+    shape2d shape;
+    granularity gran;
+    nibble_order order = nibble_order::low_first;
+    affine form = affine::none;
+    std::vector<std::uint8_t> packed;       ///< packed_size(size(), bits) bytes
+    std::vector<ScaleT> scales;             ///< one per granularity slot
+    std::vector<ScaleT> offsets;            ///< affine::offset only
+    std::vector<std::uint8_t> zero_points;  ///< affine::zero_point only
+
+    static constexpr int bits = Format::bits;
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    /// Unpacked codes, one byte each.
+    [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        std::vector<std::uint8_t> c(size());
+        unpack(packed, bits, c, order);
+        return c;
+    }
+    /// Storage in bits: codes, scales, offsets and zero points.
+    [[nodiscard]] std::size_t storage_bits() const noexcept {
+        return size() * bits + (scales.size() + offsets.size()) * scale_bits<ScaleT> + zero_points.size() * bits;
+    }
+    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+};
+
+/// Options of int_quantizer<Format, …> (shared by every scale storage type).
+template <class Format>
+struct int_options {
+    granularity gran = granularity::tensor();
+    scale_rule rule = scale_rule::absmax();
+    rounding round = {};
+    affine form = Format::is_signed ? affine::none : affine::offset;
+    nibble_order order = nibble_order::low_first;
+};
+
+/// Quantizes floats with an integer format; see the file comment for the semantics.
+template <class Format, scale_storage ScaleT = float>
+class int_quantizer {
+public:
+    using format = Format;
+    using tensor_type = int_tensor<Format, ScaleT>;
+    static constexpr int bits = Format::bits;
+
+    using options = int_options<Format>;
+
+    int_quantizer() : int_quantizer(options{}) {}
+    explicit int_quantizer(options o) : opt_(o) {
+        opt_.rule.validate();
+        detail::require(Format::is_signed ? opt_.form == affine::none : opt_.form != affine::none, "options.form",
+                        "signed formats take affine::none, unsigned ones affine::offset or affine::zero_point");
+        detail::check_order(bits, opt_.order);
+        if (opt_.gran.type == granularity::kind::per_group)
+            detail::require(opt_.gran.group_size > 0, "options.gran.group_size", "must be > 0");
+        if (opt_.rule.type == scale_rule::kind::gaussian_optimal) gaussian_step_ = gaussian_step();
+    }
+    [[nodiscard]] const options& opts() const noexcept { return opt_; }
+
+    /// Quantizes x (row-major `shape`, shape.size() values) in one call.
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        tensor_type t;
+        quantize_into(x, shape, t, b);
+        return t;
+    }
+    /// Quantizes into an existing tensor, reusing its buffers (no allocation once they are large enough).
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+        prepare(x, shape, t);
+        encode(x, t, 0, x.size(), b);
+    }
+    /// Quantizes a 1-D span.
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+
+    /// Allocates the tensor and computes every scale that needs a pass of its own (per tensor,
+    /// per channel, large groups). encode() fills in the rest; see parallel.hpp.
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+        tensor_type t;
+        prepare(x, shape, t);
+        return t;
+    }
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        opt_.gran.validate(shape);
+        t.shape = shape;
+        t.gran = opt_.gran;
+        t.order = opt_.order;
+        t.form = opt_.form;
+        t.packed.assign(packed_size(shape.size(), bits), 0);
+        const std::size_t slots = opt_.gran.scale_count(shape);
+        t.scales.assign(slots, ScaleT(0.0f));
+        t.offsets.clear();
+        t.zero_points.clear();
+        if (opt_.form == affine::offset) t.offsets.assign(slots, ScaleT(0.0f));
+        if (opt_.form == affine::zero_point) t.zero_points.assign(slots, 0);
+        if (lazy_groups()) return;
+        std::vector<float> column;
+        for (std::size_t s = 0; s < slots; ++s) {
+            std::span<const float> vals;
+            switch (opt_.gran.type) {
+                case granularity::kind::per_tensor: vals = x; break;
+                case granularity::kind::per_channel:
+                    if (opt_.gran.axis == 0) { vals = x.subspan(s * shape.cols, shape.cols); break; }
+                    column.resize(shape.rows);
+                    for (std::size_t r = 0; r < shape.rows; ++r) column[r] = x[r * shape.cols + s];
+                    vals = column;
+                    break;
+                case granularity::kind::per_group: {
+                    const std::size_t gpr = opt_.gran.groups_per_row(shape), r = s / gpr, g = s % gpr;
+                    const std::size_t c0 = g * opt_.gran.group_size, c1 = std::min(c0 + opt_.gran.group_size, shape.cols);
+                    vals = x.subspan(r * shape.cols + c0, c1 - c0);
+                    break;
+                }
+            }
+            store(t, s, slot_for(vals, backend::scalar));
+        }
+    }
+
+    /// Encodes elements [begin, end) of x into t (prepared by prepare()). begin must be a
+    /// multiple of chunk_elements; ranges of different calls must not overlap. Thread-safe for
+    /// disjoint ranges.
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        const shape2d shape = t.shape;
+        const std::size_t cols = shape.cols;
+        std::vector<float> col_inv, col_s, col_off, col_z;
+        if (is_columns()) column_params(t, col_inv, col_s, col_off, col_z);
+        alignas(64) std::uint8_t buf[chunk_elements];
+        for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+            const std::size_t c1 = std::min(c0 + chunk_elements, end);
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t r = i / cols, c = i % cols;
+                std::size_t run_end = c1;
+                int_run_params p{};
+                slot sp;
+                if (opt_.gran.type != granularity::kind::per_tensor) run_end = std::min(run_end, (r + 1) * cols);
+                if (is_columns()) {
+                    p = {col_inv.data() + c, col_s.data() + c, col_off.data() + c, col_z.data() + c, 1};
+                } else {
+                    std::size_t s = 0;
+                    if (opt_.gran.type == granularity::kind::per_channel) s = r;
+                    if (opt_.gran.type == granularity::kind::per_group) {
+                        const std::size_t G = opt_.gran.group_size, g0 = r * cols + (c / G) * G;
+                        const std::size_t g1 = std::min(g0 + G, (r + 1) * cols);
+                        run_end = std::min(run_end, g1);
+                        s = opt_.gran.scale_index(shape, r, c);
+                        if (lazy_groups()) {
+                            sp = slot_for(x.subspan(g0, g1 - g0), b);
+                            if (i == g0) store(t, s, sp);
+                        }
+                    }
+                    if (!lazy_groups() || opt_.gran.type != granularity::kind::per_group) sp = load(t, s);
+                    p = {&sp.inv, &sp.scale, &sp.offset, &sp.zero, 0};
+                }
+                if (b == backend::simd) simd::encode_int_run<Format>(x.data() + i, run_end - i, p, opt_.round, i, buf + (i - c0));
+                else reference::encode_int_run<Format>(x.data() + i, run_end - i, p, opt_.round, i, buf + (i - c0));
+                i = run_end;
+            }
+            auto out = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+            if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, opt_.order);
+            else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, opt_.order);
+        }
+    }
+
+    /// Dequantizes t into out (t.size() values).
+    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        decode(t, out, 0, t.size(), b);
+    }
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize(t, y, b);
+        return y;
+    }
+
+    /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
+        detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
+        const std::size_t cols = t.shape.cols;
+        std::vector<float> col_inv, col_s, col_off, col_z;
+        if (is_columns(t.gran)) column_params(t, col_inv, col_s, col_off, col_z);
+        alignas(64) std::uint8_t buf[chunk_elements];
+        for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+            const std::size_t c1 = std::min(c0 + chunk_elements, end);
+            auto in = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+            // A chunk that ends before the tensor does is whole 32-blocks, so ggml_split positions hold.
+            if (b == backend::simd) unpack(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+            else unpack_reference(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t r = i / cols, c = i % cols;
+                std::size_t run_end = c1;
+                int_run_params p{};
+                slot sp;
+                if (t.gran.type != granularity::kind::per_tensor) run_end = std::min(run_end, (r + 1) * cols);
+                if (is_columns(t.gran)) {
+                    p = {col_inv.data() + c, col_s.data() + c, col_off.data() + c, col_z.data() + c, 1};
+                } else {
+                    std::size_t s = 0;
+                    if (t.gran.type == granularity::kind::per_channel) s = r;
+                    if (t.gran.type == granularity::kind::per_group) {
+                        const std::size_t G = t.gran.group_size, g1 = std::min(r * cols + (c / G + 1) * G, (r + 1) * cols);
+                        run_end = std::min(run_end, g1);
+                        s = t.gran.scale_index(t.shape, r, c);
+                    }
+                    sp = load(t, s);
+                    p = {&sp.inv, &sp.scale, &sp.offset, &sp.zero, 0};
+                }
+                decode_run(buf + (i - c0), run_end - i, p, out.data() + i, t.form, b);
+                i = run_end;
+            }
+        }
+    }
+
+    /// The Gaussian-optimal step c (scale = c · σ) of this format's levels on N(0, 1); unsigned
+    /// formats use the 2^b-level midrise grid around the mean. Computed once per format.
+    static double gaussian_step() {
+        static const double c = [] {
+            const auto levels = Format::is_signed ? integer_levels(Format::qmin, Format::qmax) : midrise_levels(bits);
+            return gaussian_optimal_step(levels);
+        }();
+        return c;
+    }
+
+private:
+    struct slot {
+        float scale = 0, inv = 0, offset = 0, zero = 0;
+        ScaleT s_st{}, m_st{};
+        std::uint8_t z = 0;
+    };
+
+    [[nodiscard]] bool lazy_groups() const noexcept {
+        return opt_.gran.type == granularity::kind::per_group && opt_.gran.group_size <= chunk_elements;
+    }
+    [[nodiscard]] bool is_columns() const noexcept { return is_columns(opt_.gran); }
+    static bool is_columns(const granularity& g) noexcept {
+        return g.type == granularity::kind::per_channel && g.axis == 1;
+    }
+
+    static float inverse(float s) noexcept {
+        if (s == 0.0f) return 0.0f;
+        const float inv = 1.0f / s;
+        return std::isfinite(inv) ? inv : 0.0f;
+    }
+
+    void decode_run(const std::uint8_t* codes, std::size_t n, const int_run_params& p, float* out, affine form, backend b) const {
+        auto run = [&](auto tag) {
+            constexpr affine F = decltype(tag)::value;
+            if (b == backend::simd) simd::decode_int_run<Format, F>(codes, n, p, out);
+            else reference::decode_int_run<Format, F>(codes, n, p, out);
+        };
+        switch (form) {
+            case affine::none: run(std::integral_constant<affine, affine::none>{}); break;
+            case affine::offset: run(std::integral_constant<affine, affine::offset>{}); break;
+            case affine::zero_point: run(std::integral_constant<affine, affine::zero_point>{}); break;
+        }
+    }
+
+    /// Sum of squared errors of the group under scale s and offset m (reference encode/decode).
+    float trial_error(std::span<const float> v, float s, float m) const {
+        const float inv = inverse(s);
+        double e = 0;
+        for (float x : v) {
+            if (!std::isfinite(x)) continue;
+            float y = (x - m) * inv;
+            float r = std::nearbyint(y);
+            r = std::clamp(r, float(Format::qmin), float(Format::qmax));
+            const double d = double(x) - (double(r) * s + m);
+            e += d * d;
+        }
+        return float(e);
+    }
+
+    /// Range (lo, hi) for an unsigned format, or (0, L) / signed scale for a signed one.
+    slot slot_for(std::span<const float> v, backend b) const {
+        (void)b;
+        float s = 0, lo = 0, hi = 0;
+        const auto& rule = opt_.rule;
+        const bool need_full_stats = rule.type == scale_rule::kind::gaussian_optimal || !Format::is_signed;
+        group_stats st;
+        if (need_full_stats) st = observe(v);
+        else st.absmax = observe_absmax(v.data(), v.size());
+        if constexpr (Format::is_signed) {
+            const float span = float(Format::scale_span);
+            switch (rule.type) {
+                case scale_rule::kind::absmax:
+                case scale_rule::kind::minmax:
+                    if (Format::range == int_range::full) {
+                        // The first element of largest magnitude maps to qmin exactly.
+                        float e = 0;
+                        for (float x : v) if (std::fabs(x) == st.absmax) { e = x; break; }
+                        s = e / float(Format::qmin);
+                    } else {
+                        s = st.absmax / span;
+                    }
+                    break;
+                case scale_rule::kind::percentile: s = rule.ratio * st.absmax / span; break;
+                case scale_rule::kind::gaussian_optimal: s = float(gaussian_step_ * st.rms()); break;
+                case scale_rule::kind::fixed: s = std::max(std::fabs(rule.lo), std::fabs(rule.hi)) / span; break;
+                case scale_rule::kind::mse_search: {
+                    float best = INFINITY;
+                    for (int k = 64; k >= 16; --k) {
+                        const float cand = float(store_scale<ScaleT>(float(k) / 64.0f * st.absmax / span));
+                        const float e = trial_error(v, cand, 0.0f);
+                        if (e < best) { best = e; s = cand; }
+                    }
+                    break;
+                }
+            }
+        } else {
+            switch (rule.type) {
+                case scale_rule::kind::absmax:
+                case scale_rule::kind::minmax: lo = st.min; hi = st.max; break;
+                case scale_rule::kind::percentile: lo = rule.ratio * st.min; hi = rule.ratio * st.max; break;
+                case scale_rule::kind::fixed: lo = rule.lo; hi = rule.hi; break;
+                case scale_rule::kind::gaussian_optimal: {
+                    const double step = gaussian_step_ * st.stddev();
+                    lo = float(st.mean() - step * Format::qmax / 2.0);
+                    hi = float(st.mean() + step * Format::qmax / 2.0);
+                    break;
+                }
+                case scale_rule::kind::mse_search: {
+                    float best = INFINITY;
+                    for (int k = 64; k >= 16; --k) {
+                        const float l = float(k) / 64.0f * st.min, h = float(k) / 64.0f * st.max;
+                        const float cs = float(store_scale<ScaleT>((h - l) / float(Format::qmax)));
+                        const float cm = float(store_scale<ScaleT>(l));
+                        const float e = trial_error(v, cs, cm);
+                        if (e < best) { best = e; lo = l; hi = h; }
+                    }
+                    break;
+                }
+            }
+            if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
+            s = (hi - lo) / float(Format::qmax);
+        }
+        slot out;
+        out.s_st = store_scale<ScaleT>(s);
+        out.scale = load_scale(out.s_st);
+        out.inv = inverse(out.scale);
+        if (opt_.form == affine::offset) {
+            out.m_st = store_scale<ScaleT>(lo);
+            out.offset = load_scale(out.m_st);
+        }
+        if (opt_.form == affine::zero_point) {
+            const float z = out.inv == 0.0f ? 0.0f : std::nearbyint(-lo * out.inv);
+            out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
+            out.zero = float(out.z);
+        }
+        return out;
+    }
+
+    void store(tensor_type& t, std::size_t s, const slot& sp) const {
+        t.scales[s] = sp.s_st;
+        if (!t.offsets.empty()) t.offsets[s] = sp.m_st;
+        if (!t.zero_points.empty()) t.zero_points[s] = sp.z;
+    }
+    static slot load(const tensor_type& t, std::size_t s) {
+        slot sp;
+        sp.scale = load_scale(t.scales[s]);
+        sp.inv = inverse(sp.scale);
+        if (t.form == affine::offset) {
+            detail::require(t.offsets.size() == t.scales.size(), "t.offsets", "must have one offset per scale");
+            sp.offset = load_scale(t.offsets[s]);
+        }
+        if (t.form == affine::zero_point) {
+            detail::require(t.zero_points.size() == t.scales.size(), "t.zero_points", "must have one zero point per scale");
+            sp.zero = float(t.zero_points[s]);
+        }
+        return sp;
+    }
+    static void column_params(const tensor_type& t, std::vector<float>& inv, std::vector<float>& s,
+                              std::vector<float>& off, std::vector<float>& z) {
+        const std::size_t n = t.shape.cols;
+        inv.assign(n, 0); s.assign(n, 0); off.assign(n, 0); z.assign(n, 0);
+        for (std::size_t c = 0; c < n; ++c) {
+            const slot sp = load(t, c);
+            inv[c] = sp.inv; s[c] = sp.scale; off[c] = sp.offset; z[c] = sp.zero;
+        }
+    }
+
+    options opt_;
+    double gaussian_step_ = 0;
+};
+
+LOWBIT_NAMESPACE_END

@@ -1,0 +1,125 @@
+// lowbit — the named schemes: one complete quantizer each, behind a small runtime interface
+// so that lowbit-compare, lowbit-bench and the tests can loop over all of them.
+//
+// A scheme is registered by name with a factory. Names are stable (they appear in JSON output
+// and benchmark names). To add a scheme: write its quantizer (formats/, simd/, quantizers/),
+// then add one `add<...>(...)` line in the family's section of all_schemes() below.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/granularity.hpp"
+#include "parallel.hpp"
+#include "quantizers/int.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// A quantizer instance behind a virtual interface. It owns the tensor of its last quantize()
+/// and reuses its buffers, so repeated calls do not allocate.
+class scheme_instance {
+public:
+    virtual ~scheme_instance() = default;
+    /// Quantizes x (row-major `shape`); keeps the result.
+    virtual void quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) = 0;
+    /// Quantizes over `threads` threads (0: all); bit-identical to quantize().
+    virtual void quantize_parallel(std::span<const float> x, shape2d shape, unsigned threads) = 0;
+    /// Dequantizes the last result into out (shape.size() values).
+    virtual void dequantize(std::span<float> out, backend b = backend::simd) const = 0;
+    /// The unpacked codes of the last result (for histograms and entropy).
+    [[nodiscard]] virtual std::vector<std::uint8_t> codes() const = 0;
+    /// Width of one code.
+    [[nodiscard]] virtual int code_bits() const = 0;
+    /// Storage of the last result per value: codes plus scales and other side data.
+    [[nodiscard]] virtual double bits_per_value() const = 0;
+};
+
+/// A named scheme.
+struct scheme_info {
+    std::string name;
+    std::string family;       ///< "int", "float", "codebook", "bbq", …
+    std::string description;  ///< one line: format, granularity, scale rule, scale type
+    std::function<std::unique_ptr<scheme_instance>()> make;
+};
+
+/// Adapts any quantizer with quantize_into / dequantize and a tensor with codes() /
+/// bits_per_value() to scheme_instance.
+template <class Q>
+class quantizer_instance final : public scheme_instance {
+public:
+    explicit quantizer_instance(Q q) : q_(std::move(q)) {}
+    void quantize(std::span<const float> x, shape2d shape, backend b) override { q_.quantize_into(x, shape, t_, b); }
+    void quantize_parallel(std::span<const float> x, shape2d shape, unsigned threads) override {
+        if constexpr (splittable_quantizer<Q>) t_ = lowbit::quantize_parallel(q_, x, shape, threads);
+        else q_.quantize_into(x, shape, t_, backend::simd);
+    }
+    void dequantize(std::span<float> out, backend b) const override { q_.dequantize(t_, out, b); }
+    [[nodiscard]] std::vector<std::uint8_t> codes() const override { return t_.codes(); }
+    [[nodiscard]] int code_bits() const override { return Q::tensor_type::bits; }
+    [[nodiscard]] double bits_per_value() const override { return t_.bits_per_value(); }
+    [[nodiscard]] const Q& quantizer() const noexcept { return q_; }
+    [[nodiscard]] const typename Q::tensor_type& tensor() const noexcept { return t_; }
+
+private:
+    Q q_;
+    typename Q::tensor_type t_;
+};
+
+namespace detail {
+template <class Q>
+void add(std::vector<scheme_info>& v, std::string name, std::string family, std::string description, Q q) {
+    v.push_back({std::move(name), std::move(family), std::move(description),
+                 [q] { return std::unique_ptr<scheme_instance>(new quantizer_instance<Q>(q)); }});
+}
+}  // namespace detail
+
+/// Every named scheme, in a stable order.
+inline const std::vector<scheme_info>& all_schemes() {
+    static const std::vector<scheme_info> list = [] {
+        std::vector<scheme_info> v;
+        using detail::add;
+        using half = Eigen::half;
+
+        // ---- integer formats (formats/int.hpp) ----
+        add(v, "int8", "int", "INT8 symmetric restricted, per tensor, absmax, fp32 scale",
+            int_quantizer<int_format<8>>());
+        add(v, "int8_mse", "int", "INT8 symmetric restricted, per tensor, MSE-searched clip, fp32 scale",
+            int_quantizer<int_format<8>>({.rule = scale_rule::mse_search()}));
+        add(v, "int8_static", "int", "INT8 symmetric restricted, per tensor, given scale (L = 4), fp32 scale",
+            int_quantizer<int_format<8>>({.rule = scale_rule::fixed(4.0f)}));
+        add(v, "int4_g32", "int", "INT4 symmetric full range, group 32, absmax, fp16 scale (ggml Q4_0-like)",
+            int_quantizer<int_format<4, int_range::full>, half>({.gran = granularity::group(32)}));
+        add(v, "uint4_g32", "int", "UINT4 asymmetric, group 32, min/max, fp16 scale and minimum (ggml Q4_1-like)",
+            int_quantizer<uint_format<4>, half>({.gran = granularity::group(32), .rule = scale_rule::minmax()}));
+        add(v, "int4_ch", "int", "INT4 symmetric restricted, per channel (row), absmax, fp32 scale",
+            int_quantizer<int_format<4>>({.gran = granularity::channel(0)}));
+        add(v, "int3_g32", "int", "INT3 symmetric full range, group 32, absmax, fp16 scale",
+            int_quantizer<int_format<3, int_range::full>, half>({.gran = granularity::group(32)}));
+        add(v, "int2_g32", "int", "INT2 symmetric full range, group 32, absmax, fp16 scale",
+            int_quantizer<int_format<2, int_range::full>, half>({.gran = granularity::group(32)}));
+        // ---- end integer formats ----
+
+        // ---- floating-point family: minifloats, BFP, MX, NVFP4, log (issue 3) ----
+        // ---- end floating-point family ----
+
+        // ---- codebooks, Hadamard, BBQ and QuEST (issue 4) ----
+        // ---- end codebooks and BBQ ----
+        return v;
+    }();
+    return list;
+}
+
+/// The scheme called `name`; throws lowbit::error naming the argument when there is none.
+inline const scheme_info& find_scheme(std::string_view name) {
+    for (const auto& s : all_schemes())
+        if (s.name == name) return s;
+    throw error("scheme", "no scheme named '" + std::string(name) + "' (lowbit-compare --list shows them)");
+}
+
+LOWBIT_NAMESPACE_END
