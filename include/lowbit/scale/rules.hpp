@@ -11,6 +11,7 @@
 #include <span>
 
 #include "../core/error.hpp"
+#include "../core/reduce.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -54,8 +55,8 @@ struct group_stats {
     float absmax = 0;      ///< largest finite |x|
     float extreme = 0;     ///< the finite x of largest magnitude (first one), sign kept
     float min = 0, max = 0;  ///< finite extremes (0, 0 when none)
-    double sum = 0;        ///< Σ x over finite x, in index order
-    double sumsq = 0;      ///< Σ x² over finite x, in index order
+    double sum = 0;        ///< Σ x over finite x, in tree_sum order (core/reduce.hpp)
+    double sumsq = 0;      ///< Σ x² over finite x, in tree_sum order
     std::size_t finite = 0, non_finite = 0;
 
     [[nodiscard]] double mean() const noexcept { return finite ? sum / double(finite) : 0.0; }
@@ -67,8 +68,8 @@ struct group_stats {
     }
 };
 
-/// One pass over `x` (index order; deterministic).
-inline group_stats observe(std::span<const float> x) noexcept {
+/// Extremes and counts in one pass; sums in the fixed tree order (deterministic on every path).
+inline group_stats observe(std::span<const float> x) {
     group_stats s;
     bool first = true;
     for (float v : x) {
@@ -77,10 +78,10 @@ inline group_stats observe(std::span<const float> x) noexcept {
         if (a > s.absmax) { s.absmax = a; s.extreme = v; }
         if (first) { s.min = s.max = v; first = false; }
         else { s.min = v < s.min ? v : s.min; s.max = v > s.max ? v : s.max; }
-        s.sum += v;
-        s.sumsq += double(v) * v;
         ++s.finite;
     }
+    s.sum = tree_sum_finite(x);
+    s.sumsq = tree_sum_squares_finite(x);
     return s;
 }
 
