@@ -55,7 +55,7 @@ void split_run(std::size_t n, unsigned threads, F&& f) {
 template <splittable_quantizer Q>
 [[nodiscard]] typename Q::tensor_type quantize_parallel(const Q& q, std::span<const float> x, shape2d shape,
                                                         unsigned threads = 0, backend b = backend::simd) {
-    auto t = q.prepare(x, shape);
+    auto t = q.prepare(x, shape, b);
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
     return t;
 }

@@ -106,7 +106,7 @@ public:
     }
     /// Quantizes into an existing tensor, reusing its buffers (no allocation once they are large enough).
     void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t);
+        prepare(x, shape, t, b);
         encode(x, t, 0, x.size(), b);
     }
     /// Quantizes a 1-D span.
@@ -116,19 +116,19 @@ public:
 
     /// Allocates the tensor and computes every scale that needs a pass of its own (per tensor,
     /// per channel, large groups). encode() fills in the rest; see parallel.hpp.
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
         tensor_type t;
-        prepare(x, shape, t);
+        prepare(x, shape, t, b);
         return t;
     }
-    void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
         opt_.gran.validate(shape);
         t.shape = shape;
         t.gran = opt_.gran;
         t.order = opt_.order;
         t.form = opt_.form;
-        t.packed.assign(packed_size(shape.size(), bits), 0);
+        t.packed.resize(packed_size(shape.size(), bits));  // every byte is written by encode()
         const std::size_t slots = opt_.gran.scale_count(shape);
         t.scales.assign(slots, ScaleT(0.0f));
         t.offsets.clear();
@@ -154,7 +154,7 @@ public:
                     break;
                 }
             }
-            store(t, s, slot_for(vals, backend::scalar));
+            store(t, s, slot_for(vals, b));
         }
     }
 
@@ -164,6 +164,7 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if (b == backend::simd && aligned_runs(t)) return encode_aligned(x, t, begin, end);
         const shape2d shape = t.shape;
         const std::size_t cols = shape.cols;
         std::vector<float> col_inv, col_s, col_off, col_z;
@@ -222,6 +223,7 @@ public:
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
         detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
         detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
+        if (b == backend::simd && aligned_runs(t)) return decode_aligned(t, out, begin, end);
         const std::size_t cols = t.shape.cols;
         std::vector<float> col_inv, col_s, col_off, col_z;
         if (is_columns(t.gran)) column_params(t, col_inv, col_s, col_off, col_z);
@@ -282,6 +284,150 @@ private:
         return g.type == granularity::kind::per_channel && g.axis == 1;
     }
 
+    /// True when every run of the SIMD driver starts on a byte boundary (and a nibble-order
+    /// block boundary): then runs are encoded and packed straight into the tensor.
+    [[nodiscard]] static bool aligned_runs(const tensor_type& t) noexcept {
+        const std::size_t cols = t.shape.cols;
+        const std::size_t unit = t.order == nibble_order::ggml_split ? 32 : t.order == nibble_order::high_first ? 2 : 1;
+        switch (t.gran.type) {
+            case granularity::kind::per_tensor: return true;
+            case granularity::kind::per_channel: return cols * bits % 8 == 0 && cols % unit == 0;
+            case granularity::kind::per_group: {
+                const std::size_t G = t.gran.group_size;
+                return G <= chunk_elements && chunk_elements % G == 0 && cols % G == 0 && G * bits % 8 == 0 && G % unit == 0;
+            }
+        }
+        return false;
+    }
+
+    /// Where run [i, …) ends and which parameters it uses; the SIMD drivers' shared walk.
+    template <class Run>
+    void walk_runs(const tensor_type& t, std::size_t begin, std::size_t end, bool lazy, Run&& run) const {
+        const std::size_t cols = t.shape.cols;
+        const auto type = t.gran.type;
+        std::vector<float> col_inv, col_s, col_off, col_z;
+        if (is_columns(t.gran)) column_params(t, col_inv, col_s, col_off, col_z);
+        std::size_t c = cols ? begin % cols : 0, r = cols ? begin / cols : 0, loaded_row = SIZE_MAX;
+        slot sp;
+        if (type == granularity::kind::per_tensor && begin < end) sp = load(t, 0);
+        const std::size_t G = t.gran.group_size;
+        for (std::size_t i = begin; i < end;) {
+            std::size_t len = std::min(chunk_elements, end - i);
+            int_run_params p{&sp.inv, &sp.scale, &sp.offset, &sp.zero, 0};
+            switch (type) {
+                case granularity::kind::per_tensor: break;
+                case granularity::kind::per_channel:
+                    len = std::min(len, cols - c);
+                    if (t.gran.axis == 1) {
+                        p = {col_inv.data() + c, col_s.data() + c, col_off.data() + c, col_z.data() + c, 1};
+                    } else if (loaded_row != r) {
+                        sp = load(t, r);
+                        loaded_row = r;
+                    }
+                    break;
+                case granularity::kind::per_group:
+                    len = G;
+                    if (lazy) sp = run(i, len, p, true);
+                    else sp = load(t, i / G);
+                    break;
+            }
+            run(i, len, p, false);
+            i += len;
+            c += len;
+            if (c == cols) { c = 0; ++r; }
+        }
+    }
+
+    void encode_aligned(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end) const {
+        alignas(64) std::uint8_t q[chunk_elements];
+        const bool lazy = lazy_groups();
+        if (lazy) {
+            // Small groups: observe every group of a chunk first (independent dependency chains
+            // that the CPU overlaps), then encode them, then pack the chunk in one go.
+            const std::size_t G = t.gran.group_size;
+            slot sl[chunk_elements];
+            const bool extremes_only = opt_.rule.type == scale_rule::kind::absmax || opt_.rule.type == scale_rule::kind::minmax;
+            for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+                const std::size_t c1 = std::min(c0 + chunk_elements, end), ng = (c1 - c0) / G;
+                if (extremes_only) {
+                    float lo[chunk_elements], hi[chunk_elements];
+                    for (std::size_t g = 0; g < ng; ++g) simd::minmax(x.data() + c0 + g * G, G, lo[g], hi[g]);
+                    for (std::size_t g = 0; g < ng; ++g) sl[g] = slot_from_extremes(x.subspan(c0 + g * G, G), lo[g], hi[g]);
+                } else {
+                    for (std::size_t g = 0; g < ng; ++g) sl[g] = slot_for(x.subspan(c0 + g * G, G), backend::simd);
+                }
+                for (std::size_t g = 0; g < ng; ++g) {
+                    store(t, c0 / G + g, sl[g]);
+                    const int_run_params p{&sl[g].inv, &sl[g].scale, &sl[g].offset, &sl[g].zero, 0};
+                    simd::encode_int_run<Format>(x.data() + c0 + g * G, G, p, opt_.round, c0 + g * G, q + g * G);
+                }
+                std::uint8_t* out = t.packed.data() + c0 * bits / 8;
+                if (t.order == nibble_order::low_first) detail::pack_stream<bits>(q, c1 - c0, out);
+                else pack(std::span<const std::uint8_t>(q, c1 - c0), bits, std::span<std::uint8_t>(out, packed_size(c1 - c0, bits)), t.order);
+            }
+            return;
+        }
+        walk_runs(t, begin, end, lazy, [&](std::size_t i, std::size_t len, const int_run_params& p, bool scale_only) {
+            if (scale_only) {  // a lazily scaled group: observe it, store its scale
+                const slot s = slot_for(x.subspan(i, len), backend::simd);
+                store(t, i / t.gran.group_size, s);
+                return s;
+            }
+            std::uint8_t* out = t.packed.data() + i * bits / 8;
+            if constexpr (bits == 8) {
+                simd::encode_int_run<Format>(x.data() + i, len, p, opt_.round, i, out);  // codes are the bytes
+            } else {
+                simd::encode_int_run<Format>(x.data() + i, len, p, opt_.round, i, q);
+                if (t.order == nibble_order::low_first) detail::pack_stream<bits>(q, len, out);
+                else pack(std::span<const std::uint8_t>(q, len), bits, std::span<std::uint8_t>(out, packed_size(len, bits)), t.order);
+            }
+            return slot{};
+        });
+    }
+
+    void decode_aligned(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end) const {
+        alignas(64) std::uint8_t buf[chunk_elements];
+        if (t.gran.type == granularity::kind::per_group) {
+            // Small aligned groups: unpack a chunk at once, then decode group by group.
+            const std::size_t G = t.gran.group_size;
+            for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+                const std::size_t c1 = std::min(c0 + chunk_elements, end), ng = (c1 - c0) / G;
+                const std::uint8_t* in = t.packed.data() + c0 * bits / 8;
+                const std::uint8_t* q = in;
+                if constexpr (bits != 8) {
+                    if (t.order == nibble_order::low_first) detail::unpack_stream<bits>(in, c1 - c0, buf);
+                    else unpack(std::span<const std::uint8_t>(in, packed_size(c1 - c0, bits)), bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+                    q = buf;
+                }
+                for (std::size_t g = 0; g < ng; ++g) {
+                    const std::size_t k = c0 / G + g;
+                    const float sc = load_scale(t.scales[k]), zero = 0.0f;
+                    const float off = t.form == affine::offset ? load_scale(t.offsets[k]) : 0.0f;
+                    const float z = t.form == affine::zero_point ? float(t.zero_points[k]) : 0.0f;
+                    const int_run_params p{&zero, &sc, &off, &z, 0};
+                    decode_run(q + g * G, G, p, out.data() + c0 + g * G, t.form, backend::simd);
+                }
+            }
+            return;
+        }
+        walk_runs(t, begin, end, false, [&](std::size_t i, std::size_t len, const int_run_params& p, bool) {
+            const std::uint8_t* in = t.packed.data() + i * bits / 8;
+            const std::uint8_t* q = in;
+            if constexpr (bits != 8) {
+                if (t.order == nibble_order::low_first) detail::unpack_stream<bits>(in, len, buf);
+                else unpack(std::span<const std::uint8_t>(in, packed_size(len, bits)), bits, std::span<std::uint8_t>(buf, len), t.order);
+                q = buf;
+            }
+            auto run = [&](auto tag) { simd::decode_int_run<Format, decltype(tag)::value>(q, len, p, out.data() + i); };
+            switch (t.form) {
+                case affine::none: run(std::integral_constant<affine, affine::none>{}); break;
+                case affine::offset: run(std::integral_constant<affine, affine::offset>{}); break;
+                case affine::zero_point: run(std::integral_constant<affine, affine::zero_point>{}); break;
+            }
+            return slot{};
+        });
+    }
+
     static float inverse(float s) noexcept {
         if (s == 0.0f) return 0.0f;
         const float inv = 1.0f / s;
@@ -316,24 +462,73 @@ private:
         return float(e);
     }
 
+    /// slot_for() for the absmax and minmax rules, given the group's finite extremes: the same
+    /// arithmetic without the observer's bookkeeping (the hot path of per-group schemes).
+    slot slot_from_extremes(std::span<const float> v, float mn, float mx) const noexcept {
+        float s, lo = 0;
+        if constexpr (Format::is_signed) {
+            const float absmax = std::max(-mn, mx) + 0.0f;
+            if constexpr (Format::range == int_range::full) {
+                float e = 0;
+                if (-mn != mx) e = -mn > mx ? mn : mx;
+                else for (float x : v) if (std::fabs(x) == absmax) { e = x; break; }
+                s = e / float(Format::qmin);
+            } else {
+                s = absmax / float(Format::scale_span);
+            }
+        } else {
+            lo = mn + 0.0f;
+            float hi = mx + 0.0f;
+            if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
+            s = (hi - lo) / float(Format::qmax);
+        }
+        return finish_slot(s, lo);
+    }
+
+    slot finish_slot(float s, float lo) const noexcept {
+        slot out;
+        out.s_st = store_scale<ScaleT>(s);
+        out.scale = load_scale(out.s_st);
+        out.inv = inverse(out.scale);
+        if (opt_.form == affine::offset) {
+            out.m_st = store_scale<ScaleT>(lo);
+            out.offset = load_scale(out.m_st);
+        }
+        if (opt_.form == affine::zero_point) {
+            const float z = out.inv == 0.0f ? 0.0f : std::nearbyint(-lo * out.inv);
+            out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
+            out.zero = float(out.z);
+        }
+        return out;
+    }
+
     /// Range (lo, hi) for an unsigned format, or (0, L) / signed scale for a signed one.
     slot slot_for(std::span<const float> v, backend b) const {
-        (void)b;
         float s = 0, lo = 0, hi = 0;
         const auto& rule = opt_.rule;
-        const bool need_full_stats = rule.type == scale_rule::kind::gaussian_optimal || !Format::is_signed;
         group_stats st;
-        if (need_full_stats) st = observe(v);
-        else st.absmax = observe_absmax(v.data(), v.size());
+        if (rule.type == scale_rule::kind::gaussian_optimal) st = observe(v);
+        else if (rule.type == scale_rule::kind::fixed) {}
+        else if (!Format::is_signed && b == backend::simd) simd::minmax(v.data(), v.size(), st.min, st.max);
+        else if (!Format::is_signed) st = observe_extremes(v);
+        else if (b == backend::simd) {
+            simd::minmax(v.data(), v.size(), st.min, st.max);
+            st.absmax = std::max(-st.min, st.max) + 0.0f;  // + 0: never −0
+        } else {
+            st.absmax = observe_absmax(v.data(), v.size());
+        }
         if constexpr (Format::is_signed) {
             const float span = float(Format::scale_span);
             switch (rule.type) {
                 case scale_rule::kind::absmax:
                 case scale_rule::kind::minmax:
                     if (Format::range == int_range::full) {
-                        // The first element of largest magnitude maps to qmin exactly.
+                        // The first element of largest magnitude maps to qmin exactly. When the
+                        // SIMD observer's min and max differ in magnitude, that element's value
+                        // is known without a scan.
                         float e = 0;
-                        for (float x : v) if (std::fabs(x) == st.absmax) { e = x; break; }
+                        if (b == backend::simd && -st.min != st.max) e = -st.min > st.max ? st.min : st.max;
+                        else for (float x : v) if (std::fabs(x) == st.absmax) { e = x; break; }
                         s = e / float(Format::qmin);
                     } else {
                         s = st.absmax / span;
@@ -376,23 +571,12 @@ private:
                     break;
                 }
             }
+            lo += 0.0f;  // −0 → +0, so that every observer yields the same stored bits
+            hi += 0.0f;
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
             s = (hi - lo) / float(Format::qmax);
         }
-        slot out;
-        out.s_st = store_scale<ScaleT>(s);
-        out.scale = load_scale(out.s_st);
-        out.inv = inverse(out.scale);
-        if (opt_.form == affine::offset) {
-            out.m_st = store_scale<ScaleT>(lo);
-            out.offset = load_scale(out.m_st);
-        }
-        if (opt_.form == affine::zero_point) {
-            const float z = out.inv == 0.0f ? 0.0f : std::nearbyint(-lo * out.inv);
-            out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
-            out.zero = float(out.z);
-        }
-        return out;
+        return finish_slot(s, lo);
     }
 
     void store(tensor_type& t, std::size_t s, const slot& sp) const {

@@ -68,8 +68,8 @@ struct group_stats {
     }
 };
 
-/// Extremes and counts in one pass; sums in the fixed tree order (deterministic on every path).
-inline group_stats observe(std::span<const float> x) {
+/// Extremes and counts in one pass, without the sums (the hot observer of min/max rules).
+inline group_stats observe_extremes(std::span<const float> x) noexcept {
     group_stats s;
     bool first = true;
     for (float v : x) {
@@ -80,6 +80,12 @@ inline group_stats observe(std::span<const float> x) {
         else { s.min = v < s.min ? v : s.min; s.max = v > s.max ? v : s.max; }
         ++s.finite;
     }
+    return s;
+}
+
+/// Extremes, counts and the sums (in the fixed tree order: deterministic on every path).
+inline group_stats observe(std::span<const float> x) {
+    group_stats s = observe_extremes(x);
     s.sum = tree_sum_finite(x);
     s.sumsq = tree_sum_squares_finite(x);
     return s;

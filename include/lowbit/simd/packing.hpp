@@ -21,10 +21,29 @@ template <int Bits>
 inline void pack_stream(const std::uint8_t* codes, std::size_t n, std::uint8_t* out) noexcept {
     constexpr std::uint64_t mask = (1u << Bits) - 1u;
     const std::size_t full = n / 8;
-    for (std::size_t c = 0; c < full; ++c) {
-        std::uint64_t w = 0;
-        for (int k = 0; k < 8; ++k) w |= (codes[c * 8 + k] & mask) << (k * Bits);
-        std::memcpy(out + c * Bits, &w, Bits);
+    if constexpr (Bits == 8) {
+        std::memcpy(out, codes, n);
+        return;
+    }
+    if constexpr (Bits == 4) {
+        // Eight codes c0..c7 in the bytes of b: b | b >> 4 puts c_{2k} | c_{2k+1} << 4 in byte 2k;
+        // gather the even bytes (about 1.5 operations a code).
+        for (std::size_t c = 0; c < full; ++c) {
+            std::uint64_t b;
+            std::memcpy(&b, codes + c * 8, 8);
+            b &= 0x0F0F0F0F0F0F0F0FULL;
+            b = (b | (b >> 4)) & 0x00FF00FF00FF00FFULL;
+            b = (b | (b >> 8)) & 0x0000FFFF0000FFFFULL;
+            b = (b | (b >> 16));
+            const auto w = static_cast<std::uint32_t>(b);
+            std::memcpy(out + c * 4, &w, 4);
+        }
+    } else {
+        for (std::size_t c = 0; c < full; ++c) {
+            std::uint64_t w = 0;
+            for (int k = 0; k < 8; ++k) w |= (codes[c * 8 + k] & mask) << (k * Bits);
+            std::memcpy(out + c * Bits, &w, Bits);
+        }
     }
     const std::size_t rest = n - full * 8;
     if (rest != 0) {
@@ -38,7 +57,22 @@ template <int Bits>
 inline void unpack_stream(const std::uint8_t* in, std::size_t n, std::uint8_t* codes) noexcept {
     constexpr std::uint64_t mask = (1u << Bits) - 1u;
     const std::size_t full = n / 8;
-    for (std::size_t c = 0; c < full; ++c) {
+    if constexpr (Bits == 8) {
+        std::memcpy(codes, in, n);
+        return;
+    }
+    if constexpr (Bits == 4) {
+        // The inverse spread: four bytes → eight, nibble k of the word into byte k.
+        for (std::size_t c = 0; c < full; ++c) {
+            std::uint32_t w;
+            std::memcpy(&w, in + c * 4, 4);
+            std::uint64_t b = w;
+            b = (b | (b << 16)) & 0x0000FFFF0000FFFFULL;
+            b = (b | (b << 8)) & 0x00FF00FF00FF00FFULL;
+            b = (b | (b << 4)) & 0x0F0F0F0F0F0F0F0FULL;
+            std::memcpy(codes + c * 8, &b, 8);
+        }
+    } else for (std::size_t c = 0; c < full; ++c) {
         std::uint64_t w = 0;
         std::memcpy(&w, in + c * Bits, Bits);
         for (int k = 0; k < 8; ++k) codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
