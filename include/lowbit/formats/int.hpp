@@ -53,6 +53,7 @@ struct uint_format {
     static_assert(Bits >= 1 && Bits <= 8, "lowbit: uint_format<Bits> needs 1 <= Bits <= 8");
     static constexpr int bits = Bits;
     static constexpr bool is_signed = false;
+    static constexpr int_range range = int_range::full;  ///< every code is used
     static constexpr int qmin = 0;
     static constexpr int qmax = (1 << Bits) - 1;
     static constexpr int scale_span = qmax;

@@ -300,38 +300,31 @@ private:
         return false;
     }
 
-    /// Where run [i, …) ends and which parameters it uses; the SIMD drivers' shared walk.
+    /// The runs of a per-tensor or per-channel tensor for the SIMD drivers: at most a chunk
+    /// long, never across a row (per channel), each with its parameters. (Groups have their own
+    /// block drivers in encode_aligned / decode_aligned.)
     template <class Run>
-    void walk_runs(const tensor_type& t, std::size_t begin, std::size_t end, bool lazy, Run&& run) const {
+    void walk_runs(const tensor_type& t, std::size_t begin, std::size_t end, Run&& run) const {
         const std::size_t cols = t.shape.cols;
-        const auto type = t.gran.type;
+        const bool per_channel = t.gran.type == granularity::kind::per_channel;
         std::vector<float> col_inv, col_s, col_off, col_z;
         if (is_columns(t.gran)) column_params(t, col_inv, col_s, col_off, col_z);
         std::size_t c = cols ? begin % cols : 0, r = cols ? begin / cols : 0, loaded_row = SIZE_MAX;
         slot sp;
-        if (type == granularity::kind::per_tensor && begin < end) sp = load(t, 0);
-        const std::size_t G = t.gran.group_size;
+        if (!per_channel && begin < end) sp = load(t, 0);
         for (std::size_t i = begin; i < end;) {
             std::size_t len = std::min(chunk_elements, end - i);
             int_run_params p{&sp.inv, &sp.scale, &sp.offset, &sp.zero, 0};
-            switch (type) {
-                case granularity::kind::per_tensor: break;
-                case granularity::kind::per_channel:
-                    len = std::min(len, cols - c);
-                    if (t.gran.axis == 1) {
-                        p = {col_inv.data() + c, col_s.data() + c, col_off.data() + c, col_z.data() + c, 1};
-                    } else if (loaded_row != r) {
-                        sp = load(t, r);
-                        loaded_row = r;
-                    }
-                    break;
-                case granularity::kind::per_group:
-                    len = G;
-                    if (lazy) sp = run(i, len, p, true);
-                    else sp = load(t, i / G);
-                    break;
+            if (per_channel) {
+                len = std::min(len, cols - c);
+                if (t.gran.axis == 1) {
+                    p = {col_inv.data() + c, col_s.data() + c, col_off.data() + c, col_z.data() + c, 1};
+                } else if (loaded_row != r) {
+                    sp = load(t, r);
+                    loaded_row = r;
+                }
             }
-            run(i, len, p, false);
+            run(i, len, p);
             i += len;
             c += len;
             if (c == cols) { c = 0; ++r; }
@@ -339,20 +332,25 @@ private:
     }
 
     void encode_aligned(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end) const {
-        alignas(64) std::uint8_t q[chunk_elements];
         const bool lazy = lazy_groups();
         if (lazy) {
-            // Small groups: observe every group of a chunk first (independent dependency chains
-            // that the CPU overlaps), then encode them, then pack the chunk in one go.
+            // Small groups: observe every group of a block first (whole sets of SIMD-width groups
+            // reduce together, and their scales are independent chains the CPU overlaps), then
+            // encode them, then pack the block in one go. Blocks are whole chunks, so a parallel
+            // split never cuts one.
+            constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
+            constexpr std::size_t max_block = W * chunk_elements > chunk_elements ? W * chunk_elements : chunk_elements;
             const std::size_t G = t.gran.group_size;
+            const std::size_t block = std::max(chunk_elements, (W * G + chunk_elements - 1) / chunk_elements * chunk_elements);
+            alignas(64) std::uint8_t q[max_block];
             slot sl[chunk_elements];
+            alignas(64) float lo[chunk_elements], hi[chunk_elements];
             const bool extremes_only = opt_.rule.type == scale_rule::kind::absmax || opt_.rule.type == scale_rule::kind::minmax;
-            for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
-                const std::size_t c1 = std::min(c0 + chunk_elements, end), ng = (c1 - c0) / G;
+            for (std::size_t c0 = begin; c0 < end; c0 += block) {
+                const std::size_t c1 = std::min(c0 + block, end), ng = (c1 - c0) / G;
                 if (extremes_only) {
-                    float lo[chunk_elements], hi[chunk_elements];
-                    for (std::size_t g = 0; g < ng; ++g) simd::minmax(x.data() + c0 + g * G, G, lo[g], hi[g]);
-                    for (std::size_t g = 0; g < ng; ++g) sl[g] = slot_from_extremes(x.subspan(c0 + g * G, G), lo[g], hi[g]);
+                    simd::group_extremes(x.data() + c0, G, ng, lo, hi);
+                    slots_from_extremes(x.data() + c0, G, ng, lo, hi, sl);
                 } else {
                     for (std::size_t g = 0; g < ng; ++g) sl[g] = slot_for(x.subspan(c0 + g * G, G), backend::simd);
                 }
@@ -367,12 +365,8 @@ private:
             }
             return;
         }
-        walk_runs(t, begin, end, lazy, [&](std::size_t i, std::size_t len, const int_run_params& p, bool scale_only) {
-            if (scale_only) {  // a lazily scaled group: observe it, store its scale
-                const slot s = slot_for(x.subspan(i, len), backend::simd);
-                store(t, i / t.gran.group_size, s);
-                return s;
-            }
+        alignas(64) std::uint8_t q[chunk_elements];
+        walk_runs(t, begin, end, [&](std::size_t i, std::size_t len, const int_run_params& p) {
             std::uint8_t* out = t.packed.data() + i * bits / 8;
             if constexpr (bits == 8) {
                 simd::encode_int_run<Format>(x.data() + i, len, p, opt_.round, i, out);  // codes are the bytes
@@ -381,7 +375,6 @@ private:
                 if (t.order == nibble_order::low_first) detail::pack_stream<bits>(q, len, out);
                 else pack(std::span<const std::uint8_t>(q, len), bits, std::span<std::uint8_t>(out, packed_size(len, bits)), t.order);
             }
-            return slot{};
         });
     }
 
@@ -410,7 +403,7 @@ private:
             }
             return;
         }
-        walk_runs(t, begin, end, false, [&](std::size_t i, std::size_t len, const int_run_params& p, bool) {
+        walk_runs(t, begin, end, [&](std::size_t i, std::size_t len, const int_run_params& p) {
             const std::uint8_t* in = t.packed.data() + i * bits / 8;
             const std::uint8_t* q = in;
             if constexpr (bits != 8) {
@@ -424,7 +417,6 @@ private:
                 case affine::offset: run(std::integral_constant<affine, affine::offset>{}); break;
                 case affine::zero_point: run(std::integral_constant<affine, affine::zero_point>{}); break;
             }
-            return slot{};
         });
     }
 
@@ -482,11 +474,50 @@ private:
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
             s = (hi - lo) / float(Format::qmax);
         }
-        return finish_slot(s, lo);
+        slot out;
+        finish_slot(s, lo, out);
+        return out;
     }
 
-    slot finish_slot(float s, float lo) const noexcept {
-        slot out;
+    /// slot_from_extremes for ng groups at once: the scale arithmetic runs on SIMD batches of
+    /// groups (the same IEEE operations, so the same bits); storage rounding is per lane.
+    void slots_from_extremes(const float* x, std::size_t G, std::size_t ng, const float* lo, const float* hi, slot* out) const {
+        using B = simd::fbatch<xsimd::default_arch>;
+        constexpr std::size_t W = B::size;
+        std::size_t g = 0;
+        if (opt_.form != affine::zero_point) {
+            alignas(64) float sv[W], lov[W];
+            for (; g + W <= ng; g += W) {
+                const B mn = B::load_aligned(lo + g), mx = B::load_aligned(hi + g);
+                B sb, lb(0.0f);
+                if constexpr (Format::is_signed) {
+                    if constexpr (Format::range == int_range::full) {
+                        // qmin is −2^{b−1}: multiplying by its reciprocal is exact, as dividing is.
+                        const B e = xsimd::select(-mn > mx, mn, mx);
+                        sb = e * B(1.0f / float(Format::qmin));
+                    } else {
+                        sb = (xsimd::max(-mn, mx) + B(0.0f)) / B(float(Format::scale_span));
+                    }
+                } else {
+                    lb = mn + B(0.0f);
+                    sb = (mx + B(0.0f) - lb) / B(float(Format::qmax));
+                }
+                sb.store_aligned(sv);
+                lb.store_aligned(lov);
+                for (std::size_t j = 0; j < W; ++j) {
+                    if (Format::is_signed && Format::range == int_range::full && -lo[g + j] == hi[g + j])
+                        out[g + j] = slot_from_extremes(std::span<const float>(x + (g + j) * G, G), lo[g + j], hi[g + j]);
+                    else
+                        finish_slot(sv[j], lov[j], out[g + j]);
+                }
+            }
+        }
+        for (; g < ng; ++g) out[g] = slot_from_extremes(std::span<const float>(x + g * G, G), lo[g], hi[g]);
+    }
+
+    /// Fills `out` in place (building a slot on the stack and copying it costs a store-forwarding
+    /// stall per group: the fields are written piecewise and read back as one vector).
+    void finish_slot(float s, float lo, slot& out) const noexcept {
         out.s_st = store_scale<ScaleT>(s);
         out.scale = load_scale(out.s_st);
         out.inv = inverse(out.scale);
@@ -499,7 +530,6 @@ private:
             out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
             out.zero = float(out.z);
         }
-        return out;
     }
 
     /// Range (lo, hi) for an unsigned format, or (0, L) / signed scale for a signed one.
@@ -576,7 +606,9 @@ private:
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
             s = (hi - lo) / float(Format::qmax);
         }
-        return finish_slot(s, lo);
+        slot out;
+        finish_slot(s, lo, out);
+        return out;
     }
 
     void store(tensor_type& t, std::size_t s, const slot& sp) const {
