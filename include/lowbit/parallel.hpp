@@ -60,6 +60,16 @@ template <splittable_quantizer Q>
     return t;
 }
 
+/// Quantizes x into t over `threads` threads, reusing t's buffers when the quantizer can
+/// prepare in place (no allocation in steady state). Bit-identical to q.quantize_into.
+template <splittable_quantizer Q>
+void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t,
+                            unsigned threads = 0, backend b = backend::simd) {
+    if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
+    else t = q.prepare(x, shape);
+    detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
+}
+
 /// Dequantizes t into out over `threads` threads. Bit-identical to q.dequantize.
 template <splittable_quantizer Q>
 void dequantize_parallel(const Q& q, const typename Q::tensor_type& t, std::span<float> out, unsigned threads = 0,
