@@ -43,7 +43,7 @@ void split_run(std::size_t n, unsigned threads, F&& f) {
     };
     for (unsigned k = 1; k < threads; ++k) {
         auto [a, b] = range(k);
-        pool.emplace_back([&f, a, b] { f(a, b); });
+        pool.emplace_back([&f, lo = a, hi = b] { f(lo, hi); });  // clang < 16 cannot capture bindings
     }
     auto [a, b] = range(0);
     f(a, b);
