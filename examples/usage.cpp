@@ -1,10 +1,8 @@
-// The README's usage example: 4-bit codes in groups of 32 with fp16 scales (ggml Q4_0-like).
 #include <lowbit/lowbit.hpp>
 #include <cstdio>
 #include <random>
 #include <vector>
-
-int main() {
+int main() {  // README.md's usage example: int4, groups of 32, fp16 scales
     std::mt19937 rng(42);
     std::normal_distribution<float> normal;
     std::vector<float> x(256 * 1024);
