@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         const auto data = o.input ? compare::file_datasets(*o.input) : compare::builtin_datasets();
-        const bool total = o.input && data.size() > 1;
+        const bool total = o.input && std::filesystem::is_directory(*o.input);  // a directory always gets `total`
         std::vector<compare::result> rows;
         std::vector<compare::totals> sums(schemes.size());
         for (const auto& d : data)

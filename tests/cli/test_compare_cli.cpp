@@ -329,3 +329,19 @@ TEST_CASE("cli: built-in data, four datasets, int8 quality on N(0,1)") {
     CHECK(t.status == 0);
     for (const char* n : names) CHECK(t.out.find(std::string(n) + "\n  scheme") != std::string::npos);
 }
+
+TEST_CASE("cli: a directory with one file still gets its total, equal to the file's figures") {
+    const fs::path d = fs::temp_directory_path() / ("lowbit_cli_one_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    fs::copy_file(data_dir + "/f32_3x4.npy", d / "only.npy");
+    const auto r = run("--input " + d.string() + " --format json --min-time 0 --schemes int4_ch");
+    fs::remove_all(d);
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 2);
+    CHECK(j.arr()[0].at("dataset").str() == "only.npy");
+    CHECK(j.arr()[1].at("dataset").str() == "total");
+    for (const char* k : {"bits_per_value", "mse", "sqnr_db", "max_abs_error", "entropy_bits"})
+        CHECK(j.arr()[1].at(k).num() == doctest::Approx(j.arr()[0].at(k).num()).epsilon(1e-9));
+}
