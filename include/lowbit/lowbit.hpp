@@ -10,6 +10,7 @@
 #include "core/rounding.hpp"
 #include "core/scale_type.hpp"
 #include "formats/int.hpp"
+#include "io/npy.hpp"
 #include "parallel.hpp"
 #include "quantizers/int.hpp"
 #include "scale/gaussian.hpp"

@@ -43,7 +43,7 @@ void split_run(std::size_t n, unsigned threads, F&& f) {
     };
     for (unsigned k = 1; k < threads; ++k) {
         auto [a, b] = range(k);
-        pool.emplace_back([&f, a, b] { f(a, b); });
+        pool.emplace_back([&f, lo = a, hi = b] { f(lo, hi); });  // clang < 16 cannot capture bindings
     }
     auto [a, b] = range(0);
     f(a, b);
@@ -58,6 +58,16 @@ template <splittable_quantizer Q>
     auto t = q.prepare(x, shape, b);
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
     return t;
+}
+
+/// Quantizes x into t over `threads` threads, reusing t's buffers when the quantizer can
+/// prepare in place (no allocation in steady state). Bit-identical to q.quantize_into.
+template <splittable_quantizer Q>
+void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t,
+                            unsigned threads = 0, backend b = backend::simd) {
+    if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
+    else t = q.prepare(x, shape);
+    detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
 }
 
 /// Dequantizes t into out over `threads` threads. Bit-identical to q.dequantize.

@@ -56,7 +56,7 @@ public:
     explicit quantizer_instance(Q q) : q_(std::move(q)) {}
     void quantize(std::span<const float> x, shape2d shape, backend b) override { q_.quantize_into(x, shape, t_, b); }
     void quantize_parallel(std::span<const float> x, shape2d shape, unsigned threads) override {
-        if constexpr (splittable_quantizer<Q>) t_ = lowbit::quantize_parallel(q_, x, shape, threads);
+        if constexpr (splittable_quantizer<Q>) lowbit::quantize_parallel_into(q_, x, shape, t_, threads);
         else q_.quantize_into(x, shape, t_, backend::simd);
     }
     void dequantize(std::span<float> out, backend b) const override { q_.dequantize(t_, out, b); }

@@ -56,7 +56,7 @@ inline void pack_reference(std::span<const std::uint8_t> codes, int bits, std::s
     detail::check_order(bits, order);
     const std::size_t n = codes.size();
     detail::require(out.size() >= packed_size(n, bits), "out", "is smaller than packed_size(n, bits)");
-    std::memset(out.data(), 0, packed_size(n, bits));
+    if (n != 0) std::memset(out.data(), 0, packed_size(n, bits));  // memset(nullptr, 0, 0) is UB
     const unsigned mask = (1u << bits) - 1u;
     for (std::size_t i = 0; i < n; ++i) {
         const unsigned c = codes[i] & mask;

@@ -34,8 +34,12 @@ inline double butterfly256(double* v) noexcept {
 template <class Term>
 inline double tree_sum(std::size_t n, Term&& term) {
     if (n == 0) return 0.0;
-    std::vector<double> level((n + tree_block - 1) / tree_block);
     double v[tree_block];
+    if (n <= tree_block) {  // one block (every group scale): same tree, no heap allocation
+        for (std::size_t i = 0; i < tree_block; ++i) v[i] = i < n ? term(i) : 0.0;
+        return detail::butterfly256(v);
+    }
+    std::vector<double> level((n + tree_block - 1) / tree_block);
     for (std::size_t b = 0; b < level.size(); ++b) {
         const std::size_t base = b * tree_block;
         for (std::size_t i = 0; i < tree_block; ++i) v[i] = base + i < n ? term(base + i) : 0.0;

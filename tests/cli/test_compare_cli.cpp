@@ -1,0 +1,347 @@
+// lowbit-compare end to end: runs the built binary (LOWBIT_COMPARE_EXE) and checks exit codes,
+// messages, and that JSON output parses (a strict parser below) with exactly the documented keys.
+#include <doctest/doctest.h>
+
+#include <lowbit/schemes.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <variant>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---- a strict JSON parser (RFC 8259 subset we need: no \u surrogate handling) ----
+struct json;
+using json_array = std::vector<json>;
+using json_object = std::vector<std::pair<std::string, json>>;  // keeps key order
+struct json {
+    std::variant<std::nullptr_t, bool, double, std::string, std::shared_ptr<json_array>, std::shared_ptr<json_object>> v;
+    [[nodiscard]] bool is_null() const { return std::holds_alternative<std::nullptr_t>(v); }
+    [[nodiscard]] bool is_number() const { return std::holds_alternative<double>(v); }
+    [[nodiscard]] double num() const { return std::get<double>(v); }
+    [[nodiscard]] const std::string& str() const { return std::get<std::string>(v); }
+    [[nodiscard]] const json_array& arr() const { return *std::get<std::shared_ptr<json_array>>(v); }
+    [[nodiscard]] const json_object& obj() const { return *std::get<std::shared_ptr<json_object>>(v); }
+    [[nodiscard]] const json& at(const std::string& k) const {
+        for (const auto& [key, val] : obj()) if (key == k) return val;
+        throw std::runtime_error("no key " + k);
+    }
+};
+
+class json_parser {
+public:
+    explicit json_parser(const std::string& s) : s_(s) {}
+    json parse() {
+        json j = value();
+        ws();
+        if (i_ != s_.size()) throw std::runtime_error("trailing bytes in JSON");
+        return j;
+    }
+
+private:
+    void ws() { while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_; }
+    char peek() { ws(); if (i_ >= s_.size()) throw std::runtime_error("unexpected end of JSON"); return s_[i_]; }
+    void expect(char c) { if (peek() != c) throw std::runtime_error(std::string("expected ") + c); ++i_; }
+    bool literal(const char* w) {
+        const std::size_t n = std::strlen(w);
+        if (s_.compare(i_, n, w) != 0) return false;
+        i_ += n;
+        return true;
+    }
+    std::string string() {
+        expect('"');
+        std::string o;
+        while (true) {
+            if (i_ >= s_.size()) throw std::runtime_error("unterminated string");
+            const char c = s_[i_++];
+            if (c == '"') return o;
+            if (static_cast<unsigned char>(c) < 0x20) throw std::runtime_error("control character in string");
+            if (c == '\\') {
+                if (i_ >= s_.size()) throw std::runtime_error("bad escape");
+                const char e = s_[i_++];
+                if (e == 'u') { if (i_ + 4 > s_.size()) throw std::runtime_error("bad \\u"); i_ += 4; o += '?'; }
+                else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) throw std::runtime_error("bad escape");
+                else o += e;
+            } else {
+                o += c;
+            }
+        }
+    }
+    json value() {
+        const char c = peek();
+        if (c == '{') {
+            ++i_;
+            auto o = std::make_shared<json_object>();
+            if (peek() == '}') { ++i_; return {o}; }
+            while (true) {
+                std::string k = string();
+                expect(':');
+                o->emplace_back(std::move(k), value());
+                if (peek() == ',') { ++i_; continue; }
+                expect('}');
+                return {o};
+            }
+        }
+        if (c == '[') {
+            ++i_;
+            auto a = std::make_shared<json_array>();
+            if (peek() == ']') { ++i_; return {a}; }
+            while (true) {
+                a->push_back(value());
+                if (peek() == ',') { ++i_; continue; }
+                expect(']');
+                return {a};
+            }
+        }
+        if (c == '"') return {string()};
+        if (literal("null")) return {nullptr};
+        if (literal("true")) return {true};
+        if (literal("false")) return {false};
+        // number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+        const std::size_t start = i_;
+        auto digits = [&] { std::size_t k = i_; while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_; return i_ > k; };
+        if (i_ < s_.size() && s_[i_] == '-') ++i_;
+        if (i_ < s_.size() && s_[i_] == '0') ++i_;
+        else if (!digits()) throw std::runtime_error("bad JSON value at byte " + std::to_string(start));
+        if (i_ < s_.size() && s_[i_] == '.') { ++i_; if (!digits()) throw std::runtime_error("bad fraction"); }
+        if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+            ++i_;
+            if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+            if (!digits()) throw std::runtime_error("bad exponent");
+        }
+        return {std::stod(s_.substr(start, i_ - start))};
+    }
+    const std::string& s_;
+    std::size_t i_ = 0;
+};
+
+json parse_json(const std::string& s) { return json_parser(s).parse(); }
+
+// ---- running the binary ----
+struct run_result {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+run_result run(const std::string& args) {
+    static int k = 0;
+    const fs::path dir = fs::temp_directory_path();
+    const fs::path out = dir / ("lowbit_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(k));
+    const fs::path err = dir / ("lowbit_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(k++));
+    const std::string cmd = std::string("'") + LOWBIT_COMPARE_EXE + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+    const int raw = std::system(cmd.c_str());
+    run_result r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+}
+
+const std::string data_dir = std::string(LOWBIT_TEST_DATA_DIR) + "/npy";
+
+const std::vector<std::string> keys = {"dataset", "scheme", "bits_per_value", "mse", "sqnr_db", "max_abs_error",
+                                       "entropy_bits", "quantize_gbps", "dequantize_gbps"};
+
+/// Checks that every row has exactly the documented keys, in order, with the right types.
+void check_rows(const json& j) {
+    for (const auto& row : j.arr()) {
+        const auto& o = row.obj();
+        REQUIRE(o.size() == keys.size());
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+            CHECK(o[k].first == keys[k]);
+            if (k < 2) CHECK(std::holds_alternative<std::string>(o[k].second.v));
+            else CHECK((o[k].second.is_number() || o[k].second.is_null()));
+        }
+    }
+}
+
+std::size_t scheme_count() { return lowbit::all_schemes().size(); }
+
+}  // namespace
+
+TEST_CASE("cli: --help, argument errors exit 2 with a clear message") {
+    auto h = run("--help");
+    CHECK(h.status == 0);
+    CHECK(h.out.find("usage: lowbit-compare") != std::string::npos);
+
+    struct bad { const char* args; const char* message; };
+    for (const bad& b : {bad{"--schemes int8,nope", "unknown scheme 'nope'"},
+                         bad{"--schemes int8,,int4_g32", "empty name"},
+                         bad{"--format xml", "--format must be"},
+                         bad{"--frobnicate", "unknown argument '--frobnicate'"},
+                         bad{"--input", "--input needs a value"},
+                         bad{"--min-time abc", "--min-time"},
+                         bad{"--list=yes", "takes no value"}}) {
+        CAPTURE(b.args);
+        const auto r = run(b.args);
+        CHECK(r.status == 2);
+        CHECK(r.err.find(b.message) != std::string::npos);
+        CHECK(r.out.empty());
+    }
+    const auto missing = run("--input /no/such/file.npy --min-time 0");
+    CHECK(missing.status == 1);
+    CHECK(missing.err.find("/no/such/file.npy") != std::string::npos);
+    const auto fortran = run("--input " + data_dir + "/f32_fortran.npy --min-time 0");
+    CHECK(fortran.status == 1);
+    CHECK(fortran.err.find("Fortran") != std::string::npos);
+}
+
+TEST_CASE("cli: --list shows every registered scheme, in every format") {
+    const auto r = run("--list --format json");
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == scheme_count());
+    for (std::size_t i = 0; i < scheme_count(); ++i) {
+        CHECK(j.arr()[i].at("scheme").str() == lowbit::all_schemes()[i].name);
+        CHECK(j.arr()[i].at("family").str() == lowbit::all_schemes()[i].family);
+        CHECK(j.arr()[i].at("bits_per_value").num() >= 1.0);
+    }
+    const auto t = run("--list");
+    CHECK(t.status == 0);
+    for (const auto& s : lowbit::all_schemes()) CHECK(t.out.find(s.name) != std::string::npos);
+    const auto sel = run("--list --format csv --schemes int4_g32,int8");
+    CHECK(sel.out.rfind("scheme,family,bits_per_value,description\nint4_g32,int,4.5,", 0) == 0);
+}
+
+TEST_CASE("cli: JSON on a .npy file has exactly the documented keys, one row per scheme") {
+    const auto r = run("--input " + data_dir + "/f32_3x4.npy --format json --min-time 0");
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == scheme_count());
+    check_rows(j);
+    for (std::size_t i = 0; i < scheme_count(); ++i) {
+        CHECK(j.arr()[i].at("dataset").str() == "f32_3x4.npy");
+        CHECK(j.arr()[i].at("scheme").str() == lowbit::all_schemes()[i].name);
+    }
+    // int8 per tensor on 12 values: 8 code bits + one fp32 scale spread over 12 values.
+    CHECK(j.arr()[0].at("bits_per_value").num() == doctest::Approx(8.0 + 32.0 / 12.0));
+
+    // CSV: the same keys as header, one line per scheme.
+    const auto c = run("--input " + data_dir + "/f16_all.npy --format csv --min-time 0 --schemes int8,int4_g32");
+    REQUIRE(c.status == 0);
+    CHECK(c.out.rfind("dataset,scheme,bits_per_value,mse,sqnr_db,max_abs_error,entropy_bits,quantize_gbps,dequantize_gbps\n", 0) == 0);
+    CHECK(std::count(c.out.begin(), c.out.end(), '\n') == 3);
+}
+
+TEST_CASE("cli: a directory is evaluated per file and in total") {
+    const fs::path d = fs::temp_directory_path() / ("lowbit_cli_dir_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    fs::copy_file(data_dir + "/f32_2x3x2.npy", d / "b_small.npy");
+    fs::copy_file(data_dir + "/f32_1d.npy", d / "a_line.npy");
+    // 512 gaussian-ish values in a 3-D tensor written by hand (v1 header).
+    {
+        std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 8, 16), }";
+        while ((10 + header.size() + 1) % 64) header += ' ';
+        header += '\n';
+        std::ofstream f(d / "c_big.npy", std::ios::binary);
+        f.write("\x93NUMPY\x01\x00", 8);
+        const char len[2] = {char(header.size() & 0xFF), char(header.size() >> 8)};
+        f.write(len, 2);
+        f.write(header.data(), std::streamsize(header.size()));
+        for (int i = 0; i < 512; ++i) { const float v = std::sin(float(i) * 0.7f) * float(1 + i % 7); f.write(reinterpret_cast<const char*>(&v), 4); }
+    }
+    const auto r = run("--input " + d.string() + " --format json --min-time 0 --schemes int8,int4_g32,int4_ch");
+    fs::remove_all(d);
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 4 * 3);
+    check_rows(j);
+    const char* order[] = {"a_line.npy", "b_small.npy", "c_big.npy", "total"};
+    for (std::size_t i = 0; i < 12; ++i) CHECK(j.arr()[i].at("dataset").str() == order[i / 3]);
+    // total = value-weighted combination of the files.
+    const double n[] = {12, 12, 512};
+    for (std::size_t s = 0; s < 3; ++s) {
+        double se = 0, bits = 0, maxe = 0;
+        for (std::size_t f = 0; f < 3; ++f) {
+            const auto& row = j.arr()[f * 3 + s];
+            se += row.at("mse").num() * n[f];
+            bits += row.at("bits_per_value").num() * n[f];
+            maxe = std::max(maxe, row.at("max_abs_error").num());
+        }
+        const auto& tot = j.arr()[9 + s];
+        CHECK(tot.at("scheme").str() == j.arr()[s].at("scheme").str());
+        CHECK(tot.at("mse").num() == doctest::Approx(se / 536.0).epsilon(1e-6));
+        CHECK(tot.at("bits_per_value").num() == doctest::Approx(bits / 536.0).epsilon(1e-6));
+        CHECK(tot.at("max_abs_error").num() == doctest::Approx(maxe).epsilon(1e-6));
+        CHECK(tot.at("quantize_gbps").num() > 0);
+    }
+    // int4_ch on c_big (4 rows x 128): 4 + 4·32 / 512 bits per value.
+    CHECK(j.arr()[8].at("bits_per_value").num() == doctest::Approx(4.0 + 128.0 / 512.0));
+}
+
+TEST_CASE("cli: non-finite figures are JSON null (exact reconstruction has infinite SQNR)") {
+    const fs::path f = fs::temp_directory_path() / ("lowbit_cli_zero_" + std::to_string(::getpid()) + ".raw");
+    { std::ofstream o(f, std::ios::binary); const float z[8] = {}; o.write(reinterpret_cast<const char*>(z), sizeof z); }
+    const auto r = run("--input " + f.string() + " --format json --min-time 0 --schemes int8");
+    fs::remove(f);
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 1);
+    CHECK(j.arr()[0].at("mse").num() == 0.0);
+    CHECK(j.arr()[0].at("sqnr_db").is_null());
+    CHECK(r.out.find("inf") == std::string::npos);
+}
+
+TEST_CASE("cli: built-in data, four datasets, int8 quality on N(0,1)") {
+    const auto r = run("--format json --min-time 0 --schemes int8,int8_mse,int4_g32");
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 12);
+    check_rows(j);
+    const char* names[] = {"gaussian", "laplace", "student_t4", "gaussian_outliers"};
+    for (std::size_t i = 0; i < 12; ++i) CHECK(j.arr()[i].at("dataset").str() == names[i / 3]);
+    // 8-bit SQNR on N(0,1): absmax over 2^20 values (max ≈ 5σ) gives ≈ 39 dB; the MSE-searched
+    // clip reaches ≥ 40 dB. 6.02 dB per bit: int4 groups land near 21 dB.
+    CHECK(j.arr()[0].at("sqnr_db").num() > 38.5);
+    CHECK(j.arr()[1].at("sqnr_db").num() >= 40.0);
+    CHECK(j.arr()[2].at("sqnr_db").num() == doctest::Approx(21.3).epsilon(0.02));
+    for (std::size_t i = 0; i < 12; ++i) {
+        CHECK(j.arr()[i].at("entropy_bits").num() <= (i % 3 == 2 ? 4.0 : 8.0));
+        CHECK(j.arr()[i].at("quantize_gbps").num() > 0);
+        CHECK(j.arr()[i].at("dequantize_gbps").num() > 0);
+    }
+    CHECK(j.arr()[2].at("bits_per_value").num() == doctest::Approx(4.5));
+    // The table prints one block per dataset.
+    const auto t = run("--min-time 0 --schemes int4_g32");
+    CHECK(t.status == 0);
+    for (const char* n : names) CHECK(t.out.find(std::string(n) + "\n  scheme") != std::string::npos);
+}
+
+TEST_CASE("cli: a directory with one file still gets its total, equal to the file's figures") {
+    const fs::path d = fs::temp_directory_path() / ("lowbit_cli_one_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    fs::copy_file(data_dir + "/f32_3x4.npy", d / "only.npy");
+    const auto r = run("--input " + d.string() + " --format json --min-time 0 --schemes int4_ch");
+    fs::remove_all(d);
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 2);
+    CHECK(j.arr()[0].at("dataset").str() == "only.npy");
+    CHECK(j.arr()[1].at("dataset").str() == "total");
+    for (const char* k : {"bits_per_value", "mse", "sqnr_db", "max_abs_error", "entropy_bits"})
+        CHECK(j.arr()[1].at(k).num() == doctest::Approx(j.arr()[0].at(k).num()).epsilon(1e-9));
+}

@@ -1,0 +1,66 @@
+// Steady state allocates nothing: once a scheme_instance has quantized a tensor of a shape, the
+// next quantize and every dequantize reuse its buffers (what lowbit-bench and lowbit-compare
+// time). Counted by replacing the global operator new in this test executable.
+#include <doctest/doctest.h>
+
+#include <lowbit/lowbit.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "test_util.hpp"
+
+// The replacements below pair malloc/aligned_alloc with free, which GCC cannot see through.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+    ++allocations;
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return ::operator new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    ++allocations;
+    const std::size_t al = static_cast<std::size_t>(a);
+    if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return ::operator new(n, a); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+TEST_CASE("the counter sees allocations") {
+    const long before = allocations;
+    auto* v = new std::vector<float>(100);
+    delete v;
+    CHECK(allocations - before == 2);
+}
+
+TEST_CASE("scheme_instance: repeated quantize and dequantize do not allocate") {
+    const auto x = lowbit_test::gaussian(64 * 1000, 3);
+    const auto x2 = lowbit_test::adversarial(64 * 1000, 4);
+    std::vector<float> y(x.size());
+    for (const auto& s : lowbit::all_schemes()) {
+        CAPTURE(s.name);
+        auto q = s.make();
+        q->quantize(x, {64, 1000});
+        for (auto b : {lowbit::backend::simd, lowbit::backend::scalar}) {
+            const long before = allocations;
+            q->quantize(x2, {64, 1000}, b);
+            q->quantize(x, {64, 1000}, b);
+            q->dequantize(y, b);
+            CHECK(allocations - before == 0);
+        }
+    }
+}
