@@ -99,6 +99,11 @@ TEST_CASE("raw float32 files and read_tensor's detection") {
     const std::vector<std::uint8_t> odd(7, 0);
     CHECK_THROWS_WITH_AS(parse_raw_f32(odd, "x.raw"), doctest::Contains("x.raw"), lowbit::error);
     CHECK_THROWS_AS(read_raw_f32(dir / "no_such_file.raw"), lowbit::error);
+    // A file named .npy is never read as raw data, even when its size would fit.
+    const fs::path fake = fs::temp_directory_path() / "lowbit_test_fake.npy";
+    fs::copy_file(dir / "f32_3x4.raw", fake, fs::copy_options::overwrite_existing);
+    CHECK_THROWS_WITH_AS(read_tensor(fake), doctest::Contains("magic"), lowbit::error);
+    fs::remove(fake);
 }
 
 TEST_CASE("npy: unsupported files name the file and the problem") {

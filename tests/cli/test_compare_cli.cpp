@@ -4,6 +4,8 @@
 
 #include <lowbit/schemes.hpp>
 
+#include "../../examples/compare/datasets.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -344,4 +346,31 @@ TEST_CASE("cli: a directory with one file still gets its total, equal to the fil
     CHECK(j.arr()[1].at("dataset").str() == "total");
     for (const char* k : {"bits_per_value", "mse", "sqnr_db", "max_abs_error", "entropy_bits"})
         CHECK(j.arr()[1].at(k).num() == doctest::Approx(j.arr()[0].at(k).num()).epsilon(1e-9));
+}
+
+TEST_CASE("built-in datasets: names, shapes, moments, and exactly 0.1 % outliers at ±20") {
+    const auto d = compare::builtin_datasets();
+    REQUIRE(d.size() == 4);
+    const char* names[] = {"gaussian", "laplace", "student_t4", "gaussian_outliers"};
+    // Expected variance: 1, 1 (b = 1/√2), ν/(ν−2) = 2; excess kurtosis 0, 3, (∞ for ν = 4: just large).
+    const double var[] = {1.0, 1.0, 2.0};
+    for (std::size_t k = 0; k < 4; ++k) {
+        CAPTURE(names[k]);
+        CHECK(d[k].name == names[k]);
+        CHECK(d[k].shape == lowbit::shape2d{1024, 1024});
+        REQUIRE(d[k].values.size() == (1u << 20));
+        double s = 0, s2 = 0, s4 = 0;
+        for (float v : d[k].values) { s += v; s2 += double(v) * v; s4 += double(v) * v * v * v; }
+        const double n = double(d[k].values.size()), m = s / n, v2 = s2 / n - m * m, kurt = s4 / n / (v2 * v2) - 3.0;
+        CHECK(std::fabs(m) < 0.01);
+        if (k < 3) CHECK(v2 == doctest::Approx(var[k]).epsilon(0.03));
+        if (k == 0) CHECK(std::fabs(kurt) < 0.05);
+        if (k == 1) CHECK(kurt == doctest::Approx(3.0).epsilon(0.1));
+        if (k == 2) CHECK(kurt > 5.0);
+    }
+    std::size_t outliers = 0;
+    for (float v : d[3].values) outliers += std::fabs(v) == 20.0f;
+    CHECK(outliers == (1u << 20) / 1000);
+    // The clean part is the same N(0,1) draw as its own seed gives, not a copy of `gaussian`.
+    CHECK(d[3].values != d[0].values);
 }

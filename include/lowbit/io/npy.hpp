@@ -273,10 +273,12 @@ inline npy_array read_raw_f32(const std::filesystem::path& path) {
     return parse_raw_f32(bytes, path.string());
 }
 
-/// Reads a tensor file: .npy when it starts with the .npy magic, raw float32 otherwise.
+/// Reads a tensor file: .npy when it is named *.npy or starts with the .npy magic (then it must
+/// be a valid .npy file), raw float32 otherwise.
 inline npy_array read_tensor(const std::filesystem::path& path) {
     const auto bytes = detail::read_file_bytes(path);
-    if (bytes.size() >= 6 && bytes[0] == 0x93 && std::memcmp(bytes.data() + 1, "NUMPY", 5) == 0) return parse_npy(bytes, path.string());
+    const bool magic = bytes.size() >= 6 && bytes[0] == 0x93 && std::memcmp(bytes.data() + 1, "NUMPY", 5) == 0;
+    if (magic || path.extension() == ".npy") return parse_npy(bytes, path.string());
     return parse_raw_f32(bytes, path.string());
 }
 
