@@ -141,7 +141,7 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
     using B = fbatch<Arch>;
     using I = ibatch<Arch>;
     constexpr std::size_t W = B::size;
-    const B lo(float(Format::qmin)), hi(float(Format::qmax)), zero(0.0f);
+    const B lo(static_cast<float>(Format::qmin)), hi(static_cast<float>(Format::qmax)), zero(0.0f);
     const I mask(static_cast<std::int32_t>(code_traits<Format::bits>::mask));
     auto finish = [&](B r, std::size_t at) {
         r = xsimd::min(xsimd::max(r, lo), hi);
