@@ -148,16 +148,26 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
         store_low_bytes<Arch>(xsimd::batch_cast<std::int32_t>(r) & mask, codes + at);
     };
     std::size_t i = 0;
-    if (p.stride == 0 && rnd.mode == round_mode::nearest_even) {
-        // The common case, unrolled: one scale for the run, nearest-even.
-        const B inv(p.inv[0]), off(p.offset[0]), z(p.zero[0]);
+    if (p.stride == 0 && rnd.mode == round_mode::nearest_even && p.zero[0] == 0.0f) {
+        // The common case: one scale, nearest-even, no integer zero point. Clamping before
+        // rounding gives the same integer (the bounds are integers), which lets one conversion
+        // round (cvtps2dq in the default environment, like std::nearbyint) and a subtraction of
+        // a zero offset is skipped (x − 0 is x, −0 and NaN included).
+        const B inv(p.inv[0]), off(p.offset[0]);
+        const bool has_off = p.offset[0] != 0.0f;
+        auto one = [&](std::size_t at) {
+            const B v = B::load_unaligned(x + at);
+            B y = (has_off ? v - off : v) * inv;
+            y = xsimd::select(xsimd::isnan(y), zero, y);
+            I q = xsimd::nearbyint_as_int(xsimd::min(xsimd::max(y, lo), hi));
+            if constexpr (Format::bits < 8) q = q & mask;
+            store_low_bytes<Arch>(q, codes + at);
+        };
         for (; i + 2 * W <= n; i += 2 * W) {
-            B y0 = (B::load_unaligned(x + i) - off) * inv, y1 = (B::load_unaligned(x + i + W) - off) * inv;
-            y0 = xsimd::select(xsimd::isnan(y0), zero, y0);
-            y1 = xsimd::select(xsimd::isnan(y1), zero, y1);
-            finish(xsimd::nearbyint(y0) + z, i);
-            finish(xsimd::nearbyint(y1) + z, i + W);
+            one(i);
+            one(i + W);
         }
+        for (; i + W <= n; i += W) one(i);
     }
     for (; i + W <= n; i += W) {
         if (rnd.mode == round_mode::stochastic && !lanes_share_high_word<Arch>(index0 + i)) break;
