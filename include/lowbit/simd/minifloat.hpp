@@ -1,0 +1,193 @@
+// lowbit — xsimd kernels for minifloats (≤ 8-bit codes). Twin of formats/minifloat.hpp's
+// reference runs, equal to them bit for bit (tests/test_minifloat.cpp): the same float
+// multiply, then the same rounding done with integer operations on the float's bits.
+//
+// encode, round to nearest even (the hot path, ~14 integer ops per lane, branch-free):
+//   normal codes     r = a + (2^(s−1) − 1) + ((a >> s) & 1), s = 23 − M;  mag = (r >> s) − ((127 − bias) << M)
+//                    (the classic "add half minus one plus the kept lsb" ties-to-even trick; a carry
+//                    out of the mantissa moves into the exponent field by itself)
+//   subnormal codes  mag = bits(|y| + C) − bits(C), C = 2^(emin + 23 − M): the float adder rounds |y|
+//                    to a multiple of C's ulp 2^(emin − M), the subnormal quantum (default FP
+//                    environment: round to nearest even, no flush-to-zero)
+//   then overflow → saturate / Inf / NaN, sign, NaN, fnuz's unsigned zero, all by select.
+// Other rounding modes (toward zero, floor, nearest away, stochastic) take the same integer path
+// with per-lane variable shifts (generic_encode below).
+// decode: normal bits = (mag << (23 − M)) + ((127 − bias) << 23); subnormal = float(m) · 2^(emin − M).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../formats/minifloat.hpp"
+#include "rounding.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+
+namespace detail_mf {
+
+template <class Arch>
+using ibatch = xsimd::batch<std::int32_t, Arch>;
+
+/// Codes of |y| (a = bits of |y|, not NaN) rounded to nearest even: the magnitude field count.
+template <class Format, class Arch>
+inline ibatch<Arch> magnitude_rne(ibatch<Arch> a) noexcept {
+    using I = ibatch<Arch>;
+    using B = fbatch<Arch>;
+    constexpr int M = Format::mantissa_bits, s = 23 - M;
+    const I r = a + I((1 << (s - 1)) - 1) + ((a >> s) & I(1));
+    const I normal = (r >> s) - I((127 - Format::bias) << M);
+    constexpr float C = lowbit::detail::pow2f(Format::emin + 23 - M);
+    const I sub = xsimd::bitwise_cast<I>(xsimd::bitwise_cast<B>(a) + B(C)) - I(static_cast<std::int32_t>(lowbit::detail::float_bits(C)));
+    const I min_normal(static_cast<std::int32_t>(lowbit::detail::float_bits(lowbit::detail::pow2f(Format::emin))));
+    return xsimd::select(a < min_normal, sub, normal);
+}
+
+/// Magnitude field count of |y| under any rounding mode, by the reference's integer algorithm.
+template <class Format, class Arch>
+inline ibatch<Arch> magnitude_generic(ibatch<Arch> a, ibatch<Arch> negative, round_mode mode, ibatch<Arch> random24) noexcept {
+    using I = ibatch<Arch>;
+    constexpr int M = Format::mantissa_bits, emin = Format::emin;
+    const I fe = a >> 23;
+    const auto is_sub = fe == I(0);
+    const I sig = (a & I(0x7FFFFF)) | xsimd::select(is_sub, I(0), I(0x800000));
+    const I ue = xsimd::select(is_sub, I(-126), fe - I(127));
+    const I t = xsimd::max(ue, I(emin));
+    const I shift = t - ue + I(23 - M);
+    const I sc = xsimd::min(shift, I(25));
+    const I trunc = sig >> sc;
+    const I rem = sig & ((I(1) << sc) - I(1));
+    const I half = I(1) << (sc - I(1));  // sc >= 23 − M >= 16
+    I up(0);
+    switch (mode) {
+        case round_mode::nearest_even:
+            up = xsimd::select((rem > half) || ((rem == half) && ((trunc & I(1)) == I(1))), I(1), I(0));
+            break;
+        case round_mode::nearest_away: up = xsimd::select(rem >= half, I(1), I(0)); break;
+        case round_mode::toward_zero: break;
+        case round_mode::floor: up = xsimd::select((negative != I(0)) && (rem != I(0)), I(1), I(0)); break;
+        case round_mode::stochastic: {
+            const I k = shift - I(24);
+            const I left = rem << xsimd::max(-k, I(0));
+            const I right = xsimd::select(k >= I(31), I(0), rem >> xsimd::min(xsimd::max(k, I(0)), I(31)));
+            const I frac24 = xsimd::select(k <= I(0), left, right);
+            up = xsimd::select(frac24 + random24 >= I(1 << 24), I(1), I(0));
+            break;
+        }
+    }
+    return ((t - I(emin)) << M) + trunc + up;
+}
+
+/// Overflow, sign, NaN and fnuz zero around a magnitude count; returns the code per lane.
+template <class Format, overflow O, class Arch>
+inline ibatch<Arch> finish(ibatch<Arch> mag, ibatch<Arch> a, ibatch<Arch> s) noexcept {
+    using I = ibatch<Arch>;
+    constexpr nan_inf F = Format::flavour;
+    constexpr int EM = Format::exponent_bits + Format::mantissa_bits;
+    const I sign = s << EM;
+    const auto over = (mag > I(static_cast<std::int32_t>(Format::max_magnitude))) || (a >= I(0x7F800000));
+    std::int32_t over_mag = static_cast<std::int32_t>(Format::max_magnitude);
+    if constexpr (O == overflow::nonsaturating && F == nan_inf::ieee) over_mag = static_cast<std::int32_t>(Format::inf_code);
+    if constexpr (O == overflow::nonsaturating && F == nan_inf::fn) over_mag = static_cast<std::int32_t>(Format::nan_code);
+    I code = xsimd::select(over, I(over_mag), mag) | sign;
+    if constexpr (F == nan_inf::fnuz) {
+        code = xsimd::select(mag == I(0), I(0), code);
+        if constexpr (O == overflow::nonsaturating) code = xsimd::select(over, I(static_cast<std::int32_t>(Format::nan_code)), code);
+    }
+    const auto nan = a > I(0x7F800000);
+    I nan_code;
+    if constexpr (F == nan_inf::none) nan_code = sign ^ I(static_cast<std::int32_t>(Format::sign_mask));
+    else if constexpr (F == nan_inf::fnuz) nan_code = I(static_cast<std::int32_t>(Format::nan_code));
+    else nan_code = sign | I(static_cast<std::int32_t>(Format::nan_code));
+    return xsimd::select(nan, nan_code, code);
+}
+
+/// The 24-bit draws random_bits24(seed, index0 + lane) (exact: uniform · 2^24).
+template <class Arch>
+inline ibatch<Arch> random24_batch(std::uint64_t seed, std::uint64_t index0) noexcept {
+    return xsimd::batch_cast<std::int32_t>(random_uniform_batch<Arch>(seed, index0) * fbatch<Arch>(0x1p24f));
+}
+
+}  // namespace detail_mf
+
+/// Codes of one batch of already-scaled values y (index0: global index of lane 0, for stochastic).
+template <class Format, overflow O, class Arch = xsimd::default_arch>
+inline xsimd::batch<std::int32_t, Arch> encode_minifloat_batch(fbatch<Arch> y, rounding rnd, std::uint64_t index0) noexcept {
+    using I = detail_mf::ibatch<Arch>;
+    const I u = xsimd::bitwise_cast<I>(y);
+    const I a = u & I(0x7FFFFFFF);
+    const I s = (u >> 31) & I(1);
+    I mag;
+    if (rnd.mode == round_mode::nearest_even) {
+        mag = detail_mf::magnitude_rne<Format, Arch>(a);
+    } else {
+        const I r = rnd.mode == round_mode::stochastic ? detail_mf::random24_batch<Arch>(rnd.seed, index0) : I(0);
+        mag = detail_mf::magnitude_generic<Format, Arch>(xsimd::min(a, I(0x7F800000)), s, rnd.mode, r);
+    }
+    return detail_mf::finish<Format, O, Arch>(mag, a, s);
+}
+
+/// SIMD encode of n values; equals reference::encode_minifloat_run.
+template <class Format, overflow O = overflow::saturate, class Arch = xsimd::default_arch>
+inline void encode_minifloat_run(const float* x, std::size_t n, float inv, rounding rnd, std::uint64_t index0,
+                                 std::uint8_t* codes) noexcept {
+    static_assert(Format::bits <= 8, "lowbit: run kernels store one byte per code (bits <= 8)");
+    using B = fbatch<Arch>;
+    using I = detail_mf::ibatch<Arch>;
+    constexpr std::size_t W = B::size;
+    alignas(64) std::int32_t tmp[W];
+    const B vinv(inv);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        if (rnd.mode == round_mode::stochastic && !lanes_share_high_word<Arch>(index0 + i)) break;
+        const I c = encode_minifloat_batch<Format, O, Arch>(B::load_unaligned(x + i) * vinv, rnd, index0 + i);
+        c.store_aligned(tmp);
+        for (std::size_t l = 0; l < W; ++l) codes[i + l] = static_cast<std::uint8_t>(tmp[l]);
+    }
+    if (i < n) reference::encode_minifloat_run<Format, O>(x + i, n - i, inv, rnd, index0 + i, codes + i);
+}
+
+/// Values decode(c) (unscaled) of one batch of codes held in int32 lanes.
+template <class Format, class Arch = xsimd::default_arch>
+inline fbatch<Arch> decode_minifloat_batch(xsimd::batch<std::int32_t, Arch> c) noexcept {
+    using I = detail_mf::ibatch<Arch>;
+    using B = fbatch<Arch>;
+    constexpr int M = Format::mantissa_bits, EM = Format::exponent_bits + M;
+    constexpr nan_inf F = Format::flavour;
+    const I sign = ((c >> EM) & I(1)) << 31;
+    const I mag = c & I(static_cast<std::int32_t>(Format::magnitude_mask));
+    const I e = mag >> M;
+    const I normal = (mag << (23 - M)) + I((127 - Format::bias) << 23);
+    const B sub = xsimd::batch_cast<float>(mag) * B(lowbit::detail::pow2f(Format::emin - M));
+    I v = xsimd::select(e == I(0), xsimd::bitwise_cast<I>(sub), normal) | sign;
+    if constexpr (F == nan_inf::fnuz) {
+        v = xsimd::select(c == I(static_cast<std::int32_t>(Format::sign_mask)), I(static_cast<std::int32_t>(0xFFC00000u)), v);
+    } else if constexpr (F == nan_inf::fn) {
+        v = xsimd::select(mag == I(static_cast<std::int32_t>(Format::magnitude_mask)), sign | I(0x7FC00000), v);
+    } else if constexpr (F == nan_inf::ieee) {
+        const I special = sign | xsimd::select((mag & I((1 << M) - 1)) != I(0), I(0x7FC00000), I(0x7F800000));
+        v = xsimd::select(e == I(static_cast<std::int32_t>(Format::exp_all_ones)), special, v);
+    }
+    return xsimd::bitwise_cast<B>(v);
+}
+
+/// SIMD decode of n codes; equals reference::decode_minifloat_run.
+template <class Format, class Arch = xsimd::default_arch>
+inline void decode_minifloat_run(const std::uint8_t* codes, std::size_t n, float scale, float* out) noexcept {
+    static_assert(Format::bits <= 8, "lowbit: run kernels read one byte per code (bits <= 8)");
+    using B = fbatch<Arch>;
+    using I = detail_mf::ibatch<Arch>;
+    constexpr std::size_t W = B::size;
+    alignas(64) std::int32_t tmp[W];
+    const B s(scale);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        for (std::size_t l = 0; l < W; ++l) tmp[l] = codes[i + l];
+        (decode_minifloat_batch<Format, Arch>(I::load_aligned(tmp)) * s).store_unaligned(out + i);
+    }
+    if (i < n) reference::decode_minifloat_run<Format>(codes + i, n - i, scale, out + i);
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
