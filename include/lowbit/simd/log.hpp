@@ -1,0 +1,66 @@
+// lowbit — xsimd kernels for log2_format<B>. Twin of formats/log.hpp's reference runs, equal
+// bit for bit (tests/test_log.cpp): the same multiply, then exponent and mantissa-threshold
+// integer operations on the float's bits; decoding adds (k − top) << 23 to the scale's bits.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../formats/log.hpp"
+#include "rounding.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+
+/// SIMD encode; equals reference::encode_log_run.
+template <class Format, class Arch = xsimd::default_arch>
+inline void encode_log_run(const float* x, std::size_t n, float inv, log_rounding r, std::uint8_t* codes) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    constexpr int top = Format::top, b = Format::bits;
+    alignas(64) std::int32_t tmp[W];
+    const B vinv(inv);
+    const I thr(static_cast<std::int32_t>(Format::threshold(r)));
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const I u = xsimd::bitwise_cast<I>(B::load_unaligned(x + i) * vinv);
+        const I a = u & I(0x7FFFFFFF);
+        const I sign = ((u >> 31) & I(1)) << (b - 1);
+        const I up = xsimd::select((a & I(0x7FFFFF)) >= thr, I(1), I(0));
+        I k = (a >> 23) - I(127 - top) + up;
+        k = xsimd::min(xsimd::max(k, I(1)), I(top));
+        I c = xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
+        c = xsimd::select(a > I(0x7F800000), I(0), c);
+        c.store_aligned(tmp);
+        for (std::size_t l = 0; l < W; ++l) codes[i + l] = static_cast<std::uint8_t>(tmp[l]);
+    }
+    if (i < n) reference::encode_log_run<Format>(x + i, n - i, inv, r, codes + i);
+}
+
+/// SIMD decode; equals reference::decode_log_run.
+template <class Format, class Arch = xsimd::default_arch>
+inline void decode_log_run(const std::uint8_t* codes, std::size_t n, float s, float* out) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    constexpr int top = Format::top, b = Format::bits;
+    const std::uint32_t sb = lowbit::detail::float_bits(s);
+    if ((sb >> 23) <= static_cast<std::uint32_t>(top)) return reference::decode_log_run<Format>(codes, n, s, out);
+    alignas(64) std::int32_t tmp[W];
+    const I base(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23)));
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        for (std::size_t l = 0; l < W; ++l) tmp[l] = codes[i + l];
+        const I c = I::load_aligned(tmp);
+        const I k = c & I(static_cast<std::int32_t>(Format::sign_mask - 1u));
+        const I sign = ((c >> (b - 1)) & I(1)) << 31;
+        const I v = xsimd::select(k == I(0), I(0), base + (k << 23)) | sign;
+        xsimd::bitwise_cast<B>(v).store_unaligned(out + i);
+    }
+    if (i < n) reference::decode_log_run<Format>(codes + i, n - i, s, out + i);
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
