@@ -231,6 +231,13 @@ TEST_CASE_TEMPLATE("MX and BFP: scalar and SIMD agree bit for bit", E, e4m3fn, e
             check_paths(mx_quantizer<E, 16>(), x, shape);
         }
     }
+    // Rows that are whole blocks take the fused chunk kernels (SIMD) against the scalar runs.
+    for (int adv = 0; adv < 2; ++adv) {
+        const auto x = adv ? lowbit_test::adversarial(8192, 31, 0.03125f) : lowbit_test::gaussian(8192, 32);
+        for (auto r : rules) check_paths(mx_quantizer<E>({.scale_rounding = r}), x, {8, 1024});
+        check_paths(mx_quantizer<E>({.round = {round_mode::stochastic, 4}}), x, {8, 1024});
+        check_paths(mx_quantizer<E, 16>(), x, {16, 512});
+    }
 }
 
 TEST_CASE("NVFP4: scalar and SIMD agree bit for bit") {
@@ -243,6 +250,12 @@ TEST_CASE("NVFP4: scalar and SIMD agree bit for bit") {
             check_paths(nvfp4_quantizer(), x, shape);
             check_paths(nvfp4_quantizer({.round = {round_mode::stochastic, 5}}), x, shape);
         }
+    for (int adv = 0; adv < 2; ++adv) {
+        auto x = adv ? lowbit_test::adversarial(8192, 33) : lowbit_test::gaussian(8192, 34, 3.0f);
+        for (std::size_t i = 0; i < 64; ++i) x[i] = 1e-30f * float(i);  // blocks whose E4M3 scale underflows
+        check_paths(nvfp4_quantizer(), x, {8, 1024});
+        check_paths(nvfp4_quantizer({.round = {round_mode::toward_zero, 0}}), x, {4, 2048});
+    }
 }
 
 TEST_CASE("quality ranks as expected on Gaussian data") {

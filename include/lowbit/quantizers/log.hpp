@@ -88,7 +88,7 @@ public:
         detail::for_each_run(
             t.shape.cols, t.group, begin, end, [&](std::size_t c0, std::size_t) { base = c0; },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
-                const ScaleT s = store_scale<ScaleT>(block_absmax(x.data() + g0, g1 - g0));
+                const ScaleT s = store_scale<ScaleT>(detail::absmax(b, x.data() + g0, g1 - g0));
                 if (i == g0) t.scales[slot] = s;
                 const float inv = detail::safe_inverse(load_scale(s));
                 if (b == backend::simd) simd::encode_log_run<format>(x.data() + i, e - i, inv, opt_.round, buf + (i - base));

@@ -59,6 +59,11 @@ inline void decode_elements(backend b, const std::uint8_t* codes, std::size_t n,
     }
 }
 
+/// Largest finite |x| on either path (the two are equal: a max is exact).
+inline float absmax(backend b, const float* x, std::size_t n) noexcept {
+    return b == backend::simd ? simd::block_absmax(x, n) : block_absmax(x, n);
+}
+
 /// 1 / s, or 0 when s is 0 or the inverse is not finite.
 inline float safe_inverse(float s) noexcept {
     if (s == 0.0f) return 0.0f;
@@ -78,13 +83,23 @@ inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin,
     for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
         const std::size_t c1 = std::min(c0 + chunk_elements, end);
         chunk(c0, c1);
-        for (std::size_t i = c0; i < c1;) {
-            if (group == 0) { run(i, c1, std::size_t{0}, std::size_t{0}, std::size_t{0}); i = c1; continue; }
-            const std::size_t r = i / cols, c = i % cols, gpr = (cols + group - 1) / group;
-            const std::size_t g0 = r * cols + (c / group) * group, g1 = std::min(g0 + group, (r + 1) * cols);
-            const std::size_t e = std::min(c1, g1);
-            run(i, e, r * gpr + c / group, g0, g1);
-            i = e;
+        if (group == 0) {
+            run(c0, c1, std::size_t{0}, std::size_t{0}, std::size_t{0});
+        } else {
+            // One division per chunk; the row, the group and its bounds then advance by addition.
+            const std::size_t gpr = (cols + group - 1) / group;
+            std::size_t r = c0 / cols, c = c0 % cols, gi = c / group;
+            std::size_t row0 = r * cols, g0 = row0 + gi * group;
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t g1 = std::min(g0 + group, row0 + cols);
+                const std::size_t e = std::min(c1, g1);
+                run(i, e, r * gpr + gi, g0, g1);
+                i = e;
+                if (i == g1) {  // next group, maybe next row
+                    if (g1 == row0 + cols) { ++r; row0 += cols; gi = 0; g0 = row0; }
+                    else { ++gi; g0 = g1; }
+                }
+            }
         }
         done(c0, c1);
     }
@@ -176,13 +191,13 @@ public:
         const std::size_t slots = opt_.gran.scale_count(shape);
         t.scales.resize(slots);
         if (G == 0) {
-            if (slots) t.scales[0] = scale_for(block_absmax(x.data(), x.size()));
+            if (slots) t.scales[0] = scale_for(simd::block_absmax(x.data(), x.size()));
             return;
         }
         const std::size_t gpr = (shape.cols + G - 1) / G;
         for (std::size_t s = 0; s < slots; ++s) {
             const std::size_t r = s / gpr, c0 = (s % gpr) * G, c1 = std::min(c0 + G, shape.cols);
-            t.scales[s] = scale_for(block_absmax(x.data() + r * shape.cols + c0, c1 - c0));
+            t.scales[s] = scale_for(simd::block_absmax(x.data() + r * shape.cols + c0, c1 - c0));
         }
     }
 

@@ -13,6 +13,7 @@
 // FP6 four codes in three bytes, 8-bit codes one per byte.
 #pragma once
 #include <algorithm>
+#include <utility>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -88,8 +89,8 @@ public:
     }
 
     /// The E8M0 code of a block's scale.
-    [[nodiscard]] std::uint8_t block_scale(std::span<const float> block) const noexcept {
-        return static_cast<std::uint8_t>(mx_scale_exponent<Elem>(block_absmax(block.data(), block.size()), opt_.scale_rounding) + 127);
+    [[nodiscard]] std::uint8_t block_scale(std::span<const float> block, backend b = backend::simd) const noexcept {
+        return static_cast<std::uint8_t>(mx_scale_exponent<Elem>(detail::absmax(b, block.data(), block.size()), opt_.scale_rounding) + 127);
     }
 
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
@@ -99,17 +100,35 @@ public:
         alignas(64) std::uint8_t buf[chunk_elements];
         std::uint8_t* out = buf;
         std::size_t base = 0;
+        const bool fused = use_fused(b, t.shape, opt_.round, end);
         detail::for_each_run(
             t.shape.cols, Block, begin, end,
-            [&](std::size_t c0, std::size_t) { base = c0; out = bits == 8 ? t.packed.data() + c0 : buf; },
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                out = bits == 8 ? t.packed.data() + c0 : buf;
+                if constexpr (simd::fused_block_ok<Elem, Block>) {
+                    if (fused)  // whole chunk-aligned blocks: block k of the tensor is flat block c0 / Block + k
+                        simd::encode_chunk_fused<Elem, Block>(
+                            x.data() + c0, (c1 - c0) / Block,
+                            [&](const float* amax, std::size_t nb, std::uint8_t* codes, float* inv) {
+                                for (std::size_t k = 0; k < nb; ++k) {
+                                    codes[k] = static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax[k], opt_.scale_rounding) + 127);
+                                    inv[k] = lowbit::detail::pow2f(127 - static_cast<int>(codes[k]));
+                                }
+                            },
+                            opt_.round, c0, t.packed.data() + c0 * bits / 8, t.scales.data() + c0 / Block);
+                }
+            },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
-                const std::uint8_t code = block_scale(x.subspan(g0, g1 - g0));
+                if (fused) return;  // done by the chunk kernel
+                const std::uint8_t code = block_scale(x.subspan(g0, g1 - g0), b);
                 if (i == g0) t.scales[slot] = code;
                 const float inv = lowbit::detail::pow2f(127 - static_cast<int>(code));  // 2^−E, exact
                 detail::encode_elements<Elem>(b, x.data() + i, e - i, inv, opt_.round, i, out + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
                 if constexpr (bits != 8) {
+                    if (fused) return;
                     auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
                     if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
                     else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
@@ -136,10 +155,12 @@ public:
         alignas(64) std::uint8_t buf[chunk_elements];
         const std::uint8_t* in = buf;
         std::size_t base = 0;
+        const bool fused = use_fused(b, t.shape, rounding{}, end);
         detail::for_each_run(
             t.shape.cols, Block, begin, end,
             [&](std::size_t c0, std::size_t c1) {
                 base = c0;
+                if (fused) return;
                 if constexpr (bits == 8) {
                     in = t.packed.data() + c0;
                 } else {
@@ -149,12 +170,24 @@ public:
                 }
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
+                if constexpr (simd::fused_block_ok<Elem, Block>) {
+                    if (fused) {
+                        simd::decode_block_fused<Elem, Block>(t.packed.data() + i * bits / 8, e8m0::decode(t.scales[slot]), out.data() + i);
+                        return;
+                    }
+                }
                 detail::decode_elements<Elem>(b, in + (i - base), e - i, e8m0::decode(t.scales[slot]), out.data() + i);
             },
             [](std::size_t, std::size_t) {});
     }
 
 private:
+    /// The fused SIMD block kernels run when every block is whole and chunk-aligned and stochastic
+    /// draws do not cross a 2^32 index boundary (their lane precondition).
+    static bool use_fused(backend b, shape2d shape, rounding r, std::size_t end) noexcept {
+        return simd::fused_block_ok<Elem, Block> && b == backend::simd && chunk_elements % Block == 0 &&
+               shape.cols % Block == 0 && (r.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
     options opt_;
 };
 
@@ -218,7 +251,7 @@ public:
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
         t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
-        t.global_scale = nvfp4::global_scale(block_absmax(x.data(), x.size()));
+        t.global_scale = nvfp4::global_scale(simd::block_absmax(x.data(), x.size()));
     }
 
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
@@ -227,15 +260,30 @@ public:
         alignas(64) std::uint8_t buf[chunk_elements];
         std::size_t base = 0;
         const float g = t.global_scale;
+        const bool fused = use_fused(b, t.shape, opt_.round, end);
         detail::for_each_run(
-            t.shape.cols, block, begin, end, [&](std::size_t c0, std::size_t) { base = c0; },
+            t.shape.cols, block, begin, end,
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                if constexpr (simd::fused_block_ok<e2m1, block>) {
+                    if (fused)
+                        simd::encode_chunk_fused<e2m1, block>(
+                            x.data() + c0, (c1 - c0) / block,
+                            [&](const float* amax, std::size_t nb, std::uint8_t* codes, float* inv) {
+                                simd::nvfp4_scales(amax, nb, g, codes, inv);
+                            },
+                            opt_.round, c0, t.packed.data() + c0 / 2, t.scales.data() + c0 / block);
+                }
+            },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
-                const std::uint8_t s = nvfp4::block_scale(block_absmax(x.data() + g0, g1 - g0), g);
+                if (fused) return;  // done by the chunk kernel
+                const std::uint8_t s = nvfp4::block_scale(detail::absmax(b, x.data() + g0, g1 - g0), g);
                 if (i == g0) t.scales[slot] = s;
                 const float inv = detail::safe_inverse(nvfp4::effective_scale(s, g));
                 detail::encode_elements<e2m1>(b, x.data() + i, e - i, inv, opt_.round, i, buf + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
+                if (fused) return;
                 auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
                 if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
                 else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
@@ -259,15 +307,24 @@ public:
                         "must hold one E4M3FN code per 16-element block");
         alignas(64) std::uint8_t buf[chunk_elements];
         std::size_t base = 0;
+        const bool fused = use_fused(b, t.shape, rounding{}, end);
         detail::for_each_run(
             t.shape.cols, block, begin, end,
             [&](std::size_t c0, std::size_t c1) {
                 base = c0;
+                if (fused) return;
                 auto src = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
                 if (b == backend::simd) unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
                 else unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
+                if constexpr (simd::fused_block_ok<e2m1, block>) {
+                    if (fused) {
+                        simd::decode_block_fused<e2m1, block>(t.packed.data() + i / 2,
+                                                              nvfp4::effective_scale(t.scales[slot], t.global_scale), out.data() + i);
+                        return;
+                    }
+                }
                 detail::decode_elements<e2m1>(b, buf + (i - base), e - i, nvfp4::effective_scale(t.scales[slot], t.global_scale),
                                               out.data() + i);
             },
@@ -275,6 +332,10 @@ public:
     }
 
 private:
+    static bool use_fused(backend b, shape2d shape, rounding r, std::size_t end) noexcept {
+        return simd::fused_block_ok<e2m1, block> && b == backend::simd && shape.cols % block == 0 &&
+               (r.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
     options opt_;
 };
 

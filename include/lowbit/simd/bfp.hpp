@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../formats/bfp.hpp"
+#include "minifloat.hpp"
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -32,7 +33,7 @@ inline void encode_bfp_run(const float* x, std::size_t n, float inv, rounding rn
         B r = round_integral<Arch>(y, rnd, index0 + i);
         r = xsimd::min(xsimd::max(r, lo), hi);
         (xsimd::batch_cast<std::int32_t>(r) & mask).store_aligned(tmp);
-        for (std::size_t l = 0; l < W; ++l) codes[i + l] = static_cast<std::uint8_t>(tmp[l]);
+        detail_mf::narrow_store(tmp, codes + i, W);
     }
     if (i < n) reference::encode_bfp_run<Elem>(x + i, n - i, inv, rnd, index0 + i, codes + i);
 }
@@ -48,11 +49,159 @@ inline void decode_bfp_run(const std::uint8_t* codes, std::size_t n, float scale
     const B unit(Elem::unit), s(scale);
     std::size_t i = 0;
     for (; i + W <= n; i += W) {
-        for (std::size_t l = 0; l < W; ++l) tmp[l] = codes[i + l];
+        detail_mf::widen_load(codes + i, tmp, W);
         const I q = (I::load_aligned(tmp) << sh) >> sh;  // sign extension
         ((xsimd::batch_cast<float>(q) * unit) * s).store_unaligned(out + i);
     }
     if (i < n) reference::decode_bfp_run<Elem>(codes + i, n - i, scale, out + i);
+}
+
+/// Packs the W codes (< 16) of a batch into W/2 bytes, element 2j in the low nibble of byte j:
+/// as 64-bit lanes the pair (c_2j, c_2j+1) is c_2j | c_2j+1 << 32, so (w | w >> 28) & 0xFF is the byte.
+template <class Arch>
+inline void store_nibbles(xsimd::batch<std::int32_t, Arch> c, std::uint8_t* out) noexcept {
+    using Q = xsimd::batch<std::uint64_t, Arch>;
+    alignas(64) std::uint64_t tmp[Q::size];
+    const Q w = xsimd::bitwise_cast<Q>(c);
+    (w | (w >> 28)).store_aligned(tmp);
+    for (std::size_t l = 0; l < Q::size; ++l) out[l] = static_cast<std::uint8_t>(tmp[l]);
+}
+
+/// The inverse of store_nibbles: W/2 bytes → W codes in int32 lanes.
+template <class Arch>
+inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* in) noexcept {
+    using Q = xsimd::batch<std::uint64_t, Arch>;
+    alignas(64) std::uint64_t tmp[Q::size];
+    for (std::size_t l = 0; l < Q::size; ++l) tmp[l] = in[l];
+    const Q b = Q::load_aligned(tmp);
+    return xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>((b & Q(0xFu)) | ((b >> 4) << 32));
+}
+
+/// Whether the fused block kernels below run a minifloat element with blocks of Block on Arch.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
+inline constexpr bool fused_block_ok = requires { Elem::flavour; } && (Elem::bits == 4 || Elem::bits == 8) &&
+                                       Block % fbatch<Arch>::size == 0 && Block / fbatch<Arch>::size <= 4;
+
+/// One full block of a block-scaled minifloat, fused: loads the block once, takes its finite
+/// absmax in registers, asks scale_of(amax) for {stored scale byte, inverse scale}, encodes
+/// (saturating) and writes the codes: 8-bit one per byte, 4-bit two per byte (low nibble first).
+/// Equals block_absmax + the reference element encode + pack bit for bit.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class ScaleOf>
+inline std::uint8_t encode_block_fused(const float* x, ScaleOf&& scale_of, rounding rnd, std::uint64_t index0,
+                                       std::uint8_t* out) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    constexpr std::size_t W = B::size, NB = Block / W;
+    B v[NB];
+    U m(0u);
+    for (std::size_t k = 0; k < NB; ++k) {
+        v[k] = B::load_unaligned(x + k * W);
+        const U a = xsimd::bitwise_cast<U>(v[k]) & U(0x7FFFFFFFu);
+        m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
+    }
+    const auto [code, inv] = scale_of(lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0)));
+    const B vinv(inv);
+    alignas(64) std::int32_t tmp[W];
+    for (std::size_t k = 0; k < NB; ++k) {
+        const I c = encode_minifloat_batch<Elem, overflow::saturate, Arch>(v[k] * vinv, rnd, index0 + k * W);
+        if constexpr (Elem::bits == 4) {
+            store_nibbles<Arch>(c, out + k * W / 2);
+        } else {
+            c.store_aligned(tmp);
+            detail_mf::narrow_store(tmp, out + k * W, W);
+        }
+    }
+    return code;
+}
+
+/// Decodes one full block written by encode_block_fused: out = decode(code) · scale.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
+inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size, NB = Block / W;
+    const B s(scale);
+    alignas(64) std::int32_t tmp[W];
+    for (std::size_t k = 0; k < NB; ++k) {
+        I c;
+        if constexpr (Elem::bits == 4) {
+            c = load_nibbles<Arch>(in + k * W / 2);
+        } else {
+            detail_mf::widen_load(in + k * W, tmp, W);
+            c = I::load_aligned(tmp);
+        }
+        (decode_minifloat_batch<Elem, Arch>(c) * s).store_unaligned(out + k * W);
+    }
+}
+
+/// A chunk of nb whole blocks of a block-scaled minifloat, fused and in three phases so the
+/// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B)
+/// scales(amax, nb, scale_codes, inv) turns them into stored scale bytes and inverse scales, (C)
+/// every block encoded with its inverse (saturating) and written: 8-bit one code per byte,
+/// 4-bit two per byte. Equals block_absmax + the reference element encode + pack bit for bit.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
+inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
+                               std::uint8_t* out, std::uint8_t* scale_codes) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    constexpr std::size_t W = B::size, NB = Block / W;
+    constexpr std::size_t max_blocks = chunk_elements / Block;
+    float amax[max_blocks], inv[max_blocks];
+    for (std::size_t b = 0; b < nb; ++b) {
+        U m(0u);
+        for (std::size_t k = 0; k < NB; ++k) {
+            const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + b * Block + k * W)) & U(0x7FFFFFFFu);
+            m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
+        }
+        amax[b] = lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0));
+    }
+    scales(static_cast<const float*>(amax), nb, scale_codes, static_cast<float*>(inv));
+    alignas(64) std::int32_t tmp[W];
+    for (std::size_t b = 0; b < nb; ++b) {
+        const B vinv(inv[b]);
+        for (std::size_t k = 0; k < NB; ++k) {
+            const std::size_t j = b * Block + k * W;
+            const I c = encode_minifloat_batch<Elem, overflow::saturate, Arch>(B::load_unaligned(x + j) * vinv, rnd, index0 + j);
+            if constexpr (Elem::bits == 4) {
+                store_nibbles<Arch>(c, out + j / 2);
+            } else {
+                c.store_aligned(tmp);
+                detail_mf::narrow_store(tmp, out + j, W);
+            }
+        }
+    }
+}
+
+/// NVFP4 block scales of nb blocks; equals nvfp4::block_scale / effective_scale / safe inverse
+/// per block (the same float operations lane by lane: IEEE division is exact-rounded everywhere).
+template <class Arch = xsimd::default_arch>
+inline void nvfp4_scales(const float* amax, std::size_t nb, float g, std::uint8_t* codes, float* inv) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    if (!(g > 0.0f)) {
+        for (std::size_t b = 0; b < nb; ++b) { codes[b] = 0; inv[b] = 0.0f; }
+        return;
+    }
+    alignas(64) std::int32_t tmp[W];
+    std::size_t b = 0;
+    for (; b + W <= nb; b += W) {
+        const B t = B::load_unaligned(amax + b) / B(6.0f) / B(g);
+        const I c = encode_minifloat_batch<e4m3fn, overflow::saturate, Arch>(t, rounding{}, 0);
+        const B d = decode_minifloat_batch<e4m3fn, Arch>(c) * B(g);
+        const B r = B(1.0f) / d;
+        xsimd::select((d == B(0.0f)) || !xsimd::isfinite(r), B(0.0f), r).store_unaligned(inv + b);
+        c.store_aligned(tmp);
+        detail_mf::narrow_store(tmp, codes + b, W);
+    }
+    for (; b < nb; ++b) {
+        codes[b] = nvfp4::block_scale(amax[b], g);
+        const float d = nvfp4::effective_scale(codes[b], g);
+        const float r = d == 0.0f ? 0.0f : 1.0f / d;
+        inv[b] = (r - r == 0.0f) ? r : 0.0f;
+    }
 }
 
 }  // namespace simd

@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../formats/log.hpp"
+#include "minifloat.hpp"
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -34,7 +35,7 @@ inline void encode_log_run(const float* x, std::size_t n, float inv, log_roundin
         I c = xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
         c = xsimd::select(a > I(0x7F800000), I(0), c);
         c.store_aligned(tmp);
-        for (std::size_t l = 0; l < W; ++l) codes[i + l] = static_cast<std::uint8_t>(tmp[l]);
+        detail_mf::narrow_store(tmp, codes + i, W);
     }
     if (i < n) reference::encode_log_run<Format>(x + i, n - i, inv, r, codes + i);
 }
@@ -52,7 +53,7 @@ inline void decode_log_run(const std::uint8_t* codes, std::size_t n, float s, fl
     const I base(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23)));
     std::size_t i = 0;
     for (; i + W <= n; i += W) {
-        for (std::size_t l = 0; l < W; ++l) tmp[l] = codes[i + l];
+        detail_mf::widen_load(codes + i, tmp, W);
         const I c = I::load_aligned(tmp);
         const I k = c & I(static_cast<std::int32_t>(Format::sign_mask - 1u));
         const I sign = ((c >> (b - 1)) & I(1)) << 31;

@@ -19,6 +19,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../formats/bfp.hpp"
 #include "../formats/minifloat.hpp"
 #include "rounding.hpp"
 
@@ -103,6 +104,32 @@ inline ibatch<Arch> finish(ibatch<Arch> mag, ibatch<Arch> a, ibatch<Arch> s) noe
     return xsimd::select(nan, nan_code, code);
 }
 
+/// dst[i] = low byte of src[i]. Separate restrict-qualified arguments let the compiler vectorise
+/// the narrowing (a uint8_t store may otherwise alias the int32 source).
+inline void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
+}
+/// dst[i] = src[i] zero-extended.
+inline void widen_load(const std::uint8_t* __restrict src, std::int32_t* __restrict dst, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+template <unsigned S>
+struct xor_lane {
+    static constexpr std::uint32_t get(unsigned i, unsigned) noexcept { return i ^ S; }
+};
+/// Horizontal max of unsigned lanes by log2(W) butterfly swizzles.
+template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
+inline xsimd::batch<std::uint32_t, Arch> hmax(xsimd::batch<std::uint32_t, Arch> v) noexcept {
+    if constexpr (S == 0) {
+        return v;
+    } else {
+        using U = xsimd::batch<std::uint32_t, Arch>;
+        v = xsimd::max(v, xsimd::swizzle(v, xsimd::make_batch_constant<U, xor_lane<S>>()));
+        return hmax<Arch, S / 2>(v);
+    }
+}
+
 /// The 24-bit draws random_bits24(seed, index0 + lane) (exact: uniform · 2^24).
 template <class Arch>
 inline ibatch<Arch> random24_batch(std::uint64_t seed, std::uint64_t index0) noexcept {
@@ -110,6 +137,22 @@ inline ibatch<Arch> random24_batch(std::uint64_t seed, std::uint64_t index0) noe
 }
 
 }  // namespace detail_mf
+
+/// Largest finite |x| of n floats; equals block_absmax (formats/bfp.hpp) exactly (a max is exact).
+template <class Arch = xsimd::default_arch>
+inline float block_absmax(const float* x, std::size_t n) noexcept {
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    constexpr std::size_t W = U::size;
+    U m(0u);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const U a = xsimd::bitwise_cast<U>(fbatch<Arch>::load_unaligned(x + i)) & U(0x7FFFFFFFu);
+        m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
+    }
+    std::uint32_t r = detail_mf::hmax<Arch>(m).get(0);
+    const std::uint32_t t = lowbit::detail::float_bits(lowbit::block_absmax(x + i, n - i));
+    return lowbit::detail::bits_float(t > r ? t : r);
+}
 
 /// Codes of one batch of already-scaled values y (index0: global index of lane 0, for stochastic).
 template <class Format, overflow O, class Arch = xsimd::default_arch>
@@ -135,15 +178,21 @@ inline void encode_minifloat_run(const float* x, std::size_t n, float inv, round
     static_assert(Format::bits <= 8, "lowbit: run kernels store one byte per code (bits <= 8)");
     using B = fbatch<Arch>;
     using I = detail_mf::ibatch<Arch>;
-    constexpr std::size_t W = B::size;
-    alignas(64) std::int32_t tmp[W];
+    constexpr std::size_t W = B::size, K = 64 / W > 0 ? 64 / W : 1;  // K batches, then one narrowing loop
+    alignas(64) std::int32_t tmp[W * K];
     const B vinv(inv);
     std::size_t i = 0;
+    for (; i + W * K <= n; i += W * K) {
+        if (rnd.mode == round_mode::stochastic && ((index0 + i) >> 32) != ((index0 + i + W * K - 1) >> 32)) break;
+        for (std::size_t k = 0; k < K; ++k)
+            encode_minifloat_batch<Format, O, Arch>(B::load_unaligned(x + i + k * W) * vinv, rnd, index0 + i + k * W)
+                .store_aligned(tmp + k * W);
+        detail_mf::narrow_store(tmp, codes + i, W * K);
+    }
     for (; i + W <= n; i += W) {
         if (rnd.mode == round_mode::stochastic && !lanes_share_high_word<Arch>(index0 + i)) break;
-        const I c = encode_minifloat_batch<Format, O, Arch>(B::load_unaligned(x + i) * vinv, rnd, index0 + i);
-        c.store_aligned(tmp);
-        for (std::size_t l = 0; l < W; ++l) codes[i + l] = static_cast<std::uint8_t>(tmp[l]);
+        encode_minifloat_batch<Format, O, Arch>(B::load_unaligned(x + i) * vinv, rnd, index0 + i).store_aligned(tmp);
+        detail_mf::narrow_store(tmp, codes + i, W);
     }
     if (i < n) reference::encode_minifloat_run<Format, O>(x + i, n - i, inv, rnd, index0 + i, codes + i);
 }
@@ -179,11 +228,17 @@ inline void decode_minifloat_run(const std::uint8_t* codes, std::size_t n, float
     using B = fbatch<Arch>;
     using I = detail_mf::ibatch<Arch>;
     constexpr std::size_t W = B::size;
-    alignas(64) std::int32_t tmp[W];
+    constexpr std::size_t K = 64 / W > 0 ? 64 / W : 1;
+    alignas(64) std::int32_t tmp[W * K];
     const B s(scale);
     std::size_t i = 0;
+    for (; i + W * K <= n; i += W * K) {
+        detail_mf::widen_load(codes + i, tmp, W * K);
+        for (std::size_t k = 0; k < K; ++k)
+            (decode_minifloat_batch<Format, Arch>(I::load_aligned(tmp + k * W)) * s).store_unaligned(out + i + k * W);
+    }
     for (; i + W <= n; i += W) {
-        for (std::size_t l = 0; l < W; ++l) tmp[l] = codes[i + l];
+        detail_mf::widen_load(codes + i, tmp, W);
         (decode_minifloat_batch<Format, Arch>(I::load_aligned(tmp)) * s).store_unaligned(out + i);
     }
     if (i < n) reference::decode_minifloat_run<Format>(codes + i, n - i, scale, out + i);
