@@ -79,3 +79,49 @@ TEST_CASE("quantize_into reuses the tensor's buffers") {
     check(nvfp4_quantizer());
     check(log_quantizer<4>());
 }
+
+TEST_CASE_TEMPLATE("minifloat quantizer: scalar and SIMD agree for every length, granularity and rounding", F, e4m3fn,
+                   e5m2, e3m2, e2m1) {
+    const granularity grans[] = {granularity::tensor(), granularity::group(32), granularity::group(7),
+                                 granularity::group(300), granularity::channel(0)};
+    const round_mode modes[] = {round_mode::nearest_even, round_mode::stochastic, round_mode::nearest_away};
+    for (std::size_t n : lowbit_test::lengths())
+        for (int adv = 0; adv < 2; ++adv) {
+            const auto x = adv ? lowbit_test::adversarial(n, 10 + n, 0.01f) : lowbit_test::gaussian(n, 20 + n);
+            const std::size_t cols = n > 100 && n % 2 == 0 ? n / 2 : n;
+            const shape2d shape = n == 0 ? shape2d{0, 0} : shape2d{n / cols, cols};
+            for (auto g : grans)
+                for (auto m : modes) {
+                    CAPTURE(n); CAPTURE(adv); CAPTURE(int(g.type)); CAPTURE(g.group_size); CAPTURE(int(m));
+                    minifloat_quantizer<F, Eigen::half> q({.gran = g, .round = {m, 8}});
+                    auto ts = q.quantize(x, shape, backend::scalar);
+                    auto tv = q.quantize(x, shape, backend::simd);
+                    REQUIRE(ts.packed == tv.packed);
+                    REQUIRE(ts.scales.size() == tv.scales.size());
+                    for (std::size_t i = 0; i < ts.scales.size(); ++i) REQUIRE(float(ts.scales[i]) == float(tv.scales[i]));
+                    std::vector<float> ys(n), yv(n), yp(n);
+                    q.dequantize(ts, ys, backend::scalar);
+                    q.dequantize(ts, yv, backend::simd);
+                    REQUIRE(lowbit_test::same_bits(ys, yv));
+                    auto tp = quantize_parallel(q, x, shape, 3);
+                    REQUIRE(tp.packed == tv.packed);
+                    dequantize_parallel(q, tv, yp, 3);
+                    REQUIRE(lowbit_test::same_bits(yp, yv));
+                }
+        }
+}
+
+TEST_CASE("minifloat quantizer: absmax maps to max finite, all-zero tensors, errors") {
+    std::vector<float> x = {0.5f, -3.0f, 1.0f, 0.0f};
+    minifloat_quantizer<e4m3fn> q;
+    auto t = q.quantize(x);
+    CHECK(t.scales[0] == 3.0f / 448.0f);
+    const auto y = q.dequantize(t);
+    CHECK(y[1] == -3.0f);  // −448 · s
+    CHECK(t.codes()[1] == 0xFE);
+    std::vector<float> z(10, 0.0f);
+    auto tz = q.quantize(z);
+    for (float v : q.dequantize(tz)) CHECK(v == 0.0f);
+    CHECK_THROWS_WITH_AS(minifloat_quantizer<e4m3fn>({.gran = granularity::channel(1)}), "lowbit: options.gran.axis: minifloat quantizers scale rows (axis 0) or groups of a row", lowbit::error);
+    CHECK_THROWS_AS(minifloat_quantizer<e4m3fn>({.gran = granularity::group(0)}), lowbit::error);
+}

@@ -271,12 +271,6 @@ struct e8m0 {
     }
 };
 
-/// A minifloat-like element format: bits, code_type, decode, encode.
-template <class T>
-concept float_format = requires(typename T::code_type c, float x) {
-    { T::bits } -> std::convertible_to<int>;
-    { T::decode(c) } -> std::same_as<float>;
-};
 
 namespace reference {
 

@@ -177,7 +177,6 @@ inline void encode_minifloat_run(const float* x, std::size_t n, float inv, round
                                  std::uint8_t* codes) noexcept {
     static_assert(Format::bits <= 8, "lowbit: run kernels store one byte per code (bits <= 8)");
     using B = fbatch<Arch>;
-    using I = detail_mf::ibatch<Arch>;
     constexpr std::size_t W = B::size, K = 64 / W > 0 ? 64 / W : 1;  // K batches, then one narrowing loop
     alignas(64) std::int32_t tmp[W * K];
     const B vinv(inv);
