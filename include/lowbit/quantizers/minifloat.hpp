@@ -214,6 +214,20 @@ public:
                 return;
             }
         }
+        if constexpr (simd::fused_block_ok<Format, 32>) {
+            if (fused(b, G, t.shape, end)) {  // groups of 32 filling whole rows: the fused chunk kernel
+                for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+                    const std::size_t c1 = std::min(c0 + chunk_elements, end);
+                    simd::encode_chunk_fused<Format, 32>(
+                        x.data() + c0, (c1 - c0) / 32,
+                        [&](const float*, std::size_t nb, float* inv) {  // scales were set by prepare()
+                            for (std::size_t k = 0; k < nb; ++k) inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
+                        },
+                        opt_.round, c0, t.packed.data() + c0 * bits / 8);
+                }
+                return;
+            }
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         std::uint8_t* out = buf;
         std::size_t base = 0;
@@ -259,6 +273,13 @@ public:
                 return;
             }
         }
+        if constexpr (simd::fused_block_ok<Format, 32>) {
+            if (fused(b, G, t.shape, end)) {
+                for (std::size_t g = begin; g < end; g += 32)
+                    simd::decode_block_fused<Format, 32>(t.packed.data() + g * bits / 8, load_scale(t.scales[g / 32]), out.data() + g);
+                return;
+            }
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         const std::uint8_t* in = buf;
         std::size_t base = 0;
@@ -281,6 +302,12 @@ public:
     }
 
 private:
+    /// Groups of 32 that fill whole rows go through the fused SIMD chunk kernels (stochastic draws
+    /// there assume the element index stays below 2^32, the lane precondition of rounding.hpp).
+    bool fused(backend b, std::size_t G, shape2d shape, std::size_t end) const noexcept {
+        return b == backend::simd && G == 32 && shape.cols % 32 == 0 &&
+               (opt_.round.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
     static ScaleT scale_for(float amax) noexcept { return store_scale<ScaleT>(amax / Format::max()); }
     options opt_;
 };

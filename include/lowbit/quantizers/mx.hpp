@@ -110,13 +110,14 @@ public:
                     if (fused)  // whole chunk-aligned blocks: block k of the tensor is flat block c0 / Block + k
                         simd::encode_chunk_fused<Elem, Block>(
                             x.data() + c0, (c1 - c0) / Block,
-                            [&](const float* amax, std::size_t nb, std::uint8_t* codes, float* inv) {
+                            [&](const float* amax, std::size_t nb, float* inv) {
+                                std::uint8_t* codes = t.scales.data() + c0 / Block;
                                 for (std::size_t k = 0; k < nb; ++k) {
                                     codes[k] = static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax[k], opt_.scale_rounding) + 127);
                                     inv[k] = lowbit::detail::pow2f(127 - static_cast<int>(codes[k]));
                                 }
                             },
-                            opt_.round, c0, t.packed.data() + c0 * bits / 8, t.scales.data() + c0 / Block);
+                            opt_.round, c0, t.packed.data() + c0 * bits / 8);
                 }
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
@@ -269,10 +270,10 @@ public:
                     if (fused)
                         simd::encode_chunk_fused<e2m1, block>(
                             x.data() + c0, (c1 - c0) / block,
-                            [&](const float* amax, std::size_t nb, std::uint8_t* codes, float* inv) {
-                                simd::nvfp4_scales(amax, nb, g, codes, inv);
+                            [&](const float* amax, std::size_t nb, float* inv) {
+                                simd::nvfp4_scales(amax, nb, g, t.scales.data() + c0 / block, inv);
                             },
-                            opt_.round, c0, t.packed.data() + c0 / 2, t.scales.data() + c0 / block);
+                            opt_.round, c0, t.packed.data() + c0 / 2);
                 }
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {

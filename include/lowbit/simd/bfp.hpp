@@ -136,13 +136,13 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
 }
 
 /// A chunk of nb whole blocks of a block-scaled minifloat, fused and in three phases so the
-/// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B)
-/// scales(amax, nb, scale_codes, inv) turns them into stored scale bytes and inverse scales, (C)
+/// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B) scales(amax, nb,
+/// inv) stores the blocks' scales (the caller's format) and returns their inverses in inv, (C)
 /// every block encoded with its inverse (saturating) and written: 8-bit one code per byte,
 /// 4-bit two per byte. Equals block_absmax + the reference element encode + pack bit for bit.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
 inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
-                               std::uint8_t* out, std::uint8_t* scale_codes) noexcept {
+                               std::uint8_t* out) noexcept {
     using B = fbatch<Arch>;
     using I = xsimd::batch<std::int32_t, Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
@@ -157,7 +157,7 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
         }
         amax[b] = lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0));
     }
-    scales(static_cast<const float*>(amax), nb, scale_codes, static_cast<float*>(inv));
+    scales(static_cast<const float*>(amax), nb, static_cast<float*>(inv));
     alignas(64) std::int32_t tmp[W];
     for (std::size_t b = 0; b < nb; ++b) {
         const B vinv(inv[b]);
