@@ -147,6 +147,7 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
     using I = xsimd::batch<std::int32_t, Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
+    static_assert(chunk_elements % Block == 0, "lowbit: fused chunks hold whole blocks");
     constexpr std::size_t max_blocks = chunk_elements / Block;
     float amax[max_blocks], inv[max_blocks];
     for (std::size_t b = 0; b < nb; ++b) {
@@ -158,19 +159,32 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
         amax[b] = lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0));
     }
     scales(static_cast<const float*>(amax), nb, static_cast<float*>(inv));
-    alignas(64) std::int32_t tmp[W];
-    for (std::size_t b = 0; b < nb; ++b) {
-        const B vinv(inv[b]);
-        for (std::size_t k = 0; k < NB; ++k) {
-            const std::size_t j = b * Block + k * W;
-            const I c = encode_minifloat_batch<Elem, overflow::saturate, Arch>(B::load_unaligned(x + j) * vinv, rnd, index0 + j);
-            if constexpr (Elem::bits == 4) {
-                store_nibbles<Arch>(c, out + j / 2);
-            } else {
-                c.store_aligned(tmp);
-                detail_mf::narrow_store(tmp, out + j, W);
+    // Codes go to a chunk-sized buffer first and are narrowed in one long loop, which the compiler
+    // vectorises (short per-batch narrowing loops come out scalar).
+    if constexpr (Elem::bits == 4) {
+        using Q = xsimd::batch<std::uint64_t, Arch>;
+        alignas(64) std::uint64_t pairs[chunk_elements / 2];
+        for (std::size_t b = 0; b < nb; ++b) {
+            const B vinv(inv[b]);
+            for (std::size_t k = 0; k < NB; ++k) {
+                const std::size_t j = b * Block + k * W;
+                const Q w = xsimd::bitwise_cast<Q>(
+                    encode_minifloat_batch<Elem, overflow::saturate, Arch>(B::load_unaligned(x + j) * vinv, rnd, index0 + j));
+                (w | (w >> 28)).store_aligned(pairs + j / 2);  // c_2i | c_2i+1 << 4 in the low byte
             }
         }
+        detail_mf::narrow_store64(pairs, out, nb * Block / 2);
+    } else {
+        alignas(64) std::int32_t codes[chunk_elements];
+        for (std::size_t b = 0; b < nb; ++b) {
+            const B vinv(inv[b]);
+            for (std::size_t k = 0; k < NB; ++k) {
+                const std::size_t j = b * Block + k * W;
+                encode_minifloat_batch<Elem, overflow::saturate, Arch>(B::load_unaligned(x + j) * vinv, rnd, index0 + j)
+                    .store_aligned(codes + j);
+            }
+        }
+        detail_mf::narrow_store(codes, out, nb * Block);
     }
 }
 

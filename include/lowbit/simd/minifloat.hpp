@@ -109,6 +109,10 @@ inline ibatch<Arch> finish(ibatch<Arch> mag, ibatch<Arch> a, ibatch<Arch> s) noe
 inline void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
 }
+/// dst[i] = low byte of src[i] (64-bit source).
+inline void narrow_store64(const std::uint64_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
+}
 /// dst[i] = src[i] zero-extended.
 inline void widen_load(const std::uint8_t* __restrict src, std::int32_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
