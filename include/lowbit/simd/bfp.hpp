@@ -150,7 +150,18 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
     static_assert(chunk_elements % Block == 0, "lowbit: fused chunks hold whole blocks");
     constexpr std::size_t max_blocks = chunk_elements / Block;
     float amax[max_blocks], inv[max_blocks];
-    for (std::size_t b = 0; b < nb; ++b) {
+    std::size_t b = 0;
+    if constexpr (NB == 1 && max_blocks >= W) {  // one batch per block: W blocks' maxima at once
+        U m[W];
+        for (; b + W <= nb; b += W) {
+            for (std::size_t k = 0; k < W; ++k) {
+                const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + (b + k) * Block)) & U(0x7FFFFFFFu);
+                m[k] = xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u));
+            }
+            xsimd::bitwise_cast<B>(detail_mf::transpose_max<Arch>(m)).store_unaligned(amax + b);
+        }
+    }
+    for (; b < nb; ++b) {
         U m(0u);
         for (std::size_t k = 0; k < NB; ++k) {
             const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + b * Block + k * W)) & U(0x7FFFFFFFu);

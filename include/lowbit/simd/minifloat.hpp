@@ -134,6 +134,42 @@ inline xsimd::batch<std::uint32_t, Arch> hmax(xsimd::batch<std::uint32_t, Arch> 
     }
 }
 
+/// Lane permutation i → bit-reversal of i over log2(n) bits.
+struct bitrev_lane {
+    static constexpr std::uint32_t get(unsigned i, unsigned n) noexcept {
+        std::uint32_t r = 0;
+        for (unsigned b = 1; b < n; b <<= 1) r = (r << 1) | ((i & b) ? 1u : 0u);
+        return r;
+    }
+};
+
+/// Horizontal maxima of W vectors at once: returns r with r[b] = max over lanes of v[b]. A
+/// transposing butterfly: at each level pairs of vectors fold into one (lanes with bit S set keep
+/// the second vector's partial maxima), 2 swizzles + 2 max + 1 select per fold, W − 1 folds in all;
+/// the lanes come out bit-reversed, and one last swizzle puts them in order.
+template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
+inline void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexcept {
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    if constexpr (S > 0) {
+        alignas(64) std::uint32_t iota[U::size];
+        for (unsigned l = 0; l < U::size; ++l) iota[l] = l;
+        const auto upper = (U::load_aligned(iota) & U(S)) != U(0u);
+        const auto swz = xsimd::make_batch_constant<U, xor_lane<S>>();
+        for (unsigned j = 0; j < count / 2; ++j) {
+            const U a = xsimd::max(v[2 * j], xsimd::swizzle(v[2 * j], swz));
+            const U b = xsimd::max(v[2 * j + 1], xsimd::swizzle(v[2 * j + 1], swz));
+            v[j] = xsimd::select(upper, b, a);
+        }
+        fold_max<Arch, S / 2>(v, count / 2);
+    }
+}
+template <class Arch>
+inline xsimd::batch<std::uint32_t, Arch> transpose_max(xsimd::batch<std::uint32_t, Arch>* v) noexcept {
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    fold_max<Arch>(v, U::size);
+    return xsimd::swizzle(v[0], xsimd::make_batch_constant<U, bitrev_lane>());
+}
+
 /// The 24-bit draws random_bits24(seed, index0 + lane) (exact: uniform · 2^24).
 template <class Arch>
 inline ibatch<Arch> random24_batch(std::uint64_t seed, std::uint64_t index0) noexcept {
