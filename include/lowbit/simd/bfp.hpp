@@ -79,43 +79,10 @@ inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* in) noe
 
 /// Whether the fused block kernels below run a minifloat element with blocks of Block on Arch.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
-inline constexpr bool fused_block_ok = requires { Elem::flavour; } && (Elem::bits == 4 || Elem::bits == 8) &&
+inline constexpr bool fused_block_ok = requires { Elem::flavour; } && (Elem::bits == 4 || Elem::bits == 6 || Elem::bits == 8) &&
                                        Block % fbatch<Arch>::size == 0 && Block / fbatch<Arch>::size <= 4;
 
-/// One full block of a block-scaled minifloat, fused: loads the block once, takes its finite
-/// absmax in registers, asks scale_of(amax) for {stored scale byte, inverse scale}, encodes
-/// (saturating) and writes the codes: 8-bit one per byte, 4-bit two per byte (low nibble first).
-/// Equals block_absmax + the reference element encode + pack bit for bit.
-template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class ScaleOf>
-inline std::uint8_t encode_block_fused(const float* x, ScaleOf&& scale_of, rounding rnd, std::uint64_t index0,
-                                       std::uint8_t* out) noexcept {
-    using B = fbatch<Arch>;
-    using I = xsimd::batch<std::int32_t, Arch>;
-    using U = xsimd::batch<std::uint32_t, Arch>;
-    constexpr std::size_t W = B::size, NB = Block / W;
-    B v[NB];
-    U m(0u);
-    for (std::size_t k = 0; k < NB; ++k) {
-        v[k] = B::load_unaligned(x + k * W);
-        const U a = xsimd::bitwise_cast<U>(v[k]) & U(0x7FFFFFFFu);
-        m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
-    }
-    const auto [code, inv] = scale_of(lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0)));
-    const B vinv(inv);
-    alignas(64) std::int32_t tmp[W];
-    for (std::size_t k = 0; k < NB; ++k) {
-        const I c = encode_minifloat_batch<Elem, overflow::saturate, Arch>(v[k] * vinv, rnd, index0 + k * W);
-        if constexpr (Elem::bits == 4) {
-            store_nibbles<Arch>(c, out + k * W / 2);
-        } else {
-            c.store_aligned(tmp);
-            detail_mf::narrow_store(tmp, out + k * W, W);
-        }
-    }
-    return code;
-}
-
-/// Decodes one full block written by encode_block_fused: out = decode(code) · scale.
+/// Decodes one full block written by encode_chunk_fused: out = decode(code) · scale.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
 inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) noexcept {
     using B = fbatch<Arch>;
@@ -127,6 +94,9 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
         I c;
         if constexpr (Elem::bits == 4) {
             c = load_nibbles<Arch>(in + k * W / 2);
+        } else if constexpr (Elem::bits == 6) {
+            detail_mf::unpack6(in + k * W * 3 / 4, tmp, W);
+            c = I::load_aligned(tmp);
         } else {
             detail_mf::widen_load(in + k * W, tmp, W);
             c = I::load_aligned(tmp);
@@ -139,7 +109,7 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
 /// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B) scales(amax, nb,
 /// inv) stores the blocks' scales (the caller's format) and returns their inverses in inv, (C)
 /// every block encoded with its inverse (saturating) and written: 8-bit one code per byte,
-/// 4-bit two per byte. Equals block_absmax + the reference element encode + pack bit for bit.
+/// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element encode + pack bit for bit.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
 inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
                                std::uint8_t* out) noexcept {
@@ -195,7 +165,8 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
                     .store_aligned(codes + j);
             }
         }
-        detail_mf::narrow_store(codes, out, nb * Block);
+        if constexpr (Elem::bits == 6) detail_mf::pack6(codes, out, nb * Block);
+        else detail_mf::narrow_store(codes, out, nb * Block);
     }
 }
 

@@ -113,6 +113,27 @@ inline void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __res
 inline void narrow_store64(const std::uint64_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
 }
+/// Packs n (a multiple of 4) 6-bit codes into 3n/4 bytes: the little-endian stream of
+/// core/packing.hpp, c0 | c1 << 6 | c2 << 12 | c3 << 18 per three bytes.
+inline void pack6(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / 4; ++i) {
+        const std::uint32_t v = static_cast<std::uint32_t>(src[4 * i]) | static_cast<std::uint32_t>(src[4 * i + 1]) << 6 |
+                                static_cast<std::uint32_t>(src[4 * i + 2]) << 12 | static_cast<std::uint32_t>(src[4 * i + 3]) << 18;
+        dst[3 * i] = static_cast<std::uint8_t>(v);
+        dst[3 * i + 1] = static_cast<std::uint8_t>(v >> 8);
+        dst[3 * i + 2] = static_cast<std::uint8_t>(v >> 16);
+    }
+}
+/// The inverse of pack6.
+inline void unpack6(const std::uint8_t* __restrict src, std::int32_t* __restrict dst, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / 4; ++i) {
+        const std::uint32_t v = src[3 * i] | static_cast<std::uint32_t>(src[3 * i + 1]) << 8 | static_cast<std::uint32_t>(src[3 * i + 2]) << 16;
+        dst[4 * i] = static_cast<std::int32_t>(v & 63u);
+        dst[4 * i + 1] = static_cast<std::int32_t>((v >> 6) & 63u);
+        dst[4 * i + 2] = static_cast<std::int32_t>((v >> 12) & 63u);
+        dst[4 * i + 3] = static_cast<std::int32_t>(v >> 18);
+    }
+}
 /// dst[i] = src[i] zero-extended.
 inline void widen_load(const std::uint8_t* __restrict src, std::int32_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
