@@ -2,6 +2,7 @@
 // bit for bit (tests/test_log.cpp): the same multiply, then exponent and mantissa-threshold
 // integer operations on the float's bits; decoding adds (k − top) << 23 to the scale's bits.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -21,21 +22,26 @@ inline void encode_log_run(const float* x, std::size_t n, float inv, log_roundin
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size;
     constexpr int top = Format::top, b = Format::bits;
-    alignas(64) std::int32_t tmp[W];
+    constexpr std::size_t K = 64 / W > 0 ? 64 / W : 1;  // up to K batches per narrowing loop
+    alignas(64) std::int32_t tmp[W * K];
     const B vinv(inv);
     const I thr(static_cast<std::int32_t>(Format::threshold(r)));
     std::size_t i = 0;
-    for (; i + W <= n; i += W) {
-        const I u = xsimd::bitwise_cast<I>(B::load_unaligned(x + i) * vinv);
-        const I a = u & I(0x7FFFFFFF);
-        const I sign = ((u >> 31) & I(1)) << (b - 1);
-        const I up = xsimd::select((a & I(0x7FFFFF)) >= thr, I(1), I(0));
-        I k = (a >> 23) - I(127 - top) + up;
-        k = xsimd::min(xsimd::max(k, I(1)), I(top));
-        I c = xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
-        c = xsimd::select(a > I(0x7F800000), I(0), c);
-        c.store_aligned(tmp);
-        detail_mf::narrow_store(tmp, codes + i, W);
+    while (i + W <= n) {
+        const std::size_t m = std::min((n - i) / W, K);
+        for (std::size_t j = 0; j < m; ++j) {
+            const I u = xsimd::bitwise_cast<I>(B::load_unaligned(x + i + j * W) * vinv);
+            const I a = u & I(0x7FFFFFFF);
+            const I sign = ((u >> 31) & I(1)) << (b - 1);
+            const I up = xsimd::select((a & I(0x7FFFFF)) >= thr, I(1), I(0));
+            I k = (a >> 23) - I(127 - top) + up;
+            k = xsimd::min(xsimd::max(k, I(1)), I(top));
+            I c = xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
+            c = xsimd::select(a > I(0x7F800000), I(0), c);
+            c.store_aligned(tmp + j * W);
+        }
+        detail_mf::narrow_store(tmp, codes + i, m * W);
+        i += m * W;
     }
     if (i < n) reference::encode_log_run<Format>(x + i, n - i, inv, r, codes + i);
 }
@@ -49,16 +55,20 @@ inline void decode_log_run(const std::uint8_t* codes, std::size_t n, float s, fl
     constexpr int top = Format::top, b = Format::bits;
     const std::uint32_t sb = lowbit::detail::float_bits(s);
     if ((sb >> 23) <= static_cast<std::uint32_t>(top)) return reference::decode_log_run<Format>(codes, n, s, out);
-    alignas(64) std::int32_t tmp[W];
+    constexpr std::size_t K = 64 / W > 0 ? 64 / W : 1;
+    alignas(64) std::int32_t tmp[W * K];
     const I base(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23)));
     std::size_t i = 0;
-    for (; i + W <= n; i += W) {
-        detail_mf::widen_load(codes + i, tmp, W);
-        const I c = I::load_aligned(tmp);
-        const I k = c & I(static_cast<std::int32_t>(Format::sign_mask - 1u));
-        const I sign = ((c >> (b - 1)) & I(1)) << 31;
-        const I v = xsimd::select(k == I(0), I(0), base + (k << 23)) | sign;
-        xsimd::bitwise_cast<B>(v).store_unaligned(out + i);
+    while (i + W <= n) {
+        const std::size_t m = std::min((n - i) / W, K);
+        detail_mf::widen_load(codes + i, tmp, m * W);
+        for (std::size_t j = 0; j < m; ++j, i += W) {
+            const I c = I::load_aligned(tmp + j * W);
+            const I k = c & I(static_cast<std::int32_t>(Format::sign_mask - 1u));
+            const I sign = ((c >> (b - 1)) & I(1)) << 31;
+            const I v = xsimd::select(k == I(0), I(0), base + (k << 23)) | sign;
+            xsimd::bitwise_cast<B>(v).store_unaligned(out + i);
+        }
     }
     if (i < n) reference::decode_log_run<Format>(codes + i, n - i, s, out + i);
 }
