@@ -109,12 +109,12 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
 /// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B) scales(amax, nb,
 /// inv) stores the blocks' scales (the caller's format) and returns their inverses in inv, (C)
 /// every block encoded with its inverse (saturating) and written: 8-bit one code per byte,
-/// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element encode + pack bit for bit.
+/// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element
+/// encode + pack bit for bit.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
 inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
                                std::uint8_t* out) noexcept {
     using B = fbatch<Arch>;
-    using I = xsimd::batch<std::int32_t, Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
     static_assert(chunk_elements % Block == 0, "lowbit: fused chunks hold whole blocks");
