@@ -139,3 +139,23 @@ TEST_CASE("log: errors name the argument") {
     std::vector<float> x(5);
     CHECK_THROWS_AS((void)log_quantizer<4>().quantize(x, shape2d{2, 2}), lowbit::error);
 }
+
+TEST_CASE("log: fused SIMD path with float scales so small that decoding needs the multiply") {
+    // Groups whose absmax is near float32's normal limit: s's exponent field is <= top, so
+    // exponent arithmetic would leave the normal range and both paths use s · 2^(k − top).
+    auto x = lowbit_test::gaussian(4096, 77, 1e-38f);
+    for (std::size_t i = 0; i < 64; ++i) x[i] = 3e-45f * float(i % 7);
+    log_quantizer<4, float> q;
+    const shape2d shape{4, 1024};
+    auto ts = q.quantize(x, shape, backend::scalar);
+    auto tv = q.quantize(x, shape, backend::simd);
+    REQUIRE(ts.packed == tv.packed);
+    REQUIRE(ts.scales == tv.scales);
+    std::vector<float> ys(x.size()), yv(x.size());
+    q.dequantize(ts, ys, backend::scalar);
+    q.dequantize(ts, yv, backend::simd);
+    CHECK(lowbit_test::same_bits(ys, yv));
+    bool some_nonzero = false;
+    for (float v : ys) some_nonzero |= v != 0.0f;
+    CHECK(some_nonzero);
+}

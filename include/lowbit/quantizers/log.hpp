@@ -8,12 +8,14 @@
 // chosen log_rounding; x̂ = decode_scaled(code, s) (exponent arithmetic). s = 0 (all-zero group)
 // gives inverse 0 and every code +0. Non-finite inputs: NaN → 0, ±Inf → ±s.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "../formats/log.hpp"
+#include "../simd/bfp.hpp"
 #include "../simd/log.hpp"
 #include "minifloat.hpp"
 
@@ -83,6 +85,24 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if (fused(b, t)) {  // 4-bit codes in groups of 32 filling whole rows: the fused chunk kernel
+            using FB = simd::fbatch<xsimd::default_arch>;
+            const xsimd::batch<std::int32_t> thr(static_cast<std::int32_t>(format::threshold(opt_.round)));
+            for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+                const std::size_t c1 = std::min(c0 + chunk_elements, end);
+                simd::encode_chunk_fused_with<bits, 32>(
+                    x.data() + c0, (c1 - c0) / 32,
+                    [&](const float* amax, std::size_t nb, float* inv) {
+                        for (std::size_t k = 0; k < nb; ++k) {
+                            const ScaleT s = store_scale<ScaleT>(amax[k]);
+                            t.scales[c0 / 32 + k] = s;
+                            inv[k] = detail::safe_inverse(load_scale(s));
+                        }
+                    },
+                    [&](FB y, std::uint64_t) { return simd::encode_log_batch<format>(y, thr); }, c0, t.packed.data() + c0 / 2);
+            }
+            return;
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         std::size_t base = 0;
         detail::for_each_run(
@@ -117,6 +137,16 @@ public:
         detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
         detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + t.group - 1) / t.group), "t.scales",
                         "must hold one scale per group");
+        if (fused(b, t)) {
+            constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
+            for (std::size_t g = begin; g < end; g += 32) {
+                const float s = load_scale(t.scales[g / 32]);
+                for (std::size_t k = 0; k < 32; k += W)
+                    simd::decode_log_batch<format>(simd::load_nibbles<xsimd::default_arch>(t.packed.data() + (g + k) / 2), s)
+                        .store_unaligned(out.data() + g + k);
+            }
+            return;
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         std::size_t base = 0;
         detail::for_each_run(
@@ -136,6 +166,11 @@ public:
     }
 
 private:
+    /// 4-bit codes in groups of 32 that fill whole rows take the fused SIMD kernels.
+    static bool fused(backend b, const tensor_type& t) noexcept {
+        constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
+        return bits == 4 && b == backend::simd && t.group == 32 && t.shape.cols % 32 == 0 && 32 % W == 0 && W % 2 == 0;
+    }
     options opt_;
 };
 

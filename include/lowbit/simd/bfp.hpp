@@ -105,15 +105,15 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
     }
 }
 
-/// A chunk of nb whole blocks of a block-scaled minifloat, fused and in three phases so the
+/// A chunk of nb whole blocks of a block-scaled format of Bits-bit codes, fused and in three phases so the
 /// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B) scales(amax, nb,
 /// inv) stores the blocks' scales (the caller's format) and returns their inverses in inv, (C)
-/// every block encoded with its inverse (saturating) and written: 8-bit one code per byte,
+/// every block encoded by encode(x · inverse, index) and written: 8-bit one code per byte,
 /// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element
 /// encode + pack bit for bit.
-template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
-inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
-                               std::uint8_t* out) noexcept {
+template <int Bits, std::size_t Block, class Arch = xsimd::default_arch, class Scales, class Encode>
+inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& scales, Encode&& encode, std::uint64_t index0,
+                                    std::uint8_t* out) noexcept {
     using B = fbatch<Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
@@ -142,15 +142,14 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
     scales(static_cast<const float*>(amax), nb, static_cast<float*>(inv));
     // Codes go to a chunk-sized buffer first and are narrowed in one long loop, which the compiler
     // vectorises (short per-batch narrowing loops come out scalar).
-    if constexpr (Elem::bits == 4) {
+    if constexpr (Bits == 4) {
         using Q = xsimd::batch<std::uint64_t, Arch>;
         alignas(64) std::uint64_t pairs[chunk_elements / 2];
         for (std::size_t b = 0; b < nb; ++b) {
             const B vinv(inv[b]);
             for (std::size_t k = 0; k < NB; ++k) {
                 const std::size_t j = b * Block + k * W;
-                const Q w = xsimd::bitwise_cast<Q>(
-                    encode_minifloat_batch<Elem, overflow::saturate, Arch>(B::load_unaligned(x + j) * vinv, rnd, index0 + j));
+                const Q w = xsimd::bitwise_cast<Q>(encode(B::load_unaligned(x + j) * vinv, index0 + j));
                 (w | (w >> 28)).store_aligned(pairs + j / 2);  // c_2i | c_2i+1 << 4 in the low byte
             }
         }
@@ -161,13 +160,22 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
             const B vinv(inv[b]);
             for (std::size_t k = 0; k < NB; ++k) {
                 const std::size_t j = b * Block + k * W;
-                encode_minifloat_batch<Elem, overflow::saturate, Arch>(B::load_unaligned(x + j) * vinv, rnd, index0 + j)
-                    .store_aligned(codes + j);
+                encode(B::load_unaligned(x + j) * vinv, index0 + j).store_aligned(codes + j);
             }
         }
-        if constexpr (Elem::bits == 6) detail_mf::pack6(codes, out, nb * Block);
+        if constexpr (Bits == 6) detail_mf::pack6(codes, out, nb * Block);
         else detail_mf::narrow_store(codes, out, nb * Block);
     }
+}
+
+/// encode_chunk_fused_with for a minifloat element: encode = saturating encode with `rnd`.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
+inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
+                               std::uint8_t* out) noexcept {
+    encode_chunk_fused_with<Elem::bits, Block, Arch>(
+        x, nb, scales,
+        [rnd](fbatch<Arch> y, std::uint64_t i) { return encode_minifloat_batch<Elem, overflow::saturate, Arch>(y, rnd, i); },
+        index0, out);
 }
 
 /// NVFP4 block scales of nb blocks; equals nvfp4::block_scale / effective_scale / safe inverse

@@ -15,6 +15,39 @@
 LOWBIT_NAMESPACE_BEGIN
 namespace simd {
 
+/// Codes of one batch of unit-domain values y (thr: Format::threshold of the rounding rule).
+template <class Format, class Arch = xsimd::default_arch>
+inline xsimd::batch<std::int32_t, Arch> encode_log_batch(fbatch<Arch> y, xsimd::batch<std::int32_t, Arch> thr) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr int top = Format::top, b = Format::bits;
+    const I u = xsimd::bitwise_cast<I>(y);
+    const I a = u & I(0x7FFFFFFF);
+    const I sign = ((u >> 31) & I(1)) << (b - 1);
+    const I up = xsimd::select((a & I(0x7FFFFF)) >= thr, I(1), I(0));
+    I k = (a >> 23) - I(127 - top) + up;
+    k = xsimd::min(xsimd::max(k, I(1)), I(top));
+    const I c = xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
+    return xsimd::select(a > I(0x7F800000), I(0), c);
+}
+
+/// decode_scaled(c, s) of one batch of codes (any finite s >= 0, as the reference: exponent
+/// arithmetic when s's exponent field exceeds top, else s · 2^(k − top)).
+template <class Format, class Arch = xsimd::default_arch>
+inline fbatch<Arch> decode_log_batch(xsimd::batch<std::int32_t, Arch> c, float s) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+    using B = fbatch<Arch>;
+    constexpr int top = Format::top, b = Format::bits;
+    const std::uint32_t sb = lowbit::detail::float_bits(s);
+    const I k = c & I(static_cast<std::int32_t>(Format::sign_mask - 1u));
+    const I sign = ((c >> (b - 1)) & I(1)) << 31;
+    I mag;
+    if ((sb >> 23) > static_cast<std::uint32_t>(top))
+        mag = I(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23))) + (k << 23);
+    else
+        mag = xsimd::bitwise_cast<I>(B(s) * xsimd::bitwise_cast<B>((k + I(127 - top)) << 23));
+    return xsimd::bitwise_cast<B>(xsimd::select(k == I(0), I(0), mag) | sign);
+}
+
 /// SIMD encode; equals reference::encode_log_run.
 template <class Format, class Arch = xsimd::default_arch>
 inline void encode_log_run(const float* x, std::size_t n, float inv, log_rounding r, std::uint8_t* codes) noexcept {
