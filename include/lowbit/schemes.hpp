@@ -18,6 +18,9 @@
 #include "core/granularity.hpp"
 #include "parallel.hpp"
 #include "quantizers/int.hpp"
+#include "quantizers/log.hpp"
+#include "quantizers/minifloat.hpp"
+#include "quantizers/mx.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -106,6 +109,40 @@ inline const std::vector<scheme_info>& all_schemes() {
         // ---- end integer formats ----
 
         // ---- floating-point family: minifloats, BFP, MX, NVFP4, log (issue 3) ----
+        // Minifloats: absmax scale mapped to the format's max finite (quantizers/minifloat.hpp);
+        // FP8 per tensor with an fp32 scale, FP6/FP4 per group of 32 with an fp16 scale.
+        add(v, "e4m3fn", "float", "FP8 E4M3FN, per tensor, absmax -> 448, fp32 scale",
+            minifloat_quantizer<e4m3fn>());
+        add(v, "e5m2", "float", "FP8 E5M2, per tensor, absmax -> 57344, fp32 scale",
+            minifloat_quantizer<e5m2>());
+        add(v, "e4m3fnuz", "float", "FP8 E4M3FNUZ, per tensor, absmax -> 240, fp32 scale",
+            minifloat_quantizer<e4m3fnuz>());
+        add(v, "e3m2_g32", "float", "FP6 E3M2, group 32, absmax -> 28, fp16 scale",
+            minifloat_quantizer<e3m2, half>({.gran = granularity::group(32)}));
+        add(v, "e2m3_g32", "float", "FP6 E2M3, group 32, absmax -> 7.5, fp16 scale",
+            minifloat_quantizer<e2m3, half>({.gran = granularity::group(32)}));
+        add(v, "e2m1_g32", "float", "FP4 E2M1, group 32, absmax -> 6, fp16 scale",
+            minifloat_quantizer<e2m1, half>({.gran = granularity::group(32)}));
+        // OCP MX v1.0: block 32, E8M0 scale 2^(floor(log2 amax) - emax_elem) (quantizers/mx.hpp).
+        add(v, "mxfp8_e4m3", "float", "OCP MXFP8 E4M3, block 32, E8M0 scale (OCP floor rule)",
+            mx_quantizer<e4m3fn>());
+        add(v, "mxfp8_e5m2", "float", "OCP MXFP8 E5M2, block 32, E8M0 scale (OCP floor rule)",
+            mx_quantizer<e5m2>());
+        add(v, "mxfp6_e3m2", "float", "OCP MXFP6 E3M2, block 32, E8M0 scale (OCP floor rule)",
+            mx_quantizer<e3m2>());
+        add(v, "mxfp6_e2m3", "float", "OCP MXFP6 E2M3, block 32, E8M0 scale (OCP floor rule)",
+            mx_quantizer<e2m3>());
+        add(v, "mxfp4", "float", "OCP MXFP4 E2M1, block 32, E8M0 scale (OCP floor rule)",
+            mx_quantizer<e2m1>());
+        add(v, "mxint8", "float", "OCP MXINT8 (int8, 6 fraction bits), block 32, E8M0 scale",
+            mx_quantizer<mx_int8>());
+        add(v, "nvfp4", "float", "NVFP4: E2M1, E4M3 scale per 16, fp32 scale per tensor",
+            nvfp4_quantizer());
+        // Logarithmic: sign + exponent code, zero code, window ending at the group absmax (quantizers/log.hpp).
+        add(v, "log4", "float", "log2 4-bit (+-s*2^-k, k = 0..6, and 0), group 32, fp16 scale = absmax",
+            log_quantizer<4>());
+        add(v, "log3", "float", "log2 3-bit (+-s*2^-k, k = 0..2, and 0), group 32, fp16 scale = absmax",
+            log_quantizer<3>());
         // ---- end floating-point family ----
 
         // ---- codebooks, Hadamard, BBQ and QuEST (issue 4) ----

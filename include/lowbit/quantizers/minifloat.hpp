@@ -1,0 +1,315 @@
+// lowbit — the minifloat quantizer: a minifloat element format (formats/minifloat.hpp) with an
+// absmax scale per tensor, per row or per group of G contiguous elements of a row.
+//
+//   lowbit::minifloat_quantizer<lowbit::e4m3fn> q;               // per tensor, fp32 scale
+//   auto t = q.quantize(x, {rows, cols});
+//   q.dequantize(t, y);
+//
+// Scale: s = amax / max_finite (amax: the largest finite |x| of the slot), rounded to the scale
+// storage type, so the largest element lands on ±max finite (E4M3FN: 448) and the format's
+// whole dynamic range is used (the "per-tensor scaling" of FP8 training recipes). Codes are
+// encode(x · (1/s)) with the format's saturation; x̂ = decode(code) · s. s = 0 (an all-zero
+// slot) gives inverse 0 and every code +0. NaN stays NaN where the format has one (elsewhere it
+// becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/granularity.hpp"
+#include "../core/packing.hpp"
+#include "../core/rounding.hpp"
+#include "../core/scale_type.hpp"
+#include "../formats/bfp.hpp"
+#include "../formats/minifloat.hpp"
+#include "../simd/bfp.hpp"
+#include "../simd/minifloat.hpp"
+#include "../simd/packing.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace detail {
+
+/// Encodes a run of elements of any element format (minifloat, bfp_element) on either path.
+template <class Elem>
+inline void encode_elements(backend b, const float* x, std::size_t n, float inv, rounding rnd, std::uint64_t index0,
+                            std::uint8_t* codes) noexcept {
+    if constexpr (requires { Elem::flavour; }) {
+        if (b == backend::simd) simd::encode_minifloat_run<Elem, overflow::saturate>(x, n, inv, rnd, index0, codes);
+        else reference::encode_minifloat_run<Elem, overflow::saturate>(x, n, inv, rnd, index0, codes);
+    } else {
+        if (b == backend::simd) simd::encode_bfp_run<Elem>(x, n, inv, rnd, index0, codes);
+        else reference::encode_bfp_run<Elem>(x, n, inv, rnd, index0, codes);
+    }
+}
+
+/// Decodes a run of elements: out[i] = decode(codes[i]) · scale.
+template <class Elem>
+inline void decode_elements(backend b, const std::uint8_t* codes, std::size_t n, float scale, float* out) noexcept {
+    if constexpr (requires { Elem::flavour; }) {
+        if (b == backend::simd) simd::decode_minifloat_run<Elem>(codes, n, scale, out);
+        else reference::decode_minifloat_run<Elem>(codes, n, scale, out);
+    } else {
+        if (b == backend::simd) simd::decode_bfp_run<Elem>(codes, n, scale, out);
+        else reference::decode_bfp_run<Elem>(codes, n, scale, out);
+    }
+}
+
+/// Largest finite |x| on either path (the two are equal: a max is exact).
+inline float absmax(backend b, const float* x, std::size_t n) noexcept {
+    return b == backend::simd ? simd::block_absmax(x, n) : block_absmax(x, n);
+}
+
+/// 1 / s, or 0 when s is 0 or the inverse is not finite.
+inline float safe_inverse(float s) noexcept {
+    if (s == 0.0f) return 0.0f;
+    const float inv = 1.0f / s;
+    return std::isfinite(inv) ? inv : 0.0f;
+}
+
+/// Walks elements [begin, end) of a row-major tensor with `cols` columns in chunks of
+/// chunk_elements, cut further into runs that stay inside one group of `group` elements of a row
+/// (group 0: the whole tensor is one group). Calls
+///   chunk(c0, c1)                          before each chunk's runs,
+///   run(i, run_end, slot, g0, g1)          for each run (slot: group index; [g0, g1): the whole group),
+///   done(c0, c1)                           after them.
+template <class Chunk, class Run, class Done>
+inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin, std::size_t end, Chunk&& chunk,
+                         Run&& run, Done&& done) {
+    for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+        const std::size_t c1 = std::min(c0 + chunk_elements, end);
+        chunk(c0, c1);
+        if (group == 0) {
+            run(c0, c1, std::size_t{0}, std::size_t{0}, std::size_t{0});
+        } else {
+            // One division per chunk; the row, the group and its bounds then advance by addition.
+            const std::size_t gpr = (cols + group - 1) / group;
+            std::size_t r = c0 / cols, c = c0 % cols, gi = c / group;
+            std::size_t row0 = r * cols, g0 = row0 + gi * group;
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t g1 = std::min(g0 + group, row0 + cols);
+                const std::size_t e = std::min(c1, g1);
+                run(i, e, r * gpr + gi, g0, g1);
+                i = e;
+                if (i == g1) {  // next group, maybe next row
+                    if (g1 == row0 + cols) { ++r; row0 += cols; gi = 0; g0 = row0; }
+                    else { ++gi; g0 = g1; }
+                }
+            }
+        }
+        done(c0, c1);
+    }
+}
+
+/// Group size of a granularity over a shape: 0 for per tensor, cols for per row.
+inline std::size_t group_of(const granularity& g, shape2d s) {
+    switch (g.type) {
+        case granularity::kind::per_tensor: return 0;
+        case granularity::kind::per_channel:
+            require(g.axis == 0, "options.gran.axis", "minifloat, MX and log quantizers scale rows (axis 0) or groups of a row");
+            return s.cols;
+        case granularity::kind::per_group: return g.group_size;
+    }
+    return 0;
+}
+
+}  // namespace detail
+
+/// The result of minifloat_quantizer::quantize: packed codes and one scale per slot.
+template <class Format, scale_storage ScaleT = float>
+struct minifloat_tensor {
+    shape2d shape;
+    granularity gran;
+    std::vector<std::uint8_t> packed;  ///< packed_size(size(), bits) bytes (8-bit codes: one per byte)
+    std::vector<ScaleT> scales;        ///< one per granularity slot
+
+    static constexpr int bits = Format::bits;
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    /// Unpacked codes, one byte each.
+    [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        std::vector<std::uint8_t> c(size());
+        unpack(packed, bits, c);
+        return c;
+    }
+    [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * scale_bits<ScaleT>; }
+    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+};
+
+/// Quantizes floats to a minifloat with absmax scaling; see the file comment.
+template <class Format, scale_storage ScaleT = float>
+class minifloat_quantizer {
+public:
+    static_assert(Format::bits <= 8, "lowbit: minifloat_quantizer stores codes of at most 8 bits");
+    using format = Format;
+    using tensor_type = minifloat_tensor<Format, ScaleT>;
+    static constexpr int bits = Format::bits;
+
+    struct options {
+        granularity gran = granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
+        rounding round = {};
+    };
+
+    minifloat_quantizer() : minifloat_quantizer(options{}) {}
+    explicit minifloat_quantizer(options o) : opt_(o) {
+        if (opt_.gran.type == granularity::kind::per_group)
+            detail::require(opt_.gran.group_size > 0, "options.gran.group_size", "must be > 0");
+        if (opt_.gran.type == granularity::kind::per_channel)
+            detail::require(opt_.gran.axis == 0, "options.gran.axis", "minifloat quantizers scale rows (axis 0) or groups of a row");
+    }
+    [[nodiscard]] const options& opts() const noexcept { return opt_; }
+
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        tensor_type t;
+        quantize_into(x, shape, t, b);
+        return t;
+    }
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+    /// Quantizes into t, reusing its buffers.
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+        prepare(x, shape, t);
+        encode(x, t, 0, x.size(), b);
+    }
+
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+        tensor_type t;
+        prepare(x, shape, t);
+        return t;
+    }
+    /// Sizes t and computes every scale (one pass over x).
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        t.shape = shape;
+        t.gran = opt_.gran;
+        t.packed.resize(packed_size(shape.size(), bits));
+        const std::size_t G = detail::group_of(opt_.gran, shape);
+        const std::size_t slots = opt_.gran.scale_count(shape);
+        t.scales.resize(slots);
+        if (G == 0) {
+            if (slots) t.scales[0] = scale_for(simd::block_absmax(x.data(), x.size()));
+            return;
+        }
+        const std::size_t gpr = (shape.cols + G - 1) / G;
+        for (std::size_t s = 0; s < slots; ++s) {
+            const std::size_t r = s / gpr, c0 = (s % gpr) * G, c1 = std::min(c0 + G, shape.cols);
+            t.scales[s] = scale_for(simd::block_absmax(x.data() + r * shape.cols + c0, c1 - c0));
+        }
+    }
+
+    /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        const std::size_t G = detail::group_of(t.gran, t.shape);
+        if constexpr (bits == 8) {
+            if (G == 0) {  // the hot path: one run straight into the output
+                if (end > begin)
+                    detail::encode_elements<Format>(b, x.data() + begin, end - begin, detail::safe_inverse(load_scale(t.scales[0])),
+                                                    opt_.round, begin, t.packed.data() + begin);
+                return;
+            }
+        }
+        if constexpr (simd::fused_block_ok<Format, 32>) {
+            if (fused(b, G, t.shape, end)) {  // groups of 32 filling whole rows: the fused chunk kernel
+                for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+                    const std::size_t c1 = std::min(c0 + chunk_elements, end);
+                    simd::encode_chunk_fused<Format, 32>(
+                        x.data() + c0, (c1 - c0) / 32,
+                        [&](const float*, std::size_t nb, float* inv) {  // scales were set by prepare()
+                            for (std::size_t k = 0; k < nb; ++k) inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
+                        },
+                        opt_.round, c0, t.packed.data() + c0 * bits / 8);
+                }
+                return;
+            }
+        }
+        alignas(64) std::uint8_t buf[chunk_elements];
+        std::uint8_t* out = buf;
+        std::size_t base = 0;
+        detail::for_each_run(
+            t.shape.cols, G, begin, end,
+            [&](std::size_t c0, std::size_t) {
+                base = c0;
+                out = bits == 8 ? t.packed.data() + c0 : buf;
+            },
+            [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
+                const float inv = detail::safe_inverse(load_scale(t.scales[slot]));
+                detail::encode_elements<Format>(b, x.data() + i, e - i, inv, opt_.round, i, out + (i - base));
+            },
+            [&](std::size_t c0, std::size_t c1) {
+                if constexpr (bits != 8) {
+                    auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+                    if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                    else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                }
+            });
+    }
+
+    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        decode(t, out, 0, t.size(), b);
+    }
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize(t, y, b);
+        return y;
+    }
+    /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
+        detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
+        const std::size_t G = detail::group_of(t.gran, t.shape);
+        if constexpr (bits == 8) {
+            if (G == 0) {
+                if (end > begin)
+                    detail::decode_elements<Format>(b, t.packed.data() + begin, end - begin, load_scale(t.scales[0]), out.data() + begin);
+                return;
+            }
+        }
+        if constexpr (simd::fused_block_ok<Format, 32>) {
+            if (fused(b, G, t.shape, end)) {
+                for (std::size_t g = begin; g < end; g += 32)
+                    simd::decode_block_fused<Format, 32>(t.packed.data() + g * bits / 8, load_scale(t.scales[g / 32]), out.data() + g);
+                return;
+            }
+        }
+        alignas(64) std::uint8_t buf[chunk_elements];
+        const std::uint8_t* in = buf;
+        std::size_t base = 0;
+        detail::for_each_run(
+            t.shape.cols, G, begin, end,
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                if constexpr (bits == 8) {
+                    in = t.packed.data() + c0;
+                } else {
+                    auto src = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+                    if (b == backend::simd) unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                    else unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                }
+            },
+            [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
+                detail::decode_elements<Format>(b, in + (i - base), e - i, load_scale(t.scales[slot]), out.data() + i);
+            },
+            [](std::size_t, std::size_t) {});
+    }
+
+private:
+    /// Groups of 32 that fill whole rows go through the fused SIMD chunk kernels (stochastic draws
+    /// there assume the element index stays below 2^32, the lane precondition of rounding.hpp).
+    bool fused(backend b, std::size_t G, shape2d shape, std::size_t end) const noexcept {
+        return b == backend::simd && G == 32 && shape.cols % 32 == 0 &&
+               (opt_.round.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
+    static ScaleT scale_for(float amax) noexcept { return store_scale<ScaleT>(amax / Format::max()); }
+    options opt_;
+};
+
+LOWBIT_NAMESPACE_END

@@ -1,0 +1,343 @@
+// lowbit — block-scaled quantizers: OCP MX (and generic BFP) with E8M0 block scales, and NVFP4.
+//
+//   lowbit::mx_quantizer<lowbit::e2m1> mxfp4;                       // OCP MXFP4: block 32, E8M0 scale
+//   lowbit::mx_quantizer<lowbit::e4m3fn> mxfp8({.scale_rounding = lowbit::mx_scale_rounding::round_up});
+//   lowbit::bfp_quantizer<16, 5> bfp;                               // 16 values share an exponent
+//   lowbit::nvfp4_quantizer nv;                                      // E2M1 + E4M3 per 16 + FP32 per tensor
+//
+// Blocks run along a row (a row whose length is not a multiple of the block ends in a short
+// block); the semantics of each step are in formats/bfp.hpp. Per block:
+//   amax = block_absmax (finite values only), E = mx_scale_exponent(amax, rule), X = 2^E stored as
+//   E8M0 code E + 127, codes = encode(x · 2^−E) saturating to ±max_elem, x̂ = decode(code) · 2^E.
+// Codes are packed densely (core/packing.hpp): FP4 two per byte (element 0 in the low nibble),
+// FP6 four codes in three bytes, 8-bit codes one per byte.
+#pragma once
+#include <algorithm>
+#include <utility>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "minifloat.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// The result of mx_quantizer: packed element codes and one E8M0 code per block.
+template <class Elem, std::size_t Block = 32>
+struct mx_tensor {
+    shape2d shape;
+    std::vector<std::uint8_t> packed;  ///< packed_size(size(), bits) bytes
+    std::vector<std::uint8_t> scales;  ///< E8M0 codes, one per block (row-major blocks)
+
+    static constexpr int bits = Elem::bits;
+    static constexpr std::size_t block = Block;
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        std::vector<std::uint8_t> c(size());
+        unpack(packed, bits, c);
+        return c;
+    }
+    /// The value of block k's scale.
+    [[nodiscard]] float scale(std::size_t k) const noexcept { return e8m0::decode(scales[k]); }
+    [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * 8; }
+    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+};
+
+/// OCP MX / generic BFP quantizer over element format Elem with blocks of Block elements.
+template <class Elem, std::size_t Block = 32>
+class mx_quantizer {
+public:
+    static_assert(Elem::bits <= 8, "lowbit: MX element codes are at most 8 bits");
+    static_assert(Block >= 1, "lowbit: an MX block holds at least one element");
+    using element = Elem;
+    using tensor_type = mx_tensor<Elem, Block>;
+    static constexpr int bits = Elem::bits;
+
+    struct options {
+        mx_scale_rounding scale_rounding = mx_scale_rounding::ocp_floor;
+        rounding round = {};  ///< element rounding (nearest-even by default)
+    };
+
+    mx_quantizer() : mx_quantizer(options{}) {}
+    explicit mx_quantizer(options o) : opt_(o) {}
+    [[nodiscard]] const options& opts() const noexcept { return opt_; }
+
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        tensor_type t;
+        quantize_into(x, shape, t, b);
+        return t;
+    }
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+        prepare(x, shape, t);
+        encode(x, t, 0, x.size(), b);
+    }
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+        tensor_type t;
+        prepare(x, shape, t);
+        return t;
+    }
+    /// Sizes t; block scales are computed by encode() as it goes (one pass over x).
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        t.shape = shape;
+        t.packed.resize(packed_size(shape.size(), bits));
+        t.scales.resize(shape.rows * ((shape.cols + Block - 1) / Block));
+    }
+
+    /// The E8M0 code of a block's scale.
+    [[nodiscard]] std::uint8_t block_scale(std::span<const float> block, backend b = backend::simd) const noexcept {
+        return static_cast<std::uint8_t>(mx_scale_exponent<Elem>(detail::absmax(b, block.data(), block.size()), opt_.scale_rounding) + 127);
+    }
+
+    /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        alignas(64) std::uint8_t buf[chunk_elements];
+        std::uint8_t* out = buf;
+        std::size_t base = 0;
+        const bool fused = use_fused(b, t.shape, opt_.round, end);
+        detail::for_each_run(
+            t.shape.cols, Block, begin, end,
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                out = bits == 8 ? t.packed.data() + c0 : buf;
+                if constexpr (simd::fused_block_ok<Elem, Block>) {
+                    if (fused)  // whole chunk-aligned blocks: block k of the tensor is flat block c0 / Block + k
+                        simd::encode_chunk_fused<Elem, Block>(
+                            x.data() + c0, (c1 - c0) / Block,
+                            [&](const float* amax, std::size_t nb, float* inv) {
+                                std::uint8_t* codes = t.scales.data() + c0 / Block;
+                                for (std::size_t k = 0; k < nb; ++k) {
+                                    codes[k] = static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax[k], opt_.scale_rounding) + 127);
+                                    inv[k] = lowbit::detail::pow2f(127 - static_cast<int>(codes[k]));
+                                }
+                            },
+                            opt_.round, c0, t.packed.data() + c0 * bits / 8);
+                }
+            },
+            [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
+                if (fused) return;  // done by the chunk kernel
+                const std::uint8_t code = block_scale(x.subspan(g0, g1 - g0), b);
+                if (i == g0) t.scales[slot] = code;
+                const float inv = lowbit::detail::pow2f(127 - static_cast<int>(code));  // 2^−E, exact
+                detail::encode_elements<Elem>(b, x.data() + i, e - i, inv, opt_.round, i, out + (i - base));
+            },
+            [&](std::size_t c0, std::size_t c1) {
+                if constexpr (bits != 8) {
+                    if (fused) return;
+                    auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+                    if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                    else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                }
+            });
+    }
+
+    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        decode(t, out, 0, t.size(), b);
+    }
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize(t, y, b);
+        return y;
+    }
+    /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
+        detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + Block - 1) / Block), "t.scales",
+                        "must hold one E8M0 code per block");
+        alignas(64) std::uint8_t buf[chunk_elements];
+        const std::uint8_t* in = buf;
+        std::size_t base = 0;
+        const bool fused = use_fused(b, t.shape, rounding{}, end);
+        detail::for_each_run(
+            t.shape.cols, Block, begin, end,
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                if (fused) return;
+                if constexpr (bits == 8) {
+                    in = t.packed.data() + c0;
+                } else {
+                    auto src = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+                    if (b == backend::simd) unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                    else unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                }
+            },
+            [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
+                if constexpr (simd::fused_block_ok<Elem, Block>) {
+                    if (fused) {
+                        simd::decode_block_fused<Elem, Block>(t.packed.data() + i * bits / 8, e8m0::decode(t.scales[slot]), out.data() + i);
+                        return;
+                    }
+                }
+                detail::decode_elements<Elem>(b, in + (i - base), e - i, e8m0::decode(t.scales[slot]), out.data() + i);
+            },
+            [](std::size_t, std::size_t) {});
+    }
+
+private:
+    /// The fused SIMD block kernels run when every block is whole and chunk-aligned and stochastic
+    /// draws do not cross a 2^32 index boundary (their lane precondition).
+    static bool use_fused(backend b, shape2d shape, rounding r, std::size_t end) noexcept {
+        return simd::fused_block_ok<Elem, Block> && b == backend::simd && chunk_elements % Block == 0 &&
+               shape.cols % Block == 0 && (r.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
+    options opt_;
+};
+
+/// Generic block floating point: N values share the exponent of their largest; each keeps a sign
+/// and M mantissa bits without hidden bit (bfp_element<M>), OCP floor rule, E8M0 exponent.
+template <std::size_t N, int M>
+using bfp_quantizer = mx_quantizer<bfp_element<M>, N>;
+
+/// The result of nvfp4_quantizer: packed E2M1 codes, E4M3FN block scales and the FP32 tensor scale.
+struct nvfp4_tensor {
+    shape2d shape;
+    std::vector<std::uint8_t> packed;  ///< two E2M1 codes per byte, element 0 in the low nibble
+    std::vector<std::uint8_t> scales;  ///< E4M3FN codes, one per 16-element block (in units of global_scale)
+    float global_scale = 0;            ///< amax_tensor / (448 · 6)
+
+    static constexpr int bits = 4;
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        std::vector<std::uint8_t> c(size());
+        unpack(packed, bits, c);
+        return c;
+    }
+    [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * 8 + (size() ? 32 : 0); }
+    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+};
+
+/// NVFP4: E2M1 elements, E4M3FN scale per 16 elements, FP32 scale per tensor (formats/bfp.hpp's nvfp4).
+class nvfp4_quantizer {
+public:
+    using tensor_type = nvfp4_tensor;
+    static constexpr int bits = 4;
+    static constexpr std::size_t block = nvfp4::block;
+
+    struct options {
+        rounding round = {};  ///< element rounding (nearest-even by default)
+    };
+
+    nvfp4_quantizer() : nvfp4_quantizer(options{}) {}
+    explicit nvfp4_quantizer(options o) : opt_(o) {}
+
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        tensor_type t;
+        quantize_into(x, shape, t, b);
+        return t;
+    }
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+        prepare(x, shape, t);
+        encode(x, t, 0, x.size(), b);
+    }
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+        tensor_type t;
+        prepare(x, shape, t);
+        return t;
+    }
+    /// Sizes t and computes the per-tensor scale (one pass over x).
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        t.shape = shape;
+        t.packed.resize(packed_size(shape.size(), bits));
+        t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
+        t.global_scale = nvfp4::global_scale(simd::block_absmax(x.data(), x.size()));
+    }
+
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        alignas(64) std::uint8_t buf[chunk_elements];
+        std::size_t base = 0;
+        const float g = t.global_scale;
+        const bool fused = use_fused(b, t.shape, opt_.round, end);
+        detail::for_each_run(
+            t.shape.cols, block, begin, end,
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                if constexpr (simd::fused_block_ok<e2m1, block>) {
+                    if (fused)
+                        simd::encode_chunk_fused<e2m1, block>(
+                            x.data() + c0, (c1 - c0) / block,
+                            [&](const float* amax, std::size_t nb, float* inv) {
+                                simd::nvfp4_scales(amax, nb, g, t.scales.data() + c0 / block, inv);
+                            },
+                            opt_.round, c0, t.packed.data() + c0 / 2);
+                }
+            },
+            [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
+                if (fused) return;  // done by the chunk kernel
+                const std::uint8_t s = nvfp4::block_scale(detail::absmax(b, x.data() + g0, g1 - g0), g);
+                if (i == g0) t.scales[slot] = s;
+                const float inv = detail::safe_inverse(nvfp4::effective_scale(s, g));
+                detail::encode_elements<e2m1>(b, x.data() + i, e - i, inv, opt_.round, i, buf + (i - base));
+            },
+            [&](std::size_t c0, std::size_t c1) {
+                if (fused) return;
+                auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+                if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+            });
+    }
+
+    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        decode(t, out, 0, t.size(), b);
+    }
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize(t, y, b);
+        return y;
+    }
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
+        detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + block - 1) / block), "t.scales",
+                        "must hold one E4M3FN code per 16-element block");
+        alignas(64) std::uint8_t buf[chunk_elements];
+        std::size_t base = 0;
+        const bool fused = use_fused(b, t.shape, rounding{}, end);
+        detail::for_each_run(
+            t.shape.cols, block, begin, end,
+            [&](std::size_t c0, std::size_t c1) {
+                base = c0;
+                if (fused) return;
+                auto src = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+                if (b == backend::simd) unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                else unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+            },
+            [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
+                if constexpr (simd::fused_block_ok<e2m1, block>) {
+                    if (fused) {
+                        simd::decode_block_fused<e2m1, block>(t.packed.data() + i / 2,
+                                                              nvfp4::effective_scale(t.scales[slot], t.global_scale), out.data() + i);
+                        return;
+                    }
+                }
+                detail::decode_elements<e2m1>(b, buf + (i - base), e - i, nvfp4::effective_scale(t.scales[slot], t.global_scale),
+                                              out.data() + i);
+            },
+            [](std::size_t, std::size_t) {});
+    }
+
+private:
+    static bool use_fused(backend b, shape2d shape, rounding r, std::size_t end) noexcept {
+        return simd::fused_block_ok<e2m1, block> && b == backend::simd && shape.cols % block == 0 &&
+               (r.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
+    options opt_;
+};
+
+LOWBIT_NAMESPACE_END

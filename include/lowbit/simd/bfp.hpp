@@ -1,0 +1,212 @@
+// lowbit — xsimd kernels for block floating point elements (bfp_element<M>, MXINT8). Twin of
+// formats/bfp.hpp's reference runs, equal bit for bit (tests/test_mx.cpp). Minifloat elements
+// of MX / NVFP4 use simd/minifloat.hpp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../formats/bfp.hpp"
+#include "minifloat.hpp"
+#include "rounding.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+
+/// SIMD encode of a run of bfp elements; equals reference::encode_bfp_run.
+template <class Elem, class Arch = xsimd::default_arch>
+inline void encode_bfp_run(const float* x, std::size_t n, float inv, rounding rnd, std::uint64_t index0,
+                           std::uint8_t* codes) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    const B up(static_cast<float>(1 << (Elem::mantissa_bits - 1))), vinv(inv);
+    const B lo(-float(Elem::qmax)), hi(float(Elem::qmax)), zero(0.0f);
+    const I mask((1 << Elem::bits) - 1);
+    alignas(64) std::int32_t tmp[W];
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        if (rnd.mode == round_mode::stochastic && !lanes_share_high_word<Arch>(index0 + i)) break;
+        B y = (B::load_unaligned(x + i) * vinv) * up;
+        y = xsimd::select(xsimd::isnan(y), zero, y);
+        B r = round_integral<Arch>(y, rnd, index0 + i);
+        r = xsimd::min(xsimd::max(r, lo), hi);
+        (xsimd::batch_cast<std::int32_t>(r) & mask).store_aligned(tmp);
+        detail_mf::narrow_store(tmp, codes + i, W);
+    }
+    if (i < n) reference::encode_bfp_run<Elem>(x + i, n - i, inv, rnd, index0 + i, codes + i);
+}
+
+/// SIMD decode of a run of bfp elements; equals reference::decode_bfp_run.
+template <class Elem, class Arch = xsimd::default_arch>
+inline void decode_bfp_run(const std::uint8_t* codes, std::size_t n, float scale, float* out) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    constexpr int sh = 32 - Elem::bits;
+    alignas(64) std::int32_t tmp[W];
+    const B unit(Elem::unit), s(scale);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        detail_mf::widen_load(codes + i, tmp, W);
+        const I q = (I::load_aligned(tmp) << sh) >> sh;  // sign extension
+        ((xsimd::batch_cast<float>(q) * unit) * s).store_unaligned(out + i);
+    }
+    if (i < n) reference::decode_bfp_run<Elem>(codes + i, n - i, scale, out + i);
+}
+
+/// Packs the W codes (< 16) of a batch into W/2 bytes, element 2j in the low nibble of byte j:
+/// as 64-bit lanes the pair (c_2j, c_2j+1) is c_2j | c_2j+1 << 32, so (w | w >> 28) & 0xFF is the byte.
+template <class Arch>
+inline void store_nibbles(xsimd::batch<std::int32_t, Arch> c, std::uint8_t* out) noexcept {
+    using Q = xsimd::batch<std::uint64_t, Arch>;
+    alignas(64) std::uint64_t tmp[Q::size];
+    const Q w = xsimd::bitwise_cast<Q>(c);
+    (w | (w >> 28)).store_aligned(tmp);
+    for (std::size_t l = 0; l < Q::size; ++l) out[l] = static_cast<std::uint8_t>(tmp[l]);
+}
+
+/// The inverse of store_nibbles: W/2 bytes → W codes in int32 lanes.
+template <class Arch>
+inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* in) noexcept {
+    using Q = xsimd::batch<std::uint64_t, Arch>;
+    alignas(64) std::uint64_t tmp[Q::size];
+    for (std::size_t l = 0; l < Q::size; ++l) tmp[l] = in[l];
+    const Q b = Q::load_aligned(tmp);
+    return xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>((b & Q(0xFu)) | ((b >> 4) << 32));
+}
+
+/// Whether the fused block kernels below run a minifloat element with blocks of Block on Arch.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
+inline constexpr bool fused_block_ok = requires { Elem::flavour; } && (Elem::bits == 4 || Elem::bits == 6 || Elem::bits == 8) &&
+                                       Block % fbatch<Arch>::size == 0 && Block / fbatch<Arch>::size <= 4;
+
+/// Decodes one full block written by encode_chunk_fused: out = decode(code) · scale.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
+inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size, NB = Block / W;
+    const B s(scale);
+    alignas(64) std::int32_t tmp[W];
+    for (std::size_t k = 0; k < NB; ++k) {
+        I c;
+        if constexpr (Elem::bits == 4) {
+            c = load_nibbles<Arch>(in + k * W / 2);
+        } else if constexpr (Elem::bits == 6) {
+            detail_mf::unpack6(in + k * W * 3 / 4, tmp, W);
+            c = I::load_aligned(tmp);
+        } else {
+            detail_mf::widen_load(in + k * W, tmp, W);
+            c = I::load_aligned(tmp);
+        }
+        (decode_minifloat_batch<Elem, Arch>(c) * s).store_unaligned(out + k * W);
+    }
+}
+
+/// A chunk of nb whole blocks of a block-scaled format of Bits-bit codes, fused and in three phases so the
+/// out-of-order core overlaps the blocks: (A) every block's finite absmax, (B) scales(amax, nb,
+/// inv) stores the blocks' scales (the caller's format) and returns their inverses in inv, (C)
+/// every block encoded by encode(x · inverse, index) and written: 8-bit one code per byte,
+/// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element
+/// encode + pack bit for bit.
+template <int Bits, std::size_t Block, class Arch = xsimd::default_arch, class Scales, class Encode>
+inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& scales, Encode&& encode, std::uint64_t index0,
+                                    std::uint8_t* out) noexcept {
+    using B = fbatch<Arch>;
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    constexpr std::size_t W = B::size, NB = Block / W;
+    static_assert(chunk_elements % Block == 0, "lowbit: fused chunks hold whole blocks");
+    constexpr std::size_t max_blocks = chunk_elements / Block;
+    float amax[max_blocks], inv[max_blocks];
+    std::size_t b = 0;
+    if constexpr (NB == 1 && max_blocks >= W) {  // one batch per block: W blocks' maxima at once
+        U m[W];
+        for (; b + W <= nb; b += W) {
+            for (std::size_t k = 0; k < W; ++k) {
+                const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + (b + k) * Block)) & U(0x7FFFFFFFu);
+                m[k] = xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u));
+            }
+            xsimd::bitwise_cast<B>(detail_mf::transpose_max<Arch>(m)).store_unaligned(amax + b);
+        }
+    }
+    for (; b < nb; ++b) {
+        U m(0u);
+        for (std::size_t k = 0; k < NB; ++k) {
+            const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + b * Block + k * W)) & U(0x7FFFFFFFu);
+            m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
+        }
+        amax[b] = lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0));
+    }
+    scales(static_cast<const float*>(amax), nb, static_cast<float*>(inv));
+    // Codes go to a chunk-sized buffer first and are narrowed in one long loop, which the compiler
+    // vectorises (short per-batch narrowing loops come out scalar).
+    if constexpr (Bits == 4) {
+        using Q = xsimd::batch<std::uint64_t, Arch>;
+        alignas(64) std::uint64_t pairs[chunk_elements / 2];
+        for (std::size_t b = 0; b < nb; ++b) {
+            const B vinv(inv[b]);
+            for (std::size_t k = 0; k < NB; ++k) {
+                const std::size_t j = b * Block + k * W;
+                const Q w = xsimd::bitwise_cast<Q>(encode(B::load_unaligned(x + j) * vinv, index0 + j));
+                (w | (w >> 28)).store_aligned(pairs + j / 2);  // c_2i | c_2i+1 << 4 in the low byte
+            }
+        }
+        detail_mf::narrow_store64(pairs, out, nb * Block / 2);
+    } else {
+        alignas(64) std::int32_t codes[chunk_elements];
+        for (std::size_t b = 0; b < nb; ++b) {
+            const B vinv(inv[b]);
+            for (std::size_t k = 0; k < NB; ++k) {
+                const std::size_t j = b * Block + k * W;
+                encode(B::load_unaligned(x + j) * vinv, index0 + j).store_aligned(codes + j);
+            }
+        }
+        if constexpr (Bits == 6) detail_mf::pack6(codes, out, nb * Block);
+        else detail_mf::narrow_store(codes, out, nb * Block);
+    }
+}
+
+/// encode_chunk_fused_with for a minifloat element: encode = saturating encode with `rnd`.
+template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
+inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
+                               std::uint8_t* out) noexcept {
+    encode_chunk_fused_with<Elem::bits, Block, Arch>(
+        x, nb, scales,
+        [rnd](fbatch<Arch> y, std::uint64_t i) { return encode_minifloat_batch<Elem, overflow::saturate, Arch>(y, rnd, i); },
+        index0, out);
+}
+
+/// NVFP4 block scales of nb blocks; equals nvfp4::block_scale / effective_scale / safe inverse
+/// per block (the same float operations lane by lane: IEEE division is exact-rounded everywhere).
+template <class Arch = xsimd::default_arch>
+inline void nvfp4_scales(const float* amax, std::size_t nb, float g, std::uint8_t* codes, float* inv) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    if (!(g > 0.0f)) {
+        for (std::size_t b = 0; b < nb; ++b) { codes[b] = 0; inv[b] = 0.0f; }
+        return;
+    }
+    alignas(64) std::int32_t tmp[W];
+    std::size_t b = 0;
+    for (; b + W <= nb; b += W) {
+        const B t = B::load_unaligned(amax + b) / B(6.0f) / B(g);
+        const I c = encode_minifloat_batch<e4m3fn, overflow::saturate, Arch>(t, rounding{}, 0);
+        const B d = decode_minifloat_batch<e4m3fn, Arch>(c) * B(g);
+        const B r = B(1.0f) / d;
+        xsimd::select((d == B(0.0f)) || !xsimd::isfinite(r), B(0.0f), r).store_unaligned(inv + b);
+        c.store_aligned(tmp);
+        detail_mf::narrow_store(tmp, codes + b, W);
+    }
+    for (; b < nb; ++b) {
+        codes[b] = nvfp4::block_scale(amax[b], g);
+        const float d = nvfp4::effective_scale(codes[b], g);
+        const float r = d == 0.0f ? 0.0f : 1.0f / d;
+        inv[b] = (r - r == 0.0f) ? r : 0.0f;
+    }
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
