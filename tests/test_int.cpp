@@ -157,6 +157,33 @@ TEST_CASE_TEMPLATE("scalar and SIMD agree bit for bit", F, int_format<8>, int_fo
     }
 }
 
+TEST_CASE_TEMPLATE("scalar and SIMD agree on large aligned shapes (block drivers)", F, int_format<8>,
+                   int_format<4, int_range::full>, int_format<4>, int_format<3, int_range::full>,
+                   int_format<2, int_range::full>, uint_format<4>, uint_format<8>) {
+    // Rows of whole groups, many chunks and blocks: the paths the small-length test above
+    // does not reach (per-group blocks of >= 16 groups, per-channel runs across chunks).
+    const shape2d shapes[] = {{64, 1024}, {3, 4096}, {17, 512}, {1, 65536}};
+    const granularity grans[] = {granularity::tensor(), granularity::group(32), granularity::group(16),
+                                 granularity::group(64), granularity::group(128), granularity::channel(0),
+                                 granularity::channel(1)};
+    for (auto shape : shapes)
+        for (int adv = 0; adv < 2; ++adv) {
+            const auto x = adv ? lowbit_test::adversarial(shape.size(), 7) : lowbit_test::gaussian(shape.size(), 8);
+            for (auto g : grans) {
+                CAPTURE(shape.rows); CAPTURE(shape.cols); CAPTURE(adv); CAPTURE(g.group_size); CAPTURE(int(g.type));
+                typename int_quantizer<F>::options o;
+                o.gran = g;
+                check_paths_agree(int_quantizer<F>(o), x, shape);
+                check_paths_agree(int_quantizer<F, Eigen::half>(o), x, shape);
+                for (auto order : {nibble_order::high_first, nibble_order::ggml_split}) {
+                    if (F::bits != 4) break;
+                    o.order = order;
+                    check_paths_agree(int_quantizer<F, Eigen::half>(o), x, shape);
+                }
+            }
+        }
+}
+
 TEST_CASE("every scale rule runs on every path and the rules rank as they should") {
     const auto x = lowbit_test::gaussian(4096, 5);
     const scale_rule rules[] = {scale_rule::absmax(), scale_rule::minmax(), scale_rule::percentile(0.9f),

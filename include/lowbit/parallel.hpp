@@ -49,13 +49,21 @@ void split_run(std::size_t n, unsigned threads, F&& f) {
     f(a, b);
     for (auto& t : pool) t.join();
 }
+/// q.prepare into t, in place and with the backend when the quantizer offers those overloads.
+template <class Q>
+void prepare_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t, backend b) {
+    if constexpr (requires { q.prepare(x, shape, t, b); }) q.prepare(x, shape, t, b);
+    else if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
+    else t = q.prepare(x, shape);
+}
 }  // namespace detail
 
 /// Quantizes x over `threads` threads (0: one per hardware thread). Bit-identical to q.quantize.
 template <splittable_quantizer Q>
 [[nodiscard]] typename Q::tensor_type quantize_parallel(const Q& q, std::span<const float> x, shape2d shape,
                                                         unsigned threads = 0, backend b = backend::simd) {
-    auto t = q.prepare(x, shape, b);
+    typename Q::tensor_type t;
+    detail::prepare_into(q, x, shape, t, b);
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
     return t;
 }
@@ -65,8 +73,7 @@ template <splittable_quantizer Q>
 template <splittable_quantizer Q>
 void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t,
                             unsigned threads = 0, backend b = backend::simd) {
-    if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
-    else t = q.prepare(x, shape);
+    detail::prepare_into(q, x, shape, t, b);
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
 }
 

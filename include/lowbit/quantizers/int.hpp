@@ -334,8 +334,8 @@ private:
     void encode_aligned(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end) const {
         const bool lazy = lazy_groups();
         if (lazy) {
-            // Small groups: observe every group of a block first (whole sets of SIMD-width groups
-            // reduce together, and their scales are independent chains the CPU overlaps), then
+            // Small groups: observe every group of a block first (their scales are independent
+            // chains the CPU overlaps, and the scale arithmetic runs on batches of groups), then
             // encode them, then pack the block in one go. Blocks are whole chunks, so a parallel
             // split never cuts one.
             constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;

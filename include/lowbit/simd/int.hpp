@@ -84,54 +84,13 @@ inline void minmax(const float* x, std::size_t n, float& lo, float& hi) noexcept
     hi = h;
 }
 
-/// Finite min and max of each of `ng` groups of G contiguous values (G a multiple of the batch
-/// width): lo[g], hi[g] equal minmax(x + g·G, G). Whole sets of W groups are reduced together
-/// by a transpose-reduce (log2 W zip levels), so no horizontal reduction per group.
+/// Finite min and max of each of `ng` groups of G contiguous values: lo[g], hi[g] equal
+/// minmax(x + g·G, G). (A transpose-reduce with xsimd::zip_lo/zip_hi was tried and dropped:
+/// on AVX and AVX-512 those interleave within 128-bit lanes, so such a network never mixes
+/// the lanes of different 128-bit quarters.)
 template <class Arch = xsimd::default_arch>
 inline void group_extremes(const float* x, std::size_t G, std::size_t ng, float* lo, float* hi) noexcept {
-    using B = fbatch<Arch>;
-    constexpr std::size_t W = B::size;
-    constexpr float big = 3.4028234663852886e38f;
-    const B pinf(INFINITY), ninf(-INFINITY), bigb(big);
-    std::size_t g = 0;
-    if constexpr (W >= 2 && (W & (W - 1)) == 0) {
-        // Final lane j holds group bitreverse(j) of the set (see the zip pattern below).
-        std::size_t perm[W];
-        for (std::size_t j = 0; j < W; ++j) {
-            std::size_t r = 0;
-            for (std::size_t b = 1, t = j; b < W; b <<= 1, t >>= 1) r = (r << 1) | (t & 1);
-            perm[j] = r;
-        }
-        for (; g + W <= ng && G % W == 0; g += W) {
-            B mn[W], mx[W];
-            for (std::size_t k = 0; k < W; ++k) {
-                const float* p = x + (g + k) * G;
-                B a(INFINITY), b(-INFINITY);
-                for (std::size_t i = 0; i < G; i += W) {
-                    const B v = B::load_unaligned(p + i);
-                    const auto f = xsimd::abs(v) <= bigb;
-                    a = xsimd::min(a, xsimd::select(f, v, pinf));
-                    b = xsimd::max(b, xsimd::select(f, v, ninf));
-                }
-                mn[k] = a;
-                mx[k] = b;
-            }
-            for (std::size_t width = W; width > 1; width /= 2)
-                for (std::size_t k = 0; k < width / 2; ++k) {
-                    mn[k] = xsimd::min(xsimd::zip_lo(mn[2 * k], mn[2 * k + 1]), xsimd::zip_hi(mn[2 * k], mn[2 * k + 1]));
-                    mx[k] = xsimd::max(xsimd::zip_lo(mx[2 * k], mx[2 * k + 1]), xsimd::zip_hi(mx[2 * k], mx[2 * k + 1]));
-                }
-            alignas(64) float a[W], b[W];
-            mn[0].store_aligned(a);
-            mx[0].store_aligned(b);
-            for (std::size_t j = 0; j < W; ++j) {
-                const bool none = a[j] > b[j];
-                lo[g + perm[j]] = none ? 0.0f : a[j];
-                hi[g + perm[j]] = none ? 0.0f : b[j];
-            }
-        }
-    }
-    for (; g < ng; ++g) minmax<Arch>(x + g * G, G, lo[g], hi[g]);
+    for (std::size_t g = 0; g < ng; ++g) minmax<Arch>(x + g * G, G, lo[g], hi[g]);
 }
 
 /// SIMD encode of n values to one-byte codes; equals reference::encode_int_run.
