@@ -1,0 +1,118 @@
+// lowbit — xsimd butterflies for the blockwise Hadamard transform. Twin of
+// transform/hadamard.hpp, equal to its reference bit for bit (tests/test_hadamard.cpp).
+//
+// Distances len >= W (the batch width) pair whole batches in memory. Distances len < W pair
+// lanes of one batch: with s = swap of lanes l ↔ l XOR len and σ = +1 on lanes whose bit len
+// is clear, −1 where it is set, the stage is s(v) + σ·v: lane j gets x[j + len] + x[j]
+// (= a + b) and lane j + len gets x[j] + (−x[j + len]) (= a − b) — the same float operations
+// as the reference, since negation and commutation of one addition are exact.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/backend.hpp"
+#include "../transform/hadamard.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+
+namespace detail {
+template <std::size_t S>
+struct xor_lanes {
+    static constexpr std::uint32_t get(std::size_t i, std::size_t) noexcept { return static_cast<std::uint32_t>(i ^ S); }
+};
+
+/// One in-register stage of distance S: lane j (bit S clear) gets x[j] + x[j + S], lane j + S
+/// gets x[j] − x[j + S], with the operands in the reference's order (so even NaN payloads match).
+template <class Arch, std::size_t S>
+inline xsimd::batch<float, Arch> lane_butterfly(xsimd::batch<float, Arch> v) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    alignas(64) float upper[B::size];
+    for (std::size_t l = 0; l < B::size; ++l) upper[l] = (l & S) ? 1.0f : 0.0f;
+    const B swapped = xsimd::swizzle(v, xsimd::make_batch_constant<U, xor_lanes<S>>());
+    return xsimd::select(B::load_aligned(upper) != B(0.0f), swapped - v, v + swapped);
+}
+
+/// Every in-register stage S, 2S, … below min(W, h).
+template <class Arch, std::size_t S = 1>
+inline xsimd::batch<float, Arch> lane_stages(xsimd::batch<float, Arch> v, std::size_t h) noexcept {
+    if constexpr (S < xsimd::batch<float, Arch>::size) {
+        if (S < h) return lane_stages<Arch, 2 * S>(lane_butterfly<Arch, S>(v), h);
+    }
+    return v;
+}
+}  // namespace detail
+
+/// Transforms `count` consecutive blocks of h values each (h a power of two) in place.
+template <class Arch = xsimd::default_arch>
+inline void hadamard_blocks(float* x, std::size_t count, std::size_t h) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    if (h <= 1 || count == 0) return;
+    const B c(hadamard_norm(h));
+    if (h < W) {  // several blocks per batch: only in-register stages
+        const std::size_t n = count * h, full = n / W * W;
+        for (std::size_t i = 0; i < full; i += W)
+            (detail::lane_stages<Arch>(B::load_unaligned(x + i), h) * c).store_unaligned(x + i);
+        for (std::size_t i = full; i < n; i += h) reference::hadamard_block(x + i, h);
+        return;
+    }
+    for (std::size_t k = 0; k < count; ++k, x += h) {
+        if (h == W) {
+            (detail::lane_stages<Arch>(B::load_unaligned(x), h) * c).store_unaligned(x);
+            continue;
+        }
+        for (std::size_t i = 0; i < h; i += W) detail::lane_stages<Arch>(B::load_unaligned(x + i), h).store_unaligned(x + i);
+        for (std::size_t len = W; len < h; len *= 2) {
+            const bool last = 2 * len == h;  // the last stage also applies c_h (same ops, fused loop)
+            for (std::size_t i = 0; i < h; i += 2 * len)
+                for (std::size_t j = i; j < i + len; j += W) {
+                    const B a = B::load_unaligned(x + j), b = B::load_unaligned(x + j + len);
+                    if (last) {
+                        ((a + b) * c).store_unaligned(x + j);
+                        ((a - b) * c).store_unaligned(x + j + len);
+                    } else {
+                        (a + b).store_unaligned(x + j);
+                        (a - b).store_unaligned(x + j + len);
+                    }
+                }
+        }
+    }
+}
+
+/// Transforms one row of n values (blocks of at most H, covered as transform/hadamard.hpp says).
+template <class Arch = xsimd::default_arch>
+inline void hadamard_row(float* row, std::size_t n, std::size_t H) noexcept {
+    const std::size_t full = n / H;
+    hadamard_blocks<Arch>(row, full, H);
+    for (std::size_t pos = full * H; pos < n;) {
+        const std::size_t h = hadamard_block_at(n - pos, H);
+        hadamard_blocks<Arch>(row + pos, 1, h);
+        pos += h;
+    }
+}
+
+/// SIMD twin of reference::hadamard_rows.
+template <class Arch = xsimd::default_arch>
+inline void hadamard_rows(float* x, shape2d shape, std::size_t H) {
+    lowbit::detail::check_hadamard(H);
+    if (shape.cols % H == 0) { hadamard_blocks<Arch>(x, shape.size() / H, H); return; }
+    for (std::size_t r = 0; r < shape.rows; ++r) hadamard_row<Arch>(x + r * shape.cols, shape.cols, H);
+}
+
+}  // namespace simd
+
+/// Applies the normalised blockwise Hadamard transform (blocks of at most H) to every row of
+/// the row-major matrix x in place. Orthonormal and its own inverse. Throws lowbit::error when
+/// x.size() != shape.size() or H is not a power of two in 2 … 32768.
+inline void hadamard_transform(std::span<float> x, shape2d shape, std::size_t H, backend b = backend::simd) {
+    detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+    if (b == backend::simd) simd::hadamard_rows(x.data(), shape, H);
+    else reference::hadamard_rows(x.data(), shape, H);
+}
+
+LOWBIT_NAMESPACE_END
