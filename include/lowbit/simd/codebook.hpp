@@ -1,0 +1,171 @@
+// lowbit — xsimd kernels for codebook formats, and the sorted-threshold search BBQ shares.
+// Twin of formats/codebook.hpp's reference kernels, equal to them bit for bit
+// (tests/test_codebook.cpp).
+//
+// Encoding is a branch-free binary search over the sorted thresholds: b steps of
+//   idx += (y > t[idx + step − 1]) ? step : 0,   step = 2^{b−1}, …, 1,
+// which counts the thresholds below y exactly as the reference's linear count does whenever
+// the thresholds are non-decreasing (they always are). The table lookups t[k] and the decode
+// lookups ℓ[code] are one in-register permute for tables of <= 16 entries where the target has
+// one (AVX-512: vpermps; the only ISA-specific lines of the file, behind a feature test), and a
+// gather everywhere else.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "../formats/codebook.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+namespace detail {
+
+template <class Arch>
+inline constexpr bool has_permute16 =
+#if defined(__AVX512F__)
+    std::is_base_of_v<xsimd::avx512f, Arch>;
+#else
+    false;
+#endif
+
+/// W bytes widened to a batch of int32.
+template <class Arch>
+inline xsimd::batch<std::int32_t, Arch> load_bytes(const std::uint8_t* p) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) return I(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#endif
+    alignas(64) std::int32_t t[I::size];
+    for (std::size_t l = 0; l < I::size; ++l) t[l] = p[l];
+    return I::load_aligned(t);
+}
+
+/// The low byte of every lane, stored to p[0 … W).
+template <class Arch>
+inline void store_bytes(xsimd::batch<std::int32_t, Arch> v, std::uint8_t* p) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
+        return;
+    }
+#endif
+    alignas(64) std::int32_t t[I::size];
+    v.store_aligned(t);
+    for (std::size_t l = 0; l < I::size; ++l) p[l] = static_cast<std::uint8_t>(t[l]);
+}
+
+/// A float table of 2^Bits entries (64-byte aligned, padded), looked up per lane.
+template <class Arch, int Bits>
+struct lane_table {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    static constexpr bool in_register = has_permute16<Arch> && Bits <= 4;
+    alignas(64) float entries[(std::size_t{1} << Bits) < 16 ? 16 : (std::size_t{1} << Bits)];
+    B reg;
+
+    /// Copies n <= 2^Bits entries; the rest repeat the last one.
+    lane_table(const float* src, std::size_t n) noexcept : entries{} {
+        for (std::size_t i = 0; i < n; ++i) entries[i] = src[i];
+        for (std::size_t i = n; i < sizeof(entries) / sizeof(float); ++i) entries[i] = n ? src[n - 1] : 0.0f;
+        reg = in_register ? B::load_aligned(entries) : B(0.0f);
+    }
+    [[nodiscard]] B operator()(I idx) const noexcept {
+#if defined(__AVX512F__)
+        if constexpr (in_register) return B(_mm512_permutexvar_ps(idx, reg));
+#endif
+        return B::gather(entries, idx);
+    }
+};
+
+/// #{i : y > t_i} (Inclusive: y >= t_i) for non-decreasing thresholds t_0 … t_{2^Bits − 2}.
+template <class Arch, int Bits, bool Inclusive>
+inline xsimd::batch<std::int32_t, Arch> sorted_search(xsimd::batch<float, Arch> y, const lane_table<Arch, Bits>& t) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    B idx(0.0f);
+    for (int step = 1 << (Bits - 1); step >= 1; step /= 2) {
+        const B tv = t(xsimd::batch_cast<std::int32_t>(idx) + I(step - 1));
+        if constexpr (Inclusive) idx = idx + xsimd::select(y >= tv, B(float(step)), B(0.0f));
+        else idx = idx + xsimd::select(y > tv, B(float(step)), B(0.0f));
+    }
+    return xsimd::batch_cast<std::int32_t>(idx);
+}
+
+}  // namespace detail
+
+/// Prepared SIMD tables of one codebook (build once, use for many runs).
+template <int Bits, class Arch = xsimd::default_arch>
+struct codebook_kernel {
+    detail::lane_table<Arch, Bits> thresholds, levels;
+    explicit codebook_kernel(const codebook<Bits>& cb) noexcept
+        : thresholds(cb.thresholds.data(), cb.thresholds.size()), levels(cb.levels.data(), cb.levels.size()) {}
+};
+
+/// SIMD encode; equals reference::encode_codebook_run.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void encode_codebook_run(const float* x, std::size_t n, float inv, const codebook<Bits>& cb,
+                                const codebook_kernel<Bits, Arch>& k, std::uint8_t* codes) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B s(inv), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B y = B::load_unaligned(x + i) * s;
+        y = xsimd::select(xsimd::isnan(y), zero, y);
+        detail::store_bytes<Arch>(detail::sorted_search<Arch, Bits, false>(y, k.thresholds), codes + i);
+    }
+    reference::encode_codebook_run(x + i, n - i, inv, cb, codes + i);
+}
+
+/// SIMD decode; equals reference::decode_codebook_run.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void decode_codebook_run(const std::uint8_t* codes, std::size_t n, float scale, const codebook<Bits>& cb,
+                                const codebook_kernel<Bits, Arch>& k, float* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    const B s(scale);
+    const I mask(static_cast<std::int32_t>(code_traits<Bits>::mask));
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) (k.levels(detail::load_bytes<Arch>(codes + i) & mask) * s).store_unaligned(out + i);
+    reference::decode_codebook_run(codes + i, n - i, scale, cb, out + i);
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+
+/// Largest finite |x| (0 when none); equals observe_absmax (scale/rules.hpp) exactly, since a
+/// maximum does not depend on the order in which it is taken.
+template <class Arch = xsimd::default_arch>
+inline float absmax(const float* x, std::size_t n) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    B m(0.0f);
+    const B big(3.4028234663852886e38f), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const B a = xsimd::abs(B::load_unaligned(x + i));
+        m = xsimd::max(m, xsimd::select(a <= big, a, zero));  // NaN and ±Inf count as 0
+    }
+    alignas(64) float lanes[W];
+    m.store_aligned(lanes);
+    float r = 0.0f;
+    for (std::size_t l = 0; l < W; ++l) r = lanes[l] > r ? lanes[l] : r;
+    for (; i < n; ++i) {
+        const float a = std::fabs(x[i]);
+        r = (a > r && a <= 3.4028234663852886e38f) ? a : r;
+    }
+    return r;
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
