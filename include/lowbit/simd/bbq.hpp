@@ -1,0 +1,160 @@
+// lowbit — xsimd kernels for BBQ and QuEST, and the fixed-order sum of squares behind σ.
+// Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp).
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/reduce.hpp"
+#include "../formats/bbq.hpp"
+#include "codebook.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace reference {
+
+/// Scalar reference BBQ encode: v = y·r, q_u = bbq_format<Bits>::encode(v), emitted as `c`.
+template <int Bits>
+inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c, std::uint8_t* codes) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t qu = bbq_format<Bits>::encode(y[i] * r);
+        codes[i] = bbq_emit<Bits>(qu, bbq_format<Bits>::level(qu, z), c);
+    }
+}
+/// Scalar reference QuEST encode: u = y·a (a = 1/s), q_u = quest_format<Bits>::encode(u).
+template <int Bits>
+inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, std::uint8_t* codes) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t qu = quest_format<Bits>::encode(y[i] * a);
+        codes[i] = bbq_emit<Bits>(qu, quest_format<Bits>::level(qu), c);
+    }
+}
+/// Scalar reference linear decode: out = s · level_of_code[code].
+inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code, float* out) noexcept {
+    for (std::size_t i = 0; i < n; ++i) out[i] = s * level_of_code[codes[i]];
+}
+
+}  // namespace reference
+
+namespace simd {
+
+/// Σ x² over finite x in tree_sum order; equals lowbit::tree_sum_squares_finite bit for bit.
+/// Leaves of 256 are butterflied in double batches (distances >= the batch width pair batches,
+/// the last few pair lanes through memory, exactly core/reduce.hpp's order); higher levels are
+/// reduce.hpp's own code.
+template <class Arch = xsimd::default_arch>
+inline double tree_sum_squares_finite(std::span<const float> x) {
+    using D = xsimd::batch<double, Arch>;
+    constexpr std::size_t WD = D::size, NV = tree_block / WD;
+    const std::size_t n = x.size();
+    if (n == 0) return 0.0;
+    const std::size_t leaves = (n + tree_block - 1) / tree_block;
+    std::vector<double> level(leaves);
+    alignas(64) double buf[tree_block];
+    for (std::size_t b = 0; b < leaves; ++b) {
+        const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
+        for (std::size_t i = 0; i < m; ++i) {
+            const float v = x[base + i];
+            buf[i] = std::isfinite(v) ? double(v) * double(v) : 0.0;
+        }
+        for (std::size_t i = m; i < tree_block; ++i) buf[i] = 0.0;
+        D v[NV];
+        for (std::size_t j = 0; j < NV; ++j) v[j] = D::load_aligned(buf + j * WD);
+        for (std::size_t s = NV / 2; s >= 1; s /= 2)
+            for (std::size_t j = 0; j < s; ++j) v[j] = v[j] + v[j + s];
+        v[0].store_aligned(buf);
+        for (std::size_t s = WD / 2; s >= 1; s /= 2)
+            for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
+        level[b] = buf[0];
+    }
+    if (leaves == 1) return level[0];
+    return tree_sum(leaves, [&](std::size_t i) { return level[i]; });
+}
+
+namespace detail {
+template <class Arch, int Bits>
+inline xsimd::batch<std::int32_t, Arch> emit(xsimd::batch<std::int32_t, Arch> qu, bbq_codes c,
+                                             const lane_table<Arch, Bits>& e2m1) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+    if (c == bbq_codes::int_b) return (qu ^ I(1 << (Bits - 1))) & I((1 << Bits) - 1);
+    if (c == bbq_codes::e2m1) return xsimd::batch_cast<std::int32_t>(e2m1(qu));
+    return qu;
+}
+}  // namespace detail
+
+/// Prepared tables of BBQ / QuEST encoding (build once per quantizer).
+template <int Bits, class Arch = xsimd::default_arch>
+struct bbq_kernel {
+    detail::lane_table<Arch, Bits> thresholds;
+    detail::lane_table<Arch, Bits> e2m1_bbq, e2m1_quest;  ///< E2M1 pattern of each q_u, as floats
+    explicit bbq_kernel(bbq_zero z)
+        : thresholds(bbq_format<Bits>::thresholds().data(), bbq_format<Bits>::levels - 1),
+          e2m1_bbq(patterns([&](std::uint8_t q) { return bbq_format<Bits>::level(q, z); }).data(), std::size_t{1} << Bits),
+          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits) {}
+
+private:
+    template <class F>
+    static std::array<float, (std::size_t{1} << Bits)> patterns(F level) {
+        std::array<float, (std::size_t{1} << Bits)> p{};
+        for (std::size_t q = 0; q < p.size(); ++q) p[q] = float(lowbit::detail::e2m1_pattern(level(static_cast<std::uint8_t>(q))));
+        return p;
+    }
+};
+
+/// SIMD BBQ encode; equals reference::bbq_encode_run.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c,
+                           const bbq_kernel<Bits, Arch>& k, std::uint8_t* codes) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B rb(r), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B v = B::load_unaligned(y + i) * rb;
+        v = xsimd::select(xsimd::isnan(v), zero, v);
+        const auto qu = detail::sorted_search<Arch, Bits, true>(v, k.thresholds);
+        detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
+    }
+    reference::bbq_encode_run<Bits>(y + i, n - i, r, z, c, codes + i);
+}
+
+/// SIMD QuEST encode; equals reference::quest_encode_run.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
+                             std::uint8_t* codes) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    constexpr int half = 1 << (Bits - 1);
+    const B ab(a), zero(0.0f), lo(float(-half)), hi(float(half - 1));
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B u = B::load_unaligned(y + i) * ab;
+        u = xsimd::select(xsimd::isnan(u), zero, u);
+        const B kf = xsimd::min(xsimd::max(xsimd::floor(u), lo), hi);
+        const I qu = xsimd::batch_cast<std::int32_t>(kf) + I(half);
+        detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_quest), codes + i);
+    }
+    reference::quest_encode_run<Bits>(y + i, n - i, a, c, codes + i);
+}
+
+/// SIMD linear decode through a level table of 2^CodeBits entries; equals reference::level_decode_run.
+template <int CodeBits, class Arch = xsimd::default_arch>
+inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code,
+                             const detail::lane_table<Arch, CodeBits>& table, float* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    const B sb(s);
+    const I mask((1 << CodeBits) - 1);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) (sb * table(detail::load_bytes<Arch>(codes + i) & mask)).store_unaligned(out + i);
+    reference::level_decode_run(codes + i, n - i, s, level_of_code, out + i);
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
