@@ -8,6 +8,7 @@
 #include <lowbit/formats/int.hpp>
 #include <lowbit/parallel.hpp>
 #include <lowbit/quantizers/bbq.hpp>
+#include <lowbit/schemes.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -371,4 +372,24 @@ TEST_CASE("bad arguments are errors naming the argument") {
     std::vector<float> x(10);
     CHECK_THROWS_AS((void)bbq_quantizer<4>().quantize(x, {3, 3}), error);
     try { bbq_quantizer<4>({.hadamard = 3}); } catch (const error& e) { CHECK(e.argument() == "H"); }
+}
+
+TEST_CASE("the issue's schemes are registered and round-trip through the scheme interface") {
+    const auto x = lowbit_test::gaussian(33 * 172, 50);
+    for (const char* name : {"nf4_g64", "nf3_g64", "nf2_g64", "nf4_g64_dq", "bbq1", "bbq2", "bbq3", "bbq4", "bbq3_fp4",
+                             "quest2", "quest3", "quest4"}) {
+        INFO(name);
+        auto s = find_scheme(name).make();
+        s->quantize(x, {33, 172});
+        const auto codes = s->codes();
+        std::vector<float> y(x.size()), z(x.size());
+        s->dequantize(y);
+        s->quantize_parallel(x, {33, 172}, 3);
+        CHECK(s->codes() == codes);
+        s->dequantize(z, backend::scalar);
+        CHECK(lowbit_test::same_bits(y, z));
+        CHECK(sqnr_db(x, y) > 3.0);
+        CHECK(s->bits_per_value() > s->code_bits());
+    }
+    CHECK(find_scheme("bbq3_fp4").make()->code_bits() == 4);
 }
