@@ -161,8 +161,13 @@ public:
             if (opt_.sigma_from != sigma_source::given) {
                 const auto v = opt_.sigma_from == sigma_source::per_row ? x.subspan(s * shape.cols, shape.cols) : x;
                 std::size_t finite = 0;
-                for (float e : v) finite += std::isfinite(e) ? 1 : 0;
-                const double sq = b == backend::simd ? simd::tree_sum_squares_finite(v) : tree_sum_squares_finite(v);
+                double sq;
+                if (b == backend::simd) {
+                    sq = simd::tree_sum_squares_finite(v, &finite);
+                } else {
+                    for (float e : v) finite += std::isfinite(e) ? 1 : 0;
+                    sq = tree_sum_squares_finite(v);
+                }
                 sigma = finite ? static_cast<float>(std::sqrt(sq / double(finite))) : 0.0f;
             }
             t.sigmas[s] = sigma;
@@ -195,6 +200,9 @@ public:
                 if (i == c1) flush();
             }
         };
+        // 4-bit low_first codes with even rows: every block, row and range edge falls on a byte.
+        const bool direct = code_bits == 4 && b == backend::simd && opt_.order == nibble_order::low_first &&
+                            cols % 2 == 0 && opt_.hadamard != 0;
         std::vector<float> big;
         alignas(64) float small[4096];
         float* tmp = small;
@@ -206,10 +214,20 @@ public:
             if (H == 0) { emit(x.data() + row0 + lo, row0 + lo, hi - lo, mult); continue; }
             for (std::size_t pos = std::min(lo / H, cols / H) * H; pos < hi;) {
                 const std::size_t h = hadamard_block_at(cols - pos, H);
-                std::memcpy(tmp, x.data() + row0 + pos, h * sizeof(float));
-                if (b == backend::simd) simd::hadamard_blocks(tmp, 1, h);
-                else reference::hadamard_block(tmp, h);
+                if (b == backend::simd) {
+                    simd::hadamard_block_copy(x.data() + row0 + pos, tmp, h);
+                } else {
+                    std::memcpy(tmp, x.data() + row0 + pos, h * sizeof(float));
+                    reference::hadamard_block(tmp, h);
+                }
                 const std::size_t a = std::max(pos, lo), e = std::min(pos + h, hi);
+                if constexpr (code_bits == 4 && !Quest) {
+                    if (direct) {  // every run starts on a byte: write the packed stream directly
+                        simd::bbq_encode_run_packed4<Bits>(tmp + (a - pos), e - a, mult, opt_.zero, Codes, kern_, t.packed.data() + (row0 + a) / 2);
+                        pos += h;
+                        continue;
+                    }
+                }
                 emit(tmp + (a - pos), row0 + a, e - a, mult);
                 pos += h;
             }

@@ -168,8 +168,29 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if (begin == end) return;
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];
+        if constexpr (Bits == 4) {
+            if (packed4(t, b)) {  // one group per step, no divisions in the loop
+                std::size_t r = begin / cols, c = begin % cols, gc0 = c - c % G, g = r * gpr + gc0 / G;
+                for (std::size_t i = begin; i < end; ++g) {
+                    const std::size_t gc1 = std::min(gc0 + G, cols), g0 = r * cols + gc0, run_end = std::min(end, r * cols + gc1);
+                    float s;
+                    if (t.double_quant) {
+                        s = t.scale(g);
+                    } else {
+                        s = simd::absmax(x.data() + g0, gc1 - gc0);
+                        if (i == g0) t.scales[g] = s;
+                    }
+                    simd::encode_codebook_run_packed4<Bits>(x.data() + i, run_end - i, inverse(s), cb_, kern_, t.packed.data() + i / 2);
+                    i = run_end;
+                    gc0 = gc1;
+                    if (gc0 == cols) { gc0 = 0; ++r; }
+                }
+                return;
+            }
+        }
         for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
             const std::size_t c1 = std::min(c0 + chunk_elements, end);
             for (std::size_t i = c0; i < c1;) {
@@ -220,8 +241,20 @@ public:
         const simd::codebook_kernel<Bits> kern(t.cb);
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];
+        const bool direct = packed4(t, b);
         for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
             const std::size_t c1 = std::min(c0 + chunk_elements, end);
+            if constexpr (Bits == 4) {
+                if (direct) {
+                    for (std::size_t i = c0; i < c1;) {
+                        const std::size_t r = i / cols, c = i % cols;
+                        const std::size_t run_end = std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
+                        simd::decode_codebook_run_packed4<Bits>(t.packed.data() + i / 2, run_end - i, t.scale(r * gpr + c / G), t.cb, kern, out.data() + i);
+                        i = run_end;
+                    }
+                    continue;
+                }
+            }
             auto in = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
             if (b == backend::simd) unpack(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
             else unpack_reference(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
@@ -238,6 +271,12 @@ public:
     }
 
 private:
+    /// The SIMD path may read and write the packed stream directly: 4-bit low_first codes and
+    /// every run (group, row, chunk) starting on an even element.
+    static bool packed4(const tensor_type& t, backend b) noexcept {
+        return Bits == 4 && b == backend::simd && t.order == nibble_order::low_first && t.shape.cols % 2 == 0 &&
+               t.group_size % 2 == 0;
+    }
     static float inverse(float s) noexcept {
         if (s == 0.0f) return 0.0f;
         const float inv = 1.0f / s;

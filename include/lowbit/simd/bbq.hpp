@@ -1,6 +1,7 @@
 // lowbit — xsimd kernels for BBQ and QuEST, and the fixed-order sum of squares behind σ.
 // Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp).
 #pragma once
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -43,23 +44,49 @@ inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, 
 namespace simd {
 
 /// Σ x² over finite x in tree_sum order; equals lowbit::tree_sum_squares_finite bit for bit.
+/// When `finite` is given it receives the number of finite values.
 /// Leaves of 256 are butterflied in double batches (distances >= the batch width pair batches,
 /// the last few pair lanes through memory, exactly core/reduce.hpp's order); higher levels are
 /// reduce.hpp's own code.
 template <class Arch = xsimd::default_arch>
-inline double tree_sum_squares_finite(std::span<const float> x) {
+inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* finite = nullptr) {
     using D = xsimd::batch<double, Arch>;
     constexpr std::size_t WD = D::size, NV = tree_block / WD;
     const std::size_t n = x.size();
+    std::size_t count = 0;
+    if (finite) *finite = 0;
     if (n == 0) return 0.0;
     const std::size_t leaves = (n + tree_block - 1) / tree_block;
     std::vector<double> level(leaves);
     alignas(64) double buf[tree_block];
     for (std::size_t b = 0; b < leaves; ++b) {
         const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
+#if defined(__AVX512F__)
+        if constexpr (detail::has_permute16<Arch> && WD == 8) {
+            if (m == tree_block) {  // squares in double of 8 floats at a time; non-finite terms are 0
+                const __m512d inf = _mm512_set1_pd(INFINITY);
+                __m512d v[NV];
+                for (std::size_t j = 0; j < NV; ++j) {
+                    const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x.data() + base + j * 8));
+                    const __m512d sq = _mm512_mul_pd(d, d);  // finite x: exact and < inf
+                    const __mmask8 k = _mm512_cmp_pd_mask(sq, inf, _CMP_LT_OQ);
+                    count += std::size_t(std::popcount(unsigned(k)));
+                    v[j] = _mm512_maskz_mov_pd(k, sq);
+                }
+                for (std::size_t s = NV / 2; s >= 1; s /= 2)
+                    for (std::size_t j = 0; j < s; ++j) v[j] = _mm512_add_pd(v[j], v[j + s]);
+                _mm512_store_pd(buf, v[0]);
+                for (std::size_t s = WD / 2; s >= 1; s /= 2)
+                    for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
+                level[b] = buf[0];
+                continue;
+            }
+        }
+#endif
         for (std::size_t i = 0; i < m; ++i) {
             const float v = x[base + i];
             buf[i] = std::isfinite(v) ? double(v) * double(v) : 0.0;
+            count += std::isfinite(v) ? 1 : 0;
         }
         for (std::size_t i = m; i < tree_block; ++i) buf[i] = 0.0;
         D v[NV];
@@ -71,6 +98,7 @@ inline double tree_sum_squares_finite(std::span<const float> x) {
             for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
         level[b] = buf[0];
     }
+    if (finite) *finite = count;
     if (leaves == 1) return level[0];
     return tree_sum(leaves, [&](std::size_t i) { return level[i]; });
 }
@@ -120,6 +148,25 @@ inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, b
         detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
     }
     reference::bbq_encode_run<Bits>(y + i, n - i, r, z, c, codes + i);
+}
+
+/// bbq_encode_run writing 4-bit codes packed (low_first) to out[0 … n/2); n even.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c,
+                                   const bbq_kernel<Bits, Arch>& k, std::uint8_t* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B rb(r), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B v = B::load_unaligned(y + i) * rb;
+        v = xsimd::select(xsimd::isnan(v), zero, v);
+        const auto qu = detail::sorted_search<Arch, Bits, true>(v, k.thresholds);
+        detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
+    }
+    std::uint8_t cs[W];
+    reference::bbq_encode_run<Bits>(y + i, std::min(n - i, W), r, z, c, cs);
+    for (std::size_t j = 0; i + j + 1 < n; j += 2) out[(i + j) / 2] = static_cast<std::uint8_t>(cs[j] | (cs[j + 1] << 4));
 }
 
 /// SIMD QuEST encode; equals reference::quest_encode_run.

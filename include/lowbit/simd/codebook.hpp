@@ -60,6 +60,39 @@ inline void store_bytes(xsimd::batch<std::int32_t, Arch> v, std::uint8_t* p) noe
     for (std::size_t l = 0; l < I::size; ++l) p[l] = static_cast<std::uint8_t>(t[l]);
 }
 
+/// 4-bit codes of W lanes (each < 16) packed two per byte, lane 2j in the low nibble
+/// (core/packing.hpp's low_first layout): W/2 bytes to p.
+template <class Arch>
+inline void store_nibbles(xsimd::batch<std::int32_t, Arch> v, std::uint8_t* p) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) {  // each 64-bit lane (lo, hi) becomes the byte lo | hi << 4
+        const __m512i w = _mm512_or_si512(v, _mm512_srli_epi64(v, 28));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm512_cvtepi64_epi8(w));
+        return;
+    }
+#endif
+    alignas(64) std::int32_t t[I::size];
+    v.store_aligned(t);
+    for (std::size_t l = 0; l < I::size; l += 2) p[l / 2] = static_cast<std::uint8_t>(t[l] | (t[l + 1] << 4));
+}
+
+/// W 4-bit codes from W/2 bytes (low_first), widened to int32.
+template <class Arch>
+inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* p) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) {
+        const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), m = _mm_set1_epi8(0x0F);
+        const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+        return I(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+    }
+#endif
+    alignas(64) std::int32_t t[I::size];
+    for (std::size_t l = 0; l < I::size; ++l) t[l] = (p[l / 2] >> (4 * (l % 2))) & 0xF;
+    return I::load_aligned(t);
+}
+
 /// A float table of 2^Bits entries (64-byte aligned, padded), looked up per lane.
 template <class Arch, int Bits>
 struct lane_table {
@@ -68,16 +101,31 @@ struct lane_table {
     static constexpr bool in_register = has_permute16<Arch> && Bits <= 4;
     alignas(64) float entries[(std::size_t{1} << Bits) < 16 ? 16 : (std::size_t{1} << Bits)];
     B reg;
+#if defined(__AVX512F__)
+    /// in_register only: level tables of the binary search, step[k][idx] = entries[idx + 2^k − 1]
+    /// for the idx a search can hold before the step of size 2^k (multiples of 2^{k+1}), so the
+    /// permute index is idx itself; step Bits−1 compares with a broadcast of entries[2^{Bits−1} − 1].
+    __m512 step[Bits > 1 ? Bits - 1 : 1];
+#endif
 
     /// Copies n <= 2^Bits entries; the rest repeat the last one.
     lane_table(const float* src, std::size_t n) noexcept : entries{} {
         for (std::size_t i = 0; i < n; ++i) entries[i] = src[i];
         for (std::size_t i = n; i < sizeof(entries) / sizeof(float); ++i) entries[i] = n ? src[n - 1] : 0.0f;
         reg = in_register ? B::load_aligned(entries) : B(0.0f);
+#if defined(__AVX512F__)
+        if constexpr (in_register) {
+            for (int k = 0; k + 1 < Bits; ++k) {
+                alignas(64) float tab[16];
+                for (int idx = 0; idx < 16; ++idx) tab[idx] = entries[std::min(idx + (1 << k) - 1, 15)];
+                step[k] = _mm512_load_ps(tab);
+            }
+        }
+#endif
     }
     [[nodiscard]] B operator()(I idx) const noexcept {
 #if defined(__AVX512F__)
-        if constexpr (in_register) return B(_mm512_permutexvar_ps(idx, reg));
+        if constexpr (in_register) return B(_mm512_maskz_permutexvar_ps(0xFFFF, idx, reg));
 #endif
         return B::gather(entries, idx);
     }
@@ -88,6 +136,18 @@ template <class Arch, int Bits, bool Inclusive>
 inline xsimd::batch<std::int32_t, Arch> sorted_search(xsimd::batch<float, Arch> y, const lane_table<Arch, Bits>& t) noexcept {
     using B = xsimd::batch<float, Arch>;
     using I = xsimd::batch<std::int32_t, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (lane_table<Arch, Bits>::in_register) {  // the same search on k-masks and int lanes
+        constexpr int cmp = Inclusive ? _CMP_GE_OQ : _CMP_GT_OQ;
+        const __mmask16 k0 = _mm512_cmp_ps_mask(y, _mm512_set1_ps(t.entries[(1 << (Bits - 1)) - 1]), cmp);
+        __m512i idx = _mm512_maskz_mov_epi32(k0, _mm512_set1_epi32(1 << (Bits - 1)));
+        for (int k = Bits - 2; k >= 0; --k) {
+            const __mmask16 m = _mm512_cmp_ps_mask(y, _mm512_maskz_permutexvar_ps(0xFFFF, idx, t.step[k]), cmp);
+            idx = _mm512_mask_add_epi32(idx, m, idx, _mm512_set1_epi32(1 << k));
+        }
+        return I(idx);
+    }
+#endif
     B idx(0.0f);
     for (int step = 1 << (Bits - 1); step >= 1; step /= 2) {
         const B tv = t(xsimd::batch_cast<std::int32_t>(idx) + I(step - 1));
@@ -137,11 +197,49 @@ inline void decode_codebook_run(const std::uint8_t* codes, std::size_t n, float 
     reference::decode_codebook_run(codes + i, n - i, scale, cb, out + i);
 }
 
+/// encode_codebook_run writing 4-bit codes packed (low_first) to out[0 … n/2); n even.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void encode_codebook_run_packed4(const float* x, std::size_t n, float inv, const codebook<Bits>& cb,
+                                        const codebook_kernel<Bits, Arch>& k, std::uint8_t* out) noexcept {
+    static_assert(Bits == 4, "lowbit: packed4 kernels are for 4-bit codes");
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B s(inv), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B y = B::load_unaligned(x + i) * s;
+        y = xsimd::select(xsimd::isnan(y), zero, y);
+        detail::store_nibbles<Arch>(detail::sorted_search<Arch, Bits, false>(y, k.thresholds), out + i / 2);
+    }
+    std::uint8_t c[W];
+    reference::encode_codebook_run(x + i, std::min(n - i, W), inv, cb, c);
+    for (std::size_t j = 0; i + j + 1 < n; j += 2) out[(i + j) / 2] = static_cast<std::uint8_t>(c[j] | (c[j + 1] << 4));
+}
+
+/// decode_codebook_run reading 4-bit codes packed (low_first) from in[0 … n/2); n even.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void decode_codebook_run_packed4(const std::uint8_t* in, std::size_t n, float scale, const codebook<Bits>& cb,
+                                        const codebook_kernel<Bits, Arch>& k, float* out) noexcept {
+    static_assert(Bits == 4, "lowbit: packed4 kernels are for 4-bit codes");
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B s(scale);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) (k.levels(detail::load_nibbles<Arch>(in + i / 2)) * s).store_unaligned(out + i);
+    std::uint8_t c[W];
+    for (std::size_t j = 0; i + j + 1 < n; j += 2) {
+        c[j] = in[(i + j) / 2] & 0xF;
+        c[j + 1] = in[(i + j) / 2] >> 4;
+    }
+    reference::decode_codebook_run(c, n - i, scale, cb, out + i);
+}
+
 }  // namespace simd
 LOWBIT_NAMESPACE_END
 
 LOWBIT_NAMESPACE_BEGIN
 namespace simd {
+
 
 /// Largest finite |x| (0 when none); equals observe_absmax (scale/rules.hpp) exactly, since a
 /// maximum does not depend on the order in which it is taken.
@@ -154,12 +252,25 @@ inline float absmax(const float* x, std::size_t n) noexcept {
     std::size_t i = 0;
     for (; i + W <= n; i += W) {
         const B a = xsimd::abs(B::load_unaligned(x + i));
-        m = xsimd::max(m, xsimd::select(a <= big, a, zero));  // NaN and ±Inf count as 0
+        const B f = xsimd::select(a <= big, a, zero);  // NaN and ±Inf count as 0
+        m = xsimd::select(f > m, f, m);
     }
-    alignas(64) float lanes[W];
-    m.store_aligned(lanes);
     float r = 0.0f;
-    for (std::size_t l = 0; l < W; ++l) r = lanes[l] > r ? lanes[l] : r;
+#if defined(__AVX512F__)
+    if constexpr (detail::has_permute16<Arch>) {  // (maskz forms: GCC 12 warns on the plain ones)
+        __m512 v = m;
+        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E));
+        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1));
+        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_permute_ps(0xFFFF, v, 0x4E));
+        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_permute_ps(0xFFFF, v, 0xB1));
+        r = _mm512_cvtss_f32(v);
+    }
+#endif
+    if constexpr (!detail::has_permute16<Arch>) {
+        alignas(64) float lanes[W];
+        m.store_aligned(lanes);
+        for (std::size_t l = 0; l < W; ++l) r = lanes[l] > r ? lanes[l] : r;
+    }
     for (; i < n; ++i) {
         const float a = std::fabs(x[i]);
         r = (a > r && a <= 3.4028234663852886e38f) ? a : r;

@@ -10,8 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "../core/backend.hpp"
 #include "../transform/hadamard.hpp"
@@ -30,6 +34,18 @@ struct xor_lanes {
 template <class Arch, std::size_t S>
 inline xsimd::batch<float, Arch> lane_butterfly(xsimd::batch<float, Arch> v) noexcept {
     using B = xsimd::batch<float, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {  // immediate shuffles, same lanes as the swizzle
+        // (zero-masked forms with a full mask: GCC 12 warns on the unmasked ones)
+        __m512 sw;
+        if constexpr (S == 1) sw = _mm512_maskz_permute_ps(0xFFFF, v, 0xB1);
+        else if constexpr (S == 2) sw = _mm512_maskz_permute_ps(0xFFFF, v, 0x4E);
+        else if constexpr (S == 4) sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1);
+        else sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E);
+        constexpr __mmask16 upper = S == 1 ? 0xAAAA : S == 2 ? 0xCCCC : S == 4 ? 0xF0F0 : 0xFF00;
+        return B(_mm512_mask_sub_ps(_mm512_add_ps(v, sw), upper, sw, v));
+    }
+#endif
     using U = xsimd::batch<std::uint32_t, Arch>;
     alignas(64) float upper[B::size];
     for (std::size_t l = 0; l < B::size; ++l) upper[l] = (l & S) ? 1.0f : 0.0f;
@@ -47,6 +63,28 @@ inline xsimd::batch<float, Arch> lane_stages(xsimd::batch<float, Arch> v, std::s
 }
 }  // namespace detail
 
+/// One block of h = NV·W values from src to dst (may alias), held in NV registers.
+template <class Arch, std::size_t NV>
+inline void hadamard_block_regs(const float* src, float* dst) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size, h = NV * W;
+    B v[NV];
+    for (std::size_t j = 0; j < NV; ++j) v[j] = detail::lane_stages<Arch>(B::load_unaligned(src + j * W), h);
+    for (std::size_t len = 1; len < NV; len *= 2)
+        for (std::size_t i = 0; i < NV; i += 2 * len)
+            for (std::size_t j = i; j < i + len; ++j) {
+                const B a = v[j], b = v[j + len];
+                v[j] = a + b;
+                v[j + len] = a - b;
+            }
+    const B c(hadamard_norm(h));
+    for (std::size_t j = 0; j < NV; ++j) (v[j] * c).store_unaligned(dst + j * W);
+}
+
+/// Transforms one block of h values from src into dst (which must not overlap src unless equal).
+template <class Arch = xsimd::default_arch>
+inline void hadamard_block_copy(const float* src, float* dst, std::size_t h) noexcept;
+
 /// Transforms `count` consecutive blocks of h values each (h a power of two) in place.
 template <class Arch = xsimd::default_arch>
 inline void hadamard_blocks(float* x, std::size_t count, std::size_t h) noexcept {
@@ -59,6 +97,10 @@ inline void hadamard_blocks(float* x, std::size_t count, std::size_t h) noexcept
         for (std::size_t i = 0; i < full; i += W)
             (detail::lane_stages<Arch>(B::load_unaligned(x + i), h) * c).store_unaligned(x + i);
         for (std::size_t i = full; i < n; i += h) reference::hadamard_block(x + i, h);
+        return;
+    }
+    if (h <= 16 * W) {
+        for (std::size_t k = 0; k < count; ++k, x += h) hadamard_block_copy<Arch>(x, x, h);
         return;
     }
     for (std::size_t k = 0; k < count; ++k, x += h) {
@@ -82,6 +124,21 @@ inline void hadamard_blocks(float* x, std::size_t count, std::size_t h) noexcept
                 }
         }
     }
+}
+
+template <class Arch>
+inline void hadamard_block_copy(const float* src, float* dst, std::size_t h) noexcept {
+    constexpr std::size_t W = xsimd::batch<float, Arch>::size;
+    switch (h / W) {
+        case 1: if (h == W) { hadamard_block_regs<Arch, 1>(src, dst); return; } break;
+        case 2: hadamard_block_regs<Arch, 2>(src, dst); return;
+        case 4: hadamard_block_regs<Arch, 4>(src, dst); return;
+        case 8: hadamard_block_regs<Arch, 8>(src, dst); return;
+        case 16: hadamard_block_regs<Arch, 16>(src, dst); return;
+        default: break;
+    }
+    if (src != dst) for (std::size_t i = 0; i < h; ++i) dst[i] = src[i];
+    hadamard_blocks<Arch>(dst, 1, h);
 }
 
 /// Transforms one row of n values (blocks of at most H, covered as transform/hadamard.hpp says).
