@@ -214,6 +214,12 @@ public:
             if (H == 0) { emit(x.data() + row0 + lo, row0 + lo, hi - lo, mult); continue; }
             for (std::size_t pos = std::min(lo / H, cols / H) * H; pos < hi;) {
                 const std::size_t h = hadamard_block_at(cols - pos, H);
+                if constexpr (code_bits == 4 && !Quest) {
+                    if (direct && pos >= lo && pos + h <= hi && fused_block(x.data() + row0 + pos, h, mult, t.packed.data() + (row0 + pos) / 2)) {
+                        pos += h;
+                        continue;
+                    }
+                }
                 if (b == backend::simd) {
                     simd::hadamard_block_copy(x.data() + row0 + pos, tmp, h);
                 } else {
@@ -309,6 +315,21 @@ public:
     }
 
 private:
+    /// Transform and encode one whole block in registers when h is 1, 2, 4, 8 or 16 batches.
+    bool fused_block(const float* x, std::size_t h, float r, std::uint8_t* out) const noexcept {
+        if constexpr (code_bits == 4 && !Quest) {
+            constexpr std::size_t W = xsimd::batch<float>::size;
+            switch (h == W ? 1 : h / W) {
+                case 1: if (h != W) return false; simd::bbq_block_encode_packed4<Bits, 1>(x, r, Codes, kern_, out); return true;
+                case 2: simd::bbq_block_encode_packed4<Bits, 2>(x, r, Codes, kern_, out); return true;
+                case 4: simd::bbq_block_encode_packed4<Bits, 4>(x, r, Codes, kern_, out); return true;
+                case 8: simd::bbq_block_encode_packed4<Bits, 8>(x, r, Codes, kern_, out); return true;
+                case 16: simd::bbq_block_encode_packed4<Bits, 16>(x, r, Codes, kern_, out); return true;
+                default: return false;
+            }
+        }
+        return false;
+    }
     /// BBQ: r = 1/σ; QuEST: a = 1/s.
     float multiplier(const tensor_type& t, std::size_t row) const noexcept {
         const std::size_t s = opt_.sigma_from == sigma_source::per_row ? row : 0;

@@ -13,6 +13,7 @@
 #include "../core/reduce.hpp"
 #include "../formats/bbq.hpp"
 #include "codebook.hpp"
+#include "hadamard.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -167,6 +168,24 @@ inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_z
     std::uint8_t cs[W];
     reference::bbq_encode_run<Bits>(y + i, std::min(n - i, W), r, z, c, cs);
     for (std::size_t j = 0; i + j + 1 < n; j += 2) out[(i + j) / 2] = static_cast<std::uint8_t>(cs[j] | (cs[j + 1] << 4));
+}
+
+/// Transform of one whole block of h = NV·W values of x and its BBQ codes, packed (low_first)
+/// to out[0 … h/2), without leaving registers; equals hadamard_block then bbq_encode_run.
+template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
+inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
+                                     std::uint8_t* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    B v[NV];
+    hadamard_block_load<Arch, NV>(x, v);
+    const B rb(r), zero(0.0f);
+    for (std::size_t j = 0; j < NV; ++j) {
+        B u = v[j] * rb;
+        u = xsimd::select(xsimd::isnan(u), zero, u);
+        const auto qu = detail::sorted_search<Arch, Bits, true>(u, k.thresholds);
+        detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + j * W / 2);
+    }
 }
 
 /// SIMD QuEST encode; equals reference::quest_encode_run.

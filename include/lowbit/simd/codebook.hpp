@@ -67,8 +67,8 @@ inline void store_nibbles(xsimd::batch<std::int32_t, Arch> v, std::uint8_t* p) n
     using I = xsimd::batch<std::int32_t, Arch>;
 #if defined(__AVX512F__)
     if constexpr (has_permute16<Arch>) {  // each 64-bit lane (lo, hi) becomes the byte lo | hi << 4
-        const __m512i w = _mm512_or_si512(v, _mm512_srli_epi64(v, 28));
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm512_cvtepi64_epi8(w));
+        const __m512i w = _mm512_or_si512(v, _mm512_maskz_srli_epi64(0xFF, v, 28));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm512_maskz_cvtepi64_epi8(0xFF, w));
         return;
     }
 #endif

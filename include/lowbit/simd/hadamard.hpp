@@ -42,8 +42,13 @@ inline xsimd::batch<float, Arch> lane_butterfly(xsimd::batch<float, Arch> v) noe
         else if constexpr (S == 2) sw = _mm512_maskz_permute_ps(0xFFFF, v, 0x4E);
         else if constexpr (S == 4) sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1);
         else sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E);
-        constexpr __mmask16 upper = S == 1 ? 0xAAAA : S == 2 ? 0xCCCC : S == 4 ? 0xF0F0 : 0xFF00;
-        return B(_mm512_mask_sub_ps(_mm512_add_ps(v, sw), upper, sw, v));
+        // sw + (±1)·v rounded once: ±v is exact, so this is the reference's a + b and a − b.
+        alignas(64) static constexpr float signs[16] = {
+            (0 & S) ? -1.f : 1.f, (1 & S) ? -1.f : 1.f, (2 & S) ? -1.f : 1.f, (3 & S) ? -1.f : 1.f,
+            (4 & S) ? -1.f : 1.f, (5 & S) ? -1.f : 1.f, (6 & S) ? -1.f : 1.f, (7 & S) ? -1.f : 1.f,
+            (8 & S) ? -1.f : 1.f, (9 & S) ? -1.f : 1.f, (10 & S) ? -1.f : 1.f, (11 & S) ? -1.f : 1.f,
+            (12 & S) ? -1.f : 1.f, (13 & S) ? -1.f : 1.f, (14 & S) ? -1.f : 1.f, (15 & S) ? -1.f : 1.f};
+        return B(_mm512_fmadd_ps(v, _mm512_load_ps(signs), sw));
     }
 #endif
     using U = xsimd::batch<std::uint32_t, Arch>;
@@ -63,12 +68,11 @@ inline xsimd::batch<float, Arch> lane_stages(xsimd::batch<float, Arch> v, std::s
 }
 }  // namespace detail
 
-/// One block of h = NV·W values from src to dst (may alias), held in NV registers.
+/// One block of h = NV·W values from src into NV registers v (normalised).
 template <class Arch, std::size_t NV>
-inline void hadamard_block_regs(const float* src, float* dst) noexcept {
+inline void hadamard_block_load(const float* src, xsimd::batch<float, Arch>* v) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size, h = NV * W;
-    B v[NV];
     for (std::size_t j = 0; j < NV; ++j) v[j] = detail::lane_stages<Arch>(B::load_unaligned(src + j * W), h);
     for (std::size_t len = 1; len < NV; len *= 2)
         for (std::size_t i = 0; i < NV; i += 2 * len)
@@ -78,7 +82,16 @@ inline void hadamard_block_regs(const float* src, float* dst) noexcept {
                 v[j + len] = a - b;
             }
     const B c(hadamard_norm(h));
-    for (std::size_t j = 0; j < NV; ++j) (v[j] * c).store_unaligned(dst + j * W);
+    for (std::size_t j = 0; j < NV; ++j) v[j] = v[j] * c;
+}
+
+/// One block of h = NV·W values from src to dst (may alias), held in NV registers.
+template <class Arch, std::size_t NV>
+inline void hadamard_block_regs(const float* src, float* dst) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    B v[NV];
+    hadamard_block_load<Arch, NV>(src, v);
+    for (std::size_t j = 0; j < NV; ++j) v[j].store_unaligned(dst + j * B::size);
 }
 
 /// Transforms one block of h values from src into dst (which must not overlap src unless equal).
