@@ -177,6 +177,13 @@ public:
                 for (std::size_t i = begin; i < end; ++g) {
                     const std::size_t gc1 = std::min(gc0 + G, cols), g0 = r * cols + gc0, run_end = std::min(end, r * cols + gc1);
                     float s;
+                    if (!t.double_quant && i == g0 && run_end == g0 + G && G == 4 * xsimd::batch<float>::size) {
+                        t.scales[g] = simd::encode_codebook_group_packed4<Bits, 4>(x.data() + i, kern_, t.packed.data() + i / 2);
+                        i = run_end;
+                        gc0 = gc1;
+                        if (gc0 == cols) { gc0 = 0; ++r; }
+                        continue;
+                    }
                     if (t.double_quant) {
                         s = t.scale(g);
                     } else {

@@ -216,6 +216,59 @@ inline void encode_codebook_run_packed4(const float* x, std::size_t n, float inv
     for (std::size_t j = 0; i + j + 1 < n; j += 2) out[(i + j) / 2] = static_cast<std::uint8_t>(c[j] | (c[j + 1] << 4));
 }
 
+namespace detail {
+/// Every lane set to the largest lane (no NaN among them).
+template <class Arch>
+inline xsimd::batch<float, Arch> broadcast_max(xsimd::batch<float, Arch> v) noexcept {
+    using B = xsimd::batch<float, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) {  // (zero-masked forms with a full mask: GCC 12 warns on the plain ones)
+        __m512 w = v;
+        w = _mm512_maskz_max_ps(0xFFFF, w, _mm512_maskz_shuffle_f32x4(0xFFFF, w, w, 0x4E));
+        w = _mm512_maskz_max_ps(0xFFFF, w, _mm512_maskz_shuffle_f32x4(0xFFFF, w, w, 0xB1));
+        w = _mm512_maskz_max_ps(0xFFFF, w, _mm512_maskz_permute_ps(0xFFFF, w, 0x4E));
+        w = _mm512_maskz_max_ps(0xFFFF, w, _mm512_maskz_permute_ps(0xFFFF, w, 0xB1));
+        return B(w);
+    }
+#endif
+    alignas(64) float lanes[B::size];
+    v.store_aligned(lanes);
+    float r = lanes[0];
+    for (std::size_t l = 1; l < B::size; ++l) r = lanes[l] > r ? lanes[l] : r;
+    return B(r);
+}
+}  // namespace detail
+
+/// One whole group of NV·W values: its absmax (returned; equals absmax()) and its 4-bit codes
+/// packed (low_first) to out, from one load of the group. Equals absmax + encode_codebook_run.
+template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
+inline float encode_codebook_group_packed4(const float* x, const codebook_kernel<Bits, Arch>& k, std::uint8_t* out) noexcept {
+    static_assert(Bits == 4, "lowbit: packed4 kernels are for 4-bit codes");
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B big(3.4028234663852886e38f), zero(0.0f);
+    B v[NV], m[NV];
+    for (std::size_t j = 0; j < NV; ++j) {
+        v[j] = B::load_unaligned(x + j * W);
+        const B a = xsimd::abs(v[j]);
+        m[j] = xsimd::select(a <= big, a, zero);  // NaN and ±Inf count as 0
+    }
+    for (std::size_t s = NV / 2; s >= 1; s /= 2)  // a maximum is exact in any order
+        for (std::size_t j = 0; j < s; ++j) m[j] = xsimd::select(m[j + s] > m[j], m[j + s], m[j]);
+    // The maximum broadcast to every lane, then 1/max in every lane (IEEE division, as the scalar
+    // 1.0f / s): no scalar round trip on the critical path from the loads to the codes.
+    const B mx = detail::broadcast_max<Arch>(m[0]);
+    B s = B(1.0f) / mx;
+    s = xsimd::select(mx == zero || xsimd::isinf(s), zero, s);
+    const float r = mx.get(0);
+    for (std::size_t j = 0; j < NV; ++j) {
+        B y = v[j] * s;
+        y = xsimd::select(xsimd::isnan(y), zero, y);
+        detail::store_nibbles<Arch>(detail::sorted_search<Arch, Bits, false>(y, k.thresholds), out + j * W / 2);
+    }
+    return r;
+}
+
 /// decode_codebook_run reading 4-bit codes packed (low_first) from in[0 … n/2); n even.
 template <int Bits, class Arch = xsimd::default_arch>
 inline void decode_codebook_run_packed4(const std::uint8_t* in, std::size_t n, float scale, const codebook<Bits>& cb,
