@@ -275,7 +275,10 @@ public:
             }
         }
         if (!t.opt.to_input || H == 0 || begin == end) return;
-        std::vector<float> tmp(H);
+        std::vector<float> big;
+        alignas(64) float small[4096];
+        float* tmp = small;
+        if (H > 4096) { big.resize(H); tmp = big.data(); }
         for (std::size_t r = begin / cols; r * cols < end; ++r) {
             const std::size_t row0 = r * cols;
             const std::size_t lo = std::max(begin, row0) - row0, hi = std::min(end, row0 + cols) - row0;
@@ -291,8 +294,8 @@ public:
                         tmp[k] = (c >= lo && c < hi) ? blk[k]
                                                      : scale_of(r) * t.level_of_code[detail::code_at(t.packed, row0 + c, code_bits, t.opt.order)];
                     }
-                    if (b == backend::simd) simd::hadamard_blocks(tmp.data(), 1, h);
-                    else reference::hadamard_block(tmp.data(), h);
+                    if (b == backend::simd) simd::hadamard_blocks(tmp, 1, h);
+                    else reference::hadamard_block(tmp, h);
                     for (std::size_t c = std::max(pos, lo); c < std::min(pos + h, hi); ++c) blk[c - pos] = tmp[c - pos];
                 }
                 pos += h;

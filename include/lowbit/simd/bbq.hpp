@@ -58,7 +58,8 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
     if (finite) *finite = 0;
     if (n == 0) return 0.0;
     const std::size_t leaves = (n + tree_block - 1) / tree_block;
-    std::vector<double> level(leaves);
+    thread_local std::vector<double> level;  // reused: no allocation once large enough
+    level.resize(leaves);
     alignas(64) double buf[tree_block];
     for (std::size_t b = 0; b < leaves; ++b) {
         const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
@@ -100,8 +101,17 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
         level[b] = buf[0];
     }
     if (finite) *finite = count;
-    if (leaves == 1) return level[0];
-    return tree_sum(leaves, [&](std::size_t i) { return level[i]; });
+    // The upper levels exactly as tree_sum forms them, reduced in place.
+    std::size_t size = leaves;
+    while (size > 1) {
+        const std::size_t next = (size + tree_block - 1) / tree_block;
+        for (std::size_t b = 0; b < next; ++b) {
+            for (std::size_t i = 0; i < tree_block; ++i) buf[i] = b * tree_block + i < size ? level[b * tree_block + i] : 0.0;
+            level[b] = lowbit::detail::butterfly256(buf);
+        }
+        size = next;
+    }
+    return level[0];
 }
 
 namespace detail {
