@@ -30,7 +30,9 @@ struct xor_lanes {
 };
 
 /// One in-register stage of distance S: lane j (bit S clear) gets x[j] + x[j + S], lane j + S
-/// gets x[j] − x[j + S], with the operands in the reference's order (so even NaN payloads match).
+/// gets x[j] − x[j + S]. The generic path keeps the reference's operand order; the AVX-512 path
+/// computes swapped + (±1)·v with one FMA, the same rounded value because ±v is exact (NaN
+/// payloads may differ, which transform/hadamard.hpp leaves open).
 template <class Arch, std::size_t S>
 inline xsimd::batch<float, Arch> lane_butterfly(xsimd::batch<float, Arch> v) noexcept {
     using B = xsimd::batch<float, Arch>;
