@@ -1,11 +1,12 @@
 // lowbit — xsimd butterflies for the blockwise Hadamard transform. Twin of
 // transform/hadamard.hpp, equal to its reference bit for bit (tests/test_hadamard.cpp).
 //
-// Distances len >= W (the batch width) pair whole batches in memory. Distances len < W pair
-// lanes of one batch: with s = swap of lanes l ↔ l XOR len and σ = +1 on lanes whose bit len
-// is clear, −1 where it is set, the stage is s(v) + σ·v: lane j gets x[j + len] + x[j]
-// (= a + b) and lane j + len gets x[j] + (−x[j + len]) (= a − b) — the same float operations
-// as the reference, since negation and commutation of one addition are exact.
+// Distances len >= W (the batch width) pair whole batches. Distances len < W pair lanes of one
+// batch: with s = v with lanes l and l XOR len swapped, the stage is
+// select(bit len of lane set, s − v, v + s), so lane j gets x[j] + x[j + len] and lane j + len
+// gets x[j] − x[j + len], the reference's operations (on AVX-512 one fma(v, ±1, s): the same
+// rounded values, ±v being exact). Blocks of up to 16 batches stay in registers
+// (hadamard_block_load); larger ones make one pass over memory per distance.
 #pragma once
 #include <cstddef>
 #include <cstdint>
