@@ -261,6 +261,26 @@ public:
         if (H != 0) lowbit::detail::check_hadamard(H);
         const simd::detail::lane_table<xsimd::default_arch, code_bits> table(t.level_of_code.data(), std::size_t{1} << code_bits);
         auto scale_of = [&](std::size_t r) { return t.scales[t.opt.sigma_from == sigma_source::per_row ? r : 0]; };
+        if constexpr (code_bits == 4) {
+            // Whole blocks of 4-bit low_first codes: decode and inverse transform in registers;
+            // everything else (rows' odd tails, range edges) below.
+            if (b == backend::simd && t.opt.to_input && H != 0 && t.opt.order == nibble_order::low_first &&
+                cols % 2 == 0 && begin == 0 && end == t.size() && H % xsimd::batch<float>::size == 0 &&
+                H <= 16 * xsimd::batch<float>::size && cols % H == 0) {
+                constexpr std::size_t W = xsimd::batch<float>::size;
+                for (std::size_t i = 0; i < end; i += H) {
+                    const float s = scale_of(i / cols);
+                    switch (H / W) {
+                        case 1: simd::level_decode_block_packed4<1>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        case 2: simd::level_decode_block_packed4<2>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        case 4: simd::level_decode_block_packed4<4>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        case 8: simd::level_decode_block_packed4<8>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        default: simd::level_decode_block_packed4<16>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                    }
+                }
+                return;
+            }
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
             const std::size_t c1 = std::min(c0 + chunk_elements, end);

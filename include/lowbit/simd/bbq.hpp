@@ -198,6 +198,20 @@ inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const
     }
 }
 
+/// Linear decode of one whole block of h = NV·W packed 4-bit codes (low_first) and its inverse
+/// transform, in registers; equals level_decode_run then hadamard_block.
+template <std::size_t NV, class Arch = xsimd::default_arch>
+inline void level_decode_block_packed4(const std::uint8_t* in, float s, const detail::lane_table<Arch, 4>& table,
+                                       float* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B sb(s);
+    B v[NV];
+    for (std::size_t j = 0; j < NV; ++j) v[j] = sb * table(detail::load_nibbles<Arch>(in + j * W / 2));
+    hadamard_regs<Arch, NV>(v);
+    for (std::size_t j = 0; j < NV; ++j) v[j].store_unaligned(out + j * W);
+}
+
 /// SIMD QuEST encode; equals reference::quest_encode_run.
 template <int Bits, class Arch = xsimd::default_arch>
 inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, const bbq_kernel<Bits, Arch>& k,

@@ -38,7 +38,7 @@ template <class Arch>
 inline xsimd::batch<std::int32_t, Arch> load_bytes(const std::uint8_t* p) noexcept {
     using I = xsimd::batch<std::int32_t, Arch>;
 #if defined(__AVX512F__)
-    if constexpr (has_permute16<Arch>) return I(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+    if constexpr (has_permute16<Arch>) return I(_mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
 #endif
     alignas(64) std::int32_t t[I::size];
     for (std::size_t l = 0; l < I::size; ++l) t[l] = p[l];
@@ -85,7 +85,7 @@ inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* p) noex
     if constexpr (has_permute16<Arch>) {
         const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), m = _mm_set1_epi8(0x0F);
         const __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
-        return I(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+        return I(_mm512_maskz_cvtepu8_epi32(0xFFFF, _mm_unpacklo_epi8(lo, hi)));
     }
 #endif
     alignas(64) std::int32_t t[I::size];

@@ -71,12 +71,12 @@ inline xsimd::batch<float, Arch> lane_stages(xsimd::batch<float, Arch> v, std::s
 }
 }  // namespace detail
 
-/// One block of h = NV·W values from src into NV registers v (normalised).
+/// The normalised transform of one block of h = NV·W values held in NV registers.
 template <class Arch, std::size_t NV>
-inline void hadamard_block_load(const float* src, xsimd::batch<float, Arch>* v) noexcept {
+inline void hadamard_regs(xsimd::batch<float, Arch>* v) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size, h = NV * W;
-    for (std::size_t j = 0; j < NV; ++j) v[j] = detail::lane_stages<Arch>(B::load_unaligned(src + j * W), h);
+    for (std::size_t j = 0; j < NV; ++j) v[j] = detail::lane_stages<Arch>(v[j], h);
     for (std::size_t len = 1; len < NV; len *= 2)
         for (std::size_t i = 0; i < NV; i += 2 * len)
             for (std::size_t j = i; j < i + len; ++j) {
@@ -86,6 +86,14 @@ inline void hadamard_block_load(const float* src, xsimd::batch<float, Arch>* v) 
             }
     const B c(hadamard_norm(h));
     for (std::size_t j = 0; j < NV; ++j) v[j] = v[j] * c;
+}
+
+/// One block of h = NV·W values from src into NV registers v (normalised).
+template <class Arch, std::size_t NV>
+inline void hadamard_block_load(const float* src, xsimd::batch<float, Arch>* v) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    for (std::size_t j = 0; j < NV; ++j) v[j] = B::load_unaligned(src + j * B::size);
+    hadamard_regs<Arch, NV>(v);
 }
 
 /// One block of h = NV·W values from src to dst (may alias), held in NV registers.
