@@ -17,6 +17,8 @@
 #include "core/error.hpp"
 #include "core/granularity.hpp"
 #include "parallel.hpp"
+#include "quantizers/bbq.hpp"
+#include "quantizers/codebook.hpp"
 #include "quantizers/int.hpp"
 #include "quantizers/log.hpp"
 #include "quantizers/minifloat.hpp"
@@ -146,6 +148,30 @@ inline const std::vector<scheme_info>& all_schemes() {
         // ---- end floating-point family ----
 
         // ---- codebooks, Hadamard, BBQ and QuEST (issue 4) ----
+        add(v, "nf4_g64", "codebook", "NF4 (bitsandbytes' table), group 64, absmax, fp32 scale",
+            codebook_quantizer<4>());
+        add(v, "nf3_g64", "codebook", "NF3 (NormalFloat construction), group 64, absmax, fp32 scale",
+            codebook_quantizer<3>());
+        add(v, "nf2_g64", "codebook", "NF2 (NormalFloat construction), group 64, absmax, fp32 scale",
+            codebook_quantizer<2>());
+        add(v, "nf4_g64_dq", "codebook", "NF4, group 64, absmax double-quantised to 8 bits per 256 groups (QLoRA-style)",
+            codebook_quantizer<4>({.double_quant = true}));
+        add(v, "bbq1", "bbq", "BBQ 1-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* sigma, INT1 codes",
+            bbq_quantizer<1>({.zero = bbq_zero::half}));
+        add(v, "bbq2", "bbq", "BBQ 2-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* sigma, INT2 codes",
+            bbq_quantizer<2>({.zero = bbq_zero::half}));
+        add(v, "bbq3", "bbq", "BBQ 3-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* sigma, INT3 codes",
+            bbq_quantizer<3>());
+        add(v, "bbq4", "bbq", "BBQ 4-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* sigma, INT4 codes",
+            bbq_quantizer<4>());
+        add(v, "bbq3_fp4", "bbq", "BBQ 3-bit as FP4 E2M1 bit patterns (-4 ... 3 exact): Hadamard 128, sigma per tensor, z = 0",
+            bbq_quantizer<3, bbq_codes::e2m1>());
+        add(v, "quest2", "bbq", "QuEST 2-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise grid",
+            quest_quantizer<2>());
+        add(v, "quest3", "bbq", "QuEST 3-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise grid",
+            quest_quantizer<3>());
+        add(v, "quest4", "bbq", "QuEST 4-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise grid",
+            quest_quantizer<4>());
         // ---- end codebooks and BBQ ----
         return v;
     }();

@@ -1,0 +1,389 @@
+// lowbit — the BBQ and QuEST quantizers: blockwise Hadamard (H = 128 by default, or none),
+// σ = RMS per tensor, per row, or given, then BBQ's Φ-threshold codes or QuEST's clipped uniform
+// midrise codes (formats/bbq.hpp), emitted as signed INT-B, the raw index, or FP4 E2M1.
+//
+//   lowbit::bbq_quantizer<4> q;                         // H = 128, σ per tensor, z = 0, γ = ζ*·σ
+//   auto t = q.quantize(w, {rows, cols});               // t.codes(): INT4 two's complement
+//   q.dequantize(t, y);                                 // back in w's domain (inverse Hadamard)
+//
+// σ is the RMS of the finite inputs x of the slot (the tensor, or one row), summed in
+// core/reduce.hpp's fixed tree order (CUDA reproduces it); the transform is orthonormal and
+// block-diagonal within rows, so this is also the RMS of H·x up to float rounding, and it needs
+// no transform pass of its own. From the stored float σ:
+//   BBQ:   r = float(1/σ) (0 when σ = 0),  γ = given or float(ζ*·σ),  s = γ / 2^{B−1};  v = y·r
+//   QuEST: s = float(c·σ),  a = float(1/s) (0 when s = 0);  u = y·a
+// and the decode is x̂ = s · level(code) in the Hadamard domain, followed (options.to_input) by
+// the inverse transform, which is the transform itself. `scales` stores s per slot (what the
+// decode needs; 32 bits each), `sigmas` stores σ.
+//
+// SIMD fast paths (bit-identical, tested against the reference): 4-bit codes in the low_first
+// layout on rows of even length are written and read as packed nibbles directly, and whole
+// Hadamard blocks of up to 16 batches are transformed and encoded (or decoded and transformed
+// back) without leaving registers.
+//
+// Splitting for threads (parallel.hpp): encode(begin, end) transforms every Hadamard block that
+// overlaps the range (reading x outside it where a block straddles the edge) and writes only the
+// range's codes; decode likewise. Results do not depend on the split.
+#pragma once
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/granularity.hpp"
+#include "../core/packing.hpp"
+#include "../core/reduce.hpp"
+#include "../formats/bbq.hpp"
+#include "../simd/bbq.hpp"
+#include "../simd/hadamard.hpp"
+#include "../simd/packing.hpp"
+#include "../transform/hadamard.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// Where σ comes from.
+enum class sigma_source : std::uint8_t {
+    per_tensor,  ///< RMS of the whole tensor
+    per_row,     ///< RMS of each row (the reference's per-channel weights)
+    given,       ///< options.sigma (e.g. a running average kept by the caller: BBQ-fast)
+};
+
+/// Options of bbq_quantizer and quest_quantizer.
+struct bbq_options {
+    std::size_t hadamard = 128;                 ///< block size H (a power of two 2 … 32768) or 0: no transform
+    sigma_source sigma_from = sigma_source::per_tensor;
+    float sigma = 0.0f;                         ///< sigma_source::given: σ (> 0)
+    float gamma = 0.0f;                         ///< BBQ: γ (> 0), or 0 for ζ*·σ; QuEST ignores it
+    bbq_zero zero = bbq_zero::integer;          ///< BBQ's zero point; QuEST's is −½ by construction
+    bool to_input = true;                       ///< dequantize applies the inverse transform
+    nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
+};
+
+/// The result of bbq_quantizer / quest_quantizer: packed codes and one scale per slot.
+template <int CodeBits>
+struct bbq_tensor {
+    shape2d shape;
+    bbq_options opt;               ///< the options the tensor was made with
+    std::vector<std::uint8_t> packed;
+    std::vector<float> sigmas;     ///< σ per slot
+    std::vector<float> scales;     ///< decode step s per slot
+    std::array<float, 256> level_of_code{};  ///< level of every emitted code (decode table)
+
+    static constexpr int bits = CodeBits;
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        std::vector<std::uint8_t> c(size());
+        unpack(packed, bits, c, opt.order);
+        return c;
+    }
+    [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * 32; }
+    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+};
+
+namespace detail {
+/// Code i of a packed stream (low_first or high_first).
+inline std::uint8_t code_at(const std::vector<std::uint8_t>& packed, std::size_t i, int bits, nibble_order order) noexcept {
+    if (order == nibble_order::high_first) return static_cast<std::uint8_t>((packed[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xFu);
+    unsigned c = 0;
+    for (int k = 0; k < bits; ++k) {
+        const std::size_t bit = i * std::size_t(bits) + std::size_t(k);
+        c |= ((packed[bit / 8] >> (bit % 8)) & 1u) << k;
+    }
+    return static_cast<std::uint8_t>(c);
+}
+inline float safe_inverse(double s) noexcept {
+    if (s == 0.0) return 0.0f;
+    const float r = static_cast<float>(1.0 / s);
+    return std::isfinite(r) ? r : 0.0f;
+}
+}  // namespace detail
+
+/// BBQ (Quest = false) or QuEST (Quest = true) of `Bits` bits, codes emitted as `Codes`.
+template <int Bits, bool Quest, bbq_codes Codes = bbq_codes::int_b>
+class rotated_quantizer {
+public:
+    static_assert(Bits >= 1 && Bits <= 8, "lowbit: BBQ / QuEST need 1 <= Bits <= 8");
+    static_assert(Codes != bbq_codes::e2m1 || Bits <= 3,
+                  "lowbit: E2M1 codes hold the levels exactly only for Bits <= 3 (z = 0) or Bits <= 2 (z = -1/2)");
+    static constexpr int bits = Bits;
+    static constexpr int code_bits = bbq_code_bits(Bits, Codes);
+    using tensor_type = bbq_tensor<code_bits>;
+    using options = bbq_options;
+
+    rotated_quantizer() : rotated_quantizer(options{}) {}
+    explicit rotated_quantizer(options o) : opt_(o), kern_(o.zero) {
+        if (opt_.hadamard != 0) lowbit::detail::check_hadamard(opt_.hadamard);
+        if (opt_.sigma_from == sigma_source::given)
+            detail::require(std::isfinite(opt_.sigma) && opt_.sigma > 0.0f, "options.sigma", "must be finite and > 0 when sigma_from is given");
+        detail::require(std::isfinite(opt_.gamma) && opt_.gamma >= 0.0f, "options.gamma", "must be finite and >= 0 (0: zeta* sigma)");
+        detail::require(opt_.order == nibble_order::low_first || (code_bits == 4 && opt_.order == nibble_order::high_first),
+                        "options.order", "must be low_first, or high_first for 4-bit codes");
+        if (Quest) opt_.zero = bbq_zero::half;
+        detail::require(Codes != bbq_codes::e2m1 || bbq_e2m1_exact(Bits, opt_.zero), "options.zero",
+                        "E2M1 codes need z = 0 at 3 bits (the levels ±2.5, ±3.5 of z = -1/2 are not in E2M1)");
+        for (std::size_t q = 0; q < (std::size_t{1} << Bits); ++q) {
+            const float lv = level(static_cast<std::uint8_t>(q));
+            level_of_code_[bbq_emit<Bits>(static_cast<std::uint8_t>(q), lv, Codes)] = lv;
+        }
+    }
+    [[nodiscard]] const options& opts() const noexcept { return opt_; }
+
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        tensor_type t;
+        quantize_into(x, shape, t, b);
+        return t;
+    }
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+        prepare(x, shape, t, b);
+        encode(x, t, 0, x.size(), b);
+    }
+
+    /// Sizes t and computes σ and the scales of every slot.
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+        tensor_type t;
+        prepare(x, shape, t, backend::simd);
+        return t;
+    }
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        t.shape = shape;
+        t.opt = opt_;
+        t.packed.assign(packed_size(shape.size(), code_bits), 0);
+        t.level_of_code = level_of_code_;
+        const std::size_t slots = opt_.sigma_from == sigma_source::per_row ? shape.rows : (shape.size() ? 1 : 0);
+        t.sigmas.assign(slots, 0.0f);
+        t.scales.assign(slots, 0.0f);
+        for (std::size_t s = 0; s < slots; ++s) {
+            float sigma = opt_.sigma;
+            if (opt_.sigma_from != sigma_source::given) {
+                const auto v = opt_.sigma_from == sigma_source::per_row ? x.subspan(s * shape.cols, shape.cols) : x;
+                std::size_t finite = 0;
+                double sq;
+                if (b == backend::simd) {
+                    sq = simd::tree_sum_squares_finite(v, &finite);
+                } else {
+                    for (float e : v) finite += std::isfinite(e) ? 1 : 0;
+                    sq = tree_sum_squares_finite(v);
+                }
+                sigma = finite ? static_cast<float>(std::sqrt(sq / double(finite))) : 0.0f;
+            }
+            t.sigmas[s] = sigma;
+            t.scales[s] = scale_for(sigma);
+        }
+    }
+
+    /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if (begin == end) return;
+        const std::size_t cols = t.shape.cols, H = opt_.hadamard;
+        alignas(64) std::uint8_t buf[chunk_elements];
+        std::size_t c0 = begin, c1 = std::min(begin + chunk_elements, end);
+        auto flush = [&] {
+            auto out = std::span<std::uint8_t>(t.packed).subspan(c0 * code_bits / 8);
+            const auto in = std::span<const std::uint8_t>(buf, c1 - c0);
+            if (b == backend::simd) pack(in, code_bits, out, opt_.order);
+            else pack_reference(in, code_bits, out, opt_.order);
+            c0 = c1;
+            c1 = std::min(c0 + chunk_elements, end);
+        };
+        // Codes of elements [i, i + n) from the transformed values y.
+        auto emit = [&](const float* y, std::size_t i, std::size_t n, float mult) {
+            while (n) {
+                const std::size_t m = std::min(n, c1 - i);
+                encode_run(y, m, mult, buf + (i - c0), b);
+                y += m; i += m; n -= m;
+                if (i == c1) flush();
+            }
+        };
+        // 4-bit low_first codes with even rows: every block, row and range edge falls on a byte.
+        const bool direct = code_bits == 4 && b == backend::simd && opt_.order == nibble_order::low_first &&
+                            cols % 2 == 0 && opt_.hadamard != 0;
+        std::vector<float> big;
+        alignas(64) float small[4096];
+        float* tmp = small;
+        if (H > 4096) { big.resize(H); tmp = big.data(); }
+        for (std::size_t r = begin / cols; r * cols < end; ++r) {
+            const std::size_t row0 = r * cols;
+            const std::size_t lo = std::max(begin, row0) - row0, hi = std::min(end, row0 + cols) - row0;
+            const float mult = multiplier(t, r);
+            if (H == 0) { emit(x.data() + row0 + lo, row0 + lo, hi - lo, mult); continue; }
+            for (std::size_t pos = std::min(lo / H, cols / H) * H; pos < hi;) {
+                const std::size_t h = hadamard_block_at(cols - pos, H);
+                if constexpr (code_bits == 4 && !Quest) {
+                    if (direct && pos >= lo && pos + h <= hi && fused_block(x.data() + row0 + pos, h, mult, t.packed.data() + (row0 + pos) / 2)) {
+                        pos += h;
+                        continue;
+                    }
+                }
+                if (b == backend::simd) {
+                    simd::hadamard_block_copy(x.data() + row0 + pos, tmp, h);
+                } else {
+                    std::memcpy(tmp, x.data() + row0 + pos, h * sizeof(float));
+                    reference::hadamard_block(tmp, h);
+                }
+                const std::size_t a = std::max(pos, lo), e = std::min(pos + h, hi);
+                if constexpr (code_bits == 4 && !Quest) {
+                    if (direct) {  // every run starts on a byte: write the packed stream directly
+                        simd::bbq_encode_run_packed4<Bits>(tmp + (a - pos), e - a, mult, opt_.zero, Codes, kern_, t.packed.data() + (row0 + a) / 2);
+                        pos += h;
+                        continue;
+                    }
+                }
+                emit(tmp + (a - pos), row0 + a, e - a, mult);
+                pos += h;
+            }
+        }
+    }
+
+    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        decode(t, out, 0, t.size(), b);
+    }
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize(t, y, b);
+        return y;
+    }
+
+    /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(t.packed.size() >= packed_size(t.size(), code_bits), "t.packed", "is shorter than the shape needs");
+        const std::size_t slots = t.opt.sigma_from == sigma_source::per_row ? t.shape.rows : (t.size() ? 1 : 0);
+        detail::require(t.scales.size() == slots, "t.scales", "must hold one scale per slot");
+        const std::size_t cols = t.shape.cols, H = t.opt.hadamard;
+        if (H != 0) lowbit::detail::check_hadamard(H);
+        const simd::detail::lane_table<xsimd::default_arch, code_bits> table(t.level_of_code.data(), std::size_t{1} << code_bits);
+        auto scale_of = [&](std::size_t r) { return t.scales[t.opt.sigma_from == sigma_source::per_row ? r : 0]; };
+        if constexpr (code_bits == 4) {
+            // Whole blocks of 4-bit low_first codes: decode and inverse transform in registers;
+            // everything else (rows' odd tails, range edges) below.
+            if (b == backend::simd && t.opt.to_input && H != 0 && t.opt.order == nibble_order::low_first &&
+                cols % 2 == 0 && begin == 0 && end == t.size() && H % xsimd::batch<float>::size == 0 &&
+                H <= 16 * xsimd::batch<float>::size && cols % H == 0) {
+                constexpr std::size_t W = xsimd::batch<float>::size;
+                for (std::size_t i = 0; i < end; i += H) {
+                    const float s = scale_of(i / cols);
+                    switch (H / W) {
+                        case 1: simd::level_decode_block_packed4<1>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        case 2: simd::level_decode_block_packed4<2>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        case 4: simd::level_decode_block_packed4<4>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        case 8: simd::level_decode_block_packed4<8>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                        default: simd::level_decode_block_packed4<16>(t.packed.data() + i / 2, s, table, out.data() + i); break;
+                    }
+                }
+                return;
+            }
+        }
+        alignas(64) std::uint8_t buf[chunk_elements];
+        for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+            const std::size_t c1 = std::min(c0 + chunk_elements, end);
+            auto in = std::span<const std::uint8_t>(t.packed).subspan(c0 * code_bits / 8);
+            if (b == backend::simd) unpack(in, code_bits, std::span<std::uint8_t>(buf, c1 - c0), t.opt.order);
+            else unpack_reference(in, code_bits, std::span<std::uint8_t>(buf, c1 - c0), t.opt.order);
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t r = i / cols, run_end = std::min(c1, (r + 1) * cols);
+                if (b == backend::simd) simd::level_decode_run<code_bits>(buf + (i - c0), run_end - i, scale_of(r), t.level_of_code.data(), table, out.data() + i);
+                else reference::level_decode_run(buf + (i - c0), run_end - i, scale_of(r), t.level_of_code.data(), out.data() + i);
+                i = run_end;
+            }
+        }
+        if (!t.opt.to_input || H == 0 || begin == end) return;
+        std::vector<float> big;
+        alignas(64) float small[4096];
+        float* tmp = small;
+        if (H > 4096) { big.resize(H); tmp = big.data(); }
+        for (std::size_t r = begin / cols; r * cols < end; ++r) {
+            const std::size_t row0 = r * cols;
+            const std::size_t lo = std::max(begin, row0) - row0, hi = std::min(end, row0 + cols) - row0;
+            for (std::size_t pos = std::min(lo / H, cols / H) * H; pos < hi;) {
+                const std::size_t h = hadamard_block_at(cols - pos, H);
+                float* blk = out.data() + row0 + pos;
+                if (pos >= lo && pos + h <= hi) {
+                    if (b == backend::simd) simd::hadamard_blocks(blk, 1, h);
+                    else reference::hadamard_block(blk, h);
+                } else {  // a block straddling the range: the values outside it are decoded here
+                    for (std::size_t k = 0; k < h; ++k) {
+                        const std::size_t c = pos + k;
+                        tmp[k] = (c >= lo && c < hi) ? blk[k]
+                                                     : scale_of(r) * t.level_of_code[detail::code_at(t.packed, row0 + c, code_bits, t.opt.order)];
+                    }
+                    if (b == backend::simd) simd::hadamard_blocks(tmp, 1, h);
+                    else reference::hadamard_block(tmp, h);
+                    for (std::size_t c = std::max(pos, lo); c < std::min(pos + h, hi); ++c) blk[c - pos] = tmp[c - pos];
+                }
+                pos += h;
+            }
+        }
+    }
+
+    /// The level of q_u: BBQ q_u − 2^{B−1} − z, QuEST q_u − 2^{B−1} + ½.
+    [[nodiscard]] float level(std::uint8_t qu) const noexcept {
+        if constexpr (Quest) return quest_format<Bits>::level(qu);
+        else return bbq_format<Bits>::level(qu, opt_.zero);
+    }
+    /// The decode step s of a slot with RMS σ (see the file comment).
+    [[nodiscard]] float scale_for(float sigma) const noexcept {
+        if constexpr (Quest) return static_cast<float>(quest_format<Bits>::step() * double(sigma));
+        else {
+            const float gamma = opt_.gamma > 0.0f ? opt_.gamma : static_cast<float>(bbq_zeta * double(sigma));
+            return gamma / float(1 << (Bits - 1));
+        }
+    }
+
+private:
+    /// Transform and encode one whole block in registers when h is 1, 2, 4, 8 or 16 batches.
+    bool fused_block(const float* x, std::size_t h, float r, std::uint8_t* out) const noexcept {
+        if constexpr (code_bits == 4 && !Quest) {
+            constexpr std::size_t W = xsimd::batch<float>::size;
+            switch (h == W ? 1 : h / W) {
+                case 1: if (h != W) return false; simd::bbq_block_encode_packed4<Bits, 1>(x, r, Codes, kern_, out); return true;
+                case 2: simd::bbq_block_encode_packed4<Bits, 2>(x, r, Codes, kern_, out); return true;
+                case 4: simd::bbq_block_encode_packed4<Bits, 4>(x, r, Codes, kern_, out); return true;
+                case 8: simd::bbq_block_encode_packed4<Bits, 8>(x, r, Codes, kern_, out); return true;
+                case 16: simd::bbq_block_encode_packed4<Bits, 16>(x, r, Codes, kern_, out); return true;
+                default: return false;
+            }
+        }
+        return false;
+    }
+    /// BBQ: r = 1/σ; QuEST: a = 1/s.
+    float multiplier(const tensor_type& t, std::size_t row) const noexcept {
+        const std::size_t s = opt_.sigma_from == sigma_source::per_row ? row : 0;
+        if constexpr (Quest) return detail::safe_inverse(double(t.scales[s]));
+        else return detail::safe_inverse(double(t.sigmas[s]));
+    }
+    void encode_run(const float* y, std::size_t n, float mult, std::uint8_t* codes, backend b) const {
+        if constexpr (Quest) {
+            if (b == backend::simd) simd::quest_encode_run<Bits>(y, n, mult, Codes, kern_, codes);
+            else reference::quest_encode_run<Bits>(y, n, mult, Codes, codes);
+        } else {
+            if (b == backend::simd) simd::bbq_encode_run<Bits>(y, n, mult, opt_.zero, Codes, kern_, codes);
+            else reference::bbq_encode_run<Bits>(y, n, mult, opt_.zero, Codes, codes);
+        }
+    }
+
+    options opt_;
+    simd::bbq_kernel<Bits> kern_;
+    std::array<float, 256> level_of_code_{};
+};
+
+/// BBQ of `Bits` bits (see formats/bbq.hpp).
+template <int Bits, bbq_codes Codes = bbq_codes::int_b>
+using bbq_quantizer = rotated_quantizer<Bits, false, Codes>;
+/// QuEST of `Bits` bits: the same transform and σ, Gaussian-optimal clip, uniform midrise grid.
+template <int Bits, bbq_codes Codes = bbq_codes::int_b>
+using quest_quantizer = rotated_quantizer<Bits, true, Codes>;
+
+LOWBIT_NAMESPACE_END

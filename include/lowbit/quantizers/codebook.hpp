@@ -1,0 +1,298 @@
+// lowbit — the codebook quantizer (NormalFloat and fitted codebooks): absmax per group of G
+// contiguous values within a row (64 by default; the last group of a row may be short), codes
+// = nearest codebook level of x / absmax, optional QLoRA-style double quantisation of the scales.
+//
+//   lowbit::codebook_quantizer<4> q;                    // NF4, groups of 64, fp32 absmax
+//   auto t = q.quantize(x, {rows, cols});
+//   q.dequantize(t, y);
+//
+// Double quantisation (options.double_quant): the group absmaxes a_g are stored as 8 bits each.
+// With m = mean of all a_g (tree_sum order, core/reduce.hpp) and, per block of 256 consecutive
+// groups, the step d = max_g |a_g − m| / 127:
+//     q_g = clamp(nearbyint((a_g − m) / d), −127, 127)   (int8; 0 when d = 0)
+//     a'_g = max(0, m + q_g · d)                           (the scale every code is computed with)
+// so a group costs 8 bits plus 32 bits per 256 groups plus one 32-bit mean per tensor
+// (4 + 8/64 + 32/16384 bits per value for NF4 in groups of 64). QLoRA uses the same block of 256
+// and mean offset but bitsandbytes' 8-bit "dynamic" float map for q_g; ours is linear INT8.
+//
+// Non-finite inputs: absmax ignores them; ±Inf encode to the end levels, NaN as 0.0. A group
+// whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
+// the level nearest 0 and decodes to 0.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/granularity.hpp"
+#include "../core/packing.hpp"
+#include "../core/reduce.hpp"
+#include "../formats/codebook.hpp"
+#include "../scale/rules.hpp"
+#include "../simd/codebook.hpp"
+#include "../simd/packing.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+/// Groups per block of the double-quantised scales (QLoRA's 256).
+inline constexpr std::size_t double_quant_block = 256;
+
+/// The result of codebook_quantizer::quantize.
+template <int Bits>
+struct codebook_tensor {
+    shape2d shape;
+    std::size_t group_size = 64;
+    nibble_order order = nibble_order::low_first;
+    codebook<Bits> cb;
+    std::vector<std::uint8_t> packed;  ///< packed_size(size(), Bits) bytes of level indices
+    std::vector<float> scales;         ///< absmax per group (empty when double-quantised)
+    bool double_quant = false;
+    std::vector<std::int8_t> qscales;  ///< double_quant: q_g per group
+    std::vector<float> dq_steps;       ///< double_quant: d per block of 256 groups
+    float dq_mean = 0;                 ///< double_quant: m
+
+    static constexpr int bits = Bits;
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+    [[nodiscard]] std::size_t groups_per_row() const noexcept { return (shape.cols + group_size - 1) / group_size; }
+    [[nodiscard]] std::size_t group_count() const noexcept { return shape.rows * groups_per_row(); }
+    /// The scale group g's codes were computed with (a_g, or a'_g when double-quantised).
+    [[nodiscard]] float scale(std::size_t g) const noexcept {
+        if (!double_quant) return scales[g];
+        const float a = dq_mean + float(qscales[g]) * dq_steps[g / double_quant_block];
+        return a > 0.0f ? a : 0.0f;
+    }
+    [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        std::vector<std::uint8_t> c(size());
+        unpack(packed, bits, c, order);
+        return c;
+    }
+    [[nodiscard]] std::size_t storage_bits() const noexcept {
+        if (!double_quant) return size() * bits + scales.size() * 32;
+        return size() * bits + qscales.size() * 8 + dq_steps.size() * 32 + 32;
+    }
+    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+};
+
+/// Options of codebook_quantizer.
+struct codebook_options {
+    std::size_t group_size = 64;
+    bool double_quant = false;
+    nibble_order order = nibble_order::low_first;  ///< bitsandbytes packs high_first
+};
+
+/// Quantizes floats to a codebook; see the file comment.
+template <int Bits>
+class codebook_quantizer {
+public:
+    using tensor_type = codebook_tensor<Bits>;
+    using options = codebook_options;
+    static constexpr int bits = Bits;
+
+    /// NormalFloat of Bits bits (Bits >= 2), groups of 64.
+    codebook_quantizer() : codebook_quantizer(normal_float_codebook<Bits>(), options{}) {}
+    explicit codebook_quantizer(options o) : codebook_quantizer(normal_float_codebook<Bits>(), o) {}
+    codebook_quantizer(const codebook<Bits>& cb, options o) : cb_(cb), opt_(o), kern_(cb) {
+        detail::require(opt_.group_size > 0, "options.group_size", "must be > 0");
+        detail::check_order(bits, opt_.order);
+    }
+    [[nodiscard]] const options& opts() const noexcept { return opt_; }
+    [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
+
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        tensor_type t;
+        quantize_into(x, shape, t, b);
+        return t;
+    }
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+    /// Quantizes into t, reusing its buffers.
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+        prepare(x, shape, t, b);
+        encode(x, t, 0, x.size(), b);
+    }
+
+    /// Sizes t; with double quantisation also computes and quantizes every scale.
+    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
+        tensor_type t;
+        prepare(x, shape, t, backend::simd);
+        return t;
+    }
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        t.shape = shape;
+        t.group_size = opt_.group_size;
+        t.order = opt_.order;
+        t.cb = cb_;
+        t.double_quant = opt_.double_quant;
+        t.packed.assign(packed_size(shape.size(), bits), 0);
+        const std::size_t groups = t.group_count();
+        if (!opt_.double_quant) {
+            t.scales.assign(groups, 0.0f);
+            t.qscales.clear();
+            t.dq_steps.clear();
+            return;
+        }
+        // Double quantisation needs every absmax first.
+        std::vector<float>& a = t.scales;
+        a.assign(groups, 0.0f);
+        const std::size_t gpr = t.groups_per_row(), G = opt_.group_size;
+        for (std::size_t g = 0; g < groups; ++g) {
+            const std::size_t r = g / gpr, c0 = (g % gpr) * G, c1 = std::min(c0 + G, shape.cols);
+            const float* p = x.data() + r * shape.cols + c0;
+            a[g] = b == backend::simd ? simd::absmax(p, c1 - c0) : observe_absmax(p, c1 - c0);
+        }
+        const float m = groups ? float(tree_sum(groups, [&](std::size_t g) { return double(a[g]); }) / double(groups)) : 0.0f;
+        t.dq_mean = m;
+        t.dq_steps.assign((groups + double_quant_block - 1) / double_quant_block, 0.0f);
+        t.qscales.assign(groups, 0);
+        for (std::size_t k = 0; k < t.dq_steps.size(); ++k) {
+            const std::size_t g0 = k * double_quant_block, g1 = std::min(g0 + double_quant_block, groups);
+            float dev = 0;
+            for (std::size_t g = g0; g < g1; ++g) dev = std::max(dev, std::fabs(a[g] - m));
+            const float d = dev / 127.0f;
+            t.dq_steps[k] = d;
+            for (std::size_t g = g0; g < g1; ++g) {
+                const float q = d > 0.0f ? std::nearbyint((a[g] - m) / d) : 0.0f;
+                t.qscales[g] = static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f));
+            }
+        }
+        a.clear();
+    }
+
+    /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for
+    /// disjoint ranges.
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if (begin == end) return;
+        const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
+        alignas(64) std::uint8_t buf[chunk_elements];
+        if constexpr (Bits == 4) {
+            if (packed4(t, b)) {  // one group per step, no divisions in the loop
+                std::size_t r = begin / cols, c = begin % cols, gc0 = c - c % G, g = r * gpr + gc0 / G;
+                for (std::size_t i = begin; i < end; ++g) {
+                    const std::size_t gc1 = std::min(gc0 + G, cols), g0 = r * cols + gc0, run_end = std::min(end, r * cols + gc1);
+                    float s;
+                    if (!t.double_quant && i == g0 && run_end == g0 + G && G == 4 * xsimd::batch<float>::size) {
+                        t.scales[g] = simd::encode_codebook_group_packed4<Bits, 4>(x.data() + i, kern_, t.packed.data() + i / 2);
+                        i = run_end;
+                        gc0 = gc1;
+                        if (gc0 == cols) { gc0 = 0; ++r; }
+                        continue;
+                    }
+                    if (t.double_quant) {
+                        s = t.scale(g);
+                    } else {
+                        s = simd::absmax(x.data() + g0, gc1 - gc0);
+                        if (i == g0) t.scales[g] = s;
+                    }
+                    simd::encode_codebook_run_packed4<Bits>(x.data() + i, run_end - i, inverse(s), cb_, kern_, t.packed.data() + i / 2);
+                    i = run_end;
+                    gc0 = gc1;
+                    if (gc0 == cols) { gc0 = 0; ++r; }
+                }
+                return;
+            }
+        }
+        for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+            const std::size_t c1 = std::min(c0 + chunk_elements, end);
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t r = i / cols, c = i % cols;
+                const std::size_t g = r * gpr + c / G;
+                const std::size_t g0 = r * cols + (c / G) * G, g1 = std::min(g0 + G, (r + 1) * cols);
+                const std::size_t run_end = std::min(c1, g1);
+                float s;
+                if (t.double_quant) {
+                    s = t.scale(g);
+                } else {
+                    s = b == backend::simd ? simd::absmax(x.data() + g0, g1 - g0) : observe_absmax(x.data() + g0, g1 - g0);
+                    if (i == g0) t.scales[g] = s;
+                }
+                const float inv = inverse(s);
+                if (b == backend::simd) simd::encode_codebook_run<Bits>(x.data() + i, run_end - i, inv, cb_, kern_, buf + (i - c0));
+                else reference::encode_codebook_run<Bits>(x.data() + i, run_end - i, inv, cb_, buf + (i - c0));
+                i = run_end;
+            }
+            auto out = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+            if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, t.order);
+            else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, t.order);
+        }
+    }
+
+    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        decode(t, out, 0, t.size(), b);
+    }
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize(t, y, b);
+        return y;
+    }
+
+    /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(t.group_size > 0, "t.group_size", "must be > 0");
+        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
+        if (t.double_quant) {
+            detail::require(t.qscales.size() == t.group_count(), "t.qscales", "must hold one code per group");
+            detail::require(t.dq_steps.size() == (t.group_count() + double_quant_block - 1) / double_quant_block, "t.dq_steps", "must hold one step per 256 groups");
+        } else {
+            detail::require(t.scales.size() == t.group_count(), "t.scales", "must hold one scale per group");
+        }
+        const simd::codebook_kernel<Bits> kern(t.cb);
+        const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
+        alignas(64) std::uint8_t buf[chunk_elements];
+        const bool direct = packed4(t, b);
+        for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
+            const std::size_t c1 = std::min(c0 + chunk_elements, end);
+            if constexpr (Bits == 4) {
+                if (direct) {
+                    for (std::size_t i = c0; i < c1;) {
+                        const std::size_t r = i / cols, c = i % cols;
+                        const std::size_t run_end = std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
+                        simd::decode_codebook_run_packed4<Bits>(t.packed.data() + i / 2, run_end - i, t.scale(r * gpr + c / G), t.cb, kern, out.data() + i);
+                        i = run_end;
+                    }
+                    continue;
+                }
+            }
+            auto in = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
+            if (b == backend::simd) unpack(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+            else unpack_reference(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+            for (std::size_t i = c0; i < c1;) {
+                const std::size_t r = i / cols, c = i % cols;
+                const std::size_t g = r * gpr + c / G;
+                const std::size_t run_end = std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
+                const float s = t.scale(g);
+                if (b == backend::simd) simd::decode_codebook_run<Bits>(buf + (i - c0), run_end - i, s, t.cb, kern, out.data() + i);
+                else reference::decode_codebook_run<Bits>(buf + (i - c0), run_end - i, s, t.cb, out.data() + i);
+                i = run_end;
+            }
+        }
+    }
+
+private:
+    /// The SIMD path may read and write the packed stream directly: 4-bit low_first codes and
+    /// every run (group, row, chunk) starting on an even element.
+    static bool packed4(const tensor_type& t, backend b) noexcept {
+        return Bits == 4 && b == backend::simd && t.order == nibble_order::low_first && t.shape.cols % 2 == 0 &&
+               t.group_size % 2 == 0;
+    }
+    static float inverse(float s) noexcept {
+        if (s == 0.0f) return 0.0f;
+        const float inv = 1.0f / s;
+        return std::isfinite(inv) ? inv : 0.0f;
+    }
+
+    codebook<Bits> cb_;
+    options opt_;
+    simd::codebook_kernel<Bits> kern_;
+};
+
+LOWBIT_NAMESPACE_END

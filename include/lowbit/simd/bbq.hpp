@@ -1,0 +1,250 @@
+// lowbit — xsimd kernels for BBQ and QuEST, and the fixed-order sum of squares behind σ.
+// Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp).
+#pragma once
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/reduce.hpp"
+#include "../formats/bbq.hpp"
+#include "codebook.hpp"
+#include "hadamard.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace reference {
+
+/// Scalar reference BBQ encode: v = y·r, q_u = bbq_format<Bits>::encode(v), emitted as `c`.
+template <int Bits>
+inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c, std::uint8_t* codes) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t qu = bbq_format<Bits>::encode(y[i] * r);
+        codes[i] = bbq_emit<Bits>(qu, bbq_format<Bits>::level(qu, z), c);
+    }
+}
+/// Scalar reference QuEST encode: u = y·a (a = 1/s), q_u = quest_format<Bits>::encode(u).
+template <int Bits>
+inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, std::uint8_t* codes) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t qu = quest_format<Bits>::encode(y[i] * a);
+        codes[i] = bbq_emit<Bits>(qu, quest_format<Bits>::level(qu), c);
+    }
+}
+/// Scalar reference linear decode: out = s · level_of_code[code].
+inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code, float* out) noexcept {
+    for (std::size_t i = 0; i < n; ++i) out[i] = s * level_of_code[codes[i]];
+}
+
+}  // namespace reference
+
+namespace simd {
+
+/// Σ x² over finite x in tree_sum order; equals lowbit::tree_sum_squares_finite bit for bit.
+/// When `finite` is given it receives the number of finite values.
+/// Leaves of 256 are butterflied in double batches (distances >= the batch width pair batches,
+/// the last few pair lanes through memory, exactly core/reduce.hpp's order); higher levels are
+/// reduce.hpp's own code.
+template <class Arch = xsimd::default_arch>
+inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* finite = nullptr) {
+    using D = xsimd::batch<double, Arch>;
+    constexpr std::size_t WD = D::size, NV = tree_block / WD;
+    const std::size_t n = x.size();
+    std::size_t count = 0;
+    if (finite) *finite = 0;
+    if (n == 0) return 0.0;
+    const std::size_t leaves = (n + tree_block - 1) / tree_block;
+    thread_local std::vector<double> level;  // reused: no allocation once large enough
+    level.resize(leaves);
+    alignas(64) double buf[tree_block];
+    for (std::size_t b = 0; b < leaves; ++b) {
+        const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
+#if defined(__AVX512F__)
+        if constexpr (detail::has_permute16<Arch> && WD == 8) {
+            if (m == tree_block) {  // squares in double of 8 floats at a time; non-finite terms are 0
+                const __m512d inf = _mm512_set1_pd(INFINITY);
+                __m512d v[NV];
+                for (std::size_t j = 0; j < NV; ++j) {
+                    const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x.data() + base + j * 8));
+                    const __m512d sq = _mm512_mul_pd(d, d);  // finite x: exact and < inf
+                    const __mmask8 k = _mm512_cmp_pd_mask(sq, inf, _CMP_LT_OQ);
+                    count += std::size_t(std::popcount(unsigned(k)));
+                    v[j] = _mm512_maskz_mov_pd(k, sq);
+                }
+                for (std::size_t s = NV / 2; s >= 1; s /= 2)
+                    for (std::size_t j = 0; j < s; ++j) v[j] = _mm512_add_pd(v[j], v[j + s]);
+                _mm512_store_pd(buf, v[0]);
+                for (std::size_t s = WD / 2; s >= 1; s /= 2)
+                    for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
+                level[b] = buf[0];
+                continue;
+            }
+        }
+#endif
+        for (std::size_t i = 0; i < m; ++i) {
+            const float v = x[base + i];
+            buf[i] = std::isfinite(v) ? double(v) * double(v) : 0.0;
+            count += std::isfinite(v) ? 1 : 0;
+        }
+        for (std::size_t i = m; i < tree_block; ++i) buf[i] = 0.0;
+        D v[NV];
+        for (std::size_t j = 0; j < NV; ++j) v[j] = D::load_aligned(buf + j * WD);
+        for (std::size_t s = NV / 2; s >= 1; s /= 2)
+            for (std::size_t j = 0; j < s; ++j) v[j] = v[j] + v[j + s];
+        v[0].store_aligned(buf);
+        for (std::size_t s = WD / 2; s >= 1; s /= 2)
+            for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
+        level[b] = buf[0];
+    }
+    if (finite) *finite = count;
+    // The upper levels exactly as tree_sum forms them, reduced in place.
+    std::size_t size = leaves;
+    while (size > 1) {
+        const std::size_t next = (size + tree_block - 1) / tree_block;
+        for (std::size_t b = 0; b < next; ++b) {
+            for (std::size_t i = 0; i < tree_block; ++i) buf[i] = b * tree_block + i < size ? level[b * tree_block + i] : 0.0;
+            level[b] = lowbit::detail::butterfly256(buf);
+        }
+        size = next;
+    }
+    return level[0];
+}
+
+namespace detail {
+template <class Arch, int Bits>
+inline xsimd::batch<std::int32_t, Arch> emit(xsimd::batch<std::int32_t, Arch> qu, bbq_codes c,
+                                             const lane_table<Arch, Bits>& e2m1) noexcept {
+    using I = xsimd::batch<std::int32_t, Arch>;
+    if (c == bbq_codes::int_b) return (qu ^ I(1 << (Bits - 1))) & I((1 << Bits) - 1);
+    if (c == bbq_codes::e2m1) return xsimd::batch_cast<std::int32_t>(e2m1(qu));
+    return qu;
+}
+}  // namespace detail
+
+/// Prepared tables of BBQ / QuEST encoding (build once per quantizer).
+template <int Bits, class Arch = xsimd::default_arch>
+struct bbq_kernel {
+    detail::lane_table<Arch, Bits> thresholds;
+    detail::lane_table<Arch, Bits> e2m1_bbq, e2m1_quest;  ///< E2M1 pattern of each q_u, as floats
+    explicit bbq_kernel(bbq_zero z)
+        : thresholds(bbq_format<Bits>::thresholds().data(), bbq_format<Bits>::levels - 1),
+          e2m1_bbq(patterns([&](std::uint8_t q) { return bbq_format<Bits>::level(q, z); }).data(), std::size_t{1} << Bits),
+          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits) {}
+
+private:
+    template <class F>
+    static std::array<float, (std::size_t{1} << Bits)> patterns(F level) {
+        std::array<float, (std::size_t{1} << Bits)> p{};
+        for (std::size_t q = 0; q < p.size(); ++q) p[q] = float(lowbit::detail::e2m1_pattern(level(static_cast<std::uint8_t>(q))));
+        return p;
+    }
+};
+
+/// SIMD BBQ encode; equals reference::bbq_encode_run.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c,
+                           const bbq_kernel<Bits, Arch>& k, std::uint8_t* codes) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B rb(r), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B v = B::load_unaligned(y + i) * rb;
+        v = xsimd::select(xsimd::isnan(v), zero, v);
+        const auto qu = detail::sorted_search<Arch, Bits, true>(v, k.thresholds);
+        detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
+    }
+    reference::bbq_encode_run<Bits>(y + i, n - i, r, z, c, codes + i);
+}
+
+/// bbq_encode_run writing 4-bit codes packed (low_first) to out[0 … n/2); n even.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c,
+                                   const bbq_kernel<Bits, Arch>& k, std::uint8_t* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B rb(r), zero(0.0f);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B v = B::load_unaligned(y + i) * rb;
+        v = xsimd::select(xsimd::isnan(v), zero, v);
+        const auto qu = detail::sorted_search<Arch, Bits, true>(v, k.thresholds);
+        detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
+    }
+    std::uint8_t cs[W];
+    reference::bbq_encode_run<Bits>(y + i, std::min(n - i, W), r, z, c, cs);
+    for (std::size_t j = 0; i + j + 1 < n; j += 2) out[(i + j) / 2] = static_cast<std::uint8_t>(cs[j] | (cs[j + 1] << 4));
+}
+
+/// Transform of one whole block of h = NV·W values of x and its BBQ codes, packed (low_first)
+/// to out[0 … h/2), without leaving registers; equals hadamard_block then bbq_encode_run.
+template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
+inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
+                                     std::uint8_t* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    B v[NV];
+    hadamard_block_load<Arch, NV>(x, v);
+    const B rb(r), zero(0.0f);
+    for (std::size_t j = 0; j < NV; ++j) {
+        B u = v[j] * rb;
+        u = xsimd::select(xsimd::isnan(u), zero, u);
+        const auto qu = detail::sorted_search<Arch, Bits, true>(u, k.thresholds);
+        detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + j * W / 2);
+    }
+}
+
+/// Linear decode of one whole block of h = NV·W packed 4-bit codes (low_first) and its inverse
+/// transform, in registers; equals level_decode_run then hadamard_block.
+template <std::size_t NV, class Arch = xsimd::default_arch>
+inline void level_decode_block_packed4(const std::uint8_t* in, float s, const detail::lane_table<Arch, 4>& table,
+                                       float* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size;
+    const B sb(s);
+    B v[NV];
+    for (std::size_t j = 0; j < NV; ++j) v[j] = sb * table(detail::load_nibbles<Arch>(in + j * W / 2));
+    hadamard_regs<Arch, NV>(v);
+    for (std::size_t j = 0; j < NV; ++j) v[j].store_unaligned(out + j * W);
+}
+
+/// SIMD QuEST encode; equals reference::quest_encode_run.
+template <int Bits, class Arch = xsimd::default_arch>
+inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
+                             std::uint8_t* codes) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    constexpr int half = 1 << (Bits - 1);
+    const B ab(a), zero(0.0f), lo(float(-half)), hi(float(half - 1));
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) {
+        B u = B::load_unaligned(y + i) * ab;
+        u = xsimd::select(xsimd::isnan(u), zero, u);
+        const B kf = xsimd::min(xsimd::max(xsimd::floor(u), lo), hi);
+        const I qu = xsimd::batch_cast<std::int32_t>(kf) + I(half);
+        detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_quest), codes + i);
+    }
+    reference::quest_encode_run<Bits>(y + i, n - i, a, c, codes + i);
+}
+
+/// SIMD linear decode through a level table of 2^CodeBits entries; equals reference::level_decode_run.
+template <int CodeBits, class Arch = xsimd::default_arch>
+inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code,
+                             const detail::lane_table<Arch, CodeBits>& table, float* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    const B sb(s);
+    const I mask((1 << CodeBits) - 1);
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) (sb * table(detail::load_bytes<Arch>(codes + i) & mask)).store_unaligned(out + i);
+    reference::level_decode_run(codes + i, n - i, s, level_of_code, out + i);
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
