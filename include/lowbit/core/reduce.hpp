@@ -31,30 +31,33 @@ inline double butterfly256(double* v) noexcept {
 }  // namespace detail
 
 /// Σ term(i), i in [0, n), in the fixed tree order described above (0 for n = 0).
+/// Streams the tree level by level with one 256-slot buffer per level on the stack, so it never
+/// allocates (8 levels cover 2^64 terms).
 template <class Term>
 inline double tree_sum(std::size_t n, Term&& term) {
     if (n == 0) return 0.0;
-    double v[tree_block];
-    if (n <= tree_block) {  // one block (every group scale): same tree, no heap allocation
-        for (std::size_t i = 0; i < tree_block; ++i) v[i] = i < n ? term(i) : 0.0;
-        return detail::butterfly256(v);
-    }
-    std::vector<double> level((n + tree_block - 1) / tree_block);
-    for (std::size_t b = 0; b < level.size(); ++b) {
-        const std::size_t base = b * tree_block;
-        for (std::size_t i = 0; i < tree_block; ++i) v[i] = base + i < n ? term(base + i) : 0.0;
-        level[b] = detail::butterfly256(v);
-    }
-    while (level.size() > 1) {
-        std::vector<double> next((level.size() + tree_block - 1) / tree_block);
-        for (std::size_t b = 0; b < next.size(); ++b) {
-            const std::size_t base = b * tree_block;
-            for (std::size_t i = 0; i < tree_block; ++i) v[i] = base + i < level.size() ? level[base + i] : 0.0;
-            next[b] = detail::butterfly256(v);
+    constexpr int max_levels = 8;
+    double buf[max_levels][tree_block];
+    std::size_t fill[max_levels] = {}, total[max_levels] = {};
+    auto push = [&](int level, double v, auto&& self) -> void {
+        buf[level][fill[level]++] = v;
+        ++total[level];
+        if (fill[level] == tree_block) {
+            fill[level] = 0;
+            self(level + 1, detail::butterfly256(buf[level]), self);
         }
-        level.swap(next);
+    };
+    for (std::size_t i = 0; i < n; ++i) push(0, term(i), push);
+    // Flush: pad each level's last block with zeros and reduce it into the next level, until a
+    // level (above the leaves) has received a single value: that value is the sum.
+    for (int level = 0;; ++level) {
+        if (level > 0 && total[level] == 1) return buf[level][0];
+        if (fill[level] != 0) {
+            for (std::size_t k = fill[level]; k < tree_block; ++k) buf[level][k] = 0.0;
+            fill[level] = 0;
+            push(level + 1, detail::butterfly256(buf[level]), push);
+        }
     }
-    return level[0];
 }
 
 /// Σ x over finite x, in tree order.

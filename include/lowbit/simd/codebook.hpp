@@ -15,6 +15,8 @@
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
+
+#include "observe.hpp"
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -285,50 +287,6 @@ inline void decode_codebook_run_packed4(const std::uint8_t* in, std::size_t n, f
         c[j + 1] = in[(i + j) / 2] >> 4;
     }
     reference::decode_codebook_run(c, n - i, scale, cb, out + i);
-}
-
-}  // namespace simd
-LOWBIT_NAMESPACE_END
-
-LOWBIT_NAMESPACE_BEGIN
-namespace simd {
-
-
-/// Largest finite |x| (0 when none); equals observe_absmax (scale/rules.hpp) exactly, since a
-/// maximum does not depend on the order in which it is taken.
-template <class Arch = xsimd::default_arch>
-inline float absmax(const float* x, std::size_t n) noexcept {
-    using B = xsimd::batch<float, Arch>;
-    constexpr std::size_t W = B::size;
-    B m(0.0f);
-    const B big(3.4028234663852886e38f), zero(0.0f);
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) {
-        const B a = xsimd::abs(B::load_unaligned(x + i));
-        const B f = xsimd::select(a <= big, a, zero);  // NaN and ±Inf count as 0
-        m = xsimd::select(f > m, f, m);
-    }
-    float r = 0.0f;
-#if defined(__AVX512F__)
-    if constexpr (detail::has_permute16<Arch>) {  // (maskz forms: GCC 12 warns on the plain ones)
-        __m512 v = m;
-        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E));
-        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1));
-        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_permute_ps(0xFFFF, v, 0x4E));
-        v = _mm512_maskz_max_ps(0xFFFF, v, _mm512_maskz_permute_ps(0xFFFF, v, 0xB1));
-        r = _mm512_cvtss_f32(v);
-    }
-#endif
-    if constexpr (!detail::has_permute16<Arch>) {
-        alignas(64) float lanes[W];
-        m.store_aligned(lanes);
-        for (std::size_t l = 0; l < W; ++l) r = lanes[l] > r ? lanes[l] : r;
-    }
-    for (; i < n; ++i) {
-        const float a = std::fabs(x[i]);
-        r = (a > r && a <= 3.4028234663852886e38f) ? a : r;
-    }
-    return r;
 }
 
 }  // namespace simd
