@@ -72,10 +72,23 @@ inline void unpack_stream(const std::uint8_t* in, std::size_t n, std::uint8_t* c
             b = (b | (b << 4)) & 0x0F0F0F0F0F0F0F0FULL;
             std::memcpy(codes + c * 8, &b, 8);
         }
-    } else for (std::size_t c = 0; c < full; ++c) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, in + c * Bits, Bits);
-        for (int k = 0; k < 8; ++k) codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
+    } else {
+        // Read whole 8-byte words while they lie inside the stream (a Bits-byte read into a
+        // zeroed word would stall on store forwarding), then mask to the Bits bytes of the group.
+        const std::size_t bytes = (n * Bits + 7) / 8;
+        constexpr std::uint64_t group_mask = Bits == 8 ? ~0ULL : (1ULL << (8 * Bits)) - 1;
+        std::size_t c = 0;
+        for (; c < full && c * Bits + 8 <= bytes; ++c) {
+            std::uint64_t w;
+            std::memcpy(&w, in + c * Bits, 8);
+            w &= group_mask;
+            for (int k = 0; k < 8; ++k) codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
+        }
+        for (; c < full; ++c) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, in + c * Bits, Bits);
+            for (int k = 0; k < 8; ++k) codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
+        }
     }
     const std::size_t rest = n - full * 8;
     if (rest != 0) {
