@@ -191,15 +191,15 @@ struct int_param {
 /// 1 / s, 0 when s = 0 or the inverse overflows (the CPU's inverse()).
 __device__ __forceinline__ float inverse(float s) {
     if (s == 0.0f) return 0.0f;
-    const float inv = __fdiv_rn(1.0f, s);
+    const float inv = __frcp_rn(s);  // IEEE 1/s, round to nearest even: the same bits as 1.0f / s
     return isfinite(inv) ? inv : 0.0f;
 }
 
-template <affine Form, class ScaleT>
+template <affine Form, class ScaleT, bool Inverse = true>
 __device__ __forceinline__ int_param load_param(const ScaleT* scales, const ScaleT* offsets, const std::uint8_t* zps, std::size_t s) {
     int_param p;
     p.scale = load_scale(scales[s]);
-    p.inv = inverse(p.scale);
+    if constexpr (Inverse) p.inv = inverse(p.scale);
     if constexpr (Form == affine::offset) p.offset = load_scale(offsets[s]);
     if constexpr (Form == affine::zero_point) p.zero = float(zps[s]);
     return p;
@@ -272,7 +272,8 @@ __device__ slot_out<ScaleT> make_slot(const slot_stats& st, const scale_rule& ru
         switch (rule.type) {
             case K::absmax:
             case K::minmax:
-                s = Format::range == int_range::full ? __fdiv_rn(st.extreme, float(Format::qmin)) : __fdiv_rn(st.absmax, span);
+                // qmin = −2^{b−1}: dividing by it equals multiplying by its exact reciprocal.
+                s = Format::range == int_range::full ? __fmul_rn(st.extreme, 1.0f / float(Format::qmin)) : __fdiv_rn(st.absmax, span);
                 break;
             case K::percentile: s = __fdiv_rn(__fmul_rn(rule.ratio, st.absmax), span); break;
             case K::gaussian_optimal: s = __double2float_rn(__dmul_rn(gstep, st.rms())); break;
@@ -385,8 +386,7 @@ __device__ __forceinline__ std::uint8_t encode_one(float x, const int_param& p, 
     if (isnan(y)) y = 0.0f;
     float r = RNE ? rintf(y) : round_device(y, rnd, index);
     if constexpr (Form == affine::zero_point) r = __fadd_rn(r, p.zero);
-    r = r < float(Format::qmin) ? float(Format::qmin) : r;
-    r = r > float(Format::qmax) ? float(Format::qmax) : r;
+    r = fminf(fmaxf(r, float(Format::qmin)), float(Format::qmax));  // r is never NaN here: the CPU's clamp
     return Format::to_code(static_cast<int>(r));
 }
 
@@ -405,8 +405,10 @@ __device__ __forceinline__ std::uint64_t encode8(const float (&v)[8], int m, con
     return rnd.mode == round_mode::nearest_even ? encode8<Format, Form, true>(v, m, p, rnd, i0) : encode8<Format, Form, false>(v, m, p, rnd, i0);
 }
 
-/// a / b in 32-bit arithmetic when both fit (a 64-bit division costs several times more).
+/// a / b: a shift for powers of two, else 32-bit arithmetic when both fit (a 64-bit division
+/// costs several times more).
 __device__ __forceinline__ std::size_t divide(std::size_t a, std::size_t b) {
+    if ((b & (b - 1)) == 0) return a >> (__ffsll(static_cast<long long>(b)) - 1);
     if ((a | b) >> 32 == 0) return static_cast<std::uint32_t>(a) / static_cast<std::uint32_t>(b);
     return a / b;
 }
@@ -526,7 +528,7 @@ __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __r
     }
     float v[8];
     if (L.unit_uniform) {
-        const int_param p = load_param<Form>(scales, offsets, zps, unit_slot(L, i0));
+        const int_param p = load_param<Form, ScaleT, false>(scales, offsets, zps, unit_slot(L, i0));
 #pragma unroll
         for (int k = 0; k < 8; ++k) v[k] = decode_one<Format, Form>(static_cast<std::uint8_t>(codes >> (8 * k)), p);
     } else {
@@ -537,7 +539,7 @@ __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __r
         for (int k = 0; k < 8; ++k) {
             v[k] = 0.0f;
             if (k < m) {
-                if (w.s != cur) { p = load_param<Form>(scales, offsets, zps, w.s); cur = w.s; }
+                if (w.s != cur) { p = load_param<Form, ScaleT, false>(scales, offsets, zps, w.s); cur = w.s; }
                 v[k] = decode_one<Format, Form>(static_cast<std::uint8_t>(codes >> (8 * k)), p);
                 w.next(L);
             }
@@ -578,7 +580,7 @@ struct key_acc {
 /// int_quantizer::encode_in_slot_kernel) the block then encodes its slot, whose values it has just
 /// read and which L2 still holds: one read of the input from DRAM.
 template <class Format, affine Form, class In, class ScaleT>
-__global__ void __launch_bounds__(threads) slot_stats_kernel(const In* __restrict__ x, int_layout L, int_arrays<ScaleT> a,
+__global__ void __launch_bounds__(1024) slot_stats_kernel(const In* __restrict__ x, int_layout L, int_arrays<ScaleT> a,
                                                             scale_rule rule, double gstep, bool need_sums, bool encode,
                                                             rounding rnd, nibble_order order, bool vec_in, bool vec_out) {
     const std::size_t slots = L.slots();
@@ -699,21 +701,27 @@ __global__ void __launch_bounds__(threads) group_fused_kernel(const In* __restri
     float v[8];
     const int m = load_unit_values(x, L.n, u, v, vec_in);  // 8 or 0: groups are whole here
     // Observers over the group's lanes: finite absmax, min, max (min > max means none finite).
+    // Signed formats' rules need absmax only, unsigned ones min and max only.
     float amax = 0, mn = INFINITY, mx = -INFINITY;
 #pragma unroll
     for (int k = 0; k < 8; ++k) {
-        if (!isfinite(v[k])) continue;
-        const float av = fabsf(v[k]);
-        amax = av > amax ? av : amax;
-        mn = v[k] < mn ? v[k] : mn;
-        mx = v[k] > mx ? v[k] : mx;
+        if constexpr (Format::is_signed) {
+            const float av = fabsf(v[k]);
+            amax = av > amax && av <= 3.4028234663852886e38f ? av : amax;  // skips NaN and ±Inf
+        } else if (isfinite(v[k])) {
+            mn = v[k] < mn ? v[k] : mn;
+            mx = v[k] > mx ? v[k] : mx;
+        }
     }
     for (unsigned o = 1; o < W; o *= 2) {
-        const float oa = __shfl_xor_sync(0xffffffffu, amax, o), on = __shfl_xor_sync(0xffffffffu, mn, o),
-                    ox = __shfl_xor_sync(0xffffffffu, mx, o);
-        amax = oa > amax ? oa : amax;
-        mn = on < mn ? on : mn;
-        mx = ox > mx ? ox : mx;
+        if constexpr (Format::is_signed) {
+            const float oa = __shfl_xor_sync(0xffffffffu, amax, o);
+            amax = oa > amax ? oa : amax;
+        } else {
+            const float on = __shfl_xor_sync(0xffffffffu, mn, o), ox = __shfl_xor_sync(0xffffffffu, mx, o);
+            mn = on < mn ? on : mn;
+            mx = ox > mx ? ox : mx;
+        }
     }
     // The first element (lane order, then element order) equal to a target value.
     auto first_equal = [&](float target, bool magnitude) {
@@ -807,7 +815,10 @@ public:
                 lowbit::detail::require(shape.rows < 0xffffffffull && shape.cols < 0xffffffffull, "shape",
                                         "rows and columns must be below 2^32 on the GPU");
                 const unsigned grid = static_cast<unsigned>(slots < 65535u * 16u ? slots : 65535u * 16u);
-                detail::slot_stats_kernel<Format, F, In, ScaleT><<<grid, detail::threads, 0, stream>>>(
+                // Long rows encoded in-block get 1024 threads: two resident rows per SM keep every
+                // row in L2 between the statistics pass and the encode pass.
+                const bool rows = enc && opt_.gran.type == granularity::kind::per_channel && shape.cols * sizeof(In) >= 49152;
+                detail::slot_stats_kernel<Format, F, In, ScaleT><<<grid, rows ? 1024 : detail::threads, 0, stream>>>(
                     x, L, a, opt_.rule, gstep_, sums, enc, opt_.round, opt_.order, vin, vout);
                 check_launch("int quantize (scale slots)");
                 if (enc) return;

@@ -47,8 +47,9 @@ __device__ __forceinline__ void butterfly256(sum2* v) {
 
 }  // namespace detail
 
-/// tree_sum (core/reduce.hpp) of term(i), i in [0, n), computed by one block of exactly 256
-/// threads; every thread must call it and every thread gets the result. Returns {0, 0} for n = 0.
+/// tree_sum (core/reduce.hpp) of term(i), i in [0, n), computed by one block of 256 or more
+/// threads (threads from 256 on only synchronise); every thread must call it and every thread gets
+/// the result. Returns {0, 0} for n = 0.
 template <class Term>
 __device__ sum2 block_tree_sum(std::size_t n, Term&& term) {
     using detail::tree_levels;
@@ -74,7 +75,7 @@ __device__ sum2 block_tree_sum(std::size_t n, Term&& term) {
         }
     };
     for (std::size_t base = 0; base < n; base += tree_threads) {
-        buf[0][t] = base + t < n ? term(base + t) : sum2{};
+        if (t < tree_threads) buf[0][t] = base + t < n ? term(base + t) : sum2{};
         __syncthreads();
         detail::butterfly256(buf[0]);
         push(1, buf[0][0]);
@@ -83,7 +84,7 @@ __device__ sum2 block_tree_sum(std::size_t n, Term&& term) {
     for (int L = 1; L < top; ++L) {
         if (cnt[L] == 0) continue;
         __syncthreads();
-        if (t >= unsigned(cnt[L])) buf[L][t] = sum2{};
+        if (t >= unsigned(cnt[L]) && t < tree_threads) buf[L][t] = sum2{};
         __syncthreads();
         detail::butterfly256(buf[L]);
         push(L + 1, buf[L][0]);
