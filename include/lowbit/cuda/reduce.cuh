@@ -162,6 +162,32 @@ struct max_op { template <class T> __device__ T operator()(T a, T b) const { ret
 struct min_op { template <class T> __device__ T operator()(T a, T b) const { return b < a ? b : a; } };
 struct add_op { template <class T> __device__ T operator()(T a, T b) const { return a + b; } };
 
+/// Per-thread extremes as first-index keys: absmax for signed formats, min and max for unsigned
+/// ones (what their rules use), and the finite count; reduce() combines a block's 256 threads.
+template <bool Signed>
+struct key_acc {
+    unsigned long long kabs = 0, kmin = ~0ull, kmax = 0, fin = 0;
+    __device__ __forceinline__ void add(float v, std::uint32_t i) {
+        if (!isfinite(v)) return;
+        ++fin;
+        if constexpr (Signed) {
+            const unsigned long long ka = key_max_first(__float_as_uint(fabsf(v)), i);
+            kabs = ka > kabs ? ka : kabs;
+        } else {
+            const std::uint32_t o = ordered(v);
+            const unsigned long long kn = key_min_first(o, i), kx = key_max_first(o, i);
+            kmin = kn < kmin ? kn : kmin;
+            kmax = kx > kmax ? kx : kmax;
+        }
+    }
+    __device__ void reduce() {
+        if constexpr (Signed) kabs = block_reduce(kabs, max_op{});
+        else { kmin = block_reduce(kmin, min_op{}); kmax = block_reduce(kmax, max_op{}); }
+        fin = block_reduce(fin, add_op{});
+    }
+};
+
+
 }  // namespace detail
 }  // namespace cuda
 LOWBIT_NAMESPACE_END
