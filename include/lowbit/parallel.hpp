@@ -15,6 +15,7 @@
 #include "core/backend.hpp"
 #include "core/error.hpp"
 #include "core/granularity.hpp"
+#include "quantizers/facade.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -48,13 +49,6 @@ void split_run(std::size_t n, unsigned threads, F&& f) {
     auto [a, b] = range(0);
     f(a, b);
     for (auto& t : pool) t.join();
-}
-/// q.prepare into t, in place and with the backend when the quantizer offers those overloads.
-template <class Q>
-void prepare_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t, backend b) {
-    if constexpr (requires { q.prepare(x, shape, t, b); }) q.prepare(x, shape, t, b);
-    else if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
-    else t = q.prepare(x, shape);
 }
 }  // namespace detail
 

@@ -25,6 +25,7 @@
 // overlaps the range (reading x outside it where a block straddles the edge) and writes only the
 // range's codes; decode likewise. Results do not depend on the split.
 #pragma once
+#include "facade.hpp"
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -105,8 +106,9 @@ inline float safe_inverse(double s) noexcept {
 
 /// BBQ (Quest = false) or QuEST (Quest = true) of `Bits` bits, codes emitted as `Codes`.
 template <int Bits, bool Quest, bbq_codes Codes = bbq_codes::int_b>
-class rotated_quantizer {
+class rotated_quantizer : public quantizer_facade<rotated_quantizer<Bits, Quest, Codes>> {
 public:
+    using quantizer_facade<rotated_quantizer<Bits, Quest, Codes>>::prepare;
     static_assert(Bits >= 1 && Bits <= 8, "lowbit: BBQ / QuEST need 1 <= Bits <= 8");
     static_assert(Codes != bbq_codes::e2m1 || Bits <= 3,
                   "lowbit: E2M1 codes hold the levels exactly only for Bits <= 3 (z = 0) or Bits <= 2 (z = -1/2)");
@@ -133,25 +135,7 @@ public:
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t, b);
-        encode(x, t, 0, x.size(), b);
-    }
 
-    /// Sizes t and computes σ and the scales of every slot.
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
-        tensor_type t;
-        prepare(x, shape, t, backend::simd);
-        return t;
-    }
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
@@ -245,15 +229,6 @@ public:
         }
     }
 
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
 
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {

@@ -19,6 +19,7 @@
 // whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
 // the level nearest 0 and decodes to 0.
 #pragma once
+#include "facade.hpp"
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -85,8 +86,9 @@ struct codebook_options {
 
 /// Quantizes floats to a codebook; see the file comment.
 template <int Bits>
-class codebook_quantizer {
+class codebook_quantizer : public quantizer_facade<codebook_quantizer<Bits>> {
 public:
+    using quantizer_facade<codebook_quantizer<Bits>>::prepare;
     using tensor_type = codebook_tensor<Bits>;
     using options = codebook_options;
     static constexpr int bits = Bits;
@@ -101,26 +103,7 @@ public:
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
 
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
-    /// Quantizes into t, reusing its buffers.
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t, b);
-        encode(x, t, 0, x.size(), b);
-    }
 
-    /// Sizes t; with double quantisation also computes and quantizes every scale.
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
-        tensor_type t;
-        prepare(x, shape, t, backend::simd);
-        return t;
-    }
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
@@ -223,15 +206,6 @@ public:
         }
     }
 
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
 
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {

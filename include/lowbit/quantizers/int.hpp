@@ -19,6 +19,7 @@
 // Non-finite inputs: observers ignore them; ±Inf saturates to the end codes; NaN encodes as
 // code-domain 0 (signed: value 0; offset form: code 0; zero-point form: code z).
 #pragma once
+#include "facade.hpp"
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -78,8 +79,9 @@ struct int_options {
 
 /// Quantizes floats with an integer format; see the file comment for the semantics.
 template <class Format, scale_storage ScaleT = float>
-class int_quantizer {
+class int_quantizer : public quantizer_facade<int_quantizer<Format, ScaleT>> {
 public:
+    using quantizer_facade<int_quantizer<Format, ScaleT>>::prepare;
     using format = Format;
     using tensor_type = int_tensor<Format, ScaleT>;
     static constexpr int bits = Format::bits;
@@ -98,29 +100,7 @@ public:
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
-    /// Quantizes x (row-major `shape`, shape.size() values) in one call.
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    /// Quantizes into an existing tensor, reusing its buffers (no allocation once they are large enough).
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t, b);
-        encode(x, t, 0, x.size(), b);
-    }
-    /// Quantizes a 1-D span.
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
 
-    /// Allocates the tensor and computes every scale that needs a pass of its own (per tensor,
-    /// per channel, large groups). encode() fills in the rest; see parallel.hpp.
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        prepare(x, shape, t, b);
-        return t;
-    }
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
         opt_.gran.validate(shape);
@@ -206,16 +186,6 @@ public:
         }
     }
 
-    /// Dequantizes t into out (t.size() values).
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
 
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {

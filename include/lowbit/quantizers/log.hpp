@@ -8,6 +8,7 @@
 // chosen log_rounding; x̂ = decode_scaled(code, s) (exponent arithmetic). s = 0 (all-zero group)
 // gives inverse 0 and every code +0. Non-finite inputs: NaN → 0, ±Inf → ±s.
 #pragma once
+#include "facade.hpp"
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -42,8 +43,9 @@ struct log_tensor {
 
 /// Power-of-two quantizer; see the file comment.
 template <int B, scale_storage ScaleT = Eigen::half>
-class log_quantizer {
+class log_quantizer : public quantizer_facade<log_quantizer<B, ScaleT>> {
 public:
+    using quantizer_facade<log_quantizer<B, ScaleT>>::prepare;
     using format = log2_format<B>;
     using tensor_type = log_tensor<B, ScaleT>;
     static constexpr int bits = B;
@@ -56,23 +58,6 @@ public:
     log_quantizer() : log_quantizer(options{}) {}
     explicit log_quantizer(options o) : opt_(o) { detail::require(opt_.group > 0, "options.group", "must be > 0"); }
 
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t);
-        encode(x, t, 0, x.size(), b);
-    }
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
-        tensor_type t;
-        prepare(x, shape, t);
-        return t;
-    }
     /// Sizes t; group scales are computed by encode() as it goes.
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
@@ -121,15 +106,6 @@ public:
             });
     }
 
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");

@@ -12,6 +12,7 @@
 // slot) gives inverse 0 and every code +0. NaN stays NaN where the format has one (elsewhere it
 // becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite.
 #pragma once
+#include "facade.hpp"
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -141,8 +142,9 @@ struct minifloat_tensor {
 
 /// Quantizes floats to a minifloat with absmax scaling; see the file comment.
 template <class Format, scale_storage ScaleT = float>
-class minifloat_quantizer {
+class minifloat_quantizer : public quantizer_facade<minifloat_quantizer<Format, ScaleT>> {
 public:
+    using quantizer_facade<minifloat_quantizer<Format, ScaleT>>::prepare;
     static_assert(Format::bits <= 8, "lowbit: minifloat_quantizer stores codes of at most 8 bits");
     using format = Format;
     using tensor_type = minifloat_tensor<Format, ScaleT>;
@@ -162,25 +164,7 @@ public:
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
-    /// Quantizes into t, reusing its buffers.
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t);
-        encode(x, t, 0, x.size(), b);
-    }
 
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
-        tensor_type t;
-        prepare(x, shape, t);
-        return t;
-    }
     /// Sizes t and computes every scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
@@ -250,15 +234,6 @@ public:
             });
     }
 
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");

@@ -12,6 +12,7 @@
 // Codes are packed densely (core/packing.hpp): FP4 two per byte (element 0 in the low nibble),
 // FP6 four codes in three bytes, 8-bit codes one per byte.
 #pragma once
+#include "facade.hpp"
 #include <algorithm>
 #include <utility>
 #include <cstddef>
@@ -46,8 +47,9 @@ struct mx_tensor {
 
 /// OCP MX / generic BFP quantizer over element format Elem with blocks of Block elements.
 template <class Elem, std::size_t Block = 32>
-class mx_quantizer {
+class mx_quantizer : public quantizer_facade<mx_quantizer<Elem, Block>> {
 public:
+    using quantizer_facade<mx_quantizer<Elem, Block>>::prepare;
     static_assert(Elem::bits <= 8, "lowbit: MX element codes are at most 8 bits");
     static_assert(Block >= 1, "lowbit: an MX block holds at least one element");
     using element = Elem;
@@ -63,23 +65,6 @@ public:
     explicit mx_quantizer(options o) : opt_(o) {}
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t);
-        encode(x, t, 0, x.size(), b);
-    }
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
-        tensor_type t;
-        prepare(x, shape, t);
-        return t;
-    }
     /// Sizes t; block scales are computed by encode() as it goes (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
@@ -137,15 +122,6 @@ public:
             });
     }
 
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
@@ -216,8 +192,9 @@ struct nvfp4_tensor {
 };
 
 /// NVFP4: E2M1 elements, E4M3FN scale per 16 elements, FP32 scale per tensor (formats/bfp.hpp's nvfp4).
-class nvfp4_quantizer {
+class nvfp4_quantizer : public quantizer_facade<nvfp4_quantizer> {
 public:
+    using quantizer_facade<nvfp4_quantizer>::prepare;
     using tensor_type = nvfp4_tensor;
     static constexpr int bits = 4;
     static constexpr std::size_t block = nvfp4::block;
@@ -229,23 +206,6 @@ public:
     nvfp4_quantizer() : nvfp4_quantizer(options{}) {}
     explicit nvfp4_quantizer(options o) : opt_(o) {}
 
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
-        tensor_type t;
-        quantize_into(x, shape, t, b);
-        return t;
-    }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
-        return quantize(x, shape2d{1, x.size()}, b);
-    }
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        prepare(x, shape, t);
-        encode(x, t, 0, x.size(), b);
-    }
-    [[nodiscard]] tensor_type prepare(std::span<const float> x, shape2d shape) const {
-        tensor_type t;
-        prepare(x, shape, t);
-        return t;
-    }
     /// Sizes t and computes the per-tensor scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
@@ -291,15 +251,6 @@ public:
             });
     }
 
-    void dequantize(const tensor_type& t, std::span<float> out, backend b = backend::simd) const {
-        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-        decode(t, out, 0, t.size(), b);
-    }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
-        std::vector<float> y(t.size());
-        dequantize(t, y, b);
-        return y;
-    }
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");

@@ -22,7 +22,7 @@ inline void encode_bfp_run(const float* x, std::size_t n, float inv, rounding rn
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size;
     const B up(static_cast<float>(1 << (Elem::mantissa_bits - 1))), vinv(inv);
-    const B lo(-float(Elem::qmax)), hi(float(Elem::qmax)), zero(0.0f);
+    const B lo(-static_cast<float>(Elem::qmax)), hi(static_cast<float>(Elem::qmax)), zero(0.0f);
     const I mask((1 << Elem::bits) - 1);
     alignas(64) std::int32_t tmp[W];
     std::size_t i = 0;

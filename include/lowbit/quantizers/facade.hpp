@@ -1,0 +1,80 @@
+// lowbit — the convenience API every quantizer shares, written once.
+//
+// A quantizer class provides the working parts:
+//   prepare(x, shape, t [, backend])      size t and compute the scales that need a pass of their own
+//   encode(x, t, begin, end, backend)     codes of elements [begin, end)
+//   decode(t, out, begin, end, backend)   values of elements [begin, end)
+// and derives from quantizer_facade<itself> for the rest: quantize (new tensor or into one,
+// reusing its buffers), prepare returning a new tensor, dequantize (into a span or a new
+// vector). A class may still define its own quantize_into when it does more than prepare +
+// encode. (The derived class adds `using quantizer_facade<…>::prepare;` so that its own
+// prepare overloads do not hide the one here.)
+#pragma once
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/error.hpp"
+#include "../core/granularity.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+
+namespace detail {
+/// q.prepare into t, in place and with the backend when the quantizer offers those overloads.
+template <class Q, class T>
+void prepare_into(const Q& q, std::span<const float> x, shape2d shape, T& t, backend b) {
+    if constexpr (requires { q.prepare(x, shape, t, b); }) q.prepare(x, shape, t, b);
+    else if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
+    else t = q.prepare(x, shape);
+}
+}  // namespace detail
+
+template <class Derived>
+class quantizer_facade {
+public:
+    /// Quantizes x (row-major `shape`, shape.size() values) into a new tensor.
+    template <class D = Derived>
+    [[nodiscard]] typename D::tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        typename D::tensor_type t;
+        self().quantize_into(x, shape, t, b);
+        return t;
+    }
+    /// Quantizes a 1-D span (one row).
+    template <class D = Derived>
+    [[nodiscard]] typename D::tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+        return quantize(x, shape2d{1, x.size()}, b);
+    }
+    /// Quantizes into t, reusing its buffers (no allocation once they are large enough).
+    template <class D = Derived>
+    void quantize_into(std::span<const float> x, shape2d shape, typename D::tensor_type& t, backend b = backend::simd) const {
+        detail::prepare_into(self(), x, shape, t, b);
+        self().encode(x, t, 0, x.size(), b);
+    }
+    /// A new tensor sized for `shape`, with the scales that need their own pass computed;
+    /// encode() fills in the rest (see parallel.hpp).
+    template <class D = Derived>
+    [[nodiscard]] typename D::tensor_type prepare(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+        typename D::tensor_type t;
+        detail::prepare_into(self(), x, shape, t, b);
+        return t;
+    }
+    /// Dequantizes t into out (t.size() values).
+    template <class D = Derived>
+    void dequantize(const typename D::tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        detail::require(out.size() == t.size(), "out", "must hold t.size() values");
+        self().decode(t, out, 0, t.size(), b);
+    }
+    /// Dequantizes t into a new vector.
+    template <class D = Derived>
+    [[nodiscard]] std::vector<float> dequantize(const typename D::tensor_type& t, backend b = backend::simd) const {
+        std::vector<float> y(t.size());
+        dequantize<D>(t, y, b);
+        return y;
+    }
+
+private:
+    const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
+};
+
+LOWBIT_NAMESPACE_END
