@@ -201,6 +201,11 @@ int main(int argc, char** argv) {
     try {
         run_errors();
         run_scheme<4, false, bbq_codes::int_b>("bbq4", bbq_zero::integer);
+        if (!quick) {  // 4097 x 4096 > 2^24: σ's tree needs three levels below the top
+            const shape2d s{4097, 4096};
+            run_case<4, false, bbq_codes::int_b, float>("bbq4 per-tensor (3-level tree) adversarial", {}, adversarial_blocks(s.size(), 5), s);
+            run_case<4, false, bbq_codes::int_b, __nv_bfloat16>("bbq4 per-tensor (3-level tree) gaussian", {}, lowbit_test::gaussian(s.size(), 3, 0.02f), s);
+        }
         run_scheme<1, false, bbq_codes::int_b>("bbq1", bbq_zero::half);
         run_scheme<2, false, bbq_codes::int_b>("bbq2", bbq_zero::half);
         run_scheme<3, false, bbq_codes::int_b>("bbq3", bbq_zero::integer);

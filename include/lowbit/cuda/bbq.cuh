@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
@@ -86,7 +87,8 @@ inline constexpr int bbq_threads = 256;
 /// What the kernels need of a quantizer, by value.
 template <int Bits, int CodeBits>
 struct bbq_consts {
-    float thr[(1 << Bits) - 1];    // BBQ thresholds t_1 … t_{2^B − 1} as floats
+    float thr[(1 << Bits) + 1];    // BBQ thresholds NaN, t_1 … t_{2^B − 1}, NaN (NaN: no comparison holds)
+    std::uint32_t e2m1;            // E2M1 codes (Bits ≤ 3): the code of q_u in bits 4·q_u … 4·q_u + 3
     float level[1 << CodeBits];    // level of every emitted code (decode table)
     double quest_step;             // QuEST: c
     float gamma;                   // BBQ: γ or 0
@@ -101,9 +103,10 @@ __device__ __forceinline__ float tanh_guess(float x) {
     return y;
 }
 
-/// q_u = #{i : v ≥ t_i} for sorted thresholds t[0 … L−2] (v not NaN): a first guess from an
-/// approximate Φ (tanh form), then walked to the exact count with comparisons against t itself,
-/// so the result is the CPU's count whatever the guess (it is almost always right or off by one).
+/// q_u = #{i : v ≥ t_i} for sorted thresholds t[1 … L−1] with t[0] = t[L] = NaN (v not NaN): a
+/// first guess from an approximate Φ (tanh form), then walked to the exact count with comparisons
+/// against t itself (the NaN ends stop the walk), so the result is the CPU's count whatever the
+/// guess; the guess is within one of it, so the common case is one comparison each way.
 template <int Bits>
 __device__ __forceinline__ unsigned threshold_count(float v, const float* t) {
     constexpr int L = 1 << Bits;
@@ -111,17 +114,9 @@ __device__ __forceinline__ unsigned threshold_count(float v, const float* t) {
     const float p = 0.5f + 0.5f * tanh_guess(isfinite(z) ? z : (v > 0 ? 1e30f : -1e30f));
     int q = int(p * float(L));
     q = q < 0 ? 0 : q > L - 1 ? L - 1 : q;
-    while (q < L - 1 && v >= t[q]) ++q;
-    while (q > 0 && v < t[q - 1]) --q;
+    while (v >= t[q + 1]) ++q;
+    while (v < t[q]) --q;
     return unsigned(q);
-}
-
-/// OCP E2M1 pattern of a level E2M1 holds exactly (formats/bbq.hpp's e2m1_pattern).
-__device__ __forceinline__ std::uint8_t e2m1_pattern_dev(float v) {
-    const float a = fabsf(v);
-    std::uint8_t k = a == 0.5f ? 1 : a == 1.0f ? 2 : a == 1.5f ? 3 : a == 2.0f ? 4 : a == 3.0f ? 5 : a == 4.0f ? 6 : a == 6.0f ? 7 : a == 0.0f ? 0 : 0xFF;
-    if (k == 0xFF) return 0xFF;
-    return static_cast<std::uint8_t>(k | (v < 0 ? 0x8 : 0x0));
 }
 
 /// float(1/s) in double, 0 for s = 0 or an infinite result (the CPU's safe_inverse).
@@ -168,7 +163,10 @@ __device__ __forceinline__ std::uint8_t encode_dev(float y, float mult, const C&
     }
     if constexpr (Codes == bbq_codes::int_b) return static_cast<std::uint8_t>((qu ^ unsigned(half)) & ((1u << Bits) - 1u));
     else if constexpr (Codes == bbq_codes::index) return static_cast<std::uint8_t>(qu);
-    else return e2m1_pattern_dev(level);
+    else {
+        (void)level;
+        return static_cast<std::uint8_t>((c.e2m1 >> (4 * qu)) & 0xFu);
+    }
 }
 
 /// One butterfly: the lower element gets a + b, the upper a − b (a the lower's old value).
@@ -240,22 +238,73 @@ __device__ __forceinline__ float multiplier_dev(float sigma, float scale, const 
 
 // ---- σ ----
 
+/// One butterfly block of tree_sum (core/reduce.hpp: v[i] += v[i + s], s = 128 … 1) held by one
+/// warp, lane l holding terms l + 32k (k = 0 … 7): s = 128, 64, 32 inside the lane, s = 16 … 1 by
+/// shuffles (lane t < s adds lane t + s's current value, as the CPU does). Lane 0 gets the sum.
+__device__ __forceinline__ sum2 warp_butterfly256(sum2 (&v)[8]) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) v[k] = add(v[k], v[k + 4]);
+#pragma unroll
+    for (int k = 0; k < 2; ++k) v[k] = add(v[k], v[k + 2]);
+    v[0] = add(v[0], v[1]);
+#pragma unroll
+    for (int s = 16; s >= 1; s /= 2) {
+        const sum2 o{__shfl_down_sync(0xffffffffu, v[0].a, s), __shfl_down_sync(0xffffffffu, v[0].b, s)};
+        v[0] = add(v[0], o);
+    }
+    return v[0];
+}
+
+/// Level 1 of tree_sum over the finite (x, x²) of n inputs, one warp per 256-block (grid-stride),
+/// and the finite count (integer atomics: order-free).
 template <class In>
 __global__ void __launch_bounds__(bbq_threads) bbq_level1_kernel(const In* __restrict__ x, std::size_t n, sum2* level1,
                                                                  unsigned long long* finite) {
-    const std::size_t i = std::size_t(blockIdx.x) * bbq_threads + threadIdx.x;
-    const int c = __syncthreads_count(i < n && isfinite(to_float(x[i])));
-    tree_level1_block(n, [&](std::size_t j) { return finite_terms(to_float(x[j])); }, level1);
-    if (threadIdx.x == 0) atomicAdd(finite, static_cast<unsigned long long>(c));
+    const unsigned lane = threadIdx.x % 32;
+    const std::size_t warps = std::size_t(gridDim.x) * (bbq_threads / 32), chunks = (n + tree_block - 1) / tree_block;
+    unsigned long long fin = 0;
+    for (std::size_t c = std::size_t(blockIdx.x) * (bbq_threads / 32) + threadIdx.x / 32; c < chunks; c += warps) {
+        sum2 v[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) {
+            const std::size_t i = c * tree_block + lane + 32 * k;
+            const float f = i < n ? to_float(x[i]) : 0.0f;
+            const bool ok = i < n && isfinite(f);
+            v[k] = ok ? finite_terms(f) : sum2{};
+            fin += __popc(__ballot_sync(0xffffffffu, ok));
+        }
+        const sum2 r = warp_butterfly256(v);
+        if (lane == 0) level1[c] = r;
+    }
+    if (lane == 0 && fin) atomicAdd(finite, fin);
 }
 
+/// The next level of the tree: out[c] = butterfly of in[256c … 256c + 256) (zero-padded).
+__global__ void __launch_bounds__(bbq_threads) bbq_level_kernel(const sum2* __restrict__ in, std::size_t m, sum2* __restrict__ out) {
+    const unsigned lane = threadIdx.x % 32;
+    const std::size_t warps = std::size_t(gridDim.x) * (bbq_threads / 32), chunks = (m + tree_block - 1) / tree_block;
+    for (std::size_t c = std::size_t(blockIdx.x) * (bbq_threads / 32) + threadIdx.x / 32; c < chunks; c += warps) {
+        sum2 v[8];
+#pragma unroll
+        for (int k = 0; k < 8; ++k) {
+            const std::size_t i = c * tree_block + lane + 32 * k;
+            v[k] = i < m ? in[i] : sum2{};
+        }
+        const sum2 r = warp_butterfly256(v);
+        if (lane == 0) out[c] = r;
+    }
+}
+
+/// The top of the tree from a level of m ≤ 256 values (m = 1: that value), then σ and s; one warp.
 template <int Bits, bool Quest, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_tensor_sigma_kernel(std::size_t n, const sum2* level1, const unsigned long long* finite,
-                                                                       float* sigmas, float* scales, C c) {
-    const std::size_t n1 = (n + tree_block - 1) / tree_block;
-    const double sq = n1 == 1 ? level1[0].b : block_tree_sum(n1, [&](std::size_t i) { return level1[i]; }).b;
+__global__ void bbq_tensor_sigma_kernel(const sum2* level, std::size_t m, const unsigned long long* finite, float* sigmas, float* scales, C c) {
+    const unsigned lane = threadIdx.x % 32;
+    sum2 v[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] = lane + 32 * k < m ? level[lane + 32 * k] : sum2{};
+    const sum2 r = m == 1 ? v[0] : warp_butterfly256(v);
     if (threadIdx.x == 0) {
-        const float s = sigma_of(sq, *finite);
+        const float s = sigma_of(r.b, *finite);
         sigmas[0] = s;
         scales[0] = scale_for_dev<Bits, Quest>(s, c);
     }
@@ -304,7 +353,7 @@ __device__ __forceinline__ void store_given(const slot_source& src, const C& c) 
 /// pattern is conflict-free); every thread of the block must call it.
 template <int Bits, class C>
 __device__ __forceinline__ void load_thresholds(float* thr, const C& c) {
-    for (int k = threadIdx.x; k < (1 << Bits) - 1; k += blockDim.x) thr[k] = c.thr[k];
+    for (int k = threadIdx.x; k < (1 << Bits) + 1; k += blockDim.x) thr[k] = c.thr[k];
     __syncthreads();
 }
 
@@ -313,7 +362,7 @@ template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, class In, class C
 __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
                                                                     std::uint8_t* __restrict__ packed, slot_source src, C c,
                                                                     nibble_order order, bool vec, bool aligned) {
-    __shared__ float thr[1 << Bits];
+    __shared__ float thr[(1 << Bits) + 1];
     load_thresholds<Bits>(thr, c);
     store_given<Bits, Quest>(src, c);
     const unsigned lane = threadIdx.x % 16;
@@ -347,7 +396,7 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
 template <int Bits, bool Quest, bbq_codes Codes, class In, class C>
 __global__ void __launch_bounds__(bbq_threads) bbq_encode_any_kernel(const In* __restrict__ x, std::size_t rows, std::size_t cols, std::size_t H,
                                                                      std::uint8_t* __restrict__ codes, slot_source src, C c) {
-    __shared__ float thr[1 << Bits];
+    __shared__ float thr[(1 << Bits) + 1];
     load_thresholds<Bits>(thr, c);
     store_given<Bits, Quest>(src, c);
     const std::size_t bpr = blocks_per_row(cols, H);
@@ -477,11 +526,14 @@ public:
         lowbit::detail::require(Codes != bbq_codes::e2m1 || bbq_e2m1_exact(Bits, opt_.zero), "options.zero",
                                 "E2M1 codes need z = 0 at 3 bits (the levels ±2.5, ±3.5 of z = -1/2 are not in E2M1)");
         const auto& t = bbq_format<Bits>::thresholds();
-        for (std::size_t i = 0; i < t.size(); ++i) c_.thr[i] = t[i];
+        c_.thr[0] = c_.thr[t.size() + 1] = std::numeric_limits<float>::quiet_NaN();
+        for (std::size_t i = 0; i < t.size(); ++i) c_.thr[i + 1] = t[i];
+        c_.e2m1 = 0;
         for (auto& l : c_.level) l = 0.0f;
         for (unsigned q = 0; q < (1u << Bits); ++q) {
             const float lv = Quest ? quest_format<Bits>::level(std::uint8_t(q)) : bbq_format<Bits>::level(std::uint8_t(q), opt_.zero);
             c_.level[bbq_emit<Bits>(std::uint8_t(q), lv, Codes)] = lv;
+            if (Codes == bbq_codes::e2m1 && Bits <= 3) c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
         }
         c_.quest_step = Quest ? quest_format<Bits>::step() : 0.0;
         c_.gamma = opt_.gamma;
@@ -516,14 +568,28 @@ public:
             detail::bbq_row_sigma_kernel<Bits, Quest, In><<<unsigned(shape.rows), detail::bbq_threads, 0, stream>>>(x, cols, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (row sigma)");
         } else {
-            const std::size_t n1 = (n + tree_block - 1) / tree_block;
-            work_.reserve(2 * sizeof(unsigned long long) + n1 * sizeof(sum2));  // count, pad, level-1 sums
+            // tree_sum level by level: level 1 from the input, then levels of 256-blocks until at
+            // most 256 values are left, then the top (and σ, s) by one warp.
+            const std::size_t n1 = (n + tree_block - 1) / tree_block, n2 = (n1 + tree_block - 1) / tree_block;
+            work_.reserve(2 * sizeof(unsigned long long) + (n1 + n2) * sizeof(sum2));  // count, pad, two levels
             auto* finite = reinterpret_cast<unsigned long long*>(work_.data());
-            auto* level1 = reinterpret_cast<sum2*>(work_.data() + 2 * sizeof(unsigned long long));
+            sum2* lv[2] = {reinterpret_cast<sum2*>(work_.data() + 2 * sizeof(unsigned long long)), nullptr};
+            lv[1] = lv[0] + n1;
             check(cudaMemsetAsync(finite, 0, sizeof(unsigned long long), stream), "cudaMemsetAsync");
-            detail::bbq_level1_kernel<In><<<unsigned(n1), detail::bbq_threads, 0, stream>>>(x, n, level1, finite);
+            const std::size_t cap = std::size_t(sms()) * 8;
+            auto grid = [&](std::size_t chunks) { const std::size_t b = (chunks + 7) / 8; return unsigned(b < cap ? b : cap); };
+            detail::bbq_level1_kernel<In><<<grid(n1), detail::bbq_threads, 0, stream>>>(x, n, lv[0], finite);
             check_launch("bbq quantize (tree sums)");
-            detail::bbq_tensor_sigma_kernel<Bits, Quest><<<1, detail::bbq_threads, 0, stream>>>(n, level1, finite, t.sigmas, t.scales, c_);
+            std::size_t m = n1;
+            int cur = 0;
+            while (m > tree_block) {
+                const std::size_t next = (m + tree_block - 1) / tree_block;
+                detail::bbq_level_kernel<<<grid(next), detail::bbq_threads, 0, stream>>>(lv[cur], m, lv[1 - cur]);
+                check_launch("bbq quantize (tree levels)");
+                cur = 1 - cur;
+                m = next;
+            }
+            detail::bbq_tensor_sigma_kernel<Bits, Quest><<<1, 32, 0, stream>>>(lv[cur], m, finite, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
         }
         if (H == 128 && cols % 128 == 0) {
