@@ -4,8 +4,8 @@
 //
 //   lowbit::cuda::bbq_quantizer<4> q;                   // H = 128, σ per tensor, z = 0, γ = ζ*·σ
 //   lowbit::cuda::device_bbq_tensor t;                  // device buffers, reused
-//   q.quantize(x_dev, {rows, cols}, t, stream);         // x_dev: float or __nv_bfloat16 (or __half)
-//   q.dequantize(t.view(), y_dev, stream);              // y_dev: float, __half or __nv_bfloat16
+//   q.quantize(x_dev, {rows, cols}, t, stream);         // x_dev: float or __nv_bfloat16 (__half untested)
+//   q.dequantize(t.view(), y_dev, stream);              // y_dev: float or __nv_bfloat16 (__half untested)
 //
 // Semantics are the CPU file comments' (formats/bbq.hpp, transform/hadamard.hpp): a row is cut into
 // blocks of H, then the binary expansion of the rest, largest first; every block gets the same
@@ -17,8 +17,10 @@
 // (the CPU allows up to 2^15).
 //
 // Launch sequences (caller's stream, no host synchronisation):
-//   σ per tensor   level-1 tree sums and the finite count (one block per 256 elements), a one-block
-//                  kernel that finishes the tree and writes σ and s, then the encode kernel.
+//   σ per tensor   tree_sum's levels by warps (one warp per 256-block, grid-stride; level 1 from
+//                  the input with the finite count, then 256-blocks of the level below until at
+//                  most 256 values remain), a one-warp kernel that forms the top and writes σ and
+//                  s, then the encode kernel.
 //   σ per row      one block per row (block_tree_sum) writes σ and s, then the encode kernel.
 //   σ given        the encode kernel alone (its first thread also stores σ and s).
 //   encode         rows a multiple of 128 with H = 128: 16 lanes per Hadamard block, 8 contiguous
