@@ -1,0 +1,224 @@
+// The CUDA BBQ / QuEST quantizers against the CPU scalar reference (rotated_quantizer with
+// backend::scalar), bit for bit: packed codes, σ and decode step per slot, dequantized values
+// (f32 and bf16 outputs), for bbq1 … bbq4, bbq4 with index codes, bbq3_fp4, quest2 … quest4, with
+// σ per tensor, per row and given (γ given or ζ*·σ), H = 128, 64 and none, both zero points, both
+// 4-bit nibble orders, decode with and without the inverse transform, inputs f32 and bf16, on
+// sizes 1, 31, 4097 and 2^20 + 3 (1-D) and 2-D shapes with rows of 64, 172, 96, 128, 256 and
+// 1024 (the fused 16-lanes-per-block kernels), Gaussian and adversarial data (NaN, ±Inf, ±0,
+// subnormals, huge values, whole blocks of zeros / NaN / Inf). Every output buffer is poisoned
+// before each run with two different patterns. A NaN the decode generates (0 · ∞ under an
+// infinite step) matches any NaN (harness.cuh); every other value matches exactly.
+//
+// Usage: test_bbq_cuda [--quick]    (--quick: adversarial data only, no 2^20 + 3 sizes)
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "bbq_cpu_reference.hpp"
+#include "harness.cuh"
+#include "lowbit/cuda/bbq.cuh"
+#include "../test_util.hpp"
+
+namespace lowbit_cuda_test {
+namespace {
+
+using lowbit::bbq_codes;
+using lowbit::bbq_zero;
+using lowbit::nibble_order;
+using lowbit::shape2d;
+namespace lc = lowbit::cuda;
+
+bool quick = false;
+constexpr std::size_t big = (1u << 20) + 3;
+
+/// lowbit_test::adversarial plus whole Hadamard blocks of +0/−0, NaN, ±Inf and subnormals, and huge values.
+std::vector<float> adversarial_blocks(std::size_t n, std::uint32_t seed) {
+    auto v = lowbit_test::adversarial(n, seed, 0.25f);
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    auto fill = [&](std::size_t a, std::size_t b, auto f) { for (std::size_t i = a; i < b && i < n; ++i) f(i); };
+    fill(128, 256, [&](std::size_t i) { v[i] = i == 128 ? -0.0f : 0.0f; });
+    fill(256, 384, [&](std::size_t i) { v[i] = i == 300 ? nan : v[i]; });        // one NaN spreads through its block
+    fill(384, 512, [&](std::size_t i) { v[i] = i == 400 ? inf : i == 401 ? -inf : v[i]; });
+    fill(512, 640, [&](std::size_t i) { v[i] = i % 3 ? 1e-45f : -0.0f; });       // subnormals only
+    fill(640, 768, [&](std::size_t i) { v[i] = i % 2 ? 3e38f : -3e38f; });      // overflowing sums
+    if (n > 8192) fill(4096, 8192, [&](std::size_t i) { v[i] = 0.0f; });
+    return v;
+}
+
+struct variant {
+    std::string name;
+    bbq_ref_options o;
+};
+
+template <class T>
+std::vector<T> to_type(const std::vector<float>& x) {
+    std::vector<T> r(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) r[i] = from_float_host<T>(x[i]);
+    return r;
+}
+
+lc::bbq_options gpu_options(const bbq_ref_options& o) {
+    lc::bbq_options g;
+    g.hadamard = o.hadamard;
+    g.sigma_from = o.sigma_from == 0 ? lc::bbq_sigma::per_tensor : o.sigma_from == 1 ? lc::bbq_sigma::per_row : lc::bbq_sigma::given;
+    g.sigma = o.sigma;
+    g.gamma = o.gamma;
+    g.zero = o.zero;
+    g.to_input = o.to_input;
+    g.order = o.order;
+    return g;
+}
+
+template <int Bits, bool Quest, bbq_codes Codes, class In>
+void run_case(const std::string& label, const bbq_ref_options& o, const std::vector<float>& x32, shape2d shape) {
+    using Q = lc::rotated_quantizer<Bits, Quest, Codes>;
+    constexpr int cb = Q::code_bits;
+    ++counts().cases;
+    // The CPU sees exactly what the GPU reads: the input rounded to In.
+    const std::vector<In> xin = to_type<In>(x32);
+    std::vector<float> xc(x32.size());
+    for (std::size_t i = 0; i < xc.size(); ++i) xc[i] = to_float_host(xin[i]);
+    const bbq_ref_tensor ref = cpu_bbq_quantize<Bits, Quest, Codes>(o, xc, shape);
+    const std::vector<float> yref = cpu_bbq_dequantize<Bits, Quest, Codes>(o, shape, ref);
+
+    lc::device_buffer<In> dx;
+    upload(dx, xin);
+    Q q(gpu_options(o));
+    lc::device_bbq_tensor t;
+    const std::size_t n = shape.size(), pbytes = lowbit::packed_size(n, cb);
+    const std::string what = label + " " + type_name<In>() + " " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
+    for (int pass = 0; pass < 2; ++pass) {
+        const int pat = pass ? 0x5a : 0xa5;
+        t.packed.reserve(pbytes);
+        t.sigmas.reserve(ref.sigmas.size());
+        t.scales.reserve(ref.scales.size());
+        poison(t.packed.data(), t.packed.bytes(), pat);
+        poison(t.sigmas.data(), t.sigmas.bytes(), pat);
+        poison(t.scales.data(), t.scales.bytes(), pat);
+        q.quantize(dx.data(), shape, t);
+        lowbit::cuda::check(cudaDeviceSynchronize(), "quantize");
+        expect(t.slots == ref.scales.size(), what + ": slot count");
+        const auto gp = download_bytes(t.packed.data(), pbytes);
+        expect_same(gp.data(), ref.packed.data(), pbytes, 1, what + ": packed codes");
+        const auto gs = download_bytes(t.sigmas.data(), ref.sigmas.size() * 4);
+        expect_same(gs.data(), ref.sigmas.data(), gs.size(), 4, what + ": sigmas");
+        const auto gc = download_bytes(t.scales.data(), ref.scales.size() * 4);
+        expect_same(gc.data(), ref.scales.data(), gc.size(), 4, what + ": scales");
+
+        lc::device_buffer<float> y(n);
+        poison(y.data(), y.bytes(), pat);
+        q.dequantize(t.view(), y.data());
+        lowbit::cuda::check(cudaDeviceSynchronize(), "dequantize");
+        const auto gy = download_bytes(y.data(), n * 4);
+        expect_same_values<float>(gy.data(), yref.data(), n, what + ": dequantized f32");
+        lc::device_buffer<__nv_bfloat16> yb(n);
+        poison(yb.data(), yb.bytes(), pat);
+        q.dequantize(t.view(), yb.data());
+        lowbit::cuda::check(cudaDeviceSynchronize(), "dequantize bf16");
+        const auto gyb = download_bytes(yb.data(), n * 2);
+        const auto yrb = to_type<__nv_bfloat16>(yref);
+        expect_same_values<__nv_bfloat16>(gyb.data(), yrb.data(), n, what + ": dequantized bf16");
+    }
+}
+
+template <int Bits, bool Quest, bbq_codes Codes>
+void run_scheme(const std::string& name, bbq_zero zero) {
+    constexpr int cb = lowbit::bbq_code_bits(Bits, Codes);
+    std::vector<variant> vs;
+    bbq_ref_options base;
+    base.zero = zero;
+    vs.push_back({"per-tensor", base});
+    { auto o = base; o.sigma_from = 1; vs.push_back({"per-row", o}); }
+    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma", o}); }
+    if (!Quest) { auto o = base; o.sigma_from = 2; o.sigma = 1.7f; o.gamma = 1.3f; vs.push_back({"given-sigma-gamma", o}); }
+    { auto o = base; o.hadamard = 64; vs.push_back({"H64", o}); }
+    { auto o = base; o.hadamard = 0; o.sigma_from = 1; vs.push_back({"H0-per-row", o}); }
+    { auto o = base; o.to_input = false; vs.push_back({"no-inverse", o}); }
+    if (cb == 4) { auto o = base; o.order = nibble_order::high_first; vs.push_back({"high-first", o}); }
+    if (!Quest && Codes != bbq_codes::e2m1) {
+        auto o = base;
+        o.zero = zero == bbq_zero::integer ? bbq_zero::half : bbq_zero::integer;
+        vs.push_back({"other-zero", o});
+    }
+    const shape2d shapes[] = {{1, 1}, {1, 31}, {1, 4097}, {3, 64}, {5, 172}, {7, 96}, {64, 128}, {33, 256}, {1024, 1024}, {1, big}, {(1u << 12) + 1, 256}};
+    for (const auto& v : vs)
+        for (const auto& s : shapes) {
+            if (quick && s.size() > (1u << 20)) continue;
+            const bool large = s.size() >= (1u << 20);
+            // Large shapes: only the default options and per row (the rest are covered at the small sizes).
+            if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma") continue;
+            const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f), ad = adversarial_blocks(s.size(), 11);
+            if (!quick) {
+                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s);
+                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s);
+            }
+            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s);
+            if (!large) run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s);
+        }
+    std::printf("%s: done (%zu cases, %zu failed checks so far)\n", name.c_str(), counts().cases, counts().failed);
+    std::fflush(stdout);
+}
+
+template <class F>
+void throws(F&& f, const std::string& arg, const std::string& what) {
+    try {
+        f();
+        expect(false, what + ": no exception");
+    } catch (const lowbit::error& e) {
+        expect(std::string(e.what()).find(arg) != std::string::npos, what + ": message names " + arg + ": " + e.what());
+    }
+}
+
+void run_errors() {
+    throws([] { lc::bbq_quantizer<4> q({.hadamard = 256}); }, "options.hadamard", "H above 128");
+    throws([] { lc::bbq_quantizer<4> q({.hadamard = 96}); }, "options.hadamard", "H not a power of two");
+    throws([] { lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::given}); }, "options.sigma", "given sigma of 0");
+    throws([] { lc::bbq_quantizer<4> q({.gamma = -1.0f}); }, "options.gamma", "negative gamma");
+    throws([] { lc::bbq_quantizer<3> q({.order = nibble_order::high_first}); }, "options.order", "high_first on 3-bit codes");
+    throws([] { lc::bbq_quantizer<3, bbq_codes::e2m1> q({.zero = bbq_zero::half}); }, "options.zero", "E2M1 with z = -1/2 at 3 bits");
+    throws([] { lc::bbq_quantizer<4> q; lc::device_bbq_tensor t; q.quantize(static_cast<const float*>(nullptr), {1, 64}, t); }, "x", "null input");
+    throws([] {
+        lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::per_row});
+        lc::device_buffer<std::uint8_t> p(32);
+        lc::device_buffer<float> s(1), y(64);
+        q.dequantize(lc::bbq_tensor_view{{1, 64}, p.data(), s.data(), s.data(), 2}, y.data());
+    }, "t.slots", "slot count of other options");
+}
+
+}  // namespace
+}  // namespace lowbit_cuda_test
+
+int main(int argc, char** argv) {
+    using namespace lowbit_cuda_test;
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    cudaDeviceProp prop{};
+    lowbit::cuda::check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    std::printf("device: %s (sm_%d%d)%s\n", prop.name, prop.major, prop.minor, quick ? ", quick" : "");
+    try {
+        run_errors();
+        run_scheme<4, false, bbq_codes::int_b>("bbq4", bbq_zero::integer);
+        if (!quick) {  // 4097 x 4096 > 2^24: σ's tree needs three levels below the top
+            const shape2d s{4097, 4096};
+            run_case<4, false, bbq_codes::int_b, float>("bbq4 per-tensor (3-level tree) adversarial", {}, adversarial_blocks(s.size(), 5), s);
+            run_case<4, false, bbq_codes::int_b, __nv_bfloat16>("bbq4 per-tensor (3-level tree) gaussian", {}, lowbit_test::gaussian(s.size(), 3, 0.02f), s);
+        }
+        run_scheme<1, false, bbq_codes::int_b>("bbq1", bbq_zero::half);
+        run_scheme<2, false, bbq_codes::int_b>("bbq2", bbq_zero::half);
+        run_scheme<3, false, bbq_codes::int_b>("bbq3", bbq_zero::integer);
+        run_scheme<3, false, bbq_codes::e2m1>("bbq3_fp4", bbq_zero::integer);
+        run_scheme<4, false, bbq_codes::index>("bbq4_index", bbq_zero::integer);
+        run_scheme<2, true, bbq_codes::int_b>("quest2", bbq_zero::half);
+        run_scheme<3, true, bbq_codes::int_b>("quest3", bbq_zero::half);
+        run_scheme<4, true, bbq_codes::int_b>("quest4", bbq_zero::half);
+    } catch (const std::exception& e) {
+        std::printf("FAIL: exception: %s\n", e.what());
+        ++counts().failed;
+    }
+    std::printf("test_bbq_cuda: %zu cases, %zu checks, %zu passed, %zu failed\n", counts().cases, counts().checks,
+                counts().checks - counts().failed, counts().failed);
+    return counts().failed ? 1 : 0;
+}
