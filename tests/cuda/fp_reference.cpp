@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "lowbit/quantizers/minifloat.hpp"
+#include "lowbit/quantizers/log.hpp"
 #include "lowbit/quantizers/mx.hpp"
 
 namespace lowbit_cuda_test {
@@ -76,6 +77,30 @@ std::vector<float> cpu_nvfp4_dequantize(lowbit::shape2d shape, const fp_ref& r) 
     t.global_scale = r.global;
     return q.dequantize(t, lowbit::backend::scalar);
 }
+
+template <int B, int ScaleKind>
+fp_ref cpu_log_quantize(std::size_t group, lowbit::log_rounding r, std::span<const float> x, lowbit::shape2d shape) {
+    const lowbit::log_quantizer<B, scale_of<ScaleKind>> q({.group = group, .round = r});
+    const auto t = q.quantize(x, shape, lowbit::backend::scalar);
+    return {t.packed, bytes_of(t.scales), 0.0f};
+}
+template <int B, int ScaleKind>
+std::vector<float> cpu_log_dequantize(std::size_t group, lowbit::shape2d shape, const fp_ref& r) {
+    using S = scale_of<ScaleKind>;
+    const lowbit::log_quantizer<B, S> q({.group = group});
+    lowbit::log_tensor<B, S> t;
+    t.shape = shape;
+    t.group = group;
+    t.packed = r.packed;
+    t.scales = from_bytes<S>(r.scales);
+    return q.dequantize(t, lowbit::backend::scalar);
+}
+template fp_ref cpu_log_quantize<4, 1>(std::size_t, lowbit::log_rounding, std::span<const float>, lowbit::shape2d);
+template std::vector<float> cpu_log_dequantize<4, 1>(std::size_t, lowbit::shape2d, const fp_ref&);
+template fp_ref cpu_log_quantize<3, 1>(std::size_t, lowbit::log_rounding, std::span<const float>, lowbit::shape2d);
+template std::vector<float> cpu_log_dequantize<3, 1>(std::size_t, lowbit::shape2d, const fp_ref&);
+template fp_ref cpu_log_quantize<4, 0>(std::size_t, lowbit::log_rounding, std::span<const float>, lowbit::shape2d);
+template std::vector<float> cpu_log_dequantize<4, 0>(std::size_t, lowbit::shape2d, const fp_ref&);
 
 #define LOWBIT_MF(F, K)                                                                                                  \
     template fp_ref cpu_minifloat_quantize<lowbit::F, K>(lowbit::granularity, lowbit::rounding, std::span<const float>, \

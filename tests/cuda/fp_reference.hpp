@@ -9,6 +9,7 @@
 #include "lowbit/core/granularity.hpp"
 #include "lowbit/core/rounding.hpp"
 #include "lowbit/formats/bfp.hpp"
+#include "lowbit/formats/log.hpp"
 #include "lowbit/formats/minifloat.hpp"
 
 namespace lowbit_cuda_test {
@@ -35,5 +36,11 @@ std::vector<float> cpu_mx_dequantize(lowbit::shape2d shape, const fp_ref& t);
 /// nvfp4_quantizer.
 fp_ref cpu_nvfp4_quantize(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape);
 std::vector<float> cpu_nvfp4_dequantize(lowbit::shape2d shape, const fp_ref& t);
+
+/// log_quantizer<B, S> (S as for minifloat).
+template <int B, int ScaleKind>
+fp_ref cpu_log_quantize(std::size_t group, lowbit::log_rounding r, std::span<const float> x, lowbit::shape2d shape);
+template <int B, int ScaleKind>
+std::vector<float> cpu_log_dequantize(std::size_t group, lowbit::shape2d shape, const fp_ref& t);
 
 }  // namespace lowbit_cuda_test

@@ -3,7 +3,7 @@
 // (f32, f16, bf16) for cuda::minifloat_quantizer (e4m3fn, e5m2, e4m3fnuz, e5m2fnuz per tensor,
 // per row and per group; e3m2, e2m3, e2m1 per group of 32 and others), cuda::mx_quantizer
 // (mxfp8 e4m3/e5m2, mxfp6 e3m2/e2m3, mxfp4, mxint8; all four scale rules) and
-// cuda::nvfp4_quantizer, on sizes 1, 31, 4097 and 2^20 + 3 (1-D and 2-D) of Gaussian,
+// cuda::nvfp4_quantizer, cuda::log_quantizer (log4, log3; both roundings), on sizes 1, 31, 4097 and 2^20 + 3 (1-D and 2-D) of Gaussian,
 // adversarial (NaN, ±Inf, ±0, subnormals, huge, ties), exact-tie and all-zero / all-NaN-block
 // data, inputs f32 and bf16, nearest-even, toward-zero and stochastic rounding. Every output
 // buffer is poisoned before each run (two patterns, two runs), so an unwritten byte fails.
@@ -25,6 +25,7 @@
 
 #include "fp_reference.hpp"
 #include "harness.cuh"
+#include "lowbit/cuda/log.cuh"
 #include "lowbit/cuda/minifloat.cuh"
 #include "lowbit/cuda/mx.cuh"
 #include "../test_util.hpp"
@@ -224,6 +225,22 @@ void nvfp4_cases(std::vector<rounding> rnds) {
             }
 }
 
+template <int B, int K>
+void log_cases(std::vector<std::size_t> groups, std::vector<lowbit::log_rounding> rnds) {
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big))
+            for (auto g : groups)
+                for (auto r : rnds) {
+                    const auto cpu = cpu_log_quantize<B, K>(g, r, d.x, shape);
+                    const auto y = cpu_log_dequantize<B, K>(g, shape, cpu);
+                    lc::log_quantizer<B, dev_scale<K>> q({.group = g, .round = r});
+                    run_case<float, dev_scale<K>>(q, shape, d.x, cpu, y, B, false,
+                                                  "log" + std::to_string(B) + " g" + std::to_string(g) + " rounding " +
+                                                      std::to_string(int(r)) + " scale " + type_name<dev_scale<K>>() + " " +
+                                                      shape_name(shape) + " " + d.name);
+                }
+}
+
 // ---- interop with cuda_fp8.h / cuda_fp4.h ----
 
 __global__ void nv_encode(const float* x, std::size_t n, std::uint8_t* e4, std::uint8_t* e5, std::uint8_t* f4) {
@@ -376,6 +393,9 @@ void run_all() {
     mx_cases<lowbit::mx_int8>("mxint8", rules, {rne, sr, rtz});
     nvfp4_cases({rne, sr});
     nvfp4_cases<__nv_bfloat16>({rne});
+    log_cases<4, 1>({32, 16, 7}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
+    log_cases<3, 1>({32, 64}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
+    log_cases<4, 0>({32}, {lowbit::log_rounding::linear});
 }
 
 }  // namespace

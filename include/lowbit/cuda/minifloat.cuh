@@ -97,7 +97,9 @@ __device__ __forceinline__ float mul_host_nan(float x, float inv) {
 /// Element encode of x · inv: reference::encode_minifloat_run (saturating) or encode_bfp_run.
 template <class Elem>
 __device__ __forceinline__ std::uint8_t encode_elem(float x, float inv, const rounding& r, std::uint64_t index) {
-    if constexpr (requires { Elem::flavour; }) {
+    if constexpr (requires { Elem::encode_scaled(x, inv); }) {  // log2 elements (log.cuh)
+        return Elem::encode_scaled(x, inv);
+    } else if constexpr (requires { Elem::flavour; }) {
         const float y = mul_host_nan(x, inv);
         const std::uint32_t rb = r.mode == round_mode::stochastic ? random_bits24(r.seed, index) : 0u;
         return static_cast<std::uint8_t>(Elem::template encode<overflow::saturate>(y, r.mode, rb));
@@ -114,7 +116,8 @@ __device__ __forceinline__ std::uint8_t encode_elem(float x, float inv, const ro
 /// Element decode: decode(code) · scale.
 template <class Elem>
 __device__ __forceinline__ float decode_elem(std::uint8_t c, float scale) {
-    return __fmul_rn(Elem::decode(static_cast<typename Elem::code_type>(c)), scale);
+    if constexpr (requires { Elem::decode_value(c, scale); }) return Elem::decode_value(c, scale);  // log2 elements
+    else return __fmul_rn(Elem::decode(static_cast<typename Elem::code_type>(c)), scale);
 }
 
 /// Warp-wide max of a key over aligned groups of W lanes.
