@@ -39,7 +39,7 @@ struct log2_format {
     static constexpr std::uint32_t sign_mask = 1u << (B - 1);
     using code_type = std::uint8_t;
     /// Mantissa field at and above which a value rounds up to the next power.
-    static constexpr std::uint32_t threshold(log_rounding r) noexcept { return r == log_rounding::linear ? 0x400000u : 0x3504F4u; }
+    LOWBIT_HOST_DEVICE static constexpr std::uint32_t threshold(log_rounding r) noexcept { return r == log_rounding::linear ? 0x400000u : 0x3504F4u; }
     /// Bits of 2^(−top), half the smallest power: below it a value becomes 0.
     static constexpr std::uint32_t zero_below = static_cast<std::uint32_t>(127 - top) << 23;
 

@@ -1,0 +1,185 @@
+// lowbit CUDA benchmark: floating-point family (minifloat per tensor and per group, MX, NVFP4)
+// quantize and dequantize at 4096² and 16384² against a device-to-device copy measured in the same run.
+//
+// Method: CUDA events around each launch sequence, warm-up runs first, the median of --reps timed
+// runs; input and output buffers are rotated over enough sets that their total exceeds 3 × L2, so
+// every run reads from DRAM. GB/s counts bytes read + written once each (input, packed codes,
+// scales, NVFP4's tensor scale, output). The copy baseline moves the fp32 tensor's bytes
+// (cudaMemcpyAsync device to device, counted as read + written).
+//
+// Usage: bench_fp_cuda [--reps N] [--sizes 4096,16384] [--csv file] [--only scheme-substring]
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "lowbit/cuda/minifloat.cuh"
+#include "lowbit/cuda/mx.cuh"
+
+namespace {
+
+namespace lc = lowbit::cuda;
+using lowbit::granularity;
+using lowbit::shape2d;
+
+/// Deterministic pseudo-Gaussian data (sum of 4 uniforms, σ ≈ 1), never all zeros.
+template <class T>
+__global__ void fill_kernel(T* x, std::size_t n, std::uint32_t seed) {
+    for (std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
+        float s = 0;
+        for (int k = 0; k < 4; ++k) s += lowbit::random_uniform(seed + k, i);
+        x[i] = lc::detail::from_float<T>((s - 2.0f) * 1.7320508f);
+    }
+}
+template <class T>
+void fill(lc::device_buffer<T>& b, std::uint32_t seed) {
+    fill_kernel<<<1024, 256>>>(b.data(), b.size(), seed);
+    lc::check_launch("fill");
+}
+
+struct row {
+    std::string op, scheme, types;
+    std::size_t side;
+    double ms, gbs, ratio;
+};
+
+int reps = 30;
+const char* only = nullptr;  // --only: run the schemes whose name contains this
+std::size_t l2_bytes = 50u << 20;
+
+/// Median time in ms of f(k) (k = rotation index), after warm-up.
+double time_median(const std::function<void(int)>& f, int sets) {
+    cudaEvent_t a, b;
+    lc::check(cudaEventCreate(&a), "cudaEventCreate");
+    lc::check(cudaEventCreate(&b), "cudaEventCreate");
+    for (int k = 0; k < 3; ++k) f(k % sets);
+    lc::check(cudaDeviceSynchronize(), "warm-up");
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+        lc::check(cudaEventRecord(a), "cudaEventRecord");
+        f(r % sets);
+        lc::check(cudaEventRecord(b), "cudaEventRecord");
+        lc::check(cudaEventSynchronize(b), "cudaEventSynchronize");
+        float ms = 0;
+        lc::check(cudaEventElapsedTime(&ms, a, b), "cudaEventElapsedTime");
+        t.push_back(ms);
+    }
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+/// Enough rotation sets that `bytes_per_set` × sets ≥ 3 × L2 (at least 2).
+int sets_for(std::size_t bytes_per_set) {
+    return int(std::max<std::size_t>(2, (3 * l2_bytes + bytes_per_set - 1) / bytes_per_set));
+}
+
+std::vector<row> rows;
+
+double copy_gbs(std::size_t side) {
+    const std::size_t bytes = side * side * 4;
+    const int sets = sets_for(2 * bytes);
+    std::vector<lc::device_buffer<unsigned char>> src, dst;
+    for (int k = 0; k < sets; ++k) { src.emplace_back(bytes); dst.emplace_back(bytes); }
+    const double ms = time_median([&](int k) { lc::check(cudaMemcpyAsync(dst[k].data(), src[k].data(), bytes, cudaMemcpyDeviceToDevice), "copy"); }, sets);
+    const double gbs = 2.0 * bytes / ms / 1e6;
+    rows.push_back({"copy", "cudaMemcpy D2D", "f32", side, ms, gbs, 1.0});
+    return gbs;
+}
+
+/// Quantize and dequantize one scheme at one size (Stored: the scale type; global: NVFP4's tensor scale).
+template <class In, class Out, class Stored, class Q>
+void bench_scheme(const char* name, Q q, int bits, granularity gran, bool global, std::size_t side, double copy) {
+    if (only && !std::strstr(name, only)) return;
+    const shape2d shape{side, side};
+    const std::size_t n = shape.size();
+    const std::size_t side_bytes = gran.scale_count(shape) * sizeof(Stored) + (global ? 4 : 0), packed = lowbit::packed_size(n, bits);
+    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes, dbytes = packed + side_bytes + n * sizeof(Out);
+    const int sets = sets_for(std::max(qbytes, dbytes));
+    std::vector<lc::device_buffer<In>> x(sets);
+    std::vector<lc::device_buffer<Out>> y(sets);
+    std::vector<lc::device_fp_tensor<Stored>> t(sets);
+    for (int k = 0; k < sets; ++k) {
+        x[k].resize(n);
+        y[k].resize(n);
+        fill(x[k], 1234u + 17u * k);
+        q.quantize(x[k].data(), shape, t[k]);
+    }
+    lc::check(cudaDeviceSynchronize(), "setup");
+    const std::string types = std::is_same_v<In, float> ? "f32" : std::is_same_v<In, __half> ? "f16" : "bf16";
+    const std::string otypes = std::is_same_v<Out, float> ? "f32" : std::is_same_v<Out, __half> ? "f16" : "bf16";
+    double ms = time_median([&](int k) { q.quantize(x[k].data(), shape, t[k].view()); }, sets);
+    rows.push_back({"quantize", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+    ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
+    rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
+    lc::check(cudaDeviceSynchronize(), "bench");
+}
+
+template <class E>
+using mx = lc::mx_quantizer<E>;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::size_t> sides = {4096, 16384};
+    const char* csv = nullptr;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
+            sides.clear();
+            for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) sides.push_back(std::strtoull(p, nullptr, 10));
+        }
+    }
+    cudaDeviceProp prop{};
+    lc::check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    l2_bytes = prop.l2CacheSize;
+    std::printf("device: %s, %d SMs, L2 %d MiB; median of %d runs after 3 warm-ups\n", prop.name, prop.multiProcessorCount,
+                prop.l2CacheSize >> 20, reps);
+    using bf16 = __nv_bfloat16;
+    using u8 = std::uint8_t;
+    const auto T = granularity::tensor(), g32 = granularity::group(32), g16 = granularity::group(16);
+    using mf_e4m3 = lc::minifloat_quantizer<lowbit::e4m3fn>;
+    using mf_e5m2 = lc::minifloat_quantizer<lowbit::e5m2>;
+    using mf_e2m1 = lc::minifloat_quantizer<lowbit::e2m1>;
+    try {
+        for (std::size_t side : sides) {
+            const double copy = copy_gbs(side);
+            bench_scheme<float, float, float>("e4m3fn tensor", mf_e4m3(), 8, T, false, side, copy);
+            bench_scheme<bf16, bf16, float>("e4m3fn tensor", mf_e4m3(), 8, T, false, side, copy);
+            bench_scheme<float, bf16, float>("e4m3fn tensor", mf_e4m3(), 8, T, false, side, copy);
+            bench_scheme<float, float, float>("e5m2 tensor", mf_e5m2(), 8, T, false, side, copy);
+            bench_scheme<bf16, bf16, float>("e5m2 tensor", mf_e5m2(), 8, T, false, side, copy);
+            bench_scheme<float, float, float>("e2m1_g32", mf_e2m1({.gran = g32}), 4, g32, false, side, copy);
+            bench_scheme<float, float, u8>("mxfp8_e4m3", mx<lowbit::e4m3fn>(), 8, g32, false, side, copy);
+            bench_scheme<bf16, bf16, u8>("mxfp8_e4m3", mx<lowbit::e4m3fn>(), 8, g32, false, side, copy);
+            bench_scheme<float, float, u8>("mxfp6_e3m2", mx<lowbit::e3m2>(), 6, g32, false, side, copy);
+            bench_scheme<bf16, bf16, u8>("mxfp6_e3m2", mx<lowbit::e3m2>(), 6, g32, false, side, copy);
+            bench_scheme<float, float, u8>("mxfp4", mx<lowbit::e2m1>(), 4, g32, false, side, copy);
+            bench_scheme<bf16, bf16, u8>("mxfp4", mx<lowbit::e2m1>(), 4, g32, false, side, copy);
+            bench_scheme<float, float, u8>("mxint8", mx<lowbit::mx_int8>(), 8, g32, false, side, copy);
+            bench_scheme<float, float, u8>("nvfp4", lc::nvfp4_quantizer(), 4, g16, true, side, copy);
+            bench_scheme<bf16, bf16, u8>("nvfp4", lc::nvfp4_quantizer(), 4, g16, true, side, copy);
+        }
+    } catch (const std::exception& e) {
+        std::printf("error: %s\n", e.what());
+        return 1;
+    }
+    std::printf("\n%-22s %-14s %-13s %6s %9s %8s %6s\n", "op", "scheme", "types", "side", "ms", "GB/s", "/copy");
+    for (const auto& r : rows)
+        std::printf("%-22s %-14s %-13s %6zu %9.4f %8.0f %6.2f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
+    if (csv) {
+        if (FILE* f = std::fopen(csv, "w")) {
+            std::fprintf(f, "op,scheme,types,side,ms,gbs,ratio\n");
+            for (const auto& r : rows) std::fprintf(f, "%s,%s,%s,%zu,%.5f,%.1f,%.3f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
+            std::fclose(f);
+        }
+    }
+    return 0;
+}

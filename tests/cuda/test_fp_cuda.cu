@@ -1,0 +1,416 @@
+// The CUDA floating-point family against the CPU scalar reference, bit for bit: packed codes,
+// stored scales (float/half/bf16, E8M0, E4M3FN), NVFP4's tensor scale and dequantized values
+// (f32, f16, bf16) for cuda::minifloat_quantizer (e4m3fn, e5m2, e4m3fnuz, e5m2fnuz per tensor,
+// per row and per group; e3m2, e2m3, e2m1 per group of 32 and others), cuda::mx_quantizer
+// (mxfp8 e4m3/e5m2, mxfp6 e3m2/e2m3, mxfp4, mxint8; all four scale rules) and
+// cuda::nvfp4_quantizer, cuda::log_quantizer (log4, log3; both roundings), on sizes 1, 31, 4097 and 2^20 + 3 (1-D and 2-D) of Gaussian,
+// adversarial (NaN, ±Inf, ±0, subnormals, huge, ties), exact-tie and all-zero / all-NaN-block
+// data, inputs f32 and bf16, nearest-even, toward-zero and stochastic rounding. Every output
+// buffer is poisoned before each run (two patterns, two runs), so an unwritten byte fails.
+// Also: interop with CUDA's own conversions (cuda_fp8.h, cuda_fp4.h) — on finite inputs the
+// codes of __nv_cvt_float_to_fp8(…, __NV_SATFINITE, E4M3 / E5M2) and __nv_cvt_float_to_fp4
+// (E2M1, round to nearest) equal ours, and every code decodes to the same value.
+//
+// Usage: test_fp_cuda [--quick]     (--quick: no 2^20 + 3 sizes; for compute-sanitizer)
+#include <cuda_fp4.h>
+#include <cuda_fp8.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fp_reference.hpp"
+#include "harness.cuh"
+#include "lowbit/cuda/log.cuh"
+#include "lowbit/cuda/minifloat.cuh"
+#include "lowbit/cuda/mx.cuh"
+#include "../test_util.hpp"
+
+namespace lowbit_cuda_test {
+namespace {
+
+using lowbit::granularity;
+using lowbit_test::adversarial;
+using lowbit_test::gaussian;
+using lowbit::mx_scale_rounding;
+using lowbit::round_mode;
+using lowbit::rounding;
+using lowbit::shape2d;
+namespace lc = lowbit::cuda;
+
+bool quick = false;
+constexpr std::size_t big = (1u << 20) + 3;  // = 1141 · 919
+
+template <int K>
+using dev_scale = std::conditional_t<K == 0, float, std::conditional_t<K == 1, __half, __nv_bfloat16>>;
+
+struct dataset {
+    std::string name;
+    std::vector<float> x;
+};
+
+/// Exact ties for block formats: every 32-block holds 6.0 (so E2M1's OCP scale is 1, E3M2's and
+/// E2M3's 2^0 or 2^−2 …) and multiples of 1/8, many of them halfway between two codes.
+std::vector<float> ties(std::size_t n) {
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = i % 32 == 0 ? 6.0f : float(int((i * 7) % 64) - 32) * 0.125f;
+    return v;
+}
+/// Gaussian data with whole 32-blocks of zeros, of −0, of NaN, of subnormals, and one of ±Inf.
+std::vector<float> blocks(std::size_t n, std::uint32_t seed) {
+    auto v = gaussian(n, seed);
+    for (std::size_t i = 0; i < n; ++i) {
+        switch ((i / 32) % 6) {
+            case 0: v[i] = 0.0f; break;
+            case 1: v[i] = -0.0f; break;
+            case 2: v[i] = std::numeric_limits<float>::quiet_NaN(); break;
+            case 3: v[i] = std::numeric_limits<float>::denorm_min() * float(i % 7); break;
+            case 4: v[i] = i % 2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity(); break;
+            default: break;
+        }
+    }
+    return v;
+}
+
+std::vector<dataset> datasets(std::size_t n, bool large) {
+    std::vector<dataset> d = {{"gaussian", gaussian(n, 11 + std::uint32_t(n))}, {"adversarial", adversarial(n, 5 + std::uint32_t(n), 0.125f)}};
+    if (!large) {
+        d.push_back({"ties", ties(n)});
+        d.push_back({"blocks", blocks(n, 3)});
+    }
+    return d;
+}
+
+std::vector<shape2d> shapes() {
+    std::vector<shape2d> s = {{1, 1}, {1, 31}, {31, 1}, {1, 4097}, {17, 241}, {64, 96}, {3, 512}};
+    if (!quick) {
+        s.push_back({1, big});
+        s.push_back({1141, 919});
+        s.push_back({1024, 1024});
+    }
+    return s;
+}
+
+/// Rounds host floats to In and back (the CPU sees exactly the values the GPU reads).
+template <class In>
+std::vector<float> as_input(const std::vector<float>& x) {
+    std::vector<float> r(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) r[i] = to_float_host(from_float_host<In>(x[i]));
+    return r;
+}
+
+/// Dequantizes on the GPU into Out and compares with the CPU's float result rounded to Out.
+template <class Out, class Stored, class Quant>
+void check_dequantize(Quant& q, lc::fp_tensor_view<Stored> v, const std::vector<float>& cpu_y, const std::string& what) {
+    const std::size_t n = cpu_y.size();
+    lc::device_buffer<Out> dy(n ? n : 1);
+    std::vector<Out> want(n);
+    for (std::size_t i = 0; i < n; ++i) want[i] = from_float_host<Out>(cpu_y[i]);
+    for (int pattern : {0xA5, 0x5A}) {
+        poison(dy.data(), dy.bytes(), pattern);
+        q.dequantize(v, dy.data());
+        lc::check(cudaDeviceSynchronize(), "dequantize");
+        const auto got = download_bytes(dy.data(), n * sizeof(Out));
+        expect_same_values<Out>(got.data(), want.data(), n, what + " dequantize " + type_name<Out>());
+    }
+}
+
+/// One case: quantize on both sides (GPU twice, output poisoned with two patterns), compare
+/// packed codes, scales and the tensor scale, then dequantize to f32, bf16 and f16.
+template <class In, class Stored, class Quant>
+void run_case(Quant& q, shape2d shape, const std::vector<float>& x_in, const fp_ref& cpu, const std::vector<float>& cpu_y,
+              int bits, bool global, const std::string& what) {
+    ++counts().cases;
+    const std::size_t n = shape.size();
+    std::vector<In> xh(n);
+    for (std::size_t i = 0; i < n; ++i) xh[i] = from_float_host<In>(x_in[i]);
+    lc::device_buffer<In> dx;
+    upload(dx, xh);
+    lc::device_fp_tensor<Stored> t;
+    q.quantize(dx.data(), shape, t);  // sizes t
+    for (int pattern : {0xA5, 0x5A}) {
+        poison(t.packed.data(), t.packed.bytes(), pattern);
+        poison(t.scales.data(), t.scales.bytes(), pattern);
+        if (global) poison(t.global_scale.data(), t.global_scale.bytes(), pattern);
+        q.quantize(dx.data(), shape, t);
+        lc::check(cudaDeviceSynchronize(), "quantize");
+        const auto packed = download_bytes(t.packed.data(), cpu.packed.size());
+        const auto scales = download_bytes(t.scales.data(), cpu.scales.size());
+        expect(cpu.packed.size() == lowbit::packed_size(n, bits), what + ": CPU packed size");
+        expect_same(packed.data(), cpu.packed.data(), packed.size(), 1, what + " packed");
+        expect_same(scales.data(), cpu.scales.data(), scales.size(), sizeof(Stored), what + " scales");
+        if (global) {
+            const auto g = download_bytes(t.global_scale.data(), 4);
+            expect_same(g.data(), &cpu.global, 4, 4, what + " tensor scale");
+        }
+    }
+    // The CPU's tensor dequantized on the GPU (the bytes cross over).
+    upload_bytes(t.packed.data(), cpu.packed);
+    upload_bytes(t.scales.data(), cpu.scales);
+    if (global) upload_bytes(t.global_scale.data(), std::vector<std::uint8_t>(reinterpret_cast<const std::uint8_t*>(&cpu.global),
+                                                                              reinterpret_cast<const std::uint8_t*>(&cpu.global) + 4));
+    auto v = t.view();
+    v.shape = shape;
+    check_dequantize<float>(q, v, cpu_y, what);
+    check_dequantize<__nv_bfloat16>(q, v, cpu_y, what);
+    check_dequantize<__half>(q, v, cpu_y, what);
+}
+
+std::string shape_name(shape2d s) { return std::to_string(s.rows) + "x" + std::to_string(s.cols); }
+std::string gran_name(granularity g) {
+    switch (g.type) {
+        case granularity::kind::per_tensor: return "tensor";
+        case granularity::kind::per_channel: return "rows";
+        default: return "g" + std::to_string(g.group_size);
+    }
+}
+std::string round_name(rounding r) {
+    switch (r.mode) {
+        case round_mode::nearest_even: return "rne";
+        case round_mode::toward_zero: return "rtz";
+        case round_mode::stochastic: return "sr";
+        default: return "other";
+    }
+}
+
+template <class Format, int K, class In = float>
+void minifloat_cases(const char* name, std::vector<granularity> grans, std::vector<rounding> rnds) {
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big))
+            for (auto g : grans)
+                for (auto r : rnds) {
+                    const auto x = as_input<In>(d.x);
+                    const auto cpu = cpu_minifloat_quantize<Format, K>(g, r, x, shape);
+                    const auto y = cpu_minifloat_dequantize<Format, K>(g, shape, cpu);
+                    lc::minifloat_quantizer<Format, dev_scale<K>> q({.gran = g, .round = r});
+                    run_case<In, dev_scale<K>>(q, shape, x, cpu, y, Format::bits, false,
+                                               std::string(name) + " " + gran_name(g) + " " + round_name(r) + " scale " +
+                                                   type_name<dev_scale<K>>() + " in " + type_name<In>() + " " +
+                                                   shape_name(shape) + " " + d.name);
+                }
+}
+
+template <class Elem, class In = float>
+void mx_cases(const char* name, std::vector<mx_scale_rounding> rules, std::vector<rounding> rnds) {
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big))
+            for (auto rule : rules)
+                for (auto r : rnds) {
+                    const auto x = as_input<In>(d.x);
+                    const auto cpu = cpu_mx_quantize<Elem>(rule, r, x, shape);
+                    const auto y = cpu_mx_dequantize<Elem>(shape, cpu);
+                    lc::mx_quantizer<Elem> q({.scale_rounding = rule, .round = r});
+                    run_case<In, std::uint8_t>(q, shape, x, cpu, y, Elem::bits, false,
+                                               std::string(name) + " rule " + std::to_string(int(rule)) + " " + round_name(r) +
+                                                   " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name);
+                }
+}
+
+template <class In = float>
+void nvfp4_cases(std::vector<rounding> rnds) {
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big))
+            for (auto r : rnds) {
+                const auto x = as_input<In>(d.x);
+                const auto cpu = cpu_nvfp4_quantize(r, x, shape);
+                const auto y = cpu_nvfp4_dequantize(shape, cpu);
+                lc::nvfp4_quantizer q({.round = r});
+                run_case<In, std::uint8_t>(q, shape, x, cpu, y, 4, true,
+                                           std::string("nvfp4 ") + round_name(r) + " in " + type_name<In>() + " " +
+                                               shape_name(shape) + " " + d.name);
+            }
+}
+
+template <int B, int K>
+void log_cases(std::vector<std::size_t> groups, std::vector<lowbit::log_rounding> rnds) {
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big))
+            for (auto g : groups)
+                for (auto r : rnds) {
+                    const auto cpu = cpu_log_quantize<B, K>(g, r, d.x, shape);
+                    const auto y = cpu_log_dequantize<B, K>(g, shape, cpu);
+                    lc::log_quantizer<B, dev_scale<K>> q({.group = g, .round = r});
+                    run_case<float, dev_scale<K>>(q, shape, d.x, cpu, y, B, false,
+                                                  "log" + std::to_string(B) + " g" + std::to_string(g) + " rounding " +
+                                                      std::to_string(int(r)) + " scale " + type_name<dev_scale<K>>() + " " +
+                                                      shape_name(shape) + " " + d.name);
+                }
+}
+
+// ---- interop with cuda_fp8.h / cuda_fp4.h ----
+
+__global__ void nv_encode(const float* x, std::size_t n, std::uint8_t* e4, std::uint8_t* e5, std::uint8_t* f4) {
+    const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+    if (i >= n) return;
+    e4[i] = __nv_cvt_float_to_fp8(x[i], __NV_SATFINITE, __NV_E4M3);
+    e5[i] = __nv_cvt_float_to_fp8(x[i], __NV_SATFINITE, __NV_E5M2);
+    f4[i] = __nv_cvt_float_to_fp4(x[i], __NV_E2M1, cudaRoundNearest);
+}
+__global__ void nv_decode(float* e4, float* e5, float* f4) {
+    const unsigned c = threadIdx.x;  // 256 threads: every 8-bit code
+    e4[c] = __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E4M3)));
+    e5[c] = __half2float(__half(__nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E5M2)));
+    if (c < 16) f4[c] = __half2float(__half(__nv_cvt_fp4_to_halfraw(static_cast<__nv_fp4_storage_t>(c), __NV_E2M1)));
+}
+
+template <class F>
+std::vector<float> midpoints() {  // exactly halfway between neighbouring finite codes, both signs
+    std::vector<float> m;
+    for (unsigned c = 0; c + 1 < (1u << (F::bits - 1)); ++c) {
+        const float a = F::decode(typename F::code_type(c)), b = F::decode(typename F::code_type(c + 1));
+        if (std::isfinite(a) && std::isfinite(b)) { m.push_back(0.5f * (a + b)); m.push_back(-0.5f * (a + b)); }
+    }
+    return m;
+}
+
+void interop() {
+    // Every bf16 pattern with random low bits, code midpoints, subnormals of every format.
+    std::vector<float> x;
+    std::mt19937 g(7);
+    for (std::uint32_t hi = 0; hi < 65536; ++hi) {
+        const std::uint32_t u = hi << 16 | (g() & 0xFFFFu);
+        float f;
+        std::memcpy(&f, &u, 4);
+        x.push_back(f);
+        const std::uint32_t e = hi << 16;
+        std::memcpy(&f, &e, 4);
+        x.push_back(f);
+    }
+    for (auto v : midpoints<lowbit::e4m3fn>()) x.push_back(v);
+    for (auto v : midpoints<lowbit::e5m2>()) x.push_back(v);
+    for (auto v : midpoints<lowbit::e2m1>()) x.push_back(v);
+    const std::size_t n = x.size();
+    lc::device_buffer<float> dx;
+    upload(dx, x);
+    lc::device_buffer<std::uint8_t> e4(n), e5(n), f4(n);
+    nv_encode<<<unsigned((n + 255) / 256), 256>>>(dx.data(), n, e4.data(), e5.data(), f4.data());
+    lc::check(cudaDeviceSynchronize(), "nv_encode");
+    const auto h4 = download_bytes(e4.data(), n), h5 = download_bytes(e5.data(), n), hf = download_bytes(f4.data(), n);
+    std::size_t finite = 0, bad4 = 0, bad5 = 0, badf = 0, nan_bad = 0, inf_same = 0, inf_total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t o4 = lowbit::e4m3fn::encode(x[i]), o5 = lowbit::e5m2::encode(x[i]), of = lowbit::e2m1::encode(x[i]);
+        if (std::isfinite(x[i])) {
+            ++finite;
+            bad4 += o4 != h4[i];
+            bad5 += o5 != h5[i];
+            badf += of != hf[i];
+            if ((o4 != h4[i] || o5 != h5[i] || of != hf[i]) && bad4 + bad5 + badf <= 5)
+                std::printf("interop mismatch x=%a: e4m3 ours %02x nv %02x, e5m2 ours %02x nv %02x, e2m1 ours %x nv %x\n", x[i], o4,
+                            h4[i], o5, h5[i], of, hf[i]);
+        } else if (std::isnan(x[i])) {  // both keep NaN a NaN (sign and payload may differ)
+            nan_bad += !lowbit::e4m3fn::is_nan(h4[i]) || !lowbit::e5m2::is_nan(h5[i]);
+        } else {
+            ++inf_total;
+            inf_same += o4 == h4[i] && o5 == h5[i];
+        }
+    }
+    expect(bad4 == 0, "interop: e4m3fn codes equal __nv_cvt_float_to_fp8(E4M3, SATFINITE) on " + std::to_string(finite) +
+                          " finite inputs (" + std::to_string(bad4) + " differ)");
+    expect(bad5 == 0, "interop: e5m2 codes equal __nv_cvt_float_to_fp8(E5M2, SATFINITE) (" + std::to_string(bad5) + " differ)");
+    expect(badf == 0, "interop: e2m1 codes equal __nv_cvt_float_to_fp4(E2M1, nearest) (" + std::to_string(badf) + " differ)");
+    expect(nan_bad == 0, "interop: CUDA's fp8 conversions keep NaN a NaN");
+    std::printf("interop: %zu finite inputs compared; ±Inf: %zu of %zu give the same e4m3/e5m2 codes as ours (saturating)\n",
+                finite, inf_same, inf_total);
+
+    lc::device_buffer<float> d4(256), d5(256), df(16);
+    nv_decode<<<1, 256>>>(d4.data(), d5.data(), df.data());
+    lc::check(cudaDeviceSynchronize(), "nv_decode");
+    std::vector<float> v4(256), v5(256), vf(16);
+    lc::check(cudaMemcpy(v4.data(), d4.data(), 1024, cudaMemcpyDeviceToHost), "cudaMemcpy");
+    lc::check(cudaMemcpy(v5.data(), d5.data(), 1024, cudaMemcpyDeviceToHost), "cudaMemcpy");
+    lc::check(cudaMemcpy(vf.data(), df.data(), 64, cudaMemcpyDeviceToHost), "cudaMemcpy");
+    std::size_t dbad = 0;
+    for (unsigned c = 0; c < 256; ++c) {
+        const float a = lowbit::e4m3fn::decode(std::uint8_t(c)), b = lowbit::e5m2::decode(std::uint8_t(c));
+        dbad += std::isnan(a) ? !std::isnan(v4[c]) : std::memcmp(&a, &v4[c], 4) != 0;
+        dbad += std::isnan(b) ? !std::isnan(v5[c]) : std::memcmp(&b, &v5[c], 4) != 0;
+        if (c < 16) {
+            const float f = lowbit::e2m1::decode(std::uint8_t(c));
+            dbad += std::memcmp(&f, &vf[c], 4) != 0;
+        }
+    }
+    expect(dbad == 0, "interop: every e4m3fn / e5m2 / e2m1 code decodes as cuda_fp8.h / cuda_fp4.h decode it (" +
+                          std::to_string(dbad) + " differ)");
+}
+
+void misuse() {
+    bool threw = false;
+    try {
+        lc::minifloat_quantizer<lowbit::e4m3fn> q({.gran = granularity::group(0)});
+    } catch (const lowbit::error& e) {
+        threw = e.argument() == "options.gran.group_size";
+    }
+    expect(threw, "group size 0 throws lowbit::error naming options.gran.group_size");
+    threw = false;
+    try {
+        lc::minifloat_quantizer<lowbit::e4m3fn> q({.gran = granularity::channel(1)});
+    } catch (const lowbit::error& e) {
+        threw = e.argument() == "options.gran.axis";
+    }
+    expect(threw, "per-column scales throw lowbit::error naming options.gran.axis");
+    threw = false;
+    try {
+        lc::mx_quantizer<lowbit::e2m1> q;
+        lc::device_fp_tensor<std::uint8_t> t;
+        q.quantize(static_cast<const float*>(nullptr), shape2d{1, 4}, t);
+    } catch (const lowbit::error& e) {
+        threw = e.argument() == "x";
+    }
+    expect(threw, "a null input throws lowbit::error naming x");
+}
+
+void run_all() {
+    const rounding rne{}, rtz{round_mode::toward_zero, 0}, sr{round_mode::stochastic, 1234};
+    const auto T = granularity::tensor(), R = granularity::channel(0);
+    const auto g32 = granularity::group(32), g16 = granularity::group(16), g7 = granularity::group(7), g64 = granularity::group(64);
+    interop();
+    misuse();
+    minifloat_cases<lowbit::e4m3fn, 0>("e4m3fn", {T, R, g32, g7}, {rne, sr});
+    minifloat_cases<lowbit::e4m3fn, 0>("e4m3fn", {T, g32}, {rtz});
+    minifloat_cases<lowbit::e4m3fn, 1>("e4m3fn", {T, g32}, {rne});
+    minifloat_cases<lowbit::e4m3fn, 2>("e4m3fn", {T, g64}, {rne});
+    minifloat_cases<lowbit::e4m3fn, 0, __nv_bfloat16>("e4m3fn", {T, g32}, {rne});
+    minifloat_cases<lowbit::e5m2, 0>("e5m2", {T, R, g32}, {rne, sr});
+    minifloat_cases<lowbit::e4m3fnuz, 0>("e4m3fnuz", {T, g32}, {rne});
+    minifloat_cases<lowbit::e5m2fnuz, 0>("e5m2fnuz", {T, g32}, {rne});
+    minifloat_cases<lowbit::e3m2, 0>("e3m2", {g32, g16, g7, T}, {rne});
+    minifloat_cases<lowbit::e2m3, 0>("e2m3", {g32, g16, R}, {rne});
+    minifloat_cases<lowbit::e2m1, 0>("e2m1", {g32, g16, g7, T}, {rne, sr});
+    minifloat_cases<lowbit::e2m1, 2>("e2m1", {g32}, {rne});
+    minifloat_cases<lowbit::e2m1, 0, __nv_bfloat16>("e2m1", {g32}, {rne});
+    const std::vector<mx_scale_rounding> rules = {mx_scale_rounding::ocp_floor, mx_scale_rounding::nearest_even,
+                                                  mx_scale_rounding::round_up, mx_scale_rounding::ml_dtypes};
+    mx_cases<lowbit::e4m3fn>("mxfp8_e4m3", rules, {rne});
+    mx_cases<lowbit::e5m2>("mxfp8_e5m2", rules, {rne});
+    mx_cases<lowbit::e3m2>("mxfp6_e3m2", rules, {rne});
+    mx_cases<lowbit::e2m3>("mxfp6_e2m3", rules, {rne});
+    mx_cases<lowbit::e2m1>("mxfp4", rules, {rne, sr});
+    mx_cases<lowbit::e2m1, __nv_bfloat16>("mxfp4", {mx_scale_rounding::ocp_floor}, {rne});
+    mx_cases<lowbit::mx_int8>("mxint8", rules, {rne, sr, rtz});
+    nvfp4_cases({rne, sr});
+    nvfp4_cases<__nv_bfloat16>({rne});
+    log_cases<4, 1>({32, 16, 7}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
+    log_cases<3, 1>({32, 64}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
+    log_cases<4, 0>({32}, {lowbit::log_rounding::linear});
+}
+
+}  // namespace
+}  // namespace lowbit_cuda_test
+
+int main(int argc, char** argv) {
+    using namespace lowbit_cuda_test;
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--quick") quick = true;
+    try {
+        run_all();
+    } catch (const std::exception& e) {
+        std::printf("FAIL: exception: %s\n", e.what());
+        ++counts().failed;
+    }
+    std::printf("test_fp_cuda: %zu cases, %zu checks, %zu failed\n", counts().cases, counts().checks, counts().failed);
+    return counts().failed ? 1 : 0;
+}
