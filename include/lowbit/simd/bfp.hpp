@@ -7,6 +7,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../core/backend.hpp"
 #include "../formats/bfp.hpp"
 #include "minifloat.hpp"
 #include "rounding.hpp"
