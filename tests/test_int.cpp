@@ -175,6 +175,7 @@ TEST_CASE_TEMPLATE("scalar and SIMD agree on large aligned shapes (block drivers
                 o.gran = g;
                 check_paths_agree(int_quantizer<F>(o), x, shape);
                 check_paths_agree(int_quantizer<F, Eigen::half>(o), x, shape);
+                check_paths_agree(int_quantizer<F, Eigen::bfloat16>(o), x, shape);
                 for (auto order : {nibble_order::high_first, nibble_order::ggml_split}) {
                     if (F::bits != 4) break;
                     o.order = order;
@@ -182,6 +183,17 @@ TEST_CASE_TEMPLATE("scalar and SIMD agree on large aligned shapes (block drivers
                 }
             }
         }
+}
+
+TEST_CASE("scale storage: values round to the storage type and saturate") {
+    const std::vector<float> x = {1.0f, -3.0f, 70000.0f * 127.0f};
+    int_quantizer<int_format<8>, Eigen::bfloat16> qb({.gran = granularity::group(2)});
+    auto t = qb.quantize(x);
+    CHECK(float(t.scales[0]) == float(Eigen::bfloat16(3.0f / 127.0f)));  // the stored scale is the rounded one
+    int_quantizer<int_format<8>, Eigen::half> qh({.gran = granularity::group(2)});
+    auto th = qh.quantize(x);
+    CHECK(float(th.scales[1]) == 65504.0f);  // 70000 > fp16 max: saturates, never Inf
+    CHECK(scale_bits<Eigen::bfloat16> == 16);
 }
 
 TEST_CASE("every scale rule runs on every path and the rules rank as they should") {
