@@ -187,6 +187,8 @@ __device__ slot_out<ScaleT> finish_slot(float s, float lo) {
 /// An unsigned format's scale from its range [lo, hi], then finish_slot.
 template <class Format, affine Form, class ScaleT>
 __device__ slot_out<ScaleT> finish_range(float lo, float hi) {
+    lo = __fadd_rn(lo, 0.0f);  // −0 → +0, as the CPU's slot_for does (stored offsets agree)
+    hi = __fadd_rn(hi, 0.0f);
     if constexpr (Form == affine::zero_point) {
         lo = 0.0f < lo ? 0.0f : lo;  // std::min(lo, 0.0f)
         hi = hi < 0.0f ? 0.0f : hi;  // std::max(hi, 0.0f)
