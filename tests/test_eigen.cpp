@@ -90,7 +90,10 @@ void check_quantizer(const Q& q, const Eigen::MatrixXf& m) {
 }  // namespace
 
 TEST_CASE("eigen: per tensor, per row, per column, per group along rows; both storage orders") {
-    for (auto [rows, cols] : {std::pair<Eigen::Index, Eigen::Index>{7, 13}, {1, 70}, {33, 1}, {16, 64}, {5, 100}}) {
+    for (const auto& shape : {std::pair<Eigen::Index, Eigen::Index>{7, 13}, {1, 70}, {33, 1}, {16, 64}, {5, 100}}) {
+        // Plain variables, not a structured binding: doctest's CAPTURE makes a lambda, and
+        // capturing a structured binding is C++20 that clang 14 rejects.
+        const Eigen::Index rows = shape.first, cols = shape.second;
         CAPTURE(rows);
         CAPTURE(cols);
         const auto m = sample(rows, cols, std::uint32_t(rows * 131 + cols));
