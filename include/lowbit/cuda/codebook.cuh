@@ -1,0 +1,549 @@
+// lowbit — codebook quantizers (NormalFloat NF4/NF3/NF2 and fitted codebooks) on the GPU: quantize
+// and dequantize launchers equal to the CPU's codebook_quantizer<Bits> (quantizers/codebook.hpp,
+// backend::scalar) bit for bit — packed level indices, fp32 group absmax scales or the
+// double-quantised scales (int8 q_g per group, fp32 step per 256 groups, fp32 mean), and
+// dequantized values — so a tensor quantized on one side dequantizes on the other.
+//
+//   lowbit::cuda::codebook_quantizer<4> nf4;                       // NF4, groups of 64, fp32 absmax
+//   lowbit::cuda::device_codebook_tensor t;                        // device buffers, reused
+//   nf4.quantize(x, {rows, cols}, t, stream);                      // x: device float, __half, __nv_bfloat16
+//   nf4.dequantize(t.view(), y, stream);                           // y: device float, __half, __nv_bfloat16
+//   lowbit::cuda::codebook_quantizer<4> fitted(lowbit::fit_codebook<4>(sample), {});   // any levels
+//   lowbit::cuda::codebook_quantizer<4> nf4_dq({.double_quant = true});               // nf4_g64_dq
+//
+// Semantics (the CPU file comment's): a group is G consecutive elements of a row (a row's last
+// group may be short); its scale a = largest finite |x| (+0 when none); inv = 1/a, 0 when a = 0 or
+// 1/a overflows; code = #{i : x·inv > t_i} with NaN read as 0.0 (detail::codebook_code in
+// formats/codebook.hpp, the CPU's own definition); x̂ = level[code] · a. Double quantisation: with
+// m = float(tree_sum(a_g) / groups) (core/reduce.hpp's order) and per block of 256 groups
+// d = max |a_g − m| / 127, q_g = clamp(rint((a_g − m) / d), ±127) (0 when d = 0), and every code
+// and value uses a'_g = max(0, m + q_g·d). Products are __fmul_rn / __fadd_rn / __fdiv_rn, so no
+// contraction into FMA can change a bit.
+//
+// Bit layout: core/packing.hpp's. Thread u owns elements 8u … 8u+7 = Bits whole bytes of the
+// stream; low_first puts code j at bits [j·Bits, (j+1)·Bits) of the unit's little-endian word;
+// high_first (4-bit, bitsandbytes) swaps the two nibbles of every byte.
+//
+// Encoding counts the thresholds below y = x·inv in one of two exact ways:
+//   threshold scan  codebook_code itself over the 2^Bits − 1 thresholds (kernel parameters);
+//   cell table      (the default when one exists) y goes to one of K cells by the monotone map
+//                     cell(y) = bits(clamp(fma(y, K/2, 1.5·2^23 + K/2), 1.5·2^23, 1.5·2^23 + K − 1))
+//                               − bits(1.5·2^23)
+//                   (floats in [2^23, 2^24) are the integers), evaluated alike on the host for the
+//                   thresholds and on the device for y. Monotone: a threshold in a lower cell is
+//                   < y and one in a higher cell is > y, so only y's own cell needs a comparison:
+//                     code = below[cell] + (y > t_cell ? w_cell : 0)
+//                   where the cell holds w_cell thresholds, all equal to t_cell. The host picks the
+//                   smallest K in 16 … 1024 with at most one distinct threshold value per cell
+//                   (NF4: 32) and falls back to the scan when there is none. One shared-memory load
+//                   and ~10 instructions per element instead of 2^Bits − 1 compares.
+// Decoding reads the levels from shared memory (2^Bits floats in distinct banks).
+//
+// Launch sequences, all on the caller's stream, no host synchronisation:
+//   G | cols, G % 8 = 0, G/8 a power of two ≤ 32 (nf*_g64: W = 8 lanes a group)
+//                   one fused kernel: the group's lanes agree on its absmax with shuffles, lane 0
+//                   stores it, every lane encodes its 8 elements (one read of the input);
+//   other shapes    one thread per group writes the absmax, then the encode kernel;
+//   double_quant    absmax per group into a workspace → level-1 tree sums (one block per 256
+//                   groups) → one block finishes the tree and writes m → one block per 256 groups
+//                   writes d and q_g → encode with a'_g. The input is read twice: every code
+//                   depends on m, a mean over the whole tensor.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "../core/granularity.hpp"
+#include "../core/packing.hpp"
+#include "../formats/codebook.hpp"
+#include "buffer.cuh"
+#include "error.cuh"
+#include "layout.cuh"
+#include "minifloat.cuh"
+#include "packing.cuh"
+#include "types.cuh"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace cuda {
+
+/// Groups per block of double-quantised scales: quantizers/codebook.hpp's double_quant_block
+/// (QLoRA's 256), restated so that nvcc never compiles the CPU's SIMD headers.
+inline constexpr std::size_t codebook_dq_block = 256;
+
+/// Options of cuda::codebook_quantizer: the CPU's codebook_options, plus the encoder choice.
+struct codebook_options {
+    std::size_t group_size = 64;
+    bool double_quant = false;
+    nibble_order order = nibble_order::low_first;  ///< low_first, or high_first for 4-bit codes (bitsandbytes)
+    bool cell_table = true;                        ///< encode through the cell table when the codebook allows one
+};
+
+/// A codebook tensor in device memory (non-owning): the CPU codebook_tensor's arrays, same bytes.
+/// Group size, nibble order and double quantisation are the quantizer's options.
+struct codebook_tensor_view {
+    shape2d shape;
+    std::uint8_t* packed = nullptr;  ///< packed_size(size(), Bits) bytes of level indices
+    float* scales = nullptr;         ///< absmax per group (plain scales)
+    std::int8_t* qscales = nullptr;  ///< double_quant: q_g per group
+    float* dq_steps = nullptr;       ///< double_quant: d per 256 groups
+    float* dq_mean = nullptr;        ///< double_quant: m (one float)
+    [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
+};
+
+/// Owns the device arrays of a codebook_tensor_view; buffers grow and are reused.
+struct device_codebook_tensor {
+    shape2d shape;
+    device_buffer<std::uint8_t> packed;
+    device_buffer<float> scales, dq_steps, dq_mean;
+    device_buffer<std::int8_t> qscales;
+    [[nodiscard]] codebook_tensor_view view() noexcept {
+        return {shape, packed.data(), scales.data(), qscales.data(), dq_steps.data(), dq_mean.data()};
+    }
+};
+
+namespace detail::cb {
+
+constexpr int threads = 256;
+inline unsigned blocks_for(std::size_t items) { return static_cast<unsigned>((items + threads - 1) / threads); }
+
+/// The codebook as kernel parameters (at most 2 KiB for 8 bits).
+template <int Bits>
+struct book {
+    static constexpr int n = 1 << Bits;
+    float levels[n];
+    float thresholds[n - 1];
+};
+
+/// One cell of the table: the threshold value it holds (+Inf when none) and below | w << 8
+/// (thresholds in lower cells; thresholds in this one, all equal to t).
+struct cell {
+    float t;
+    std::uint32_t bw;
+};
+
+/// The monotone map y → cell of the file comment; cells = 0 means no table.
+struct cell_map {
+    float scale = 0, offset = 0, lo = 0, hi = 0;
+    std::uint32_t lo_bits = 0;
+    int cells = 0;
+
+    static cell_map of(int k) {
+        constexpr float base = 12582912.0f;  // 1.5 · 2^23
+        return {float(k / 2), base + float(k / 2), base, base + float(k - 1), __builtin_bit_cast(std::uint32_t, base), k};
+    }
+    /// y must not be NaN.
+    __host__ __device__ std::uint32_t operator()(float y) const {
+        const float z = fminf(fmaxf(fmaf(y, scale, offset), lo), hi);
+        return __builtin_bit_cast(std::uint32_t, z) - lo_bits;
+    }
+};
+
+/// The smallest table (16 … 1024 cells) with at most one distinct threshold value per cell;
+/// cells = 0 in the result when there is none.
+template <int Bits>
+cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
+    constexpr int nt = (1 << Bits) - 1;
+    for (int k = 16; k <= 1024; k *= 2) {
+        const cell_map m = cell_map::of(k);
+        out.assign(std::size_t(k), cell{INFINITY, 0u});
+        std::vector<unsigned> count(std::size_t(k), 0u);
+        bool ok = true;
+        for (int i = 0; i < nt && ok; ++i) {
+            const float t = cb.thresholds[std::size_t(i)];
+            const std::uint32_t c = m(t);
+            if (count[c] == 0) out[c].t = t;
+            else ok = out[c].t == t;
+            ++count[c];
+        }
+        if (!ok) continue;
+        unsigned below = 0;
+        for (int c = 0; c < k; ++c) {
+            out[std::size_t(c)].bw = below | count[std::size_t(c)] << 8;
+            below += count[std::size_t(c)];
+        }
+        return m;
+    }
+    out.clear();
+    return {};
+}
+
+/// Group scales read from an array (plain, or written by the absmax kernel before).
+struct plain_scales {
+    const float* s;
+    __device__ float operator()(std::size_t g) const { return s[g]; }
+};
+/// Double-quantised scales a'_g = max(0, m + q_g · d_{g/256}) (codebook_tensor::scale on the CPU).
+struct dq_scales {
+    const std::int8_t* q;
+    const float* d;
+    const float* m;
+    __device__ float operator()(std::size_t g) const {
+        const float a = __fadd_rn(*m, __fmul_rn(float(q[g]), d[g / codebook_dq_block]));
+        return a > 0.0f ? a : 0.0f;
+    }
+};
+
+/// Max of a key over aligned groups of W lanes (W a power of two ≤ 32, known at run time).
+__device__ __forceinline__ std::uint32_t lanes_max(std::uint32_t k, unsigned W) {
+    for (unsigned off = W / 2; off > 0; off /= 2) {
+        const std::uint32_t o = __shfl_xor_sync(0xffffffffu, k, off);
+        k = o > k ? o : k;
+    }
+    return k;
+}
+
+/// Swaps the nibbles of every byte: low_first ↔ high_first for 4-bit codes.
+__device__ __forceinline__ std::uint64_t swap_nibbles(std::uint64_t w) {
+    return (w & 0x0f0f0f0f0f0f0f0full) << 4 | (w >> 4 & 0x0f0f0f0f0f0f0f0full);
+}
+
+/// The code of x · inv: the cell table (Table) or the threshold scan.
+template <int Bits, bool Table>
+__device__ __forceinline__ unsigned encode_one(float x, float inv, const book<Bits>& b, const cell* cells, const cell_map& map) {
+    float y = __fmul_rn(x, inv);
+    if constexpr (Table) {
+        if (y != y) y = 0.0f;
+        const cell c = cells[map(y)];
+        return (c.bw & 0xffu) + (y > c.t ? c.bw >> 8 : 0u);
+    } else {
+        return lowbit::detail::codebook_code(y, b.thresholds, book<Bits>::n - 1);
+    }
+}
+
+/// Absmax of each group into a[g]: W lanes a group (fused layouts).
+template <class In>
+__global__ void __launch_bounds__(threads) group_absmax_kernel(const In* __restrict__ x, int_layout L, unsigned W, float* __restrict__ a,
+                                                              bool vin) {
+    const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+    float v[8];
+    const int m = load_unit_values(x, L.n, u, v, vin);
+    std::uint32_t k = 0;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[j]); k = e > k ? e : k; }  // padding is 0
+    k = lanes_max(k, W);
+    if (m > 0 && u % W == 0) a[u / W] = __uint_as_float(k);
+}
+
+/// Absmax of each group into a[g]: one thread a group (any layout).
+template <class In>
+__global__ void __launch_bounds__(threads) slot_absmax_kernel(const In* __restrict__ x, int_layout L, float* __restrict__ a) {
+    const std::size_t g = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+    if (g >= L.slots()) return;
+    const slot_span sp = span_of(L, g);
+    std::uint32_t k = 0;
+    for (std::size_t j = 0; j < sp.count; ++j) {
+        const std::uint32_t e = fp::abs_key(to_float(x[sp.start + j]));
+        k = e > k ? e : k;
+    }
+    a[g] = __uint_as_float(k);
+}
+
+/// Encodes unit u. W > 0 (fused): the group's W lanes agree on its absmax, lane 0 stores it in
+/// scales_out; W = 0: the scale comes from `sc`.
+template <int Bits, bool Table, class In, class Scales>
+__global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ x, int_layout L, unsigned W, Scales sc,
+                                                        float* __restrict__ scales_out, std::uint8_t* __restrict__ packed,
+                                                        book<Bits> b, const cell* __restrict__ table, cell_map map, bool high_first,
+                                                        bool vin, bool vout) {
+    extern __shared__ cell cells[];
+    if constexpr (Table) {
+        for (int i = int(threadIdx.x); i < map.cells; i += int(blockDim.x)) cells[i] = table[i];
+        __syncthreads();
+    }
+    const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+    float v[8];
+    const int m = load_unit_values(x, L.n, u, v, vin);
+    using word = std::conditional_t<(Bits <= 4), std::uint32_t, std::uint64_t>;
+    word acc = 0;
+    if (W > 0) {  // whole groups: m is 8 or 0, and every lane of the warp reaches the shuffles
+        std::uint32_t k = 0;
+#pragma unroll
+        for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[j]); k = e > k ? e : k; }
+        k = lanes_max(k, W);
+        if (m == 0) return;
+        const float s = __uint_as_float(k);
+        if (u % W == 0) scales_out[u / W] = s;
+        const float inv = fp::safe_inverse(s);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc |= word(encode_one<Bits, Table>(v[j], inv, b, cells, map)) << (j * Bits);
+    } else {
+        if (m == 0) return;
+        if (L.unit_uniform) {
+            const float inv = fp::safe_inverse(sc(unit_slot(L, u * 8)));
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+                if (j < m) acc |= word(encode_one<Bits, Table>(v[j], inv, b, cells, map)) << (j * Bits);
+        } else {
+            slot_walker w(L, u * 8);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
+                if (j < m) acc |= word(encode_one<Bits, Table>(v[j], fp::safe_inverse(sc(w.s)), b, cells, map)) << (j * Bits);
+                w.next(L);
+            }
+        }
+    }
+    std::uint64_t out = acc;
+    if (Bits == 4 && high_first) out = swap_nibbles(out);
+    write_bytes<Bits>(packed + u * Bits, out, (m * Bits + 7) / 8, vout);
+}
+
+/// Decodes unit u: x̂ = level[code] · scale, the levels (device memory) copied to shared memory.
+template <int Bits, class Out, class Scales>
+__global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
+                                                        const float* __restrict__ levels, bool high_first, Out* __restrict__ y, bool vin,
+                                                        bool vout) {
+    __shared__ float lv[1 << Bits];
+    for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
+    __syncthreads();
+    const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+    const std::size_t i0 = u * 8;
+    if (i0 >= L.n) return;
+    const int m = L.n - i0 < 8 ? int(L.n - i0) : 8;
+    std::uint64_t w = read_bytes<Bits>(packed + u * Bits, (m * Bits + 7) / 8, vin);
+    if (Bits == 4 && high_first) w = swap_nibbles(w);
+    constexpr unsigned mask = (1u << Bits) - 1u;
+    float v[8];
+    if (L.unit_uniform) {
+        const float s = sc(unit_slot(L, i0));
+#pragma unroll
+        for (int j = 0; j < 8; ++j) v[j] = __fmul_rn(lv[unsigned(w >> (j * Bits)) & mask], s);
+    } else {
+        slot_walker wk(L, i0);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
+            v[j] = j < m ? __fmul_rn(lv[unsigned(w >> (j * Bits)) & mask], sc(wk.s)) : 0.0f;
+            wk.next(L);
+        }
+    }
+    if (m == 8) store8(y + i0, v, vout);
+    else
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+            if (j < m) y[i0 + j] = from_float<Out>(v[j]);
+}
+
+/// v[0 … 256) summed in place as core/reduce.hpp's butterfly (v[t] += v[t + s], s = 128 … 1).
+__device__ __forceinline__ void butterfly256(double* v) {
+    const unsigned t = threadIdx.x;
+#pragma unroll
+    for (unsigned s = 128; s >= 1; s /= 2) {
+        if (t < s) v[t] = __dadd_rn(v[t], v[t + s]);
+        __syncthreads();
+    }
+}
+
+/// Level 1 of tree_sum over double(a[g]), g < groups: block k butterflies groups [256k, 256k + 256).
+template <class = void>
+__global__ void __launch_bounds__(256) level1_kernel(const float* __restrict__ a, std::size_t groups, double* __restrict__ level) {
+    __shared__ double v[256];
+    const std::size_t g = blockIdx.x * std::size_t(256) + threadIdx.x;
+    v[threadIdx.x] = g < groups ? double(a[g]) : 0.0;
+    __syncthreads();
+    butterfly256(v);
+    if (threadIdx.x == 0) level[blockIdx.x] = v[0];
+}
+
+/// One block of 256: the tree's upper levels (chunks of 256 padded with +0, until one value is
+/// left; `level` is overwritten) and m = float(Σ / groups).
+template <class = void>
+__global__ void __launch_bounds__(256) mean_kernel(double* level, std::size_t n1, std::size_t groups, float* mean) {
+    __shared__ double v[256];
+    const unsigned t = threadIdx.x;
+    for (std::size_t n = n1; n > 1; n = (n + 255) / 256) {
+        for (std::size_t c = 0; c < (n + 255) / 256; ++c) {
+            const std::size_t i = c * 256 + t;
+            v[t] = i < n ? level[i] : 0.0;
+            __syncthreads();
+            butterfly256(v);
+            if (t == 0) level[c] = v[0];  // chunk c has been read; later chunks start past c
+            __syncthreads();
+        }
+    }
+    if (t == 0) *mean = __double2float_rn(__ddiv_rn(level[0], double(groups)));
+}
+
+/// One block per 256 groups: d = max |a_g − m| / 127 and q_g (the CPU's prepare()).
+template <class = void>
+__global__ void __launch_bounds__(256) dq_kernel(const float* __restrict__ a, std::size_t groups, const float* __restrict__ mean,
+                                                 std::int8_t* __restrict__ q, float* __restrict__ steps) {
+    __shared__ float warp_max[8];
+    const unsigned t = threadIdx.x;
+    const std::size_t g = blockIdx.x * std::size_t(256) + t;
+    const float m = *mean;
+    const float ag = g < groups ? a[g] : 0.0f;
+    float dev = g < groups ? fabsf(__fsub_rn(ag, m)) : 0.0f;  // never NaN: a_g and m are finite
+    for (unsigned off = 16; off > 0; off /= 2) dev = fmaxf(dev, __shfl_xor_sync(0xffffffffu, dev, off));
+    if (t % 32 == 0) warp_max[t / 32] = dev;
+    __syncthreads();
+    dev = warp_max[0];
+    for (int w = 1; w < 8; ++w) dev = fmaxf(dev, warp_max[w]);
+    const float d = __fdiv_rn(dev, 127.0f);
+    if (t == 0) steps[blockIdx.x] = d;
+    if (g < groups) {
+        float qv = d > 0.0f ? rintf(__fdiv_rn(__fsub_rn(ag, m), d)) : 0.0f;
+        qv = fminf(fmaxf(qv, -127.0f), 127.0f);
+        q[g] = static_cast<std::int8_t>(qv);
+    }
+}
+
+}  // namespace detail::cb
+
+/// Codebook quantization on the GPU; bit-identical to lowbit::codebook_quantizer<Bits>
+/// (backend::scalar) with the same codebook and options. Holds the cell table and a workspace for
+/// double quantisation (device memory): one instance per concurrent stream.
+template <int Bits>
+class codebook_quantizer {
+public:
+    static_assert(Bits >= 1 && Bits <= 8, "lowbit: cuda::codebook_quantizer<Bits> needs 1 <= Bits <= 8");
+    using options = codebook_options;
+    using tensor_type = device_codebook_tensor;
+    static constexpr int bits = Bits;
+
+    /// NormalFloat of Bits bits (Bits >= 2), groups of 64.
+    codebook_quantizer() : codebook_quantizer(normal_float_codebook<Bits>(), options{}) {}
+    explicit codebook_quantizer(options o) : codebook_quantizer(normal_float_codebook<Bits>(), o) {}
+    /// Any codebook (a fitted one, say): its levels and thresholds as the CPU computed them.
+    codebook_quantizer(const codebook<Bits>& cb, options o) : cb_(cb), opt_(o) {
+        lowbit::detail::require(opt_.group_size > 0, "options.group_size", "must be > 0");
+        lowbit::detail::check_order(bits, opt_.order);
+        lowbit::detail::require(opt_.order != nibble_order::ggml_split, "options.order",
+                                "ggml_split is not a codebook layout on the GPU: use low_first or high_first");
+        for (int i = 0; i < book_type::n; ++i) book_.levels[i] = cb_.levels[std::size_t(i)];
+        for (int i = 0; i + 1 < book_type::n; ++i) book_.thresholds[i] = cb_.thresholds[std::size_t(i)];
+        levels_.resize(book_type::n);
+        check(cudaMemcpy(levels_.data(), book_.levels, sizeof(book_.levels), cudaMemcpyHostToDevice), "cudaMemcpy");
+        std::vector<detail::cb::cell> host;
+        map_ = detail::cb::build_cells(cb_, host);
+        if (map_.cells) {
+            cells_.resize(host.size());
+            check(cudaMemcpy(cells_.data(), host.data(), host.size() * sizeof(detail::cb::cell), cudaMemcpyHostToDevice), "cudaMemcpy");
+        }
+    }
+    [[nodiscard]] const options& opts() const noexcept { return opt_; }
+    [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
+    /// Cells of the encoder's table (0: the threshold scan encodes, by choice or because no table exists).
+    [[nodiscard]] int table_cells() const noexcept { return opt_.cell_table ? map_.cells : 0; }
+
+    [[nodiscard]] std::size_t group_count(shape2d s) const noexcept { return s.rows * ((s.cols + opt_.group_size - 1) / opt_.group_size); }
+
+    /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
+    template <device_element In>
+    void quantize(const In* x, shape2d shape, tensor_type& t, cudaStream_t stream = 0) {
+        const std::size_t groups = group_count(shape);
+        t.shape = shape;
+        t.packed.reserve(packed_size(shape.size(), bits) + 8);  // + 8: whole-word stores of the last unit stay inside
+        if (opt_.double_quant) {
+            t.qscales.reserve(groups ? groups : 1);
+            t.dq_steps.reserve(groups ? (groups + codebook_dq_block - 1) / codebook_dq_block : 1);
+            t.dq_mean.reserve(1);
+        } else {
+            t.scales.reserve(groups ? groups : 1);
+        }
+        quantize(x, shape, t.view(), stream);
+    }
+
+    /// Quantizes into a view whose arrays are large enough (packed_size bytes; a scale per group,
+    /// or q per group, d per 256 groups and one m).
+    template <device_element In>
+    void quantize(const In* x, shape2d shape, codebook_tensor_view t, cudaStream_t stream = 0) {
+        const std::size_t n = shape.size();
+        if (opt_.double_quant && t.dq_mean && n == 0) check(cudaMemsetAsync(t.dq_mean, 0, sizeof(float), stream), "cudaMemsetAsync");
+        if (n == 0) return;
+        lowbit::detail::require(x != nullptr, "x", "must be a device pointer");
+        check_view(t);
+        const detail::int_layout L = detail::int_layout::of(shape, granularity::group(opt_.group_size));
+        const std::size_t groups = L.slots(), G = opt_.group_size;
+        const bool vin = detail::aligned16(x);
+        const unsigned W = fused(shape) ? unsigned(G / 8) : 0u;
+        if (!opt_.double_quant) {
+            if (W == 0) {
+                detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, t.scales);
+                check_launch("codebook quantize (group absmax)");
+            }
+            encode(x, L, W, detail::cb::plain_scales{t.scales}, t, vin, stream);
+            return;
+        }
+        const std::size_t n1 = (groups + 255) / 256;
+        work_.reserve(n1 * sizeof(double) + groups * sizeof(float));
+        auto* level = reinterpret_cast<double*>(work_.data());
+        auto* a = reinterpret_cast<float*>(work_.data() + n1 * sizeof(double));
+        if (W > 0) detail::cb::group_absmax_kernel<In><<<detail::cb::blocks_for((n + 7) / 8), detail::cb::threads, 0, stream>>>(x, L, W, a, vin);
+        else detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, a);
+        check_launch("codebook quantize (group absmax)");
+        detail::cb::level1_kernel<><<<unsigned(n1), 256, 0, stream>>>(a, groups, level);
+        check_launch("codebook quantize (tree sums)");
+        detail::cb::mean_kernel<><<<1, 256, 0, stream>>>(level, n1, groups, t.dq_mean);
+        check_launch("codebook quantize (mean)");
+        detail::cb::dq_kernel<><<<unsigned(n1), 256, 0, stream>>>(a, groups, t.dq_mean, t.qscales, t.dq_steps);
+        check_launch("codebook quantize (double quantisation)");
+        encode(x, L, 0u, detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean}, t, vin, stream);
+    }
+
+    /// Dequantizes t (device) into y (device, t.size() values).
+    template <device_element Out>
+    void dequantize(codebook_tensor_view t, Out* y, cudaStream_t stream = 0) const {
+        const std::size_t n = t.size();
+        if (n == 0) return;
+        lowbit::detail::require(y != nullptr, "y", "must be a device pointer");
+        check_view(t);
+        const detail::int_layout L = detail::int_layout::of(t.shape, granularity::group(opt_.group_size));
+        const unsigned grid = detail::cb::blocks_for((n + 7) / 8);
+        const bool hf = opt_.order == nibble_order::high_first, vin = detail::aligned16(t.packed), vout = detail::aligned16(y);
+        if (opt_.double_quant)
+            detail::cb::decode_kernel<Bits, Out><<<grid, detail::cb::threads, 0, stream>>>(
+                t.packed, L, detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean}, levels_.data(), hf, y, vin, vout);
+        else
+            detail::cb::decode_kernel<Bits, Out><<<grid, detail::cb::threads, 0, stream>>>(t.packed, L, detail::cb::plain_scales{t.scales},
+                                                                                         levels_.data(), hf, y, vin, vout);
+        check_launch("codebook dequantize");
+    }
+
+    /// Whether quantize() runs the one-kernel fused path (absmax and codes) for this shape.
+    [[nodiscard]] bool fused(shape2d shape) const noexcept {
+        const std::size_t G = opt_.group_size, W = G / 8;
+        return G % 8 == 0 && W >= 1 && W <= 32 && (W & (W - 1)) == 0 && shape.cols % G == 0;
+    }
+
+private:
+    using book_type = detail::cb::book<Bits>;
+
+    void check_view(const codebook_tensor_view& t) const {
+        lowbit::detail::require(t.packed != nullptr, "t.packed", "must be a device pointer");
+        if (opt_.double_quant) {
+            lowbit::detail::require(t.qscales != nullptr, "t.qscales", "must be a device pointer (double quantisation)");
+            lowbit::detail::require(t.dq_steps != nullptr, "t.dq_steps", "must be a device pointer (double quantisation)");
+            lowbit::detail::require(t.dq_mean != nullptr, "t.dq_mean", "must be a device pointer (double quantisation)");
+        } else {
+            lowbit::detail::require(t.scales != nullptr, "t.scales", "must be a device pointer");
+        }
+    }
+
+    template <class In, class Scales>
+    void encode(const In* x, const detail::int_layout& L, unsigned W, Scales sc, const codebook_tensor_view& t, bool vin,
+                cudaStream_t stream) const {
+        const unsigned grid = detail::cb::blocks_for((L.n + 7) / 8);
+        const bool hf = opt_.order == nibble_order::high_first, vout = detail::aligned16(t.packed);
+        if (table_cells()) {
+            const std::size_t smem = std::size_t(map_.cells) * sizeof(detail::cb::cell);
+            detail::cb::encode_kernel<Bits, true, In><<<grid, detail::cb::threads, smem, stream>>>(x, L, W, sc, t.scales, t.packed, book_,
+                                                                                                cells_.data(), map_, hf, vin, vout);
+        } else {
+            detail::cb::encode_kernel<Bits, false, In><<<grid, detail::cb::threads, 0, stream>>>(x, L, W, sc, t.scales, t.packed, book_,
+                                                                                              cells_.data(), map_, hf, vin, vout);
+        }
+        check_launch("codebook quantize (encode)");
+    }
+
+    codebook<Bits> cb_;
+    options opt_;
+    book_type book_{};
+    detail::cb::cell_map map_{};
+    device_buffer<float> levels_;
+    device_buffer<detail::cb::cell> cells_;
+    device_buffer<unsigned char> work_;
+};
+
+}  // namespace cuda
+LOWBIT_NAMESPACE_END
