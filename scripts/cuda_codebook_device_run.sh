@@ -18,3 +18,15 @@ wait
 cat "$OUT/test.rc"; grep -E "FAIL|test_codebook_cuda:|cell tables" "$OUT/test.log" | head -40
 s=$(date +%s); timeout "${BENCH_TIMEOUT:-200}" "$BENCH" --csv "$OUT/bench.csv" ${BENCH_ARGS:-} > "$OUT/bench.log" 2>&1
 echo "== bench_codebook_cuda: rc=$?, $(( $(date +%s) - s )) s"; cat "$OUT/bench.log"
+# NCU=1: Nsight Compute speed-of-light of the kernels behind the rows below 0.85 × copy (16384²),
+# all into $OUT/ncu.log.
+if [ -n "${NCU:-}" ]; then
+  for k in "encode_kernelILi4ELb1E13__nv_bfloat16NS3_12plain" "encode_kernelILi4ELb1EfNS3_12plain" "decode_wide_kernelILi4EfNS3_12plain" \
+           "decode_wide_kernelILi4E13__nv_bfloat16NS3_12plain" "group_absmax_kernelI13__nv_bfloat16"; do
+    echo "==== $k" >> "$OUT/ncu.log"
+    timeout 120 ncu --section SpeedOfLight -k "regex:$k" --launch-skip 2 -c 1 "$BENCH" --sizes 16384 --only nf4_g64 --reps 1 > "$OUT/ncu.tmp" 2>&1
+    echo "== ncu $k: rc=$?"; cat "$OUT/ncu.tmp" >> "$OUT/ncu.log"
+    grep -E "Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|L2 Cache Throughput|L1/TEX Cache" "$OUT/ncu.tmp" | head -8
+  done
+  rm -f "$OUT/ncu.tmp"
+fi

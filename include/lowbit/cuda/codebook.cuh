@@ -37,12 +37,15 @@
 //                   smallest K in 16 … 1024 with at most one distinct threshold value per cell
 //                   (NF4: 32) and falls back to the scan when there is none. One shared-memory load
 //                   and ~10 instructions per element instead of 2^Bits − 1 compares.
-// Decoding reads the levels from shared memory (2^Bits floats in distinct banks).
+// Decoding reads the levels from shared memory (2^Bits floats in distinct banks). Where no
+// 8-element unit straddles two groups, a thread decodes four half-units (4 elements) 32 apart,
+// so that each warp store writes 32 consecutive half-units (512 contiguous bytes of f32).
 //
 // Launch sequences, all on the caller's stream, no host synchronisation:
-//   G | cols, G % 8 = 0, G/8 a power of two ≤ 32 (nf*_g64: W = 8 lanes a group)
-//                   one fused kernel: the group's lanes agree on its absmax with shuffles, lane 0
-//                   stores it, every lane encodes its 8 elements (one read of the input);
+//   G | cols, G/(8U) a power of two ≤ 32 (U = 8-element units a thread: 2 for 16-bit inputs,
+//                   so that a thread keeps 32 bytes in flight, else 1; nf*_g64 from f32: 8 lanes a group)
+//                   one fused kernel: the group's lanes agree on its absmax with shuffles, the
+//                   first stores it, every lane encodes its elements (one read of the input);
 //   other shapes    one thread per group writes the absmax, then the encode kernel;
 //   double_quant    absmax per group into a workspace → level-1 tree sums (one block per 256
 //                   groups) → one block finishes the tree and writes m → one block per 256 groups
@@ -212,18 +215,28 @@ __device__ __forceinline__ unsigned encode_one(float x, float inv, const book<Bi
     }
 }
 
-/// Absmax of each group into a[g]: W lanes a group (fused layouts).
+/// Units of 8 elements per thread: 2 for 16-bit inputs (32 bytes in flight per thread, as for
+/// fp32), else 1.
+template <class In>
+inline constexpr int units_per_thread = sizeof(In) == 2 ? 2 : 1;
+
+/// Absmax of each group into a[g]: U units a thread, W lanes a group (fused layouts).
 template <class In>
 __global__ void __launch_bounds__(threads) group_absmax_kernel(const In* __restrict__ x, int_layout L, unsigned W, float* __restrict__ a,
                                                               bool vin) {
-    const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-    float v[8];
-    const int m = load_unit_values(x, L.n, u, v, vin);
-    std::uint32_t k = 0;
+    constexpr int U = units_per_thread<In>;
+    const std::size_t t = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+    float v[U][8];
+    int m[U];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[j]); k = e > k ? e : k; }  // padding is 0
-    k = lanes_max(k, W);
-    if (m > 0 && u % W == 0) a[u / W] = __uint_as_float(k);
+    for (int k = 0; k < U; ++k) m[k] = load_unit_values(x, L.n, t * U + k, v[k], vin);
+    std::uint32_t key = 0;
+#pragma unroll
+    for (int k = 0; k < U; ++k)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[k][j]); key = e > key ? e : key; }  // padding is 0
+    key = lanes_max(key, W);
+    if (m[0] > 0 && t % W == 0) a[t / W] = __uint_as_float(key);
 }
 
 /// Absmax of each group into a[g]: one thread a group (any layout).
@@ -240,56 +253,145 @@ __global__ void __launch_bounds__(threads) slot_absmax_kernel(const In* __restri
     a[g] = __uint_as_float(k);
 }
 
-/// Encodes unit u. W > 0 (fused): the group's W lanes agree on its absmax, lane 0 stores it in
-/// scales_out; W = 0: the scale comes from `sc`.
+/// Encodes units U·t … U·t + U − 1 (t the thread). W > 0 (fused): the group's W lanes agree on
+/// its absmax and the first stores it in scales_out; W = 0: the scale comes from `sc`.
 template <int Bits, bool Table, class In, class Scales>
 __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ x, int_layout L, unsigned W, Scales sc,
                                                         float* __restrict__ scales_out, std::uint8_t* __restrict__ packed,
                                                         book<Bits> b, const cell* __restrict__ table, cell_map map, bool high_first,
                                                         bool vin, bool vout) {
+    constexpr int U = units_per_thread<In>;
     extern __shared__ cell cells[];
     if constexpr (Table) {
         for (int i = int(threadIdx.x); i < map.cells; i += int(blockDim.x)) cells[i] = table[i];
         __syncthreads();
     }
-    const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-    float v[8];
-    const int m = load_unit_values(x, L.n, u, v, vin);
-    using word = std::conditional_t<(Bits <= 4), std::uint32_t, std::uint64_t>;
-    word acc = 0;
-    if (W > 0) {  // whole groups: m is 8 or 0, and every lane of the warp reaches the shuffles
-        std::uint32_t k = 0;
+    const std::size_t t = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x, u0 = t * U;
+    float v[U][8];
+    int m[U];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[j]); k = e > k ? e : k; }
-        k = lanes_max(k, W);
-        if (m == 0) return;
-        const float s = __uint_as_float(k);
-        if (u % W == 0) scales_out[u / W] = s;
+    for (int k = 0; k < U; ++k) m[k] = load_unit_values(x, L.n, u0 + k, v[k], vin);  // every load in flight first
+    using word = std::conditional_t<(Bits <= 4), std::uint32_t, std::uint64_t>;
+    word acc[U] = {};
+    if (W > 0) {  // whole groups: every m is 8 or 0, and every lane of the warp reaches the shuffles
+        std::uint32_t key = 0;
+#pragma unroll
+        for (int k = 0; k < U; ++k)
+#pragma unroll
+            for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[k][j]); key = e > key ? e : key; }
+        key = lanes_max(key, W);
+        if (m[0] == 0) return;
+        const float s = __uint_as_float(key);
+        if (t % W == 0) scales_out[t / W] = s;
         const float inv = fp::safe_inverse(s);
 #pragma unroll
-        for (int j = 0; j < 8; ++j) acc |= word(encode_one<Bits, Table>(v[j], inv, b, cells, map)) << (j * Bits);
+        for (int k = 0; k < U; ++k)
+#pragma unroll
+            for (int j = 0; j < 8; ++j) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
     } else {
-        if (m == 0) return;
-        if (L.unit_uniform) {
-            const float inv = fp::safe_inverse(sc(unit_slot(L, u * 8)));
+        if (m[0] == 0) return;
 #pragma unroll
-            for (int j = 0; j < 8; ++j)
-                if (j < m) acc |= word(encode_one<Bits, Table>(v[j], inv, b, cells, map)) << (j * Bits);
-        } else {
-            slot_walker w(L, u * 8);
+        for (int k = 0; k < U; ++k) {
+            const std::size_t i0 = (u0 + k) * 8;
+            if (L.unit_uniform) {
+                if (m[k] == 0) continue;
+                const float inv = fp::safe_inverse(sc(unit_slot(L, i0)));
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
-                if (j < m) acc |= word(encode_one<Bits, Table>(v[j], fp::safe_inverse(sc(w.s)), b, cells, map)) << (j * Bits);
-                w.next(L);
+                for (int j = 0; j < 8; ++j)
+                    if (j < m[k]) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+            } else {
+                if (m[k] == 0) continue;
+                slot_walker w(L, i0);
+#pragma unroll
+                for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
+                    if (j < m[k]) acc[k] |= word(encode_one<Bits, Table>(v[k][j], fp::safe_inverse(sc(w.s)), b, cells, map)) << (j * Bits);
+                    w.next(L);
+                }
             }
         }
     }
-    std::uint64_t out = acc;
-    if (Bits == 4 && high_first) out = swap_nibbles(out);
-    write_bytes<Bits>(packed + u * Bits, out, (m * Bits + 7) / 8, vout);
+#pragma unroll
+    for (int k = 0; k < U; ++k) {
+        if (m[k] == 0) continue;
+        std::uint64_t out = acc[k];
+        if (Bits == 4 && high_first) out = swap_nibbles(out);
+        write_bytes<Bits>(packed + (u0 + k) * Bits, out, (m[k] * Bits + 7) / 8, vout);
+    }
 }
 
-/// Decodes unit u: x̂ = level[code] · scale, the levels (device memory) copied to shared memory.
+__device__ __forceinline__ unsigned short bits16(__half h) { return __half_as_ushort(h); }
+__device__ __forceinline__ unsigned short bits16(__nv_bfloat16 h) { return __bfloat16_as_ushort(h); }
+
+/// Stores 4 floats to p[0 … 4) as T; `vec`: one 16-byte (float) or 8-byte (16-bit) store.
+template <class T>
+__device__ __forceinline__ void store4(T* p, const float (&v)[4], bool vec) {
+    if (vec) {
+        if constexpr (std::is_same_v<T, float>) {
+            *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+        } else {
+            unsigned w[2];
+#pragma unroll
+            for (int k = 0; k < 2; ++k) {
+                w[k] = unsigned(bits16(from_float<T>(v[2 * k]))) | unsigned(bits16(from_float<T>(v[2 * k + 1]))) << 16;
+            }
+            *reinterpret_cast<uint2*>(p) = make_uint2(w[0], w[1]);
+        }
+        return;
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) p[k] = from_float<T>(v[k]);
+}
+
+/// Half-units (4 elements) a thread in decode_wide_kernel.
+constexpr int wide_halves = 4;
+
+/// Decodes, for layouts where no unit straddles two groups, the half-units (4 elements)
+/// h = 128·warp + 32·k + lane, k < 4: each of a warp's 4 stores writes 32 consecutive
+/// half-units (512 contiguous bytes of f32), and every load is issued before the first use.
+template <int Bits, class Out, class Scales>
+__global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
+                                                             const float* __restrict__ levels, bool high_first, Out* __restrict__ y,
+                                                             bool vin, bool vout) {
+    constexpr int H = wide_halves;
+    __shared__ float lv[1 << Bits];
+    for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
+    __syncthreads();
+    const std::size_t warp = (blockIdx.x * std::size_t(blockDim.x) + threadIdx.x) / 32, halves = (L.n + 3) / 4;
+    const unsigned lane = threadIdx.x % 32;
+    std::uint64_t w[H];
+    float s[H];
+#pragma unroll
+    for (int k = 0; k < H; ++k) {
+        const std::size_t h = warp * 32 * H + 32 * k + lane, u = h / 2;
+        w[k] = 0;
+        s[k] = 0;
+        if (h >= halves) continue;
+        const std::size_t rest = L.n - 8 * u;
+        const int mu = rest < 8 ? int(rest) : 8;
+        w[k] = read_bytes<Bits>(packed + u * Bits, (mu * Bits + 7) / 8, vin);
+        s[k] = sc(unit_slot(L, 8 * u));
+    }
+    constexpr unsigned mask = (1u << Bits) - 1u;
+#pragma unroll
+    for (int k = 0; k < H; ++k) {
+        const std::size_t h = warp * 32 * H + 32 * k + lane, i0 = 4 * h;
+        if (h >= halves) continue;
+        std::uint64_t c = w[k];
+        if (Bits == 4 && high_first) c = swap_nibbles(c);
+        c >>= (h % 2) * 4 * Bits;
+        float v[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) v[j] = __fmul_rn(lv[unsigned(c >> (j * Bits)) & mask], s[k]);
+        const std::size_t rest = L.n - i0;
+        if (rest >= 4) store4(y + i0, v, vout);
+        else
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+                if (std::size_t(j) < rest) y[i0 + j] = from_float<Out>(v[j]);
+    }
+}
+
+/// Decodes unit u (any layout): x̂ = level[code] · scale, the levels (device memory) copied to shared memory.
 template <int Bits, class Out, class Scales>
 __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
                                                         const float* __restrict__ levels, bool high_first, Out* __restrict__ y, bool vin,
@@ -456,7 +558,8 @@ public:
         const detail::int_layout L = detail::int_layout::of(shape, granularity::group(opt_.group_size));
         const std::size_t groups = L.slots(), G = opt_.group_size;
         const bool vin = detail::aligned16(x);
-        const unsigned W = fused(shape) ? unsigned(G / 8) : 0u;
+        constexpr int U = detail::cb::units_per_thread<In>;
+        const unsigned W = fused<In>(shape) ? unsigned(G / 8 / U) : 0u;  // lanes a group
         if (!opt_.double_quant) {
             if (W == 0) {
                 detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, t.scales);
@@ -469,7 +572,9 @@ public:
         work_.reserve(n1 * sizeof(double) + groups * sizeof(float));
         auto* level = reinterpret_cast<double*>(work_.data());
         auto* a = reinterpret_cast<float*>(work_.data() + n1 * sizeof(double));
-        if (W > 0) detail::cb::group_absmax_kernel<In><<<detail::cb::blocks_for((n + 7) / 8), detail::cb::threads, 0, stream>>>(x, L, W, a, vin);
+        if (W > 0)
+            detail::cb::group_absmax_kernel<In><<<detail::cb::blocks_for((n + 8 * U - 1) / (8 * U)), detail::cb::threads, 0, stream>>>(
+                x, L, W, a, vin);
         else detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, a);
         check_launch("codebook quantize (group absmax)");
         detail::cb::level1_kernel<><<<unsigned(n1), 256, 0, stream>>>(a, groups, level);
@@ -489,21 +594,28 @@ public:
         lowbit::detail::require(y != nullptr, "y", "must be a device pointer");
         check_view(t);
         const detail::int_layout L = detail::int_layout::of(t.shape, granularity::group(opt_.group_size));
-        const unsigned grid = detail::cb::blocks_for((n + 7) / 8);
         const bool hf = opt_.order == nibble_order::high_first, vin = detail::aligned16(t.packed), vout = detail::aligned16(y);
-        if (opt_.double_quant)
-            detail::cb::decode_kernel<Bits, Out><<<grid, detail::cb::threads, 0, stream>>>(
-                t.packed, L, detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean}, levels_.data(), hf, y, vin, vout);
-        else
-            detail::cb::decode_kernel<Bits, Out><<<grid, detail::cb::threads, 0, stream>>>(t.packed, L, detail::cb::plain_scales{t.scales},
-                                                                                         levels_.data(), hf, y, vin, vout);
+        auto run = [&](auto sc) {
+            if (L.unit_uniform) {  // coalesced stores, 16 elements a thread
+                constexpr std::size_t per_block = std::size_t(detail::cb::threads) * detail::cb::wide_halves * 4;
+                detail::cb::decode_wide_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
+                    t.packed, L, sc, levels_.data(), hf, y, vin, vout);
+            } else {
+                detail::cb::decode_kernel<Bits, Out><<<detail::cb::blocks_for((n + 7) / 8), detail::cb::threads, 0, stream>>>(
+                    t.packed, L, sc, levels_.data(), hf, y, vin, vout);
+            }
+        };
+        if (opt_.double_quant) run(detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean});
+        else run(detail::cb::plain_scales{t.scales});
         check_launch("codebook dequantize");
     }
 
-    /// Whether quantize() runs the one-kernel fused path (absmax and codes) for this shape.
+    /// Whether quantize() runs the one-kernel fused path (absmax and codes) for this shape and
+    /// input type: G | cols, and G / (8 · units a thread) lanes a group, a power of two ≤ 32.
+    template <device_element In = float>
     [[nodiscard]] bool fused(shape2d shape) const noexcept {
-        const std::size_t G = opt_.group_size, W = G / 8;
-        return G % 8 == 0 && W >= 1 && W <= 32 && (W & (W - 1)) == 0 && shape.cols % G == 0;
+        const std::size_t G = opt_.group_size, U = detail::cb::units_per_thread<In>, W = G / (8 * U);
+        return G % (8 * U) == 0 && W >= 1 && W <= 32 && (W & (W - 1)) == 0 && shape.cols % G == 0;
     }
 
 private:
@@ -523,7 +635,8 @@ private:
     template <class In, class Scales>
     void encode(const In* x, const detail::int_layout& L, unsigned W, Scales sc, const codebook_tensor_view& t, bool vin,
                 cudaStream_t stream) const {
-        const unsigned grid = detail::cb::blocks_for((L.n + 7) / 8);
+        constexpr int U = detail::cb::units_per_thread<In>;
+        const unsigned grid = detail::cb::blocks_for((L.n + 8 * U - 1) / (8 * U));
         const bool hf = opt_.order == nibble_order::high_first, vout = detail::aligned16(t.packed);
         if (table_cells()) {
             const std::size_t smem = std::size_t(map_.cells) * sizeof(detail::cb::cell);
