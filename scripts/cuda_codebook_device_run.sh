@@ -24,7 +24,7 @@ if [ -n "${NCU:-}" ]; then
   for k in "encode_kernelILi4ELb1E13__nv_bfloat16NS3_12plain" "encode_kernelILi4ELb1EfNS3_12plain" "decode_wide_kernelILi4EfNS3_12plain" \
            "decode_wide_kernelILi4E13__nv_bfloat16NS3_12plain" "group_absmax_kernelI13__nv_bfloat16"; do
     echo "==== $k" >> "$OUT/ncu.log"
-    timeout 120 ncu --section SpeedOfLight -k "regex:$k" --launch-skip 2 -c 1 "$BENCH" --sizes 16384 --only nf4_g64 --reps 1 > "$OUT/ncu.tmp" 2>&1
+    timeout 120 ncu --section SpeedOfLight --kernel-name-base mangled -k "regex:$k" --launch-skip 2 -c 1 "$BENCH" --sizes 16384 --only nf4_g64 --reps 1 > "$OUT/ncu.tmp" 2>&1
     echo "== ncu $k: rc=$?"; cat "$OUT/ncu.tmp" >> "$OUT/ncu.log"
     grep -E "Duration|DRAM Throughput|Memory Throughput|Compute \(SM\)|L2 Cache Throughput|L1/TEX Cache" "$OUT/ncu.tmp" | head -8
   done
