@@ -32,14 +32,15 @@
 //                   (floats in [2^23, 2^24) are the integers), evaluated alike on the host for the
 //                   thresholds and on the device for y. Monotone: a threshold in a lower cell is
 //                   < y and one in a higher cell is > y, so only y's own cell needs a comparison:
-//                     code = below[cell] + (y > t_cell ? w_cell : 0)
-//                   where the cell holds w_cell thresholds, all equal to t_cell. The host picks the
+//                     code = y > t_cell ? below[cell] + w_cell : below[cell]
+//                   where the cell holds w_cell thresholds, all equal to t_cell (both codes stored). The host picks the
 //                   smallest K in 16 … 1024 with at most one distinct threshold value per cell
 //                   (NF4: 32) and falls back to the scan when there is none. One shared-memory load
 //                   and ~10 instructions per element instead of 2^Bits − 1 compares.
-// Decoding reads the levels from shared memory (2^Bits floats in distinct banks). Where no
-// 8-element unit straddles two groups, a thread decodes four half-units (4 elements) 32 apart,
-// so that each warp store writes 32 consecutive half-units (512 contiguous bytes of f32).
+// Decoding reads the levels from shared memory (2^Bits floats in distinct banks). For f32 output
+// where no 8-element unit straddles two groups, a thread decodes four half-units (4 elements) 32
+// apart, so that each warp store writes 32 consecutive half-units (512 contiguous bytes); 16-bit
+// outputs keep one unit a thread (16 contiguous bytes a lane already).
 //
 // Launch sequences, all on the caller's stream, no host synchronisation:
 //   G | cols, G/(8U) a power of two ≤ 32 (U = 8-element units a thread: 2 for 16-bit inputs,
@@ -119,11 +120,12 @@ struct book {
     float thresholds[n - 1];
 };
 
-/// One cell of the table: the threshold value it holds (+Inf when none) and below | w << 8
-/// (thresholds in lower cells; thresholds in this one, all equal to t).
+/// One cell of the table: the threshold value t it holds (+Inf when none) and codes = lo | hi << 8,
+/// the code when y ≤ t (lo: the thresholds in lower cells) and when y > t (hi: lo plus the cell's
+/// thresholds, all equal to t).
 struct cell {
     float t;
-    std::uint32_t bw;
+    std::uint32_t codes;
 };
 
 /// The monotone map y → cell of the file comment; cells = 0 means no table.
@@ -163,7 +165,7 @@ cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
         if (!ok) continue;
         unsigned below = 0;
         for (int c = 0; c < k; ++c) {
-            out[std::size_t(c)].bw = below | count[std::size_t(c)] << 8;
+            out[std::size_t(c)].codes = below | (below + count[std::size_t(c)]) << 8;
             below += count[std::size_t(c)];
         }
         return m;
@@ -188,10 +190,16 @@ struct dq_scales {
     }
 };
 
+/// |x|'s bits + 2^23 as a signed key: finite values keep their order as positive keys, ±Inf and
+/// NaN wrap negative and never win a max (one add where abs_key needs a compare and a select).
+__device__ __forceinline__ int amax_key(float x) { return int((__float_as_uint(x) & 0x7FFFFFFFu) + 0x00800000u); }
+constexpr int amax_key_zero = 0x00800000;  // the key of ±0, where every max starts
+__device__ __forceinline__ float amax_of(int key) { return __uint_as_float(unsigned(key) - 0x00800000u); }
+
 /// Max of a key over aligned groups of W lanes (W a power of two ≤ 32, known at run time).
-__device__ __forceinline__ std::uint32_t lanes_max(std::uint32_t k, unsigned W) {
+__device__ __forceinline__ int lanes_max(int k, unsigned W) {
     for (unsigned off = W / 2; off > 0; off /= 2) {
-        const std::uint32_t o = __shfl_xor_sync(0xffffffffu, k, off);
+        const int o = __shfl_xor_sync(0xffffffffu, k, off);
         k = o > k ? o : k;
     }
     return k;
@@ -209,7 +217,7 @@ __device__ __forceinline__ unsigned encode_one(float x, float inv, const book<Bi
     if constexpr (Table) {
         if (y != y) y = 0.0f;
         const cell c = cells[map(y)];
-        return (c.bw & 0xffu) + (y > c.t ? c.bw >> 8 : 0u);
+        return y > c.t ? c.codes >> 8 : c.codes & 0xffu;
     } else {
         return lowbit::detail::codebook_code(y, b.thresholds, book<Bits>::n - 1);
     }
@@ -230,13 +238,13 @@ __global__ void __launch_bounds__(threads) group_absmax_kernel(const In* __restr
     int m[U];
 #pragma unroll
     for (int k = 0; k < U; ++k) m[k] = load_unit_values(x, L.n, t * U + k, v[k], vin);
-    std::uint32_t key = 0;
+    int key = amax_key_zero;
 #pragma unroll
     for (int k = 0; k < U; ++k)
 #pragma unroll
-        for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[k][j]); key = e > key ? e : key; }  // padding is 0
+        for (int j = 0; j < 8; ++j) { const int e = amax_key(v[k][j]); key = e > key ? e : key; }  // padding is 0
     key = lanes_max(key, W);
-    if (m[0] > 0 && t % W == 0) a[t / W] = __uint_as_float(key);
+    if (m[0] > 0 && t % W == 0) a[t / W] = amax_of(key);
 }
 
 /// Absmax of each group into a[g]: one thread a group (any layout).
@@ -274,14 +282,14 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
     using word = std::conditional_t<(Bits <= 4), std::uint32_t, std::uint64_t>;
     word acc[U] = {};
     if (W > 0) {  // whole groups: every m is 8 or 0, and every lane of the warp reaches the shuffles
-        std::uint32_t key = 0;
+        int key = amax_key_zero;
 #pragma unroll
         for (int k = 0; k < U; ++k)
 #pragma unroll
-            for (int j = 0; j < 8; ++j) { const std::uint32_t e = fp::abs_key(v[k][j]); key = e > key ? e : key; }
+            for (int j = 0; j < 8; ++j) { const int e = amax_key(v[k][j]); key = e > key ? e : key; }
         key = lanes_max(key, W);
         if (m[0] == 0) return;
-        const float s = __uint_as_float(key);
+        const float s = amax_of(key);
         if (t % W == 0) scales_out[t / W] = s;
         const float inv = fp::safe_inverse(s);
 #pragma unroll
@@ -596,14 +604,16 @@ public:
         const detail::int_layout L = detail::int_layout::of(t.shape, granularity::group(opt_.group_size));
         const bool hf = opt_.order == nibble_order::high_first, vin = detail::aligned16(t.packed), vout = detail::aligned16(y);
         auto run = [&](auto sc) {
-            if (L.unit_uniform) {  // coalesced stores, 16 elements a thread
-                constexpr std::size_t per_block = std::size_t(detail::cb::threads) * detail::cb::wide_halves * 4;
-                detail::cb::decode_wide_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
-                    t.packed, L, sc, levels_.data(), hf, y, vin, vout);
-            } else {
-                detail::cb::decode_kernel<Bits, Out><<<detail::cb::blocks_for((n + 7) / 8), detail::cb::threads, 0, stream>>>(
-                    t.packed, L, sc, levels_.data(), hf, y, vin, vout);
+            if constexpr (std::is_same_v<Out, float>) {
+                if (L.unit_uniform) {  // coalesced 16-byte stores, 16 elements a thread
+                    constexpr std::size_t per_block = std::size_t(detail::cb::threads) * detail::cb::wide_halves * 4;
+                    detail::cb::decode_wide_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
+                        t.packed, L, sc, levels_.data(), hf, y, vin, vout);
+                    return;
+                }
             }
+            detail::cb::decode_kernel<Bits, Out><<<detail::cb::blocks_for((n + 7) / 8), detail::cb::threads, 0, stream>>>(
+                t.packed, L, sc, levels_.data(), hf, y, vin, vout);
         };
         if (opt_.double_quant) run(detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean});
         else run(detail::cb::plain_scales{t.scales});
