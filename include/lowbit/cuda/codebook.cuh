@@ -26,8 +26,8 @@
 //
 // Encoding counts the thresholds below y = x·inv in one of two exact ways:
 //   threshold scan  codebook_code itself over the 2^Bits − 1 thresholds (kernel parameters);
-//   cell table      (the default when one exists) y goes to one of K cells by the monotone map
-//                     cell(y) = bits(clamp(fma(y, K/2, 1.5·2^23 + K/2), 1.5·2^23, 1.5·2^23 + K − 1))
+//   cell table      (the default when one exists) y goes to one of K + 1 cells by the monotone map
+//                     cell(y) = bits(clamp(fma(y, K/2, 1.5·2^23 + K/2), 1.5·2^23, 1.5·2^23 + K))
 //                               − bits(1.5·2^23)
 //                   (floats in [2^23, 2^24) are the integers), evaluated alike on the host for the
 //                   thresholds and on the device for y. Monotone: a threshold in a lower cell is
@@ -36,7 +36,10 @@
 //                   where the cell holds w_cell thresholds, all equal to t_cell (both codes stored). The host picks the
 //                   smallest K in 16 … 1024 with at most one distinct threshold value per cell
 //                   (NF4: 32) and falls back to the scan when there is none. One shared-memory load
-//                   and ~10 instructions per element instead of 2^Bits − 1 compares.
+//                   and ~10 instructions per element instead of 2^Bits − 1 compares. In the fused
+//                   kernel a thread whose elements are all finite skips the NaN test and the clamp:
+//                   |x| ≤ a gives |fl(x · fl(1/a))| ≤ 1, where fma(…) already lies in the clamp's
+//                   range [1.5·2^23, 1.5·2^23 + K].
 // Decoding reads the levels from shared memory (2^Bits floats in distinct banks). For f32 output
 // where no 8-element unit straddles two groups, a thread decodes four half-units (4 elements) 32
 // apart, so that each warp store writes 32 consecutive half-units (512 contiguous bytes); 16-bit
@@ -134,26 +137,29 @@ struct cell_map {
     std::uint32_t lo_bits = 0;
     int cells = 0;
 
+    /// K + 1 cells (K a power of two): y in [−1, 1] maps to 0 … K.
     static cell_map of(int k) {
         constexpr float base = 12582912.0f;  // 1.5 · 2^23
-        return {float(k / 2), base + float(k / 2), base, base + float(k - 1), __builtin_bit_cast(std::uint32_t, base), k};
+        return {float(k / 2), base + float(k / 2), base, base + float(k), __builtin_bit_cast(std::uint32_t, base), k + 1};
     }
     /// y must not be NaN.
     __host__ __device__ std::uint32_t operator()(float y) const {
         const float z = fminf(fmaxf(fmaf(y, scale, offset), lo), hi);
         return __builtin_bit_cast(std::uint32_t, z) - lo_bits;
     }
+    /// The same for |y| ≤ 1, where the clamp does nothing.
+    __device__ std::uint32_t in_range(float y) const { return __builtin_bit_cast(std::uint32_t, fmaf(y, scale, offset)) - lo_bits; }
 };
 
-/// The smallest table (16 … 1024 cells) with at most one distinct threshold value per cell;
+/// The smallest table (K + 1 cells, K = 16 … 1024) with at most one distinct threshold value per cell;
 /// cells = 0 in the result when there is none.
 template <int Bits>
 cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
     constexpr int nt = (1 << Bits) - 1;
     for (int k = 16; k <= 1024; k *= 2) {
         const cell_map m = cell_map::of(k);
-        out.assign(std::size_t(k), cell{INFINITY, 0u});
-        std::vector<unsigned> count(std::size_t(k), 0u);
+        out.assign(std::size_t(m.cells), cell{INFINITY, 0u});
+        std::vector<unsigned> count(std::size_t(m.cells), 0u);
         bool ok = true;
         for (int i = 0; i < nt && ok; ++i) {
             const float t = cb.thresholds[std::size_t(i)];
@@ -164,7 +170,7 @@ cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
         }
         if (!ok) continue;
         unsigned below = 0;
-        for (int c = 0; c < k; ++c) {
+        for (int c = 0; c < m.cells; ++c) {
             out[std::size_t(c)].codes = below | (below + count[std::size_t(c)]) << 8;
             below += count[std::size_t(c)];
         }
@@ -228,6 +234,19 @@ __device__ __forceinline__ unsigned encode_one(float x, float inv, const book<Bi
 template <class In>
 inline constexpr int units_per_thread = sizeof(In) == 2 ? 2 : 1;
 
+/// encode_one for finite x with |x| ≤ the group's absmax a (inv = fl(1/a) or 0): then
+/// |x · inv| ≤ 1, so y is no NaN and the cell coordinate needs no clamp (file comment).
+template <int Bits, bool Table>
+__device__ __forceinline__ unsigned encode_in_range(float x, float inv, const book<Bits>& b, const cell* cells, const cell_map& map) {
+    const float y = __fmul_rn(x, inv);
+    if constexpr (Table) {
+        const cell c = cells[map.in_range(y)];
+        return y > c.t ? c.codes >> 8 : c.codes & 0xffu;
+    } else {
+        return lowbit::detail::codebook_code(y, b.thresholds, book<Bits>::n - 1);
+    }
+}
+
 /// Absmax of each group into a[g]: U units a thread, W lanes a group (fused layouts).
 template <class In>
 __global__ void __launch_bounds__(threads) group_absmax_kernel(const In* __restrict__ x, int_layout L, unsigned W, float* __restrict__ a,
@@ -282,20 +301,31 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
     using word = std::conditional_t<(Bits <= 4), std::uint32_t, std::uint64_t>;
     word acc[U] = {};
     if (W > 0) {  // whole groups: every m is 8 or 0, and every lane of the warp reaches the shuffles
-        int key = amax_key_zero;
+        int key = amax_key_zero, low = amax_key_zero;  // low < amax_key_zero: a NaN or ±Inf is present
 #pragma unroll
         for (int k = 0; k < U; ++k)
 #pragma unroll
-            for (int j = 0; j < 8; ++j) { const int e = amax_key(v[k][j]); key = e > key ? e : key; }
+            for (int j = 0; j < 8; ++j) {
+                const int e = amax_key(v[k][j]);
+                key = e > key ? e : key;
+                low = e < low ? e : low;
+            }
         key = lanes_max(key, W);
         if (m[0] == 0) return;
         const float s = amax_of(key);
         if (t % W == 0) scales_out[t / W] = s;
         const float inv = fp::safe_inverse(s);
+        if (low >= amax_key_zero) {
 #pragma unroll
-        for (int k = 0; k < U; ++k)
+            for (int k = 0; k < U; ++k)
 #pragma unroll
-            for (int j = 0; j < 8; ++j) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+                for (int j = 0; j < 8; ++j) acc[k] |= word(encode_in_range<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+        } else {
+#pragma unroll
+            for (int k = 0; k < U; ++k)
+#pragma unroll
+                for (int j = 0; j < 8; ++j) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+        }
     } else {
         if (m[0] == 0) return;
 #pragma unroll
