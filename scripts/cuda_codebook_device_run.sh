@@ -22,7 +22,7 @@ echo "== bench_codebook_cuda: rc=$?, $(( $(date +%s) - s )) s"; cat "$OUT/bench.
 # all into $OUT/ncu.log.
 if [ -n "${NCU:-}" ]; then
   for k in "encode_kernelILi4ELb1E13__nv_bfloat16NS3_12plain" "encode_kernelILi4ELb1EfNS3_12plain" "decode_wide_kernelILi4EfNS3_12plain" \
-           "decode_wide_kernelILi4E13__nv_bfloat16NS3_12plain" "group_absmax_kernelI13__nv_bfloat16"; do
+           "decode_kernelILi4E13__nv_bfloat16NS3_12plain" "group_absmax_kernelI13__nv_bfloat16" "encode_kernelILi4ELb1E13__nv_bfloat16NS3_9dq"; do
     echo "==== $k" >> "$OUT/ncu.log"
     timeout 120 ncu --section SpeedOfLight --kernel-name-base mangled -k "regex:$k" --launch-skip 2 -c 1 "$BENCH" --sizes 16384 --only nf4_g64 --reps 1 > "$OUT/ncu.tmp" 2>&1
     echo "== ncu $k: rc=$?"; cat "$OUT/ncu.tmp" >> "$OUT/ncu.log"
