@@ -43,7 +43,7 @@
 // Decoding reads the levels from shared memory (2^Bits floats in distinct banks). For f32 output
 // where no 8-element unit straddles two groups, a thread decodes four half-units (4 elements) 32
 // apart, so that each warp store writes 32 consecutive half-units (512 contiguous bytes); 16-bit
-// outputs keep one unit a thread (16 contiguous bytes a lane already).
+// outputs decode two units 32 apart (16 contiguous bytes a lane, 512 a warp store).
 //
 // Launch sequences, all on the caller's stream, no host synchronisation:
 //   G | cols, G/(8U) a power of two ≤ 32 (U = 8-element units a thread: 2 for 16-bit inputs,
@@ -429,39 +429,57 @@ __global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t
     }
 }
 
-/// Decodes unit u (any layout): x̂ = level[code] · scale, the levels (device memory) copied to shared memory.
+/// Decodes 8-element units (any layout): x̂ = level[code] · scale, the levels (device memory)
+/// copied to shared memory. U units a thread (2 for 16-bit outputs), 32 apart, so that each warp
+/// store covers 32 consecutive units and every load is issued before the first use.
 template <int Bits, class Out, class Scales>
 __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
                                                         const float* __restrict__ levels, bool high_first, Out* __restrict__ y, bool vin,
                                                         bool vout) {
+    constexpr int U = units_per_thread<Out>;
     __shared__ float lv[1 << Bits];
     for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
     __syncthreads();
-    const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-    const std::size_t i0 = u * 8;
-    if (i0 >= L.n) return;
-    const int m = L.n - i0 < 8 ? int(L.n - i0) : 8;
-    std::uint64_t w = read_bytes<Bits>(packed + u * Bits, (m * Bits + 7) / 8, vin);
-    if (Bits == 4 && high_first) w = swap_nibbles(w);
-    constexpr unsigned mask = (1u << Bits) - 1u;
-    float v[8];
-    if (L.unit_uniform) {
-        const float s = sc(unit_slot(L, i0));
+    const std::size_t warp = (blockIdx.x * std::size_t(blockDim.x) + threadIdx.x) / 32;
+    const unsigned lane = threadIdx.x % 32;
+    std::uint64_t w[U];
+    float s[U];
+    int m[U];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] = __fmul_rn(lv[unsigned(w >> (j * Bits)) & mask], s);
-    } else {
-        slot_walker wk(L, i0);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
-            v[j] = j < m ? __fmul_rn(lv[unsigned(w >> (j * Bits)) & mask], sc(wk.s)) : 0.0f;
-            wk.next(L);
-        }
+    for (int k = 0; k < U; ++k) {
+        const std::size_t u = warp * 32 * U + 32 * k + lane, i0 = u * 8;
+        m[k] = i0 >= L.n ? 0 : (L.n - i0 < 8 ? int(L.n - i0) : 8);
+        w[k] = 0;
+        s[k] = 0;
+        if (m[k] == 0) continue;
+        w[k] = read_bytes<Bits>(packed + u * Bits, (m[k] * Bits + 7) / 8, vin);
+        if (L.unit_uniform) s[k] = sc(unit_slot(L, i0));
     }
-    if (m == 8) store8(y + i0, v, vout);
-    else
+    constexpr unsigned mask = (1u << Bits) - 1u;
 #pragma unroll
-        for (int j = 0; j < 8; ++j)
-            if (j < m) y[i0 + j] = from_float<Out>(v[j]);
+    for (int k = 0; k < U; ++k) {
+        if (m[k] == 0) continue;
+        const std::size_t u = warp * 32 * U + 32 * k + lane, i0 = u * 8;
+        std::uint64_t c = w[k];
+        if (Bits == 4 && high_first) c = swap_nibbles(c);
+        float v[8];
+        if (L.unit_uniform) {
+#pragma unroll
+            for (int j = 0; j < 8; ++j) v[j] = __fmul_rn(lv[unsigned(c >> (j * Bits)) & mask], s[k]);
+        } else {
+            slot_walker wk(L, i0);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
+                v[j] = j < m[k] ? __fmul_rn(lv[unsigned(c >> (j * Bits)) & mask], sc(wk.s)) : 0.0f;
+                wk.next(L);
+            }
+        }
+        if (m[k] == 8) store8(y + i0, v, vout);
+        else
+#pragma unroll
+            for (int j = 0; j < 8; ++j)
+                if (j < m[k]) y[i0 + j] = from_float<Out>(v[j]);
+    }
 }
 
 /// v[0 … 256) summed in place as core/reduce.hpp's butterfly (v[t] += v[t + s], s = 128 … 1).
@@ -642,7 +660,8 @@ public:
                     return;
                 }
             }
-            detail::cb::decode_kernel<Bits, Out><<<detail::cb::blocks_for((n + 7) / 8), detail::cb::threads, 0, stream>>>(
+            constexpr std::size_t per_block = std::size_t(detail::cb::threads) * 8 * detail::cb::units_per_thread<Out>;
+            detail::cb::decode_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
                 t.packed, L, sc, levels_.data(), hf, y, vin, vout);
         };
         if (opt_.double_quant) run(detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean});
