@@ -184,13 +184,11 @@ cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
 
 /// Group scales read from an array (plain, or written by the absmax kernel before).
 struct plain_scales {
-    static constexpr bool cached = false;  // one load each: nothing to gain from group_cache
     const float* s;
     __device__ float operator()(std::size_t g) const { return s[g]; }
 };
 /// Double-quantised scales a'_g = max(0, m + q_g · d_{g/256}) (codebook_tensor::scale on the CPU).
 struct dq_scales {
-    static constexpr bool cached = true;  // three loads and three operations each: group_cache
     const std::int8_t* q;
     const float* d;
     const float* m;
@@ -199,26 +197,6 @@ struct dq_scales {
         return a > 0.0f ? a : 0.0f;
     }
 };
-
-/// Elements a block covers, at most (the kernels' 256 threads × 16 elements).
-constexpr std::size_t max_block_elements = 4096;
-
-/// The scales of the groups a block touches, computed once per group into shared memory (`v`,
-/// max_block_elements / 8 + 1 floats) when Scales asks for it and the groups of the block's
-/// elements [e0, e0 + per_block) are consecutive (G divides the row, G % 8 = 0). `Inverse`: store
-/// safe_inverse(a) (the encoder's factor). Every thread of the block must call it (it synchronises).
-template <bool Inverse, class Scales>
-__device__ __forceinline__ bool group_cache(float* v, std::size_t& g0, const int_layout& L, const Scales& sc, std::size_t per_block) {
-    const bool on = Scales::cached && L.unit_uniform && L.cols % L.group == 0;
-    if (on) {
-        const std::size_t e0 = blockIdx.x * per_block, e1 = e0 + per_block < L.n ? e0 + per_block : L.n;
-        g0 = divide(e0, L.group);
-        const std::size_t g1 = e0 < L.n ? divide(e1 - 1, L.group) + 1 : g0;
-        for (std::size_t i = threadIdx.x; i < g1 - g0; i += blockDim.x) v[i] = Inverse ? fp::safe_inverse(sc(g0 + i)) : sc(g0 + i);
-    }
-    __syncthreads();
-    return on;
-}
 
 /// |x|'s bits + 2^23 as a signed key: finite values keep their order as positive keys, ±Inf and
 /// NaN wrap negative and never win a max (one add where abs_key needs a compare and a select).
@@ -313,12 +291,10 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
                                                         bool vin, bool vout) {
     constexpr int U = units_per_thread<In>;
     extern __shared__ cell cells[];
-    if constexpr (Table)
+    if constexpr (Table) {
         for (int i = int(threadIdx.x); i < map.cells; i += int(blockDim.x)) cells[i] = table[i];
-    __shared__ float inv_cache[Scales::cached ? max_block_elements / 8 + 1 : 1];
-    std::size_t g0 = 0;
-    const bool cached = W == 0 && group_cache<true>(inv_cache, g0, L, sc, std::size_t(threads) * 8 * U);  // synchronises
-    if (W > 0 && Table) __syncthreads();
+        __syncthreads();
+    }
     const std::size_t t = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x, u0 = t * U;
     float v[U][8];
     int m[U];
@@ -359,8 +335,7 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
             const std::size_t i0 = (u0 + k) * 8;
             if (L.unit_uniform) {
                 if (m[k] == 0) continue;
-                const std::size_t g = unit_slot(L, i0);
-                const float inv = cached ? inv_cache[g - g0] : fp::safe_inverse(sc(g));
+                const float inv = fp::safe_inverse(sc(unit_slot(L, i0)));
 #pragma unroll
                 for (int j = 0; j < 8; ++j)
                     if (j < m[k]) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
@@ -420,9 +395,7 @@ __global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t
     constexpr int H = wide_halves;
     __shared__ float lv[1 << Bits];
     for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
-    __shared__ float s_cache[Scales::cached ? max_block_elements / 8 + 1 : 1];
-    std::size_t g0 = 0;
-    const bool cached = group_cache<false>(s_cache, g0, L, sc, std::size_t(threads) * H * 4);  // synchronises
+    __syncthreads();
     const std::size_t warp = (blockIdx.x * std::size_t(blockDim.x) + threadIdx.x) / 32, halves = (L.n + 3) / 4;
     const unsigned lane = threadIdx.x % 32;
     std::uint64_t w[H];
@@ -436,8 +409,7 @@ __global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t
         const std::size_t rest = L.n - 8 * u;
         const int mu = rest < 8 ? int(rest) : 8;
         w[k] = read_bytes<Bits>(packed + u * Bits, (mu * Bits + 7) / 8, vin);
-        const std::size_t g = unit_slot(L, 8 * u);
-        s[k] = cached ? s_cache[g - g0] : sc(g);
+        s[k] = sc(unit_slot(L, 8 * u));
     }
     constexpr unsigned mask = (1u << Bits) - 1u;
 #pragma unroll
@@ -469,9 +441,7 @@ __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __r
     constexpr int U = units_per_thread<Out>;
     __shared__ float lv[1 << Bits];
     for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
-    __shared__ float s_cache[Scales::cached ? max_block_elements / 8 + 1 : 1];
-    std::size_t g0 = 0;
-    const bool cached = group_cache<false>(s_cache, g0, L, sc, std::size_t(threads) * 8 * U);  // synchronises
+    __syncthreads();
     const std::size_t warp = (blockIdx.x * std::size_t(blockDim.x) + threadIdx.x) / 32;
     const unsigned lane = threadIdx.x % 32;
     std::uint64_t w[U];
@@ -485,10 +455,7 @@ __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __r
         s[k] = 0;
         if (m[k] == 0) continue;
         w[k] = read_bytes<Bits>(packed + u * Bits, (m[k] * Bits + 7) / 8, vin);
-        if (L.unit_uniform) {
-            const std::size_t g = unit_slot(L, i0);
-            s[k] = cached ? s_cache[g - g0] : sc(g);
-        }
+        if (L.unit_uniform) s[k] = sc(unit_slot(L, i0));
     }
     constexpr unsigned mask = (1u << Bits) - 1u;
 #pragma unroll
