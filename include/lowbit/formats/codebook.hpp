@@ -75,6 +75,17 @@ inline double normal_quantile(double p) {
     return x;
 }
 
+namespace detail {
+/// code(y) = #{i < n : y > t[i]}, NaN read as 0.0: codebook::encode's definition, written once
+/// for the CPU and the CUDA kernels (cuda/codebook.cuh).
+LOWBIT_HOST_DEVICE constexpr unsigned codebook_code(float y, const float* t, int n) noexcept {
+    if (y != y) y = 0.0f;
+    unsigned c = 0;
+    for (int i = 0; i < n; ++i) c += y > t[i] ? 1u : 0u;
+    return c;
+}
+}  // namespace detail
+
 /// A codebook of 2^Bits sorted levels in [−1, 1] and its 2^Bits − 1 midpoint thresholds.
 template <int Bits>
 struct codebook {
@@ -99,10 +110,7 @@ struct codebook {
     }
     /// code(y) = #{i : y > t_i}; NaN as 0. The reference definition.
     [[nodiscard]] std::uint8_t encode(float y) const noexcept {
-        if (std::isnan(y)) y = 0.0f;
-        unsigned c = 0;
-        for (float t : thresholds) c += y > t ? 1u : 0u;
-        return static_cast<std::uint8_t>(c);
+        return static_cast<std::uint8_t>(detail::codebook_code(y, thresholds.data(), static_cast<int>(size - 1)));
     }
     [[nodiscard]] float decode(std::uint8_t c) const noexcept { return levels[c & code_traits<Bits>::mask]; }
     /// Index of the level 0.0 when there is one (NormalFloat), else of the level nearest 0.
