@@ -31,6 +31,7 @@
 //                  element), then a packing kernel.
 //   dequantize     the same two forms, decode → inverse transform (the transform itself) → store.
 #pragma once
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -62,6 +63,7 @@ struct bbq_options {
     bbq_zero zero = bbq_zero::integer;             ///< BBQ's zero point; QuEST's is −½
     bool to_input = true;                          ///< dequantize applies the inverse transform
     nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
+    unsigned max_blocks = 0;                       ///< grid cap of the σ and fused encode kernels (0: what fits; tests set it small)
 };
 
 /// Device arrays of a BBQ / QuEST tensor: the CPU bbq_tensor's packed, sigmas and scales.
@@ -86,6 +88,11 @@ namespace detail {
 
 inline constexpr int bbq_threads = 256;
 
+/// BBQ counts by table up to this many bits (the table's cells: 3 · 2^Bits at most, built on
+/// the host; 7 and 8 bits keep the walk of threshold_count).
+inline constexpr int bbq_table_bits = 6;
+__host__ __device__ constexpr int bbq_cells(int bits) { return bits <= bbq_table_bits ? 3 << bits : 1; }
+
 /// What the kernels need of a quantizer, by value.
 template <int Bits, int CodeBits>
 struct bbq_consts {
@@ -96,6 +103,12 @@ struct bbq_consts {
     float gamma;                   // BBQ: γ or 0
     bool zero_half;                // BBQ: z = −½
     float norm128;                 // hadamard_norm(128)
+    // BBQ's count as a table (Bits ≤ bbq_table_bits; see table_count): v falls in cell
+    // clamp(⌊fma(v, cell_k, cell_c)⌋, cell_lo, cell_hi); a cell holds at most one threshold.
+    float cell_k, cell_c;
+    int cell_lo, cell_hi;
+    float cell_t[bbq_cells(Bits)];         // the cell's threshold (NaN: none)
+    std::uint8_t cell_q[bbq_cells(Bits)];  // #{i : t_i lies in a lower cell}
 };
 
 /// tanh by the hardware approximation (sm_75+): only a first guess, never part of a result.
@@ -240,78 +253,6 @@ __device__ __forceinline__ float multiplier_dev(float sigma, float scale, const 
 
 // ---- σ ----
 
-/// One butterfly block of tree_sum (core/reduce.hpp: v[i] += v[i + s], s = 128 … 1) held by one
-/// warp, lane l holding terms l + 32k (k = 0 … 7): s = 128, 64, 32 inside the lane, s = 16 … 1 by
-/// shuffles (lane t < s adds lane t + s's current value, as the CPU does). Lane 0 gets the sum.
-__device__ __forceinline__ sum2 warp_butterfly256(sum2 (&v)[8]) {
-#pragma unroll
-    for (int k = 0; k < 4; ++k) v[k] = add(v[k], v[k + 4]);
-#pragma unroll
-    for (int k = 0; k < 2; ++k) v[k] = add(v[k], v[k + 2]);
-    v[0] = add(v[0], v[1]);
-#pragma unroll
-    for (int s = 16; s >= 1; s /= 2) {
-        const sum2 o{__shfl_down_sync(0xffffffffu, v[0].a, s), __shfl_down_sync(0xffffffffu, v[0].b, s)};
-        v[0] = add(v[0], o);
-    }
-    return v[0];
-}
-
-/// Level 1 of tree_sum over the finite (x, x²) of n inputs, one warp per 256-block (grid-stride),
-/// and the finite count (integer atomics: order-free).
-template <class In>
-__global__ void __launch_bounds__(bbq_threads) bbq_level1_kernel(const In* __restrict__ x, std::size_t n, sum2* level1,
-                                                                 unsigned long long* finite) {
-    const unsigned lane = threadIdx.x % 32;
-    const std::size_t warps = std::size_t(gridDim.x) * (bbq_threads / 32), chunks = (n + tree_block - 1) / tree_block;
-    unsigned long long fin = 0;
-    for (std::size_t c = std::size_t(blockIdx.x) * (bbq_threads / 32) + threadIdx.x / 32; c < chunks; c += warps) {
-        sum2 v[8];
-#pragma unroll
-        for (int k = 0; k < 8; ++k) {
-            const std::size_t i = c * tree_block + lane + 32 * k;
-            const float f = i < n ? to_float(x[i]) : 0.0f;
-            const bool ok = i < n && isfinite(f);
-            v[k] = ok ? finite_terms(f) : sum2{};
-            fin += __popc(__ballot_sync(0xffffffffu, ok));
-        }
-        const sum2 r = warp_butterfly256(v);
-        if (lane == 0) level1[c] = r;
-    }
-    if (lane == 0 && fin) atomicAdd(finite, fin);
-}
-
-/// The next level of the tree: out[c] = butterfly of in[256c … 256c + 256) (zero-padded).
-__global__ void __launch_bounds__(bbq_threads) bbq_level_kernel(const sum2* __restrict__ in, std::size_t m, sum2* __restrict__ out) {
-    const unsigned lane = threadIdx.x % 32;
-    const std::size_t warps = std::size_t(gridDim.x) * (bbq_threads / 32), chunks = (m + tree_block - 1) / tree_block;
-    for (std::size_t c = std::size_t(blockIdx.x) * (bbq_threads / 32) + threadIdx.x / 32; c < chunks; c += warps) {
-        sum2 v[8];
-#pragma unroll
-        for (int k = 0; k < 8; ++k) {
-            const std::size_t i = c * tree_block + lane + 32 * k;
-            v[k] = i < m ? in[i] : sum2{};
-        }
-        const sum2 r = warp_butterfly256(v);
-        if (lane == 0) out[c] = r;
-    }
-}
-
-/// The top of the tree from a level of m ≤ 256 values (m = 1: that value), then σ and s; one warp.
-template <int Bits, bool Quest, class C>
-__global__ void bbq_tensor_sigma_kernel(const sum2* level, std::size_t m, const unsigned long long* finite, float* sigmas, float* scales, C c) {
-    const unsigned lane = threadIdx.x % 32;
-    sum2 v[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] = lane + 32 * k < m ? level[lane + 32 * k] : sum2{};
-    const sum2 r = m == 1 ? v[0] : warp_butterfly256(v);
-    if (threadIdx.x == 0) {
-        const float s = sigma_of(r.b, *finite);
-        sigmas[0] = s;
-        scales[0] = scale_for_dev<Bits, Quest>(s, c);
-    }
-}
-
 template <int Bits, bool Quest, class In, class C>
 __global__ void __launch_bounds__(bbq_threads) bbq_row_sigma_kernel(const In* __restrict__ x, std::size_t cols, float* sigmas, float* scales, C c) {
     const In* row = x + std::size_t(blockIdx.x) * cols;
@@ -391,6 +332,302 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
 #pragma unroll
         for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_dev<Bits, Quest, Codes>(v[j], mult, c, thr)) << (8 * j);
         store_unit<CodeBits>(packed, i0 / 8, codes, 8, order, aligned);
+    }
+}
+
+// ---- σ per tensor: Σx² of the finite inputs in tree_sum's order, one kernel ----
+//
+// A chunk is 256 tree blocks (65536 terms): its 256 level-1 sums butterflied give one level-2
+// value. A block takes chunks grid-stride; each warp takes 8 tree blocks at a time, 4 lanes per
+// tree block, lane c of a group loading the 8-element units c + 4k, k = 0 … 7 (16-byte loads,
+// each group reading 64 contiguous bytes per load). Term i = 32k + 8c + j is the lane's unit k,
+// element j, so butterflies s = 128, 64, 32 pair units k and k + 4, k + 2, k + 1 inside the
+// lane; s = 16 and 8 pair lanes c and c ^ 2, c ^ 1: each keeps half of the values and
+// sends the other half (the sums are commutative, so the exchange is exact), and s = 4, 2, 1
+// continue on the remaining two, one, one value. The last block to finish (a counter) forms
+// the levels above 2 with block_tree_sum, then σ and s, and resets the counters. Zero padding
+// at any level adds +0 to sums of non-negative terms, so it changes no bit.
+inline constexpr std::size_t sq_chunk = tree_block * tree_block;
+
+/// 8 consecutive inputs from i as floats; past n: NaN (no term, not counted).
+template <class In>
+__device__ __forceinline__ void load_unit_or_nan(const In* x, std::size_t i, std::size_t n, bool vec, float (&f)[8]) {
+    if (vec && i + 8 <= n) {
+        load8(x + i, f, true);
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) f[j] = i + j < n ? to_float(x[i + j]) : __int_as_float(0x7fffffff);
+}
+
+/// The exchange of butterfly stage s between lanes c and c ^ m (m = 2 or 1): `up` keeps the
+/// upper half of its pairs; r[j] = keep[j] + the partner's sent value.
+template <int N>
+__device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (&r)[N], bool up, int m) {
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+        const double send = up ? w[j] : w[j + N], keep = up ? w[j + N] : w[j];
+        r[j] = __dadd_rn(keep, __shfl_xor_sync(0xffffffffu, send, m));
+    }
+}
+
+template <int Bits, bool Quest, class In, class C>
+__global__ void __launch_bounds__(bbq_threads) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
+                                                                unsigned long long* counters, float* sigmas, float* scales, C c) {
+    __shared__ double lvl1[tree_block];
+    __shared__ bool last;
+    const unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, cl = lane % 4;
+    const std::size_t chunks = (n + sq_chunk - 1) / sq_chunk;
+    unsigned long long fin = 0;
+    for (std::size_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
+        for (int r = 0; r < 4; ++r) {
+            const std::size_t base = ((ch * 8 + warp) * 32 + r * 8 + g) * tree_block;
+            float f[8][8];
+#pragma unroll
+            for (int k = 0; k < 8; ++k) load_unit_or_nan(x, base + 8 * (cl + 4 * k), n, vec, f[k]);
+            unsigned cnt = 0;
+            double w[8];
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                double t[8];
+#pragma unroll
+                for (int k = 0; k < 8; ++k) {
+                    const bool ok = isfinite(f[k][j]);
+                    cnt += ok ? 1u : 0u;
+                    const double d = ok ? double(f[k][j]) : 0.0;
+                    t[k] = __dmul_rn(d, d);
+                }
+#pragma unroll
+                for (int k = 0; k < 4; ++k) t[k] = __dadd_rn(t[k], t[k + 4]);  // s = 128
+#pragma unroll
+                for (int k = 0; k < 2; ++k) t[k] = __dadd_rn(t[k], t[k + 2]);  // s = 64
+                w[j] = __dadd_rn(t[0], t[1]);                                   // s = 32: w[j] = v[8c + j]
+            }
+            fin += cnt;
+            double r1[4], r2[2], r3[1];
+            exchange_half<4>(w, r1, (cl & 2u) != 0, 2);   // s = 16: now v[8(c&1) + 4(c>>1) + j]
+            exchange_half<2>(r1, r2, (cl & 1u) != 0, 1);  // s = 8:  v[4(c>>1) + 2(c&1) + j]
+            exchange_half<1>(r2, r3, (cl & 2u) != 0, 2);  // s = 4:  v[2(c&1) + (c>>1)]
+            double s = __dadd_rn(r3[0], __shfl_xor_sync(0xffffffffu, r3[0], 1));  // s = 2: v[c>>1]
+            s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));                 // s = 1: the tree block's sum
+            if (cl == 0) lvl1[warp * 32 + r * 8 + g] = s;
+        }
+        __syncthreads();
+        if (warp == 0) {
+            double v[8];
+#pragma unroll
+            for (int k = 0; k < 8; ++k) v[k] = lvl1[lane + 32 * k];
+#pragma unroll
+            for (int k = 0; k < 4; ++k) v[k] = __dadd_rn(v[k], v[k + 4]);
+#pragma unroll
+            for (int k = 0; k < 2; ++k) v[k] = __dadd_rn(v[k], v[k + 2]);
+            v[0] = __dadd_rn(v[0], v[1]);
+#pragma unroll
+            for (int s = 16; s >= 1; s /= 2) v[0] = __dadd_rn(v[0], __shfl_down_sync(0xffffffffu, v[0], s));
+            if (lane == 0) level2[ch] = v[0];
+        }
+        __syncthreads();
+    }
+    fin = block_reduce(fin, add_op{});
+    if (tid == 0) {
+        if (fin) atomicAdd(&counters[0], fin);
+        __threadfence();
+        last = atomicAdd(&counters[1], 1ull) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const sum2 top = block_tree_sum(chunks, [&](std::size_t i) { return sum2{0.0, __ldcg(level2 + i)}; });
+    if (tid == 0) {
+        const unsigned long long finite = atomicAdd(&counters[0], 0ull);
+        const float s = sigma_of(top.b, finite);
+        sigmas[0] = s;
+        scales[0] = scale_for_dev<Bits, Quest>(s, c);
+        counters[0] = 0;  // ready for the next launch
+        counters[1] = 0;
+    }
+}
+
+// ---- encode, two lanes per Hadamard block ----
+//
+// The tile of one block of 256 threads is 128 Hadamard blocks (16384 elements). Lane pair
+// (2b, 2b + 1) owns Hadamard block b, 64 contiguous elements per lane: butterflies len 1 … 32
+// stay in the lane's registers, len 64 is one shuffle with the other lane, so per element there
+// is 1 shuffle instead of 4. The input reaches shared memory by cp.async (16 bytes per copy,
+// coalesced, the next tile in flight while this one is computed), each half block padded by
+// 16 bytes so that the lanes' 16-byte reads of their own half blocks hit distinct banks.
+// BBQ's count is a table lookup (table_count) and one comparison; the codes of a lane's 64
+// elements are packed in registers and leave as 16- (or 8-) byte stores.
+
+/// q_u = #{i : v ≥ t_i} by the host-built cell table: monotone cells (the map v → cell is
+/// non-decreasing, so a threshold in a lower cell is below every v of this cell and one in a
+/// higher cell above it), each holding at most one threshold: q_u = cell_q + (v ≥ cell_t).
+/// NaN: the conversion gives 0 and the comparison is false, so NaN counts cell_q[0], which the
+/// host checked equals the count of 0 (the CPU's "NaN as 0"). ±Inf saturate into the end cells.
+template <class C>
+__device__ __forceinline__ unsigned table_count(float v, const float* ct, const std::uint8_t* cq, const C& c) {
+    int i = __float2int_rd(__fmaf_rn(v, c.cell_k, c.cell_c));
+    i = min(max(i, c.cell_lo), c.cell_hi) - c.cell_lo;
+    return unsigned(cq[i]) + (v >= ct[i] ? 1u : 0u);
+}
+
+/// q_u of a transformed value y by table (BBQ) or floor (QuEST); mult: BBQ 1/σ, QuEST 1/s.
+template <int Bits, bool Quest, class C>
+__device__ __forceinline__ unsigned code_index(float y, float mult, const C& c, const float* ct, const std::uint8_t* cq) {
+    constexpr int half = 1 << (Bits - 1);
+    const float u = __fmul_rn(y, mult);
+    if constexpr (Quest) {
+        int k = __float2int_rd(u);  // NaN → 0 = floor(0); ±Inf and huge values saturate, then clamp
+        k = min(max(k, -half), half - 1);
+        return unsigned(k + half);
+    } else {
+        return table_count(u, ct, cq, c);
+    }
+}
+
+/// The int_b flip (q_u ^ 2^{B−1} in every field) of word w of a lane's 64 packed codes.
+template <int Bits, int CodeBits>
+__host__ __device__ constexpr std::uint32_t flip_pattern(int w) {
+    std::uint32_t p = 0;
+    for (int e = 0; e < 64; ++e) {
+        const int pos = e * CodeBits;
+        const std::uint64_t f = std::uint64_t(1u << (Bits - 1)) << (pos % 32);
+        if (pos / 32 == w) p |= std::uint32_t(f);
+        if (pos / 32 + 1 == w) p |= std::uint32_t(f >> 32);
+    }
+    return p;
+}
+
+template <class In>
+struct pair_tile {
+    static constexpr int threads = 256;
+    static constexpr int elems = threads * 64;             // 128 Hadamard blocks
+    static constexpr int half_bytes = 64 * int(sizeof(In));
+    static constexpr int stride = half_bytes + 16;         // padded: lane l's reads start in bank 4l mod 32
+    static constexpr int chunks = half_bytes / 16;         // 16-byte copies per half block
+    static constexpr int bytes = threads * stride;         // one stage
+};
+
+/// 16 bytes global → shared without a register stop (cp.async, sm_80+; a plain copy before).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if __CUDA_ARCH__ >= 800
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+#else
+    *static_cast<uint4*>(smem) = __ldg(static_cast<const uint4*>(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+
+/// A lane's 64 elements from its padded half block in shared memory, as floats.
+template <class In>
+__device__ __forceinline__ void load_half(const unsigned char* p, float (&v)[64]) {
+    const uint4* q = reinterpret_cast<const uint4*>(p);
+    if constexpr (std::is_same_v<In, float>) {
+#pragma unroll
+        for (int k = 0; k < 16; ++k) {
+            const uint4 w = q[k];
+            v[4 * k] = __uint_as_float(w.x); v[4 * k + 1] = __uint_as_float(w.y);
+            v[4 * k + 2] = __uint_as_float(w.z); v[4 * k + 3] = __uint_as_float(w.w);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; ++k) {
+            const uint4 w4 = q[k];
+            const unsigned w[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                if constexpr (std::is_same_v<In, __nv_bfloat16>) {  // bf16 → f32: the bits shifted up (exact)
+                    v[8 * k + 2 * i] = __uint_as_float(w[i] << 16);
+                    v[8 * k + 2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+                } else {
+                    v[8 * k + 2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
+                    v[8 * k + 2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
+                }
+            }
+        }
+    }
+}
+
+/// Rows a multiple of 128, H = 128, x 16-byte aligned, packed aligned to its 8- or 16-byte stores.
+template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, class In, class C>
+__global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
+                                                                  std::uint8_t* __restrict__ packed, slot_source src, C c, nibble_order order) {
+    using T = pair_tile<In>;
+    extern __shared__ uint4 stage_mem[];  // two stages of T::bytes
+    unsigned char* stage = reinterpret_cast<unsigned char*>(stage_mem);
+    __shared__ float ct[bbq_cells(Bits)];
+    __shared__ std::uint8_t cq[bbq_cells(Bits)];
+    const unsigned tid = threadIdx.x;
+    if constexpr (!Quest)
+        for (int k = int(tid); k < bbq_cells(Bits); k += T::threads) { ct[k] = c.cell_t[k]; cq[k] = c.cell_q[k]; }
+    store_given<Bits, Quest>(src, c);
+    const std::size_t tiles = (n + T::elems - 1) / T::elems;
+    auto issue = [&](std::size_t tile, int buf) {
+        const unsigned char* g = reinterpret_cast<const unsigned char*>(x + tile * T::elems);
+        const std::size_t left = (n - tile * T::elems) * sizeof(In);  // bytes of the tile that exist (a multiple of 256)
+        unsigned char* s = stage + buf * T::bytes;
+#pragma unroll
+        for (int k = 0; k < T::chunks; ++k) {
+            const unsigned q = tid + T::threads * k;
+            if (std::size_t(q) * 16 < left) cp_async16(s + (q / T::chunks) * T::stride + (q % T::chunks) * 16, g + std::size_t(q) * 16);
+        }
+        cp_async_commit();
+    };
+    float mult = src.per_row ? 0.0f : slot_multiplier<Bits, Quest>(src, 0, c);
+    const float sgn = (tid & 1u) ? -1.0f : 1.0f;
+    std::size_t tile = blockIdx.x;
+    if (tile < tiles) issue(tile, 0);
+    for (int k = 0; tile < tiles; tile += gridDim.x, ++k) {
+        cp_async_wait_all();
+        __syncthreads();  // this tile is in; every lane is done reading the stage the next copy overwrites
+        if (tile + gridDim.x < tiles) issue(tile + gridDim.x, (k + 1) & 1);
+        float v[64];
+        load_half<In>(stage + (k & 1) * T::bytes + tid * T::stride, v);
+#pragma unroll
+        for (int len = 1; len < 64; len *= 2)
+#pragma unroll
+            for (int j = 0; j < 64; ++j)
+                if ((j & len) == 0) butterfly(v[j], v[j + len]);
+        // len 64 across the lane pair: lower a + b = fma(1, a, b), upper a − b = fma(−1, b, a), each
+        // one rounding of the exact sum (also for zeros: x − x and −0 − (−0) are +0 both ways).
+#pragma unroll
+        for (int j = 0; j < 64; ++j) v[j] = __fmaf_rn(sgn, v[j], __shfl_xor_sync(0xffffffffu, v[j], 1));
+        const std::size_t e0 = tile * T::elems + std::size_t(tid) * 64;
+        if (e0 >= n) continue;
+        if (src.per_row) mult = slot_multiplier<Bits, Quest>(src, e0 / cols, c);
+        std::uint32_t w[2 * CodeBits] = {};
+#pragma unroll
+        for (int e = 0; e < 64; ++e) {
+            unsigned code = code_index<Bits, Quest>(__fmul_rn(v[e], c.norm128), mult, c, ct, cq);
+            if constexpr (Codes == bbq_codes::e2m1) code = (c.e2m1 >> (4 * code)) & 0xFu;
+            constexpr int cb = CodeBits;
+            const int pos = e * cb;
+            w[pos / 32] |= code << (pos % 32);
+            if (pos % 32 + cb > 32) w[pos / 32 + 1] |= code >> (32 - pos % 32);
+        }
+#pragma unroll
+        for (int i = 0; i < 2 * CodeBits; ++i) {
+            if constexpr (Codes == bbq_codes::int_b) w[i] ^= flip_pattern<Bits, CodeBits>(i);
+            if (CodeBits == 4 && order == nibble_order::high_first) w[i] = ((w[i] & 0x0f0f0f0fu) << 4) | ((w[i] >> 4) & 0x0f0f0f0fu);
+        }
+        std::uint8_t* p = packed + e0 / 8 * CodeBits;
+        if constexpr (CodeBits % 2 == 0) {
+#pragma unroll
+            for (int i = 0; i < CodeBits / 2; ++i) reinterpret_cast<uint4*>(p)[i] = make_uint4(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
+        } else {
+#pragma unroll
+            for (int i = 0; i < CodeBits; ++i) reinterpret_cast<uint2*>(p)[i] = make_uint2(w[2 * i], w[2 * i + 1]);
+        }
     }
 }
 
@@ -537,6 +774,7 @@ public:
             c_.level[bbq_emit<Bits>(std::uint8_t(q), lv, Codes)] = lv;
             if (Codes == bbq_codes::e2m1 && Bits <= 3) c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
         }
+        if constexpr (!Quest && Bits <= detail::bbq_table_bits) build_cells();
         c_.quest_step = Quest ? quest_format<Bits>::step() : 0.0;
         c_.gamma = opt_.gamma;
         c_.zero_half = opt_.zero == bbq_zero::half;
@@ -570,29 +808,29 @@ public:
             detail::bbq_row_sigma_kernel<Bits, Quest, In><<<unsigned(shape.rows), detail::bbq_threads, 0, stream>>>(x, cols, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (row sigma)");
         } else {
-            // tree_sum level by level: level 1 from the input, then levels of 256-blocks until at
-            // most 256 values are left, then the top (and σ, s) by one warp.
-            const std::size_t n1 = (n + tree_block - 1) / tree_block, n2 = (n1 + tree_block - 1) / tree_block;
-            work_.reserve(2 * sizeof(unsigned long long) + (n1 + n2) * sizeof(sum2));  // count, pad, two levels
-            auto* finite = reinterpret_cast<unsigned long long*>(work_.data());
-            sum2* lv[2] = {reinterpret_cast<sum2*>(work_.data() + 2 * sizeof(unsigned long long)), nullptr};
-            lv[1] = lv[0] + n1;
-            check(cudaMemsetAsync(finite, 0, sizeof(unsigned long long), stream), "cudaMemsetAsync");
-            const std::size_t cap = std::size_t(sms()) * 8;
-            auto grid = [&](std::size_t chunks) { const std::size_t b = (chunks + 7) / 8; return unsigned(b < cap ? b : cap); };
-            detail::bbq_level1_kernel<In><<<grid(n1), detail::bbq_threads, 0, stream>>>(x, n, lv[0], finite);
-            check_launch("bbq quantize (tree sums)");
-            std::size_t m = n1;
-            int cur = 0;
-            while (m > tree_block) {
-                const std::size_t next = (m + tree_block - 1) / tree_block;
-                detail::bbq_level_kernel<<<grid(next), detail::bbq_threads, 0, stream>>>(lv[cur], m, lv[1 - cur]);
-                check_launch("bbq quantize (tree levels)");
-                cur = 1 - cur;
-                m = next;
+            // Σx² in tree order and σ, s by one kernel (its last block finishes the tree).
+            const std::size_t chunks = (n + detail::sq_chunk - 1) / detail::sq_chunk;
+            const std::size_t need = 2 * sizeof(unsigned long long) + chunks * sizeof(double);
+            if (work_.size() < need) {
+                work_.reserve(need);
+                check(cudaMemsetAsync(work_.data(), 0, 2 * sizeof(unsigned long long), stream), "cudaMemsetAsync");  // the kernel resets them after
             }
-            detail::bbq_tensor_sigma_kernel<Bits, Quest><<<1, 32, 0, stream>>>(lv[cur], m, finite, t.sigmas, t.scales, c_);
+            auto* counters = reinterpret_cast<unsigned long long*>(work_.data());
+            auto* level2 = reinterpret_cast<double*>(work_.data() + 2 * sizeof(unsigned long long));
+            constexpr auto kernel = detail::bbq_sumsq_kernel<Bits, Quest, In, consts>;
+            const unsigned grid = grid_for<kernel>(detail::bbq_threads, 0, chunks);
+            kernel<<<grid, detail::bbq_threads, 0, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
+        }
+        constexpr bool even = code_bits % 2 == 0;
+        const bool fits = (reinterpret_cast<std::uintptr_t>(t.packed) & (even ? 15u : 7u)) == 0 && detail::aligned16(x);
+        if (H == 128 && cols % 128 == 0 && fits && (Quest || Bits <= detail::bbq_table_bits)) {
+            using tile = detail::pair_tile<In>;
+            constexpr auto kernel = detail::bbq_encode_pairs_kernel<Bits, Quest, Codes, code_bits, In, consts>;
+            const unsigned grid = grid_for<kernel>(tile::threads, 2 * tile::bytes, (n + tile::elems - 1) / tile::elems);
+            kernel<<<grid, tile::threads, 2 * tile::bytes, stream>>>(x, n, cols, t.packed, src, c_, opt_.order);
+            check_launch("bbq quantize (fused Hadamard encode, lane pairs)");
+            return;
         }
         if (H == 128 && cols % 128 == 0) {
             const std::size_t groups = n / 128;
@@ -639,11 +877,76 @@ public:
     }
 
 private:
-    static int sms() {
-        int dev = 0, s = 0;
+    static int device() {
+        int dev = 0;
         check(cudaGetDevice(&dev), "cudaGetDevice");
-        check(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+        return dev;
+    }
+    static int sms() {
+        int s = 0;
+        check(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, device()), "cudaDeviceGetAttribute");
         return s;
+    }
+    /// Blocks for `work` grid-stride items: all that fit on the device at once (raising the kernel's
+    /// dynamic shared memory limit the first time, per device), at most `work` and options.max_blocks.
+    template <auto kernel>
+    unsigned grid_for(int threads, std::size_t smem, std::size_t work) const {
+        static int fit[64] = {};  // per device: blocks per SM × SMs (0: not asked yet)
+        const int dev = device();
+        int f = dev < 64 ? fit[dev] : 0;
+        if (f == 0) {
+            if (smem > 48 * 1024)
+                check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)), "cudaFuncSetAttribute");
+            int per_sm = 0;
+            check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem), "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+            f = (per_sm > 0 ? per_sm : 1) * sms();
+            if (dev < 64) fit[dev] = f;
+        }
+        std::size_t g = work < std::size_t(f) ? work : std::size_t(f);
+        if (opt_.max_blocks && g > opt_.max_blocks) g = opt_.max_blocks;
+        return unsigned(g ? g : 1);
+    }
+    /// The cell table of table_count: the coarsest power-of-two cell scale K (cells of 1/K) at
+    /// which no cell holds two thresholds, with the offset C putting v = 0 and every negative
+    /// threshold below cell 0 and the smallest positive one in or above it, so that cell 0 (where
+    /// NaN lands) counts exactly the thresholds ≤ 0. Checked here, not assumed.
+    void build_cells() {
+        const auto& t = bbq_format<Bits>::thresholds();
+        float tpos = std::numeric_limits<float>::infinity();
+        std::size_t at_most_zero = 0;
+        for (float v : t) {
+            if (v > 0.0f && v < tpos) tpos = v;
+            if (v <= 0.0f) ++at_most_zero;
+        }
+        constexpr int cells = detail::bbq_cells(Bits);
+        for (float K = 1.0f; K <= 65536.0f; K *= 2.0f) {
+            const float C = std::isfinite(tpos) ? -0.5f * K * tpos : -0.5f;
+            auto cell = [&](float v) { return static_cast<long long>(std::floor(std::fma(v, K, C))); };  // as __fmaf_rn, cvt.rmi
+            const long long lo = std::min(cell(t.front()), 0LL), hi = std::max(cell(t.back()), 0LL);
+            if (hi - lo + 1 > cells) break;
+            float ct[cells];
+            std::uint8_t cq[cells] = {};
+            int in_cell[cells] = {};
+            bool ok = true;
+            for (int i = 0; i < cells; ++i) ct[i] = std::numeric_limits<float>::quiet_NaN();
+            for (std::size_t j = 0; j < t.size(); ++j) {
+                const long long i = cell(t[j]) - lo;
+                if (++in_cell[i] > 1) ok = false;
+                ct[i] = t[j];
+            }
+            for (long long i = 0, below = 0; i <= hi - lo; ++i) {
+                cq[i] = static_cast<std::uint8_t>(below);
+                below += in_cell[i];
+            }
+            if (!ok || cq[-lo] != at_most_zero) continue;
+            c_.cell_k = K;
+            c_.cell_c = C;
+            c_.cell_lo = int(lo);
+            c_.cell_hi = int(hi);
+            for (int i = 0; i < cells; ++i) { c_.cell_t[i] = ct[i]; c_.cell_q[i] = cq[i]; }
+            return;
+        }
+        throw error("rotated_quantizer", "no cell table fits the BBQ thresholds (internal)");
     }
 
     options opt_;
