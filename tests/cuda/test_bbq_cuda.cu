@@ -4,7 +4,9 @@
 // σ per tensor, per row and given (γ given or ζ*·σ), H = 128, 64 and none, both zero points, both
 // 4-bit nibble orders, decode with and without the inverse transform, inputs f32 and bf16, on
 // sizes 1, 31, 4097 and 2^20 + 3 (1-D) and 2-D shapes with rows of 64, 172, 96, 128, 256 and
-// 1024 (the fused 16-lanes-per-block kernels), Gaussian and adversarial data (NaN, ±Inf, ±0,
+// 1024 (the fused lane-pair kernel, and the 16-lanes-per-block one for an input at an odd
+// element offset), with the grid capped at 3 blocks (the grid-stride loops of the σ and encode
+// kernels, σ's partial last chunk), Gaussian and adversarial data (NaN, ±Inf, ±0,
 // subnormals, huge values, whole blocks of zeros / NaN / Inf). Every output buffer is poisoned
 // before each run with two different patterns. A NaN the decode generates (0 · ∞ under an
 // infinite step) matches any NaN (harness.cuh); every other value matches exactly.

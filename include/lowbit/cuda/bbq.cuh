@@ -17,19 +17,24 @@
 // (the CPU allows up to 2^15).
 //
 // Launch sequences (caller's stream, no host synchronisation):
-//   σ per tensor   tree_sum's levels by warps (one warp per 256-block, grid-stride; level 1 from
-//                  the input with the finite count, then 256-blocks of the level below until at
-//                  most 256 values remain), a one-warp kernel that forms the top and writes σ and
-//                  s, then the encode kernel.
+//   σ per tensor   one kernel (bbq_sumsq_kernel): Σx² of the finite inputs in tree order, 4 lanes
+//                  per 256-term tree block (16-byte loads, the next round in flight), the level-2
+//                  sums per 65536-term chunk, and its last block to finish forms the top, σ and s;
+//                  then the encode kernel (which reads the input a second time).
 //   σ per row      one block per row (block_tree_sum) writes σ and s, then the encode kernel.
 //   σ given        the encode kernel alone (its first thread also stores σ and s).
-//   encode         rows a multiple of 128 with H = 128: 16 lanes per Hadamard block, 8 contiguous
-//                  elements per lane (one 16-byte load of bf16), butterflies len 1 … 4 in
-//                  registers and len 8 … 64 by warp shuffles, then the codes of the lane's 8
-//                  elements go out as Bits whole bytes: one read of the input, one write of codes.
+//   encode         rows a multiple of 128 with H = 128, a 16-byte aligned input and B ≤ 5
+//                  (bbq_encode_pairs_kernel): 2 lanes per Hadamard block, 64 contiguous elements
+//                  per lane from shared memory (cp.async, double-buffered tiles of 16384),
+//                  butterflies len 1 … 32 in registers and len 64 by one shuffle, codes counted by
+//                  a table (count_table: one lookup, one comparison) and packed in registers. With
+//                  σ given the thresholds are moved back through the two multiplications
+//                  (fold_threshold) so each element is compared as it leaves the butterflies.
+//                  Other H = 128 cases: 16 lanes per Hadamard block (bbq_encode128_kernel).
 //                  Other shapes: one thread per Hadamard block (codes to a scratch byte per
 //                  element), then a packing kernel.
-//   dequantize     the same two forms, decode → inverse transform (the transform itself) → store.
+//   dequantize     16 lanes per Hadamard block or one thread per block, decode → inverse
+//                  transform (the transform itself) → store.
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -88,10 +93,97 @@ namespace detail {
 
 inline constexpr int bbq_threads = 256;
 
-/// BBQ counts by table up to this many bits (the table's cells: 3 · 2^Bits at most, built on
-/// the host; 7 and 8 bits keep the walk of threshold_count).
-inline constexpr int bbq_table_bits = 6;
+/// Codes are counted by table up to this many bits (3 · 2^Bits cells at most, built on the
+/// host); wider BBQ keeps the lane-per-16 kernel and threshold_count's walk.
+inline constexpr int bbq_table_bits = 5;
 __host__ __device__ constexpr int bbq_cells(int bits) { return bits <= bbq_table_bits ? 3 << bits : 1; }
+
+/// One cell of a count table: its threshold (NaN: none) and the count of thresholds in lower cells.
+struct alignas(8) count_cell {
+    float t;
+    int q;
+};
+
+/// q = #{i : v ≥ t_i} as a table: v's cell is ⌊fma(v, k, c)⌋ saturated to [−128, 127] (the
+/// thresholds' cells span lo … hi; the others repeat the ends), a non-decreasing function of v, so a threshold in a lower cell lies below every v of this cell and one in a
+/// higher cell above it; a cell holds at most one threshold: q = cell.q + (v ≥ cell.t). NaN
+/// converts to 0 and compares false, so it counts cell 0's q, which equals the count of v = 0
+/// (checked when built: the offset c puts every threshold ≤ 0 below cell 0, the rest in or above).
+template <int N>
+struct count_table {
+    float k = 0, c = 0;
+    int lo = 0, hi = 0;  // −128 ≤ lo ≤ 0 ≤ hi ≤ 127
+    int total = 0;       // thresholds in all
+    count_cell cell[N];
+};
+
+/// A kernel's copy of a count table in shared memory: 256 cells, index ⌊·⌋ + 128 of the
+/// floor conversion saturating to int8 (cells below lo: q = 0, above hi: q = total, no threshold).
+inline constexpr int count_cells_smem = 256;
+
+/// Builds a count table for the sorted thresholds t[0 … m), trying the cell scales k0 · 2^j;
+/// false when none fits N cells (or a threshold is not finite).
+template <int N>
+bool build_count_table(const float* t, std::size_t m, float k0, count_table<N>& out) {
+    float tpos = std::numeric_limits<float>::infinity();
+    int at_most_zero = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+        if (!std::isfinite(t[j])) return false;
+        if (t[j] > 0.0f && t[j] < tpos) tpos = t[j];
+        if (t[j] <= 0.0f) ++at_most_zero;
+    }
+    for (float K = k0; std::isfinite(K) && K > 0.0f; K *= 2.0f) {
+        const float C = std::isfinite(tpos) ? -0.5f * K * tpos : -0.5f;
+        auto cell = [&](float v) {  // as the device: __fmaf_rn, then cvt.rmi (floor, saturating)
+            const double f = std::floor(double(std::fma(v, K, C)));
+            return static_cast<long long>(std::clamp(f, -2147483648.0, 2147483647.0));
+        };
+        const long long lo = std::min(cell(t[0]), 0LL), hi = std::max(cell(t[m - 1]), 0LL);
+        if (hi - lo + 1 > N || lo < -128 || hi > 127) return false;
+        count_table<N> r;
+        int in_cell[N] = {};
+        bool ok = true;
+        for (int i = 0; i < N; ++i) r.cell[i] = {std::numeric_limits<float>::quiet_NaN(), 0};
+        for (std::size_t j = 0; j < m; ++j) {
+            const long long i = cell(t[j]) - lo;
+            if (++in_cell[i] > 1) ok = false;
+            r.cell[i].t = t[j];
+        }
+        for (long long i = 0, below = 0; i <= hi - lo; ++i) {
+            r.cell[i].q = int(below);
+            below += in_cell[i];
+        }
+        if (!ok || r.cell[-lo].q != at_most_zero) continue;
+        r.k = K;
+        r.c = C;
+        r.lo = int(lo);
+        r.hi = int(hi);
+        r.total = int(m);
+        out = r;
+        return true;
+    }
+    return false;
+}
+
+/// The smallest float y with (y · a) · b ≥ t (rounded products, a, b > 0: non-decreasing in
+/// y), +Inf at most: a threshold on the product moved to its input.
+inline float fold_threshold(float t, float a, float b) {
+    auto ord = [](float f) -> std::int64_t {  // floats → integers of the same order (−0 just below +0)
+        const std::int32_t i = std::bit_cast<std::int32_t>(f);
+        return i < 0 ? -std::int64_t(i & 0x7fffffff) - 1 : i;
+    };
+    auto unord = [](std::int64_t k) {
+        return std::bit_cast<float>(k < 0 ? std::uint32_t(0x80000000u | std::uint32_t(-(k + 1))) : std::uint32_t(k));
+    };
+    std::int64_t lo = ord(-std::numeric_limits<float>::infinity()), hi = ord(std::numeric_limits<float>::infinity());
+    while (lo < hi) {  // the answer stays in [lo, hi]: (+Inf · a) · b ≥ t for finite t
+        const std::int64_t mid = lo + (hi - lo) / 2;
+        const float y = unord(mid), p = y * a;
+        if (p * b >= t) hi = mid;
+        else lo = mid + 1;
+    }
+    return unord(hi);
+}
 
 /// What the kernels need of a quantizer, by value.
 template <int Bits, int CodeBits>
@@ -103,12 +195,9 @@ struct bbq_consts {
     float gamma;                   // BBQ: γ or 0
     bool zero_half;                // BBQ: z = −½
     float norm128;                 // hadamard_norm(128)
-    // BBQ's count as a table (Bits ≤ bbq_table_bits; see table_count): v falls in cell
-    // clamp(⌊fma(v, cell_k, cell_c)⌋, cell_lo, cell_hi); a cell holds at most one threshold.
-    float cell_k, cell_c;
-    int cell_lo, cell_hi;
-    float cell_t[bbq_cells(Bits)];         // the cell's threshold (NaN: none)
-    std::uint8_t cell_q[bbq_cells(Bits)];  // #{i : t_i lies in a lower cell}
+    count_table<bbq_cells(Bits)> vt;  // BBQ: the thresholds on v (Bits ≤ bbq_table_bits)
+    count_table<bbq_cells(Bits)> yt;  // σ given: the thresholds moved back to the butterflies' output y
+    bool folded;                      // yt is built: v = (y · norm128) · mult needs no multiplication
 };
 
 /// tanh by the hardware approximation (sm_75+): only a first guess, never part of a result.
@@ -349,15 +438,53 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
 // at any level adds +0 to sums of non-negative terms, so it changes no bit.
 inline constexpr std::size_t sq_chunk = tree_block * tree_block;
 
-/// 8 consecutive inputs from i as floats; past n: NaN (no term, not counted).
+/// 8 consecutive inputs as raw bits (one 16-byte word, two for float).
 template <class In>
-__device__ __forceinline__ void load_unit_or_nan(const In* x, std::size_t i, std::size_t n, bool vec, float (&f)[8]) {
+struct unit_bits {
+    uint4 q[sizeof(In) == 4 ? 2 : 1];
+};
+
+/// The unit of 8 inputs from i; past n: NaN bits (no term, not counted).
+template <class In>
+__device__ __forceinline__ void load_unit_bits(const In* x, std::size_t i, std::size_t n, bool vec, unit_bits<In>& u) {
+    constexpr int P = sizeof(In) == 4 ? 2 : 1;
     if (vec && i + 8 <= n) {
-        load8(x + i, f, true);
+#pragma unroll
+        for (int p = 0; p < P; ++p) u.q[p] = __ldg(reinterpret_cast<const uint4*>(x + i) + p);
         return;
     }
+    unsigned w[4 * P];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) f[j] = i + j < n ? to_float(x[i + j]) : __int_as_float(0x7fffffff);
+    for (int k = 0; k < 4 * P; ++k) w[k] = 0;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        unsigned b;
+        if constexpr (sizeof(In) == 4) b = i + j < n ? __float_as_uint(to_float(x[i + j])) : 0x7fffffffu;
+        else {
+            unsigned short h = 0x7fff;  // NaN in binary16 and bfloat16
+            if (i + j < n) memcpy(&h, x + i + j, 2);
+            b = h;
+        }
+        if constexpr (sizeof(In) == 4) w[j] = b;
+        else w[j / 2] |= b << (16 * (j % 2));
+    }
+#pragma unroll
+    for (int p = 0; p < P; ++p) u.q[p] = make_uint4(w[4 * p], w[4 * p + 1], w[4 * p + 2], w[4 * p + 3]);
+}
+
+/// Element j (a constant) of a unit, as float.
+template <class In>
+__device__ __forceinline__ float unit_elem(const unit_bits<In>& u, int j) {
+    if constexpr (sizeof(In) == 4) {
+        const uint4 q = u.q[j / 4];
+        const unsigned w[4] = {q.x, q.y, q.z, q.w};
+        return __uint_as_float(w[j % 4]);
+    } else {
+        const uint4 q = u.q[0];
+        const unsigned w[4] = {q.x, q.y, q.z, q.w}, h = j % 2 ? w[j / 2] >> 16 : w[j / 2] & 0xffffu;
+        if constexpr (std::is_same_v<In, __nv_bfloat16>) return __uint_as_float(h << 16);
+        else return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
+    }
 }
 
 /// The exchange of butterfly stage s between lanes c and c ^ m (m = 2 or 1): `up` keeps the
@@ -372,46 +499,50 @@ __device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (
 }
 
 template <int Bits, bool Quest, class In, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
+__global__ void __launch_bounds__(bbq_threads, 1) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
                                                                 unsigned long long* counters, float* sigmas, float* scales, C c) {
     __shared__ double lvl1[tree_block];
     __shared__ bool last;
     const unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, cl = lane % 4;
     const std::size_t chunks = (n + sq_chunk - 1) / sq_chunk;
     unsigned long long fin = 0;
-    for (std::size_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
-        for (int r = 0; r < 4; ++r) {
-            const std::size_t base = ((ch * 8 + warp) * 32 + r * 8 + g) * tree_block;
-            float f[8][8];
+    // Work items: (chunk, round r of 4); a round is 8 tree blocks per warp. 16-bit inputs load the
+    // next round's units before the current one is reduced (two rounds in flight per warp).
+    auto load_round = [&](std::size_t ch, int r, unit_bits<In> (&u)[8]) {
+        const std::size_t base = ((ch * 8 + warp) * 32 + r * 8 + g) * tree_block;
 #pragma unroll
-            for (int k = 0; k < 8; ++k) load_unit_or_nan(x, base + 8 * (cl + 4 * k), n, vec, f[k]);
-            unsigned cnt = 0;
-            double w[8];
+        for (int k = 0; k < 8; ++k) load_unit_bits(x, base + 8 * (cl + 4 * k), n, vec, u[k]);
+    };
+    auto reduce_round = [&](const unit_bits<In> (&u)[8], int r) {
+        unsigned cnt = 0;
+        double w[8];
 #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                double t[8];
+        for (int j = 0; j < 8; ++j) {
+            double t[8];
 #pragma unroll
-                for (int k = 0; k < 8; ++k) {
-                    const bool ok = isfinite(f[k][j]);
-                    cnt += ok ? 1u : 0u;
-                    const double d = ok ? double(f[k][j]) : 0.0;
-                    t[k] = __dmul_rn(d, d);
-                }
-#pragma unroll
-                for (int k = 0; k < 4; ++k) t[k] = __dadd_rn(t[k], t[k + 4]);  // s = 128
-#pragma unroll
-                for (int k = 0; k < 2; ++k) t[k] = __dadd_rn(t[k], t[k + 2]);  // s = 64
-                w[j] = __dadd_rn(t[0], t[1]);                                   // s = 32: w[j] = v[8c + j]
+            for (int k = 0; k < 8; ++k) {
+                const float f = unit_elem(u[k], j);
+                const bool ok = isfinite(f);
+                cnt += ok ? 1u : 0u;
+                const double d = ok ? double(f) : 0.0;
+                t[k] = __dmul_rn(d, d);
             }
-            fin += cnt;
-            double r1[4], r2[2], r3[1];
-            exchange_half<4>(w, r1, (cl & 2u) != 0, 2);   // s = 16: now v[8(c&1) + 4(c>>1) + j]
-            exchange_half<2>(r1, r2, (cl & 1u) != 0, 1);  // s = 8:  v[4(c>>1) + 2(c&1) + j]
-            exchange_half<1>(r2, r3, (cl & 2u) != 0, 2);  // s = 4:  v[2(c&1) + (c>>1)]
-            double s = __dadd_rn(r3[0], __shfl_xor_sync(0xffffffffu, r3[0], 1));  // s = 2: v[c>>1]
-            s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));                 // s = 1: the tree block's sum
-            if (cl == 0) lvl1[warp * 32 + r * 8 + g] = s;
+#pragma unroll
+            for (int k = 0; k < 4; ++k) t[k] = __dadd_rn(t[k], t[k + 4]);  // s = 128
+#pragma unroll
+            for (int k = 0; k < 2; ++k) t[k] = __dadd_rn(t[k], t[k + 2]);  // s = 64
+            w[j] = __dadd_rn(t[0], t[1]);                                   // s = 32: w[j] = v[8c + j]
         }
+        fin += cnt;
+        double r1[4], r2[2], r3[1];
+        exchange_half<4>(w, r1, (cl & 2u) != 0, 2);   // s = 16: now v[8(c&1) + 4(c>>1) + j]
+        exchange_half<2>(r1, r2, (cl & 1u) != 0, 1);  // s = 8:  v[4(c>>1) + 2(c&1) + j]
+        exchange_half<1>(r2, r3, (cl & 2u) != 0, 2);  // s = 4:  v[2(c&1) + (c>>1)]
+        double s = __dadd_rn(r3[0], __shfl_xor_sync(0xffffffffu, r3[0], 1));  // s = 2: v[c>>1]
+        s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));                 // s = 1: the tree block's sum
+        if (cl == 0) lvl1[warp * 32 + r * 8 + g] = s;
+    };
+    auto finish_chunk = [&](std::size_t ch) {  // level 2: the butterfly of the chunk's 256 level-1 sums
         __syncthreads();
         if (warp == 0) {
             double v[8];
@@ -427,6 +558,32 @@ __global__ void __launch_bounds__(bbq_threads) bbq_sumsq_kernel(const In* __rest
             if (lane == 0) level2[ch] = v[0];
         }
         __syncthreads();
+    };
+    if constexpr (sizeof(In) == 2) {
+        unit_bits<In> cur[8], nxt[8];
+        std::size_t ch = blockIdx.x;
+        int r = 0;
+        if (ch < chunks) load_round(ch, 0, cur);
+        while (ch < chunks) {
+            const std::size_t nch = r == 3 ? ch + gridDim.x : ch;
+            const int nr = (r + 1) % 4;
+            if (nch < chunks) load_round(nch, nr, nxt);
+            reduce_round(cur, r);
+            if (r == 3) finish_chunk(ch);
+#pragma unroll
+            for (int k = 0; k < 8; ++k) cur[k] = nxt[k];
+            ch = nch;
+            r = nr;
+        }
+    } else {
+        for (std::size_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
+            for (int r = 0; r < 4; ++r) {
+                unit_bits<In> u[8];
+                load_round(ch, r, u);
+                reduce_round(u, r);
+            }
+            finish_chunk(ch);
+        }
     }
     fin = block_reduce(fin, add_op{});
     if (tid == 0) {
@@ -459,29 +616,48 @@ __global__ void __launch_bounds__(bbq_threads) bbq_sumsq_kernel(const In* __rest
 // BBQ's count is a table lookup (table_count) and one comparison; the codes of a lane's 64
 // elements are packed in registers and leave as 16- (or 8-) byte stores.
 
-/// q_u = #{i : v ≥ t_i} by the host-built cell table: monotone cells (the map v → cell is
-/// non-decreasing, so a threshold in a lower cell is below every v of this cell and one in a
-/// higher cell above it), each holding at most one threshold: q_u = cell_q + (v ≥ cell_t).
-/// NaN: the conversion gives 0 and the comparison is false, so NaN counts cell_q[0], which the
-/// host checked equals the count of 0 (the CPU's "NaN as 0"). ±Inf saturate into the end cells.
-template <class C>
-__device__ __forceinline__ unsigned table_count(float v, const float* ct, const std::uint8_t* cq, const C& c) {
-    int i = __float2int_rd(__fmaf_rn(v, c.cell_k, c.cell_c));
-    i = min(max(i, c.cell_lo), c.cell_hi) - c.cell_lo;
-    return unsigned(cq[i]) + (v >= ct[i] ? 1u : 0u);
+/// q = #{i : v ≥ t_i} by a count table held in shared memory (count_table's comment).
+/// ⌊f⌋ saturated to [−128, 127] (cvt.rmi.s8, sign-extended into the 32-bit register); NaN → 0.
+__device__ __forceinline__ int floor_s8(float f) {
+    int r;
+    asm("cvt.rmi.s8.f32 %0, %1;" : "=r"(r) : "f"(f));
+    return r;
 }
 
-/// q_u of a transformed value y by table (BBQ) or floor (QuEST); mult: BBQ 1/σ, QuEST 1/s.
-template <int Bits, bool Quest, class C>
-__device__ __forceinline__ unsigned code_index(float y, float mult, const C& c, const float* ct, const std::uint8_t* cq) {
+/// v's cell of a table copied by load_count_table.
+template <int N>
+__device__ __forceinline__ count_cell table_cell(float v, const count_cell* tab, const count_table<N>& t) {
+    return tab[floor_s8(__fmaf_rn(v, t.k, t.c)) + 128];
+}
+template <int N>
+__device__ __forceinline__ unsigned table_count(float v, const count_cell* tab, const count_table<N>& t) {
+    const count_cell e = table_cell(v, tab, t);
+    return unsigned(e.q) + (v >= e.t ? 1u : 0u);
+}
+/// Expands a count table into the 256 cells of shared memory; every thread of the block calls it.
+template <int N>
+__device__ __forceinline__ void load_count_table(count_cell* tab, const count_table<N>& t) {
+    for (int k = int(threadIdx.x); k < count_cells_smem; k += int(blockDim.x)) {
+        const int i = k - 128;
+        tab[k] = i < t.lo ? count_cell{__int_as_float(0x7fffffff), 0}
+                 : i > t.hi ? count_cell{__int_as_float(0x7fffffff), t.total}
+                            : t.cell[i - t.lo];
+    }
+}
+
+/// q_u of a butterfly output y (before the 1/√128). Fold: the table is on y itself (σ given,
+/// count_table yt). Else y · norm128 · mult (BBQ: 1/σ, QuEST: 1/s) by table (BBQ) or floor (QuEST).
+template <int Bits, bool Quest, bool Fold, class C>
+__device__ __forceinline__ unsigned code_index(float y, float mult, const C& c, const count_cell* tab) {
     constexpr int half = 1 << (Bits - 1);
-    const float u = __fmul_rn(y, mult);
+    if constexpr (Fold) return table_count(y, tab, c.yt);
+    const float u = __fmul_rn(__fmul_rn(y, c.norm128), mult);
     if constexpr (Quest) {
         int k = __float2int_rd(u);  // NaN → 0 = floor(0); ±Inf and huge values saturate, then clamp
         k = min(max(k, -half), half - 1);
         return unsigned(k + half);
     } else {
-        return table_count(u, ct, cq, c);
+        return table_count(u, tab, c.vt);
     }
 }
 
@@ -559,17 +735,16 @@ __device__ __forceinline__ void load_half(const unsigned char* p, float (&v)[64]
 }
 
 /// Rows a multiple of 128, H = 128, x 16-byte aligned, packed aligned to its 8- or 16-byte stores.
-template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, class In, class C>
+template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, bool Fold, class In, class C>
 __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
                                                                   std::uint8_t* __restrict__ packed, slot_source src, C c, nibble_order order) {
     using T = pair_tile<In>;
     extern __shared__ uint4 stage_mem[];  // two stages of T::bytes
     unsigned char* stage = reinterpret_cast<unsigned char*>(stage_mem);
-    __shared__ float ct[bbq_cells(Bits)];
-    __shared__ std::uint8_t cq[bbq_cells(Bits)];
+    __shared__ count_cell tab[count_cells_smem];
     const unsigned tid = threadIdx.x;
-    if constexpr (!Quest)
-        for (int k = int(tid); k < bbq_cells(Bits); k += T::threads) { ct[k] = c.cell_t[k]; cq[k] = c.cell_q[k]; }
+    if constexpr (Fold) load_count_table(tab, c.yt);
+    else if constexpr (!Quest) load_count_table(tab, c.vt);
     store_given<Bits, Quest>(src, c);
     const std::size_t tiles = (n + T::elems - 1) / T::elems;
     auto issue = [&](std::size_t tile, int buf) {
@@ -608,12 +783,24 @@ __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __re
         std::uint32_t w[2 * CodeBits] = {};
 #pragma unroll
         for (int e = 0; e < 64; ++e) {
-            unsigned code = code_index<Bits, Quest>(__fmul_rn(v[e], c.norm128), mult, c, ct, cq);
-            if constexpr (Codes == bbq_codes::e2m1) code = (c.e2m1 >> (4 * code)) & 0xFu;
             constexpr int cb = CodeBits;
             const int pos = e * cb;
-            w[pos / 32] |= code << (pos % 32);
-            if (pos % 32 + cb > 32) w[pos / 32 + 1] |= code >> (32 - pos % 32);
+            if constexpr (Codes != bbq_codes::e2m1 && (Fold || !Quest)) {
+                if (pos % 32 + cb <= 32) {
+                    // table count straight into the packed word: + cell.q, then + 1 where v ≥ cell.t
+                    // (fields are disjoint and q + 1 < 2^B where the comparison can hold: no carries)
+                    const auto& tt = Fold ? c.yt : c.vt;
+                    const float u = Fold ? v[e] : __fmul_rn(__fmul_rn(v[e], c.norm128), mult);
+                    const count_cell ce = table_cell(u, tab, tt);
+                    w[pos / 32] += unsigned(ce.q) << (pos % 32);
+                    if (u >= ce.t) w[pos / 32] += 1u << (pos % 32);
+                    continue;
+                }
+            }
+            unsigned code = code_index<Bits, Quest, Fold>(v[e], mult, c, tab);
+            if constexpr (Codes == bbq_codes::e2m1) code = (c.e2m1 >> (4 * code)) & 0xFu;
+            w[pos / 32] += code << (pos % 32);  // fields are disjoint: + is |
+            if (pos % 32 + cb > 32) w[pos / 32 + 1] += code >> (32 - pos % 32);
         }
 #pragma unroll
         for (int i = 0; i < 2 * CodeBits; ++i) {
@@ -621,7 +808,22 @@ __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __re
             if (CodeBits == 4 && order == nibble_order::high_first) w[i] = ((w[i] & 0x0f0f0f0fu) << 4) | ((w[i] >> 4) & 0x0f0f0f0fu);
         }
         std::uint8_t* p = packed + e0 / 8 * CodeBits;
-        if constexpr (CodeBits % 2 == 0) {
+        if constexpr (CodeBits == 4) {
+            // The pair's 64 bytes are 16-byte chunks 0, 1 (lower lane) and 2, 3 (upper): swap chunk 1
+            // and 2 so that store k writes chunk 2k + (lane & 1), 512 contiguous bytes per warp store.
+            const bool up = (tid & 1u) != 0;
+            const unsigned pair = 3u << (tid % 32 & ~1u);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const std::uint32_t got = __shfl_xor_sync(pair, up ? w[i] : w[4 + i], 1);
+                if (up) w[i] = got;
+                else w[4 + i] = got;
+            }
+            std::uint8_t* p0 = p - (up ? 32 : 0);
+#pragma unroll
+            for (int k = 0; k < 2; ++k)
+                reinterpret_cast<uint4*>(p0)[2 * k + (up ? 1 : 0)] = make_uint4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
+        } else if constexpr (CodeBits % 2 == 0) {
 #pragma unroll
             for (int i = 0; i < CodeBits / 2; ++i) reinterpret_cast<uint4*>(p)[i] = make_uint4(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
         } else {
@@ -774,7 +976,7 @@ public:
             c_.level[bbq_emit<Bits>(std::uint8_t(q), lv, Codes)] = lv;
             if (Codes == bbq_codes::e2m1 && Bits <= 3) c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
         }
-        if constexpr (!Quest && Bits <= detail::bbq_table_bits) build_cells();
+        build_tables();
         c_.quest_step = Quest ? quest_format<Bits>::step() : 0.0;
         c_.gamma = opt_.gamma;
         c_.zero_half = opt_.zero == bbq_zero::half;
@@ -824,12 +1026,9 @@ public:
         }
         constexpr bool even = code_bits % 2 == 0;
         const bool fits = (reinterpret_cast<std::uintptr_t>(t.packed) & (even ? 15u : 7u)) == 0 && detail::aligned16(x);
-        if (H == 128 && cols % 128 == 0 && fits && (Quest || Bits <= detail::bbq_table_bits)) {
-            using tile = detail::pair_tile<In>;
-            constexpr auto kernel = detail::bbq_encode_pairs_kernel<Bits, Quest, Codes, code_bits, In, consts>;
-            const unsigned grid = grid_for<kernel>(tile::threads, 2 * tile::bytes, (n + tile::elems - 1) / tile::elems);
-            kernel<<<grid, tile::threads, 2 * tile::bytes, stream>>>(x, n, cols, t.packed, src, c_, opt_.order);
-            check_launch("bbq quantize (fused Hadamard encode, lane pairs)");
+        if (H == 128 && cols % 128 == 0 && fits && Bits <= detail::bbq_table_bits) {
+            if (c_.folded) launch_pairs<true>(x, n, cols, t.packed, src, stream);
+            else launch_pairs<false>(x, n, cols, t.packed, src, stream);
             return;
         }
         if (H == 128 && cols % 128 == 0) {
@@ -906,47 +1105,49 @@ private:
         if (opt_.max_blocks && g > opt_.max_blocks) g = opt_.max_blocks;
         return unsigned(g ? g : 1);
     }
-    /// The cell table of table_count: the coarsest power-of-two cell scale K (cells of 1/K) at
-    /// which no cell holds two thresholds, with the offset C putting v = 0 and every negative
-    /// threshold below cell 0 and the smallest positive one in or above it, so that cell 0 (where
-    /// NaN lands) counts exactly the thresholds ≤ 0. Checked here, not assumed.
-    void build_cells() {
-        const auto& t = bbq_format<Bits>::thresholds();
-        float tpos = std::numeric_limits<float>::infinity();
-        std::size_t at_most_zero = 0;
-        for (float v : t) {
-            if (v > 0.0f && v < tpos) tpos = v;
-            if (v <= 0.0f) ++at_most_zero;
-        }
-        constexpr int cells = detail::bbq_cells(Bits);
-        for (float K = 1.0f; K <= 65536.0f; K *= 2.0f) {
-            const float C = std::isfinite(tpos) ? -0.5f * K * tpos : -0.5f;
-            auto cell = [&](float v) { return static_cast<long long>(std::floor(std::fma(v, K, C))); };  // as __fmaf_rn, cvt.rmi
-            const long long lo = std::min(cell(t.front()), 0LL), hi = std::max(cell(t.back()), 0LL);
-            if (hi - lo + 1 > cells) break;
-            float ct[cells];
-            std::uint8_t cq[cells] = {};
-            int in_cell[cells] = {};
-            bool ok = true;
-            for (int i = 0; i < cells; ++i) ct[i] = std::numeric_limits<float>::quiet_NaN();
-            for (std::size_t j = 0; j < t.size(); ++j) {
-                const long long i = cell(t[j]) - lo;
-                if (++in_cell[i] > 1) ok = false;
-                ct[i] = t[j];
+    /// The lane-pair encode kernel, Fold: on the count table of y (σ given).
+    template <bool Fold, class In>
+    void launch_pairs(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) const {
+        using tile = detail::pair_tile<In>;
+        constexpr auto kernel = detail::bbq_encode_pairs_kernel<Bits, Quest, Codes, code_bits, Fold, In, consts>;
+        const unsigned grid = grid_for<kernel>(tile::threads, 2 * tile::bytes, (n + tile::elems - 1) / tile::elems);
+        kernel<<<grid, tile::threads, 2 * tile::bytes, stream>>>(x, n, cols, packed, src, c_, opt_.order);
+        check_launch("bbq quantize (fused Hadamard encode, lane pairs)");
+    }
+    /// The count tables (Bits ≤ bbq_table_bits): BBQ's thresholds on v; with σ given also the
+    /// thresholds of BBQ (t_i) or QuEST (the integers −2^{B−1} + 1 … 2^{B−1} − 1 that floor
+    /// crosses) moved back through v = (y · norm128) · mult, so the kernel compares y itself.
+    /// Built and checked here; when none fits, the kernels multiply (c_.folded false).
+    void build_tables() {
+        c_.folded = false;
+        if constexpr (Bits <= detail::bbq_table_bits) {
+            constexpr int L = 1 << Bits;
+            float t[L - 1];
+            if constexpr (!Quest) {
+                const auto& bt = bbq_format<Bits>::thresholds();
+                for (int i = 0; i < L - 1; ++i) t[i] = bt[std::size_t(i)];
+                if (!detail::build_count_table(t, L - 1, 1.0f, c_.vt)) throw error("rotated_quantizer", "no count table fits the BBQ thresholds (internal)");
+            } else {
+                for (int i = 0; i < L - 1; ++i) t[i] = float(i - L / 2 + 1);
             }
-            for (long long i = 0, below = 0; i <= hi - lo; ++i) {
-                cq[i] = static_cast<std::uint8_t>(below);
-                below += in_cell[i];
-            }
-            if (!ok || cq[-lo] != at_most_zero) continue;
-            c_.cell_k = K;
-            c_.cell_c = C;
-            c_.cell_lo = int(lo);
-            c_.cell_hi = int(hi);
-            for (int i = 0; i < cells; ++i) { c_.cell_t[i] = ct[i]; c_.cell_q[i] = cq[i]; }
-            return;
+            if (opt_.sigma_from != bbq_sigma::given) return;
+            // mult as the kernels form it (multiplier_dev), in the same IEEE operations
+            auto inverse = [](float v) {
+                if (v == 0.0f) return 0.0f;
+                const float r = float(1.0 / double(v));
+                return std::isfinite(r) ? r : 0.0f;
+            };
+            const float sigma = opt_.sigma;
+            float mult;
+            if constexpr (Quest) mult = inverse(float(quest_format<Bits>::step() * double(sigma)));
+            else mult = inverse(sigma);
+            if (!(mult > 0.0f) || !std::isfinite(mult)) return;
+            const float a = c_.norm128;
+            for (int i = 0; i < L - 1; ++i) t[i] = detail::fold_threshold(t[i], a, mult);
+            const float am = a * mult;
+            const float k0 = std::exp2(std::floor(std::log2(am)));
+            c_.folded = std::isfinite(k0) && k0 > 0.0f && detail::build_count_table(t, L - 1, k0, c_.yt);
         }
-        throw error("rotated_quantizer", "no cell table fits the BBQ thresholds (internal)");
     }
 
     options opt_;
