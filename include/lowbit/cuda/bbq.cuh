@@ -41,7 +41,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
@@ -424,6 +426,31 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
     }
 }
 
+/// 16 bytes global → shared without a register stop (cp.async, sm_80+; a plain copy before).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if __CUDA_ARCH__ >= 800
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+#else
+    *static_cast<uint4*>(smem) = __ldg(static_cast<const uint4*>(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_one() {  // all but the newest group are in
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+#endif
+}
+
 // ---- σ per tensor: Σx² of the finite inputs in tree_sum's order, one kernel ----
 //
 // A chunk is 256 tree blocks (65536 terms): its 256 level-1 sums butterflied give one level-2
@@ -487,6 +514,17 @@ __device__ __forceinline__ float unit_elem(const unit_bits<In>& u, int j) {
     }
 }
 
+/// The σ kernel's per-warp stage: 8 tree blocks of 256 inputs, each padded by 64 bytes.
+template <class In>
+struct sumsq_stage {
+    static constexpr int unit_bytes = 8 * int(sizeof(In));
+    static constexpr int stride = int(tree_block) * int(sizeof(In)) + 64;
+    static constexpr int chunks = int(tree_block) * int(sizeof(In)) / 16;  // 16-byte copies per tree block
+    static constexpr int copies = 8 * chunks / 32;                         // per lane and round
+    static constexpr int round_bytes = 8 * stride;
+    static constexpr int bytes = 8 * 2 * round_bytes;                       // 8 warps, two stages each
+};
+
 /// The exchange of butterfly stage s between lanes c and c ^ m (m = 2 or 1): `up` keeps the
 /// upper half of its pairs; r[j] = keep[j] + the partner's sent value.
 template <int N>
@@ -499,19 +537,49 @@ __device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (
 }
 
 template <int Bits, bool Quest, class In, class C>
-__global__ void __launch_bounds__(bbq_threads, 1) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
+__global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
                                                                 unsigned long long* counters, float* sigmas, float* scales, C c) {
+    using S = sumsq_stage<In>;
+    extern __shared__ uint4 sumsq_mem[];  // per warp two stages of 8 padded tree blocks
     __shared__ double lvl1[tree_block];
     __shared__ bool last;
     const unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, cl = lane % 4;
+    unsigned char* mine = reinterpret_cast<unsigned char*>(sumsq_mem) + warp * 2 * S::round_bytes;
     const std::size_t chunks = (n + sq_chunk - 1) / sq_chunk;
     unsigned long long fin = 0;
-    // Work items: (chunk, round r of 4); a round is 8 tree blocks per warp. 16-bit inputs load the
-    // next round's units before the current one is reduced (two rounds in flight per warp).
-    auto load_round = [&](std::size_t ch, int r, unit_bits<In> (&u)[8]) {
-        const std::size_t base = ((ch * 8 + warp) * 32 + r * 8 + g) * tree_block;
+    // Work items: (chunk, round r of 4); a round is 8 tree blocks per warp, copied by cp.async into
+    // the warp's stage (tree block b at b · S::stride, so lane (g, c)'s 16-byte reads of units
+    // c + 4k hit distinct banks), the next round in flight while this one is reduced. A round that
+    // reaches past n, or an unaligned input, is filled by plain loads (NaN past n).
+    auto issue_round = [&](std::size_t ch, int r, int buf) {
+        const std::size_t base = ((ch * 8 + warp) * 32 + r * 8) * tree_block;
+        unsigned char* s = mine + buf * S::round_bytes;
+        __syncwarp();  // every lane is done reading this stage
+        if (vec && base + 8 * tree_block <= n) {
+            const unsigned char* gp = reinterpret_cast<const unsigned char*>(x + base);
 #pragma unroll
-        for (int k = 0; k < 8; ++k) load_unit_bits(x, base + 8 * (cl + 4 * k), n, vec, u[k]);
+            for (int k = 0; k < S::copies; ++k) {
+                const unsigned q = lane + 32 * k;
+                cp_async16(s + (q / S::chunks) * S::stride + (q % S::chunks) * 16, gp + std::size_t(q) * 16);
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {  // lane (g, c) fills the units it will read
+                unit_bits<In> u;
+                load_unit_bits(x, base + g * tree_block + 8 * (cl + 4 * k), n, false, u);
+#pragma unroll
+                for (int p = 0; p < int(sizeof(u.q) / 16); ++p)
+                    reinterpret_cast<uint4*>(s + g * S::stride + (cl + 4 * k) * S::unit_bytes)[p] = u.q[p];
+            }
+        }
+        cp_async_commit();
+    };
+    auto load_round = [&](int buf, unit_bits<In> (&u)[8]) {
+        const unsigned char* s = mine + buf * S::round_bytes + g * S::stride;
+#pragma unroll
+        for (int k = 0; k < 8; ++k)
+#pragma unroll
+            for (int p = 0; p < int(sizeof(u[k].q) / 16); ++p) u[k].q[p] = reinterpret_cast<const uint4*>(s + (cl + 4 * k) * S::unit_bytes)[p];
     };
     auto reduce_round = [&](const unit_bits<In> (&u)[8], int r) {
         unsigned cnt = 0;
@@ -559,31 +627,23 @@ __global__ void __launch_bounds__(bbq_threads, 1) bbq_sumsq_kernel(const In* __r
         }
         __syncthreads();
     };
-    if constexpr (sizeof(In) == 2) {
-        unit_bits<In> cur[8], nxt[8];
-        std::size_t ch = blockIdx.x;
-        int r = 0;
-        if (ch < chunks) load_round(ch, 0, cur);
-        while (ch < chunks) {
-            const std::size_t nch = r == 3 ? ch + gridDim.x : ch;
-            const int nr = (r + 1) % 4;
-            if (nch < chunks) load_round(nch, nr, nxt);
-            reduce_round(cur, r);
-            if (r == 3) finish_chunk(ch);
-#pragma unroll
-            for (int k = 0; k < 8; ++k) cur[k] = nxt[k];
-            ch = nch;
-            r = nr;
-        }
-    } else {
-        for (std::size_t ch = blockIdx.x; ch < chunks; ch += gridDim.x) {
-            for (int r = 0; r < 4; ++r) {
-                unit_bits<In> u[8];
-                load_round(ch, r, u);
-                reduce_round(u, r);
-            }
-            finish_chunk(ch);
-        }
+    std::size_t ch = blockIdx.x;
+    int r = 0, buf = 0;
+    if (ch < chunks) issue_round(ch, 0, 0);
+    while (ch < chunks) {
+        const std::size_t nch = r == 3 ? ch + gridDim.x : ch;
+        const int nr = (r + 1) % 4;
+        if (nch < chunks) issue_round(nch, nr, buf ^ 1);
+        else cp_async_commit();  // an empty group keeps "all but the newest" meaning this round
+        cp_async_wait_one();
+        __syncwarp();  // the round's copies by every lane are in
+        unit_bits<In> u[8];
+        load_round(buf, u);
+        reduce_round(u, r);
+        if (r == 3) finish_chunk(ch);
+        ch = nch;
+        r = nr;
+        buf ^= 1;
     }
     fin = block_reduce(fin, add_op{});
     if (tid == 0) {
@@ -683,26 +743,6 @@ struct pair_tile {
     static constexpr int chunks = half_bytes / 16;         // 16-byte copies per half block
     static constexpr int bytes = threads * stride;         // one stage
 };
-
-/// 16 bytes global → shared without a register stop (cp.async, sm_80+; a plain copy before).
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-#if __CUDA_ARCH__ >= 800
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
-#else
-    *static_cast<uint4*>(smem) = __ldg(static_cast<const uint4*>(gmem));
-#endif
-}
-__device__ __forceinline__ void cp_async_commit() {
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void cp_async_wait_all() {
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-#endif
-}
 
 /// A lane's 64 elements from its padded half block in shared memory, as floats.
 template <class In>
@@ -1020,8 +1060,9 @@ public:
             auto* counters = reinterpret_cast<unsigned long long*>(work_.data());
             auto* level2 = reinterpret_cast<double*>(work_.data() + 2 * sizeof(unsigned long long));
             constexpr auto kernel = detail::bbq_sumsq_kernel<Bits, Quest, In, consts>;
-            const unsigned grid = grid_for<kernel>(detail::bbq_threads, 0, chunks);
-            kernel<<<grid, detail::bbq_threads, 0, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
+            constexpr std::size_t smem = detail::sumsq_stage<In>::bytes;
+            const unsigned grid = grid_for<kernel>(detail::bbq_threads, smem, chunks);
+            kernel<<<grid, detail::bbq_threads, smem, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
         }
         constexpr bool even = code_bits % 2 == 0;
