@@ -18,7 +18,7 @@
 //
 // Launch sequences (caller's stream, no host synchronisation):
 //   σ per tensor   one kernel (bbq_sumsq_kernel): Σx² of the finite inputs in tree order, 4 lanes
-//                  per 256-term tree block (16-byte loads, the next round in flight), the level-2
+//                  per 256-term tree block (cp.async into shared memory, the next round in flight), the level-2
 //                  sums per 65536-term chunk, and its last block to finish forms the top, σ and s;
 //                  then the encode kernel (which reads the input a second time).
 //   σ per row      one block per row (block_tree_sum) writes σ and s, then the encode kernel.
@@ -454,9 +454,9 @@ __device__ __forceinline__ void cp_async_wait_one() {  // all but the newest gro
 // ---- σ per tensor: Σx² of the finite inputs in tree_sum's order, one kernel ----
 //
 // A chunk is 256 tree blocks (65536 terms): its 256 level-1 sums butterflied give one level-2
-// value. A block takes chunks grid-stride; each warp takes 8 tree blocks at a time, 4 lanes per
-// tree block, lane c of a group loading the 8-element units c + 4k, k = 0 … 7 (16-byte loads,
-// each group reading 64 contiguous bytes per load). Term i = 32k + 8c + j is the lane's unit k,
+// value. A block takes chunks grid-stride; each warp takes 8 tree blocks at a time (a round,
+// staged in shared memory), 4 lanes per tree block, lane c of a group reading the 8-element
+// units c + 4k, k = 0 … 7. Term i = 32k + 8c + j is the lane's unit k,
 // element j, so butterflies s = 128, 64, 32 pair units k and k + 4, k + 2, k + 1 inside the
 // lane; s = 16 and 8 pair lanes c and c ^ 2, c ^ 1: each keeps half of the values and
 // sends the other half (the sums are commutative, so the exchange is exact), and s = 4, 2, 1
