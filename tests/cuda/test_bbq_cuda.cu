@@ -4,12 +4,15 @@
 // σ per tensor, per row and given (γ given or ζ*·σ), H = 128, 64 and none, both zero points, both
 // 4-bit nibble orders, decode with and without the inverse transform, inputs f32 and bf16, on
 // sizes 1, 31, 4097 and 2^20 + 3 (1-D) and 2-D shapes with rows of 64, 172, 96, 128, 256 and
-// 1024 (the fused 16-lanes-per-block kernels), Gaussian and adversarial data (NaN, ±Inf, ±0,
+// 1024 (the fused lane-pair kernel, and the 16-lanes-per-block one for an input at an odd
+// element offset), with the grid capped at 3 blocks (the grid-stride loops of the σ and encode
+// kernels, σ's partial last chunk), Gaussian and adversarial data (NaN, ±Inf, ±0,
 // subnormals, huge values, whole blocks of zeros / NaN / Inf). Every output buffer is poisoned
 // before each run with two different patterns. A NaN the decode generates (0 · ∞ under an
 // infinite step) matches any NaN (harness.cuh); every other value matches exactly.
 //
 // Usage: test_bbq_cuda [--quick]    (--quick: adversarial data only, no 2^20 + 3 sizes)
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -51,6 +54,8 @@ std::vector<float> adversarial_blocks(std::size_t n, std::uint32_t seed) {
 struct variant {
     std::string name;
     bbq_ref_options o;
+    unsigned max_blocks = 0;  // GPU grid cap (exercises the grid-stride loops of the σ and lane-pair kernels)
+    bool unaligned = false;   // input at an odd element offset: the fallback kernels' paths
 };
 
 template <class T>
@@ -60,8 +65,9 @@ std::vector<T> to_type(const std::vector<float>& x) {
     return r;
 }
 
-lc::bbq_options gpu_options(const bbq_ref_options& o) {
+lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks) {
     lc::bbq_options g;
+    g.max_blocks = max_blocks;
     g.hadamard = o.hadamard;
     g.sigma_from = o.sigma_from == 0 ? lc::bbq_sigma::per_tensor : o.sigma_from == 1 ? lc::bbq_sigma::per_row : lc::bbq_sigma::given;
     g.sigma = o.sigma;
@@ -73,7 +79,8 @@ lc::bbq_options gpu_options(const bbq_ref_options& o) {
 }
 
 template <int Bits, bool Quest, bbq_codes Codes, class In>
-void run_case(const std::string& label, const bbq_ref_options& o, const std::vector<float>& x32, shape2d shape) {
+void run_case(const std::string& label, const bbq_ref_options& o, const std::vector<float>& x32, shape2d shape, unsigned max_blocks = 0,
+              bool unaligned = false) {
     using Q = lc::rotated_quantizer<Bits, Quest, Codes>;
     constexpr int cb = Q::code_bits;
     ++counts().cases;
@@ -85,8 +92,11 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
     const std::vector<float> yref = cpu_bbq_dequantize<Bits, Quest, Codes>(o, shape, ref);
 
     lc::device_buffer<In> dx;
-    upload(dx, xin);
-    Q q(gpu_options(o));
+    std::vector<In> xpad(xin.size() + 1);
+    std::copy(xin.begin(), xin.end(), xpad.begin() + (unaligned ? 1 : 0));
+    upload(dx, xpad);
+    const In* xdev = dx.data() + (unaligned ? 1 : 0);
+    Q q(gpu_options(o, max_blocks));
     lc::device_bbq_tensor t;
     const std::size_t n = shape.size(), pbytes = lowbit::packed_size(n, cb);
     const std::string what = label + " " + type_name<In>() + " " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
@@ -98,7 +108,7 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
         poison(t.packed.data(), t.packed.bytes(), pat);
         poison(t.sigmas.data(), t.sigmas.bytes(), pat);
         poison(t.scales.data(), t.scales.bytes(), pat);
-        q.quantize(dx.data(), shape, t);
+        q.quantize(xdev, shape, t);
         lowbit::cuda::check(cudaDeviceSynchronize(), "quantize");
         expect(t.slots == ref.scales.size(), what + ": slot count");
         const auto gp = download_bytes(t.packed.data(), pbytes);
@@ -143,20 +153,23 @@ void run_scheme(const std::string& name, bbq_zero zero) {
         o.zero = zero == bbq_zero::integer ? bbq_zero::half : bbq_zero::integer;
         vs.push_back({"other-zero", o});
     }
+    vs.push_back({"grid-3", base, 3});
+    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-grid-3", o, 3}); }
+    vs.push_back({"unaligned", base, 0, true});
     const shape2d shapes[] = {{1, 1}, {1, 31}, {1, 4097}, {3, 64}, {5, 172}, {7, 96}, {64, 128}, {33, 256}, {1024, 1024}, {1, big}, {(1u << 12) + 1, 256}};
     for (const auto& v : vs)
         for (const auto& s : shapes) {
             if (quick && s.size() > (1u << 20)) continue;
             const bool large = s.size() >= (1u << 20);
             // Large shapes: only the default options and per row (the rest are covered at the small sizes).
-            if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma") continue;
+            if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma" && v.name != "grid-3") continue;
             const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f), ad = adversarial_blocks(s.size(), 11);
             if (!quick) {
-                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s);
-                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s);
+                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned);
+                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned);
             }
-            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s);
-            if (!large) run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s);
+            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned);
+            if (!large) run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned);
         }
     std::printf("%s: done (%zu cases, %zu failed checks so far)\n", name.c_str(), counts().cases, counts().failed);
     std::fflush(stdout);

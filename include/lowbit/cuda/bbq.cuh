@@ -17,25 +17,33 @@
 // (the CPU allows up to 2^15).
 //
 // Launch sequences (caller's stream, no host synchronisation):
-//   σ per tensor   tree_sum's levels by warps (one warp per 256-block, grid-stride; level 1 from
-//                  the input with the finite count, then 256-blocks of the level below until at
-//                  most 256 values remain), a one-warp kernel that forms the top and writes σ and
-//                  s, then the encode kernel.
+//   σ per tensor   one kernel (bbq_sumsq_kernel): Σx² of the finite inputs in tree order, 4 lanes
+//                  per 256-term tree block (cp.async into shared memory, the next round in flight), the level-2
+//                  sums per 65536-term chunk, and its last block to finish forms the top, σ and s;
+//                  then the encode kernel (which reads the input a second time).
 //   σ per row      one block per row (block_tree_sum) writes σ and s, then the encode kernel.
 //   σ given        the encode kernel alone (its first thread also stores σ and s).
-//   encode         rows a multiple of 128 with H = 128: 16 lanes per Hadamard block, 8 contiguous
-//                  elements per lane (one 16-byte load of bf16), butterflies len 1 … 4 in
-//                  registers and len 8 … 64 by warp shuffles, then the codes of the lane's 8
-//                  elements go out as Bits whole bytes: one read of the input, one write of codes.
+//   encode         rows a multiple of 128 with H = 128, a 16-byte aligned input and B ≤ 5
+//                  (bbq_encode_pairs_kernel): 2 lanes per Hadamard block, 64 contiguous elements
+//                  per lane from shared memory (cp.async, double-buffered tiles of 16384),
+//                  butterflies len 1 … 32 in registers and len 64 by one shuffle, codes counted by
+//                  a table (count_table: one lookup, one comparison) and packed in registers. With
+//                  σ given the thresholds are moved back through the two multiplications
+//                  (fold_threshold) so each element is compared as it leaves the butterflies.
+//                  Other H = 128 cases: 16 lanes per Hadamard block (bbq_encode128_kernel).
 //                  Other shapes: one thread per Hadamard block (codes to a scratch byte per
 //                  element), then a packing kernel.
-//   dequantize     the same two forms, decode → inverse transform (the transform itself) → store.
+//   dequantize     16 lanes per Hadamard block or one thread per block, decode → inverse
+//                  transform (the transform itself) → store.
 #pragma once
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
@@ -62,6 +70,7 @@ struct bbq_options {
     bbq_zero zero = bbq_zero::integer;             ///< BBQ's zero point; QuEST's is −½
     bool to_input = true;                          ///< dequantize applies the inverse transform
     nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
+    unsigned max_blocks = 0;                       ///< grid cap of the σ and fused encode kernels (0: what fits; tests set it small)
 };
 
 /// Device arrays of a BBQ / QuEST tensor: the CPU bbq_tensor's packed, sigmas and scales.
@@ -86,6 +95,98 @@ namespace detail {
 
 inline constexpr int bbq_threads = 256;
 
+/// Codes are counted by table up to this many bits (3 · 2^Bits cells at most, built on the
+/// host); wider BBQ keeps the lane-per-16 kernel and threshold_count's walk.
+inline constexpr int bbq_table_bits = 5;
+__host__ __device__ constexpr int bbq_cells(int bits) { return bits <= bbq_table_bits ? 3 << bits : 1; }
+
+/// One cell of a count table: its threshold (NaN: none) and the count of thresholds in lower cells.
+struct alignas(8) count_cell {
+    float t;
+    int q;
+};
+
+/// q = #{i : v ≥ t_i} as a table: v's cell is ⌊fma(v, k, c)⌋ saturated to [−128, 127] (the
+/// thresholds' cells span lo … hi; the others repeat the ends), a non-decreasing function of v, so a threshold in a lower cell lies below every v of this cell and one in a
+/// higher cell above it; a cell holds at most one threshold: q = cell.q + (v ≥ cell.t). NaN
+/// converts to 0 and compares false, so it counts cell 0's q, which equals the count of v = 0
+/// (checked when built: the offset c puts every threshold ≤ 0 below cell 0, the rest in or above).
+template <int N>
+struct count_table {
+    float k = 0, c = 0;
+    int lo = 0, hi = 0;  // −128 ≤ lo ≤ 0 ≤ hi ≤ 127
+    int total = 0;       // thresholds in all
+    count_cell cell[N];
+};
+
+/// A kernel's copy of a count table in shared memory: 256 cells, index ⌊·⌋ + 128 of the
+/// floor conversion saturating to int8 (cells below lo: q = 0, above hi: q = total, no threshold).
+inline constexpr int count_cells_smem = 256;
+
+/// Builds a count table for the sorted thresholds t[0 … m), trying the cell scales k0 · 2^j;
+/// false when none fits N cells (or a threshold is not finite).
+template <int N>
+bool build_count_table(const float* t, std::size_t m, float k0, count_table<N>& out) {
+    float tpos = std::numeric_limits<float>::infinity();
+    int at_most_zero = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+        if (!std::isfinite(t[j])) return false;
+        if (t[j] > 0.0f && t[j] < tpos) tpos = t[j];
+        if (t[j] <= 0.0f) ++at_most_zero;
+    }
+    for (float K = k0; std::isfinite(K) && K > 0.0f; K *= 2.0f) {
+        const float C = std::isfinite(tpos) ? -0.5f * K * tpos : -0.5f;
+        auto cell = [&](float v) {  // as the device: __fmaf_rn, then cvt.rmi (floor, saturating)
+            const double f = std::floor(double(std::fma(v, K, C)));
+            return static_cast<long long>(std::clamp(f, -2147483648.0, 2147483647.0));
+        };
+        const long long lo = std::min(cell(t[0]), 0LL), hi = std::max(cell(t[m - 1]), 0LL);
+        if (hi - lo + 1 > N || lo < -128 || hi > 127) return false;
+        count_table<N> r;
+        int in_cell[N] = {};
+        bool ok = true;
+        for (int i = 0; i < N; ++i) r.cell[i] = {std::numeric_limits<float>::quiet_NaN(), 0};
+        for (std::size_t j = 0; j < m; ++j) {
+            const long long i = cell(t[j]) - lo;
+            if (++in_cell[i] > 1) ok = false;
+            r.cell[i].t = t[j];
+        }
+        for (long long i = 0, below = 0; i <= hi - lo; ++i) {
+            r.cell[i].q = int(below);
+            below += in_cell[i];
+        }
+        if (!ok || r.cell[-lo].q != at_most_zero) continue;
+        r.k = K;
+        r.c = C;
+        r.lo = int(lo);
+        r.hi = int(hi);
+        r.total = int(m);
+        out = r;
+        return true;
+    }
+    return false;
+}
+
+/// The smallest float y with (y · a) · b ≥ t (rounded products, a, b > 0: non-decreasing in
+/// y), +Inf at most: a threshold on the product moved to its input.
+inline float fold_threshold(float t, float a, float b) {
+    auto ord = [](float f) -> std::int64_t {  // floats → integers of the same order (−0 just below +0)
+        const std::int32_t i = std::bit_cast<std::int32_t>(f);
+        return i < 0 ? -std::int64_t(i & 0x7fffffff) - 1 : i;
+    };
+    auto unord = [](std::int64_t k) {
+        return std::bit_cast<float>(k < 0 ? std::uint32_t(0x80000000u | std::uint32_t(-(k + 1))) : std::uint32_t(k));
+    };
+    std::int64_t lo = ord(-std::numeric_limits<float>::infinity()), hi = ord(std::numeric_limits<float>::infinity());
+    while (lo < hi) {  // the answer stays in [lo, hi]: (+Inf · a) · b ≥ t for finite t
+        const std::int64_t mid = lo + (hi - lo) / 2;
+        const float y = unord(mid), p = y * a;
+        if (p * b >= t) hi = mid;
+        else lo = mid + 1;
+    }
+    return unord(hi);
+}
+
 /// What the kernels need of a quantizer, by value.
 template <int Bits, int CodeBits>
 struct bbq_consts {
@@ -96,6 +197,9 @@ struct bbq_consts {
     float gamma;                   // BBQ: γ or 0
     bool zero_half;                // BBQ: z = −½
     float norm128;                 // hadamard_norm(128)
+    count_table<bbq_cells(Bits)> vt;  // BBQ: the thresholds on v (Bits ≤ bbq_table_bits)
+    count_table<bbq_cells(Bits)> yt;  // σ given: the thresholds moved back to the butterflies' output y
+    bool folded;                      // yt is built: v = (y · norm128) · mult needs no multiplication
 };
 
 /// tanh by the hardware approximation (sm_75+): only a first guess, never part of a result.
@@ -240,78 +344,6 @@ __device__ __forceinline__ float multiplier_dev(float sigma, float scale, const 
 
 // ---- σ ----
 
-/// One butterfly block of tree_sum (core/reduce.hpp: v[i] += v[i + s], s = 128 … 1) held by one
-/// warp, lane l holding terms l + 32k (k = 0 … 7): s = 128, 64, 32 inside the lane, s = 16 … 1 by
-/// shuffles (lane t < s adds lane t + s's current value, as the CPU does). Lane 0 gets the sum.
-__device__ __forceinline__ sum2 warp_butterfly256(sum2 (&v)[8]) {
-#pragma unroll
-    for (int k = 0; k < 4; ++k) v[k] = add(v[k], v[k + 4]);
-#pragma unroll
-    for (int k = 0; k < 2; ++k) v[k] = add(v[k], v[k + 2]);
-    v[0] = add(v[0], v[1]);
-#pragma unroll
-    for (int s = 16; s >= 1; s /= 2) {
-        const sum2 o{__shfl_down_sync(0xffffffffu, v[0].a, s), __shfl_down_sync(0xffffffffu, v[0].b, s)};
-        v[0] = add(v[0], o);
-    }
-    return v[0];
-}
-
-/// Level 1 of tree_sum over the finite (x, x²) of n inputs, one warp per 256-block (grid-stride),
-/// and the finite count (integer atomics: order-free).
-template <class In>
-__global__ void __launch_bounds__(bbq_threads) bbq_level1_kernel(const In* __restrict__ x, std::size_t n, sum2* level1,
-                                                                 unsigned long long* finite) {
-    const unsigned lane = threadIdx.x % 32;
-    const std::size_t warps = std::size_t(gridDim.x) * (bbq_threads / 32), chunks = (n + tree_block - 1) / tree_block;
-    unsigned long long fin = 0;
-    for (std::size_t c = std::size_t(blockIdx.x) * (bbq_threads / 32) + threadIdx.x / 32; c < chunks; c += warps) {
-        sum2 v[8];
-#pragma unroll
-        for (int k = 0; k < 8; ++k) {
-            const std::size_t i = c * tree_block + lane + 32 * k;
-            const float f = i < n ? to_float(x[i]) : 0.0f;
-            const bool ok = i < n && isfinite(f);
-            v[k] = ok ? finite_terms(f) : sum2{};
-            fin += __popc(__ballot_sync(0xffffffffu, ok));
-        }
-        const sum2 r = warp_butterfly256(v);
-        if (lane == 0) level1[c] = r;
-    }
-    if (lane == 0 && fin) atomicAdd(finite, fin);
-}
-
-/// The next level of the tree: out[c] = butterfly of in[256c … 256c + 256) (zero-padded).
-__global__ void __launch_bounds__(bbq_threads) bbq_level_kernel(const sum2* __restrict__ in, std::size_t m, sum2* __restrict__ out) {
-    const unsigned lane = threadIdx.x % 32;
-    const std::size_t warps = std::size_t(gridDim.x) * (bbq_threads / 32), chunks = (m + tree_block - 1) / tree_block;
-    for (std::size_t c = std::size_t(blockIdx.x) * (bbq_threads / 32) + threadIdx.x / 32; c < chunks; c += warps) {
-        sum2 v[8];
-#pragma unroll
-        for (int k = 0; k < 8; ++k) {
-            const std::size_t i = c * tree_block + lane + 32 * k;
-            v[k] = i < m ? in[i] : sum2{};
-        }
-        const sum2 r = warp_butterfly256(v);
-        if (lane == 0) out[c] = r;
-    }
-}
-
-/// The top of the tree from a level of m ≤ 256 values (m = 1: that value), then σ and s; one warp.
-template <int Bits, bool Quest, class C>
-__global__ void bbq_tensor_sigma_kernel(const sum2* level, std::size_t m, const unsigned long long* finite, float* sigmas, float* scales, C c) {
-    const unsigned lane = threadIdx.x % 32;
-    sum2 v[8];
-#pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] = lane + 32 * k < m ? level[lane + 32 * k] : sum2{};
-    const sum2 r = m == 1 ? v[0] : warp_butterfly256(v);
-    if (threadIdx.x == 0) {
-        const float s = sigma_of(r.b, *finite);
-        sigmas[0] = s;
-        scales[0] = scale_for_dev<Bits, Quest>(s, c);
-    }
-}
-
 template <int Bits, bool Quest, class In, class C>
 __global__ void __launch_bounds__(bbq_threads) bbq_row_sigma_kernel(const In* __restrict__ x, std::size_t cols, float* sigmas, float* scales, C c) {
     const In* row = x + std::size_t(blockIdx.x) * cols;
@@ -391,6 +423,453 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
 #pragma unroll
         for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_dev<Bits, Quest, Codes>(v[j], mult, c, thr)) << (8 * j);
         store_unit<CodeBits>(packed, i0 / 8, codes, 8, order, aligned);
+    }
+}
+
+/// 16 bytes global → shared without a register stop (cp.async, sm_80+; a plain copy before).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+#if __CUDA_ARCH__ >= 800
+    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+#else
+    *static_cast<uint4*>(smem) = __ldg(static_cast<const uint4*>(gmem));
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_one() {  // all but the newest group are in
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+#endif
+}
+
+// ---- σ per tensor: Σx² of the finite inputs in tree_sum's order, one kernel ----
+//
+// A chunk is 256 tree blocks (65536 terms): its 256 level-1 sums butterflied give one level-2
+// value. A block takes chunks grid-stride; each warp takes 8 tree blocks at a time (a round,
+// staged in shared memory), 4 lanes per tree block, lane c of a group reading the 8-element
+// units c + 4k, k = 0 … 7. Term i = 32k + 8c + j is the lane's unit k,
+// element j, so butterflies s = 128, 64, 32 pair units k and k + 4, k + 2, k + 1 inside the
+// lane; s = 16 and 8 pair lanes c and c ^ 2, c ^ 1: each keeps half of the values and
+// sends the other half (the sums are commutative, so the exchange is exact), and s = 4, 2, 1
+// continue on the remaining two, one, one value. The last block to finish (a counter) forms
+// the levels above 2 with block_tree_sum, then σ and s, and resets the counters. Zero padding
+// at any level adds +0 to sums of non-negative terms, so it changes no bit.
+inline constexpr std::size_t sq_chunk = tree_block * tree_block;
+
+/// 8 consecutive inputs as raw bits (one 16-byte word, two for float).
+template <class In>
+struct unit_bits {
+    uint4 q[sizeof(In) == 4 ? 2 : 1];
+};
+
+/// The unit of 8 inputs from i; past n: NaN bits (no term, not counted).
+template <class In>
+__device__ __forceinline__ void load_unit_bits(const In* x, std::size_t i, std::size_t n, bool vec, unit_bits<In>& u) {
+    constexpr int P = sizeof(In) == 4 ? 2 : 1;
+    if (vec && i + 8 <= n) {
+#pragma unroll
+        for (int p = 0; p < P; ++p) u.q[p] = __ldg(reinterpret_cast<const uint4*>(x + i) + p);
+        return;
+    }
+    unsigned w[4 * P];
+#pragma unroll
+    for (int k = 0; k < 4 * P; ++k) w[k] = 0;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        unsigned b;
+        if constexpr (sizeof(In) == 4) b = i + j < n ? __float_as_uint(to_float(x[i + j])) : 0x7fffffffu;
+        else {
+            unsigned short h = 0x7fff;  // NaN in binary16 and bfloat16
+            if (i + j < n) memcpy(&h, x + i + j, 2);
+            b = h;
+        }
+        if constexpr (sizeof(In) == 4) w[j] = b;
+        else w[j / 2] |= b << (16 * (j % 2));
+    }
+#pragma unroll
+    for (int p = 0; p < P; ++p) u.q[p] = make_uint4(w[4 * p], w[4 * p + 1], w[4 * p + 2], w[4 * p + 3]);
+}
+
+/// Element j (a constant) of a unit, as float.
+template <class In>
+__device__ __forceinline__ float unit_elem(const unit_bits<In>& u, int j) {
+    if constexpr (sizeof(In) == 4) {
+        const uint4 q = u.q[j / 4];
+        const unsigned w[4] = {q.x, q.y, q.z, q.w};
+        return __uint_as_float(w[j % 4]);
+    } else {
+        const uint4 q = u.q[0];
+        const unsigned w[4] = {q.x, q.y, q.z, q.w}, h = j % 2 ? w[j / 2] >> 16 : w[j / 2] & 0xffffu;
+        if constexpr (std::is_same_v<In, __nv_bfloat16>) return __uint_as_float(h << 16);
+        else return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
+    }
+}
+
+/// The σ kernel's per-warp stage: 8 tree blocks of 256 inputs, each padded by 64 bytes.
+template <class In>
+struct sumsq_stage {
+    static constexpr int unit_bytes = 8 * int(sizeof(In));
+    static constexpr int stride = int(tree_block) * int(sizeof(In)) + 64;
+    static constexpr int chunks = int(tree_block) * int(sizeof(In)) / 16;  // 16-byte copies per tree block
+    static constexpr int copies = 8 * chunks / 32;                         // per lane and round
+    static constexpr int round_bytes = 8 * stride;
+    static constexpr int bytes = 8 * 2 * round_bytes;                       // 8 warps, two stages each
+};
+
+/// The exchange of butterfly stage s between lanes c and c ^ m (m = 2 or 1): `up` keeps the
+/// upper half of its pairs; r[j] = keep[j] + the partner's sent value.
+template <int N>
+__device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (&r)[N], bool up, int m) {
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+        const double send = up ? w[j] : w[j + N], keep = up ? w[j + N] : w[j];
+        r[j] = __dadd_rn(keep, __shfl_xor_sync(0xffffffffu, send, m));
+    }
+}
+
+template <int Bits, bool Quest, class In, class C>
+__global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
+                                                                unsigned long long* counters, float* sigmas, float* scales, C c) {
+    using S = sumsq_stage<In>;
+    extern __shared__ uint4 sumsq_mem[];  // per warp two stages of 8 padded tree blocks
+    __shared__ double lvl1[tree_block];
+    __shared__ bool last;
+    const unsigned tid = threadIdx.x, lane = tid % 32, warp = tid / 32, g = lane / 4, cl = lane % 4;
+    unsigned char* mine = reinterpret_cast<unsigned char*>(sumsq_mem) + warp * 2 * S::round_bytes;
+    const std::size_t chunks = (n + sq_chunk - 1) / sq_chunk;
+    unsigned long long fin = 0;
+    // Work items: (chunk, round r of 4); a round is 8 tree blocks per warp, copied by cp.async into
+    // the warp's stage (tree block b at b · S::stride, so lane (g, c)'s 16-byte reads of units
+    // c + 4k hit distinct banks), the next round in flight while this one is reduced. A round that
+    // reaches past n, or an unaligned input, is filled by plain loads (NaN past n).
+    auto issue_round = [&](std::size_t ch, int r, int buf) {
+        const std::size_t base = ((ch * 8 + warp) * 32 + r * 8) * tree_block;
+        unsigned char* s = mine + buf * S::round_bytes;
+        __syncwarp();  // every lane is done reading this stage
+        if (vec && base + 8 * tree_block <= n) {
+            const unsigned char* gp = reinterpret_cast<const unsigned char*>(x + base);
+#pragma unroll
+            for (int k = 0; k < S::copies; ++k) {
+                const unsigned q = lane + 32 * k;
+                cp_async16(s + (q / S::chunks) * S::stride + (q % S::chunks) * 16, gp + std::size_t(q) * 16);
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {  // lane (g, c) fills the units it will read
+                unit_bits<In> u;
+                load_unit_bits(x, base + g * tree_block + 8 * (cl + 4 * k), n, false, u);
+#pragma unroll
+                for (int p = 0; p < int(sizeof(u.q) / 16); ++p)
+                    reinterpret_cast<uint4*>(s + g * S::stride + (cl + 4 * k) * S::unit_bytes)[p] = u.q[p];
+            }
+        }
+        cp_async_commit();
+    };
+    auto load_round = [&](int buf, unit_bits<In> (&u)[8]) {
+        const unsigned char* s = mine + buf * S::round_bytes + g * S::stride;
+#pragma unroll
+        for (int k = 0; k < 8; ++k)
+#pragma unroll
+            for (int p = 0; p < int(sizeof(u[k].q) / 16); ++p) u[k].q[p] = reinterpret_cast<const uint4*>(s + (cl + 4 * k) * S::unit_bytes)[p];
+    };
+    auto reduce_round = [&](const unit_bits<In> (&u)[8], int r) {
+        unsigned cnt = 0;
+        double w[8];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+            double t[8];
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                const float f = unit_elem(u[k], j);
+                const bool ok = isfinite(f);
+                cnt += ok ? 1u : 0u;
+                const double d = ok ? double(f) : 0.0;
+                t[k] = __dmul_rn(d, d);
+            }
+#pragma unroll
+            for (int k = 0; k < 4; ++k) t[k] = __dadd_rn(t[k], t[k + 4]);  // s = 128
+#pragma unroll
+            for (int k = 0; k < 2; ++k) t[k] = __dadd_rn(t[k], t[k + 2]);  // s = 64
+            w[j] = __dadd_rn(t[0], t[1]);                                   // s = 32: w[j] = v[8c + j]
+        }
+        fin += cnt;
+        double r1[4], r2[2], r3[1];
+        exchange_half<4>(w, r1, (cl & 2u) != 0, 2);   // s = 16: now v[8(c&1) + 4(c>>1) + j]
+        exchange_half<2>(r1, r2, (cl & 1u) != 0, 1);  // s = 8:  v[4(c>>1) + 2(c&1) + j]
+        exchange_half<1>(r2, r3, (cl & 2u) != 0, 2);  // s = 4:  v[2(c&1) + (c>>1)]
+        double s = __dadd_rn(r3[0], __shfl_xor_sync(0xffffffffu, r3[0], 1));  // s = 2: v[c>>1]
+        s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));                 // s = 1: the tree block's sum
+        if (cl == 0) lvl1[warp * 32 + r * 8 + g] = s;
+    };
+    auto finish_chunk = [&](std::size_t ch) {  // level 2: the butterfly of the chunk's 256 level-1 sums
+        __syncthreads();
+        if (warp == 0) {
+            double v[8];
+#pragma unroll
+            for (int k = 0; k < 8; ++k) v[k] = lvl1[lane + 32 * k];
+#pragma unroll
+            for (int k = 0; k < 4; ++k) v[k] = __dadd_rn(v[k], v[k + 4]);
+#pragma unroll
+            for (int k = 0; k < 2; ++k) v[k] = __dadd_rn(v[k], v[k + 2]);
+            v[0] = __dadd_rn(v[0], v[1]);
+#pragma unroll
+            for (int s = 16; s >= 1; s /= 2) v[0] = __dadd_rn(v[0], __shfl_down_sync(0xffffffffu, v[0], s));
+            if (lane == 0) level2[ch] = v[0];
+        }
+        __syncthreads();
+    };
+    std::size_t ch = blockIdx.x;
+    int r = 0, buf = 0;
+    if (ch < chunks) issue_round(ch, 0, 0);
+    while (ch < chunks) {
+        const std::size_t nch = r == 3 ? ch + gridDim.x : ch;
+        const int nr = (r + 1) % 4;
+        if (nch < chunks) issue_round(nch, nr, buf ^ 1);
+        else cp_async_commit();  // an empty group keeps "all but the newest" meaning this round
+        cp_async_wait_one();
+        __syncwarp();  // the round's copies by every lane are in
+        unit_bits<In> u[8];
+        load_round(buf, u);
+        reduce_round(u, r);
+        if (r == 3) finish_chunk(ch);
+        ch = nch;
+        r = nr;
+        buf ^= 1;
+    }
+    fin = block_reduce(fin, add_op{});
+    if (tid == 0) {
+        if (fin) atomicAdd(&counters[0], fin);
+        __threadfence();
+        last = atomicAdd(&counters[1], 1ull) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const sum2 top = block_tree_sum(chunks, [&](std::size_t i) { return sum2{0.0, __ldcg(level2 + i)}; });
+    if (tid == 0) {
+        const unsigned long long finite = atomicAdd(&counters[0], 0ull);
+        const float s = sigma_of(top.b, finite);
+        sigmas[0] = s;
+        scales[0] = scale_for_dev<Bits, Quest>(s, c);
+        counters[0] = 0;  // ready for the next launch
+        counters[1] = 0;
+    }
+}
+
+// ---- encode, two lanes per Hadamard block ----
+//
+// The tile of one block of 256 threads is 128 Hadamard blocks (16384 elements). Lane pair
+// (2b, 2b + 1) owns Hadamard block b, 64 contiguous elements per lane: butterflies len 1 … 32
+// stay in the lane's registers, len 64 is one shuffle with the other lane, so per element there
+// is 1 shuffle instead of 4. The input reaches shared memory by cp.async (16 bytes per copy,
+// coalesced, the next tile in flight while this one is computed), each half block padded by
+// 16 bytes so that the lanes' 16-byte reads of their own half blocks hit distinct banks.
+// BBQ's count is a table lookup (table_count) and one comparison; the codes of a lane's 64
+// elements are packed in registers and leave as 16- (or 8-) byte stores.
+
+/// q = #{i : v ≥ t_i} by a count table held in shared memory (count_table's comment).
+/// ⌊f⌋ saturated to [−128, 127] (cvt.rmi.s8, sign-extended into the 32-bit register); NaN → 0.
+__device__ __forceinline__ int floor_s8(float f) {
+    int r;
+    asm("cvt.rmi.s8.f32 %0, %1;" : "=r"(r) : "f"(f));
+    return r;
+}
+
+/// v's cell of a table copied by load_count_table.
+template <int N>
+__device__ __forceinline__ count_cell table_cell(float v, const count_cell* tab, const count_table<N>& t) {
+    return tab[floor_s8(__fmaf_rn(v, t.k, t.c)) + 128];
+}
+template <int N>
+__device__ __forceinline__ unsigned table_count(float v, const count_cell* tab, const count_table<N>& t) {
+    const count_cell e = table_cell(v, tab, t);
+    return unsigned(e.q) + (v >= e.t ? 1u : 0u);
+}
+/// Expands a count table into the 256 cells of shared memory; every thread of the block calls it.
+template <int N>
+__device__ __forceinline__ void load_count_table(count_cell* tab, const count_table<N>& t) {
+    for (int k = int(threadIdx.x); k < count_cells_smem; k += int(blockDim.x)) {
+        const int i = k - 128;
+        tab[k] = i < t.lo ? count_cell{__int_as_float(0x7fffffff), 0}
+                 : i > t.hi ? count_cell{__int_as_float(0x7fffffff), t.total}
+                            : t.cell[i - t.lo];
+    }
+}
+
+/// q_u of a butterfly output y (before the 1/√128). Fold: the table is on y itself (σ given,
+/// count_table yt). Else y · norm128 · mult (BBQ: 1/σ, QuEST: 1/s) by table (BBQ) or floor (QuEST).
+template <int Bits, bool Quest, bool Fold, class C>
+__device__ __forceinline__ unsigned code_index(float y, float mult, const C& c, const count_cell* tab) {
+    constexpr int half = 1 << (Bits - 1);
+    if constexpr (Fold) return table_count(y, tab, c.yt);
+    const float u = __fmul_rn(__fmul_rn(y, c.norm128), mult);
+    if constexpr (Quest) {
+        int k = __float2int_rd(u);  // NaN → 0 = floor(0); ±Inf and huge values saturate, then clamp
+        k = min(max(k, -half), half - 1);
+        return unsigned(k + half);
+    } else {
+        return table_count(u, tab, c.vt);
+    }
+}
+
+/// The int_b flip (q_u ^ 2^{B−1} in every field) of word w of a lane's 64 packed codes.
+template <int Bits, int CodeBits>
+__host__ __device__ constexpr std::uint32_t flip_pattern(int w) {
+    std::uint32_t p = 0;
+    for (int e = 0; e < 64; ++e) {
+        const int pos = e * CodeBits;
+        const std::uint64_t f = std::uint64_t(1u << (Bits - 1)) << (pos % 32);
+        if (pos / 32 == w) p |= std::uint32_t(f);
+        if (pos / 32 + 1 == w) p |= std::uint32_t(f >> 32);
+    }
+    return p;
+}
+
+template <class In>
+struct pair_tile {
+    static constexpr int threads = 256;
+    static constexpr int elems = threads * 64;             // 128 Hadamard blocks
+    static constexpr int half_bytes = 64 * int(sizeof(In));
+    static constexpr int stride = half_bytes + 16;         // padded: lane l's reads start in bank 4l mod 32
+    static constexpr int chunks = half_bytes / 16;         // 16-byte copies per half block
+    static constexpr int bytes = threads * stride;         // one stage
+};
+
+/// A lane's 64 elements from its padded half block in shared memory, as floats.
+template <class In>
+__device__ __forceinline__ void load_half(const unsigned char* p, float (&v)[64]) {
+    const uint4* q = reinterpret_cast<const uint4*>(p);
+    if constexpr (std::is_same_v<In, float>) {
+#pragma unroll
+        for (int k = 0; k < 16; ++k) {
+            const uint4 w = q[k];
+            v[4 * k] = __uint_as_float(w.x); v[4 * k + 1] = __uint_as_float(w.y);
+            v[4 * k + 2] = __uint_as_float(w.z); v[4 * k + 3] = __uint_as_float(w.w);
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < 8; ++k) {
+            const uint4 w4 = q[k];
+            const unsigned w[4] = {w4.x, w4.y, w4.z, w4.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                if constexpr (std::is_same_v<In, __nv_bfloat16>) {  // bf16 → f32: the bits shifted up (exact)
+                    v[8 * k + 2 * i] = __uint_as_float(w[i] << 16);
+                    v[8 * k + 2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+                } else {
+                    v[8 * k + 2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
+                    v[8 * k + 2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
+                }
+            }
+        }
+    }
+}
+
+/// Rows a multiple of 128, H = 128, x 16-byte aligned, packed aligned to its 8- or 16-byte stores.
+template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, bool Fold, class In, class C>
+__global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
+                                                                  std::uint8_t* __restrict__ packed, slot_source src, C c, nibble_order order) {
+    using T = pair_tile<In>;
+    extern __shared__ uint4 stage_mem[];  // two stages of T::bytes
+    unsigned char* stage = reinterpret_cast<unsigned char*>(stage_mem);
+    __shared__ count_cell tab[count_cells_smem];
+    const unsigned tid = threadIdx.x;
+    if constexpr (Fold) load_count_table(tab, c.yt);
+    else if constexpr (!Quest) load_count_table(tab, c.vt);
+    store_given<Bits, Quest>(src, c);
+    const std::size_t tiles = (n + T::elems - 1) / T::elems;
+    auto issue = [&](std::size_t tile, int buf) {
+        const unsigned char* g = reinterpret_cast<const unsigned char*>(x + tile * T::elems);
+        const std::size_t left = (n - tile * T::elems) * sizeof(In);  // bytes of the tile that exist (a multiple of 256)
+        unsigned char* s = stage + buf * T::bytes;
+#pragma unroll
+        for (int k = 0; k < T::chunks; ++k) {
+            const unsigned q = tid + T::threads * k;
+            if (std::size_t(q) * 16 < left) cp_async16(s + (q / T::chunks) * T::stride + (q % T::chunks) * 16, g + std::size_t(q) * 16);
+        }
+        cp_async_commit();
+    };
+    float mult = src.per_row ? 0.0f : slot_multiplier<Bits, Quest>(src, 0, c);
+    const float sgn = (tid & 1u) ? -1.0f : 1.0f;
+    std::size_t tile = blockIdx.x;
+    if (tile < tiles) issue(tile, 0);
+    for (int k = 0; tile < tiles; tile += gridDim.x, ++k) {
+        cp_async_wait_all();
+        __syncthreads();  // this tile is in; every lane is done reading the stage the next copy overwrites
+        if (tile + gridDim.x < tiles) issue(tile + gridDim.x, (k + 1) & 1);
+        float v[64];
+        load_half<In>(stage + (k & 1) * T::bytes + tid * T::stride, v);
+#pragma unroll
+        for (int len = 1; len < 64; len *= 2)
+#pragma unroll
+            for (int j = 0; j < 64; ++j)
+                if ((j & len) == 0) butterfly(v[j], v[j + len]);
+        // len 64 across the lane pair: lower a + b = fma(1, a, b), upper a − b = fma(−1, b, a), each
+        // one rounding of the exact sum (also for zeros: x − x and −0 − (−0) are +0 both ways).
+#pragma unroll
+        for (int j = 0; j < 64; ++j) v[j] = __fmaf_rn(sgn, v[j], __shfl_xor_sync(0xffffffffu, v[j], 1));
+        const std::size_t e0 = tile * T::elems + std::size_t(tid) * 64;
+        if (e0 >= n) continue;
+        if (src.per_row) mult = slot_multiplier<Bits, Quest>(src, e0 / cols, c);
+        std::uint32_t w[2 * CodeBits] = {};
+#pragma unroll
+        for (int e = 0; e < 64; ++e) {
+            constexpr int cb = CodeBits;
+            const int pos = e * cb;
+            if constexpr (Codes != bbq_codes::e2m1 && (Fold || !Quest)) {
+                if (pos % 32 + cb <= 32) {
+                    // table count straight into the packed word: + cell.q, then + 1 where v ≥ cell.t
+                    // (fields are disjoint and q + 1 < 2^B where the comparison can hold: no carries)
+                    const auto& tt = Fold ? c.yt : c.vt;
+                    const float u = Fold ? v[e] : __fmul_rn(__fmul_rn(v[e], c.norm128), mult);
+                    const count_cell ce = table_cell(u, tab, tt);
+                    w[pos / 32] += unsigned(ce.q) << (pos % 32);
+                    if (u >= ce.t) w[pos / 32] += 1u << (pos % 32);
+                    continue;
+                }
+            }
+            unsigned code = code_index<Bits, Quest, Fold>(v[e], mult, c, tab);
+            if constexpr (Codes == bbq_codes::e2m1) code = (c.e2m1 >> (4 * code)) & 0xFu;
+            w[pos / 32] += code << (pos % 32);  // fields are disjoint: + is |
+            if (pos % 32 + cb > 32) w[pos / 32 + 1] += code >> (32 - pos % 32);
+        }
+#pragma unroll
+        for (int i = 0; i < 2 * CodeBits; ++i) {
+            if constexpr (Codes == bbq_codes::int_b) w[i] ^= flip_pattern<Bits, CodeBits>(i);
+            if (CodeBits == 4 && order == nibble_order::high_first) w[i] = ((w[i] & 0x0f0f0f0fu) << 4) | ((w[i] >> 4) & 0x0f0f0f0fu);
+        }
+        std::uint8_t* p = packed + e0 / 8 * CodeBits;
+        if constexpr (CodeBits == 4) {
+            // The pair's 64 bytes are 16-byte chunks 0, 1 (lower lane) and 2, 3 (upper): swap chunk 1
+            // and 2 so that store k writes chunk 2k + (lane & 1), 512 contiguous bytes per warp store.
+            const bool up = (tid & 1u) != 0;
+            const unsigned pair = 3u << (tid % 32 & ~1u);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const std::uint32_t got = __shfl_xor_sync(pair, up ? w[i] : w[4 + i], 1);
+                if (up) w[i] = got;
+                else w[4 + i] = got;
+            }
+            std::uint8_t* p0 = p - (up ? 32 : 0);
+#pragma unroll
+            for (int k = 0; k < 2; ++k)
+                reinterpret_cast<uint4*>(p0)[2 * k + (up ? 1 : 0)] = make_uint4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
+        } else if constexpr (CodeBits % 2 == 0) {
+#pragma unroll
+            for (int i = 0; i < CodeBits / 2; ++i) reinterpret_cast<uint4*>(p)[i] = make_uint4(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
+        } else {
+#pragma unroll
+            for (int i = 0; i < CodeBits; ++i) reinterpret_cast<uint2*>(p)[i] = make_uint2(w[2 * i], w[2 * i + 1]);
+        }
     }
 }
 
@@ -537,6 +1016,7 @@ public:
             c_.level[bbq_emit<Bits>(std::uint8_t(q), lv, Codes)] = lv;
             if (Codes == bbq_codes::e2m1 && Bits <= 3) c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
         }
+        build_tables();
         c_.quest_step = Quest ? quest_format<Bits>::step() : 0.0;
         c_.gamma = opt_.gamma;
         c_.zero_half = opt_.zero == bbq_zero::half;
@@ -570,29 +1050,27 @@ public:
             detail::bbq_row_sigma_kernel<Bits, Quest, In><<<unsigned(shape.rows), detail::bbq_threads, 0, stream>>>(x, cols, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (row sigma)");
         } else {
-            // tree_sum level by level: level 1 from the input, then levels of 256-blocks until at
-            // most 256 values are left, then the top (and σ, s) by one warp.
-            const std::size_t n1 = (n + tree_block - 1) / tree_block, n2 = (n1 + tree_block - 1) / tree_block;
-            work_.reserve(2 * sizeof(unsigned long long) + (n1 + n2) * sizeof(sum2));  // count, pad, two levels
-            auto* finite = reinterpret_cast<unsigned long long*>(work_.data());
-            sum2* lv[2] = {reinterpret_cast<sum2*>(work_.data() + 2 * sizeof(unsigned long long)), nullptr};
-            lv[1] = lv[0] + n1;
-            check(cudaMemsetAsync(finite, 0, sizeof(unsigned long long), stream), "cudaMemsetAsync");
-            const std::size_t cap = std::size_t(sms()) * 8;
-            auto grid = [&](std::size_t chunks) { const std::size_t b = (chunks + 7) / 8; return unsigned(b < cap ? b : cap); };
-            detail::bbq_level1_kernel<In><<<grid(n1), detail::bbq_threads, 0, stream>>>(x, n, lv[0], finite);
-            check_launch("bbq quantize (tree sums)");
-            std::size_t m = n1;
-            int cur = 0;
-            while (m > tree_block) {
-                const std::size_t next = (m + tree_block - 1) / tree_block;
-                detail::bbq_level_kernel<<<grid(next), detail::bbq_threads, 0, stream>>>(lv[cur], m, lv[1 - cur]);
-                check_launch("bbq quantize (tree levels)");
-                cur = 1 - cur;
-                m = next;
+            // Σx² in tree order and σ, s by one kernel (its last block finishes the tree).
+            const std::size_t chunks = (n + detail::sq_chunk - 1) / detail::sq_chunk;
+            const std::size_t need = 2 * sizeof(unsigned long long) + chunks * sizeof(double);
+            if (work_.size() < need) {
+                work_.reserve(need);
+                check(cudaMemsetAsync(work_.data(), 0, 2 * sizeof(unsigned long long), stream), "cudaMemsetAsync");  // the kernel resets them after
             }
-            detail::bbq_tensor_sigma_kernel<Bits, Quest><<<1, 32, 0, stream>>>(lv[cur], m, finite, t.sigmas, t.scales, c_);
+            auto* counters = reinterpret_cast<unsigned long long*>(work_.data());
+            auto* level2 = reinterpret_cast<double*>(work_.data() + 2 * sizeof(unsigned long long));
+            constexpr auto kernel = detail::bbq_sumsq_kernel<Bits, Quest, In, consts>;
+            constexpr std::size_t smem = detail::sumsq_stage<In>::bytes;
+            const unsigned grid = grid_for<kernel>(detail::bbq_threads, smem, chunks);
+            kernel<<<grid, detail::bbq_threads, smem, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
+        }
+        constexpr bool even = code_bits % 2 == 0;
+        const bool fits = (reinterpret_cast<std::uintptr_t>(t.packed) & (even ? 15u : 7u)) == 0 && detail::aligned16(x);
+        if (H == 128 && cols % 128 == 0 && fits && Bits <= detail::bbq_table_bits) {
+            if (c_.folded) launch_pairs<true>(x, n, cols, t.packed, src, stream);
+            else launch_pairs<false>(x, n, cols, t.packed, src, stream);
+            return;
         }
         if (H == 128 && cols % 128 == 0) {
             const std::size_t groups = n / 128;
@@ -639,11 +1117,78 @@ public:
     }
 
 private:
-    static int sms() {
-        int dev = 0, s = 0;
+    static int device() {
+        int dev = 0;
         check(cudaGetDevice(&dev), "cudaGetDevice");
-        check(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+        return dev;
+    }
+    static int sms() {
+        int s = 0;
+        check(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, device()), "cudaDeviceGetAttribute");
         return s;
+    }
+    /// Blocks for `work` grid-stride items: all that fit on the device at once (raising the kernel's
+    /// dynamic shared memory limit the first time, per device), at most `work` and options.max_blocks.
+    template <auto kernel>
+    unsigned grid_for(int threads, std::size_t smem, std::size_t work) const {
+        static int fit[64] = {};  // per device: blocks per SM × SMs (0: not asked yet)
+        const int dev = device();
+        int f = dev < 64 ? fit[dev] : 0;
+        if (f == 0) {
+            if (smem > 48 * 1024)
+                check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)), "cudaFuncSetAttribute");
+            int per_sm = 0;
+            check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem), "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+            f = (per_sm > 0 ? per_sm : 1) * sms();
+            if (dev < 64) fit[dev] = f;
+        }
+        std::size_t g = work < std::size_t(f) ? work : std::size_t(f);
+        if (opt_.max_blocks && g > opt_.max_blocks) g = opt_.max_blocks;
+        return unsigned(g ? g : 1);
+    }
+    /// The lane-pair encode kernel, Fold: on the count table of y (σ given).
+    template <bool Fold, class In>
+    void launch_pairs(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) const {
+        using tile = detail::pair_tile<In>;
+        constexpr auto kernel = detail::bbq_encode_pairs_kernel<Bits, Quest, Codes, code_bits, Fold, In, consts>;
+        const unsigned grid = grid_for<kernel>(tile::threads, 2 * tile::bytes, (n + tile::elems - 1) / tile::elems);
+        kernel<<<grid, tile::threads, 2 * tile::bytes, stream>>>(x, n, cols, packed, src, c_, opt_.order);
+        check_launch("bbq quantize (fused Hadamard encode, lane pairs)");
+    }
+    /// The count tables (Bits ≤ bbq_table_bits): BBQ's thresholds on v; with σ given also the
+    /// thresholds of BBQ (t_i) or QuEST (the integers −2^{B−1} + 1 … 2^{B−1} − 1 that floor
+    /// crosses) moved back through v = (y · norm128) · mult, so the kernel compares y itself.
+    /// Built and checked here; when none fits, the kernels multiply (c_.folded false).
+    void build_tables() {
+        c_.folded = false;
+        if constexpr (Bits <= detail::bbq_table_bits) {
+            constexpr int L = 1 << Bits;
+            float t[L - 1];
+            if constexpr (!Quest) {
+                const auto& bt = bbq_format<Bits>::thresholds();
+                for (int i = 0; i < L - 1; ++i) t[i] = bt[std::size_t(i)];
+                if (!detail::build_count_table(t, L - 1, 1.0f, c_.vt)) throw error("rotated_quantizer", "no count table fits the BBQ thresholds (internal)");
+            } else {
+                for (int i = 0; i < L - 1; ++i) t[i] = float(i - L / 2 + 1);
+            }
+            if (opt_.sigma_from != bbq_sigma::given) return;
+            // mult as the kernels form it (multiplier_dev), in the same IEEE operations
+            auto inverse = [](float v) {
+                if (v == 0.0f) return 0.0f;
+                const float r = float(1.0 / double(v));
+                return std::isfinite(r) ? r : 0.0f;
+            };
+            const float sigma = opt_.sigma;
+            float mult;
+            if constexpr (Quest) mult = inverse(float(quest_format<Bits>::step() * double(sigma)));
+            else mult = inverse(sigma);
+            if (!(mult > 0.0f) || !std::isfinite(mult)) return;
+            const float a = c_.norm128;
+            for (int i = 0; i < L - 1; ++i) t[i] = detail::fold_threshold(t[i], a, mult);
+            const float am = a * mult;
+            const float k0 = std::exp2(std::floor(std::log2(am)));
+            c_.folded = std::isfinite(k0) && k0 > 0.0f && detail::build_count_table(t, L - 1, k0, c_.yt);
+        }
     }
 
     options opt_;
