@@ -78,6 +78,10 @@ inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* in) noe
     return xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>((b & Q(0xFu)) | ((b >> 4) << 32));
 }
 
+/// Elements per call of the fused chunk kernels at most (a multiple of chunk_elements: the per-call
+/// work is amortised over more blocks, and the 4 KiB of input stays in L1 between the phases).
+inline constexpr std::size_t fused_elements = 1024;
+
 /// Whether the fused block kernels below run a minifloat element with blocks of Block on Arch.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch>
 inline constexpr bool fused_block_ok = requires { Elem::flavour; } && (Elem::bits == 4 || Elem::bits == 6 || Elem::bits == 8) &&
@@ -118,18 +122,26 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
     using B = fbatch<Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
-    static_assert(chunk_elements % Block == 0, "lowbit: fused chunks hold whole blocks");
-    constexpr std::size_t max_blocks = chunk_elements / Block;
+    static_assert(chunk_elements % Block == 0 && fused_elements % chunk_elements == 0, "lowbit: fused chunks hold whole blocks");
+    constexpr std::size_t max_blocks = fused_elements / Block;
     float amax[max_blocks], inv[max_blocks];
     std::size_t b = 0;
-    if constexpr (NB == 1 && max_blocks >= W) {  // one batch per block: W blocks' maxima at once
+    if constexpr (max_blocks >= W) {  // W blocks' maxima at once: NB maxes per block, then one transposing reduction
         U m[W];
         for (; b + W <= nb; b += W) {
             for (std::size_t k = 0; k < W; ++k) {
-                const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + (b + k) * Block)) & U(0x7FFFFFFFu);
-                m[k] = xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u));
+                // Max of |x|'s bits over the block, non-finite values included (they are the largest
+                // patterns): a block holding one is redone below, finite values only.
+                const float* p = x + (b + k) * Block;
+                U a = xsimd::bitwise_cast<U>(B::load_unaligned(p)) & U(0x7FFFFFFFu);
+                for (std::size_t j = 1; j < NB; ++j) a = xsimd::max(a, xsimd::bitwise_cast<U>(B::load_unaligned(p + j * W)) & U(0x7FFFFFFFu));
+                m[k] = a;
             }
-            xsimd::bitwise_cast<B>(detail_mf::transpose_max<Arch>(m)).store_unaligned(amax + b);
+            const U r = detail_mf::transpose_max<Arch>(m);
+            xsimd::bitwise_cast<B>(r).store_unaligned(amax + b);
+            if (xsimd::any(r > U(0x7F7FFFFFu)))
+                for (std::size_t k = 0; k < W; ++k)
+                    if (lowbit::detail::float_bits(amax[b + k]) > 0x7F7FFFFFu) amax[b + k] = lowbit::block_absmax(x + (b + k) * Block, Block);
         }
     }
     for (; b < nb; ++b) {
@@ -145,7 +157,7 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
     // vectorises (short per-batch narrowing loops come out scalar).
     if constexpr (Bits == 4) {
         using Q = xsimd::batch<std::uint64_t, Arch>;
-        alignas(64) std::uint64_t pairs[chunk_elements / 2];
+        alignas(64) std::uint64_t pairs[fused_elements / 2];
         for (std::size_t b = 0; b < nb; ++b) {
             const B vinv(inv[b]);
             for (std::size_t k = 0; k < NB; ++k) {
@@ -156,7 +168,7 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
         }
         detail_mf::narrow_store64(pairs, out, nb * Block / 2);
     } else {
-        alignas(64) std::int32_t codes[chunk_elements];
+        alignas(64) std::int32_t codes[fused_elements];
         for (std::size_t b = 0; b < nb; ++b) {
             const B vinv(inv[b]);
             for (std::size_t k = 0; k < NB; ++k) {
@@ -173,10 +185,36 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
 inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
                                std::uint8_t* out) noexcept {
-    encode_chunk_fused_with<Elem::bits, Block, Arch>(
-        x, nb, scales,
-        [rnd](fbatch<Arch> y, std::uint64_t i) { return encode_minifloat_batch<Elem, overflow::saturate, Arch>(y, rnd, i); },
-        index0, out);
+    if (rnd.mode == round_mode::nearest_even)  // the hot path: the lean encode, no mode test per batch
+        encode_chunk_fused_with<Elem::bits, Block, Arch>(
+            x, nb, scales, [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch>(y); }, index0, out);
+    else
+        encode_chunk_fused_with<Elem::bits, Block, Arch>(
+            x, nb, scales,
+            [rnd](fbatch<Arch> y, std::uint64_t i) { return encode_minifloat_batch<Elem, overflow::saturate, Arch>(y, rnd, i); },
+            index0, out);
+}
+
+/// MX block scales of nb blocks: codes[k] = the E8M0 code of mx_scale_exponent<Elem>(amax[k], rule),
+/// inv[k] = its inverse 2^−E (exact). amax[k] is finite and >= 0.
+template <class Elem>
+inline void mx_scales(const float* amax, std::size_t nb, mx_scale_rounding rule, std::uint8_t* codes, float* inv) noexcept {
+    if (rule == mx_scale_rounding::ocp_floor && Elem::emax >= 0) {
+        // E = floor(log2 amax) − emax clamped to [−127, 127], so code = E + 127 is the float's biased
+        // exponent minus emax, clamped to [0, 254] (a float-subnormal amax or 0 gives code 0, as
+        // its E <= −127 − emax does). 2^−E is a normal float but for code 254 (E = 127): 2^−127.
+        for (std::size_t k = 0; k < nb; ++k) {
+            const int e = static_cast<int>(lowbit::detail::float_bits(amax[k]) >> 23) - Elem::emax;
+            const int c = e < 0 ? 0 : e > 254 ? 254 : e;
+            codes[k] = static_cast<std::uint8_t>(c);
+            inv[k] = lowbit::detail::bits_float(c == 254 ? 0x400000u : static_cast<std::uint32_t>(254 - c) << 23);
+        }
+        return;
+    }
+    for (std::size_t k = 0; k < nb; ++k) {
+        codes[k] = static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax[k], rule) + 127);
+        inv[k] = lowbit::detail::pow2f(127 - static_cast<int>(codes[k]));
+    }
 }
 
 /// NVFP4 block scales of nb blocks; equals nvfp4::block_scale / effective_scale / safe inverse
