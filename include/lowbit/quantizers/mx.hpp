@@ -84,15 +84,20 @@ public:
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if constexpr (simd::fused_block_ok<Elem, Block>) {
             if (use_fused(b, t.shape, opt_.round, end)) {  // whole blocks: block k of the tensor is flat block c0 / Block + k
+                const bool stream = t.size() >= detail::stream_min_elements;
+                alignas(64) std::uint8_t codes[simd::fused_elements * bits / 8];
                 for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
                     const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
+                    std::uint8_t* out = t.packed.data() + c0 * bits / 8;
                     simd::encode_chunk_fused<Elem, Block>(
                         x.data() + c0, (c1 - c0) / Block,
                         [&](const float* amax, std::size_t nb, float* inv) {
                             simd::mx_scales<Elem>(amax, nb, opt_.scale_rounding, t.scales.data() + c0 / Block, inv);
                         },
-                        opt_.round, c0, t.packed.data() + c0 * bits / 8);
+                        opt_.round, c0, stream ? codes : out);
+                    if (stream) simd::stream_bytes<xsimd::default_arch>(out, codes, (c1 - c0) * bits / 8);
                 }
+                if (stream) simd::stream_fence();
                 return;
             }
         }
@@ -219,15 +224,21 @@ public:
         const float g = t.global_scale;
         if constexpr (simd::fused_block_ok<e2m1, block>) {
             if (use_fused(b, t.shape, opt_.round, end)) {
-                for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
-                    const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
+                // Back to front after prepare()'s absmax pass (see for_each_step_backward); codes and
+                // scales do not depend on the order.
+                const bool stream = t.size() >= detail::stream_min_elements;
+                alignas(64) std::uint8_t codes[simd::fused_elements / 2];
+                detail::for_each_step_backward(begin, end, simd::fused_elements, [&](std::size_t c0, std::size_t c1) {
+                    std::uint8_t* out = t.packed.data() + c0 / 2;
                     simd::encode_chunk_fused<e2m1, block>(
                         x.data() + c0, (c1 - c0) / block,
                         [&](const float* amax, std::size_t nb, float* inv) {
                             simd::nvfp4_scales(amax, nb, g, t.scales.data() + c0 / block, inv);
                         },
-                        opt_.round, c0, t.packed.data() + c0 / 2);
-                }
+                        opt_.round, c0, stream ? codes : out);
+                    if (stream) simd::stream_bytes<xsimd::default_arch>(out, codes, (c1 - c0) / 2);
+                });
+                if (stream) simd::stream_fence();
                 return;
             }
         }
