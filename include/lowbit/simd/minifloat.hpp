@@ -47,17 +47,18 @@ inline ibatch<Arch> magnitude_rne(ibatch<Arch> a) noexcept {
 
 /// Codes of one batch of scaled values y, rounded to nearest even and saturating: the lean hot
 /// path (equal to encode_minifloat_batch<Format, overflow::saturate> with round_mode::nearest_even).
-/// ~13 integer ops per lane: the rebias is folded into the rounding add (it is a multiple of 2^s,
-/// so subtracting it before the arithmetic shift is exact), overflow and ±Inf saturate by one
-/// integer min (the normal count is monotone in |y|'s bits and Inf's count is beyond max), and
-/// NaN costs one compare.
+/// About 15 vector ops per batch: the rebias is folded into the rounding add (it is a multiple of
+/// 2^s, so subtracting it before the arithmetic shift is exact), overflow and ±Inf saturate by one integer min (the normal
+/// count is monotone in |y|'s bits and Inf's count is beyond max), NaN costs one compare, and the
+/// sign is or-ed in last, as one and-or.
 template <class Format, class Arch>
-inline ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
+LOWBIT_FORCE_INLINE ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
     static_assert(Format::bits <= 8, "lowbit: the lean encode rounds at bit 23 − M >= 16 (codes of at most 8 bits)");
     using I = ibatch<Arch>;
     using B = fbatch<Arch>;
     constexpr int M = Format::mantissa_bits, s = 23 - M, EM = Format::exponent_bits + M;
     constexpr nan_inf F = Format::flavour;
+    constexpr auto sign_mask = static_cast<std::int32_t>(Format::sign_mask);
     const I u = xsimd::bitwise_cast<I>(y);
     const I a = u & I(0x7FFFFFFF);
     // (a + 2^(s−1) − 1 + lsb − ((127 − bias) << 23)) >> s: no int32 overflow for any finite a or ±Inf.
@@ -65,16 +66,21 @@ inline ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
     constexpr float C = lowbit::detail::pow2f(Format::emin + 23 - M);
     const I sub = xsimd::bitwise_cast<I>(xsimd::bitwise_cast<B>(a) + B(C)) - I(static_cast<std::int32_t>(lowbit::detail::float_bits(C)));
     const I min_normal(static_cast<std::int32_t>(lowbit::detail::float_bits(lowbit::detail::pow2f(Format::emin))));
-    const I mag = xsimd::min(xsimd::select(a < min_normal, sub, normal), I(static_cast<std::int32_t>(Format::max_magnitude)));
-    const I sign = (u >> (31 - EM)) & I(static_cast<std::int32_t>(Format::sign_mask));  // the sign bit, moved to bit EM
-    I code;
-    if constexpr (F == nan_inf::fnuz) code = xsimd::select(mag == I(0), I(0), mag | sign);  // no −0
-    else code = mag | sign;
-    I nan_code;
-    if constexpr (F == nan_inf::none) nan_code = sign ^ I(static_cast<std::int32_t>(Format::sign_mask));  // ml_dtypes: ∓0
-    else if constexpr (F == nan_inf::fnuz) nan_code = I(static_cast<std::int32_t>(Format::nan_code));
-    else nan_code = sign | I(static_cast<std::int32_t>(Format::nan_code));
-    return xsimd::select(a > I(0x7F800000), nan_code, code);
+    I mag = xsimd::min(xsimd::select(a < min_normal, sub, normal), I(static_cast<std::int32_t>(Format::max_magnitude)));
+    const auto nan = a > I(0x7F800000);
+    if constexpr (F == nan_inf::fn || F == nan_inf::ieee) {  // NaN keeps its sign: only the magnitude changes
+        mag = xsimd::select(nan, I(static_cast<std::int32_t>(Format::nan_code)), mag);
+        return mag | ((u >> (31 - EM)) & I(sign_mask));  // the sign bit, moved to bit EM
+    } else {
+        const I sign = (u >> (31 - EM)) & I(sign_mask);
+        I code;
+        if constexpr (F == nan_inf::fnuz) code = xsimd::select(mag == I(0), I(0), mag | sign);  // no −0
+        else code = mag | sign;
+        I nan_code;
+        if constexpr (F == nan_inf::none) nan_code = sign ^ I(sign_mask);  // ml_dtypes: ∓0
+        else nan_code = I(static_cast<std::int32_t>(Format::nan_code));
+        return xsimd::select(nan, nan_code, code);
+    }
 }
 
 /// Magnitude field count of |y| under any rounding mode, by the reference's integer algorithm.
@@ -138,11 +144,11 @@ inline ibatch<Arch> finish(ibatch<Arch> mag, ibatch<Arch> a, ibatch<Arch> s) noe
 
 /// dst[i] = low byte of src[i]. Separate restrict-qualified arguments let the compiler vectorise
 /// the narrowing (a uint8_t store may otherwise alias the int32 source).
-inline void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+LOWBIT_FORCE_INLINE void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
 }
 /// dst[i] = low byte of src[i] (64-bit source).
-inline void narrow_store64(const std::uint64_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+LOWBIT_FORCE_INLINE void narrow_store64(const std::uint64_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
 }
 /// Packs n (a multiple of 4) 6-bit codes into 3n/4 bytes: the little-endian stream of
@@ -177,7 +183,7 @@ struct xor_lane {
 };
 /// Horizontal max of unsigned lanes by log2(W) butterfly swizzles.
 template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
-inline xsimd::batch<std::uint32_t, Arch> hmax(xsimd::batch<std::uint32_t, Arch> v) noexcept {
+LOWBIT_FORCE_INLINE xsimd::batch<std::uint32_t, Arch> hmax(xsimd::batch<std::uint32_t, Arch> v) noexcept {
     if constexpr (S == 0) {
         return v;
     } else {
@@ -201,7 +207,7 @@ struct bitrev_lane {
 /// the second vector's partial maxima), 2 swizzles + 2 max + 1 select per fold, W − 1 folds in all;
 /// the lanes come out bit-reversed, and one last swizzle puts them in order.
 template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
-inline void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexcept {
+LOWBIT_FORCE_INLINE void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexcept {
     using U = xsimd::batch<std::uint32_t, Arch>;
     if constexpr (S > 0) {
         alignas(64) std::uint32_t iota[U::size];
@@ -217,7 +223,7 @@ inline void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexc
     }
 }
 template <class Arch>
-inline xsimd::batch<std::uint32_t, Arch> transpose_max(xsimd::batch<std::uint32_t, Arch>* v) noexcept {
+LOWBIT_FORCE_INLINE xsimd::batch<std::uint32_t, Arch> transpose_max(xsimd::batch<std::uint32_t, Arch>* v) noexcept {
     using U = xsimd::batch<std::uint32_t, Arch>;
     fold_max<Arch>(v, U::size);
     return xsimd::swizzle(v[0], xsimd::make_batch_constant<U, bitrev_lane>());
