@@ -71,6 +71,12 @@ LOWBIT_FORCE_INLINE ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
     if constexpr (F == nan_inf::fn || F == nan_inf::ieee) {  // NaN keeps its sign: only the magnitude changes
         mag = xsimd::select(nan, I(static_cast<std::int32_t>(Format::nan_code)), mag);
         return mag | ((u >> (31 - EM)) & I(sign_mask));  // the sign bit, moved to bit EM
+    } else if constexpr (F == nan_inf::none && Format::bias < 127) {
+        // NaN → ∓0 (ml_dtypes). A NaN's normal count is beyond max (its bits exceed Inf's, and with
+        // bias < 127 the rounding add cannot wrap), so its lane holds sign | all-ones magnitude here
+        // (max_magnitude of a finite-only format), and xor with sign | magnitude mask makes it ∓0.
+        const I code = mag | ((u >> (31 - EM)) & I(sign_mask));
+        return xsimd::select(nan, code ^ I(static_cast<std::int32_t>(Format::sign_mask | Format::magnitude_mask)), code);
     } else {
         const I sign = (u >> (31 - EM)) & I(sign_mask);
         I code;
@@ -204,7 +210,7 @@ struct bitrev_lane {
 
 /// Horizontal maxima of W vectors at once: returns r with r[b] = max over lanes of v[b]. A
 /// transposing butterfly: at each level pairs of vectors fold into one (lanes with bit S set keep
-/// the second vector's partial maxima), 2 swizzles + 2 max + 1 select per fold, W − 1 folds in all;
+/// the second vector's partial maxima), 2 selects + 1 swizzle + 1 max per fold, W − 1 folds in all;
 /// the lanes come out bit-reversed, and one last swizzle puts them in order.
 template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
 LOWBIT_FORCE_INLINE void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexcept {
@@ -215,9 +221,12 @@ LOWBIT_FORCE_INLINE void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned
         const auto upper = (U::load_aligned(iota) & U(S)) != U(0u);
         const auto swz = xsimd::make_batch_constant<U, xor_lane<S>>();
         for (unsigned j = 0; j < count / 2; ++j) {
-            const U a = xsimd::max(v[2 * j], xsimd::swizzle(v[2 * j], swz));
-            const U b = xsimd::max(v[2 * j + 1], xsimd::swizzle(v[2 * j + 1], swz));
-            v[j] = xsimd::select(upper, b, a);
+            // x holds a's lower and b's upper lanes, y the other halves; y's swizzle brings each
+            // lane its partner from the same vector: max(x, swz(y)) is a's pairs below, b's above.
+            const U& a = v[2 * j];
+            const U& b = v[2 * j + 1];
+            const U x = xsimd::select(upper, b, a), y = xsimd::select(upper, a, b);
+            v[j] = xsimd::max(x, xsimd::swizzle(y, swz));
         }
         fold_max<Arch, S / 2>(v, count / 2);
     }
