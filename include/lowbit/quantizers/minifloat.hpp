@@ -241,8 +241,8 @@ public:
         }
         if constexpr (simd::fused_block_ok<Format, 32>) {
             if (fused(b, G, t.shape, end)) {  // groups of 32 filling whole rows: the fused chunk kernel
-                for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
-                    const std::size_t c1 = std::min(c0 + chunk_elements, end);
+                for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
+                    const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
                     simd::encode_chunk_fused<Format, 32>(
                         x.data() + c0, (c1 - c0) / 32,
                         [&](const float*, std::size_t nb, float* inv) {  // scales were set by prepare()
