@@ -152,6 +152,18 @@ TEST_CASE("fused block kernels: blocks holding NaN or ±Inf take their scale fro
         check_backends(mx_quantizer<e2m1, 16>(), x, {16, 1024});
         check_backends(nvfp4_quantizer(), x, {16, 1024});
     }
+    // A last chunk of fewer than W blocks (the per-block path) holding NaN and Inf, after chunks of
+    // finite values only (the NaN-free encode); also Inf in blocks whose NVFP4 scale is 0 (Inf · 0).
+    auto y = lowbit_test::gaussian(16384 + 96, 73);
+    y[16384 + 5] = std::numeric_limits<float>::quiet_NaN();
+    y[16384 + 40] = -std::numeric_limits<float>::infinity();
+    check_backends(mx_quantizer<e4m3fn>(), y, {1, y.size()});
+    check_backends(mx_quantizer<e2m1>(), y, {1, y.size()});
+    check_backends(nvfp4_quantizer(), y, {1, y.size()});
+    for (std::size_t i = 0; i < 1024; ++i) y[i] = 1e-30f;  // blocks whose E4M3 scale underflows to 0
+    y[3] = std::numeric_limits<float>::infinity();
+    y[1000] = -std::numeric_limits<float>::infinity();
+    check_backends(nvfp4_quantizer(), y, {1, y.size()});
 }
 
 TEST_CASE("stream_bytes copies every length at every destination alignment") {

@@ -116,15 +116,18 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
 /// every block encoded by encode(x · inverse, index) and written: 8-bit one code per byte,
 /// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element
 /// encode + pack bit for bit.
-template <int Bits, std::size_t Block, class Arch = xsimd::default_arch, class Scales, class Encode>
-inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& scales, Encode&& encode, std::uint64_t index0,
-                                    std::uint8_t* out) noexcept {
+/// encode_finite(y, index) is used instead of encode for chunks whose x are all finite (then no y
+/// is NaN: the inverses are finite, so no Inf · 0 either), and may skip NaN handling.
+template <int Bits, std::size_t Block, class Arch = xsimd::default_arch, class Scales, class Encode, class EncodeFinite>
+inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& scales, Encode&& encode, EncodeFinite&& encode_finite,
+                                    std::uint64_t index0, std::uint8_t* out) noexcept {
     using B = fbatch<Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
     static_assert(chunk_elements % Block == 0 && fused_elements % chunk_elements == 0, "lowbit: fused chunks hold whole blocks");
     constexpr std::size_t max_blocks = fused_elements / Block;
     float amax[max_blocks], inv[max_blocks];
+    bool finite = true;  // every x of the chunk finite
     std::size_t b = 0;
     if constexpr (max_blocks >= W) {  // W blocks' maxima at once: NB maxes per block, then one transposing reduction
         U m[W];
@@ -139,46 +142,61 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
             }
             const U r = detail_mf::transpose_max<Arch>(m);
             xsimd::bitwise_cast<B>(r).store_unaligned(amax + b);
-            if (xsimd::any(r > U(0x7F7FFFFFu)))
+            if (xsimd::any(r > U(0x7F7FFFFFu))) {
+                finite = false;
                 for (std::size_t k = 0; k < W; ++k)
                     if (lowbit::detail::float_bits(amax[b + k]) > 0x7F7FFFFFu) amax[b + k] = lowbit::block_absmax(x + (b + k) * Block, Block);
+            }
         }
     }
     for (; b < nb; ++b) {
         U m(0u);
         for (std::size_t k = 0; k < NB; ++k) {
             const U a = xsimd::bitwise_cast<U>(B::load_unaligned(x + b * Block + k * W)) & U(0x7FFFFFFFu);
-            m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
+            const auto ok = a <= U(0x7F7FFFFFu);
+            finite = finite && xsimd::all(ok);
+            m = xsimd::max(m, xsimd::select(ok, a, U(0u)));
         }
         amax[b] = lowbit::detail::bits_float(detail_mf::hmax<Arch>(m).get(0));
     }
     scales(static_cast<const float*>(amax), nb, static_cast<float*>(inv));
     // Codes go to a chunk-sized buffer first and are narrowed in one long loop, which the compiler
     // vectorises (short per-batch narrowing loops come out scalar).
-    if constexpr (Bits == 4) {
-        using Q = xsimd::batch<std::uint64_t, Arch>;
-        alignas(64) std::uint64_t pairs[fused_elements / 2];
-        for (std::size_t b = 0; b < nb; ++b) {
-            const B vinv(inv[b]);
-            for (std::size_t k = 0; k < NB; ++k) {
-                const std::size_t j = b * Block + k * W;
-                const Q w = xsimd::bitwise_cast<Q>(encode(B::load_unaligned(x + j) * vinv, index0 + j));
-                (w | (w >> 28)).store_aligned(pairs + j / 2);  // c_2i | c_2i+1 << 4 in the low byte
+    auto encode_all = [&](auto&& enc) {
+        if constexpr (Bits == 4) {
+            using Q = xsimd::batch<std::uint64_t, Arch>;
+            alignas(64) std::uint64_t pairs[fused_elements / 2];
+            for (std::size_t b = 0; b < nb; ++b) {
+                const B vinv(inv[b]);
+                for (std::size_t k = 0; k < NB; ++k) {
+                    const std::size_t j = b * Block + k * W;
+                    const Q w = xsimd::bitwise_cast<Q>(enc(B::load_unaligned(x + j) * vinv, index0 + j));
+                    (w | (w >> 28)).store_aligned(pairs + j / 2);  // c_2i | c_2i+1 << 4 in the low byte
+                }
             }
-        }
-        detail_mf::narrow_store64(pairs, out, nb * Block / 2);
-    } else {
-        alignas(64) std::int32_t codes[fused_elements];
-        for (std::size_t b = 0; b < nb; ++b) {
-            const B vinv(inv[b]);
-            for (std::size_t k = 0; k < NB; ++k) {
-                const std::size_t j = b * Block + k * W;
-                encode(B::load_unaligned(x + j) * vinv, index0 + j).store_aligned(codes + j);
+            detail_mf::narrow_store64(pairs, out, nb * Block / 2);
+        } else {
+            alignas(64) std::int32_t codes[fused_elements];
+            for (std::size_t b = 0; b < nb; ++b) {
+                const B vinv(inv[b]);
+                for (std::size_t k = 0; k < NB; ++k) {
+                    const std::size_t j = b * Block + k * W;
+                    enc(B::load_unaligned(x + j) * vinv, index0 + j).store_aligned(codes + j);
+                }
             }
+            if constexpr (Bits == 6) detail_mf::pack6(codes, out, nb * Block);
+            else detail_mf::narrow_store(codes, out, nb * Block);
         }
-        if constexpr (Bits == 6) detail_mf::pack6(codes, out, nb * Block);
-        else detail_mf::narrow_store(codes, out, nb * Block);
-    }
+    };
+    if (finite) encode_all(encode_finite);
+    else encode_all(encode);
+}
+
+/// encode_chunk_fused_with with one encode for every chunk.
+template <int Bits, std::size_t Block, class Arch = xsimd::default_arch, class Scales, class Encode>
+inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& scales, Encode&& encode, std::uint64_t index0,
+                                    std::uint8_t* out) noexcept {
+    encode_chunk_fused_with<Bits, Block, Arch>(x, nb, scales, encode, encode, index0, out);
 }
 
 /// encode_chunk_fused_with for a minifloat element: encode = saturating encode with `rnd`.
@@ -187,7 +205,8 @@ inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, 
                                std::uint8_t* out) noexcept {
     if (rnd.mode == round_mode::nearest_even)  // the hot path: the lean encode, no mode test per batch
         encode_chunk_fused_with<Elem::bits, Block, Arch>(
-            x, nb, scales, [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch>(y); }, index0, out);
+            x, nb, scales, [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch>(y); },
+            [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch, false>(y); }, index0, out);
     else
         encode_chunk_fused_with<Elem::bits, Block, Arch>(
             x, nb, scales,

@@ -51,7 +51,8 @@ inline ibatch<Arch> magnitude_rne(ibatch<Arch> a) noexcept {
 /// 2^s, so subtracting it before the arithmetic shift is exact), overflow and ±Inf saturate by one integer min (the normal
 /// count is monotone in |y|'s bits and Inf's count is beyond max), NaN costs one compare, and the
 /// sign is or-ed in last, as one and-or.
-template <class Format, class Arch>
+/// MayBeNaN = false: the caller knows no lane of y is NaN, and the NaN handling is left out.
+template <class Format, class Arch, bool MayBeNaN = true>
 LOWBIT_FORCE_INLINE ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
     static_assert(Format::bits <= 8, "lowbit: the lean encode rounds at bit 23 − M >= 16 (codes of at most 8 bits)");
     using I = ibatch<Arch>;
@@ -67,6 +68,11 @@ LOWBIT_FORCE_INLINE ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
     const I sub = xsimd::bitwise_cast<I>(xsimd::bitwise_cast<B>(a) + B(C)) - I(static_cast<std::int32_t>(lowbit::detail::float_bits(C)));
     const I min_normal(static_cast<std::int32_t>(lowbit::detail::float_bits(lowbit::detail::pow2f(Format::emin))));
     I mag = xsimd::min(xsimd::select(a < min_normal, sub, normal), I(static_cast<std::int32_t>(Format::max_magnitude)));
+    if constexpr (!MayBeNaN) {
+        const I code = mag | ((u >> (31 - EM)) & I(sign_mask));  // the sign bit, moved to bit EM
+        if constexpr (F == nan_inf::fnuz) return xsimd::select(mag == I(0), I(0), code);  // no −0
+        else return code;
+    }
     const auto nan = a > I(0x7F800000);
     if constexpr (F == nan_inf::fn || F == nan_inf::ieee) {  // NaN keeps its sign: only the magnitude changes
         mag = xsimd::select(nan, I(static_cast<std::int32_t>(Format::nan_code)), mag);
