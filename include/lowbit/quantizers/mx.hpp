@@ -94,7 +94,8 @@ public:
                         [&](const float* amax, std::size_t nb, float* inv) {
                             simd::mx_scales<Elem>(amax, nb, opt_.scale_rounding, t.scales.data() + c0 / Block, inv);
                         },
-                        opt_.round, c0, stream ? codes : out);
+                        opt_.round, c0, stream ? codes : out,
+                        c1 + simd::fused_elements <= end ? x.data() + c1 : nullptr);  // the next chunk, when it is whole
                     if (stream) simd::stream_bytes<xsimd::default_arch>(out, codes, (c1 - c0) * bits / 8);
                 }
                 if (stream) simd::stream_fence();

@@ -117,10 +117,13 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
 /// 6-bit four per three bytes, 4-bit two per byte. Equals block_absmax + the reference element
 /// encode + pack bit for bit.
 /// encode_finite(y, index) is used instead of encode for chunks whose x are all finite (then no y
-/// is NaN: the inverses are finite, so no Inf · 0 either), and may skip NaN handling.
+/// is NaN: the inverses are finite, so no Inf · 0 either), and may skip NaN handling. `next`, when
+/// not null, is the input of the chunk the caller encodes next (at least nb blocks): phase C asks
+/// for its lines block by block, so they arrive while this chunk computes (measured: MX 9% faster
+/// on a 64 MiB forward walk; not used for NVFP4's back-to-front walk, where it measured slower).
 template <int Bits, std::size_t Block, class Arch = xsimd::default_arch, class Scales, class Encode, class EncodeFinite>
 inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& scales, Encode&& encode, EncodeFinite&& encode_finite,
-                                    std::uint64_t index0, std::uint8_t* out) noexcept {
+                                    std::uint64_t index0, std::uint8_t* out, const float* next = nullptr) noexcept {
     using B = fbatch<Arch>;
     using U = xsimd::batch<std::uint32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
@@ -167,6 +170,7 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
             using Q = xsimd::batch<std::uint64_t, Arch>;
             alignas(64) std::uint64_t pairs[fused_elements / 2];
             for (std::size_t b = 0; b < nb; ++b) {
+                if (next) detail_mf::prefetch_lines(next + b * Block, Block);
                 const B vinv(inv[b]);
                 for (std::size_t k = 0; k < NB; ++k) {
                     const std::size_t j = b * Block + k * W;
@@ -178,6 +182,7 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
         } else {
             alignas(64) std::int32_t codes[fused_elements];
             for (std::size_t b = 0; b < nb; ++b) {
+                if (next) detail_mf::prefetch_lines(next + b * Block, Block);
                 const B vinv(inv[b]);
                 for (std::size_t k = 0; k < NB; ++k) {
                     const std::size_t j = b * Block + k * W;
@@ -202,16 +207,14 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
 /// encode_chunk_fused_with for a minifloat element: encode = saturating encode with `rnd`.
 template <class Elem, std::size_t Block, class Arch = xsimd::default_arch, class Scales>
 inline void encode_chunk_fused(const float* x, std::size_t nb, Scales&& scales, rounding rnd, std::uint64_t index0,
-                               std::uint8_t* out) noexcept {
+                               std::uint8_t* out, const float* next = nullptr) noexcept {
+    const auto general = [rnd](fbatch<Arch> y, std::uint64_t i) { return encode_minifloat_batch<Elem, overflow::saturate, Arch>(y, rnd, i); };
     if (rnd.mode == round_mode::nearest_even)  // the hot path: the lean encode, no mode test per batch
         encode_chunk_fused_with<Elem::bits, Block, Arch>(
             x, nb, scales, [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch>(y); },
-            [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch, false>(y); }, index0, out);
+            [](fbatch<Arch> y, std::uint64_t) { return detail_mf::encode_rne_saturate<Elem, Arch, false>(y); }, index0, out, next);
     else
-        encode_chunk_fused_with<Elem::bits, Block, Arch>(
-            x, nb, scales,
-            [rnd](fbatch<Arch> y, std::uint64_t i) { return encode_minifloat_batch<Elem, overflow::saturate, Arch>(y, rnd, i); },
-            index0, out);
+        encode_chunk_fused_with<Elem::bits, Block, Arch>(x, nb, scales, general, general, index0, out, next);
 }
 
 /// MX block scales of nb blocks: codes[k] = the E8M0 code of mx_scale_exponent<Elem>(amax[k], rule),

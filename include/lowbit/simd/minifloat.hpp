@@ -154,6 +154,17 @@ inline ibatch<Arch> finish(ibatch<Arch> mag, ibatch<Arch> a, ibatch<Arch> s) noe
     return xsimd::select(nan, nan_code, code);
 }
 
+/// Asks for the cache lines of the n floats at p ahead of their use: a hint, which never faults
+/// (a no-op where the compiler has no prefetch builtin).
+LOWBIT_FORCE_INLINE void prefetch_lines(const float* p, std::size_t n) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    for (std::size_t i = 0; i < n; i += 16) __builtin_prefetch(p + i, 0, 3);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /// dst[i] = low byte of src[i]. Separate restrict-qualified arguments let the compiler vectorise
 /// the narrowing (a uint8_t store may otherwise alias the int32 source).
 LOWBIT_FORCE_INLINE void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
