@@ -15,3 +15,11 @@
 /// Inline ABI namespace: lowbit::v1 is spelled lowbit:: by users.
 #define LOWBIT_NAMESPACE_BEGIN namespace lowbit { inline namespace v1 {
 #define LOWBIT_NAMESPACE_END } }
+
+/// Forces a hot SIMD helper inline (GCC, Clang): in a large translation unit the compiler may
+/// otherwise keep it out of line, and the arrays of batches it takes then live in memory.
+#if defined(__GNUC__) || defined(__clang__)
+#define LOWBIT_FORCE_INLINE [[gnu::always_inline]] inline
+#else
+#define LOWBIT_FORCE_INLINE inline
+#endif

@@ -82,31 +82,36 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if constexpr (simd::fused_block_ok<Elem, Block>) {
+            if (use_fused(b, t.shape, opt_.round, end)) {  // whole blocks: block k of the tensor is flat block c0 / Block + k
+                const bool stream = t.size() >= detail::stream_min_elements;
+                alignas(64) std::uint8_t codes[simd::fused_elements * bits / 8];
+                for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
+                    const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
+                    std::uint8_t* out = t.packed.data() + c0 * bits / 8;
+                    simd::encode_chunk_fused<Elem, Block>(
+                        x.data() + c0, (c1 - c0) / Block,
+                        [&](const float* amax, std::size_t nb, float* inv) {
+                            simd::mx_scales<Elem>(amax, nb, opt_.scale_rounding, t.scales.data() + c0 / Block, inv);
+                        },
+                        opt_.round, c0, stream ? codes : out,
+                        c1 + simd::fused_elements <= end ? x.data() + c1 : nullptr);  // the next chunk, when it is whole
+                    if (stream) simd::stream_bytes<xsimd::default_arch>(out, codes, (c1 - c0) * bits / 8);
+                }
+                if (stream) simd::stream_fence();
+                return;
+            }
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         std::uint8_t* out = buf;
         std::size_t base = 0;
-        const bool fused = use_fused(b, t.shape, opt_.round, end);
         detail::for_each_run(
             t.shape.cols, Block, begin, end,
-            [&](std::size_t c0, std::size_t c1) {
+            [&](std::size_t c0, std::size_t) {
                 base = c0;
                 out = bits == 8 ? t.packed.data() + c0 : buf;
-                if constexpr (simd::fused_block_ok<Elem, Block>) {
-                    if (fused)  // whole chunk-aligned blocks: block k of the tensor is flat block c0 / Block + k
-                        simd::encode_chunk_fused<Elem, Block>(
-                            x.data() + c0, (c1 - c0) / Block,
-                            [&](const float* amax, std::size_t nb, float* inv) {
-                                std::uint8_t* codes = t.scales.data() + c0 / Block;
-                                for (std::size_t k = 0; k < nb; ++k) {
-                                    codes[k] = static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax[k], opt_.scale_rounding) + 127);
-                                    inv[k] = lowbit::detail::pow2f(127 - static_cast<int>(codes[k]));
-                                }
-                            },
-                            opt_.round, c0, t.packed.data() + c0 * bits / 8);
-                }
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
-                if (fused) return;  // done by the chunk kernel
                 const std::uint8_t code = block_scale(x.subspan(g0, g1 - g0), b);
                 if (i == g0) t.scales[slot] = code;
                 const float inv = lowbit::detail::pow2f(127 - static_cast<int>(code));  // 2^−E, exact
@@ -114,7 +119,6 @@ public:
             },
             [&](std::size_t c0, std::size_t c1) {
                 if constexpr (bits != 8) {
-                    if (fused) return;
                     auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
                     if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
                     else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
@@ -218,33 +222,38 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        const float g = t.global_scale;
+        if constexpr (simd::fused_block_ok<e2m1, block>) {
+            if (use_fused(b, t.shape, opt_.round, end)) {
+                // Back to front after prepare()'s absmax pass (see for_each_step_backward); codes and
+                // scales do not depend on the order.
+                const bool stream = t.size() >= detail::stream_min_elements;
+                alignas(64) std::uint8_t codes[simd::fused_elements / 2];
+                detail::for_each_step_backward(begin, end, simd::fused_elements, [&](std::size_t c0, std::size_t c1) {
+                    std::uint8_t* out = t.packed.data() + c0 / 2;
+                    simd::encode_chunk_fused<e2m1, block>(
+                        x.data() + c0, (c1 - c0) / block,
+                        [&](const float* amax, std::size_t nb, float* inv) {
+                            simd::nvfp4_scales(amax, nb, g, t.scales.data() + c0 / block, inv);
+                        },
+                        opt_.round, c0, stream ? codes : out);
+                    if (stream) simd::stream_bytes<xsimd::default_arch>(out, codes, (c1 - c0) / 2);
+                });
+                if (stream) simd::stream_fence();
+                return;
+            }
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         std::size_t base = 0;
-        const float g = t.global_scale;
-        const bool fused = use_fused(b, t.shape, opt_.round, end);
         detail::for_each_run(
-            t.shape.cols, block, begin, end,
-            [&](std::size_t c0, std::size_t c1) {
-                base = c0;
-                if constexpr (simd::fused_block_ok<e2m1, block>) {
-                    if (fused)
-                        simd::encode_chunk_fused<e2m1, block>(
-                            x.data() + c0, (c1 - c0) / block,
-                            [&](const float* amax, std::size_t nb, float* inv) {
-                                simd::nvfp4_scales(amax, nb, g, t.scales.data() + c0 / block, inv);
-                            },
-                            opt_.round, c0, t.packed.data() + c0 / 2);
-                }
-            },
+            t.shape.cols, block, begin, end, [&](std::size_t c0, std::size_t) { base = c0; },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
-                if (fused) return;  // done by the chunk kernel
                 const std::uint8_t s = nvfp4::block_scale(detail::absmax(b, x.data() + g0, g1 - g0), g);
                 if (i == g0) t.scales[slot] = s;
                 const float inv = detail::safe_inverse(nvfp4::effective_scale(s, g));
                 detail::encode_elements<e2m1>(b, x.data() + i, e - i, inv, opt_.round, i, buf + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
-                if (fused) return;
                 auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
                 if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
                 else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);

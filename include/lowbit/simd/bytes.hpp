@@ -6,7 +6,9 @@
 //   store_low_bytes(q, out)  out[l] = low byte of lane l              (AVX-512: vpmovdb; AVX2/SSE: pack)
 //   load_bytes(in)           lane l = in[l] zero-extended to int32     (vpmovzxbd)
 //   hmax(v), hmin(v)         horizontal extremes of a float batch
+//   stream_bytes(dst, src, n) a copy by non-temporal stores (x86), for outputs larger than the caches
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -99,6 +101,51 @@ inline float hmin(const xsimd::batch<float, Arch>& v) noexcept {
     float m = lanes[0];
     for (std::size_t l = 1; l < xsimd::batch<float, Arch>::size; ++l) m = lanes[l] < m ? lanes[l] : m;
     return m;
+}
+
+/// Copies n bytes from src to dst, for a large output that will not be read again soon: the
+/// 64-byte lines of dst it covers whole are written with non-temporal stores where the ISA has
+/// them (x86: no read-for-ownership of the line, and the line does not push the input out of
+/// the caches); the partial lines at either end, and everything on other ISAs, by plain stores.
+/// Call stream_fence() after the last one, before another thread may read dst.
+template <class Arch>
+inline void stream_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
+#if XSIMD_WITH_SSE2
+    // Every x86 Arch (xsimd's AVX and AVX-512 families do not derive from sse2, so ask each).
+    constexpr bool x86 = std::is_base_of_v<xsimd::sse2, Arch>
+#if XSIMD_WITH_AVX
+                         || std::is_base_of_v<xsimd::avx, Arch>
+#endif
+#if XSIMD_WITH_AVX512F
+                         || std::is_base_of_v<xsimd::avx512f, Arch>
+#endif
+        ;
+    if constexpr (x86) {
+        std::size_t i = (64 - (reinterpret_cast<std::uintptr_t>(dst) & 63u)) & 63u;
+        if (i > n) i = n;
+        std::memcpy(dst, src, i);
+        for (; i + 64 <= n; i += 64) {
+#if XSIMD_WITH_AVX512F
+            if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+                _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_loadu_si512(src + i));
+                continue;
+            }
+#endif
+            for (std::size_t j = 0; j < 64; j += 16)
+                _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i + j), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + j)));
+        }
+        std::memcpy(dst + i, src + i, n - i);
+        return;
+    }
+#endif
+    std::memcpy(dst, src, n);
+}
+
+/// Orders the non-temporal stores of stream_bytes before any later store (x86: sfence).
+inline void stream_fence() noexcept {
+#if XSIMD_WITH_SSE2
+    _mm_sfence();
+#endif
 }
 
 }  // namespace simd

@@ -45,6 +45,56 @@ inline ibatch<Arch> magnitude_rne(ibatch<Arch> a) noexcept {
     return xsimd::select(a < min_normal, sub, normal);
 }
 
+/// Codes of one batch of scaled values y, rounded to nearest even and saturating: the lean hot
+/// path (equal to encode_minifloat_batch<Format, overflow::saturate> with round_mode::nearest_even).
+/// About 15 vector ops per batch: the rebias is folded into the rounding add (it is a multiple of
+/// 2^s, so subtracting it before the arithmetic shift is exact), overflow and ±Inf saturate by one integer min (the normal
+/// count is monotone in |y|'s bits and Inf's count is beyond max), NaN costs one compare, and the
+/// sign is or-ed in last, as one and-or.
+/// MayBeNaN = false: the caller knows no lane of y is NaN, and the NaN handling is left out.
+template <class Format, class Arch, bool MayBeNaN = true>
+LOWBIT_FORCE_INLINE ibatch<Arch> encode_rne_saturate(fbatch<Arch> y) noexcept {
+    static_assert(Format::bits <= 8, "lowbit: the lean encode rounds at bit 23 − M >= 16 (codes of at most 8 bits)");
+    using I = ibatch<Arch>;
+    using B = fbatch<Arch>;
+    constexpr int M = Format::mantissa_bits, s = 23 - M, EM = Format::exponent_bits + M;
+    constexpr nan_inf F = Format::flavour;
+    constexpr auto sign_mask = static_cast<std::int32_t>(Format::sign_mask);
+    const I u = xsimd::bitwise_cast<I>(y);
+    const I a = u & I(0x7FFFFFFF);
+    // (a + 2^(s−1) − 1 + lsb − ((127 − bias) << 23)) >> s: no int32 overflow for any finite a or ±Inf.
+    const I normal = (a + ((a >> s) & I(1)) + I((1 << (s - 1)) - 1 - ((127 - Format::bias) << 23))) >> s;
+    constexpr float C = lowbit::detail::pow2f(Format::emin + 23 - M);
+    const I sub = xsimd::bitwise_cast<I>(xsimd::bitwise_cast<B>(a) + B(C)) - I(static_cast<std::int32_t>(lowbit::detail::float_bits(C)));
+    const I min_normal(static_cast<std::int32_t>(lowbit::detail::float_bits(lowbit::detail::pow2f(Format::emin))));
+    I mag = xsimd::min(xsimd::select(a < min_normal, sub, normal), I(static_cast<std::int32_t>(Format::max_magnitude)));
+    if constexpr (!MayBeNaN) {
+        const I code = mag | ((u >> (31 - EM)) & I(sign_mask));  // the sign bit, moved to bit EM
+        if constexpr (F == nan_inf::fnuz) return xsimd::select(mag == I(0), I(0), code);  // no −0
+        else return code;
+    }
+    const auto nan = a > I(0x7F800000);
+    if constexpr (F == nan_inf::fn || F == nan_inf::ieee) {  // NaN keeps its sign: only the magnitude changes
+        mag = xsimd::select(nan, I(static_cast<std::int32_t>(Format::nan_code)), mag);
+        return mag | ((u >> (31 - EM)) & I(sign_mask));  // the sign bit, moved to bit EM
+    } else if constexpr (F == nan_inf::none && Format::bias < 127) {
+        // NaN → ∓0 (ml_dtypes). A NaN's normal count is beyond max (its bits exceed Inf's, and with
+        // bias < 127 the rounding add cannot wrap), so its lane holds sign | all-ones magnitude here
+        // (max_magnitude of a finite-only format), and xor with sign | magnitude mask makes it ∓0.
+        const I code = mag | ((u >> (31 - EM)) & I(sign_mask));
+        return xsimd::select(nan, code ^ I(static_cast<std::int32_t>(Format::sign_mask | Format::magnitude_mask)), code);
+    } else {
+        const I sign = (u >> (31 - EM)) & I(sign_mask);
+        I code;
+        if constexpr (F == nan_inf::fnuz) code = xsimd::select(mag == I(0), I(0), mag | sign);  // no −0
+        else code = mag | sign;
+        I nan_code;
+        if constexpr (F == nan_inf::none) nan_code = sign ^ I(sign_mask);  // ml_dtypes: ∓0
+        else nan_code = I(static_cast<std::int32_t>(Format::nan_code));
+        return xsimd::select(nan, nan_code, code);
+    }
+}
+
 /// Magnitude field count of |y| under any rounding mode, by the reference's integer algorithm.
 template <class Format, class Arch>
 inline ibatch<Arch> magnitude_generic(ibatch<Arch> a, ibatch<Arch> negative, round_mode mode, ibatch<Arch> random24) noexcept {
@@ -104,13 +154,24 @@ inline ibatch<Arch> finish(ibatch<Arch> mag, ibatch<Arch> a, ibatch<Arch> s) noe
     return xsimd::select(nan, nan_code, code);
 }
 
+/// Asks for the cache lines of the n floats at p ahead of their use: a hint, which never faults
+/// (a no-op where the compiler has no prefetch builtin).
+LOWBIT_FORCE_INLINE void prefetch_lines(const float* p, std::size_t n) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    for (std::size_t i = 0; i < n; i += 16) __builtin_prefetch(p + i, 0, 3);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /// dst[i] = low byte of src[i]. Separate restrict-qualified arguments let the compiler vectorise
 /// the narrowing (a uint8_t store may otherwise alias the int32 source).
-inline void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+LOWBIT_FORCE_INLINE void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
 }
 /// dst[i] = low byte of src[i] (64-bit source).
-inline void narrow_store64(const std::uint64_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
+LOWBIT_FORCE_INLINE void narrow_store64(const std::uint64_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i]);
 }
 /// Packs n (a multiple of 4) 6-bit codes into 3n/4 bytes: the little-endian stream of
@@ -145,7 +206,7 @@ struct xor_lane {
 };
 /// Horizontal max of unsigned lanes by log2(W) butterfly swizzles.
 template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
-inline xsimd::batch<std::uint32_t, Arch> hmax(xsimd::batch<std::uint32_t, Arch> v) noexcept {
+LOWBIT_FORCE_INLINE xsimd::batch<std::uint32_t, Arch> hmax(xsimd::batch<std::uint32_t, Arch> v) noexcept {
     if constexpr (S == 0) {
         return v;
     } else {
@@ -166,10 +227,10 @@ struct bitrev_lane {
 
 /// Horizontal maxima of W vectors at once: returns r with r[b] = max over lanes of v[b]. A
 /// transposing butterfly: at each level pairs of vectors fold into one (lanes with bit S set keep
-/// the second vector's partial maxima), 2 swizzles + 2 max + 1 select per fold, W − 1 folds in all;
+/// the second vector's partial maxima), 2 selects + 1 swizzle + 1 max per fold, W − 1 folds in all;
 /// the lanes come out bit-reversed, and one last swizzle puts them in order.
 template <class Arch, unsigned S = xsimd::batch<std::uint32_t, Arch>::size / 2>
-inline void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexcept {
+LOWBIT_FORCE_INLINE void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexcept {
     using U = xsimd::batch<std::uint32_t, Arch>;
     if constexpr (S > 0) {
         alignas(64) std::uint32_t iota[U::size];
@@ -177,15 +238,18 @@ inline void fold_max(xsimd::batch<std::uint32_t, Arch>* v, unsigned count) noexc
         const auto upper = (U::load_aligned(iota) & U(S)) != U(0u);
         const auto swz = xsimd::make_batch_constant<U, xor_lane<S>>();
         for (unsigned j = 0; j < count / 2; ++j) {
-            const U a = xsimd::max(v[2 * j], xsimd::swizzle(v[2 * j], swz));
-            const U b = xsimd::max(v[2 * j + 1], xsimd::swizzle(v[2 * j + 1], swz));
-            v[j] = xsimd::select(upper, b, a);
+            // x holds a's lower and b's upper lanes, y the other halves; y's swizzle brings each
+            // lane its partner from the same vector: max(x, swz(y)) is a's pairs below, b's above.
+            const U& a = v[2 * j];
+            const U& b = v[2 * j + 1];
+            const U x = xsimd::select(upper, b, a), y = xsimd::select(upper, a, b);
+            v[j] = xsimd::max(x, xsimd::swizzle(y, swz));
         }
         fold_max<Arch, S / 2>(v, count / 2);
     }
 }
 template <class Arch>
-inline xsimd::batch<std::uint32_t, Arch> transpose_max(xsimd::batch<std::uint32_t, Arch>* v) noexcept {
+LOWBIT_FORCE_INLINE xsimd::batch<std::uint32_t, Arch> transpose_max(xsimd::batch<std::uint32_t, Arch>* v) noexcept {
     using U = xsimd::batch<std::uint32_t, Arch>;
     fold_max<Arch>(v, U::size);
     return xsimd::swizzle(v[0], xsimd::make_batch_constant<U, bitrev_lane>());
@@ -199,16 +263,35 @@ inline ibatch<Arch> random24_batch(std::uint64_t seed, std::uint64_t index0) noe
 
 }  // namespace detail_mf
 
+/// Streams a long pass over memory reads at once (see block_absmax).
+inline constexpr std::size_t read_streams = 8;
+
 /// Largest finite |x| of n floats; equals block_absmax (formats/bfp.hpp) exactly (a max is exact).
+/// A long input is read as read_streams equal parts at once: one core keeps more misses in flight
+/// over several ascending streams than over one (measured here: 64 MiB in 2.2 ms against 3.0 ms).
 template <class Arch = xsimd::default_arch>
 inline float block_absmax(const float* x, std::size_t n) noexcept {
     using U = xsimd::batch<std::uint32_t, Arch>;
-    constexpr std::size_t W = U::size;
+    constexpr std::size_t W = U::size, S = read_streams;
+    const U finite(0x7F7FFFFFu), abs_mask(0x7FFFFFFFu);
     U m(0u);
     std::size_t i = 0;
+    if (n >= (std::size_t{1} << 16)) {
+        const std::size_t part = n / S / (2 * W) * (2 * W);
+        U ms[S];
+        for (auto& v : ms) v = U(0u);
+        for (std::size_t j = 0; j < part; j += 2 * W)
+            for (std::size_t s = 0; s < S; ++s) {
+                const U a0 = xsimd::bitwise_cast<U>(fbatch<Arch>::load_unaligned(x + s * part + j)) & abs_mask;
+                const U a1 = xsimd::bitwise_cast<U>(fbatch<Arch>::load_unaligned(x + s * part + j + W)) & abs_mask;
+                ms[s] = xsimd::max(ms[s], xsimd::max(xsimd::select(a0 <= finite, a0, U(0u)), xsimd::select(a1 <= finite, a1, U(0u))));
+            }
+        for (const auto& v : ms) m = xsimd::max(m, v);
+        i = S * part;
+    }
     for (; i + W <= n; i += W) {
-        const U a = xsimd::bitwise_cast<U>(fbatch<Arch>::load_unaligned(x + i)) & U(0x7FFFFFFFu);
-        m = xsimd::max(m, xsimd::select(a <= U(0x7F7FFFFFu), a, U(0u)));
+        const U a = xsimd::bitwise_cast<U>(fbatch<Arch>::load_unaligned(x + i)) & abs_mask;
+        m = xsimd::max(m, xsimd::select(a <= finite, a, U(0u)));
     }
     std::uint32_t r = detail_mf::hmax<Arch>(m).get(0);
     const std::uint32_t t = lowbit::detail::float_bits(lowbit::block_absmax(x + i, n - i));
@@ -224,6 +307,7 @@ inline xsimd::batch<std::int32_t, Arch> encode_minifloat_batch(fbatch<Arch> y, r
     const I s = (u >> 31) & I(1);
     I mag;
     if (rnd.mode == round_mode::nearest_even) {
+        if constexpr (O == overflow::saturate) return detail_mf::encode_rne_saturate<Format, Arch>(y);
         mag = detail_mf::magnitude_rne<Format, Arch>(a);
     } else {
         const I r = rnd.mode == round_mode::stochastic ? detail_mf::random24_batch<Arch>(rnd.seed, index0) : I(0);
@@ -242,6 +326,13 @@ inline void encode_minifloat_run(const float* x, std::size_t n, float inv, round
     alignas(64) std::int32_t tmp[W * K];
     const B vinv(inv);
     std::size_t i = 0;
+    if (rnd.mode == round_mode::nearest_even && O == overflow::saturate) {  // the hot path, hoisted: no mode test per batch
+        for (; i + W * K <= n; i += W * K) {
+            for (std::size_t k = 0; k < K; ++k)
+                detail_mf::encode_rne_saturate<Format, Arch>(B::load_unaligned(x + i + k * W) * vinv).store_aligned(tmp + k * W);
+            detail_mf::narrow_store(tmp, codes + i, W * K);
+        }
+    }
     for (; i + W * K <= n; i += W * K) {
         if (rnd.mode == round_mode::stochastic && ((index0 + i) >> 32) != ((index0 + i + W * K - 1) >> 32)) break;
         for (std::size_t k = 0; k < K; ++k)
