@@ -220,6 +220,7 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        if (begin == end) return;  // nothing to encode (and an empty tensor has no scale to read)
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
             if (G == 0) {  // the hot path: runs of one code per byte, walked back to front (codes do not depend on the order)
@@ -281,6 +282,7 @@ public:
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
         detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
         detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
+        if (begin == end) return;
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
             if (G == 0) {
