@@ -157,8 +157,19 @@ public:
         if constexpr (Bits == 4) {
             if (packed4(t, b)) {  // one group per step, no divisions in the loop
                 std::size_t r = begin / cols, c = begin % cols, gc0 = c - c % G, g = r * gpr + gc0 / G;
+                const bool sixteen = !t.double_quant && G == 64 && simd::has_16groups(kern_);
                 for (std::size_t i = begin; i < end; ++g) {
                     const std::size_t gc1 = std::min(gc0 + G, cols), g0 = r * cols + gc0, run_end = std::min(end, r * cols + gc1);
+                    // 16 whole groups at once where they are contiguous: within the row, or across
+                    // rows whose length is a multiple of G (every group whole, g = i / G).
+                    if (sixteen && i == g0 && (cols % G == 0 || gc0 + 16 * G <= cols) && i + 16 * G <= end) {
+                        simd::encode_codebook_16groups_packed4<Bits>(x.data() + i, kern_, t.scales.data() + g, t.packed.data() + i / 2);
+                        i += 16 * G;
+                        g += 15;
+                        r = i / cols;
+                        gc0 = i % cols;
+                        continue;
+                    }
                     float s;
                     if (!t.double_quant && i == g0 && run_end == g0 + G && G == 4 * xsimd::batch<float>::size) {
                         t.scales[g] = simd::encode_codebook_group_packed4<Bits, 4>(x.data() + i, kern_, t.packed.data() + i / 2);
@@ -219,7 +230,7 @@ public:
         } else {
             detail::require(t.scales.size() == t.group_count(), "t.scales", "must hold one scale per group");
         }
-        const simd::codebook_kernel<Bits> kern(t.cb);
+        const simd::codebook_kernel<Bits> kern(t.cb, false);
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];
         const bool direct = packed4(t, b);
