@@ -196,6 +196,12 @@ public:
         alignas(64) float small[4096];
         float* tmp = small;
         if (H > 4096) { big.resize(H); tmp = big.data(); }
+        if constexpr (code_bits == 4 && !Quest) {
+            // Rows of whole blocks under one σ, the range on block edges: one run of blocks.
+            if (direct && cols % H == 0 && begin % H == 0 && end % H == 0 && opt_.sigma_from != sigma_source::per_row &&
+                fused_blocks(x.data() + begin, (end - begin) / H, H, multiplier(t, 0), t.packed.data() + begin / 2))
+                return;
+        }
         for (std::size_t r = begin / cols; r * cols < end; ++r) {
             const std::size_t row0 = r * cols;
             const std::size_t lo = std::max(begin, row0) - row0, hi = std::min(end, row0 + cols) - row0;
@@ -204,6 +210,12 @@ public:
             for (std::size_t pos = std::min(lo / H, cols / H) * H; pos < hi;) {
                 const std::size_t h = hadamard_block_at(cols - pos, H);
                 if constexpr (code_bits == 4 && !Quest) {
+                    // The whole blocks of H from here on within the range: one run.
+                    const std::size_t run = pos >= lo && h == H ? (hi - pos) / H : 0;
+                    if (direct && run > 0 && fused_blocks(x.data() + row0 + pos, run, H, mult, t.packed.data() + (row0 + pos) / 2)) {
+                        pos += run * H;
+                        continue;
+                    }
                     if (direct && pos >= lo && pos + h <= hi && fused_block(x.data() + row0 + pos, h, mult, t.packed.data() + (row0 + pos) / 2)) {
                         pos += h;
                         continue;
@@ -328,6 +340,20 @@ private:
                 case 4: simd::bbq_block_encode_packed4<Bits, 4>(x, r, Codes, kern_, out); return true;
                 case 8: simd::bbq_block_encode_packed4<Bits, 8>(x, r, Codes, kern_, out); return true;
                 case 16: simd::bbq_block_encode_packed4<Bits, 16>(x, r, Codes, kern_, out); return true;
+                default: return false;
+            }
+        }
+        return false;
+    }
+    /// Transform and encode `count` whole blocks of h values when h is 4, 8 or 16 batches.
+    bool fused_blocks(const float* x, std::size_t count, std::size_t h, float r, std::uint8_t* out) const noexcept {
+        if constexpr (code_bits == 4 && !Quest) {
+            constexpr std::size_t W = xsimd::batch<float>::size;
+            if (h % W != 0) return false;
+            switch (h / W) {
+                case 4: simd::bbq_blocks_encode_packed4<Bits, 4>(x, count, r, Codes, kern_, out); return true;
+                case 8: simd::bbq_blocks_encode_packed4<Bits, 8>(x, count, r, Codes, kern_, out); return true;
+                case 16: simd::bbq_blocks_encode_packed4<Bits, 16>(x, count, r, Codes, kern_, out); return true;
                 default: return false;
             }
         }

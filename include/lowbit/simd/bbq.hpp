@@ -65,23 +65,33 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
         const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
 #if defined(__AVX512F__)
         if constexpr (detail::has_permute16<Arch> && WD == 8) {
-            if (m == tree_block) {  // squares in double of 8 floats at a time; non-finite terms are 0
-                const __m512d inf = _mm512_set1_pd(INFINITY);
-                __m512d v[NV];
-                for (std::size_t j = 0; j < NV; ++j) {
+            if (m == tree_block) {
+                // Squares in double of 8 floats at a time, unmasked: the leaf's sum is finite
+                // exactly when all its 256 values are (a finite float's square is < 2^256 and
+                // 256 of them cannot overflow a double; ±Inf or NaN makes the sum ±Inf or NaN).
+                // Only a leaf whose sum is not finite is summed again with non-finite terms as 0.
+                // Batch j holds terms 8j … 8j + 7; the distances 16 and 8 (in batches) first, as
+                // (v_j + v_{j+16}) + (v_{j+8} + v_{j+24}), so that few registers are live.
+                auto sq = [&](std::size_t j) {
                     const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x.data() + base + j * 8));
-                    const __m512d sq = _mm512_mul_pd(d, d);  // finite x: exact and < inf
-                    const __mmask8 k = _mm512_cmp_pd_mask(sq, inf, _CMP_LT_OQ);
-                    count += std::size_t(std::popcount(unsigned(k)));
-                    v[j] = _mm512_maskz_mov_pd(k, sq);
-                }
-                for (std::size_t s = NV / 2; s >= 1; s /= 2)
+                    return _mm512_mul_pd(d, d);
+                };
+                static_assert(NV == 32, "a leaf of 256 is 32 batches of 8 doubles");
+                __m512d v[8];
+                for (std::size_t j = 0; j < 8; ++j)
+                    v[j] = _mm512_add_pd(_mm512_add_pd(sq(j), sq(j + 16)), _mm512_add_pd(sq(j + 8), sq(j + 24)));
+                for (std::size_t s = 4; s >= 1; s /= 2)
                     for (std::size_t j = 0; j < s; ++j) v[j] = _mm512_add_pd(v[j], v[j + s]);
-                _mm512_store_pd(buf, v[0]);
-                for (std::size_t s = WD / 2; s >= 1; s /= 2)
-                    for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
-                level[b] = buf[0];
-                continue;
+                // The last three distances (4, 2, 1) in the register: lane i += lane i + s.
+                __m512d w = _mm512_add_pd(v[0], _mm512_maskz_shuffle_f64x2(0xFF, v[0], v[0], 0x4E));
+                w = _mm512_add_pd(w, _mm512_maskz_permutex_pd(0xFF, w, 0x4E));
+                w = _mm512_add_pd(w, _mm512_maskz_permute_pd(0xFF, w, 0x55));
+                const double sum = _mm512_cvtsd_f64(w);
+                if (std::isfinite(sum)) {
+                    count += tree_block;
+                    level[b] = sum;
+                    continue;
+                }
             }
         }
 #endif
@@ -115,6 +125,15 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
 }
 
 namespace detail {
+/// NaN lanes replaced by +0, every other lane unchanged (AVX-512: one vfixupimmps).
+template <class Arch>
+inline xsimd::batch<float, Arch> nan_to_zero(xsimd::batch<float, Arch> v) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) return _mm512_fixupimm_ps(v, v, _mm512_set1_epi32(0x88), 0);  // QNaN, SNaN → +0
+#endif
+    return xsimd::select(xsimd::isnan(v), xsimd::batch<float, Arch>(0.0f), v);
+}
+
 template <class Arch, int Bits>
 inline xsimd::batch<std::int32_t, Arch> emit(xsimd::batch<std::int32_t, Arch> qu, bbq_codes c,
                                              const lane_table<Arch, Bits>& e2m1) noexcept {
@@ -130,12 +149,22 @@ template <int Bits, class Arch = xsimd::default_arch>
 struct bbq_kernel {
     detail::lane_table<Arch, Bits> thresholds;
     detail::lane_table<Arch, Bits> e2m1_bbq, e2m1_quest;  ///< E2M1 pattern of each q_u, as floats
+    /// v >= t_i in buckets clamped at ±max(1, 1.125 · max |t_i|) (where has_buckets and they fit:
+    /// BBQ of up to 4 bits).
+    detail::bucket_table buckets;
     explicit bbq_kernel(bbq_zero z)
         : thresholds(bbq_format<Bits>::thresholds().data(), bbq_format<Bits>::levels - 1),
           e2m1_bbq(patterns([&](std::uint8_t q) { return bbq_format<Bits>::level(q, z); }).data(), std::size_t{1} << Bits),
-          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits) {}
+          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits),
+          buckets(detail::has_buckets<Arch> ? make_buckets() : detail::bucket_table()) {}
 
 private:
+    static detail::bucket_table make_buckets() {
+        const auto& t = bbq_format<Bits>::thresholds();
+        float m = 1.0f;
+        for (float v : t) m = std::max(m, 1.125f * std::fabs(v));
+        return detail::bucket_table(t.data(), t.size(), true, m);
+    }
     template <class F>
     static std::array<float, (std::size_t{1} << Bits)> patterns(F level) {
         std::array<float, (std::size_t{1} << Bits)> p{};
@@ -152,6 +181,18 @@ inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, b
     constexpr std::size_t W = B::size;
     const B rb(r), zero(0.0f);
     std::size_t i = 0;
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch>) {
+        if (k.buckets.usable) {
+            const detail::bucket_regs br(k.buckets);
+            for (; i + W <= n; i += W) {
+                const B v = detail::nan_to_zero(B::load_unaligned(y + i) * rb);
+                const xsimd::batch<std::int32_t, Arch> qu(detail::bucket_codes<true, true>(v, br));
+                detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
+            }
+        }
+    }
+#endif
     for (; i + W <= n; i += W) {
         B v = B::load_unaligned(y + i) * rb;
         v = xsimd::select(xsimd::isnan(v), zero, v);
@@ -169,6 +210,18 @@ inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_z
     constexpr std::size_t W = B::size;
     const B rb(r), zero(0.0f);
     std::size_t i = 0;
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch>) {
+        if (k.buckets.usable) {
+            const detail::bucket_regs br(k.buckets);
+            for (; i + W <= n; i += W) {
+                const B v = detail::nan_to_zero(B::load_unaligned(y + i) * rb);
+                const xsimd::batch<std::int32_t, Arch> qu(detail::bucket_codes<true, true>(v, br));
+                detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
+            }
+        }
+    }
+#endif
     for (; i + W <= n; i += W) {
         B v = B::load_unaligned(y + i) * rb;
         v = xsimd::select(xsimd::isnan(v), zero, v);
@@ -190,12 +243,56 @@ inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const
     B v[NV];
     hadamard_block_load<Arch, NV>(x, v);
     const B rb(r), zero(0.0f);
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
+        if (k.buckets.usable && c != bbq_codes::e2m1) {  // 64 codes per store; int_b flips bit 3 of every nibble
+            const detail::bucket_regs br(k.buckets);
+            const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
+            for (std::size_t j = 0; j < NV; j += 4) {
+                __m512i q[4];
+                for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
+                detail::store_nibbles64(q[0], q[1], q[2], q[3], out + j * W / 2, flip);
+            }
+            return;
+        }
+    }
+#endif
     for (std::size_t j = 0; j < NV; ++j) {
         B u = v[j] * rb;
         u = xsimd::select(xsimd::isnan(u), zero, u);
         const auto qu = detail::sorted_search<Arch, Bits, true>(u, k.thresholds);
         detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + j * W / 2);
     }
+}
+
+/// `blocks` consecutive whole blocks of h = NV·W values (x[0 … blocks·h)), each transformed and
+/// encoded as bbq_block_encode_packed4 does, codes to out[0 … blocks·h/2), with the tables'
+/// registers loaded once.
+template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
+inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
+                                      std::uint8_t* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size, h = NV * W;
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
+        if (k.buckets.usable && c != bbq_codes::e2m1) {  // the registers of the tables loaded once
+            const detail::bucket_regs br(k.buckets);
+            const B rb(r);
+            const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
+            for (std::size_t blk = 0; blk < blocks; ++blk) {
+                B v[NV];
+                hadamard_block_load<Arch, NV>(x + blk * h, v);
+                for (std::size_t j = 0; j < NV; j += 4) {
+                    __m512i q[4];
+                    for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
+                    detail::store_nibbles64(q[0], q[1], q[2], q[3], out + (blk * h + j * W) / 2, flip);
+                }
+            }
+            return;
+        }
+    }
+#endif
+    for (std::size_t blk = 0; blk < blocks; ++blk) bbq_block_encode_packed4<Bits, NV, Arch>(x + blk * h, r, c, k, out + blk * h / 2);
 }
 
 /// Linear decode of one whole block of h = NV·W packed 4-bit codes (low_first) and its inverse

@@ -252,8 +252,9 @@ inline __m512i bucket_codes(__m512 y, const bucket_regs& r) noexcept {
     return _mm512_mask_add_epi32(base, m, base, _mm512_set1_epi32(1));
 }
 
-/// 64 4-bit codes (int32 lanes c0 … c3, each < 16) packed two per byte, low_first: 32 bytes.
-inline void store_nibbles64(__m512i c0, __m512i c1, __m512i c2, __m512i c3, std::uint8_t* p) noexcept {
+/// 64 4-bit codes (int32 lanes c0 … c3, each < 16) packed two per byte, low_first: 32 bytes,
+/// each XORed with `flip`.
+inline void store_nibbles64(__m512i c0, __m512i c1, __m512i c2, __m512i c3, std::uint8_t* p, std::uint8_t flip = 0) noexcept {
     // packs: byte 16k + 4v + e of q is code 4k + e of c_v (k the 128-bit lane);
     // pairs (lo + 16·hi) as words: word 8k + 2v + j is codes 4k + 2j, 4k + 2j + 1 of c_v;
     // that pair belongs at byte 8v + 2k + j.
@@ -264,7 +265,7 @@ inline void store_nibbles64(__m512i c0, __m512i c1, __m512i c2, __m512i c3, std:
         28, 30, 44, 46, 60, 62, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0};
     const __m512i r = _mm512_permutexvar_epi8(_mm512_load_si512(order), w);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(r));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_xor_si256(_mm512_castsi512_si256(r), _mm256_set1_epi8(static_cast<char>(flip))));
 }
 #endif
 
