@@ -244,3 +244,29 @@ TEST_CASE("sigma's unmasked leaves: huge finite values, one non-finite value at 
         CHECK(finite == y.size() - 1);
     }
 }
+
+TEST_CASE("quantize_into a reused tensor leaves no stale byte or scale (prepare does not clear them)") {
+    auto reuse = [](const auto& q, shape2d s) {
+        const auto x = lowbit_test::gaussian(s.size(), 5), y = lowbit_test::adversarial(s.size(), 6);
+        for (auto b : {backend::scalar, backend::simd}) {
+            auto t = q.quantize(x, s, b);
+            q.quantize_into(y, s, t, b);
+            const auto fresh = q.quantize(y, s, b);
+            CHECK(t.packed == fresh.packed);
+            CHECK(lowbit_test::same_bits(t.scales, fresh.scales));
+            auto u = quantize_parallel(q, x, s, 3);
+            q.quantize_into(y, s, u, b);
+            CHECK(u.packed == fresh.packed);
+        }
+    };
+    for (const shape2d s : {shape2d{3, 1000}, shape2d{5, 333}, shape2d{2, 4096}, shape2d{7, 27}}) {
+        INFO("rows " << s.rows << " cols " << s.cols);
+        reuse(codebook_quantizer<4>(), s);
+        reuse(codebook_quantizer<3>(), s);
+        reuse(codebook_quantizer<4>({.group_size = 7, .order = nibble_order::high_first}), s);
+        reuse(bbq_quantizer<4>(), s);
+        reuse(bbq_quantizer<3>({.sigma_from = sigma_source::per_row}), s);
+        reuse(bbq_quantizer<4>({.hadamard = 0, .order = nibble_order::high_first}), s);
+        reuse(quest_quantizer<2>(), s);
+    }
+}

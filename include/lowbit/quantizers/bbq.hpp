@@ -140,7 +140,7 @@ public:
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.opt = opt_;
-        t.packed.assign(packed_size(shape.size(), code_bits), 0);
+        t.packed.resize(packed_size(shape.size(), code_bits));  // every byte is written by encode()
         t.level_of_code = level_of_code_;
         const std::size_t slots = opt_.sigma_from == sigma_source::per_row ? shape.rows : (shape.size() ? 1 : 0);
         t.sigmas.assign(slots, 0.0f);

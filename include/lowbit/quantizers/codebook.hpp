@@ -111,10 +111,10 @@ public:
         t.order = opt_.order;
         t.cb = cb_;
         t.double_quant = opt_.double_quant;
-        t.packed.assign(packed_size(shape.size(), bits), 0);
+        t.packed.resize(packed_size(shape.size(), bits));  // every byte is written by encode()
         const std::size_t groups = t.group_count();
         if (!opt_.double_quant) {
-            t.scales.assign(groups, 0.0f);
+            t.scales.resize(groups);  // every scale is written by encode() (by the range holding its group's start)
             t.qscales.clear();
             t.dq_steps.clear();
             return;
