@@ -220,6 +220,19 @@ TEST_CASE("BBQ in whole runs of blocks equals the reference: H 64, 128, 256; sig
             }
         }
     }
+    // The thresholds moved in front of the normalisation, for scales from tiny to huge (and past
+    // where they stay finite, which falls back to multiplying).
+    for (float sigma : {1e-38f, 1e-30f, 3e-7f, 0.37f, 1.0f, 5.5f, 1e20f, 1e36f, 3e38f}) {
+        for (int kind = 0; kind < 2; ++kind) {
+            auto x = kind ? lowbit_test::adversarial(8 * 512, 77) : lowbit_test::gaussian(8 * 512, 78);
+            for (auto& v : x) v *= sigma > 1.0f ? 1.0f : sigma;
+            INFO("sigma " << sigma << " kind " << kind);
+            check(bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = sigma}), x, {8, 512});
+            check(bbq_quantizer<4, bbq_codes::index>({.hadamard = 64, .sigma_from = sigma_source::given, .sigma = sigma}), x, {8, 512});
+            check(bbq_quantizer<2>({.hadamard = 256, .sigma_from = sigma_source::given, .sigma = sigma}), x, {8, 512});
+            check(bbq_quantizer<4>(), x, {8, 512});
+        }
+    }
     // σ = 0 (all zeros): r = 0, every code is that of v = 0.
     const std::vector<float> zeros(4 * 256, 0.0f);
     const auto t = bbq_quantizer<4>().quantize(zeros, {4, 256});

@@ -1,6 +1,8 @@
 // lowbit — xsimd kernels for BBQ and QuEST, and the fixed-order sum of squares behind σ.
 // Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp).
 #pragma once
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -265,6 +267,60 @@ inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const
     }
 }
 
+namespace detail {
+/// BBQ's thresholds moved in front of the normalisation of a block of h values: with c = c_h and
+/// r = 1/σ > 0 the map F(z) = RN(RN(z · c) · r) (NaN as 0) from the unnormalised butterfly
+/// output z to v is non-decreasing, so v >= t_i exactly when z >= z_i, z_i the smallest float
+/// whose F reaches t_i (bisection over the floats in order). Buckets of the z_i then encode z
+/// without the two multiplications. Not usable (the caller multiplies) where r is not a finite
+/// positive number, some z_i is ±Inf, or two z_i share a bucket. Cached per thread for the last
+/// (h, r): a tensor's blocks share them.
+template <int Bits>
+inline const bucket_table& z_buckets(std::size_t h, float r) {
+    struct entry {
+        std::size_t h = 0;
+        float r = 0.0f;
+        bucket_table table;
+    };
+    thread_local entry last;
+    if (last.h == h && std::bit_cast<std::uint32_t>(last.r) == std::bit_cast<std::uint32_t>(r)) return last.table;
+    last.h = h;
+    last.r = r;
+    last.table = bucket_table();
+    if (!(std::isfinite(r) && r > 0.0f)) return last.table;
+    const float c = hadamard_norm(h);
+    auto F = [&](float z) {
+        const float v = (z * c) * r;
+        return std::isnan(v) ? 0.0f : v;
+    };
+    auto key = [](float f) -> std::int64_t {
+        const auto b = std::bit_cast<std::uint32_t>(f);
+        return (b & 0x80000000u) ? -std::int64_t(b & 0x7FFFFFFFu) : std::int64_t(b);
+    };
+    auto from_key = [](std::int64_t k) -> float {
+        return std::bit_cast<float>(k >= 0 ? std::uint32_t(k) : (std::uint32_t(-k) | 0x80000000u));
+    };
+    const auto& t = bbq_format<Bits>::thresholds();
+    std::array<float, bbq_format<Bits>::levels - 1> zt{};
+    float bound = 0.0f;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        std::int64_t a = key(-INFINITY), z = key(INFINITY);  // F(+Inf) = +Inf >= t_i: z qualifies
+        while (a < z) {
+            const std::int64_t m = a + (z - a) / 2;
+            if (F(from_key(m)) >= t[i]) z = m;
+            else a = m + 1;
+        }
+        zt[i] = from_key(a);
+        if (!std::isfinite(zt[i])) return last.table;
+        bound = std::max(bound, std::fabs(zt[i]));
+    }
+    bound = 1.125f * bound;
+    if (!(bound > 0.0f)) bound = 1.0f;  // BBQ1: the one threshold is 0
+    last.table = bucket_table(zt.data(), zt.size(), true, bound);
+    return last.table;
+}
+}  // namespace detail
+
 /// `blocks` consecutive whole blocks of h = NV·W values (x[0 … blocks·h)), each transformed and
 /// encoded as bbq_block_encode_packed4 does, codes to out[0 … blocks·h/2), with the tables'
 /// registers loaded once.
@@ -276,9 +332,22 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
 #if defined(LOWBIT_SIMD_BUCKETS)
     if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
         if (k.buckets.usable && c != bbq_codes::e2m1) {  // the registers of the tables loaded once
+            const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
+            if (const auto& zb = detail::z_buckets<Bits>(h, r); zb.usable) {  // no normalisation, no multiplication
+                const detail::bucket_regs br(zb);
+                for (std::size_t blk = 0; blk < blocks; ++blk) {
+                    B v[NV];
+                    hadamard_block_load<Arch, NV, false>(x + blk * h, v);
+                    for (std::size_t j = 0; j < NV; j += 4) {
+                        __m512i q[4];
+                        for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l]), br);
+                        detail::store_nibbles64(q[0], q[1], q[2], q[3], out + (blk * h + j * W) / 2, flip);
+                    }
+                }
+                return;
+            }
             const detail::bucket_regs br(k.buckets);
             const B rb(r);
-            const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
             for (std::size_t blk = 0; blk < blocks; ++blk) {
                 B v[NV];
                 hadamard_block_load<Arch, NV>(x + blk * h, v);

@@ -177,7 +177,7 @@ struct bucket_table {
     bucket_table(const float* t, std::size_t n, bool inclusive, float bnd) : bound(bnd), scale(15.0f / bnd) {
         for (std::size_t i = 0; i < n; ++i)
             if (!std::isfinite(t[i]) || (i && t[i] < t[i - 1])) return;
-        if (!(std::isfinite(bound) && bound > 0.0f)) return;
+        if (!(std::isfinite(bound) && bound > 0.0f && std::isfinite(scale))) return;
         // Floats in order as integers: key(−0) = key(+0) = 0, which compare equal as floats too.
         auto key = [](float f) -> std::int64_t {
             const auto b = std::bit_cast<std::uint32_t>(f);

@@ -91,23 +91,26 @@ inline void batch_stages(xsimd::batch<float, Arch>* v, std::index_sequence<K...>
 }
 }  // namespace detail
 
-/// The normalised transform of one block of h = NV·W values held in NV registers.
-template <class Arch, std::size_t NV>
+/// The normalised transform of one block of h = NV·W values held in NV registers (Normalize =
+/// false: the butterflies only, without the final multiplication by c_h).
+template <class Arch, std::size_t NV, bool Normalize = true>
 inline void hadamard_regs(xsimd::batch<float, Arch>* v) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size, h = NV * W;
     for (std::size_t j = 0; j < NV; ++j) v[j] = detail::lane_stages<Arch>(v[j], h);
     if constexpr (NV > 1) detail::batch_stages<Arch, NV, 1>(v, std::make_index_sequence<NV / 2>());
-    const B c(hadamard_norm(h));
-    for (std::size_t j = 0; j < NV; ++j) v[j] = v[j] * c;
+    if constexpr (Normalize) {
+        const B c(hadamard_norm(h));
+        for (std::size_t j = 0; j < NV; ++j) v[j] = v[j] * c;
+    }
 }
 
-/// One block of h = NV·W values from src into NV registers v (normalised).
-template <class Arch, std::size_t NV>
+/// One block of h = NV·W values from src into NV registers v (normalised unless Normalize = false).
+template <class Arch, std::size_t NV, bool Normalize = true>
 inline void hadamard_block_load(const float* src, xsimd::batch<float, Arch>* v) noexcept {
     using B = xsimd::batch<float, Arch>;
     for (std::size_t j = 0; j < NV; ++j) v[j] = B::load_unaligned(src + j * B::size);
-    hadamard_regs<Arch, NV>(v);
+    hadamard_regs<Arch, NV, Normalize>(v);
 }
 
 /// One block of h = NV·W values from src to dst (may alias), held in NV registers.
