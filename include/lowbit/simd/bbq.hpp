@@ -72,17 +72,17 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
                 // exactly when all its 256 values are (a finite float's square is < 2^256 and
                 // 256 of them cannot overflow a double; ±Inf or NaN makes the sum ±Inf or NaN).
                 // Only a leaf whose sum is not finite is summed again with non-finite terms as 0.
-                // Batch j holds terms 8j … 8j + 7; the distances 16 and 8 (in batches) first, as
-                // (v_j + v_{j+16}) + (v_{j+8} + v_{j+24}), so that few registers are live.
+                // Batch j holds terms 8j … 8j + 7, read in order: the first 16 kept, the next 16
+                // added to them (distance 16), then distances 8, 4, 2, 1 (in batches).
                 auto sq = [&](std::size_t j) {
                     const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x.data() + base + j * 8));
                     return _mm512_mul_pd(d, d);
                 };
                 static_assert(NV == 32, "a leaf of 256 is 32 batches of 8 doubles");
-                __m512d v[8];
-                for (std::size_t j = 0; j < 8; ++j)
-                    v[j] = _mm512_add_pd(_mm512_add_pd(sq(j), sq(j + 16)), _mm512_add_pd(sq(j + 8), sq(j + 24)));
-                for (std::size_t s = 4; s >= 1; s /= 2)
+                __m512d v[16];
+                for (std::size_t j = 0; j < 16; ++j) v[j] = sq(j);
+                for (std::size_t j = 0; j < 16; ++j) v[j] = _mm512_add_pd(v[j], sq(j + 16));
+                for (std::size_t s = 8; s >= 1; s /= 2)
                     for (std::size_t j = 0; j < s; ++j) v[j] = _mm512_add_pd(v[j], v[j + s]);
                 // The last three distances (4, 2, 1) in the register: lane i += lane i + s.
                 __m512d w = _mm512_add_pd(v[0], _mm512_maskz_shuffle_f64x2(0xFF, v[0], v[0], 0x4E));
