@@ -267,6 +267,20 @@ inline void store_nibbles64(__m512i c0, __m512i c1, __m512i c2, __m512i c3, std:
     const __m512i r = _mm512_permutexvar_epi8(_mm512_load_si512(order), w);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_xor_si256(_mm512_castsi512_si256(r), _mm256_set1_epi8(static_cast<char>(flip))));
 }
+
+/// 128 4-bit codes (int32 lanes c[0 … 8), each < 16) packed two per byte, low_first: 64 bytes,
+/// each XORed with `flip`. As store_nibbles64 on c[0 … 4) and c[4 … 8), one permute for both.
+inline void store_nibbles128(const __m512i* c, std::uint8_t* p, std::uint8_t flip = 0) noexcept {
+    const __m512i pairs = _mm512_set1_epi16(0x1001);
+    const __m512i w0 = _mm512_maddubs_epi16(_mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3])), pairs);
+    const __m512i w1 = _mm512_maddubs_epi16(_mm512_packus_epi16(_mm512_packus_epi32(c[4], c[5]), _mm512_packus_epi32(c[6], c[7])), pairs);
+    alignas(64) static constexpr std::uint8_t order[64] = {
+        0,  2,  16, 18, 32, 34, 48, 50, 4,  6,  20, 22, 36, 38, 52, 54, 8,  10, 24, 26, 40, 42,
+        56, 58, 12, 14, 28, 30, 44, 46, 60, 62, 64, 66, 80, 82, 96, 98, 112, 114, 68, 70, 84, 86,
+        100, 102, 116, 118, 72, 74, 88, 90, 104, 106, 120, 122, 76, 78, 92, 94, 108, 110, 124, 126};
+    const __m512i r = _mm512_permutex2var_epi8(w0, _mm512_load_si512(order), w1);
+    _mm512_storeu_si512(p, _mm512_xor_si512(r, _mm512_set1_epi8(static_cast<char>(flip))));
+}
 #endif
 
 /// #{i : y > t_i} (Inclusive: y >= t_i) for non-decreasing thresholds t_0 … t_{2^Bits − 2}.
@@ -483,16 +497,27 @@ inline void encode_codebook_16groups_packed4(const float* x, const codebook_kern
         alignas(64) float invs[16];
         _mm512_store_ps(invs, _mm512_maskz_mov_ps(static_cast<__mmask16>(~zero), inv));
         const detail::bucket_regs br(k.buckets);
-        for (int g = 0; g < 16; ++g) {
-            const float* p = x + 64 * g;
-            if (bad & (1u << g)) {
-                scales[g] = encode_codebook_group_packed4<Bits, 4, Arch>(p, k, out + 32 * g);
+        auto codes = [&](int g, __m512i* c) {
+            const __m512 s = _mm512_set1_ps(invs[g]);
+            for (int j = 0; j < 4; ++j) c[j] = detail::bucket_codes<false, false>(_mm512_mul_ps(_mm512_loadu_ps(x + 64 * g + 16 * j), s), br);
+        };
+        for (int g = 0; g < 16; g += 2) {  // two groups per 64-byte store, unless one of them is handed on
+            if (!(bad & (3u << g))) {
+                __m512i c[8];
+                codes(g, c);
+                codes(g + 1, c + 4);
+                detail::store_nibbles128(c, out + 32 * g);
                 continue;
             }
-            const __m512 s = _mm512_set1_ps(invs[g]);
-            __m512i c[4];
-            for (int j = 0; j < 4; ++j) c[j] = detail::bucket_codes<false, false>(_mm512_mul_ps(_mm512_loadu_ps(p + 16 * j), s), br);
-            detail::store_nibbles64(c[0], c[1], c[2], c[3], out + 32 * g);
+            for (int e = g; e < g + 2; ++e) {
+                if (bad & (1u << e)) {
+                    scales[e] = encode_codebook_group_packed4<Bits, 4, Arch>(x + 64 * e, k, out + 32 * e);
+                    continue;
+                }
+                __m512i c[4];
+                codes(e, c);
+                detail::store_nibbles64(c[0], c[1], c[2], c[3], out + 32 * e);
+            }
         }
         return;
     }
