@@ -339,10 +339,12 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
                     B v[NV];
                     hadamard_block_load<Arch, NV, false>(x + blk * h, v);
                     __m512i q[NV];
-                    for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j]), br);
                     if constexpr (NV % 8 == 0) {
-                        for (std::size_t j = 0; j < NV; j += 8) detail::store_nibbles128(q + j, out + (blk * h + j * W) / 2, flip);
+                        __mmask16 m[NV];
+                        for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_base<true, true>(detail::nan_to_zero(v[j]), br, m[j]);
+                        for (std::size_t j = 0; j < NV; j += 8) detail::store_nibbles128_masked(q + j, m + j, out + (blk * h + j * W) / 2, flip);
                     } else {
+                        for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j]), br);
                         detail::store_nibbles64(q[0], q[1], q[2], q[3], out + blk * h / 2, flip);
                     }
                 }

@@ -268,17 +268,42 @@ inline void store_nibbles64(__m512i c0, __m512i c1, __m512i c2, __m512i c3, std:
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_xor_si256(_mm512_castsi512_si256(r), _mm256_set1_epi8(static_cast<char>(flip))));
 }
 
-/// 128 4-bit codes (int32 lanes c[0 … 8), each < 16) packed two per byte, low_first: 64 bytes,
-/// each XORed with `flip`. As store_nibbles64 on c[0 … 4) and c[4 … 8), one permute for both.
-inline void store_nibbles128(const __m512i* c, std::uint8_t* p, std::uint8_t flip = 0) noexcept {
-    const __m512i pairs = _mm512_set1_epi16(0x1001);
-    const __m512i w0 = _mm512_maddubs_epi16(_mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3])), pairs);
-    const __m512i w1 = _mm512_maddubs_epi16(_mm512_packus_epi16(_mm512_packus_epi32(c[4], c[5]), _mm512_packus_epi32(c[6], c[7])), pairs);
-    alignas(64) static constexpr std::uint8_t order[64] = {
-        0,  2,  16, 18, 32, 34, 48, 50, 4,  6,  20, 22, 36, 38, 52, 54, 8,  10, 24, 26, 40, 42,
-        56, 58, 12, 14, 28, 30, 44, 46, 60, 62, 64, 66, 80, 82, 96, 98, 112, 114, 68, 70, 84, 86,
-        100, 102, 116, 118, 72, 74, 88, 90, 104, 106, 120, 122, 76, 78, 92, 94, 108, 110, 124, 126};
-    const __m512i r = _mm512_permutex2var_epi8(w0, _mm512_load_si512(order), w1);
+/// The bucket's count of thresholds below it, with the comparison against its one threshold in
+/// m: code = base + (bit of m). bucket_codes without the final addition (store_nibbles128_masked
+/// adds the 128 bits to bytes with one masked addition instead of eight).
+template <bool Inclusive, bool Clamp>
+inline __m512i bucket_base(__m512 y, const bucket_regs& r, __mmask16& m) noexcept {
+    const __m512i k = bucket_index<Clamp>(y, r);
+    m = _mm512_cmp_ps_mask(y, _mm512_permutex2var_ps(r.thr_lo, k, r.thr_hi), Inclusive ? _CMP_GE_OQ : _CMP_GT_OQ);
+    return _mm512_permutex2var_epi32(r.base_lo, k, r.base_hi);
+}
+
+/// 128 4-bit codes base[v] + bit l of m[v] (v = 0 … 7, lanes l; each < 16) packed two per byte,
+/// low_first: 64 bytes, each XORed with `flip`.
+inline void store_nibbles128_masked(const __m512i* base, const __mmask16* m, std::uint8_t* p, std::uint8_t flip = 0) noexcept {
+    // packus(b0, b1): word 8k + 4s + e is code 4k + e of b_s (k the 128-bit lane). The low bytes
+    // of two such, in batch order (byte 16v + e = code e of b_v), take one vpermt2b; then the 64
+    // mask bits are in the same order, one masked byte addition adds them, and pairs (lo + 16·hi)
+    // are words whose index is the output byte's.
+    alignas(64) static constexpr std::uint8_t batch_order[64] = {
+        0, 2, 4, 6, 16, 18, 20, 22, 32, 34, 36, 38, 48, 50, 52, 54, 8, 10, 12, 14, 24, 26, 28, 30, 40, 42,
+        44, 46, 56, 58, 60, 62, 64, 66, 68, 70, 80, 82, 84, 86, 96, 98, 100, 102, 112, 114, 116, 118, 72,
+        74, 76, 78, 88, 90, 92, 94, 104, 106, 108, 110, 120, 122, 124, 126};
+    alignas(64) static constexpr std::uint8_t low_bytes[64] = {
+        0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50,
+        52, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 78, 80, 82, 84, 86, 88, 90, 92, 94, 96, 98, 100,
+        102, 104, 106, 108, 110, 112, 114, 116, 118, 120, 122, 124, 126};
+    const __m512i order = _mm512_load_si512(batch_order), one = _mm512_set1_epi8(1), pairs = _mm512_set1_epi16(0x1001);
+    __m512i w[2];
+    for (int h = 0; h < 2; ++h) {
+        const __m512i* b = base + 4 * h;
+        const __mmask16* k = m + 4 * h;
+        __m512i q = _mm512_permutex2var_epi8(_mm512_packus_epi32(b[0], b[1]), order, _mm512_packus_epi32(b[2], b[3]));
+        const __mmask64 bits = _mm512_kunpackd(_mm512_kunpackw(k[3], k[2]), _mm512_kunpackw(k[1], k[0]));
+        q = _mm512_mask_add_epi8(q, bits, q, one);
+        w[h] = _mm512_maddubs_epi16(q, pairs);
+    }
+    const __m512i r = _mm512_permutex2var_epi8(w[0], _mm512_load_si512(low_bytes), w[1]);
     _mm512_storeu_si512(p, _mm512_xor_si512(r, _mm512_set1_epi8(static_cast<char>(flip))));
 }
 #endif
@@ -504,9 +529,13 @@ inline void encode_codebook_16groups_packed4(const float* x, const codebook_kern
         for (int g = 0; g < 16; g += 2) {  // two groups per 64-byte store, unless one of them is handed on
             if (!(bad & (3u << g))) {
                 __m512i c[8];
-                codes(g, c);
-                codes(g + 1, c + 4);
-                detail::store_nibbles128(c, out + 32 * g);
+                __mmask16 m[8];
+                for (int e = 0; e < 2; ++e) {
+                    const __m512 s = _mm512_set1_ps(invs[g + e]);
+                    for (int j = 0; j < 4; ++j)
+                        c[4 * e + j] = detail::bucket_base<false, false>(_mm512_mul_ps(_mm512_loadu_ps(x + 64 * (g + e) + 16 * j), s), br, m[4 * e + j]);
+                }
+                detail::store_nibbles128_masked(c, m, out + 32 * g);
                 continue;
             }
             for (int e = g; e < g + 2; ++e) {
