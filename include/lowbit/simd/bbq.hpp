@@ -321,9 +321,24 @@ inline const bucket_table& z_buckets(std::size_t h, float r) {
 }
 }  // namespace detail
 
+namespace detail {
+/// f(blk) for blk in [0, blocks), in runs of 4 MiB of input from the last run to the first
+/// (ascending inside a run, which the hardware prefetcher follows): the tail that σ's pass left
+/// in the last-level cache is used before it is evicted. The order changes no result.
+template <class F>
+inline void tail_first(std::size_t blocks, std::size_t block_bytes, F&& f) {
+    const std::size_t run = std::max<std::size_t>(1, (std::size_t{4} << 20) / block_bytes);
+    for (std::size_t end = blocks; end > 0;) {
+        const std::size_t start = end > run ? end - run : 0;
+        for (std::size_t blk = start; blk < end; ++blk) f(blk);
+        end = start;
+    }
+}
+}  // namespace detail
+
 /// `blocks` consecutive whole blocks of h = NV·W values (x[0 … blocks·h)), each transformed and
 /// encoded as bbq_block_encode_packed4 does, codes to out[0 … blocks·h/2), with the tables'
-/// registers loaded once.
+/// registers loaded once; blocks visited detail::tail_first.
 template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
 inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
                                       std::uint8_t* out) noexcept {
@@ -335,7 +350,7 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
             const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
             if (const auto& zb = detail::z_buckets<Bits>(h, r); zb.usable) {  // no normalisation, no multiplication
                 const detail::bucket_regs br(zb);
-                for (std::size_t blk = 0; blk < blocks; ++blk) {
+                detail::tail_first(blocks, h * sizeof(float), [&](std::size_t blk) {
                     B v[NV];
                     hadamard_block_load<Arch, NV, false>(x + blk * h, v);
                     __m512i q[NV];
@@ -347,12 +362,12 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
                         for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j]), br);
                         detail::store_nibbles64(q[0], q[1], q[2], q[3], out + blk * h / 2, flip);
                     }
-                }
+                });
                 return;
             }
             const detail::bucket_regs br(k.buckets);
             const B rb(r);
-            for (std::size_t blk = 0; blk < blocks; ++blk) {
+            detail::tail_first(blocks, h * sizeof(float), [&](std::size_t blk) {
                 B v[NV];
                 hadamard_block_load<Arch, NV>(x + blk * h, v);
                 for (std::size_t j = 0; j < NV; j += 4) {
@@ -360,7 +375,7 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
                     for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
                     detail::store_nibbles64(q[0], q[1], q[2], q[3], out + (blk * h + j * W) / 2, flip);
                 }
-            }
+            });
             return;
         }
     }
