@@ -283,3 +283,16 @@ TEST_CASE("quantize_into a reused tensor leaves no stale byte or scale (prepare 
         reuse(quest_quantizer<2>(), s);
     }
 }
+
+TEST_CASE("BBQ over more than one 4 MiB run (tail first) equals the reference") {
+    const shape2d s{1024, 2112};  // 16896 blocks of 128: runs of 8192, 8192 and 512
+    auto x = lowbit_test::gaussian(s.size(), 99);
+    x[12345] = NAN;
+    x[s.size() - 7] = INFINITY;
+    bbq_quantizer<4> q;
+    const auto a = q.quantize(x, s, backend::scalar), b = q.quantize(x, s, backend::simd);
+    CHECK(a.packed == b.packed);
+    CHECK(lowbit_test::same_bits(a.sigmas, b.sigmas));
+    bbq_quantizer<4> g({.sigma_from = sigma_source::given, .sigma = 1.25f});
+    CHECK(g.quantize(x, s, backend::scalar).packed == g.quantize(x, s, backend::simd).packed);
+}
