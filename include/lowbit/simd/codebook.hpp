@@ -499,20 +499,21 @@ inline void encode_codebook_16groups_packed4(const float* x, const codebook_kern
         __m512i m[16];
         for (int g = 0; g < 16; ++g) {
             const float* p = x + 64 * g;
-            m[g] = _mm512_max_epu32(_mm512_max_epu32(absbits(p), absbits(p + 16)), _mm512_max_epu32(absbits(p + 32), absbits(p + 48)));
+            m[g] = _mm512_maskz_max_epu32(0xFFFF, _mm512_maskz_max_epu32(0xFFFF, absbits(p), absbits(p + 16)), _mm512_maskz_max_epu32(0xFFFF, absbits(p + 32), absbits(p + 48)));
         }
+        // (zero-masked forms with a full mask: GCC 12 warns on the plain ones.)
         // Transposing reduction: 16 vectors → one whose lane g is the maximum of m[g]'s lanes.
         __m512i r[8], q[4], u[2];
         for (int p = 0; p < 8; ++p)  // lanes 0–7: 8 partial maxima of group 2p, lanes 8–15: of 2p + 1
-            r[p] = _mm512_max_epu32(_mm512_shuffle_i32x4(m[2 * p], m[2 * p + 1], 0x44), _mm512_shuffle_i32x4(m[2 * p], m[2 * p + 1], 0xEE));
+            r[p] = _mm512_maskz_max_epu32(0xFFFF, _mm512_maskz_shuffle_i32x4(0xFFFF, m[2 * p], m[2 * p + 1], 0x44), _mm512_maskz_shuffle_i32x4(0xFFFF, m[2 * p], m[2 * p + 1], 0xEE));
         for (int p = 0; p < 4; ++p)  // 128-bit lane j: 4 partial maxima of group 4p + j
-            q[p] = _mm512_max_epu32(_mm512_shuffle_i32x4(r[2 * p], r[2 * p + 1], 0x88), _mm512_shuffle_i32x4(r[2 * p], r[2 * p + 1], 0xDD));
+            q[p] = _mm512_maskz_max_epu32(0xFFFF, _mm512_maskz_shuffle_i32x4(0xFFFF, r[2 * p], r[2 * p + 1], 0x88), _mm512_maskz_shuffle_i32x4(0xFFFF, r[2 * p], r[2 * p + 1], 0xDD));
         for (int p = 0; p < 2; ++p)  // lane j: 2 of group 8p + j, then 2 of group 8p + 4 + j
-            u[p] = _mm512_max_epu32(_mm512_unpacklo_epi64(q[2 * p], q[2 * p + 1]), _mm512_unpackhi_epi64(q[2 * p], q[2 * p + 1]));
+            u[p] = _mm512_maskz_max_epu32(0xFFFF, _mm512_maskz_unpacklo_epi64(0xFF, q[2 * p], q[2 * p + 1]), _mm512_maskz_unpackhi_epi64(0xFF, q[2 * p], q[2 * p + 1]));
         const __m512 u0 = _mm512_castsi512_ps(u[0]), u1 = _mm512_castsi512_ps(u[1]);
         // lane 4j + t: group j + 4t; put it in lane j + 4t.
-        const __m512i mx4 = _mm512_max_epu32(_mm512_castps_si512(_mm512_shuffle_ps(u0, u1, 0x88)), _mm512_castps_si512(_mm512_shuffle_ps(u0, u1, 0xDD)));
-        const __m512i mx = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), mx4);
+        const __m512i mx4 = _mm512_maskz_max_epu32(0xFFFF, _mm512_castps_si512(_mm512_maskz_shuffle_ps(0xFFFF, u0, u1, 0x88)), _mm512_castps_si512(_mm512_maskz_shuffle_ps(0xFFFF, u0, u1, 0xDD)));
+        const __m512i mx = _mm512_maskz_permutexvar_epi32(0xFFFF, _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), mx4);
         const __mmask16 bad = _mm512_cmp_epu32_mask(mx, _mm512_set1_epi32(0x7F800000), _MM_CMPINT_NLT);
         const __m512 a = _mm512_castsi512_ps(mx);
         _mm512_storeu_ps(scales, a);
