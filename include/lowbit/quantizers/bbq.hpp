@@ -19,7 +19,8 @@
 // SIMD fast paths (bit-identical, tested against the reference): 4-bit codes in the low_first
 // layout on rows of even length are written and read as packed nibbles directly, and whole
 // Hadamard blocks of up to 16 batches are transformed and encoded (or decoded and transformed
-// back) without leaving registers.
+// back) without leaving registers; runs of whole blocks under one σ (the whole range when rows
+// are whole blocks and σ is per tensor or given) go to one call (simd/bbq.hpp).
 //
 // Splitting for threads (parallel.hpp): encode(begin, end) transforms every Hadamard block that
 // overlaps the range (reading x outside it where a block straddles the edge) and writes only the

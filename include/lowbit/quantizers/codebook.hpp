@@ -15,6 +15,9 @@
 // (4 + 8/64 + 32/16384 bits per value for NF4 in groups of 64). QLoRA uses the same block of 256
 // and mean offset but bitsandbytes' 8-bit "dynamic" float map for q_g; ours is linear INT8.
 //
+// SIMD: 4-bit low_first codes of groups of 64 on AVX-512 go 16 whole groups per call
+// (simd/codebook.hpp: encode_codebook_16groups_packed4), bit-identical to the reference.
+//
 // Non-finite inputs: absmax ignores them; ±Inf encode to the end levels, NaN as 0.0. A group
 // whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
 // the level nearest 0 and decodes to 0.

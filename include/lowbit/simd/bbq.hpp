@@ -1,5 +1,11 @@
 // lowbit — xsimd kernels for BBQ and QuEST, and the fixed-order sum of squares behind σ.
-// Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp).
+// Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp,
+// tests/test_threshold_buckets.cpp).
+//
+// BBQ's v >= t_i is counted by simd/codebook.hpp's shared encoders: the bucket tables where they
+// fit (up to 4 bits), else the sorted search. Whole runs of Hadamard blocks under one r = 1/σ
+// compare the raw butterflies z with thresholds moved in front of the normalisation (z_buckets),
+// so the two multiplications by c_h and r disappear; NaN becomes 0 by one vfixupimmps.
 #pragma once
 #include <algorithm>
 #include <array>
