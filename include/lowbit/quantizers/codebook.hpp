@@ -169,8 +169,7 @@ public:
                         simd::encode_codebook_16groups_packed4<Bits>(x.data() + i, kern_, t.scales.data() + g, t.packed.data() + i / 2);
                         i += 16 * G;
                         g += 15;
-                        r = i / cols;
-                        gc0 = i % cols;
+                        for (gc0 += 16 * G; gc0 >= cols; gc0 -= cols) ++r;  // no division per step
                         continue;
                     }
                     float s;
