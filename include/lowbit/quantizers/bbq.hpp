@@ -19,7 +19,8 @@
 // SIMD fast paths (bit-identical, tested against the reference): 4-bit codes in the low_first
 // layout on rows of even length are written and read as packed nibbles directly, and whole
 // Hadamard blocks of up to 16 batches are transformed and encoded (or decoded and transformed
-// back) without leaving registers.
+// back) without leaving registers; runs of whole blocks under one σ (the whole range when rows
+// are whole blocks and σ is per tensor or given) go to one call (simd/bbq.hpp).
 //
 // Splitting for threads (parallel.hpp): encode(begin, end) transforms every Hadamard block that
 // overlaps the range (reading x outside it where a block straddles the edge) and writes only the
@@ -140,7 +141,7 @@ public:
         detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.opt = opt_;
-        t.packed.assign(packed_size(shape.size(), code_bits), 0);
+        t.packed.resize(packed_size(shape.size(), code_bits));  // every byte is written by encode()
         t.level_of_code = level_of_code_;
         const std::size_t slots = opt_.sigma_from == sigma_source::per_row ? shape.rows : (shape.size() ? 1 : 0);
         t.sigmas.assign(slots, 0.0f);
@@ -196,6 +197,12 @@ public:
         alignas(64) float small[4096];
         float* tmp = small;
         if (H > 4096) { big.resize(H); tmp = big.data(); }
+        if constexpr (code_bits == 4 && !Quest) {
+            // Rows of whole blocks under one σ, the range on block edges: one run of blocks.
+            if (direct && cols % H == 0 && begin % H == 0 && end % H == 0 && opt_.sigma_from != sigma_source::per_row &&
+                fused_blocks(x.data() + begin, (end - begin) / H, H, multiplier(t, 0), t.packed.data() + begin / 2))
+                return;
+        }
         for (std::size_t r = begin / cols; r * cols < end; ++r) {
             const std::size_t row0 = r * cols;
             const std::size_t lo = std::max(begin, row0) - row0, hi = std::min(end, row0 + cols) - row0;
@@ -204,6 +211,12 @@ public:
             for (std::size_t pos = std::min(lo / H, cols / H) * H; pos < hi;) {
                 const std::size_t h = hadamard_block_at(cols - pos, H);
                 if constexpr (code_bits == 4 && !Quest) {
+                    // The whole blocks of H from here on within the range: one run.
+                    const std::size_t run = pos >= lo && h == H ? (hi - pos) / H : 0;
+                    if (direct && run > 0 && fused_blocks(x.data() + row0 + pos, run, H, mult, t.packed.data() + (row0 + pos) / 2)) {
+                        pos += run * H;
+                        continue;
+                    }
                     if (direct && pos >= lo && pos + h <= hi && fused_block(x.data() + row0 + pos, h, mult, t.packed.data() + (row0 + pos) / 2)) {
                         pos += h;
                         continue;
@@ -328,6 +341,20 @@ private:
                 case 4: simd::bbq_block_encode_packed4<Bits, 4>(x, r, Codes, kern_, out); return true;
                 case 8: simd::bbq_block_encode_packed4<Bits, 8>(x, r, Codes, kern_, out); return true;
                 case 16: simd::bbq_block_encode_packed4<Bits, 16>(x, r, Codes, kern_, out); return true;
+                default: return false;
+            }
+        }
+        return false;
+    }
+    /// Transform and encode `count` whole blocks of h values when h is 4, 8 or 16 batches.
+    bool fused_blocks(const float* x, std::size_t count, std::size_t h, float r, std::uint8_t* out) const noexcept {
+        if constexpr (code_bits == 4 && !Quest) {
+            constexpr std::size_t W = xsimd::batch<float>::size;
+            if (h % W != 0) return false;
+            switch (h / W) {
+                case 4: simd::bbq_blocks_encode_packed4<Bits, 4>(x, count, r, Codes, kern_, out); return true;
+                case 8: simd::bbq_blocks_encode_packed4<Bits, 8>(x, count, r, Codes, kern_, out); return true;
+                case 16: simd::bbq_blocks_encode_packed4<Bits, 16>(x, count, r, Codes, kern_, out); return true;
                 default: return false;
             }
         }

@@ -1,6 +1,14 @@
 // lowbit — xsimd kernels for BBQ and QuEST, and the fixed-order sum of squares behind σ.
-// Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp).
+// Twins of formats/bbq.hpp and core/reduce.hpp, equal to them bit for bit (tests/test_bbq.cpp,
+// tests/test_threshold_buckets.cpp).
+//
+// BBQ's v >= t_i is counted by simd/codebook.hpp's shared encoders: the bucket tables where they
+// fit (up to 4 bits), else the sorted search. Whole runs of Hadamard blocks under one r = 1/σ
+// compare the raw butterflies z with thresholds moved in front of the normalisation (z_buckets),
+// so the two multiplications by c_h and r disappear; NaN becomes 0 by one vfixupimmps.
 #pragma once
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -65,23 +73,33 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
         const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
 #if defined(__AVX512F__)
         if constexpr (detail::has_permute16<Arch> && WD == 8) {
-            if (m == tree_block) {  // squares in double of 8 floats at a time; non-finite terms are 0
-                const __m512d inf = _mm512_set1_pd(INFINITY);
-                __m512d v[NV];
-                for (std::size_t j = 0; j < NV; ++j) {
+            if (m == tree_block) {
+                // Squares in double of 8 floats at a time, unmasked: the leaf's sum is finite
+                // exactly when all its 256 values are (a finite float's square is < 2^256 and
+                // 256 of them cannot overflow a double; ±Inf or NaN makes the sum ±Inf or NaN).
+                // Only a leaf whose sum is not finite is summed again with non-finite terms as 0.
+                // Batch j holds terms 8j … 8j + 7, read in order: the first 16 kept, the next 16
+                // added to them (distance 16), then distances 8, 4, 2, 1 (in batches).
+                auto sq = [&](std::size_t j) {
                     const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(x.data() + base + j * 8));
-                    const __m512d sq = _mm512_mul_pd(d, d);  // finite x: exact and < inf
-                    const __mmask8 k = _mm512_cmp_pd_mask(sq, inf, _CMP_LT_OQ);
-                    count += std::size_t(std::popcount(unsigned(k)));
-                    v[j] = _mm512_maskz_mov_pd(k, sq);
-                }
-                for (std::size_t s = NV / 2; s >= 1; s /= 2)
+                    return _mm512_mul_pd(d, d);
+                };
+                static_assert(NV == 32, "a leaf of 256 is 32 batches of 8 doubles");
+                __m512d v[16];
+                for (std::size_t j = 0; j < 16; ++j) v[j] = sq(j);
+                for (std::size_t j = 0; j < 16; ++j) v[j] = _mm512_add_pd(v[j], sq(j + 16));
+                for (std::size_t s = 8; s >= 1; s /= 2)
                     for (std::size_t j = 0; j < s; ++j) v[j] = _mm512_add_pd(v[j], v[j + s]);
-                _mm512_store_pd(buf, v[0]);
-                for (std::size_t s = WD / 2; s >= 1; s /= 2)
-                    for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
-                level[b] = buf[0];
-                continue;
+                // The last three distances (4, 2, 1) in the register: lane i += lane i + s.
+                __m512d w = _mm512_add_pd(v[0], _mm512_maskz_shuffle_f64x2(0xFF, v[0], v[0], 0x4E));
+                w = _mm512_add_pd(w, _mm512_maskz_permutex_pd(0xFF, w, 0x4E));
+                w = _mm512_add_pd(w, _mm512_maskz_permute_pd(0xFF, w, 0x55));
+                const double sum = _mm512_cvtsd_f64(w);
+                if (std::isfinite(sum)) {
+                    count += tree_block;
+                    level[b] = sum;
+                    continue;
+                }
             }
         }
 #endif
@@ -115,6 +133,15 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
 }
 
 namespace detail {
+/// NaN lanes replaced by +0, every other lane unchanged (AVX-512: one vfixupimmps).
+template <class Arch>
+inline xsimd::batch<float, Arch> nan_to_zero(xsimd::batch<float, Arch> v) noexcept {
+#if defined(__AVX512F__)
+    if constexpr (has_permute16<Arch>) return _mm512_fixupimm_ps(v, v, _mm512_set1_epi32(0x88), 0);  // QNaN, SNaN → +0
+#endif
+    return xsimd::select(xsimd::isnan(v), xsimd::batch<float, Arch>(0.0f), v);
+}
+
 template <class Arch, int Bits>
 inline xsimd::batch<std::int32_t, Arch> emit(xsimd::batch<std::int32_t, Arch> qu, bbq_codes c,
                                              const lane_table<Arch, Bits>& e2m1) noexcept {
@@ -130,12 +157,22 @@ template <int Bits, class Arch = xsimd::default_arch>
 struct bbq_kernel {
     detail::lane_table<Arch, Bits> thresholds;
     detail::lane_table<Arch, Bits> e2m1_bbq, e2m1_quest;  ///< E2M1 pattern of each q_u, as floats
+    /// v >= t_i in buckets clamped at ±max(1, 1.125 · max |t_i|) (where has_buckets and they fit:
+    /// BBQ of up to 4 bits).
+    detail::bucket_table buckets;
     explicit bbq_kernel(bbq_zero z)
         : thresholds(bbq_format<Bits>::thresholds().data(), bbq_format<Bits>::levels - 1),
           e2m1_bbq(patterns([&](std::uint8_t q) { return bbq_format<Bits>::level(q, z); }).data(), std::size_t{1} << Bits),
-          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits) {}
+          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits),
+          buckets(detail::has_buckets<Arch> ? make_buckets() : detail::bucket_table()) {}
 
 private:
+    static detail::bucket_table make_buckets() {
+        const auto& t = bbq_format<Bits>::thresholds();
+        float m = 1.0f;
+        for (float v : t) m = std::max(m, 1.125f * std::fabs(v));
+        return detail::bucket_table(t.data(), t.size(), true, m);
+    }
     template <class F>
     static std::array<float, (std::size_t{1} << Bits)> patterns(F level) {
         std::array<float, (std::size_t{1} << Bits)> p{};
@@ -152,6 +189,18 @@ inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, b
     constexpr std::size_t W = B::size;
     const B rb(r), zero(0.0f);
     std::size_t i = 0;
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch>) {
+        if (k.buckets.usable) {
+            const detail::bucket_regs br(k.buckets);
+            for (; i + W <= n; i += W) {
+                const B v = detail::nan_to_zero(B::load_unaligned(y + i) * rb);
+                const xsimd::batch<std::int32_t, Arch> qu(detail::bucket_codes<true, true>(v, br));
+                detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
+            }
+        }
+    }
+#endif
     for (; i + W <= n; i += W) {
         B v = B::load_unaligned(y + i) * rb;
         v = xsimd::select(xsimd::isnan(v), zero, v);
@@ -169,6 +218,18 @@ inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_z
     constexpr std::size_t W = B::size;
     const B rb(r), zero(0.0f);
     std::size_t i = 0;
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch>) {
+        if (k.buckets.usable) {
+            const detail::bucket_regs br(k.buckets);
+            for (; i + W <= n; i += W) {
+                const B v = detail::nan_to_zero(B::load_unaligned(y + i) * rb);
+                const xsimd::batch<std::int32_t, Arch> qu(detail::bucket_codes<true, true>(v, br));
+                detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
+            }
+        }
+    }
+#endif
     for (; i + W <= n; i += W) {
         B v = B::load_unaligned(y + i) * rb;
         v = xsimd::select(xsimd::isnan(v), zero, v);
@@ -190,12 +251,142 @@ inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const
     B v[NV];
     hadamard_block_load<Arch, NV>(x, v);
     const B rb(r), zero(0.0f);
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
+        if (k.buckets.usable && c != bbq_codes::e2m1) {  // 64 codes per store; int_b flips bit 3 of every nibble
+            const detail::bucket_regs br(k.buckets);
+            const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
+            for (std::size_t j = 0; j < NV; j += 4) {
+                __m512i q[4];
+                for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
+                detail::store_nibbles64(q[0], q[1], q[2], q[3], out + j * W / 2, flip);
+            }
+            return;
+        }
+    }
+#endif
     for (std::size_t j = 0; j < NV; ++j) {
         B u = v[j] * rb;
         u = xsimd::select(xsimd::isnan(u), zero, u);
         const auto qu = detail::sorted_search<Arch, Bits, true>(u, k.thresholds);
         detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + j * W / 2);
     }
+}
+
+namespace detail {
+/// BBQ's thresholds moved in front of the normalisation of a block of h values: with c = c_h and
+/// r = 1/σ > 0 the map F(z) = RN(RN(z · c) · r) (NaN as 0) from the unnormalised butterfly
+/// output z to v is non-decreasing, so v >= t_i exactly when z >= z_i, z_i the smallest float
+/// whose F reaches t_i (bisection over the floats in order). Buckets of the z_i then encode z
+/// without the two multiplications. Not usable (the caller multiplies) where r is not a finite
+/// positive number, some z_i is ±Inf, or two z_i share a bucket. Cached per thread for the last
+/// (h, r): a tensor's blocks share them.
+template <int Bits>
+inline const bucket_table& z_buckets(std::size_t h, float r) {
+    struct entry {
+        std::size_t h = 0;
+        float r = 0.0f;
+        bucket_table table;
+    };
+    thread_local entry last;
+    if (last.h == h && std::bit_cast<std::uint32_t>(last.r) == std::bit_cast<std::uint32_t>(r)) return last.table;
+    last.h = h;
+    last.r = r;
+    last.table = bucket_table();
+    if (!(std::isfinite(r) && r > 0.0f)) return last.table;
+    const float c = hadamard_norm(h);
+    auto F = [&](float z) {
+        const float v = (z * c) * r;
+        return std::isnan(v) ? 0.0f : v;
+    };
+    auto key = [](float f) -> std::int64_t {
+        const auto b = std::bit_cast<std::uint32_t>(f);
+        return (b & 0x80000000u) ? -std::int64_t(b & 0x7FFFFFFFu) : std::int64_t(b);
+    };
+    auto from_key = [](std::int64_t k) -> float {
+        return std::bit_cast<float>(k >= 0 ? std::uint32_t(k) : (std::uint32_t(-k) | 0x80000000u));
+    };
+    const auto& t = bbq_format<Bits>::thresholds();
+    std::array<float, bbq_format<Bits>::levels - 1> zt{};
+    float bound = 0.0f;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        std::int64_t a = key(-INFINITY), z = key(INFINITY);  // F(+Inf) = +Inf >= t_i: z qualifies
+        while (a < z) {
+            const std::int64_t m = a + (z - a) / 2;
+            if (F(from_key(m)) >= t[i]) z = m;
+            else a = m + 1;
+        }
+        zt[i] = from_key(a);
+        if (!std::isfinite(zt[i])) return last.table;
+        bound = std::max(bound, std::fabs(zt[i]));
+    }
+    bound = 1.125f * bound;
+    if (!(bound > 0.0f)) bound = 1.0f;  // BBQ1: the one threshold is 0
+    last.table = bucket_table(zt.data(), zt.size(), true, bound);
+    return last.table;
+}
+}  // namespace detail
+
+namespace detail {
+/// f(blk) for blk in [0, blocks), in runs of 4 MiB of input from the last run to the first
+/// (ascending inside a run, which the hardware prefetcher follows): the tail that σ's pass left
+/// in the last-level cache is used before it is evicted. The order changes no result.
+template <class F>
+inline void tail_first(std::size_t blocks, std::size_t block_bytes, F&& f) {
+    const std::size_t run = std::max<std::size_t>(1, (std::size_t{4} << 20) / block_bytes);
+    for (std::size_t end = blocks; end > 0;) {
+        const std::size_t start = end > run ? end - run : 0;
+        for (std::size_t blk = start; blk < end; ++blk) f(blk);
+        end = start;
+    }
+}
+}  // namespace detail
+
+/// `blocks` consecutive whole blocks of h = NV·W values (x[0 … blocks·h)), each transformed and
+/// encoded as bbq_block_encode_packed4 does, codes to out[0 … blocks·h/2), with the tables'
+/// registers loaded once; blocks visited detail::tail_first.
+template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
+inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
+                                      std::uint8_t* out) noexcept {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t W = B::size, h = NV * W;
+#if defined(LOWBIT_SIMD_BUCKETS)
+    if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
+        if (k.buckets.usable && c != bbq_codes::e2m1) {  // the registers of the tables loaded once
+            const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
+            if (const auto& zb = detail::z_buckets<Bits>(h, r); zb.usable) {  // no normalisation, no multiplication
+                const detail::bucket_regs br(zb);
+                detail::tail_first(blocks, h * sizeof(float), [&](std::size_t blk) {
+                    B v[NV];
+                    hadamard_block_load<Arch, NV, false>(x + blk * h, v);
+                    __m512i q[NV];
+                    if constexpr (NV % 8 == 0) {
+                        __mmask16 m[NV];
+                        for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_base<true, true>(detail::nan_to_zero(v[j]), br, m[j]);
+                        for (std::size_t j = 0; j < NV; j += 8) detail::store_nibbles128_masked(q + j, m + j, out + (blk * h + j * W) / 2, flip);
+                    } else {
+                        for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j]), br);
+                        detail::store_nibbles64(q[0], q[1], q[2], q[3], out + blk * h / 2, flip);
+                    }
+                });
+                return;
+            }
+            const detail::bucket_regs br(k.buckets);
+            const B rb(r);
+            detail::tail_first(blocks, h * sizeof(float), [&](std::size_t blk) {
+                B v[NV];
+                hadamard_block_load<Arch, NV>(x + blk * h, v);
+                for (std::size_t j = 0; j < NV; j += 4) {
+                    __m512i q[4];
+                    for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
+                    detail::store_nibbles64(q[0], q[1], q[2], q[3], out + (blk * h + j * W) / 2, flip);
+                }
+            });
+            return;
+        }
+    }
+#endif
+    for (std::size_t blk = 0; blk < blocks; ++blk) bbq_block_encode_packed4<Bits, NV, Arch>(x + blk * h, r, c, k, out + blk * h / 2);
 }
 
 /// Linear decode of one whole block of h = NV·W packed 4-bit codes (low_first) and its inverse

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <span>
 #include <type_traits>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 #if defined(__AVX512F__)
@@ -71,29 +72,45 @@ inline xsimd::batch<float, Arch> lane_stages(xsimd::batch<float, Arch> v, std::s
 }
 }  // namespace detail
 
-/// The normalised transform of one block of h = NV·W values held in NV registers.
-template <class Arch, std::size_t NV>
+namespace detail {
+/// v[j], v[j + Len] ← v[j] + v[j + Len], v[j] − v[j + Len].
+template <class Arch, std::size_t Len, std::size_t J>
+inline void batch_pair(xsimd::batch<float, Arch>* v) noexcept {
+    const xsimd::batch<float, Arch> a = v[J], b = v[J + Len];
+    v[J] = a + b;
+    v[J + Len] = a - b;
+}
+/// The stages of distance Len, 2·Len, … < NV between whole batches, unrolled at compile time
+/// (a loop here kept v in memory: GCC 12 does not unroll the nest).
+template <class Arch, std::size_t NV, std::size_t Len, std::size_t... K>
+inline void batch_stages(xsimd::batch<float, Arch>* v, std::index_sequence<K...> ks) noexcept {
+    if constexpr (Len < NV) {
+        (batch_pair<Arch, Len, (K / Len) * 2 * Len + K % Len>(v), ...);  // the NV/2 pairs with bit Len of j clear
+        batch_stages<Arch, NV, 2 * Len>(v, ks);
+    }
+}
+}  // namespace detail
+
+/// The normalised transform of one block of h = NV·W values held in NV registers (Normalize =
+/// false: the butterflies only, without the final multiplication by c_h).
+template <class Arch, std::size_t NV, bool Normalize = true>
 inline void hadamard_regs(xsimd::batch<float, Arch>* v) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size, h = NV * W;
     for (std::size_t j = 0; j < NV; ++j) v[j] = detail::lane_stages<Arch>(v[j], h);
-    for (std::size_t len = 1; len < NV; len *= 2)
-        for (std::size_t i = 0; i < NV; i += 2 * len)
-            for (std::size_t j = i; j < i + len; ++j) {
-                const B a = v[j], b = v[j + len];
-                v[j] = a + b;
-                v[j + len] = a - b;
-            }
-    const B c(hadamard_norm(h));
-    for (std::size_t j = 0; j < NV; ++j) v[j] = v[j] * c;
+    if constexpr (NV > 1) detail::batch_stages<Arch, NV, 1>(v, std::make_index_sequence<NV / 2>());
+    if constexpr (Normalize) {
+        const B c(hadamard_norm(h));
+        for (std::size_t j = 0; j < NV; ++j) v[j] = v[j] * c;
+    }
 }
 
-/// One block of h = NV·W values from src into NV registers v (normalised).
-template <class Arch, std::size_t NV>
+/// One block of h = NV·W values from src into NV registers v (normalised unless Normalize = false).
+template <class Arch, std::size_t NV, bool Normalize = true>
 inline void hadamard_block_load(const float* src, xsimd::batch<float, Arch>* v) noexcept {
     using B = xsimd::batch<float, Arch>;
     for (std::size_t j = 0; j < NV; ++j) v[j] = B::load_unaligned(src + j * B::size);
-    hadamard_regs<Arch, NV>(v);
+    hadamard_regs<Arch, NV, Normalize>(v);
 }
 
 /// One block of h = NV·W values from src to dst (may alias), held in NV registers.
