@@ -53,6 +53,17 @@ void bench_scheme(const char* name, Q q, int bits, granularity gran, bool global
     const std::string otypes = std::is_same_v<Out, float> ? "f32" : std::is_same_v<Out, __half> ? "f16" : "bf16";
     double ms = time_median([&](int k) { q.quantize(x[k].data(), shape, t[k].view()); }, sets);
     rows.push_back({"quantize", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+    // The inference case: the scale (per-tensor / NVFP4's tensor scale) kept from before, one read of x.
+    if constexpr (requires { q.quantize_with_scales(x[0].data(), shape, t[0].view()); }) {
+        if (gran.type == granularity::kind::per_tensor) {
+            ms = time_median([&](int k) { q.quantize_with_scales(x[k].data(), shape, t[k].view()); }, sets);
+            rows.push_back({"quantize(scale given)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+        }
+    }
+    if constexpr (requires { q.quantize_with_global_scale(x[0].data(), shape, t[0].view()); }) {
+        ms = time_median([&](int k) { q.quantize_with_global_scale(x[k].data(), shape, t[k].view()); }, sets);
+        rows.push_back({"quantize(scale given)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+    }
     ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
     rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
     lc::check(cudaDeviceSynchronize(), "bench");

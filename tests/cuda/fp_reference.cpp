@@ -47,6 +47,18 @@ std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape
     return q.dequantize(t, lowbit::backend::scalar);
 }
 
+template <class Format, int ScaleKind>
+std::vector<std::uint8_t> cpu_minifloat_encode_with(lowbit::granularity g, lowbit::rounding r, std::span<const float> x,
+                                                    lowbit::shape2d shape, const std::vector<std::uint8_t>& scales) {
+    using S = scale_of<ScaleKind>;
+    const lowbit::minifloat_quantizer<Format, S> q({.gran = g, .round = r});
+    lowbit::minifloat_tensor<Format, S> t;
+    q.prepare(x, shape, t);             // sizes the arrays (and computes absmax scales, replaced next)
+    t.scales = from_bytes<S>(scales);   // the given scales
+    q.encode(x, t, 0, x.size(), lowbit::backend::scalar);
+    return t.packed;
+}
+
 template <class Elem>
 fp_ref cpu_mx_quantize(lowbit::mx_scale_rounding rule, lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape) {
     const lowbit::mx_quantizer<Elem, 32> q({.scale_rounding = rule, .round = r});
@@ -66,6 +78,14 @@ std::vector<float> cpu_mx_dequantize(lowbit::shape2d shape, const fp_ref& r) {
 fp_ref cpu_nvfp4_quantize(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape) {
     const lowbit::nvfp4_quantizer q({.round = r});
     const auto t = q.quantize(x, shape, lowbit::backend::scalar);
+    return {t.packed, t.scales, t.global_scale};
+}
+fp_ref cpu_nvfp4_encode_with(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape, float global) {
+    const lowbit::nvfp4_quantizer q({.round = r});
+    lowbit::nvfp4_tensor t;
+    q.prepare(x, shape, t);
+    t.global_scale = global;            // the given tensor scale
+    q.encode(x, t, 0, x.size(), lowbit::backend::scalar);
     return {t.packed, t.scales, t.global_scale};
 }
 std::vector<float> cpu_nvfp4_dequantize(lowbit::shape2d shape, const fp_ref& r) {
@@ -105,7 +125,9 @@ template std::vector<float> cpu_log_dequantize<4, 0>(std::size_t, lowbit::shape2
 #define LOWBIT_MF(F, K)                                                                                                  \
     template fp_ref cpu_minifloat_quantize<lowbit::F, K>(lowbit::granularity, lowbit::rounding, std::span<const float>, \
                                                          lowbit::shape2d);                                              \
-    template std::vector<float> cpu_minifloat_dequantize<lowbit::F, K>(lowbit::granularity, lowbit::shape2d, const fp_ref&);
+    template std::vector<float> cpu_minifloat_dequantize<lowbit::F, K>(lowbit::granularity, lowbit::shape2d, const fp_ref&); \
+    template std::vector<std::uint8_t> cpu_minifloat_encode_with<lowbit::F, K>(                                       \
+        lowbit::granularity, lowbit::rounding, std::span<const float>, lowbit::shape2d, const std::vector<std::uint8_t>&);
 LOWBIT_MF(e4m3fn, 0)
 LOWBIT_MF(e4m3fn, 1)
 LOWBIT_MF(e4m3fn, 2)

@@ -27,6 +27,12 @@ fp_ref cpu_minifloat_quantize(lowbit::granularity g, lowbit::rounding r, std::sp
 template <class Format, int ScaleKind>
 std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape2d shape, const fp_ref& t);
 
+/// minifloat_quantizer<Format, S>::encode with the given scales (bytes of S, one per slot): the
+/// reference for cuda::minifloat_quantizer::quantize_with_scales. Returns the packed codes.
+template <class Format, int ScaleKind>
+std::vector<std::uint8_t> cpu_minifloat_encode_with(lowbit::granularity g, lowbit::rounding r, std::span<const float> x,
+                                                    lowbit::shape2d shape, const std::vector<std::uint8_t>& scales);
+
 /// mx_quantizer<Elem, 32>.
 template <class Elem>
 fp_ref cpu_mx_quantize(lowbit::mx_scale_rounding rule, lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape);
@@ -36,6 +42,8 @@ std::vector<float> cpu_mx_dequantize(lowbit::shape2d shape, const fp_ref& t);
 /// nvfp4_quantizer.
 fp_ref cpu_nvfp4_quantize(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape);
 std::vector<float> cpu_nvfp4_dequantize(lowbit::shape2d shape, const fp_ref& t);
+/// nvfp4_quantizer::encode with the given tensor scale (reference for quantize_with_global_scale).
+fp_ref cpu_nvfp4_encode_with(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape, float global);
 
 /// log_quantizer<B, S> (S as for minifloat).
 template <int B, int ScaleKind>

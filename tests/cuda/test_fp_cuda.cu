@@ -225,6 +225,91 @@ void nvfp4_cases(std::vector<rounding> rnds) {
             }
 }
 
+/// quantize_with_scales: the scales the caller stores (the CPU's absmax scales, then those scaled by
+/// 1/4 so elements saturate, then by 3 so they go subnormal) are used as given; the codes equal the
+/// CPU's encode with the same scales, the scales are left as they were, the codes are poisoned first.
+template <class Format, int K, class In = float>
+void with_scales_cases(const char* name, std::vector<granularity> grans) {
+    using S = dev_scale<K>;
+    const rounding rne{};
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big))
+            for (auto g : grans) {
+                const auto x = as_input<In>(d.x);
+                const auto own = cpu_minifloat_quantize<Format, K>(g, rne, x, shape).scales;
+                std::vector<In> xh(x.size());
+                for (std::size_t i = 0; i < x.size(); ++i) xh[i] = from_float_host<In>(x[i]);
+                lc::device_buffer<In> dx;
+                upload(dx, xh);
+                lc::minifloat_quantizer<Format, S> q({.gran = g, .round = rne});
+                lc::device_fp_tensor<S> t;
+                q.quantize(dx.data(), shape, t);  // sizes t
+                for (float factor : {1.0f, 0.25f, 3.0f}) {
+                    ++counts().cases;
+                    auto given = own;  // scales of type S, scaled on the host (S's rounding)
+                    for (std::size_t i = 0; i + sizeof(S) <= given.size(); i += sizeof(S)) {
+                        S v;
+                        std::memcpy(&v, given.data() + i, sizeof(S));
+                        v = from_float_host<S>(to_float_host(v) * factor);
+                        std::memcpy(given.data() + i, &v, sizeof(S));
+                    }
+                    const auto want = cpu_minifloat_encode_with<Format, K>(g, rne, x, shape, given);
+                    const std::string what = std::string(name) + " quantize_with_scales x" + std::to_string(factor) + " " +
+                                             gran_name(g) + " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                    upload_bytes(t.scales.data(), given);
+                    for (int pattern : {0xA5, 0x5A}) {
+                        poison(t.packed.data(), t.packed.bytes(), pattern);
+                        q.quantize_with_scales(dx.data(), shape, t.view());
+                        lc::check(cudaDeviceSynchronize(), "quantize_with_scales");
+                        const auto packed = download_bytes(t.packed.data(), want.size());
+                        expect_same(packed.data(), want.data(), want.size(), 1, what + " packed");
+                        const auto scales = download_bytes(t.scales.data(), given.size());
+                        expect_same(scales.data(), given.data(), given.size(), sizeof(S), what + " scales untouched");
+                    }
+                }
+            }
+}
+
+/// quantize_with_global_scale: NVFP4 with the tensor scale given (the CPU's, then ×4 and ×1/8);
+/// block scales and codes equal the CPU's encode with that tensor scale.
+template <class In = float>
+void nvfp4_global_cases() {
+    const rounding rne{};
+    for (const auto shape : shapes())
+        for (auto& d : datasets(shape.size(), shape.size() >= big)) {
+            const auto x = as_input<In>(d.x);
+            const float own = cpu_nvfp4_quantize(rne, x, shape).global;
+            std::vector<In> xh(x.size());
+            for (std::size_t i = 0; i < x.size(); ++i) xh[i] = from_float_host<In>(x[i]);
+            lc::device_buffer<In> dx;
+            upload(dx, xh);
+            lc::nvfp4_quantizer q({.round = rne});
+            lc::device_fp_tensor<std::uint8_t> t;
+            q.quantize(dx.data(), shape, t);  // sizes t
+            for (float factor : {1.0f, 4.0f, 0.125f}) {
+                ++counts().cases;
+                const float gs = own * factor;
+                const auto want = cpu_nvfp4_encode_with(rne, x, shape, gs);
+                const std::string what = "nvfp4 quantize_with_global_scale x" + std::to_string(factor) + " in " +
+                                         type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                for (int pattern : {0xA5, 0x5A}) {
+                    poison(t.packed.data(), t.packed.bytes(), pattern);
+                    poison(t.scales.data(), t.scales.bytes(), pattern);
+                    upload_bytes(t.global_scale.data(), std::vector<std::uint8_t>(reinterpret_cast<const std::uint8_t*>(&gs),
+                                                                                  reinterpret_cast<const std::uint8_t*>(&gs) + 4));
+                    q.quantize_with_global_scale(dx.data(), shape, t.view());
+                    lc::check(cudaDeviceSynchronize(), "quantize_with_global_scale");
+                    const auto packed = download_bytes(t.packed.data(), want.packed.size());
+                    const auto scales = download_bytes(t.scales.data(), want.scales.size());
+                    const auto g = download_bytes(t.global_scale.data(), 4);
+                    expect_same(packed.data(), want.packed.data(), packed.size(), 1, what + " packed");
+                    expect_same(scales.data(), want.scales.data(), scales.size(), 1, what + " block scales");
+                    expect_same(g.data(), &gs, 4, 4, what + " tensor scale untouched");
+                }
+            }
+        }
+}
+
 template <int B, int K>
 void log_cases(std::vector<std::size_t> groups, std::vector<lowbit::log_rounding> rnds) {
     for (const auto shape : shapes())
@@ -393,6 +478,12 @@ void run_all() {
     mx_cases<lowbit::mx_int8>("mxint8", rules, {rne, sr, rtz});
     nvfp4_cases({rne, sr});
     nvfp4_cases<__nv_bfloat16>({rne});
+    with_scales_cases<lowbit::e4m3fn, 0>("e4m3fn", {T, R, g32, g7});
+    with_scales_cases<lowbit::e4m3fn, 1, __nv_bfloat16>("e4m3fn", {T, g32});
+    with_scales_cases<lowbit::e5m2, 0>("e5m2", {T});
+    with_scales_cases<lowbit::e2m1, 0>("e2m1", {g16, T});
+    nvfp4_global_cases();
+    nvfp4_global_cases<__nv_bfloat16>();
     log_cases<4, 1>({32, 16, 7}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
     log_cases<3, 1>({32, 64}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
     log_cases<4, 0>({32}, {lowbit::log_rounding::linear});

@@ -297,6 +297,18 @@ struct engine {
         check(cudaGetLastError(), "quantize kernel launch");
     }
 
+    /// The encode kernel alone, with the scales (and tensor scale) already in t: one read of x.
+    template <class In>
+    static void encode_with_scales(const In* x, shape2d shape, const granularity& gran, const rounding& rnd,
+                                   fp_tensor_view<stored> t, cudaStream_t stream) {
+        const std::size_t n = shape.size();
+        if (n == 0) return;
+        const int_layout L = int_layout::of(shape, gran);
+        encode_kernel<Elem, Policy, 0, In><<<blocks_for((n + 7) / 8), threads, 0, stream>>>(
+            x, L, t.packed, t.scales, t.global_scale, rnd, aligned16(x), aligned16(t.packed));
+        check(cudaGetLastError(), "quantize_with_scales kernel launch");
+    }
+
     template <int W, class In>
     static void fused(const In* x, const int_layout& L, const rounding& rnd, fp_tensor_view<stored> t, unsigned grid, bool vin,
                       bool vout, cudaStream_t stream) {
@@ -362,6 +374,17 @@ public:
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
         t.shape = shape;
         engine::quantize(x, shape, opt_.gran, opt_.round, t, key_.data(), detail::fp::no_global{}, stream);
+    }
+    /// Quantizes x with the scales already in t.scales (opts().gran.scale_count(shape) of them,
+    /// e.g. kept from calibration or a previous step: the common inference case); one read of x,
+    /// no amax pass. Codes equal the CPU's minifloat_quantizer::encode with those scales.
+    template <device_element In>
+    void quantize_with_scales(const In* x, shape2d shape, fp_tensor_view<ScaleT> t, cudaStream_t stream = 0) const {
+        lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
+        lowbit::detail::require(t.packed != nullptr || shape.size() == 0, "t.packed", "must be a device pointer");
+        lowbit::detail::require(t.scales != nullptr || shape.size() == 0, "t.scales", "must hold the scales (device)");
+        t.shape = shape;
+        engine::encode_with_scales(x, shape, opt_.gran, opt_.round, t, stream);
     }
     /// Dequantizes t into y (device, t.shape.size() elements).
     template <device_element Out>

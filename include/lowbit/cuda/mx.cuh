@@ -145,6 +145,16 @@ public:
         t.shape = shape;
         engine::quantize(x, shape, gran(), opt_.round, t, key_.data(), detail::fp::nvfp4_global{}, stream);
     }
+    /// Quantizes x with the tensor scale already in *t.global_scale (e.g. from calibration: the
+    /// common inference case); the block scales are computed as usual. One read of x, no tensor
+    /// amax pass. Equals the CPU's nvfp4_quantizer::encode with that global_scale.
+    template <device_element In>
+    void quantize_with_global_scale(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t, cudaStream_t stream = 0) const {
+        lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
+        lowbit::detail::require(t.global_scale != nullptr || shape.size() == 0, "t.global_scale", "must hold the tensor scale (device)");
+        t.shape = shape;
+        engine::quantize(x, shape, gran(), opt_.round, t, nullptr, detail::fp::no_global{}, stream);
+    }
     template <device_element Out>
     void dequantize(fp_tensor_view<std::uint8_t> t, Out* y, cudaStream_t stream = 0) const {
         lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y", "must be a device pointer");
