@@ -66,26 +66,11 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::vector<std::size_t> sides = {4096, 16384};
-    const char* csv = nullptr;
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
-        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
-            sides.clear();
-            for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) sides.push_back(std::strtoull(p, nullptr, 10));
-        }
-    }
-    cudaDeviceProp prop{};
-    lc::check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-    l2_bytes = prop.l2CacheSize;
-    std::printf("device: %s, %d SMs, L2 %d MiB; median of %d runs after 3 warm-ups\n", prop.name, prop.multiProcessorCount,
-                prop.l2CacheSize >> 20, reps);
+    const cli args = parse_cli(argc, argv);
     using bf16 = __nv_bfloat16;
     using lowbit::bbq_zero;
     try {
-        for (std::size_t side : sides) {
+        for (std::size_t side : args.sides) {
             const double copy = copy_gbs(side);
             bench_scheme<lc::bbq_quantizer<4>, bf16, bf16>("bbq4", {}, side, copy);
             bench_scheme<lc::bbq_quantizer<4>, float, float>("bbq4", {}, side, copy);
@@ -98,15 +83,6 @@ int main(int argc, char** argv) {
         std::printf("error: %s\n", e.what());
         return 1;
     }
-    std::printf("\n%-22s %-14s %-13s %6s %9s %8s %6s\n", "op", "scheme", "types", "side", "ms", "GB/s", "/copy");
-    for (const auto& r : rows)
-        std::printf("%-22s %-14s %-13s %6zu %9.4f %8.0f %6.2f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
-    if (csv) {
-        if (FILE* f = std::fopen(csv, "w")) {
-            std::fprintf(f, "op,scheme,types,side,ms,gbs,ratio\n");
-            for (const auto& r : rows) std::fprintf(f, "%s,%s,%s,%zu,%.5f,%.1f,%.3f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
-            std::fclose(f);
-        }
-    }
+    report(args.csv);
     return 0;
 }

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -81,6 +84,45 @@ inline double copy_gbs(std::size_t side) {
     const double gbs = 2.0 * bytes / ms / 1e6;
     rows.push_back({"copy", "cudaMemcpy D2D", "f32", side, ms, gbs, 1.0});
     return gbs;
+}
+
+/// The benchmarks' shared command line: [--sizes a,b] [--reps N] [--only NAME] [--csv FILE].
+/// Sets reps, only and l2_bytes (from the device) and prints the device line.
+struct cli {
+    std::vector<std::size_t> sides = {4096, 16384};
+    const char* csv = nullptr;
+};
+inline cli parse_cli(int argc, char** argv) {
+    cli c;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) c.csv = argv[++i];
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        else if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
+            c.sides.clear();
+            for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) c.sides.push_back(std::strtoull(p, nullptr, 10));
+        }
+    }
+    cudaDeviceProp prop{};
+    lc::check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    l2_bytes = prop.l2CacheSize;
+    std::printf("device: %s, %d SMs, L2 %d MiB; median of %d runs after 3 warm-ups\n", prop.name, prop.multiProcessorCount,
+                prop.l2CacheSize >> 20, reps);
+    return c;
+}
+
+/// Prints every row as a table, and writes them to `csv` when given.
+inline void report(const char* csv) {
+    std::printf("\n%-22s %-14s %-13s %6s %9s %8s %6s\n", "op", "scheme", "types", "side", "ms", "GB/s", "/copy");
+    for (const auto& r : rows)
+        std::printf("%-22s %-14s %-13s %6zu %9.4f %8.0f %6.2f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
+    if (csv) {
+        if (FILE* f = std::fopen(csv, "w")) {
+            std::fprintf(f, "op,scheme,types,side,ms,gbs,ratio\n");
+            for (const auto& r : rows) std::fprintf(f, "%s,%s,%s,%zu,%.5f,%.1f,%.3f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
+            std::fclose(f);
+        }
+    }
 }
 
 }  // namespace lowbit_bench_cuda
