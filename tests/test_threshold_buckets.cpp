@@ -8,10 +8,12 @@
 #include <lowbit/quantizers/bbq.hpp>
 #include <lowbit/quantizers/codebook.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "test_util.hpp"
@@ -258,6 +260,65 @@ TEST_CASE("sigma's unmasked leaves: huge finite values, one non-finite value at 
     }
 }
 
+TEST_CASE("sigma's leaves read as streams: every leaf once, the parts' edges, a partial last leaf") {
+    // From 256 leaves on, the SIMD sum reads its leaves as simd::detail::leaf_streams streams; the
+    // first and last leaf of every part and the leftover leaves each hold one non-finite value.
+    constexpr std::size_t S = simd::detail::leaf_streams;
+    for (std::size_t leaves : {255, 256, 257, 258, 259, 1027})
+        for (std::size_t tail : {1, 100, 256}) {
+            const std::size_t n = (leaves - 1) * 256 + tail;
+            auto x = lowbit_test::gaussian(n, unsigned(leaves * 7 + tail));
+            const std::size_t part = leaves / S;
+            std::vector<std::size_t> marked;
+            for (std::size_t s = 0; s < S; ++s) {
+                marked.push_back(s * part);
+                marked.push_back(s * part + part - 1);
+            }
+            for (std::size_t b = S * part; b < leaves; ++b) marked.push_back(b);
+            std::size_t k = 0, bad = 0;
+            for (std::size_t b : marked) {
+                const std::size_t i = std::min(b * 256 + (k * 37) % 256, n - 1);
+                if (std::isfinite(x[i])) ++bad;
+                x[i] = k % 3 == 0 ? NAN : k % 3 == 1 ? INFINITY : -INFINITY;
+                ++k;
+            }
+            std::size_t finite = 0;
+            const double a = tree_sum_squares_finite(x), b = simd::tree_sum_squares_finite(x, &finite);
+            CAPTURE(leaves);
+            CAPTURE(tail);
+            CHECK(std::memcmp(&a, &b, sizeof a) == 0);
+            CHECK(finite == n - bad);
+        }
+}
+
+TEST_CASE("for_each_step_backward visits every step of [begin, end) once, parts' tails first") {
+    auto check = [](auto streams, std::size_t begin, std::size_t end, std::size_t step) {
+        constexpr std::size_t S = decltype(streams)::value;
+        std::vector<int> seen(end - begin, 0);
+        std::vector<std::size_t> starts;
+        bool aligned = true;
+        detail::for_each_step_backward<S>(begin, end, step, [&](std::size_t c0, std::size_t c1) {
+            aligned = aligned && (c0 - begin) % step == 0 && c1 > c0 && c1 - c0 <= step && c1 <= end;
+            for (std::size_t i = c0; i < c1; ++i) ++seen[i - begin];
+            starts.push_back(c0);
+        });
+        CAPTURE(S);
+        CAPTURE(end - begin);
+        CHECK(aligned);
+        CHECK(std::all_of(seen.begin(), seen.end(), [](int v) { return v == 1; }));
+        if (end - begin > detail::backward_piece * S) {  // the first piece visited is the last of part 0
+            const std::size_t pieces = (end - begin + detail::backward_piece - 1) / detail::backward_piece;
+            CHECK(starts.front() == begin + ((pieces + S - 1) / S - 1) * detail::backward_piece);
+        }
+    };
+    const std::size_t P = detail::backward_piece;
+    for (std::size_t len : {std::size_t{0}, std::size_t{1}, std::size_t{64}, P - 1, P, P + 1, 5 * P + 64, 9 * P - 128, 17 * P}) {
+        check(std::integral_constant<std::size_t, 1>{}, 0, len, 64);
+        check(std::integral_constant<std::size_t, 4>{}, 4096, 4096 + len, 128);
+        check(std::integral_constant<std::size_t, 8>{}, 64, 64 + len, P);
+    }
+}
+
 TEST_CASE("quantize_into a reused tensor leaves no stale byte or scale (prepare does not clear them)") {
     auto reuse = [](const auto& q, shape2d s) {
         const auto x = lowbit_test::gaussian(s.size(), 5), y = lowbit_test::adversarial(s.size(), 6);
@@ -284,8 +345,8 @@ TEST_CASE("quantize_into a reused tensor leaves no stale byte or scale (prepare 
     }
 }
 
-TEST_CASE("BBQ over more than one 4 MiB run (tail first) equals the reference") {
-    const shape2d s{1024, 2112};  // 16896 blocks of 128: runs of 8192, 8192 and 512
+TEST_CASE("BBQ over many 1 MiB pieces in four parts (tail first) equals the reference") {
+    const shape2d s{1024, 2112};  // 16896 blocks of 128: 9 pieces of 2048 blocks (the last 512), parts of 3
     auto x = lowbit_test::gaussian(s.size(), 99);
     x[12345] = NAN;
     x[s.size() - 7] = INFINITY;

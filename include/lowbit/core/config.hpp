@@ -23,3 +23,9 @@
 #else
 #define LOWBIT_FORCE_INLINE inline
 #endif
+/// The same for a lambda, written between its parameter list and its body.
+#if defined(__GNUC__) || defined(__clang__)
+#define LOWBIT_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define LOWBIT_LAMBDA_INLINE
+#endif

@@ -25,6 +25,7 @@
 #include "../core/packing.hpp"
 #include "../core/rounding.hpp"
 #include "../core/scale_type.hpp"
+#include "../core/walk.hpp"
 #include "../formats/bfp.hpp"
 #include "../formats/minifloat.hpp"
 #include "../simd/bfp.hpp"
@@ -111,30 +112,11 @@ inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin,
 /// codes with non-temporal stores (simd::stream_bytes): tensors that large leave no room in the
 /// caches for the codes, and streaming them spares the read-for-ownership of every output line.
 inline constexpr std::size_t stream_min_elements = std::size_t{1} << 24;
-/// Elements per piece of a back-to-front walk (1 MiB of float input).
-inline constexpr std::size_t backward_piece = std::size_t{1} << 18;
-
-/// Calls f(c0, c1) over [begin, end) cut at begin + multiples of `step` (backward_piece % step ==
-/// 0), in pieces of backward_piece elements, each piece front to back, the pieces in the reverse
-/// of the order in which simd::block_absmax last touched them: [begin, end) is cut into
-/// simd::read_streams parts like block_absmax's streams, and the parts' last pieces come first
-/// (one of each part in turn), then their second-to-last, and so on. For the encode pass of a
-/// quantizer whose prepare() took the absmax of all of x: what the last-level cache still holds
-/// of x is encoded first, and the pass ends on the parts' heads, where the next absmax pass
-/// starts. Pieces are long because the hardware prefetchers follow ascending streams: short
-/// ascending runs taken in descending order defeat them (measured: 1 KiB pieces ran at half
-/// speed). Codes do not depend on the order.
+/// The encode pass's walk after simd::block_absmax (read as simd::read_streams streams): see
+/// core/walk.hpp.
 template <class F>
 inline void for_each_step_backward(std::size_t begin, std::size_t end, std::size_t step, F&& f) {
-    constexpr std::size_t S = simd::read_streams;
-    const std::size_t pieces = (end - begin + backward_piece - 1) / backward_piece, per = (pieces + S - 1) / S;
-    for (std::size_t r = per; r-- > 0;)
-        for (std::size_t s = 0; s < S; ++s) {
-            const std::size_t p = s * per + r;
-            if (p >= pieces) continue;
-            const std::size_t p0 = begin + p * backward_piece, p1 = std::min(p0 + backward_piece, end);
-            for (std::size_t c0 = p0; c0 < p1; c0 += step) f(c0, std::min(c0 + step, p1));
-        }
+    for_each_step_backward<simd::read_streams>(begin, end, step, static_cast<F&&>(f));
 }
 
 /// Group size of a granularity over a shape: 0 for per tensor, cols for per row.

@@ -19,6 +19,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../core/reduce.hpp"
+#include "../core/walk.hpp"
 #include "../formats/bbq.hpp"
 #include "codebook.hpp"
 #include "hadamard.hpp"
@@ -52,6 +53,11 @@ inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, 
 
 namespace simd {
 
+namespace detail {
+/// tree_sum_squares_finite reads a long input as this many ascending streams of leaves.
+inline constexpr std::size_t leaf_streams = 4;
+}  // namespace detail
+
 /// Σ x² over finite x in tree_sum order; equals lowbit::tree_sum_squares_finite bit for bit.
 /// When `finite` is given it receives the number of finite values.
 /// Leaves of 256 are butterflied in double batches (distances >= the batch width pair batches,
@@ -69,7 +75,8 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
     thread_local std::vector<double> level;  // reused: no allocation once large enough
     level.resize(leaves);
     alignas(64) double buf[tree_block];
-    for (std::size_t b = 0; b < leaves; ++b) {
+    // Leaf b's sum into level[b] (every leaf is independent: the order of the leaves changes nothing).
+    auto leaf = [&](std::size_t b) LOWBIT_LAMBDA_INLINE {
         const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
 #if defined(__AVX512F__)
         if constexpr (detail::has_permute16<Arch> && WD == 8) {
@@ -98,7 +105,7 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
                 if (std::isfinite(sum)) {
                     count += tree_block;
                     level[b] = sum;
-                    continue;
+                    return;
                 }
             }
         }
@@ -117,7 +124,18 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
         for (std::size_t s = WD / 2; s >= 1; s /= 2)
             for (std::size_t i = 0; i < s; ++i) buf[i] += buf[i + s];
         level[b] = buf[0];
+    };
+    // Long inputs are read as detail::leaf_streams ascending streams at once (one leaf of each in
+    // turn): one core keeps more misses in flight over a few streams than over one (measured here on
+    // 64 MiB: 2.4 ms against 3.0 for one stream; 8 streams of whole leaves measured slower than one).
+    std::size_t b = 0;
+    if (leaves >= 256) {
+        const std::size_t part = leaves / detail::leaf_streams;
+        for (std::size_t j = 0; j < part; ++j)
+            for (std::size_t s = 0; s < detail::leaf_streams; ++s) leaf(s * part + j);
+        b = detail::leaf_streams * part;
     }
+    for (; b < leaves; ++b) leaf(b);
     if (finite) *finite = count;
     // The upper levels exactly as tree_sum forms them, reduced in place.
     std::size_t size = leaves;
@@ -328,17 +346,12 @@ inline const bucket_table& z_buckets(std::size_t h, float r) {
 }  // namespace detail
 
 namespace detail {
-/// f(blk) for blk in [0, blocks), in runs of 4 MiB of input from the last run to the first
-/// (ascending inside a run, which the hardware prefetcher follows): the tail that σ's pass left
-/// in the last-level cache is used before it is evicted. The order changes no result.
+/// f(blk) for blk in [0, blocks) of h elements each, in the order that meets what σ's pass
+/// (leaf_streams streams) left in the last-level cache: lowbit::detail::for_each_step_backward.
+/// The order changes no result.
 template <class F>
-inline void tail_first(std::size_t blocks, std::size_t block_bytes, F&& f) {
-    const std::size_t run = std::max<std::size_t>(1, (std::size_t{4} << 20) / block_bytes);
-    for (std::size_t end = blocks; end > 0;) {
-        const std::size_t start = end > run ? end - run : 0;
-        for (std::size_t blk = start; blk < end; ++blk) f(blk);
-        end = start;
-    }
+inline void tail_first(std::size_t blocks, std::size_t h, F&& f) {
+    lowbit::detail::for_each_step_backward<leaf_streams>(0, blocks * h, h, [&](std::size_t c0, std::size_t) { f(c0 / h); });
 }
 }  // namespace detail
 
@@ -356,7 +369,7 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
             const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
             if (const auto& zb = detail::z_buckets<Bits>(h, r); zb.usable) {  // no normalisation, no multiplication
                 const detail::bucket_regs br(zb);
-                detail::tail_first(blocks, h * sizeof(float), [&](std::size_t blk) {
+                detail::tail_first(blocks, h, [&](std::size_t blk) {
                     B v[NV];
                     hadamard_block_load<Arch, NV, false>(x + blk * h, v);
                     __m512i q[NV];
@@ -373,7 +386,7 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
             }
             const detail::bucket_regs br(k.buckets);
             const B rb(r);
-            detail::tail_first(blocks, h * sizeof(float), [&](std::size_t blk) {
+            detail::tail_first(blocks, h, [&](std::size_t blk) {
                 B v[NV];
                 hadamard_block_load<Arch, NV>(x + blk * h, v);
                 for (std::size_t j = 0; j < NV; j += 4) {
