@@ -1,7 +1,7 @@
 // The FP family's fast CPU paths against the scalar reference, bit for bit: the lean
 // round-to-nearest-even encode (every format, dense float32 bit-pattern sweeps with every tie),
 // the multi-stream absmax, the vectorised OCP-floor MX scales, the fused block kernels' redo of
-// blocks holding a non-finite value, stream_bytes at every alignment, and the quantizers' long
+// blocks holding a non-finite value, stream_bytes and the streamed encode at every alignment, and the quantizers' long
 // paths (back-to-front pieces, streamed codes) on tensors past their thresholds.
 #include <doctest/doctest.h>
 
@@ -90,6 +90,48 @@ TEST_CASE_TEMPLATE("lean nearest-even encode equals the reference on every tie o
     check_rne_sweep<F>(sweep, 0.75f);    // products rounded by the multiply first
     check_rne_sweep<F>(sweep, 0x1p-100f);  // everything tiny: subnormal codes and zeros
     check_rne_sweep<F>(sweep, 0x1p100f);   // everything huge: saturation
+}
+
+TEST_CASE_TEMPLATE("streamed nearest-even encode writes what encode_minifloat_run writes: every alignment, every NaN lane", F,
+                   e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, e4m3, e3m4) {
+    auto same = [](const std::vector<float>& x, std::size_t n, std::size_t off, float inv) {
+        std::vector<std::uint8_t> want(n + 128, 0xA5), got(n + 128, 0xA5);
+        simd::encode_minifloat_run<F, overflow::saturate>(x.data(), n, inv, {}, 0, want.data() + off);
+        simd::encode_minifloat_rne_stream<F>(x.data(), n, inv, got.data() + off);
+        simd::stream_fence();
+        return want == got;  // the bytes around the output untouched too
+    };
+    // Every destination alignment and lengths around the 64-code lines.
+    const auto x = sparse_adversarial(4096, 5);
+    bool ok = true;
+    for (std::size_t off = 0; off < 64; ++off)
+        for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{65}, std::size_t{127},
+                              std::size_t{200}, 1000 + off})
+            ok = ok && same(x, n, off, 0.75f);
+    CHECK(ok);
+    // One NaN (then ±Inf) at every position of a 64-code line: its line is redone with NaN handling.
+    for (float special : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN(),
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+        bool all = true;
+        for (std::size_t p = 0; p < 192; ++p) {
+            auto y = lowbit_test::gaussian(256, unsigned(p));
+            y[p] = special;
+            all = all && same(y, 256, 0, 3.0f);
+        }
+        CAPTURE(special);
+        CHECK(all);
+    }
+    // Every tie of every binade, and saturation, through the streamed lines.
+    static const std::vector<float> sweep = pattern_sweep();
+    for (float inv : {1.0f, 0x1p-100f, 0x1p100f}) {
+        std::vector<std::uint8_t> a(sweep.size());
+        std::vector<std::uint8_t> b(sweep.size());
+        reference::encode_minifloat_run<F, overflow::saturate>(sweep.data(), sweep.size(), inv, {}, 0, a.data());
+        simd::encode_minifloat_rne_stream<F>(sweep.data(), sweep.size(), inv, b.data());
+        simd::stream_fence();
+        CAPTURE(inv);
+        CHECK(a == b);
+    }
 }
 
 TEST_CASE("multi-stream block_absmax equals the scalar one, wherever the extremes and non-finite values sit") {

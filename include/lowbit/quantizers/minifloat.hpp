@@ -213,6 +213,15 @@ public:
                     });
                     return;
                 }
+                if constexpr (requires { Format::flavour; }) {
+                    if (b == backend::simd && opt_.round.mode == round_mode::nearest_even) {
+                        detail::for_each_step_backward(begin, end, detail::backward_piece, [&](std::size_t c0, std::size_t c1) {
+                            simd::encode_minifloat_rne_stream<Format>(x.data() + c0, c1 - c0, inv, t.packed.data() + c0);
+                        });
+                        simd::stream_fence();
+                        return;
+                    }
+                }
                 alignas(64) std::uint8_t codes[stream_step];
                 detail::for_each_step_backward(begin, end, stream_step, [&](std::size_t c0, std::size_t c1) {
                     detail::encode_elements<Format>(b, x.data() + c0, c1 - c0, inv, opt_.round, c0, codes);

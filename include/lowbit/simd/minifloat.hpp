@@ -14,13 +14,16 @@
 // with per-lane variable shifts (generic_encode below).
 // decode: normal bits = (mag << (23 − M)) + ((127 − bias) << 23); subnormal = float(m) · 2^(emin − M).
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
 #include "../formats/bfp.hpp"
 #include "../formats/minifloat.hpp"
+#include "bytes.hpp"
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -346,6 +349,53 @@ inline void encode_minifloat_run(const float* x, std::size_t n, float inv, round
         detail_mf::narrow_store(tmp, codes + i, W);
     }
     if (i < n) reference::encode_minifloat_run<Format, O>(x + i, n - i, inv, rnd, index0 + i, codes + i);
+}
+
+/// Writes the codes that encode_minifloat_run(x, n, inv, {}, 0, dst) writes (round to nearest even,
+/// saturate), for a large output that will not be read again soon: with AVX-512BW every whole
+/// 64-byte line of dst is one non-temporal store of 64 codes narrowed in registers (no staging
+/// buffer, no read-for-ownership); other ISAs encode into a stack buffer and stream_bytes it out.
+/// Call stream_fence() after the last call, before another thread may read dst.
+template <class Format, class Arch = xsimd::default_arch>
+inline void encode_minifloat_rne_stream(const float* x, std::size_t n, float inv, std::uint8_t* dst) noexcept {
+    static_assert(Format::bits <= 8, "lowbit: run kernels store one byte per code (bits <= 8)");
+#if defined(__AVX512BW__)
+    if constexpr (std::is_base_of_v<xsimd::avx512bw, Arch>) {
+        using B = fbatch<Arch>;
+        std::size_t i = std::min(n, (64 - (reinterpret_cast<std::uintptr_t>(dst) & 63u)) & 63u);
+        encode_minifloat_run<Format, overflow::saturate, Arch>(x, i, inv, {}, 0, dst);  // up to dst's first whole line
+        const B vinv(inv);
+        // packus over 128-bit lanes leaves lane L holding codes 16L … 16L+3 of batch 0, then of
+        // batches 1, 2, 3; the dword permutation puts the 64 codes back in order.
+        const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        using I = detail_mf::ibatch<Arch>;
+        for (; i + 64 <= n; i += 64) {
+            // The NaN handling is left out of the four batches and one test over them covers it:
+            // a NaN lane is redone with it (its |y| bits exceed Inf's).
+            B y[4];
+            __m512i c[4];
+            I amax(0);
+            for (std::size_t k = 0; k < 4; ++k) {
+                y[k] = B::load_unaligned(x + i + 16 * k) * vinv;
+                amax = xsimd::max(amax, xsimd::bitwise_cast<I>(y[k]) & I(0x7FFFFFFF));
+                c[k] = detail_mf::encode_rne_saturate<Format, Arch, false>(y[k]);
+            }
+            if (xsimd::any(amax > I(0x7F800000))) [[unlikely]]
+                for (std::size_t k = 0; k < 4; ++k) c[k] = detail_mf::encode_rne_saturate<Format, Arch>(y[k]);
+            const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3]));
+            _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_permutexvar_epi32(order, bytes));
+        }
+        encode_minifloat_run<Format, overflow::saturate, Arch>(x + i, n - i, inv, {}, 0, dst + i);
+        return;
+    }
+#endif
+    constexpr std::size_t step = 4096;
+    alignas(64) std::uint8_t codes[step];
+    for (std::size_t i = 0; i < n; i += step) {
+        const std::size_t m = std::min(step, n - i);
+        encode_minifloat_run<Format, overflow::saturate, Arch>(x + i, m, inv, {}, 0, codes);
+        stream_bytes<Arch>(dst + i, codes, m);
+    }
 }
 
 /// Values decode(c) (unscaled) of one batch of codes held in int32 lanes.
