@@ -4,6 +4,8 @@
 
 #include <lowbit/lowbit.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -124,4 +126,70 @@ TEST_CASE("minifloat quantizer: absmax maps to max finite, all-zero tensors, err
     for (float v : q.dequantize(tz)) CHECK(v == 0.0f);
     CHECK_THROWS_WITH_AS(minifloat_quantizer<e4m3fn>({.gran = granularity::channel(1)}), "lowbit: options.gran.axis: minifloat quantizers scale rows (axis 0) or groups of a row", lowbit::error);
     CHECK_THROWS_AS(minifloat_quantizer<e4m3fn>({.gran = granularity::group(0)}), lowbit::error);
+}
+
+TEST_CASE("scales given beforehand: quantize_with_scales and quantize_with_global_scale equal encode under them") {
+    const auto x = lowbit_test::adversarial(64 * 96 + 0, 41);  // NaN, ±Inf, subnormals, huge values
+    const shape2d shape{64, 96};
+    // Minifloat, per tensor and per group of 32, under the scales quantize() computes, their quarter
+    // (values saturate) and three times them; SIMD and scalar paths.
+    for (const granularity& gran : {granularity::tensor(), granularity::group(32), granularity::channel(0)}) {
+        minifloat_quantizer<e4m3fn> q({.gran = gran});
+        const auto own = q.quantize(x, shape, backend::scalar);
+        for (float k : {1.0f, 0.25f, 3.0f}) {
+            std::vector<float> s = own.scales;
+            for (float& v : s) v *= k;
+            auto want = q.prepare(x, shape);  // sized; then encode under the given scales
+            want.scales = s;
+            q.encode(x, want, 0, x.size(), backend::scalar);
+            for (backend b : {backend::scalar, backend::simd}) {
+                const auto got = q.quantize_with_scales(x, shape, std::span<const float>(s), b);
+                CAPTURE(k);
+                CHECK(got.packed == want.packed);
+                CHECK(got.scales == s);
+                if (k == 1.0f) CHECK(got.packed == own.packed);  // its own scales: quantize()'s codes
+            }
+        }
+    }
+    // A zero scale makes every finite value 0 (NaN and ±Inf times 0 are NaN); bad scales and sizes
+    // are refused, naming the argument.
+    auto zero_where_finite = [&](const std::vector<float>& y) {
+        bool ok = true;
+        for (std::size_t i = 0; i < x.size(); ++i) ok = ok && (!std::isfinite(x[i]) || y[i] == 0.0f);
+        return ok;
+    };
+    minifloat_quantizer<e5m2> q5;
+    const std::vector<float> zero = {0.0f};
+    const auto tz = q5.quantize_with_scales(x, shape, std::span<const float>(zero));
+    CHECK(zero_where_finite(q5.dequantize(tz)));
+    const std::vector<float> two = {1.0f, 1.0f}, neg = {-1.0f}, nan = {NAN}, inf = {INFINITY};
+    CHECK_THROWS_WITH_AS((void)q5.quantize_with_scales(x, shape, std::span<const float>(two)),
+                         "lowbit: scales: must hold opts().gran.scale_count(shape) values", lowbit::error);
+    for (const auto* bad : {&neg, &nan, &inf})
+        CHECK_THROWS_WITH_AS((void)q5.quantize_with_scales(x, shape, std::span<const float>(*bad)), "lowbit: scales: must be finite and >= 0",
+                             lowbit::error);
+    CHECK_THROWS_AS((void)q5.quantize_with_scales(std::span<const float>(x).first(10), shape, std::span<const float>(zero)), lowbit::error);
+
+    // NVFP4 under its own tensor scale, ×4 and ×1/8 (block scales saturate at 448).
+    nvfp4_quantizer nv;
+    const auto own = nv.quantize(x, shape, backend::scalar);
+    for (float k : {1.0f, 4.0f, 0.125f}) {
+        const float g = own.global_scale * k;
+        nvfp4_tensor want = nv.prepare(x, shape);
+        want.global_scale = g;
+        nv.encode(x, want, 0, x.size(), backend::scalar);
+        for (backend b : {backend::scalar, backend::simd}) {
+            const auto got = nv.quantize_with_global_scale(x, shape, g, b);
+            CAPTURE(k);
+            CHECK(got.packed == want.packed);
+            CHECK(got.scales == want.scales);
+            CHECK(got.global_scale == g);
+            if (k == 1.0f) CHECK(got.packed == own.packed);
+        }
+    }
+    const auto g0 = nv.quantize_with_global_scale(x, shape, 0.0f);
+    CHECK(zero_where_finite(nv.dequantize(g0)));
+    CHECK(std::all_of(g0.scales.begin(), g0.scales.end(), [](std::uint8_t c) { return c == 0; }));
+    for (float bad : {-1.0f, NAN, INFINITY})
+        CHECK_THROWS_WITH_AS((void)nv.quantize_with_global_scale(x, shape, bad), "lowbit: global_scale: must be finite and >= 0", lowbit::error);
 }

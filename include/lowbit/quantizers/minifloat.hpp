@@ -198,6 +198,33 @@ public:
         }
     }
 
+    /// Quantizes x under scales chosen beforehand (from calibration, or the amax history of earlier
+    /// steps as FP8 training's delayed scaling keeps it): one read of x, no absmax pass. `scales`
+    /// holds opts().gran.scale_count(shape) values in the order quantize() stores them, each finite
+    /// and >= 0; codes are encode(x · (1/s)) as quantize() makes them, so values beyond ±max · s
+    /// saturate to ±max, and s = 0 makes every finite value +0. Mirrors cuda::minifloat_quantizer::quantize_with_scales.
+    void quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales, tensor_type& t,
+                              backend b = backend::simd) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(scales.size() == opt_.gran.scale_count(shape), "scales", "must hold opts().gran.scale_count(shape) values");
+        for (const ScaleT& v : scales) {
+            const float f = load_scale(v);
+            detail::require(std::isfinite(f) && f >= 0.0f, "scales", "must be finite and >= 0");
+        }
+        t.shape = shape;
+        t.gran = opt_.gran;
+        t.packed.resize(packed_size(shape.size(), bits));
+        t.scales.assign(scales.begin(), scales.end());
+        encode(x, t, 0, x.size(), b);
+    }
+    /// The same into a new tensor.
+    [[nodiscard]] tensor_type quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales,
+                                                   backend b = backend::simd) const {
+        tensor_type t;
+        quantize_with_scales(x, shape, scales, t, b);
+        return t;
+    }
+
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");

@@ -14,6 +14,7 @@
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
+#include <cmath>
 #include <utility>
 #include <cstddef>
 #include <cstdint>
@@ -217,6 +218,29 @@ public:
         t.packed.resize(packed_size(shape.size(), bits));
         t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
         t.global_scale = nvfp4::global_scale(simd::block_absmax(x.data(), x.size()));
+    }
+
+    /// Quantizes x under an FP32 tensor scale chosen beforehand (amax / (448 · 6) of calibration data
+    /// or of an earlier step): one read of x, no absmax pass; the E4M3 block scales and the codes are
+    /// made as quantize() makes them from g. g must be finite and >= 0 (g = 0 gives zero block
+    /// scales and +0 for every finite value; a block with amax / 6 / g beyond 448 saturates its scale to 448, and its
+    /// elements to ±6). Mirrors cuda::nvfp4_quantizer::quantize_with_global_scale.
+    void quantize_with_global_scale(std::span<const float> x, shape2d shape, float global_scale, tensor_type& t,
+                                    backend b = backend::simd) const {
+        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(std::isfinite(global_scale) && global_scale >= 0.0f, "global_scale", "must be finite and >= 0");
+        t.shape = shape;
+        t.packed.resize(packed_size(shape.size(), bits));
+        t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
+        t.global_scale = global_scale;
+        encode(x, t, 0, x.size(), b);
+    }
+    /// The same into a new tensor.
+    [[nodiscard]] tensor_type quantize_with_global_scale(std::span<const float> x, shape2d shape, float global_scale,
+                                                         backend b = backend::simd) const {
+        tensor_type t;
+        quantize_with_global_scale(x, shape, global_scale, t, b);
+        return t;
     }
 
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
