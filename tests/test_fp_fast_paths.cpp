@@ -243,3 +243,23 @@ TEST_CASE("tensors past the streaming threshold: codes written by non-temporal s
     check_backends(mx_quantizer<e2m1>(), x, shape);
     check_backends(nvfp4_quantizer(), x, shape);
 }
+
+TEST_CASE("fused block kernels narrow 64 codes in registers: every chunk tail, both roundings, blocks with specials") {
+    // Chunk tails of 0, 16, 32 and 48 values past the last whole 64 (cols = 16·k, 32·k), the
+    // register path and the buffered tail in one chunk, stochastic rounding, NaN/Inf blocks.
+    for (std::size_t k = 1; k <= 9; ++k)
+        for (std::size_t rows : {std::size_t{1}, std::size_t{3}, std::size_t{37}}) {
+            CAPTURE(k);
+            CAPTURE(rows);
+            const shape2d s32{rows, 32 * k}, s16{rows, 16 * k};
+            const auto x = sparse_adversarial(s32.size(), unsigned(100 * k + rows));
+            const std::vector<float> x16(x.begin(), x.begin() + std::ptrdiff_t(s16.size()));
+            check_backends(mx_quantizer<e2m1>(), x, s32);
+            check_backends(mx_quantizer<e4m3fn>(), x, s32);
+            check_backends(mx_quantizer<e5m2>({.round = {round_mode::stochastic, 9}}), x, s32);
+            check_backends(mx_quantizer<e2m1>({.round = {round_mode::stochastic, 5}}), x, s32);
+            check_backends(minifloat_quantizer<e4m3fn>({.gran = granularity::group(32)}), x, s32);
+            check_backends(nvfp4_quantizer(), x16, s16);
+            check_backends(nvfp4_quantizer({.round = {round_mode::stochastic, 7}}), x16, s16);
+        }
+}

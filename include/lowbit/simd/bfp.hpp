@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -164,33 +165,57 @@ inline void encode_chunk_fused_with(const float* x, std::size_t nb, Scales&& sca
     }
     scales(static_cast<const float*>(amax), nb, static_cast<float*>(inv));
     // Codes go to a chunk-sized buffer first and are narrowed in one long loop, which the compiler
-    // vectorises (short per-batch narrowing loops come out scalar).
+    // vectorises (short per-batch narrowing loops come out scalar). With AVX-512BW, 4- and 8-bit
+    // codes are narrowed in registers instead, 64 at a time (detail_mf::bytes64), and stored
+    // straight to out; a chunk's last < 64 values take the buffer.
     auto encode_all = [&](auto&& enc) {
+        std::size_t done = 0;  // values already written to out
+#if defined(__AVX512BW__)
+        if constexpr ((Bits == 4 || Bits == 8) && W == 16 && 64 % Block == 0 && std::is_base_of_v<xsimd::avx512bw, Arch>) {
+            const std::size_t n = nb * Block;
+            for (; done + 64 <= n; done += 64) {
+                if (next) detail_mf::prefetch_lines(next + done, 64);
+                __m512i c[4];
+                for (std::size_t k = 0; k < 4; ++k) {
+                    const std::size_t j = done + k * W;
+                    c[k] = enc(B::load_unaligned(x + j) * B(inv[j / Block]), index0 + j);
+                }
+                const __m512i bytes = detail_mf::bytes64(c);
+                if constexpr (Bits == 4)
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + done / 2), detail_mf::nibbles32(bytes));
+                else
+                    _mm512_storeu_si512(out + done, bytes);
+            }
+            if (done == n) return;
+        }
+#endif
         if constexpr (Bits == 4) {
             using Q = xsimd::batch<std::uint64_t, Arch>;
             alignas(64) std::uint64_t pairs[fused_elements / 2];
-            for (std::size_t b = 0; b < nb; ++b) {
+            const std::size_t b0 = done / Block;
+            for (std::size_t b = b0; b < nb; ++b) {
                 if (next) detail_mf::prefetch_lines(next + b * Block, Block);
                 const B vinv(inv[b]);
                 for (std::size_t k = 0; k < NB; ++k) {
                     const std::size_t j = b * Block + k * W;
                     const Q w = xsimd::bitwise_cast<Q>(enc(B::load_unaligned(x + j) * vinv, index0 + j));
-                    (w | (w >> 28)).store_aligned(pairs + j / 2);  // c_2i | c_2i+1 << 4 in the low byte
+                    (w | (w >> 28)).store_aligned(pairs + (j - done) / 2);  // c_2i | c_2i+1 << 4 in the low byte
                 }
             }
-            detail_mf::narrow_store64(pairs, out, nb * Block / 2);
+            detail_mf::narrow_store64(pairs, out + done / 2, (nb - b0) * Block / 2);
         } else {
             alignas(64) std::int32_t codes[fused_elements];
-            for (std::size_t b = 0; b < nb; ++b) {
+            const std::size_t b0 = done / Block;
+            for (std::size_t b = b0; b < nb; ++b) {
                 if (next) detail_mf::prefetch_lines(next + b * Block, Block);
                 const B vinv(inv[b]);
                 for (std::size_t k = 0; k < NB; ++k) {
                     const std::size_t j = b * Block + k * W;
-                    enc(B::load_unaligned(x + j) * vinv, index0 + j).store_aligned(codes + j);
+                    enc(B::load_unaligned(x + j) * vinv, index0 + j).store_aligned(codes + (j - done));
                 }
             }
-            if constexpr (Bits == 6) detail_mf::pack6(codes, out, nb * Block);
-            else detail_mf::narrow_store(codes, out, nb * Block);
+            if constexpr (Bits == 6) detail_mf::pack6(codes, out + done * 6 / 8, (nb - b0) * Block);
+            else detail_mf::narrow_store(codes, out + done, (nb - b0) * Block);
         }
     };
     if (finite) encode_all(encode_finite);

@@ -168,6 +168,21 @@ LOWBIT_FORCE_INLINE void prefetch_lines(const float* p, std::size_t n) noexcept 
 #endif
 }
 
+#if defined(__AVX512BW__)
+/// The 64 codes of four int32 batches (each code in [0, 255]) as 64 bytes in order: packus over
+/// 128-bit lanes leaves lane L holding codes 4L … 4L+3 of c[0], then of c[1], c[2], c[3]; one dword
+/// permutation puts them back in order.
+LOWBIT_FORCE_INLINE __m512i bytes64(const __m512i* c) noexcept {
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_epi32(order, _mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3])));
+}
+/// 64 codes of 4 bits (one per byte, each in [0, 15]) packed two per byte, element 0 in the low
+/// nibble: byte 2i + 16 · byte 2i+1 in each 16-bit lane, narrowed.
+LOWBIT_FORCE_INLINE __m256i nibbles32(__m512i bytes) noexcept {
+    return _mm512_cvtepi16_epi8(_mm512_maddubs_epi16(bytes, _mm512_set1_epi16(0x1001)));
+}
+#endif
+
 /// dst[i] = low byte of src[i]. Separate restrict-qualified arguments let the compiler vectorise
 /// the narrowing (a uint8_t store may otherwise alias the int32 source).
 LOWBIT_FORCE_INLINE void narrow_store(const std::int32_t* __restrict src, std::uint8_t* __restrict dst, std::size_t n) noexcept {
@@ -365,9 +380,6 @@ inline void encode_minifloat_rne_stream(const float* x, std::size_t n, float inv
         std::size_t i = std::min(n, (64 - (reinterpret_cast<std::uintptr_t>(dst) & 63u)) & 63u);
         encode_minifloat_run<Format, overflow::saturate, Arch>(x, i, inv, {}, 0, dst);  // up to dst's first whole line
         const B vinv(inv);
-        // packus over 128-bit lanes leaves lane L holding codes 16L … 16L+3 of batch 0, then of
-        // batches 1, 2, 3; the dword permutation puts the 64 codes back in order.
-        const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         using I = detail_mf::ibatch<Arch>;
         for (; i + 64 <= n; i += 64) {
             // The NaN handling is left out of the four batches and one test over them covers it:
@@ -382,8 +394,7 @@ inline void encode_minifloat_rne_stream(const float* x, std::size_t n, float inv
             }
             if (xsimd::any(amax > I(0x7F800000))) [[unlikely]]
                 for (std::size_t k = 0; k < 4; ++k) c[k] = detail_mf::encode_rne_saturate<Format, Arch>(y[k]);
-            const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(c[0], c[1]), _mm512_packus_epi32(c[2], c[3]));
-            _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), _mm512_permutexvar_epi32(order, bytes));
+            _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + i), detail_mf::bytes64(c));
         }
         encode_minifloat_run<Format, overflow::saturate, Arch>(x + i, n - i, inv, {}, 0, dst + i);
         return;
