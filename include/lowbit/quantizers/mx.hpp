@@ -14,6 +14,7 @@
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <utility>
 #include <cstddef>
@@ -290,9 +291,22 @@ public:
         detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
         detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + block - 1) / block), "t.scales",
                         "must hold one E4M3FN code per 16-element block");
+        const bool fused = use_fused(b, t.shape, rounding{}, end);
+        if constexpr (simd::fused_block_ok<e2m1, block>) {
+            if (fused) {  // rows of whole blocks: block k of the tensor is flat block k, its scale t.scales[k]
+                static constexpr auto e4m3_values = [] {  // e4m3fn::decode of every code, as effective_scale computes it
+                    std::array<float, 256> v{};
+                    for (int c = 0; c < 256; ++c) v[c] = e4m3fn::decode(static_cast<std::uint8_t>(c));
+                    return v;
+                }();
+                const float g = t.global_scale;
+                for (std::size_t k = begin / block; k < end / block; ++k)
+                    simd::decode_block_fused<e2m1, block>(t.packed.data() + k * block / 2, e4m3_values[t.scales[k]] * g, out.data() + k * block);
+                return;
+            }
+        }
         alignas(64) std::uint8_t buf[chunk_elements];
         std::size_t base = 0;
-        const bool fused = use_fused(b, t.shape, rounding{}, end);
         detail::for_each_run(
             t.shape.cols, block, begin, end,
             [&](std::size_t c0, std::size_t c1) {

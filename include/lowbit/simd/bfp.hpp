@@ -2,8 +2,10 @@
 // formats/bfp.hpp's reference runs, equal bit for bit (tests/test_mx.cpp). Minifloat elements
 // of MX / NVFP4 use simd/minifloat.hpp.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -73,6 +75,20 @@ inline void store_nibbles(xsimd::batch<std::int32_t, Arch> c, std::uint8_t* out)
 template <class Arch>
 inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* in) noexcept {
     using Q = xsimd::batch<std::uint64_t, Arch>;
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {  // the 8 bytes zero-extended to 64-bit lanes in one instruction
+        const __m512i b = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in)));
+        return _mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0xF)), _mm512_slli_epi64(_mm512_srli_epi64(b, 4), 32));
+    }
+#endif
+#if defined(__AVX2__)
+    if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
+        std::int32_t four;
+        std::memcpy(&four, in, 4);
+        const __m256i b = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four));
+        return _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi64x(0xF)), _mm256_slli_epi64(_mm256_srli_epi64(b, 4), 32));
+    }
+#endif
     alignas(64) std::uint64_t tmp[Q::size];
     for (std::size_t l = 0; l < Q::size; ++l) tmp[l] = in[l];
     const Q b = Q::load_aligned(tmp);
@@ -95,6 +111,21 @@ inline void decode_block_fused(const std::uint8_t* in, float scale, float* out) 
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size, NB = Block / W;
     const B s(scale);
+#if defined(__AVX512F__)
+    if constexpr (Elem::bits == 4 && W == 16 && std::is_base_of_v<xsimd::avx512f, Arch>) {
+        // All 16 values of a 4-bit element in one register: one permute per batch instead of the
+        // arithmetic decode (the entries are Elem::decode's own floats).
+        static constexpr auto values = [] {
+            std::array<float, 16> v{};
+            for (std::uint8_t c = 0; c < 16; ++c) v[c] = Elem::decode(c);
+            return v;
+        }();
+        const __m512 table = _mm512_loadu_ps(values.data());
+        for (std::size_t k = 0; k < NB; ++k)
+            (B(_mm512_permutexvar_ps(load_nibbles<Arch>(in + k * W / 2), table)) * s).store_unaligned(out + k * W);
+        return;
+    }
+#endif
     alignas(64) std::int32_t tmp[W];
     for (std::size_t k = 0; k < NB; ++k) {
         I c;
