@@ -23,7 +23,10 @@ namespace simd {
 template <class Arch>
 using ibatch = xsimd::batch<std::int32_t, Arch>;
 
-/// Stores the low byte of each int32 lane (lanes hold 0 … 255) to out[0 … lanes).
+/// Stores the low byte of each int32 lane to out[0 … lanes), whatever the lane holds (a
+/// negative lane stores its two's-complement low byte: −1 stores 0xFF). The pack instructions
+/// of SSE2/AVX2 saturate, so those paths first clear the high 24 bits of every lane: without
+/// that, a negative lane would saturate to 0 and an int8 code would lose its sign.
 template <class Arch>
 inline void store_low_bytes(const ibatch<Arch>& q, std::uint8_t* out) noexcept {
 #if XSIMD_WITH_AVX512F
@@ -34,7 +37,8 @@ inline void store_low_bytes(const ibatch<Arch>& q, std::uint8_t* out) noexcept {
 #endif
 #if XSIMD_WITH_AVX2
     if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
-        const __m256i w = _mm256_packs_epi32(q, q);   // 16-bit: [0..3 0..3 | 4..7 4..7]
+        const __m256i m = _mm256_and_si256(q, _mm256_set1_epi32(0xFF));  // lanes 0 … 255
+        const __m256i w = _mm256_packs_epi32(m, m);   // 16-bit: [0..3 0..3 | 4..7 4..7]
         const __m256i b = _mm256_packus_epi16(w, w);  // bytes:  [0..3 ×4 | 4..7 ×4]
         const __m128i lo = _mm256_castsi256_si128(b), hi = _mm256_extracti128_si256(b, 1);
         _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi32(lo, hi));
@@ -43,7 +47,8 @@ inline void store_low_bytes(const ibatch<Arch>& q, std::uint8_t* out) noexcept {
 #endif
 #if XSIMD_WITH_SSE2
     if constexpr (std::is_base_of_v<xsimd::sse2, Arch> && ibatch<Arch>::size == 4) {
-        const __m128i w = _mm_packs_epi32(q, q);
+        const __m128i m = _mm_and_si128(q, _mm_set1_epi32(0xFF));  // lanes 0 … 255
+        const __m128i w = _mm_packs_epi32(m, m);
         const int v = _mm_cvtsi128_si32(_mm_packus_epi16(w, w));
         std::memcpy(out, &v, 4);
         return;

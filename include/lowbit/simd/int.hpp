@@ -55,9 +55,9 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
             const B v = B::load_unaligned(x + at);
             B y = (has_off ? v - off : v) * inv;
             y = xsimd::select(xsimd::isnan(y), zero, y);
-            I q = xsimd::nearbyint_as_int(xsimd::min(xsimd::max(y, lo), hi));
-            if constexpr (Format::bits < 8) q = q & mask;
-            store_low_bytes<Arch>(q, codes + at);
+            // The mask keeps a negative code's low `bits` bits (two's complement), as the
+            // reference does, for every width including 8.
+            store_low_bytes<Arch>(xsimd::nearbyint_as_int(xsimd::min(xsimd::max(y, lo), hi)) & mask, codes + at);
         };
         for (; i + 2 * W <= n; i += 2 * W) {
             one(i);
