@@ -39,6 +39,8 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
     og.sigma_from = lc::bbq_sigma::given;
     og.sigma = 1.0f;
     Q qg(og);
+    og.fold = false;
+    Q qu(og);
     const std::size_t packed = lowbit::packed_size(n, Q::code_bits), side_bytes = 8;
     const std::size_t qbytes = n * sizeof(In) + packed + side_bytes, dbytes = packed + 4 + n * sizeof(Out);
     const int sets = sets_for(std::max(qbytes, dbytes));
@@ -56,8 +58,20 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
     const std::string otypes = std::is_same_v<Out, float> ? "f32" : std::is_same_v<Out, __half> ? "f16" : "bf16";
     double ms = time_median([&](int k) { q.quantize_into(x[k].data(), shape, t[k].view()); }, sets);
     rows.push_back({"quantize(sigma tensor)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
-    ms = time_median([&](int k) { qg.quantize_into(x[k].data(), shape, t[k].view()); }, sets);
-    rows.push_back({"quantize(sigma given)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+    // σ given, by the kernel each quantizer takes (the lane-pair kernel folded and not, where it applies).
+    auto path = [&](const Q& g) {
+        switch (g.encode_path(x[0].data(), shape, t[0].packed.data())) {
+            case lc::bbq_encode_path::pairs_folded: return "pairs_folded";
+            case lc::bbq_encode_path::pairs: return "pairs";
+            case lc::bbq_encode_path::lanes16: return "lanes16";
+            default: return "per_block";
+        }
+    };
+    for (Q* g : {&qg, &qu}) {
+        ms = time_median([&](int k) { g->quantize_into(x[k].data(), shape, t[k].view()); }, sets);
+        rows.push_back({std::string("quantize(sigma given,") + path(*g) + ")", name, types + "->packed", side, ms, qbytes / ms / 1e6,
+                        qbytes / ms / 1e6 / copy});
+    }
     ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
     rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
     lc::check(cudaDeviceSynchronize(), "bench");

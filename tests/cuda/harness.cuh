@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -23,6 +24,14 @@ inline tally& counts() {
     static tally t;
     return t;
 }
+
+/// How many cases took each kernel path, by name ("bbq4 encode pairs_folded", …): a test
+/// asserts the path of every case and, at the end, that each fast path was taken at all.
+inline std::map<std::string, std::size_t>& paths_taken() {
+    static std::map<std::string, std::size_t> m;
+    return m;
+}
+inline void note_path(const std::string& name) { ++paths_taken()[name]; }
 
 /// Records one check; prints `what` on failure (the first 40 failures only).
 inline bool expect(bool ok, const std::string& what) {
@@ -84,6 +93,12 @@ bool expect_same_values(const void* gpu, const void* cpu, std::size_t n, const s
         return expect_same(g + i * sizeof(T), c + i * sizeof(T), sizeof(T), sizeof(T), what + " (element " + std::to_string(i) + ")");
     }
     return expect(true, what);
+}
+
+/// Checks that each named path was taken by at least one case, and prints every count.
+inline void expect_paths_taken(const std::vector<std::string>& names) {
+    for (const auto& [name, count] : paths_taken()) std::printf("path %s: %zu cases\n", name.c_str(), count);
+    for (const auto& name : names) expect(paths_taken().count(name) != 0, "path never taken: " + name);
 }
 
 template <class T>

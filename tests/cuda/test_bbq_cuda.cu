@@ -7,7 +7,11 @@
 // 1024 (the fused lane-pair kernel, and the 16-lanes-per-block one for an input at an odd
 // element offset), with the grid capped at 3 blocks (the grid-stride loops of the σ and encode
 // kernels, σ's partial last chunk), Gaussian and adversarial data (NaN, ±Inf, ±0,
-// subnormals, huge values, whole blocks of zeros / NaN / Inf). Every output buffer is poisoned
+// subnormals, huge values, whole blocks of zeros / NaN / Inf). σ given runs the folded lane-pair
+// kernel (thresholds moved back to the butterflies' outputs), the same inputs with the fold turned
+// off, and a σ whose inverse overflows (no fold possible). Each case asserts the encode and decode
+// kernels it takes (encode_path, folded, decode_path), and every scheme takes every kernel
+// somewhere. Every output buffer is poisoned
 // before each run with two different patterns. A NaN the decode generates (0 · ∞ under an
 // infinite step) matches any NaN (harness.cuh); every other value matches exactly.
 //
@@ -56,7 +60,38 @@ struct variant {
     bbq_ref_options o;
     unsigned max_blocks = 0;  // GPU grid cap (exercises the grid-stride loops of the σ and lane-pair kernels)
     bool unaligned = false;   // input at an odd element offset: the fallback kernels' paths
+    bool fold = true;         // GPU option: σ given folds the thresholds (false: the multiplying kernel)
+    bool small = false;       // shapes up to 33 x 256 only (every kernel's tiles and tails, at less CPU time)
 };
+
+const char* path_name(lc::bbq_encode_path p) {
+    switch (p) {
+        case lc::bbq_encode_path::pairs_folded: return "pairs_folded";
+        case lc::bbq_encode_path::pairs: return "pairs";
+        case lc::bbq_encode_path::lanes16: return "lanes16";
+        default: return "per_block";
+    }
+}
+
+/// Whether the σ-given threshold fold applies, stated from the options: σ given, the option on,
+/// at most 5 bits (the count tables), and 1/σ (BBQ) or 1/s (QuEST) a finite positive float.
+template <int Bits, bool Quest>
+bool fold_expected(const bbq_ref_options& o, bool fold) {
+    if (o.sigma_from != 2 || !fold || Bits > 5) return false;
+    const double s = Quest ? double(float(lowbit::quest_format<Bits>::step() * double(o.sigma))) : double(o.sigma);
+    const float inv = float(1.0 / s);
+    return std::isfinite(inv) && inv > 0.0f;
+}
+
+/// The encode kernel a case must take: the lane-pair kernel for H = 128, rows a multiple of 128,
+/// an aligned input and at most 5 bits (folded with σ given), 16 lanes per block for the other
+/// H = 128 cases, one thread per block otherwise.
+template <int Bits, bool Quest>
+lc::bbq_encode_path encode_expected(const bbq_ref_options& o, shape2d shape, bool unaligned, bool fold) {
+    if (o.hadamard != 128 || shape.cols % 128 != 0) return lc::bbq_encode_path::per_block;
+    if (unaligned || Bits > 5) return lc::bbq_encode_path::lanes16;
+    return fold_expected<Bits, Quest>(o, fold) ? lc::bbq_encode_path::pairs_folded : lc::bbq_encode_path::pairs;
+}
 
 template <class T>
 std::vector<T> to_type(const std::vector<float>& x) {
@@ -65,9 +100,10 @@ std::vector<T> to_type(const std::vector<float>& x) {
     return r;
 }
 
-lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks) {
+lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks, bool fold) {
     lc::bbq_options g;
     g.max_blocks = max_blocks;
+    g.fold = fold;
     g.hadamard = o.hadamard;
     g.sigma_from = o.sigma_from == 0 ? lc::bbq_sigma::per_tensor : o.sigma_from == 1 ? lc::bbq_sigma::per_row : lc::bbq_sigma::given;
     g.sigma = o.sigma;
@@ -80,7 +116,7 @@ lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks) {
 
 template <int Bits, bool Quest, bbq_codes Codes, class In>
 void run_case(const std::string& label, const bbq_ref_options& o, const std::vector<float>& x32, shape2d shape, unsigned max_blocks = 0,
-              bool unaligned = false) {
+              bool unaligned = false, bool fold = true) {
     using Q = lc::rotated_quantizer<Bits, Quest, Codes>;
     constexpr int cb = Q::code_bits;
     ++counts().cases;
@@ -96,10 +132,21 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
     std::copy(xin.begin(), xin.end(), xpad.begin() + (unaligned ? 1 : 0));
     upload(dx, xpad);
     const In* xdev = dx.data() + (unaligned ? 1 : 0);
-    Q q(gpu_options(o, max_blocks));
+    Q q(gpu_options(o, max_blocks, fold));
     lc::device_bbq_tensor t;
     const std::size_t n = shape.size(), pbytes = lowbit::packed_size(n, cb);
     const std::string what = label + " " + type_name<In>() + " " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
+    // The kernels this case must take, asserted before the bits are compared.
+    t.packed.reserve(pbytes);
+    const std::string scheme = std::string(Quest ? "quest" : "bbq") + std::to_string(Bits);
+    const auto path = q.encode_path(xdev, shape, t.packed.data()), want = encode_expected<Bits, Quest>(o, shape, unaligned, fold);
+    expect(path == want, what + ": encode path " + path_name(path) + ", expected " + path_name(want));
+    expect(q.folded() == fold_expected<Bits, Quest>(o, fold), what + ": folded() " + (q.folded() ? "true" : "false"));
+    note_path(scheme + " encode " + path_name(path));
+    const bool transform = o.to_input && o.hadamard != 0;
+    const bool lanes = shape.cols % 128 == 0 && (o.hadamard == 128 || !transform);
+    expect(q.decode_path(shape) == (lanes ? lc::bbq_decode_path::lanes16 : lc::bbq_decode_path::per_block), what + ": decode path");
+    note_path(scheme + (lanes ? " decode lanes16" : " decode per_block"));
     for (int pass = 0; pass < 2; ++pass) {
         const int pat = pass ? 0x5a : 0xa5;
         t.packed.reserve(pbytes);
@@ -155,6 +202,11 @@ void run_scheme(const std::string& name, bbq_zero zero) {
     }
     vs.push_back({"grid-3", base, 3});
     { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-grid-3", o, 3}); }
+    // σ given without the fold (the multiplying lane-pair kernel on the same inputs), and a σ whose
+    // inverse overflows (no fold possible: every v is 0 or NaN).
+    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-unfolded", o, 0, false, false, true}); }
+    { auto o = base; o.sigma_from = 2; o.sigma = 1e-40f; vs.push_back({"given-sigma-subnormal", o, 0, false, true, true}); }
+    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-unaligned", o, 0, true, true, true}); }
     vs.push_back({"unaligned", base, 0, true});
     const shape2d shapes[] = {{1, 1}, {1, 31}, {1, 4097}, {3, 64}, {5, 172}, {7, 96}, {64, 128}, {33, 256}, {1024, 1024}, {1, big}, {(1u << 12) + 1, 256}};
     for (const auto& v : vs)
@@ -163,13 +215,15 @@ void run_scheme(const std::string& name, bbq_zero zero) {
             const bool large = s.size() >= (1u << 20);
             // Large shapes: only the default options and per row (the rest are covered at the small sizes).
             if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma" && v.name != "grid-3") continue;
+            if (v.small && s.size() > 65536) continue;
             const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f), ad = adversarial_blocks(s.size(), 11);
             if (!quick) {
-                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned);
-                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned);
+                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned, v.fold);
+                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned, v.fold);
             }
-            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned);
-            if (!large) run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned);
+            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned, v.fold);
+            if (!large)
+                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned, v.fold);
         }
     std::printf("%s: done (%zu cases, %zu failed checks so far)\n", name.c_str(), counts().cases, counts().failed);
     std::fflush(stdout);
@@ -227,6 +281,14 @@ int main(int argc, char** argv) {
         run_scheme<2, true, bbq_codes::int_b>("quest2", bbq_zero::half);
         run_scheme<3, true, bbq_codes::int_b>("quest3", bbq_zero::half);
         run_scheme<4, true, bbq_codes::int_b>("quest4", bbq_zero::half);
+        // Every scheme took every encode and decode kernel somewhere (σ given: folded, and unfolded
+        // by option or when 1/σ overflows).
+        std::vector<std::string> want;
+        for (const char* sc : {"bbq1", "bbq2", "bbq3", "bbq4", "quest2", "quest3", "quest4"}) {
+            for (const char* p : {"pairs_folded", "pairs", "lanes16", "per_block"}) want.push_back(std::string(sc) + " encode " + p);
+            for (const char* p : {"lanes16", "per_block"}) want.push_back(std::string(sc) + " decode " + p);
+        }
+        expect_paths_taken(want);
     } catch (const std::exception& e) {
         std::printf("FAIL: exception: %s\n", e.what());
         ++counts().failed;

@@ -23,18 +23,20 @@
 //                  then the encode kernel (which reads the input a second time).
 //   σ per row      one block per row (block_tree_sum) writes σ and s, then the encode kernel.
 //   σ given        the encode kernel alone (its first thread also stores σ and s).
-//   encode         rows a multiple of 128 with H = 128, a 16-byte aligned input and B ≤ 5
+//   encode         (encode_path() names the kernel a call takes; quantize dispatches on it)
+//                  rows a multiple of 128 with H = 128, a 16-byte aligned input and B ≤ 5
 //                  (bbq_encode_pairs_kernel): 2 lanes per Hadamard block, 64 contiguous elements
 //                  per lane from shared memory (cp.async, double-buffered tiles of 16384),
 //                  butterflies len 1 … 32 in registers and len 64 by one shuffle, codes counted by
 //                  a table (count_table: one lookup, one comparison) and packed in registers. With
 //                  σ given the thresholds are moved back through the two multiplications
-//                  (fold_threshold) so each element is compared as it leaves the butterflies.
+//                  (fold_threshold) so each element is compared as it leaves the butterflies
+//                  (bbq_encode_path::pairs_folded; folded() says whether the table was built).
 //                  Other H = 128 cases: 16 lanes per Hadamard block (bbq_encode128_kernel).
 //                  Other shapes: one thread per Hadamard block (codes to a scratch byte per
 //                  element), then a packing kernel.
-//   dequantize     16 lanes per Hadamard block or one thread per block, decode → inverse
-//                  transform (the transform itself) → store.
+//   dequantize     16 lanes per Hadamard block or one thread per block (decode_path()), decode →
+//                  inverse transform (the transform itself) → store.
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -71,6 +73,22 @@ struct bbq_options {
     bool to_input = true;                          ///< dequantize applies the inverse transform
     nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
     unsigned max_blocks = 0;                       ///< grid cap of the σ and fused encode kernels (0: what fits; tests set it small)
+    bool fold = true;                              ///< σ given: thresholds moved back through 1/√128 and 1/σ (false: multiply, as for σ computed)
+};
+
+/// The encode kernel a quantize call launches (rotated_quantizer::encode_path; the file comment
+/// describes each). Every path gives the same bits.
+enum class bbq_encode_path : std::uint8_t {
+    pairs_folded,  ///< 2 lanes per Hadamard block, σ given: codes counted on the butterflies' outputs (count_table yt)
+    pairs,         ///< 2 lanes per Hadamard block, codes counted on v = y · 1/√128 · 1/σ (BBQ) or floor (QuEST)
+    lanes16,       ///< 16 lanes per Hadamard block (H = 128, rows a multiple of 128)
+    per_block,     ///< one thread per Hadamard block, then a packing kernel (any shape)
+};
+
+/// The decode kernel a dequantize call launches (rotated_quantizer::decode_path).
+enum class bbq_decode_path : std::uint8_t {
+    lanes16,    ///< 16 lanes per 128 elements (rows a multiple of 128, H = 128 or no inverse transform)
+    per_block,  ///< one thread per Hadamard block (any shape)
 };
 
 /// Device arrays of a BBQ / QuEST tensor: the CPU bbq_tensor's packed, sigmas and scales.
@@ -1016,13 +1034,34 @@ public:
             c_.level[bbq_emit<Bits>(std::uint8_t(q), lv, Codes)] = lv;
             if (Codes == bbq_codes::e2m1 && Bits <= 3) c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
         }
-        build_tables();
         c_.quest_step = Quest ? quest_format<Bits>::step() : 0.0;
         c_.gamma = opt_.gamma;
         c_.zero_half = opt_.zero == bbq_zero::half;
         c_.norm128 = hadamard_norm(128);
+        build_tables();  // last: the folded thresholds are moved back through c_.norm128
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
+
+    /// Whether the σ-given count table on the butterflies' outputs exists (σ given, Bits ≤ 5,
+    /// options.fold, and a table fits); the lane-pair kernel then needs no multiplication.
+    [[nodiscard]] bool folded() const noexcept { return c_.folded; }
+
+    /// The encode kernel quantize() launches for this input, shape and packed output (the one
+    /// place where it is chosen).
+    template <class In>
+    [[nodiscard]] bbq_encode_path encode_path(const In* x, shape2d shape, const std::uint8_t* packed) const noexcept {
+        if (opt_.hadamard != 128 || shape.cols % 128 != 0) return bbq_encode_path::per_block;
+        constexpr bool even = code_bits % 2 == 0;
+        const bool fits = (reinterpret_cast<std::uintptr_t>(packed) & (even ? 15u : 7u)) == 0 && detail::aligned16(x);
+        if (fits && Bits <= detail::bbq_table_bits) return c_.folded ? bbq_encode_path::pairs_folded : bbq_encode_path::pairs;
+        return bbq_encode_path::lanes16;
+    }
+
+    /// The decode kernel dequantize() launches for this shape.
+    [[nodiscard]] bbq_decode_path decode_path(shape2d shape) const noexcept {
+        const bool transform = opt_.to_input && opt_.hadamard != 0;
+        return shape.cols % 128 == 0 && (opt_.hadamard == 128 || !transform) ? bbq_decode_path::lanes16 : bbq_decode_path::per_block;
+    }
 
     /// Quantizes a row-major `shape` tensor x (device float, __half or __nv_bfloat16) into t.
     template <class In>
@@ -1042,7 +1081,7 @@ public:
         const std::size_t n = shape.size();
         lowbit::detail::require(n == 0 || x != nullptr, "x", "must not be null");
         if (n == 0) return;
-        const std::size_t cols = shape.cols, H = opt_.hadamard;
+        const std::size_t cols = shape.cols;
         detail::slot_source src{t.sigmas, t.scales, 0.0f, opt_.sigma_from == bbq_sigma::per_row};
         if (opt_.sigma_from == bbq_sigma::given) {
             src.given = opt_.sigma;
@@ -1065,29 +1104,12 @@ public:
             kernel<<<grid, detail::bbq_threads, smem, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
         }
-        constexpr bool even = code_bits % 2 == 0;
-        const bool fits = (reinterpret_cast<std::uintptr_t>(t.packed) & (even ? 15u : 7u)) == 0 && detail::aligned16(x);
-        if (H == 128 && cols % 128 == 0 && fits && Bits <= detail::bbq_table_bits) {
-            if (c_.folded) launch_pairs<true>(x, n, cols, t.packed, src, stream);
-            else launch_pairs<false>(x, n, cols, t.packed, src, stream);
-            return;
+        switch (encode_path(x, shape, t.packed)) {
+            case bbq_encode_path::pairs_folded: return launch_pairs<true>(x, n, cols, t.packed, src, stream);
+            case bbq_encode_path::pairs: return launch_pairs<false>(x, n, cols, t.packed, src, stream);
+            case bbq_encode_path::lanes16: return launch_lanes16(x, n, cols, t.packed, src, stream);
+            case bbq_encode_path::per_block: return encode_blocks(x, shape, t.packed, src, stream);
         }
-        if (H == 128 && cols % 128 == 0) {
-            const std::size_t groups = n / 128;
-            const std::size_t want = (groups + 15) / 16, cap = std::size_t(sms()) * 16;
-            const bool vec = detail::aligned16(x), aligned = (reinterpret_cast<std::uintptr_t>(t.packed) & 7u) == 0;
-            detail::bbq_encode128_kernel<Bits, Quest, Codes, code_bits, In><<<unsigned(want < cap ? want : cap), detail::bbq_threads, 0, stream>>>(
-                x, n, cols, t.packed, src, c_, opt_.order, vec, aligned);
-            check_launch("bbq quantize (fused Hadamard encode)");
-            return;
-        }
-        scratch_.reserve(n);
-        const std::size_t items = shape.rows * detail::blocks_per_row(cols, H);
-        detail::bbq_encode_any_kernel<Bits, Quest, Codes, In><<<detail::bbq_blocks(items), detail::bbq_threads, 0, stream>>>(
-            x, shape.rows, cols, H, scratch_.data(), src, c_);
-        check_launch("bbq quantize (Hadamard encode)");
-        detail::bbq_pack_kernel<code_bits><<<detail::bbq_blocks((n + 7) / 8), detail::bbq_threads, 0, stream>>>(scratch_.data(), n, t.packed, opt_.order);
-        check_launch("bbq quantize (pack)");
     }
 
     /// Dequantizes t (made by this quantizer's options) into y (device float, __half or
@@ -1101,7 +1123,7 @@ public:
         lowbit::detail::require(t.slots == slots, "t.slots", "must hold one scale per slot of this quantizer's options");
         const std::size_t cols = t.shape.cols, H = opt_.hadamard;
         const bool per_row = opt_.sigma_from == bbq_sigma::per_row, transform = opt_.to_input && H != 0;
-        if (cols % 128 == 0 && (H == 128 || !transform)) {
+        if (decode_path(t.shape) == bbq_decode_path::lanes16) {
             const std::size_t groups = n / 128;
             const std::size_t want = (groups + 15) / 16, cap = std::size_t(sms()) * 16;
             const bool vec = detail::aligned16(y), aligned = (reinterpret_cast<std::uintptr_t>(t.packed) & 7u) == 0;
@@ -1146,6 +1168,28 @@ private:
         if (opt_.max_blocks && g > opt_.max_blocks) g = opt_.max_blocks;
         return unsigned(g ? g : 1);
     }
+    /// 16 lanes per Hadamard block (H = 128, rows a multiple of 128).
+    template <class In>
+    void launch_lanes16(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) const {
+        const std::size_t groups = n / 128;
+        const std::size_t want = (groups + 15) / 16, cap = std::size_t(sms()) * 16;
+        const bool vec = detail::aligned16(x), aligned = (reinterpret_cast<std::uintptr_t>(packed) & 7u) == 0;
+        detail::bbq_encode128_kernel<Bits, Quest, Codes, code_bits, In><<<unsigned(want < cap ? want : cap), detail::bbq_threads, 0, stream>>>(
+            x, n, cols, packed, src, c_, opt_.order, vec, aligned);
+        check_launch("bbq quantize (fused Hadamard encode)");
+    }
+    /// One thread per Hadamard block (codes to a scratch byte per element), then the packing kernel.
+    template <class In>
+    void encode_blocks(const In* x, shape2d shape, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) {
+        const std::size_t n = shape.size(), cols = shape.cols, H = opt_.hadamard;
+        scratch_.reserve(n);
+        const std::size_t items = shape.rows * detail::blocks_per_row(cols, H);
+        detail::bbq_encode_any_kernel<Bits, Quest, Codes, In><<<detail::bbq_blocks(items), detail::bbq_threads, 0, stream>>>(
+            x, shape.rows, cols, H, scratch_.data(), src, c_);
+        check_launch("bbq quantize (Hadamard encode)");
+        detail::bbq_pack_kernel<code_bits><<<detail::bbq_blocks((n + 7) / 8), detail::bbq_threads, 0, stream>>>(scratch_.data(), n, packed, opt_.order);
+        check_launch("bbq quantize (pack)");
+    }
     /// The lane-pair encode kernel, Fold: on the count table of y (σ given).
     template <bool Fold, class In>
     void launch_pairs(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) const {
@@ -1158,7 +1202,8 @@ private:
     /// The count tables (Bits ≤ bbq_table_bits): BBQ's thresholds on v; with σ given also the
     /// thresholds of BBQ (t_i) or QuEST (the integers −2^{B−1} + 1 … 2^{B−1} − 1 that floor
     /// crosses) moved back through v = (y · norm128) · mult, so the kernel compares y itself.
-    /// Built and checked here; when none fits, the kernels multiply (c_.folded false).
+    /// Built and checked here; when none fits (or options.fold is off), the kernels multiply
+    /// (c_.folded false). Reads c_.norm128, which the constructor sets first.
     void build_tables() {
         c_.folded = false;
         if constexpr (Bits <= detail::bbq_table_bits) {
@@ -1171,7 +1216,7 @@ private:
             } else {
                 for (int i = 0; i < L - 1; ++i) t[i] = float(i - L / 2 + 1);
             }
-            if (opt_.sigma_from != bbq_sigma::given) return;
+            if (opt_.sigma_from != bbq_sigma::given || !opt_.fold) return;
             // mult as the kernels form it (multiplier_dev), in the same IEEE operations
             auto inverse = [](float v) {
                 if (v == 0.0f) return 0.0f;
