@@ -9,7 +9,9 @@
 // rows that end in short groups), data Gaussian, adversarial (NaN, ±Inf, ±0, subnormals, huge),
 // exactly on thresholds (and one ulp either side) and whole groups of zeros, −0, NaN,
 // subnormals and ±Inf; inputs f32, bf16 and f16. Every output buffer is poisoned before each
-// run (two patterns, two runs), so an unwritten byte fails.
+// run (two patterns, two runs), so an unwritten byte fails. Each case asserts the kernels it
+// takes (quantize_path, encoder, decode_path), and every one is taken somewhere. Inputs at an
+// odd element offset run every sequence with element loads.
 //
 // Usage: test_codebook_cuda [--quick]     (--quick: no 2^20 + 3 sizes; for compute-sanitizer)
 #include <cmath>
@@ -125,6 +127,12 @@ void check_dequantize(const lc::codebook_quantizer<Bits>& q, lc::codebook_tensor
     lc::device_buffer<Out> dy(n ? n : 1);
     std::vector<Out> want(n);
     for (std::size_t i = 0; i < n; ++i) want[i] = from_float_host<Out>(want_f[i]);
+    // The wide f32 kernel wherever no 8-element unit straddles two groups; 8-element units otherwise.
+    const std::size_t G = q.opts().group_size;
+    const bool wide = std::is_same_v<Out, float> && G % 8 == 0 && v.shape.cols % 8 == 0 && n > 0;
+    const auto path = q.template decode_path<Out>(v.shape);
+    expect(path == (wide ? lc::codebook_decode_path::wide : lc::codebook_decode_path::units), what + ": decode path");
+    note_path(path == lc::codebook_decode_path::wide ? "codebook decode wide" : "codebook decode units");
     for (int pattern : {0xA5, 0x5A}) {
         poison(dy.data(), dy.bytes(), pattern);
         q.dequantize(v, dy.data());
@@ -138,8 +146,10 @@ std::string shape_name(shape2d s) { return std::to_string(s.rows) + "x" + std::t
 
 /// One case: quantize on both sides (the GPU twice, outputs poisoned with two patterns) and
 /// compare every array; dequantize the GPU's tensor on the CPU and the CPU's on the GPU.
+/// unaligned: the input starts one element past a 16-byte boundary (the kernels' element loads).
 template <int Bits, class In>
-void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vector<float>& raw, const std::string& what) {
+void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vector<float>& raw, const std::string& what,
+              bool unaligned = false) {
     ++counts().cases;
     const std::size_t n = shape.size();
     const auto x = as_input<In>(raw);
@@ -148,15 +158,31 @@ void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vec
     lc::codebook_quantizer<Bits> q(lowbit::codebook<Bits>::from_levels(s.levels),
                                    {.group_size = s.group, .double_quant = s.double_quant, .order = s.order, .cell_table = table});
     const std::size_t groups = q.group_count(shape), steps = (groups + 255) / 256;
+    // The kernels this case must take: the lane layout when a group is 8 · U · 2^k elements
+    // (k ≤ 5, U = 2 units a thread for 16-bit inputs, else 1) and divides the rows.
+    {
+        const std::size_t U = sizeof(In) == 2 ? 2 : 1, G = s.group, W = G / (8 * U);
+        const bool lanes = G % (8 * U) == 0 && (W == 1 || W == 2 || W == 4 || W == 8 || W == 16 || W == 32) && shape.cols % G == 0;
+        using P = lc::codebook_quantize_path;
+        const P want = s.double_quant ? (lanes ? P::dq_lanes : P::dq_slots) : (lanes ? P::fused : P::slots);
+        const P path = q.template quantize_path<In>(shape);
+        static const char* names[] = {"fused", "slots", "dq_lanes", "dq_slots"};
+        expect(path == want, what + ": path " + names[int(path)] + ", expected " + names[int(want)]);
+        note_path(std::string("codebook ") + names[int(path)]);
+        const bool cells = table && q.table_cells() > 0;
+        expect(q.encoder() == (cells ? lc::codebook_encoder::cell_table : lc::codebook_encoder::scan), what + ": encoder");
+        note_path(cells ? "codebook encoder cell_table" : "codebook encoder scan");
+    }
     expect(cpu.packed.size() == lowbit::packed_size(n, Bits), what + ": CPU packed size");
     expect(s.double_quant ? cpu.qscales.size() == groups && cpu.dq_steps.size() == steps : cpu.scales.size() == groups,
            what + ": CPU scale array sizes");
-    std::vector<In> xh(n);
-    for (std::size_t i = 0; i < n; ++i) xh[i] = from_float_host<In>(raw[i]);
-    lc::device_buffer<In> dx;
-    upload(dx, xh);
+    std::vector<In> xh(n + 1);
+    for (std::size_t i = 0; i < n; ++i) xh[i + (unaligned ? 1 : 0)] = from_float_host<In>(raw[i]);
+    lc::device_buffer<In> dbuf;
+    upload(dbuf, xh);
+    const In* dx = dbuf.data() + (unaligned ? 1 : 0);
     lc::device_codebook_tensor t;
-    q.quantize(dx.data(), shape, t);  // sizes t
+    q.quantize(dx, shape, t);  // sizes t
     codebook_ref gpu;
     for (int pattern : {0xA5, 0x5A}) {
         poison(t.packed.data(), t.packed.bytes(), pattern);
@@ -164,7 +190,7 @@ void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vec
         poison(t.qscales.data(), t.qscales.bytes(), pattern);
         poison(t.dq_steps.data(), t.dq_steps.bytes(), pattern);
         poison(t.dq_mean.data(), t.dq_mean.bytes(), pattern);
-        q.quantize(dx.data(), shape, t);
+        q.quantize(dx, shape, t);
         lc::check(cudaDeviceSynchronize(), "quantize");
         gpu.packed = download(t.packed.data(), cpu.packed.size());
         expect_same(gpu.packed.data(), cpu.packed.data(), gpu.packed.size(), 1, what + " packed");
@@ -297,6 +323,18 @@ void run_all() {
     cases<4>("repeated4", {repeated, 64}, true);
     cases<4>("crowded4", {crowded, 64});
     cases<4>("crowded4", {crowded, 64, true});
+    // Inputs at an odd element offset: every kernel sequence with element loads.
+    for (const shape2d shape : {shape2d{17, 241}, shape2d{64, 96}, shape2d{5, 128}}) {
+        const auto x = adversarial(shape.size(), 31, 0.125f);
+        for (bool dq : {false, true}) {
+            const std::string tail = std::string(dq ? " dq" : "") + " unaligned " + shape_name(shape);
+            run_case<4, float>({nf4, 64, dq}, true, shape, x, "nf4 g64 f32" + tail, true);
+            run_case<4, bf16>({nf4, 64, dq}, true, shape, x, "nf4 g64 bf16" + tail, true);
+            run_case<4, float>({nf4, 32, dq}, false, shape, x, "nf4 g32 scan f32" + tail, true);
+        }
+    }
+    expect_paths_taken({"codebook fused", "codebook slots", "codebook dq_lanes", "codebook dq_slots", "codebook encoder cell_table",
+                        "codebook encoder scan", "codebook decode wide", "codebook decode units"});
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 // (mxfp8 e4m3/e5m2, mxfp6 e3m2/e2m3, mxfp4, mxint8; all four scale rules) and
 // cuda::nvfp4_quantizer, cuda::log_quantizer (log4, log3; both roundings), on sizes 1, 31, 4097 and 2^20 + 3 (1-D and 2-D) of Gaussian,
 // adversarial (NaN, ±Inf, ±0, subnormals, huge, ties), exact-tie and all-zero / all-NaN-block
-// data, inputs f32 and bf16, nearest-even, toward-zero and stochastic rounding. Every output
+// data, inputs f32 and bf16, nearest-even, toward-zero and stochastic rounding; each case asserts
+// the kernel sequence it takes (quantize_path) and every sequence is taken somewhere; inputs at
+// an odd element offset for each quantizer type (element loads). Every output
 // buffer is poisoned before each run (two patterns, two runs), so an unwritten byte fails.
 // Also: interop with CUDA's own conversions (cuda_fp8.h, cuda_fp4.h) — on finite inputs the
 // codes of __nv_cvt_float_to_fp8(…, __NV_SATFINITE, E4M3 / E5M2) and __nv_cvt_float_to_fp4
@@ -119,24 +121,54 @@ void check_dequantize(Quant& q, lc::fp_tensor_view<Stored> v, const std::vector<
     }
 }
 
+const char* path_name(lc::fp_quantize_path p) {
+    switch (p) {
+        case lc::fp_quantize_path::per_tensor: return "per_tensor";
+        case lc::fp_quantize_path::fused_groups: return "fused_groups";
+        default: return "slot_scales";
+    }
+}
+
+/// The kernels a shape must take under `g`, stated from the options: per tensor its own sequence;
+/// groups of G = 8 · 2^k ≤ 256 dividing the rows the fused kernel; rows and other groups the
+/// slot-scale kernel, then the encode kernel.
+lc::fp_quantize_path path_expected(granularity g, shape2d s) {
+    if (g.type == granularity::kind::per_tensor) return lc::fp_quantize_path::per_tensor;
+    const std::size_t G = g.group_size;
+    const bool lanes = G == 8 || G == 16 || G == 32 || G == 64 || G == 128 || G == 256;
+    return g.type == granularity::kind::per_group && lanes && s.cols % G == 0 ? lc::fp_quantize_path::fused_groups
+                                                                              : lc::fp_quantize_path::slot_scales;
+}
+
+/// Asserts the path of a case and counts it under `family`.
+template <class Quant>
+void expect_path(const Quant& q, shape2d shape, granularity g, const std::string& family, const std::string& what) {
+    const auto path = q.quantize_path(shape), want = path_expected(g, shape);
+    expect(path == want, what + ": path " + path_name(path) + ", expected " + path_name(want));
+    note_path(family + " " + path_name(path));
+}
+
 /// One case: quantize on both sides (GPU twice, output poisoned with two patterns), compare
 /// packed codes, scales and the tensor scale, then dequantize to f32, bf16 and f16.
+/// unaligned: the input starts one element past a 16-byte boundary (the kernels' element loads
+/// instead of their 16-byte ones).
 template <class In, class Stored, class Quant>
 void run_case(Quant& q, shape2d shape, const std::vector<float>& x_in, const fp_ref& cpu, const std::vector<float>& cpu_y,
-              int bits, bool global, const std::string& what) {
+              int bits, bool global, const std::string& what, bool unaligned = false) {
     ++counts().cases;
     const std::size_t n = shape.size();
-    std::vector<In> xh(n);
-    for (std::size_t i = 0; i < n; ++i) xh[i] = from_float_host<In>(x_in[i]);
-    lc::device_buffer<In> dx;
-    upload(dx, xh);
+    std::vector<In> xh(n + 1);
+    for (std::size_t i = 0; i < n; ++i) xh[i + (unaligned ? 1 : 0)] = from_float_host<In>(x_in[i]);
+    lc::device_buffer<In> dbuf;
+    upload(dbuf, xh);
+    const In* dx = dbuf.data() + (unaligned ? 1 : 0);
     lc::device_fp_tensor<Stored> t;
-    q.quantize(dx.data(), shape, t);  // sizes t
+    q.quantize(dx, shape, t);  // sizes t
     for (int pattern : {0xA5, 0x5A}) {
         poison(t.packed.data(), t.packed.bytes(), pattern);
         poison(t.scales.data(), t.scales.bytes(), pattern);
         if (global) poison(t.global_scale.data(), t.global_scale.bytes(), pattern);
-        q.quantize(dx.data(), shape, t);
+        q.quantize(dx, shape, t);
         lc::check(cudaDeviceSynchronize(), "quantize");
         const auto packed = download_bytes(t.packed.data(), cpu.packed.size());
         const auto scales = download_bytes(t.scales.data(), cpu.scales.size());
@@ -187,10 +219,10 @@ void minifloat_cases(const char* name, std::vector<granularity> grans, std::vect
                     const auto cpu = cpu_minifloat_quantize<Format, K>(g, r, x, shape);
                     const auto y = cpu_minifloat_dequantize<Format, K>(g, shape, cpu);
                     lc::minifloat_quantizer<Format, dev_scale<K>> q({.gran = g, .round = r});
-                    run_case<In, dev_scale<K>>(q, shape, x, cpu, y, Format::bits, false,
-                                               std::string(name) + " " + gran_name(g) + " " + round_name(r) + " scale " +
-                                                   type_name<dev_scale<K>>() + " in " + type_name<In>() + " " +
-                                                   shape_name(shape) + " " + d.name);
+                    const std::string what = std::string(name) + " " + gran_name(g) + " " + round_name(r) + " scale " +
+                                             type_name<dev_scale<K>>() + " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                    expect_path(q, shape, g, "minifloat", what);
+                    run_case<In, dev_scale<K>>(q, shape, x, cpu, y, Format::bits, false, what);
                 }
 }
 
@@ -204,9 +236,10 @@ void mx_cases(const char* name, std::vector<mx_scale_rounding> rules, std::vecto
                     const auto cpu = cpu_mx_quantize<Elem>(rule, r, x, shape);
                     const auto y = cpu_mx_dequantize<Elem>(shape, cpu);
                     lc::mx_quantizer<Elem> q({.scale_rounding = rule, .round = r});
-                    run_case<In, std::uint8_t>(q, shape, x, cpu, y, Elem::bits, false,
-                                               std::string(name) + " rule " + std::to_string(int(rule)) + " " + round_name(r) +
-                                                   " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name);
+                    const std::string what = std::string(name) + " rule " + std::to_string(int(rule)) + " " + round_name(r) + " in " +
+                                             type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                    expect_path(q, shape, granularity::group(32), "mx", what);
+                    run_case<In, std::uint8_t>(q, shape, x, cpu, y, Elem::bits, false, what);
                 }
 }
 
@@ -219,9 +252,9 @@ void nvfp4_cases(std::vector<rounding> rnds) {
                 const auto cpu = cpu_nvfp4_quantize(r, x, shape);
                 const auto y = cpu_nvfp4_dequantize(shape, cpu);
                 lc::nvfp4_quantizer q({.round = r});
-                run_case<In, std::uint8_t>(q, shape, x, cpu, y, 4, true,
-                                           std::string("nvfp4 ") + round_name(r) + " in " + type_name<In>() + " " +
-                                               shape_name(shape) + " " + d.name);
+                const std::string what = std::string("nvfp4 ") + round_name(r) + " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                expect_path(q, shape, granularity::group(16), "nvfp4", what);
+                run_case<In, std::uint8_t>(q, shape, x, cpu, y, 4, true, what);
             }
 }
 
@@ -292,6 +325,7 @@ void nvfp4_global_cases() {
                 const auto want = cpu_nvfp4_encode_with(rne, x, shape, gs);
                 const std::string what = "nvfp4 quantize_with_global_scale x" + std::to_string(factor) + " in " +
                                          type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                expect_path(q, shape, granularity::group(16), "nvfp4 given-scale", what);
                 for (int pattern : {0xA5, 0x5A}) {
                     poison(t.packed.data(), t.packed.bytes(), pattern);
                     poison(t.scales.data(), t.scales.bytes(), pattern);
@@ -319,11 +353,42 @@ void log_cases(std::vector<std::size_t> groups, std::vector<lowbit::log_rounding
                     const auto cpu = cpu_log_quantize<B, K>(g, r, d.x, shape);
                     const auto y = cpu_log_dequantize<B, K>(g, shape, cpu);
                     lc::log_quantizer<B, dev_scale<K>> q({.group = g, .round = r});
-                    run_case<float, dev_scale<K>>(q, shape, d.x, cpu, y, B, false,
-                                                  "log" + std::to_string(B) + " g" + std::to_string(g) + " rounding " +
-                                                      std::to_string(int(r)) + " scale " + type_name<dev_scale<K>>() + " " +
-                                                      shape_name(shape) + " " + d.name);
+                    const std::string what = "log" + std::to_string(B) + " g" + std::to_string(g) + " rounding " + std::to_string(int(r)) +
+                                             " scale " + type_name<dev_scale<K>>() + " " + shape_name(shape) + " " + d.name;
+                    expect_path(q, shape, granularity::group(g), "log", what);
+                    run_case<float, dev_scale<K>>(q, shape, d.x, cpu, y, B, false, what);
                 }
+}
+
+/// An input at an odd element offset, every kernel sequence of each quantizer type: the element
+/// loads that replace the 16-byte ones.
+void unaligned_cases() {
+    const rounding rne{};
+    for (const shape2d shape : {shape2d{17, 241}, shape2d{64, 96}, shape2d{3, 512}}) {
+        const auto x = adversarial(shape.size(), 29, 0.125f);
+        const std::string tail = " unaligned in f32 " + shape_name(shape);
+        for (auto g : {granularity::tensor(), granularity::channel(0), granularity::group(32), granularity::group(7)}) {
+            const auto cpu = cpu_minifloat_quantize<lowbit::e4m3fn, 0>(g, rne, x, shape);
+            lc::minifloat_quantizer<lowbit::e4m3fn, float> q({.gran = g, .round = rne});
+            run_case<float, float>(q, shape, x, cpu, cpu_minifloat_dequantize<lowbit::e4m3fn, 0>(g, shape, cpu), 8, false,
+                                   "e4m3fn " + gran_name(g) + tail, true);
+        }
+        {
+            const auto cpu = cpu_mx_quantize<lowbit::e2m1>(mx_scale_rounding::ocp_floor, rne, x, shape);
+            lc::mx_quantizer<lowbit::e2m1> q;
+            run_case<float, std::uint8_t>(q, shape, x, cpu, cpu_mx_dequantize<lowbit::e2m1>(shape, cpu), 4, false, "mxfp4" + tail, true);
+        }
+        {
+            const auto cpu = cpu_nvfp4_quantize(rne, x, shape);
+            lc::nvfp4_quantizer q;
+            run_case<float, std::uint8_t>(q, shape, x, cpu, cpu_nvfp4_dequantize(shape, cpu), 4, true, "nvfp4" + tail, true);
+        }
+        {
+            const auto cpu = cpu_log_quantize<4, 1>(32, lowbit::log_rounding::linear, x, shape);
+            lc::log_quantizer<4, __half> q({.group = 32});
+            run_case<float, __half>(q, shape, x, cpu, cpu_log_dequantize<4, 1>(32, shape, cpu), 4, false, "log4 g32" + tail, true);
+        }
+    }
 }
 
 // ---- interop with cuda_fp8.h / cuda_fp4.h ----
@@ -487,6 +552,10 @@ void run_all() {
     log_cases<4, 1>({32, 16, 7}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
     log_cases<3, 1>({32, 64}, {lowbit::log_rounding::linear, lowbit::log_rounding::log});
     log_cases<4, 0>({32}, {lowbit::log_rounding::linear});
+    unaligned_cases();
+    expect_paths_taken({"minifloat per_tensor", "minifloat fused_groups", "minifloat slot_scales", "mx fused_groups", "mx slot_scales",
+                        "nvfp4 fused_groups", "nvfp4 slot_scales", "nvfp4 given-scale fused_groups", "nvfp4 given-scale slot_scales",
+                        "log fused_groups", "log slot_scales"});
 }
 
 }  // namespace

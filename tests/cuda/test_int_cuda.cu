@@ -1,6 +1,7 @@
 // The CUDA integer quantizer against the CPU scalar reference, bit for bit: packed codes, stored
 // scales, offsets and zero points, dequantized values (f32, f16, bf16), on every INT format, every
-// granularity, rule, rounding mode, affine form and nibble order, on sizes 1, 31, 4097 and 2^20 + 3
+// granularity, rule, rounding mode, affine form and nibble order, each case asserting the kernel
+// sequence it takes (int_quantizer::quantize_path) and every sequence taken somewhere, on sizes 1, 31, 4097 and 2^20 + 3
 // (1-D and 2-D) of Gaussian, adversarial (NaN, ±Inf, ±0, subnormals, huge, all-zero / all-NaN
 // groups) and exact-tie data. Every output buffer is poisoned before each run, with two different
 // patterns, so an unwritten byte fails. Dequantized values compare bit for bit, except that a NaN
@@ -93,6 +94,40 @@ std::string describe(const ref_options& o, shape2d s) {
            rounds[int(o.round.mode)] + " " + forms[int(o.form)] + " " + orders[int(o.order)];
 }
 
+const char* path_name(lc::int_quantize_path p) {
+    switch (p) {
+        case lc::int_quantize_path::fused_groups: return "fused_groups";
+        case lc::int_quantize_path::per_tensor: return "per_tensor";
+        case lc::int_quantize_path::slot_encode: return "slot_encode";
+        case lc::int_quantize_path::row_encode_1024: return "row_encode_1024";
+        default: return "slot_then_encode";
+    }
+}
+
+/// The kernels a configuration must take, stated from the options: the fused kernel for groups of
+/// G = 8 · 2^k ≤ 256 dividing the rows under a rule that needs only extremes (ggml_split: whole
+/// 32-element blocks); per tensor its own sequence; otherwise the slot kernel, which also encodes
+/// when every slot is whole units (8 elements, 32 for ggml_split) and contiguous, with 1024
+/// threads for rows of at least 48 KiB of input.
+template <class In>
+lc::int_quantize_path path_expected(const ref_options& o, shape2d s) {
+    using K = scale_rule::kind;
+    const auto& g = o.gran;
+    const std::size_t G = g.group_size;
+    const bool extremes = o.rule.type == K::absmax || o.rule.type == K::minmax || o.rule.type == K::percentile || o.rule.type == K::fixed;
+    const bool lanes = G == 8 || G == 16 || G == 32 || G == 64 || G == 128 || G == 256;
+    const bool ggml = o.order == nibble_order::ggml_split;
+    if (g.type == granularity::kind::per_group && extremes && lanes && s.cols % G == 0 && (!ggml || s.size() % 32 == 0))
+        return lc::int_quantize_path::fused_groups;
+    if (g.type == granularity::kind::per_tensor) return lc::int_quantize_path::per_tensor;
+    const std::size_t A = ggml ? 32 : 8;
+    const bool whole = g.type == granularity::kind::per_channel ? g.axis == 0 && s.cols % A == 0
+                                                                : s.cols % A == 0 && G % A == 0;
+    if (!whole) return lc::int_quantize_path::slot_then_encode;
+    const bool long_rows = g.type == granularity::kind::per_channel && s.cols * sizeof(In) >= 48 * 1024;
+    return long_rows ? lc::int_quantize_path::row_encode_1024 : lc::int_quantize_path::slot_encode;
+}
+
 /// One configuration: GPU quantize / dequantize against the CPU reference, all ways round.
 template <class Format, int K, class In>
 void run_case(const ref_options& o, const dataset& d, shape2d shape, bool other_outputs) {
@@ -116,6 +151,9 @@ void run_case(const ref_options& o, const dataset& d, shape2d shape, bool other_
     lc::device_buffer<S> scales(slots), offsets(o.form == affine::offset ? slots : 0);
     lc::int_tensor_view<S> t{packed.data(), scales.data(), offsets.data(), zps.data()};
     lc::int_quantizer<Format, S> q({.gran = o.gran, .rule = o.rule, .round = o.round, .form = o.form, .order = o.order});
+    const auto path = q.template quantize_path<In>(shape), want = path_expected<In>(o, shape);
+    expect(path == want, what + ": path " + path_name(path) + ", expected " + path_name(want));
+    note_path(std::string("int ") + path_name(path) + (o.order == nibble_order::ggml_split ? " ggml_split" : ""));
 
     auto expect_tensor = [&](const std::string& tag) {
         expect_same(download_bytes(packed.data(), packed.bytes()).data(), ref.packed.data(), ref.packed.size(), 1, what + " " + tag + " packed");
@@ -223,12 +261,27 @@ void run_format(bool full) {
                 o.round = {};
             }
         }
+        // Rows of 48 KiB of f32 input and more: the 1024-thread slot kernel, every rule.
+        if constexpr (std::is_same_v<In, float>) {
+            const shape2d s{2, 12288};
+            const dataset d{"adversarial", adversarial_groups(s.size(), 23)};
+            o.gran = granularity::channel(0);
+            for (const auto& r : rules) { o.rule = r; run_case<Format, K, In>(o, d, s, false); }
+            o.rule = scale_rule::absmax();
+            run_case<Format, K, In>(o, d, s, false);
+            if (Format::bits == 4) {
+                o.order = nibble_order::ggml_split;
+                run_case<Format, K, In>(o, d, s, false);
+                o.order = nibble_order::low_first;
+            }
+        }
         // Nibble orders.
         for (auto ord : orders) {
             if (ord == nibble_order::low_first) continue;
             o.order = ord;
             for (shape2d s : small_shapes)
-                for (const auto& g : {granularity::tensor(), granularity::group(32), granularity::group(8), granularity::group(7)}) {
+                for (const auto& g : {granularity::tensor(), granularity::group(32), granularity::group(8), granularity::group(7),
+                                      granularity::channel(0)}) {
                     o.gran = g;
                     run_case<Format, K, In>(o, {"adversarial", adversarial_groups(s.size(), 17)}, s, false);
                 }
@@ -323,6 +376,9 @@ int main(int argc, char** argv) {
     try {
         run_errors();
         run_all(all_int_cases{});
+        expect_paths_taken({"int fused_groups", "int per_tensor", "int slot_encode", "int row_encode_1024", "int slot_then_encode",
+                            "int fused_groups ggml_split", "int slot_encode ggml_split", "int row_encode_1024 ggml_split",
+                            "int slot_then_encode ggml_split"});
     } catch (const std::exception& e) {
         std::printf("FAIL: exception: %s\n", e.what());
         ++counts().failed;

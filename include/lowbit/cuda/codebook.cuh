@@ -89,6 +89,27 @@ struct codebook_options {
     bool cell_table = true;                        ///< encode through the cell table when the codebook allows one
 };
 
+/// The kernels codebook_quantizer::quantize launches (quantize_path(); the file comment
+/// describes each sequence). Every path gives the same bits.
+enum class codebook_quantize_path : std::uint8_t {
+    fused,       ///< one kernel: a group's lanes agree on its absmax, store it and encode
+    slots,       ///< one thread per group writes its absmax, then the encode kernel
+    dq_lanes,    ///< double quantisation, the group absmax by lanes (the fused layout), then tree, d, q_g, encode
+    dq_slots,    ///< double quantisation, the group absmax by one thread per group, then tree, d, q_g, encode
+};
+
+/// How the encode kernel counts the thresholds below x · inv (codebook_quantizer::encoder).
+enum class codebook_encoder : std::uint8_t {
+    cell_table,  ///< one lookup and one comparison (the file comment's cell table)
+    scan,        ///< codebook_code over the 2^Bits − 1 thresholds
+};
+
+/// The decode kernel codebook_quantizer::dequantize launches (decode_path()).
+enum class codebook_decode_path : std::uint8_t {
+    wide,   ///< f32 output, no 8-element unit across two groups: 4 half-units a thread, 512-byte warp stores
+    units,  ///< 8-element units (U a thread), any layout
+};
+
 /// A codebook tensor in device memory (non-owning): the CPU codebook_tensor's arrays, same bytes.
 /// Group size, nibble order and double quantisation are the quantizer's options.
 struct codebook_tensor_view {
@@ -617,7 +638,9 @@ public:
         const std::size_t groups = L.slots(), G = opt_.group_size;
         const bool vin = detail::aligned16(x);
         constexpr int U = detail::cb::units_per_thread<In>;
-        const unsigned W = fused<In>(shape) ? unsigned(G / 8 / U) : 0u;  // lanes a group
+        const codebook_quantize_path path = quantize_path<In>(shape);
+        const bool lanes = path == codebook_quantize_path::fused || path == codebook_quantize_path::dq_lanes;
+        const unsigned W = lanes ? unsigned(G / 8 / U) : 0u;  // lanes a group
         if (!opt_.double_quant) {
             if (W == 0) {
                 detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, t.scales);
@@ -653,9 +676,10 @@ public:
         check_view(t);
         const detail::int_layout L = detail::int_layout::of(t.shape, granularity::group(opt_.group_size));
         const bool hf = opt_.order == nibble_order::high_first, vin = detail::aligned16(t.packed), vout = detail::aligned16(y);
+        const codebook_decode_path path = decode_path<Out>(t.shape);
         auto run = [&](auto sc) {
             if constexpr (std::is_same_v<Out, float>) {
-                if (L.unit_uniform) {  // coalesced 16-byte stores, 16 elements a thread
+                if (path == codebook_decode_path::wide) {  // coalesced 16-byte stores, 16 elements a thread
                     constexpr std::size_t per_block = std::size_t(detail::cb::threads) * detail::cb::wide_halves * 4;
                     detail::cb::decode_wide_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
                         t.packed, L, sc, levels_.data(), hf, y, vin, vout);
@@ -669,6 +693,23 @@ public:
         if (opt_.double_quant) run(detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean});
         else run(detail::cb::plain_scales{t.scales});
         check_launch("codebook dequantize");
+    }
+
+    /// The kernels quantize() launches for this shape and input type (the one place where they are chosen).
+    template <device_element In = float>
+    [[nodiscard]] codebook_quantize_path quantize_path(shape2d shape) const noexcept {
+        const bool f = fused<In>(shape);
+        if (opt_.double_quant) return f ? codebook_quantize_path::dq_lanes : codebook_quantize_path::dq_slots;
+        return f ? codebook_quantize_path::fused : codebook_quantize_path::slots;
+    }
+    /// How the encode kernel counts thresholds (cell table unless options.cell_table is off or none fits).
+    [[nodiscard]] codebook_encoder encoder() const noexcept { return table_cells() ? codebook_encoder::cell_table : codebook_encoder::scan; }
+    /// The decode kernel dequantize() launches for this shape and output type.
+    template <device_element Out = float>
+    [[nodiscard]] codebook_decode_path decode_path(shape2d shape) const noexcept {
+        if (!std::is_same_v<Out, float> || shape.size() == 0) return codebook_decode_path::units;
+        return detail::int_layout::of(shape, granularity::group(opt_.group_size)).unit_uniform ? codebook_decode_path::wide
+                                                                                                : codebook_decode_path::units;
     }
 
     /// Whether quantize() runs the one-kernel fused path (absmax and codes) for this shape and
@@ -699,7 +740,7 @@ private:
         constexpr int U = detail::cb::units_per_thread<In>;
         const unsigned grid = detail::cb::blocks_for((L.n + 8 * U - 1) / (8 * U));
         const bool hf = opt_.order == nibble_order::high_first, vout = detail::aligned16(t.packed);
-        if (table_cells()) {
+        if (encoder() == codebook_encoder::cell_table) {
             const std::size_t smem = std::size_t(map_.cells) * sizeof(detail::cb::cell);
             detail::cb::encode_kernel<Bits, true, In><<<grid, detail::cb::threads, smem, stream>>>(x, L, W, sc, t.scales, t.packed, book_,
                                                                                                 cells_.data(), map_, hf, vin, vout);

@@ -13,7 +13,8 @@
 // saturates; the full-range absmax scale is x_extreme / qmin with the first element of largest
 // magnitude; non-finite values are ignored by every observer.
 //
-// Launch sequences (all on the caller's stream, no host synchronisation):
+// Launch sequences (all on the caller's stream, no host synchronisation; quantize_path() names
+// the one a shape takes):
 //   per group (G ≤ 256, G % 8 = 0, G / 8 a power of two, cols % G = 0; rules absmax, minmax,
 //     percentile, fixed)      one fused kernel: G/8 neighbouring lanes hold a group, agree on its
 //                             scale with warp shuffles, and encode it: one read of the input.
@@ -62,6 +63,16 @@ struct int_options {
     rounding round = {};
     affine form = Format::is_signed ? affine::none : affine::offset;
     nibble_order order = nibble_order::low_first;
+};
+
+/// The kernels int_quantizer::quantize launches for a shape (int_quantizer::quantize_path; the
+/// file comment describes each sequence). Every path gives the same bits.
+enum class int_quantize_path : std::uint8_t {
+    fused_groups,      ///< one kernel: a group's lanes agree on its scale and encode it
+    per_tensor,        ///< tensor keys (and tree sums), a one-block finalize, then the encode kernel
+    slot_encode,       ///< one block per slot finds its scale and encodes the slot
+    row_encode_1024,   ///< slot_encode with 1024 threads a block: rows of ≥ 48 KiB of input, two resident per SM
+    slot_then_encode,  ///< one block per slot finds its scale, then the encode kernel
 };
 
 /// A quantized integer tensor in device memory (non-owning): the CPU int_tensor's arrays, same bytes.
@@ -640,24 +651,23 @@ public:
         const auto L = detail::int_layout::of(shape, opt_.gran);
         const detail::int_arrays<ScaleT> a{t.packed, t.scales, t.offsets, t.zero_points};
         const bool vin = detail::aligned16(x), vout = detail::aligned16(t.packed);
+        const int_quantize_path path = quantize_path<In>(shape);
         dispatch_form([&](auto form) {
             constexpr affine F = decltype(form)::value;
-            if (fusable(shape)) {
+            if (path == int_quantize_path::fused_groups) {
                 detail::group_fused_kernel<Format, F, In, ScaleT><<<detail::blocks_for((n + 7) / 8), detail::threads, 0, stream>>>(
                     x, L, a, opt_.rule, opt_.round, opt_.order, vin, vout);
                 check_launch("int quantize (fused groups)");
                 return;
             }
-            if (opt_.gran.type == granularity::kind::per_tensor) tensor_scale<F>(x, n, a, vin, stream);
+            if (path == int_quantize_path::per_tensor) tensor_scale<F>(x, n, a, vin, stream);
             else {
-                const bool sums = opt_.rule.type == scale_rule::kind::gaussian_optimal, enc = encode_in_slot_kernel(shape);
+                const bool sums = opt_.rule.type == scale_rule::kind::gaussian_optimal, rows = path == int_quantize_path::row_encode_1024;
+                const bool enc = rows || path == int_quantize_path::slot_encode;
                 const std::size_t slots = L.slots();
                 lowbit::detail::require(shape.rows < 0xffffffffull && shape.cols < 0xffffffffull, "shape",
                                         "rows and columns must be below 2^32 on the GPU");
                 const unsigned grid = static_cast<unsigned>(slots < 65535u * 16u ? slots : 65535u * 16u);
-                // Long rows encoded in-block get 1024 threads: two resident rows per SM keep every
-                // row in L2 between the statistics pass and the encode pass.
-                const bool rows = enc && opt_.gran.type == granularity::kind::per_channel && shape.cols * sizeof(In) >= 49152;
                 detail::slot_stats_kernel<Format, F, In, ScaleT><<<grid, rows ? 1024 : detail::threads, 0, stream>>>(
                     x, L, a, opt_.rule, gstep_, sums, enc, opt_.round, opt_.order, vin, vout);
                 check_launch("int quantize (scale slots)");
@@ -713,6 +723,18 @@ public:
             case affine::offset: run(std::integral_constant<affine, affine::offset>{}); break;
             case affine::zero_point: run(std::integral_constant<affine, affine::zero_point>{}); break;
         }
+    }
+
+    /// The kernels quantize() launches for this shape and input type (the one place where they
+    /// are chosen). Long rows encoded in-block get 1024 threads: two resident rows per SM keep
+    /// every row in L2 between the statistics pass and the encode pass.
+    template <device_element In = float>
+    [[nodiscard]] int_quantize_path quantize_path(shape2d shape) const noexcept {
+        if (fusable(shape)) return int_quantize_path::fused_groups;
+        if (opt_.gran.type == granularity::kind::per_tensor) return int_quantize_path::per_tensor;
+        if (!encode_in_slot_kernel(shape)) return int_quantize_path::slot_then_encode;
+        const bool long_rows = opt_.gran.type == granularity::kind::per_channel && shape.cols * sizeof(In) >= 49152;
+        return long_rows ? int_quantize_path::row_encode_1024 : int_quantize_path::slot_encode;
     }
 
     /// Whether quantize() runs the one-kernel fused per-group path for this shape.

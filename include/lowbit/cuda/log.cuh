@@ -55,6 +55,9 @@ public:
     log_quantizer() : log_quantizer(options{}) {}
     explicit log_quantizer(options o) : opt_(o) { lowbit::detail::require(opt_.group > 0, "options.group", "must be > 0"); }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
+    /// The kernels quantize() launches for this shape (fused_groups when the group divides the rows
+    /// and group / 8 is a power of two ≤ 32).
+    [[nodiscard]] fp_quantize_path quantize_path(shape2d shape) const noexcept { return engine<log_rounding::linear>::path(shape, gran()); }
 
     template <device_element In>
     void quantize(const In* x, shape2d shape, tensor_type& t, cudaStream_t stream = 0) {

@@ -15,7 +15,8 @@
 //   minifloat  s = store_scale(amax / max_finite), inverse 1/s (0 when s = 0 or 1/s overflows)
 //   MX         E8M0 code of mx_scale_exponent(amax, rule), inverse 2^−E exact     (mx.cuh)
 //   NVFP4      E4M3FN code of amax / 6 / g, effective scale decode(code) · g         (mx.cuh)
-// Launches, all on the caller's stream with no host synchronisation:
+// Launches, all on the caller's stream with no host synchronisation (quantize_path() names the
+// one a shape takes):
 //   per tensor     keys (atomicMax of the amax bits) → one thread writes the scale → encode
 //   groups, G | cols, G/8 a power of two ≤ 32:
 //                  one fused kernel: G/8 neighbouring lanes hold a group (8 elements each),
@@ -44,6 +45,15 @@
 
 LOWBIT_NAMESPACE_BEGIN
 namespace cuda {
+
+/// The kernels a floating-point quantize launches (quantize_path() of minifloat_quantizer,
+/// mx_quantizer, nvfp4_quantizer and log_quantizer; the file comment describes each). Every path
+/// gives the same bits.
+enum class fp_quantize_path : std::uint8_t {
+    per_tensor,    ///< amax keys, one thread writes the scale, then the encode kernel
+    fused_groups,  ///< one kernel: a group's G/8 lanes agree on its amax, store the scale and encode
+    slot_scales,   ///< one thread per slot writes its scale, then the encode kernel
+};
 
 /// Device arrays of a scaled floating-point tensor (the CPU minifloat_tensor / mx_tensor /
 /// nvfp4_tensor byte for byte): packed codes, one stored scale per slot, and the FP32 tensor
@@ -256,6 +266,15 @@ template <class Elem, class Policy>
 struct engine {
     using stored = typename Policy::stored;
 
+    /// The kernels quantize() launches for `shape` under `gran` (the one place where they are chosen).
+    static fp_quantize_path path(shape2d shape, const granularity& gran) noexcept {
+        if (gran.type == granularity::kind::per_tensor) return fp_quantize_path::per_tensor;
+        const std::size_t G = gran.type == granularity::kind::per_group ? gran.group_size : shape.cols;
+        const bool fusable = gran.type == granularity::kind::per_group && G > 0 && shape.cols % G == 0 && G % 8 == 0 && G <= 256 &&
+                             ((G / 8) & (G / 8 - 1)) == 0;
+        return fusable ? fp_quantize_path::fused_groups : fp_quantize_path::slot_scales;
+    }
+
     template <class In, class MakeGlobal>
     static void quantize(const In* x, shape2d shape, const granularity& gran, const rounding& rnd, fp_tensor_view<stored> t,
                          std::uint32_t* key, MakeGlobal&& make_global, cudaStream_t stream) {
@@ -274,15 +293,13 @@ struct engine {
             amax_kernel<In><<<grid < cap ? grid : cap, threads, 0, stream>>>(x, n, key, vin);
             make_global(key, t.global_scale, stream);
         }
-        if (gran.type == granularity::kind::per_tensor) {
+        const fp_quantize_path p = path(shape, gran);
+        if (p == fp_quantize_path::per_tensor) {
             tensor_scale_kernel<Policy><<<1, 1, 0, stream>>>(key, t.scales, t.global_scale);
             encode_kernel<Elem, Policy, 0, In><<<grid, threads, 0, stream>>>(x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
         } else {
-            const std::size_t G = gran.type == granularity::kind::per_group ? gran.group_size : shape.cols;
-            const bool fusable = gran.type == granularity::kind::per_group && shape.cols % G == 0 && G % 8 == 0 && G <= 256 &&
-                                 ((G / 8) & (G / 8 - 1)) == 0;
-            if (fusable) {
-                switch (G / 8) {
+            if (p == fp_quantize_path::fused_groups) {
+                switch (gran.group_size / 8) {
                     case 1: return fused<1>(x, L, rnd, t, grid, vin, vout, stream);
                     case 2: return fused<2>(x, L, rnd, t, grid, vin, vout, stream);
                     case 4: return fused<4>(x, L, rnd, t, grid, vin, vout, stream);
@@ -361,6 +378,9 @@ public:
     minifloat_quantizer() : minifloat_quantizer(options{}) {}
     explicit minifloat_quantizer(options o) : opt_(o), key_(1) { detail::fp::check_gran(opt_.gran); }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
+
+    /// The kernels quantize() launches for this shape.
+    [[nodiscard]] fp_quantize_path quantize_path(shape2d shape) const noexcept { return engine::path(shape, opt_.gran); }
 
     /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
     template <device_element In>

@@ -83,6 +83,10 @@ public:
     mx_quantizer() : mx_quantizer(options{}) {}
     explicit mx_quantizer(options o) : opt_(o) {}
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
+    /// The kernels quantize() launches for this shape (fused_groups when Block divides the rows).
+    [[nodiscard]] static fp_quantize_path quantize_path(shape2d shape) noexcept {
+        return detail::fp::engine<Elem, detail::fp::mx_policy<Elem, mx_scale_rounding::ocp_floor>>::path(shape, gran());
+    }
 
     /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
     template <device_element In>
@@ -132,6 +136,9 @@ public:
 
     nvfp4_quantizer() : nvfp4_quantizer(options{}) {}
     explicit nvfp4_quantizer(options o) : opt_(o), key_(1) {}
+    /// The kernels quantize() and quantize_with_global_scale() launch for this shape after the
+    /// tensor scale (fused_groups when 16 divides the rows).
+    [[nodiscard]] static fp_quantize_path quantize_path(shape2d shape) noexcept { return engine::path(shape, gran()); }
 
     template <device_element In>
     void quantize(const In* x, shape2d shape, tensor_type& t, cudaStream_t stream = 0) {
