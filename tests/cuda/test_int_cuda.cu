@@ -6,7 +6,8 @@
 // groups) and exact-tie data. Every output buffer is poisoned before each run, with two different
 // patterns, so an unwritten byte fails. Dequantized values compare bit for bit, except that a NaN
 // the arithmetic generates (0 · ∞ under an infinite scale) matches any NaN (see harness.cuh). Also: tensors cross between CPU and GPU both ways, the
-// precomputed-scale path, and errors (misuse and CUDA failures become lowbit::error).
+// precomputed-scale path, inputs at an odd element offset, and errors (misuse and CUDA failures
+// become lowbit::error).
 //
 // Usage: test_int_cuda [--quick] [--no-failing-calls]
 //   --quick             adversarial data only and no 2^20 + 3 sizes
@@ -129,23 +130,27 @@ lc::int_quantize_path path_expected(const ref_options& o, shape2d s) {
 }
 
 /// One configuration: GPU quantize / dequantize against the CPU reference, all ways round.
+/// unaligned: the input starts one element past a 16-byte boundary (the kernels' element loads).
 template <class Format, int K, class In>
-void run_case(const ref_options& o, const dataset& d, shape2d shape, bool other_outputs) {
+void run_case(const ref_options& o, const dataset& d, shape2d shape, bool other_outputs, bool unaligned = false) {
     using S = dev_scale<K>;
     const std::size_t n = shape.size();
     ++counts().cases;
     const std::string what = std::string("int") + (Format::is_signed ? "" : "u") + std::to_string(Format::bits) +
                              (full_range<Format> ? "f" : "") + " scale " +
-                             type_name<S>() + " in " + type_name<In>() + " " + d.name + " " + describe(o, shape);
+                             type_name<S>() + " in " + type_name<In>() + " " + d.name + " " + describe(o, shape) +
+                             (unaligned ? " unaligned" : "");
     // The values both sides see: the input type's rounding of the data.
-    std::vector<In> xin(n);
+    const std::size_t off = unaligned ? 1 : 0;
+    std::vector<In> xin(n + off);
     std::vector<float> xf(n);
-    for (std::size_t i = 0; i < n; ++i) { xin[i] = from_float_host<In>(d.x[i]); xf[i] = to_float_host(xin[i]); }
+    for (std::size_t i = 0; i < n; ++i) { xin[i + off] = from_float_host<In>(d.x[i]); xf[i] = to_float_host(xin[i + off]); }
     const ref_tensor ref = cpu_quantize<Format, K>(o, xf, shape);
     const std::vector<float> ref_y = cpu_dequantize<Format, K>(o, shape, ref);
 
-    lc::device_buffer<In> x;
-    upload(x, xin);
+    lc::device_buffer<In> xbuf;
+    upload(xbuf, xin);
+    const In* x = xbuf.data() + off;
     const std::size_t slots = o.gran.scale_count(shape);
     lc::device_buffer<std::uint8_t> packed(lowbit::packed_size(n, Format::bits)), zps(o.form == affine::zero_point ? slots : 0);
     lc::device_buffer<S> scales(slots), offsets(o.form == affine::offset ? slots : 0);
@@ -173,7 +178,7 @@ void run_case(const ref_options& o, const dataset& d, shape2d shape, bool other_
     // 1. quantize, twice with different poison.
     for (int p : {0xa5, 0x5a}) {
         poison_tensor(p);
-        q.quantize(x.data(), shape, t);
+        q.quantize(x, shape, t);
         lc::check(cudaDeviceSynchronize(), "quantize");
         expect_tensor(p == 0xa5 ? "quantize" : "quantize (2nd poison)");
     }
@@ -197,7 +202,7 @@ void run_case(const ref_options& o, const dataset& d, shape2d shape, bool other_
     expect_same_values<float>(download_bytes(y.data(), y.bytes()).data(), ref_y.data(), n, what + " dequantize CPU tensor");
     // 4. quantize with the CPU's stored scales (the precomputed-scale path).
     poison(packed.data(), packed.bytes(), 0xc3);
-    q.quantize_with_scales(x.data(), shape, t);
+    q.quantize_with_scales(x, shape, t);
     lc::check(cudaDeviceSynchronize(), "quantize_with_scales");
     expect_same(download_bytes(packed.data(), packed.bytes()).data(), ref.packed.data(), ref.packed.size(), 1, what + " quantize_with_scales packed");
     // 5. half and bfloat16 outputs equal the CPU float output rounded to nearest-even.
@@ -273,6 +278,16 @@ void run_format(bool full) {
                 o.order = nibble_order::ggml_split;
                 run_case<Format, K, In>(o, d, s, false);
                 o.order = nibble_order::low_first;
+            }
+        }
+        // Inputs at an odd element offset: every kernel sequence with element loads.
+        if constexpr (std::is_same_v<In, float>) {
+            for (shape2d s : {shape2d{17, 241}, shape2d{64, 96}, shape2d{2, 12288}}) {
+                const dataset d{"adversarial", adversarial_groups(s.size(), 29)};
+                for (const auto& g : {granularity::tensor(), granularity::channel(0), granularity::group(32), granularity::group(7)}) {
+                    o.gran = g;
+                    run_case<Format, K, In>(o, d, s, false, true);
+                }
             }
         }
         // Nibble orders.
