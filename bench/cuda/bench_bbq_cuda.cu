@@ -58,18 +58,19 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
     const std::string otypes = std::is_same_v<Out, float> ? "f32" : std::is_same_v<Out, __half> ? "f16" : "bf16";
     double ms = time_median([&](int k) { q.quantize_into(x[k].data(), shape, t[k].view()); }, sets);
     rows.push_back({"quantize(sigma tensor)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
-    // σ given, by the kernel each quantizer takes (the lane-pair kernel folded and not, where it applies).
+    // σ given, named by the encode kernel each quantizer takes: folded (lane pairs, thresholds moved
+    // back to the butterflies' outputs), mult (lane pairs multiplying by 1/√128 and 1/σ), lanes16, blocks.
     auto path = [&](const Q& g) {
         switch (g.encode_path(x[0].data(), shape, t[0].packed.data())) {
-            case lc::bbq_encode_path::pairs_folded: return "pairs_folded";
-            case lc::bbq_encode_path::pairs: return "pairs";
+            case lc::bbq_encode_path::pairs_folded: return "folded";
+            case lc::bbq_encode_path::pairs: return "mult";
             case lc::bbq_encode_path::lanes16: return "lanes16";
-            default: return "per_block";
+            default: return "blocks";
         }
     };
     for (Q* g : {&qg, &qu}) {
         ms = time_median([&](int k) { g->quantize_into(x[k].data(), shape, t[k].view()); }, sets);
-        rows.push_back({std::string("quantize(sigma given,") + path(*g) + ")", name, types + "->packed", side, ms, qbytes / ms / 1e6,
+        rows.push_back({std::string("quantize(given ") + path(*g) + ")", name, types + "->packed", side, ms, qbytes / ms / 1e6,
                         qbytes / ms / 1e6 / copy});
     }
     ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
