@@ -8,9 +8,9 @@
 // once every thread has finished (the output is then unspecified); no thread outlives a call.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <exception>
-#include <mutex>
 #include <span>
 #include <thread>
 #include <utility>
@@ -52,14 +52,14 @@ void split_run(std::size_t n, unsigned threads, F&& f, Spawn&& spawn) {
         const std::size_t a = chunks * k / threads * chunk_elements, b = chunks * (k + 1) / threads * chunk_elements;
         return std::pair{std::min(a, n), std::min(b, n)};
     };
-    std::mutex first_mutex;
+    // The first range to fail claims `first`; the joins below order its write before the read.
+    std::atomic<bool> claimed{false};
     std::exception_ptr first;
     auto guarded = [&](std::size_t a, std::size_t b) noexcept {
         try {
             f(a, b);
         } catch (...) {
-            const std::lock_guard<std::mutex> lock(first_mutex);
-            if (!first) first = std::current_exception();
+            if (!claimed.exchange(true)) first = std::current_exception();
         }
     };
     std::vector<std::thread> pool;
