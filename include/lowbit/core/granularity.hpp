@@ -21,8 +21,9 @@ namespace detail {
 /// Throws lowbit::error naming "shape" when rows · cols does not fit std::size_t (size() would
 /// wrap), and naming "x" when x does not hold rows · cols values.
 inline void require_shape(std::size_t values, shape2d shape) {
-    require(!mul_overflows(shape.rows, shape.cols), "shape",
-            "rows * cols = " + std::to_string(shape.rows) + " * " + std::to_string(shape.cols) + " overflows std::size_t");
+    if (mul_overflows(shape.rows, shape.cols))  // the message only then: the check runs on every quantize
+        throw error("shape", "rows * cols = " + std::to_string(shape.rows) + " * " + std::to_string(shape.cols) +
+                                 " overflows std::size_t");
     require(values == shape.size(), "x", "must hold shape.rows * shape.cols values");
 }
 }  // namespace detail
