@@ -2,7 +2,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
+#include "checked.hpp"
 #include "error.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -14,6 +16,17 @@ struct shape2d {
     [[nodiscard]] constexpr std::size_t size() const noexcept { return rows * cols; }
     friend constexpr bool operator==(shape2d, shape2d) = default;
 };
+
+namespace detail {
+/// Throws lowbit::error naming "shape" when rows · cols does not fit std::size_t (size() would
+/// wrap), and naming "x" when x does not hold rows · cols values.
+inline void require_shape(std::size_t values, shape2d shape) {
+    if (mul_overflows(shape.rows, shape.cols))  // the message only then: the check runs on every quantize
+        throw error("shape", "rows * cols = " + std::to_string(shape.rows) + " * " + std::to_string(shape.cols) +
+                                 " overflows std::size_t");
+    require(values == shape.size(), "x", "must hold shape.rows * shape.cols values");
+}
+}  // namespace detail
 
 /// Granularity of the scale: one for the tensor, one per channel (row: axis 0, column: axis 1),
 /// or one per group of `group_size` contiguous elements *within a row* (a row whose length is
@@ -38,10 +51,12 @@ struct granularity {
     [[nodiscard]] constexpr std::size_t groups_per_row(shape2d s) const noexcept {
         return group_size == 0 ? 0 : (s.cols + group_size - 1) / group_size;
     }
-    /// Number of scales this granularity gives a tensor of `shape`.
+    /// Number of scales this granularity gives a tensor of `shape`: none for an empty tensor,
+    /// whatever its other dimension (a {2^27, 0} tensor costs no per-row scales).
     [[nodiscard]] constexpr std::size_t scale_count(shape2d s) const noexcept {
+        if (s.rows == 0 || s.cols == 0) return 0;
         switch (type) {
-            case kind::per_tensor: return s.size() == 0 ? 0 : 1;
+            case kind::per_tensor: return 1;
             case kind::per_channel: return axis == 0 ? s.rows : s.cols;
             case kind::per_group: return s.rows * groups_per_row(s);
         }

@@ -98,6 +98,12 @@ inline std::uint8_t code_at(const std::vector<std::uint8_t>& packed, std::size_t
     }
     return static_cast<std::uint8_t>(c);
 }
+/// σ values (and scales) a tensor of `shape` holds: one per row or one, none when it is empty
+/// whatever its row count.
+inline std::size_t sigma_slots(shape2d shape, sigma_source from) noexcept {
+    if (shape.size() == 0) return 0;
+    return from == sigma_source::per_row ? shape.rows : 1;
+}
 inline float safe_inverse(double s) noexcept {
     if (s == 0.0) return 0.0f;
     const float r = static_cast<float>(1.0 / s);
@@ -138,12 +144,12 @@ public:
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         t.shape = shape;
         t.opt = opt_;
         t.packed.resize(packed_size(shape.size(), code_bits));  // every byte is written by encode()
         t.level_of_code = level_of_code_;
-        const std::size_t slots = opt_.sigma_from == sigma_source::per_row ? shape.rows : (shape.size() ? 1 : 0);
+        const std::size_t slots = detail::sigma_slots(shape, opt_.sigma_from);
         t.sigmas.assign(slots, 0.0f);
         t.scales.assign(slots, 0.0f);
         for (std::size_t s = 0; s < slots; ++s) {
@@ -248,7 +254,7 @@ public:
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
         detail::require(t.packed.size() >= packed_size(t.size(), code_bits), "t.packed", "is shorter than the shape needs");
-        const std::size_t slots = t.opt.sigma_from == sigma_source::per_row ? t.shape.rows : (t.size() ? 1 : 0);
+        const std::size_t slots = detail::sigma_slots(t.shape, t.opt.sigma_from);
         detail::require(t.scales.size() == slots, "t.scales", "must hold one scale per slot");
         const std::size_t cols = t.shape.cols, H = t.opt.hadamard;
         if (H != 0) lowbit::detail::check_hadamard(H);

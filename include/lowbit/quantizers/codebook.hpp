@@ -108,7 +108,7 @@ public:
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         t.shape = shape;
         t.group_size = opt_.group_size;
         t.order = opt_.order;

@@ -9,6 +9,10 @@
 // vector). A class may still define its own quantize_into when it does more than prepare +
 // encode. (The derived class adds `using quantizer_facade<…>::prepare;` so that its own
 // prepare overloads do not hide the one here.)
+//
+// Threads: a quantizer holds no mutable state (its tables are built by the constructor, shared
+// lazily built tables are function-local statics, the SIMD kernels' caches are thread_local), so
+// any number of threads may call the const methods of one quantizer object at once.
 #pragma once
 #include <cstddef>
 #include <span>

@@ -102,7 +102,7 @@ public:
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         opt_.gran.validate(shape);
         t.shape = shape;
         t.gran = opt_.gran;
@@ -602,7 +602,7 @@ private:
     }
     static void column_params(const tensor_type& t, std::vector<float>& inv, std::vector<float>& s,
                               std::vector<float>& off, std::vector<float>& z) {
-        const std::size_t n = t.shape.cols;
+        const std::size_t n = t.size() == 0 ? 0 : t.shape.cols;  // an empty tensor has no column scales
         inv.assign(n, 0); s.assign(n, 0); off.assign(n, 0); z.assign(n, 0);
         for (std::size_t c = 0; c < n; ++c) {
             const slot sp = load(t, c);

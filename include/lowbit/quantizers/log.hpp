@@ -60,7 +60,7 @@ public:
 
     /// Sizes t; group scales are computed by encode() as it goes.
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         t.shape = shape;
         t.group = opt_.group;
         t.packed.resize(packed_size(shape.size(), bits));

@@ -180,7 +180,7 @@ public:
 
     /// Sizes t and computes every scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         t.shape = shape;
         t.gran = opt_.gran;
         t.packed.resize(packed_size(shape.size(), bits));
@@ -205,7 +205,7 @@ public:
     /// saturate to ±max, and s = 0 makes every finite value +0. Mirrors cuda::minifloat_quantizer::quantize_with_scales.
     void quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales, tensor_type& t,
                               backend b = backend::simd) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         detail::require(scales.size() == opt_.gran.scale_count(shape), "scales", "must hold opts().gran.scale_count(shape) values");
         for (const ScaleT& v : scales) {
             const float f = load_scale(v);

@@ -69,7 +69,7 @@ public:
 
     /// Sizes t; block scales are computed by encode() as it goes (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
         t.scales.resize(shape.rows * ((shape.cols + Block - 1) / Block));
@@ -214,7 +214,7 @@ public:
 
     /// Sizes t and computes the per-tensor scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
         t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
@@ -228,7 +228,7 @@ public:
     /// elements to ±6). Mirrors cuda::nvfp4_quantizer::quantize_with_global_scale.
     void quantize_with_global_scale(std::span<const float> x, shape2d shape, float global_scale, tensor_type& t,
                                     backend b = backend::simd) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require_shape(x.size(), shape);
         detail::require(std::isfinite(global_scale) && global_scale >= 0.0f, "global_scale", "must be finite and >= 0");
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
