@@ -2,7 +2,6 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
 
 #include "checked.hpp"
@@ -37,11 +36,10 @@ struct granularity {
     /// Throws lowbit::error naming `name`'s field (e.g. "options.gran.group_size") when a field is
     /// outside the legal values above.
     void validate(std::string_view name = "gran") const {
-        const auto field = [&](std::string_view f) { return std::string(name) + "." + std::string(f); };
-        detail::require(type == kind::per_tensor || type == kind::per_channel || type == kind::per_group, field("type"),
-                        "must be per_tensor, per_channel or per_group");
-        if (type == kind::per_group) detail::check_group_size(group_size, field("group_size"));
-        if (type == kind::per_channel) detail::require(axis == 0 || axis == 1, field("axis"), "must be 0 (rows) or 1 (columns)");
+        detail::require_field(type == kind::per_tensor || type == kind::per_channel || type == kind::per_group, name, "type",
+                              "must be per_tensor, per_channel or per_group");
+        if (type == kind::per_group) detail::check_group_size(group_size, name, "group_size");
+        if (type == kind::per_channel) detail::require_field(axis == 0 || axis == 1, name, "axis", "must be 0 (rows) or 1 (columns)");
     }
     /// The options' check before quantizing a tensor of `shape` (every legal granularity fits every shape).
     void validate(shape2d shape) const {

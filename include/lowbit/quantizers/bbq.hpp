@@ -34,7 +34,6 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -76,13 +75,12 @@ namespace detail {
 /// Checks the enum and size fields of bbq_options for `code_bits`-bit codes; errors name
 /// `name`'s field (e.g. "options.hadamard").
 inline void check_bbq_options(const bbq_options& o, int code_bits, std::string_view name) {
-    const auto field = [&](std::string_view f) { return std::string(name) + "." + std::string(f); };
-    require(o.hadamard == 0 || is_hadamard_size(o.hadamard), field("hadamard"), "must be 0 (no transform) or a power of two in 2 … 32768");
-    require(o.sigma_from == sigma_source::per_tensor || o.sigma_from == sigma_source::per_row || o.sigma_from == sigma_source::given,
-            field("sigma_from"), "must be a sigma_source value");
-    require(o.zero == bbq_zero::integer || o.zero == bbq_zero::half, field("zero"), "must be a bbq_zero value");
-    require(o.order == nibble_order::low_first || (code_bits == 4 && o.order == nibble_order::high_first), field("order"),
-            "must be low_first, or high_first for 4-bit codes");
+    require_field(o.hadamard == 0 || is_hadamard_size(o.hadamard), name, "hadamard", "must be 0 (no transform) or a power of two in 2 … 32768");
+    require_field(o.sigma_from == sigma_source::per_tensor || o.sigma_from == sigma_source::per_row || o.sigma_from == sigma_source::given,
+                  name, "sigma_from", "must be a sigma_source value");
+    require_field(o.zero == bbq_zero::integer || o.zero == bbq_zero::half, name, "zero", "must be a bbq_zero value");
+    require_field(o.order == nibble_order::low_first || (code_bits == 4 && o.order == nibble_order::high_first), name, "order",
+                  "must be low_first, or high_first for 4-bit codes");
 }
 }  // namespace detail
 
