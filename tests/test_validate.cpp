@@ -122,6 +122,7 @@ TEST_CASE("int options: illegal sizes and enums rejected at construction, edges 
     CHECK(error_field([] { Q q({.order = static_cast<nibble_order>(9)}); }) == "options.order");
     CHECK(error_field([] { int_quantizer<int_format<8>> q({.order = nibble_order::high_first}); }) == "options.order");
     CHECK(error_field([] { Q q({.round = {static_cast<round_mode>(9), 0}}); }) == "options.round.mode");
+    CHECK(error_field([] { Q q({.rule = {static_cast<scale_rule::kind>(6), 1, 0, 0}}); }) == "scale_rule.type");
     CHECK(error_field([] { Q q; (void)q.quantize(std::span<const float>{}, shape2d{std::size_t{1} << 33, std::size_t{1} << 31}); }) == "shape");
     // Legal edges: groups of 1, a group longer than the row (one scale per row), the largest group.
     round_trips(Q({.gran = granularity::group(1)}), {3, 7});

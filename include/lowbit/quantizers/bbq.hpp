@@ -202,8 +202,9 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(t.opt.hadamard == opt_.hadamard && t.opt.sigma_from == opt_.sigma_from && t.opt.order == opt_.order, "t.opt",
-                        "must be the options of this quantizer (prepare() sets them)");
+        detail::require(t.opt.hadamard == opt_.hadamard && t.opt.sigma_from == opt_.sigma_from && t.opt.order == opt_.order &&
+                            t.opt.zero == opt_.zero,
+                        "t.opt", "must be the options of this quantizer (prepare() sets them)");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, H = opt_.hadamard;
