@@ -374,7 +374,7 @@ TEST_CASE("bad arguments are errors naming the argument") {
     CHECK_THROWS_AS(bbq_quantizer<3>({.order = nibble_order::high_first}), error);
     std::vector<float> x(10);
     CHECK_THROWS_AS((void)bbq_quantizer<4>().quantize(x, {3, 3}), error);
-    try { bbq_quantizer<4>({.hadamard = 3}); } catch (const error& e) { CHECK(e.argument() == "H"); }
+    try { bbq_quantizer<4>({.hadamard = 3}); } catch (const error& e) { CHECK(e.argument() == "options.hadamard"); }
 }
 
 TEST_CASE("the issue's schemes are registered and round-trip through the scheme interface") {

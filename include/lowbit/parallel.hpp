@@ -107,10 +107,12 @@ void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape,
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
 }
 
-/// Dequantizes t into out over `threads` threads. Bit-identical to q.dequantize.
+/// Dequantizes t into out over `threads` threads. Bit-identical to q.dequantize. t.validate()
+/// runs first, on the calling thread.
 template <splittable_quantizer Q>
 void dequantize_parallel(const Q& q, const typename Q::tensor_type& t, std::span<float> out, unsigned threads = 0,
                          backend b = backend::simd) {
+    t.validate();
     detail::require(out.size() == t.size(), "out", "must hold t.size() values");
     detail::split_run(t.size(), threads, [&](std::size_t a, std::size_t e) { q.decode(t, out, a, e, b); });
 }

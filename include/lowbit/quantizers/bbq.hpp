@@ -34,9 +34,11 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/reduce.hpp"
@@ -55,7 +57,10 @@ enum class sigma_source : std::uint8_t {
     given,       ///< options.sigma (e.g. a running average kept by the caller: BBQ-fast)
 };
 
-/// Options of bbq_quantizer and quest_quantizer.
+/// Options of bbq_quantizer and quest_quantizer, checked when the quantizer is constructed:
+/// `hadamard` 0 or a power of two in 2 … 32768 (rows of any length: a row's tail shorter than H
+/// is cut into power-of-two blocks, see transform/hadamard.hpp), every enum in range, `order`
+/// low_first or, for 4-bit codes, high_first.
 struct bbq_options {
     std::size_t hadamard = 128;                 ///< block size H (a power of two 2 … 32768) or 0: no transform
     sigma_source sigma_from = sigma_source::per_tensor;
@@ -65,6 +70,19 @@ struct bbq_options {
     bool to_input = true;                       ///< dequantize applies the inverse transform
     nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
 };
+
+namespace detail {
+/// Checks the enum and size fields of bbq_options for `code_bits`-bit codes; errors name
+/// `name`'s field (e.g. "options.hadamard").
+inline void check_bbq_options(const bbq_options& o, int code_bits, std::string_view name) {
+    require_field(o.hadamard == 0 || is_hadamard_size(o.hadamard), name, "hadamard", "must be 0 (no transform) or a power of two in 2 … 32768");
+    require_field(o.sigma_from == sigma_source::per_tensor || o.sigma_from == sigma_source::per_row || o.sigma_from == sigma_source::given,
+                  name, "sigma_from", "must be a sigma_source value");
+    require_field(o.zero == bbq_zero::integer || o.zero == bbq_zero::half, name, "zero", "must be a bbq_zero value");
+    require_field(o.order == nibble_order::low_first || (code_bits == 4 && o.order == nibble_order::high_first), name, "order",
+                  "must be low_first, or high_first for 4-bit codes");
+}
+}  // namespace detail
 
 /// The result of bbq_quantizer / quest_quantizer: packed codes and one scale per slot.
 template <int CodeBits>
@@ -79,9 +97,25 @@ struct bbq_tensor {
     static constexpr int bits = CodeBits;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c, opt.order);
         return c;
+    }
+    /// Slots of σ and s: one per row (sigma_source::per_row), else one (none for an empty tensor).
+    [[nodiscard]] std::size_t slot_count() const noexcept {
+        return opt.sigma_from == sigma_source::per_row ? shape.rows : (size() ? 1 : 0);
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, the options' fields decode reads (`opt.hadamard`, `opt.sigma_from`,
+    /// `opt.zero`, `opt.order`) legal as bbq_options states, `packed` exactly
+    /// packed_size(size(), bits) bytes, one σ and one scale per slot.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        detail::check_bbq_options(opt, bits, "t.opt");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(sigmas.size() == slot_count(), "t.sigmas", "must hold one sigma per slot (per row, or one per tensor)");
+        detail::require(scales.size() == slot_count(), "t.scales", "must hold one scale per slot (per row, or one per tensor)");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * 32; }
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
@@ -126,12 +160,10 @@ public:
 
     rotated_quantizer() : rotated_quantizer(options{}) {}
     explicit rotated_quantizer(options o) : opt_(o), kern_(o.zero) {
-        if (opt_.hadamard != 0) lowbit::detail::check_hadamard(opt_.hadamard);
+        detail::check_bbq_options(opt_, code_bits, "options");
         if (opt_.sigma_from == sigma_source::given)
             detail::require(std::isfinite(opt_.sigma) && opt_.sigma > 0.0f, "options.sigma", "must be finite and > 0 when sigma_from is given");
         detail::require(std::isfinite(opt_.gamma) && opt_.gamma >= 0.0f, "options.gamma", "must be finite and >= 0 (0: zeta* sigma)");
-        detail::require(opt_.order == nibble_order::low_first || (code_bits == 4 && opt_.order == nibble_order::high_first),
-                        "options.order", "must be low_first, or high_first for 4-bit codes");
         if (Quest) opt_.zero = bbq_zero::half;
         detail::require(Codes != bbq_codes::e2m1 || bbq_e2m1_exact(Bits, opt_.zero), "options.zero",
                         "E2M1 codes need z = 0 at 3 bits (the levels ±2.5, ±3.5 of z = -1/2 are not in E2M1)");
@@ -144,7 +176,8 @@ public:
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
-        detail::require_shape(x.size(), shape);
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, code_bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.opt = opt_;
         t.packed.resize(packed_size(shape.size(), code_bits));  // every byte is written by encode()
@@ -174,6 +207,10 @@ public:
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
+        detail::require(t.opt.hadamard == opt_.hadamard && t.opt.sigma_from == opt_.sigma_from && t.opt.order == opt_.order &&
+                            t.opt.zero == opt_.zero,
+                        "t.opt", "must be the options of this quantizer (prepare() sets them)");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, H = opt_.hadamard;
@@ -252,12 +289,9 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), code_bits), "t.packed", "is shorter than the shape needs");
-        const std::size_t slots = detail::sigma_slots(t.shape, t.opt.sigma_from);
-        detail::require(t.scales.size() == slots, "t.scales", "must hold one scale per slot");
         const std::size_t cols = t.shape.cols, H = t.opt.hadamard;
-        if (H != 0) lowbit::detail::check_hadamard(H);
         const simd::detail::lane_table<xsimd::default_arch, code_bits> table(t.level_of_code.data(), std::size_t{1} << code_bits);
         auto scale_of = [&](std::size_t r) { return t.scales[t.opt.sigma_from == sigma_source::per_row ? r : 0]; };
         if constexpr (code_bits == 4) {

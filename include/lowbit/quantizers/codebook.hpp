@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/reduce.hpp"
@@ -60,7 +61,7 @@ struct codebook_tensor {
 
     static constexpr int bits = Bits;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
-    [[nodiscard]] std::size_t groups_per_row() const noexcept { return (shape.cols + group_size - 1) / group_size; }
+    [[nodiscard]] std::size_t groups_per_row() const noexcept { return group_size == 0 ? 0 : detail::ceil_div(shape.cols, group_size); }
     [[nodiscard]] std::size_t group_count() const noexcept { return shape.rows * groups_per_row(); }
     /// The scale group g's codes were computed with (a_g, or a'_g when double-quantised).
     [[nodiscard]] float scale(std::size_t g) const noexcept {
@@ -69,9 +70,28 @@ struct codebook_tensor {
         return a > 0.0f ? a : 0.0f;
     }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c, order);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `group_size` in 1 … 2^32, `order` existing for Bits-bit codes, `packed`
+    /// exactly packed_size(size(), Bits) bytes; without double quantisation one scale per group
+    /// and no qscales / dq_steps; with it one qscale per group, one step per 256 groups and no
+    /// scales.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        detail::check_group_size(group_size, "t.group_size");
+        detail::check_order(bits, order, "t.order");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        const std::size_t groups = group_count();
+        detail::require(scales.size() == (double_quant ? 0 : groups), "t.scales",
+                        "must hold one scale per group (none when double-quantised)");
+        detail::require(qscales.size() == (double_quant ? groups : 0), "t.qscales",
+                        "must hold one code per group when double-quantised (none otherwise)");
+        detail::require(dq_steps.size() == (double_quant ? detail::ceil_div(groups, double_quant_block) : 0), "t.dq_steps",
+                        "must hold one step per 256 groups when double-quantised (none otherwise)");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept {
         if (!double_quant) return size() * bits + scales.size() * 32;
@@ -80,7 +100,9 @@ struct codebook_tensor {
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
 };
 
-/// Options of codebook_quantizer.
+/// Options of codebook_quantizer, checked when it is constructed: `group_size` in 1 … 2^32 (a
+/// group longer than a row covers the whole row; the last group of a row may be short), `order`
+/// existing for the code width (high_first and ggml_split only for 4-bit codes).
 struct codebook_options {
     std::size_t group_size = 64;
     bool double_quant = false;
@@ -100,15 +122,16 @@ public:
     codebook_quantizer() : codebook_quantizer(normal_float_codebook<Bits>(), options{}) {}
     explicit codebook_quantizer(options o) : codebook_quantizer(normal_float_codebook<Bits>(), o) {}
     codebook_quantizer(const codebook<Bits>& cb, options o) : cb_(cb), opt_(o), kern_(cb) {
-        detail::require(opt_.group_size > 0, "options.group_size", "must be > 0");
-        detail::check_order(bits, opt_.order);
+        detail::check_group_size(opt_.group_size, "options.group_size");
+        detail::check_order(bits, opt_.order, "options.order");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
-        detail::require_shape(x.size(), shape);
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.group_size = opt_.group_size;
         t.order = opt_.order;
@@ -133,7 +156,7 @@ public:
         }
         const float m = groups ? float(tree_sum(groups, [&](std::size_t g) { return double(a[g]); }) / double(groups)) : 0.0f;
         t.dq_mean = m;
-        t.dq_steps.assign((groups + double_quant_block - 1) / double_quant_block, 0.0f);
+        t.dq_steps.assign(detail::ceil_div(groups, double_quant_block), 0.0f);
         t.qscales.assign(groups, 0);
         for (std::size_t k = 0; k < t.dq_steps.size(); ++k) {
             const std::size_t g0 = k * double_quant_block, g1 = std::min(g0 + double_quant_block, groups);
@@ -153,6 +176,7 @@ public:
     /// disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
@@ -223,15 +247,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.group_size > 0, "t.group_size", "must be > 0");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        if (t.double_quant) {
-            detail::require(t.qscales.size() == t.group_count(), "t.qscales", "must hold one code per group");
-            detail::require(t.dq_steps.size() == (t.group_count() + double_quant_block - 1) / double_quant_block, "t.dq_steps", "must hold one step per 256 groups");
-        } else {
-            detail::require(t.scales.size() == t.group_count(), "t.scales", "must hold one scale per group");
-        }
         const simd::codebook_kernel<Bits> kern(t.cb, false);
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];

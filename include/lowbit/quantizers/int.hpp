@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/rounding.hpp"
@@ -46,7 +47,7 @@ struct int_tensor {
     shape2d shape;
     granularity gran;
     nibble_order order = nibble_order::low_first;
-    affine form = affine::none;
+    affine form = Format::is_signed ? affine::none : affine::offset;  ///< the options' default, so an empty tensor validates
     std::vector<std::uint8_t> packed;       ///< packed_size(size(), bits) bytes
     std::vector<ScaleT> scales;             ///< one per granularity slot
     std::vector<ScaleT> offsets;            ///< affine::offset only
@@ -56,9 +57,28 @@ struct int_tensor {
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     /// Unpacked codes, one byte each.
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c, order);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `gran`, `order` and `form` legal values (form: affine::none for signed
+    /// formats, offset or zero_point for unsigned ones), `packed` exactly packed_size(size(), bits)
+    /// bytes, one scale per granularity slot, and offsets / zero points exactly when `form` uses them.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        gran.validate("t.gran");
+        detail::check_order(bits, order, "t.order");
+        detail::require(Format::is_signed ? form == affine::none : (form == affine::offset || form == affine::zero_point), "t.form",
+                        "must be affine::none for a signed format, affine::offset or affine::zero_point for an unsigned one");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        const std::size_t slots = gran.scale_count(shape);
+        detail::require(scales.size() == slots, "t.scales", "must hold one scale per granularity slot");
+        detail::require(offsets.size() == (form == affine::offset ? slots : 0), "t.offsets",
+                        "must hold one offset per scale with affine::offset, none otherwise");
+        detail::require(zero_points.size() == (form == affine::zero_point ? slots : 0), "t.zero_points",
+                        "must hold one zero point per scale with affine::zero_point, none otherwise");
     }
     /// Storage in bits: codes, scales, offsets and zero points.
     [[nodiscard]] std::size_t storage_bits() const noexcept {
@@ -67,7 +87,10 @@ struct int_tensor {
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
 };
 
-/// Options of int_quantizer<Format, …> (shared by every scale storage type).
+/// Options of int_quantizer<Format, …> (shared by every scale storage type). Checked when the
+/// quantizer is constructed: `gran` any legal granularity (per channel on axis 0 or 1; groups of
+/// 1 … 2^32 elements of a row, a group longer than the row covering the whole row), `form` as
+/// int_tensor::validate states, `order` existing for the code width, `round.mode` a round_mode.
 template <class Format>
 struct int_options {
     granularity gran = granularity::tensor();
@@ -91,19 +114,19 @@ public:
     int_quantizer() : int_quantizer(options{}) {}
     explicit int_quantizer(options o) : opt_(o) {
         opt_.rule.validate();
-        detail::require(Format::is_signed ? opt_.form == affine::none : opt_.form != affine::none, "options.form",
-                        "signed formats take affine::none, unsigned ones affine::offset or affine::zero_point");
-        detail::check_order(bits, opt_.order);
-        if (opt_.gran.type == granularity::kind::per_group)
-            detail::require(opt_.gran.group_size > 0, "options.gran.group_size", "must be > 0");
+        opt_.gran.validate("options.gran");
+        detail::require(Format::is_signed ? opt_.form == affine::none : (opt_.form == affine::offset || opt_.form == affine::zero_point),
+                        "options.form", "signed formats take affine::none, unsigned ones affine::offset or affine::zero_point");
+        detail::check_order(bits, opt_.order, "options.order");
+        detail::check_rounding(opt_.round, "options.round.mode");
         if (opt_.rule.type == scale_rule::kind::gaussian_optimal) gaussian_step_ = gaussian_step();
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        detail::require_shape(x.size(), shape);
-        opt_.gran.validate(shape);
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.gran = opt_.gran;
         t.order = opt_.order;
@@ -143,6 +166,10 @@ public:
     /// disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
+        detail::require(t.gran.type == opt_.gran.type && t.gran.axis == opt_.gran.axis && t.gran.group_size == opt_.gran.group_size &&
+                            t.order == opt_.order && t.form == opt_.form,
+                        "t", "must be prepared by this quantizer (its gran, order and form)");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (b == backend::simd && aligned_runs(t)) return encode_aligned(x, t, begin, end);
         const shape2d shape = t.shape;
@@ -190,9 +217,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
         if (b == backend::simd && aligned_runs(t)) return decode_aligned(t, out, begin, end);
         const std::size_t cols = t.shape.cols;
         std::vector<float> col_inv, col_s, col_off, col_z;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/rounding.hpp"
@@ -90,7 +91,7 @@ inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin,
             run(c0, c1, std::size_t{0}, std::size_t{0}, std::size_t{0});
         } else {
             // One division per chunk; the row, the group and its bounds then advance by addition.
-            const std::size_t gpr = (cols + group - 1) / group;
+            const std::size_t gpr = ceil_div(cols, group);
             std::size_t r = c0 / cols, c = c0 % cols, gi = c / group;
             std::size_t row0 = r * cols, g0 = row0 + gi * group;
             for (std::size_t i = c0; i < c1;) {
@@ -145,9 +146,21 @@ struct minifloat_tensor {
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     /// Unpacked codes, one byte each.
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `gran` legal with per-channel scales on rows only (axis 0), `packed` exactly
+    /// packed_size(size(), bits) bytes, one scale per granularity slot.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        gran.validate("t.gran");
+        detail::require(gran.type != granularity::kind::per_channel || gran.axis == 0, "t.gran.axis",
+                        "minifloat tensors scale rows (axis 0) or groups of a row");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(scales.size() == gran.scale_count(shape), "t.scales", "must hold one scale per granularity slot");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * scale_bits<ScaleT>; }
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
@@ -163,6 +176,9 @@ public:
     using tensor_type = minifloat_tensor<Format, ScaleT>;
     static constexpr int bits = Format::bits;
 
+    /// Checked when the quantizer is constructed: `gran` per tensor, per row (channel(0); axis 1 is
+    /// rejected) or groups of 1 … 2^32 elements of a row (a group longer than the row covers the
+    /// whole row); `round.mode` a round_mode.
     struct options {
         granularity gran = granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
         rounding round = {};
@@ -170,17 +186,18 @@ public:
 
     minifloat_quantizer() : minifloat_quantizer(options{}) {}
     explicit minifloat_quantizer(options o) : opt_(o) {
-        if (opt_.gran.type == granularity::kind::per_group)
-            detail::require(opt_.gran.group_size > 0, "options.gran.group_size", "must be > 0");
+        opt_.gran.validate("options.gran");
         if (opt_.gran.type == granularity::kind::per_channel)
             detail::require(opt_.gran.axis == 0, "options.gran.axis", "minifloat quantizers scale rows (axis 0) or groups of a row");
+        detail::check_rounding(opt_.round, "options.round.mode");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
 
     /// Sizes t and computes every scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require_shape(x.size(), shape);
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.gran = opt_.gran;
         t.packed.resize(packed_size(shape.size(), bits));
@@ -191,7 +208,7 @@ public:
             if (slots) t.scales[0] = scale_for(simd::block_absmax(x.data(), x.size()));
             return;
         }
-        const std::size_t gpr = (shape.cols + G - 1) / G;
+        const std::size_t gpr = detail::ceil_div(shape.cols, G);
         for (std::size_t s = 0; s < slots; ++s) {
             const std::size_t r = s / gpr, c0 = (s % gpr) * G, c1 = std::min(c0 + G, shape.cols);
             t.scales[s] = scale_for(simd::block_absmax(x.data() + r * shape.cols + c0, c1 - c0));
@@ -205,7 +222,8 @@ public:
     /// saturate to ±max, and s = 0 makes every finite value +0. Mirrors cuda::minifloat_quantizer::quantize_with_scales.
     void quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales, tensor_type& t,
                               backend b = backend::simd) const {
-        detail::require_shape(x.size(), shape);
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         detail::require(scales.size() == opt_.gran.scale_count(shape), "scales", "must hold opts().gran.scale_count(shape) values");
         for (const ScaleT& v : scales) {
             const float f = load_scale(v);
@@ -228,6 +246,7 @@ public:
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;  // nothing to encode (and an empty tensor has no scale to read)
         const std::size_t G = detail::group_of(t.gran, t.shape);
@@ -297,9 +316,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
         if (begin == end) return;
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {

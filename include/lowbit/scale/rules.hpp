@@ -42,6 +42,9 @@ struct scale_rule {
 
     /// Throws lowbit::error when a parameter is out of range.
     void validate() const {
+        detail::require(type == kind::absmax || type == kind::minmax || type == kind::percentile || type == kind::mse_search ||
+                            type == kind::gaussian_optimal || type == kind::fixed,
+                        "scale_rule.type", "must be a scale_rule::kind value");
         if (type == kind::percentile)
             detail::require(ratio > 0.0f && ratio <= 1.0f, "scale_rule.ratio", "must be in (0, 1]");
         if (type == kind::fixed)
