@@ -22,6 +22,20 @@
 // back) without leaving registers; runs of whole blocks under one σ (the whole range when rows
 // are whole blocks and σ is per tensor or given) go to one call (simd/bbq.hpp).
 //
+// Non-finite inputs (README.md, "Non-finite inputs"): the transform would spread one NaN or Inf
+// over its whole block, so options.on_non_finite decides first. non_finite::error (default)
+// throws lowbit::error("x", …) naming the first non-finite element (prepare() for σ per tensor
+// or row, else encode()); non_finite::saturate maps NaN to 0 and ±Inf to ± the largest finite |x|
+// of its Hadamard block (of its row when hadamard = 0), σ included, so the result is that of the
+// finite tensor so mapped and no other block changes.
+//
+// Huge finite inputs: a block holding |x| >= 2^100 (or a non-finite value) takes the guarded
+// path: its reference transform runs on x · 2^−k (k from the block's largest |x|, exact scaling)
+// and the multiplier becomes r · 2^k, so no butterfly overflows. Both backends take it (one pass
+// of integer maxima decides, per piece of whole blocks while it is in L1), so their codes stay
+// equal. Saturations: s <= FLT_MAX / 2^{B−1} (every level · s finite); a slot with
+// 2^{B−1} · s >= 2^100 is inverse-transformed the same guarded way, outputs clamped to ±FLT_MAX.
+//
 // Splitting for threads (parallel.hpp): encode(begin, end) transforms every Hadamard block that
 // overlaps the range (reading x outside it where a block straddles the edge) and writes only the
 // range's codes; decode likewise. Results do not depend on the split.
@@ -231,12 +245,18 @@ public:
             if (b == backend::simd && opt_.order == nibble_order::low_first && cols % 2 == 0 && H != 0 && cols % H == 0 &&
                 begin % H == 0 && end % H == 0 && opt_.sigma_from != sigma_source::per_row &&
                 fused_blocks_ok(H)) {
-                const std::size_t piece = std::max<std::size_t>(H, 4096);
-                for (std::size_t p = begin; p < end; p += piece) {
-                    const std::size_t e = std::min(p + piece, end);
-                    if (guarded(x.data() + p, e - p, b)) encode_rows(x, t, p, e, b);
-                    else fused_blocks(x.data() + p, (e - p) / H, H, multiplier(t, 0), t.packed.data() + p / 2);
-                }
+                // Pieces in the order of the kernel's own walk (simd::detail::tail_first), each
+                // checked while it is in L1 just before the kernel reads it.
+                const float mult = multiplier(t, 0);
+                lowbit::detail::for_each_step_backward<simd::detail::leaf_streams>(
+                    begin, end, std::max<std::size_t>(H, 4096), [&](std::size_t p, std::size_t e) {
+                        if (guarded(x.data() + p, e - p, b)) {
+                            if (opt_.on_non_finite == non_finite::error)  // name the range's first, not this piece's
+                                for (std::size_t i = begin; i < end; ++i)
+                                    if (!std::isfinite(x[i])) throw_non_finite(i);
+                            encode_rows(x, t, p, e, b);
+                        } else fused_blocks(x.data() + p, (e - p) / H, H, mult, t.packed.data() + p / 2);
+                    });
                 return;
             }
         }

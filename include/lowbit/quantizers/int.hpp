@@ -20,7 +20,9 @@
 //   - an asymmetric range wider than FLT_MAX (hi − lo overflows) is narrowed to
 //     [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] before s is computed (affine_step);
 //   - a scale whose end code would decode past FLT_MAX (|code|max · s + m overflows) steps down
-//     to the largest scale that keeps it finite (finish_slot).
+//     to the largest scale that keeps it finite (finish_slot);
+//   - the MSE search's squared-error sums saturate at FLT_MAX (trial_error), so huge groups
+//     still choose a candidate (the widest, on a tie) instead of none.
 // Both run on every path (the SIMD group kernels hand such lanes to the scalar slot code).
 //
 // Non-finite inputs (README.md, "Non-finite inputs"): element-local. Observers ignore them;
@@ -429,7 +431,9 @@ private:
             const double d = double(x) - (double(r) * s + m);
             e += d * d;
         }
-        return float(e);
+        // Saturated: a sum past FLT_MAX (huge inputs) counts as FLT_MAX, so that some candidate
+        // still beats the initial INFINITY (ties keep the first, the widest clip range).
+        return float(std::min(e, double(max_finite)));
     }
 
     /// slot_for() for the absmax and minmax rules, given the group's finite extremes: the same
