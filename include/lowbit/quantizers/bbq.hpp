@@ -248,9 +248,10 @@ public:
                 // Pieces in the order of the kernel's own walk (simd::detail::tail_first), each
                 // checked while it is in L1 just before the kernel reads it.
                 const float mult = multiplier(t, 0);
+                const bool scan = may_need_guard(t, 0);
                 lowbit::detail::for_each_step_backward<simd::detail::leaf_streams>(
-                    begin, end, std::max<std::size_t>(H, 4096), [&](std::size_t p, std::size_t e) {
-                        if (guarded(x.data() + p, e - p, b)) {
+                    begin, end, std::max<std::size_t>(H, 8192), [&](std::size_t p, std::size_t e) {
+                        if (scan && guarded(x.data() + p, e - p, b)) {
                             if (opt_.on_non_finite == non_finite::error)  // name the range's first, not this piece's
                                 for (std::size_t i = begin; i < end; ++i)
                                     if (!std::isfinite(x[i])) throw_non_finite(i);
@@ -301,7 +302,7 @@ public:
             const std::size_t lo = std::max(begin, row0) - row0, hi = std::min(end, row0 + cols) - row0;
             const float mult = multiplier(t, r);
             const std::size_t first = H == 0 ? lo : std::min(lo / H, cols / H) * H;
-            const bool guard = guarded(x.data() + row0 + first, (H == 0 ? hi : cols) - first, b);
+            const bool guard = may_need_guard(t, r) && guarded(x.data() + row0 + first, (H == 0 ? hi : cols) - first, b);
             if (H == 0 && !guard) { emit(x.data() + row0 + lo, row0 + lo, hi - lo, mult); continue; }
             if (H == 0) {  // no transform: the policy's input of the row, element by element
                 guarded_input(x.data() + row0, cols, row0, tmp_row(big, cols));
@@ -456,6 +457,15 @@ private:
     static bool guarded(const float* x, std::size_t n, backend b) noexcept {
         const std::uint32_t m = b == backend::simd ? simd::max_magnitude_bits(x, n) : reference::max_magnitude_bits(x, n);
         return m >= detail::rotated_guard_bits;
+    }
+    /// False when x (the tensor prepare() saw) cannot hold a value the guard looks for, so the
+    /// scan is skipped: under non_finite::error with σ per tensor or row, prepare() has already
+    /// rejected non-finite values, and every |x| <= sqrt(Σx²) = σ·sqrt(count) < 2^99 < 2^100.
+    bool may_need_guard(const tensor_type& t, std::size_t row) const noexcept {
+        if (opt_.sigma_from == sigma_source::given || opt_.on_non_finite != non_finite::error) return true;
+        const bool per_row = opt_.sigma_from == sigma_source::per_row;
+        const double n = double(per_row ? t.shape.cols : t.size());
+        return double(t.sigmas[per_row ? row : 0]) * std::sqrt(n) >= 0x1p99;
     }
     [[noreturn]] static void throw_non_finite(std::size_t i) {
         throw error("x", "element " + std::to_string(i) +

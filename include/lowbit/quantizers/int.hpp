@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
@@ -483,32 +484,44 @@ private:
                 } else {
                     lb = mn + B(0.0f);
                     sb = (mx + B(0.0f) - lb) / B(float(Format::qmax));
+                    // affine_step's saturation of a range wider than FLT_MAX, branch-free.
+                    const B ln = xsimd::max(lb, B(-max_finite / 2)), hn = xsimd::min(mx + B(0.0f), B(max_finite / 2));
+                    const auto wide = sb > B(max_finite);
+                    sb = xsimd::select(wide, (hn - ln) / B(float(Format::qmax)), sb);
+                    lb = xsimd::select(wide, ln, lb);
                 }
                 sb.store_aligned(sv);
                 lb.store_aligned(lov);
                 for (std::size_t j = 0; j < W; ++j) {
-                    if ((Format::is_signed && Format::range == int_range::full && -lo[g + j] == hi[g + j]) ||
-                        !std::isfinite(sv[j]))  // a range wider than FLT_MAX: affine_step's saturation
+                    if (Format::is_signed && Format::range == int_range::full && -lo[g + j] == hi[g + j])
                         out[g + j] = slot_from_extremes(std::span<const float>(x + (g + j) * G, G), lo[g + j], hi[g + j]);
                     else
                         finish_slot(sv[j], lov[j], out[g + j]);
                 }
+                // A range wider than FLT_MAX (unsigned formats only): affine_step's saturation.
+
             }
         }
         for (; g < ng; ++g) out[g] = slot_from_extremes(std::span<const float>(x + g * G, G), lo[g], hi[g]);
     }
 
+    /// finish_slot's saturation, out of the hot path.
+    [[gnu::cold, gnu::noinline]] static void saturate_scale(float s, slot& out) noexcept {
+        float a = std::fabs(out.scale);
+        while (!std::isfinite(a * code_magnitude + out.offset)) a = std::nextafter(std::min(a, max_finite), 0.0f);
+        out.s_st = store_scale<ScaleT>(std::copysign(a, s));
+        out.scale = load_scale(out.s_st);
+        out.inv = inverse(out.scale);
+    }
     /// s = (hi − lo) / qmax. Saturation: a range wider than FLT_MAX (hi − lo overflows) is first
     /// narrowed to [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)], so that s, the offset and every
     /// decoded value code · s + lo stay finite; values beyond it saturate to the end codes.
     static float affine_step(float& lo, float& hi) noexcept {
-        float s = (hi - lo) / float(Format::qmax);
-        if (!std::isfinite(s)) [[unlikely]] {
-            lo = std::max(lo, -max_finite / 2);
-            hi = std::min(hi, max_finite / 2);
-            s = (hi - lo) / float(Format::qmax);
-        }
-        return s;
+        const float s = (hi - lo) / float(Format::qmax);
+        if (std::isfinite(s)) [[likely]] return s;
+        lo = std::max(lo, -max_finite / 2);
+        hi = std::min(hi, max_finite / 2);
+        return (hi - lo) / float(Format::qmax);
     }
     static constexpr float max_finite = 3.40282346638528859812e+38f;
     /// The largest |code| a decode multiplies by s.
@@ -517,23 +530,20 @@ private:
 
     /// Fills `out` in place (building a slot on the stack and copying it costs a store-forwarding
     /// stall per group: the fields are written piecewise and read back as one vector).
-    void finish_slot(float s, float lo, slot& out) const noexcept {
+    LOWBIT_FORCE_INLINE void finish_slot(float s, float lo, slot& out) const noexcept {
         out.s_st = store_scale<ScaleT>(s);
         out.scale = load_scale(out.s_st);
+        out.inv = inverse(out.scale);
         if (opt_.form == affine::offset) {
             out.m_st = store_scale<ScaleT>(lo);
             out.offset = load_scale(out.m_st);
         }
         // Saturation: every decoded value code · s (+ m) must stay finite. A group whose range
         // reaches FLT_MAX can round s up past FLT_MAX / |code|max; s then steps down to the
-        // largest value that keeps the end code finite.
-        if (!std::isfinite(out.scale * code_magnitude + out.offset)) [[unlikely]] {
-            float a = std::fabs(out.scale);
-            while (!std::isfinite(a * code_magnitude + out.offset)) a = std::nextafter(std::min(a, max_finite), 0.0f);
-            out.s_st = store_scale<ScaleT>(std::copysign(a, s));
-            out.scale = load_scale(out.s_st);
-        }
-        out.inv = inverse(out.scale);
+        // largest value that keeps the end code finite (fp16 storage needs no test: 65504 · 255
+        // + 65504 is far below FLT_MAX).
+        if constexpr (!std::is_same_v<ScaleT, Eigen::half>)
+            if (!std::isfinite(out.scale * code_magnitude + out.offset)) [[unlikely]] saturate_scale(s, out);
         if (opt_.form == affine::zero_point) {
             const float z = out.inv == 0.0f ? 0.0f : std::nearbyint(-lo * out.inv);
             out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
