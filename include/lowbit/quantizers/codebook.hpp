@@ -10,7 +10,7 @@
 // With m = mean of all a_g (tree_sum order, core/reduce.hpp) and, per block of 256 consecutive
 // groups, the step d = max_g |a_g − m| / 127:
 //     q_g = clamp(nearbyint((a_g − m) / d), −127, 127)   (int8; 0 when d = 0)
-//     a'_g = max(0, m + q_g · d)                           (the scale every code is computed with)
+//     a'_g = min(max(0, m + q_g · d), FLT_MAX)             (the scale every code is computed with)
 // so a group costs 8 bits plus 32 bits per 256 groups plus one 32-bit mean per tensor
 // (4 + 8/64 + 32/16384 bits per value for NF4 in groups of 64). QLoRA uses the same block of 256
 // and mean offset but bitsandbytes' 8-bit "dynamic" float map for q_g; ours is linear INT8.
@@ -18,7 +18,12 @@
 // SIMD: 4-bit low_first codes of groups of 64 on AVX-512 go 16 whole groups per call
 // (simd/codebook.hpp: encode_codebook_16groups_packed4), bit-identical to the reference.
 //
-// Non-finite inputs: absmax ignores them; ±Inf encode to the end levels, NaN as 0.0. A group
+// Huge finite inputs: absmaxes near FLT_MAX keep m and d finite (|a_g − m| <= FLT_MAX); the
+// rebuilt a'_g saturates to FLT_MAX where m + q_g · d rounds past it, so codes and outputs stay
+// finite (|level| <= 1).
+//
+// Non-finite inputs (README.md, "Non-finite inputs"): element-local. absmax ignores them; ±Inf
+// encode to the end levels, NaN as 0.0. A group
 // whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
 // the level nearest 0 and decodes to 0.
 #pragma once
@@ -67,7 +72,7 @@ struct codebook_tensor {
     [[nodiscard]] float scale(std::size_t g) const noexcept {
         if (!double_quant) return scales[g];
         const float a = dq_mean + float(qscales[g]) * dq_steps[g / double_quant_block];
-        return a > 0.0f ? a : 0.0f;
+        return a > 0.0f ? std::min(a, 3.40282346638528859812e+38f) : 0.0f;  // m + q·d may round past FLT_MAX
     }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
         validate();

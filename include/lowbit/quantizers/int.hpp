@@ -16,8 +16,18 @@
 // (all-zero group) gives inverse 0 and every code 0. Scales beyond the storage type's range
 // saturate to its largest finite value.
 //
-// Non-finite inputs: observers ignore them; ±Inf saturates to the end codes; NaN encodes as
-// code-domain 0 (signed: value 0; offset form: code 0; zero-point form: code z).
+// Huge finite inputs (saturations that keep codes, scales and outputs finite):
+//   - an asymmetric range wider than FLT_MAX (hi − lo overflows) is narrowed to
+//     [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] before s is computed (affine_step);
+//   - a scale whose end code would decode past FLT_MAX (|code|max · s + m overflows) steps down
+//     to the largest scale that keeps it finite (finish_slot);
+//   - the MSE search's squared-error sums saturate at FLT_MAX (trial_error), so huge groups
+//     still choose a candidate (the widest, on a tie) instead of none.
+// Both run on every path (the SIMD group kernels hand such lanes to the scalar slot code).
+//
+// Non-finite inputs (README.md, "Non-finite inputs"): element-local. Observers ignore them;
+// ±Inf saturates to the end codes; NaN encodes as code-domain 0 (signed: value 0; offset form:
+// code 0; zero-point form: code z).
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
@@ -25,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
@@ -447,7 +458,9 @@ private:
             const double d = double(x) - (double(r) * s + m);
             e += d * d;
         }
-        return float(e);
+        // Saturated: a sum past FLT_MAX (huge inputs) counts as FLT_MAX, so that some candidate
+        // still beats the initial INFINITY (ties keep the first, the widest clip range).
+        return float(std::min(e, double(max_finite)));
     }
 
     /// slot_for() for the absmax and minmax rules, given the group's finite extremes: the same
@@ -468,7 +481,7 @@ private:
             lo = mn + 0.0f;
             float hi = mx + 0.0f;
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
-            s = (hi - lo) / float(Format::qmax);
+            s = affine_step(lo, hi);
         }
         slot out;
         finish_slot(s, lo, out);
@@ -497,6 +510,11 @@ private:
                 } else {
                     lb = mn + B(0.0f);
                     sb = (mx + B(0.0f) - lb) / B(float(Format::qmax));
+                    // affine_step's saturation of a range wider than FLT_MAX, branch-free.
+                    const B ln = xsimd::max(lb, B(-max_finite / 2)), hn = xsimd::min(mx + B(0.0f), B(max_finite / 2));
+                    const auto wide = sb > B(max_finite);
+                    sb = xsimd::select(wide, (hn - ln) / B(float(Format::qmax)), sb);
+                    lb = xsimd::select(wide, ln, lb);
                 }
                 sb.store_aligned(sv);
                 lb.store_aligned(lov);
@@ -506,14 +524,39 @@ private:
                     else
                         finish_slot(sv[j], lov[j], out[g + j]);
                 }
+                // A range wider than FLT_MAX (unsigned formats only): affine_step's saturation.
+
             }
         }
         for (; g < ng; ++g) out[g] = slot_from_extremes(std::span<const float>(x + g * G, G), lo[g], hi[g]);
     }
 
+    /// finish_slot's saturation, out of the hot path.
+    [[gnu::cold, gnu::noinline]] static void saturate_scale(float s, slot& out) noexcept {
+        float a = std::fabs(out.scale);
+        while (!std::isfinite(a * code_magnitude + out.offset)) a = std::nextafter(std::min(a, max_finite), 0.0f);
+        out.s_st = store_scale<ScaleT>(std::copysign(a, s));
+        out.scale = load_scale(out.s_st);
+        out.inv = inverse(out.scale);
+    }
+    /// s = (hi − lo) / qmax. Saturation: a range wider than FLT_MAX (hi − lo overflows) is first
+    /// narrowed to [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)], so that s, the offset and every
+    /// decoded value code · s + lo stay finite; values beyond it saturate to the end codes.
+    static float affine_step(float& lo, float& hi) noexcept {
+        const float s = (hi - lo) / float(Format::qmax);
+        if (std::isfinite(s)) [[likely]] return s;
+        lo = std::max(lo, -max_finite / 2);
+        hi = std::min(hi, max_finite / 2);
+        return (hi - lo) / float(Format::qmax);
+    }
+    static constexpr float max_finite = 3.40282346638528859812e+38f;
+    /// The largest |code| a decode multiplies by s.
+    static constexpr float code_magnitude =
+        float(Format::is_signed ? std::max(-Format::qmin, Format::qmax) : Format::qmax);
+
     /// Fills `out` in place (building a slot on the stack and copying it costs a store-forwarding
     /// stall per group: the fields are written piecewise and read back as one vector).
-    void finish_slot(float s, float lo, slot& out) const noexcept {
+    LOWBIT_FORCE_INLINE void finish_slot(float s, float lo, slot& out) const noexcept {
         out.s_st = store_scale<ScaleT>(s);
         out.scale = load_scale(out.s_st);
         out.inv = inverse(out.scale);
@@ -521,6 +564,12 @@ private:
             out.m_st = store_scale<ScaleT>(lo);
             out.offset = load_scale(out.m_st);
         }
+        // Saturation: every decoded value code · s (+ m) must stay finite. A group whose range
+        // reaches FLT_MAX can round s up past FLT_MAX / |code|max; s then steps down to the
+        // largest value that keeps the end code finite (fp16 storage needs no test: 65504 · 255
+        // + 65504 is far below FLT_MAX).
+        if constexpr (!std::is_same_v<ScaleT, Eigen::half>)
+            if (!std::isfinite(out.scale * code_magnitude + out.offset)) [[unlikely]] saturate_scale(s, out);
         if (opt_.form == affine::zero_point) {
             const float z = out.inv == 0.0f ? 0.0f : std::nearbyint(-lo * out.inv);
             out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
@@ -600,7 +649,7 @@ private:
             lo += 0.0f;  // −0 → +0, so that every observer yields the same stored bits
             hi += 0.0f;
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
-            s = (hi - lo) / float(Format::qmax);
+            s = affine_step(lo, hi);
         }
         slot out;
         finish_slot(s, lo, out);

@@ -10,7 +10,11 @@
 // whole dynamic range is used (the "per-tensor scaling" of FP8 training recipes). Codes are
 // encode(x · (1/s)) with the format's saturation; x̂ = decode(code) · s. s = 0 (an all-zero
 // slot) gives inverse 0 and every code +0. NaN stays NaN where the format has one (elsewhere it
-// becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite.
+// becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite, i.e. decodes to ± the slot's
+// largest finite |x| (rounded through s) — so in a slot with no finite nonzero value (s = 0,
+// e.g. an all-Inf tensor) ±Inf encodes as ±0, never as NaN (Inf · 0). See README.md,
+// "Non-finite inputs". Huge finite inputs need no saturation here: s = amax / max_finite is
+// finite and decode(code) · s <= amax rounded (the element codes never exceed max_finite).
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
@@ -253,9 +257,9 @@ public:
         if constexpr (bits == 8) {
             if (G == 0) {  // the hot path: runs of one code per byte, walked back to front (codes do not depend on the order)
                 const float inv = detail::safe_inverse(load_scale(t.scales[0]));
-                if (t.size() < detail::stream_min_elements) {
+                if (t.size() < detail::stream_min_elements || inv == 0.0f) {
                     detail::for_each_step_backward(begin, end, detail::backward_piece, [&](std::size_t c0, std::size_t c1) {
-                        detail::encode_elements<Format>(b, x.data() + c0, c1 - c0, inv, opt_.round, c0, t.packed.data() + c0);
+                        encode_run(b, x.data() + c0, c1 - c0, inv, c0, t.packed.data() + c0);
                     });
                     return;
                 }
@@ -270,7 +274,7 @@ public:
                 }
                 alignas(64) std::uint8_t codes[stream_step];
                 detail::for_each_step_backward(begin, end, stream_step, [&](std::size_t c0, std::size_t c1) {
-                    detail::encode_elements<Format>(b, x.data() + c0, c1 - c0, inv, opt_.round, c0, codes);
+                    encode_run(b, x.data() + c0, c1 - c0, inv, c0, codes);
                     simd::stream_bytes<xsimd::default_arch>(t.packed.data() + c0, codes, c1 - c0);
                 });
                 simd::stream_fence();
@@ -281,12 +285,24 @@ public:
             if (fused(b, G, t.shape, end)) {  // groups of 32 filling whole rows: the fused chunk kernel
                 for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
                     const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
+                    bool zero_scale = false;
                     simd::encode_chunk_fused<Format, 32>(
                         x.data() + c0, (c1 - c0) / 32,
                         [&](const float*, std::size_t nb, float* inv) {  // scales were set by prepare()
-                            for (std::size_t k = 0; k < nb; ++k) inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
+                            for (std::size_t k = 0; k < nb; ++k) {
+                                inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
+                                zero_scale |= inv[k] == 0.0f;
+                            }
                         },
                         opt_.round, c0, t.packed.data() + c0 * bits / 8);
+                    if (zero_scale) [[unlikely]]  // blocks of inverse 0 again, as the scalar path encodes them
+                        for (std::size_t g = c0; g < c1; g += 32) {
+                            if (detail::safe_inverse(load_scale(t.scales[g / 32])) != 0.0f) continue;
+                            alignas(64) std::uint8_t q[32];
+                            encode_run(backend::scalar, x.data() + g, 32, 0.0f, g, q);
+                            pack_reference(std::span<const std::uint8_t>(q, 32), bits,
+                                           std::span<std::uint8_t>(t.packed).subspan(g * bits / 8, 32 * bits / 8));
+                        }
                 }
                 return;
             }
@@ -302,7 +318,7 @@ public:
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
                 const float inv = detail::safe_inverse(load_scale(t.scales[slot]));
-                detail::encode_elements<Format>(b, x.data() + i, e - i, inv, opt_.round, i, out + (i - base));
+                encode_run(b, x.data() + i, e - i, inv, i, out + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
                 if constexpr (bits != 8) {
@@ -361,6 +377,18 @@ private:
     bool fused(backend b, std::size_t G, shape2d shape, std::size_t end) const noexcept {
         return b == backend::simd && G == 32 && shape.cols % 32 == 0 &&
                (opt_.round.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
+    /// Encodes a run under inverse scale inv. A slot of inverse 0 (s = 0, or s so small that 1/s
+    /// overflows) has no finite magnitude to saturate ±Inf to: its ±Inf become ±0 (Inf · 0 would
+    /// be NaN), its finite values ±0 as x · 0 gives, its NaN stay NaN; the same on both paths.
+    void encode_run(backend b, const float* x, std::size_t n, float inv, std::uint64_t index0, std::uint8_t* codes) const noexcept {
+        if (inv != 0.0f) [[likely]] return detail::encode_elements<Format>(b, x, n, inv, opt_.round, index0, codes);
+        float y[64];
+        for (std::size_t i = 0; i < n; i += 64) {
+            const std::size_t m = std::min<std::size_t>(64, n - i);
+            for (std::size_t k = 0; k < m; ++k) y[k] = std::isinf(x[i + k]) ? std::copysign(0.0f, x[i + k]) : x[i + k];
+            detail::encode_elements<Format>(backend::scalar, y, m, 0.0f, opt_.round, index0 + i, codes + i);
+        }
     }
     /// Codes per run when they are streamed out (a stack buffer; divides detail::backward_piece).
     static constexpr std::size_t stream_step = 4096;
