@@ -98,6 +98,12 @@ std::vector<dataset> datasets() {
         for (auto& e : d.x) e = (g.next() % 16 == 0) ? specials[g.next() % 4] : g.gaussian();
         v.push_back(std::move(d));
     }
+    {  // a ragged shape: rows that end in short groups, blocks and SIMD tails
+        rng g{5};
+        dataset d{"ragged", lowbit::shape2d{7, 333}, std::vector<float>(7 * 333)};
+        for (auto& e : d.x) e = g.gaussian() * 3.0f;
+        v.push_back(std::move(d));
+    }
     return v;
 }
 
