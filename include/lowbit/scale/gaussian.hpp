@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "../core/error.hpp"
+#include "../core/unfused.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -29,8 +30,9 @@ inline double gaussian_expected_mse(std::span<const double> levels) {
         const double b = i + 1 == k ? INFINITY : 0.5 * (levels[i] + levels[i + 1]);
         const double y = levels[i];
         const double pa = detail::normal_pdf(a), pb = detail::normal_pdf(b);
-        const double apa = std::isinf(a) ? 0.0 : a * pa, bpb = std::isinf(b) ? 0.0 : b * pb;
-        total += (1 + y * y) * (detail::normal_cdf(b) - detail::normal_cdf(a)) - (bpb - apa) + 2 * y * (pb - pa);
+        const double apa = std::isinf(a) ? 0.0 : mul_unfused(a, pa), bpb = std::isinf(b) ? 0.0 : mul_unfused(b, pb);
+        total += mul_unfused(1 + mul_unfused(y, y), detail::normal_cdf(b) - detail::normal_cdf(a)) - (bpb - apa) +
+                 mul_unfused(2 * y, pb - pa);
     }
     return total;
 }
@@ -58,10 +60,10 @@ inline double gaussian_optimal_step(std::span<const double> unit_levels) {
     double lo = best_c - 8.0 / steps / span, hi = best_c + 8.0 / steps / span;
     if (lo <= 0) lo = 1e-9;
     const double g = 0.6180339887498949;
-    double x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo), f1 = cost(x1), f2 = cost(x2);
+    double x1 = hi - mul_unfused(g, hi - lo), x2 = lo + mul_unfused(g, hi - lo), f1 = cost(x1), f2 = cost(x2);
     for (int it = 0; it < 200 && hi - lo > 1e-15; ++it) {
-        if (f1 < f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - g * (hi - lo); f1 = cost(x1); }
-        else { lo = x1; x1 = x2; f1 = f2; x2 = lo + g * (hi - lo); f2 = cost(x2); }
+        if (f1 < f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - mul_unfused(g, hi - lo); f1 = cost(x1); }
+        else { lo = x1; x1 = x2; f1 = f2; x2 = lo + mul_unfused(g, hi - lo); f2 = cost(x2); }
     }
     return 0.5 * (lo + hi);
 }
