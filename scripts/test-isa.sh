@@ -86,6 +86,7 @@ for t in "${targets[@]}"; do
         failed=1
         grep -E '^\s*[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess|Exception|Not Run)' "$log" | sed 's/^/    /'
     fi
+    printf -- '---- %-17s %s\n' "$t" "${summary[$t]}"
 done
 
 # Cross-target agreement: every scheme's digest line must be the same in every target that ran.

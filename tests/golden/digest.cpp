@@ -40,13 +40,12 @@ struct rng {
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
         return z ^ (z >> 31);
     }
-    /// Uniform in [0, 1) with 24 bits: exact in float.
-    float uniform() { return static_cast<float>(next() >> 40) * 0x1p-24f; }
-    /// Approximately N(0, 1): Irwin–Hall sum of 12 uniforms minus 6 (additions only, fixed order).
+    /// Approximately N(0, 1): Irwin–Hall, the sum of 12 uniforms in [0, 1) minus 6, summed as
+    /// 24-bit integers (exact), converted once and scaled by 2^-24 (exact).
     float gaussian() {
-        float s = 0.0f;
-        for (int i = 0; i < 12; ++i) s += uniform();
-        return s - 6.0f;
+        std::int64_t s = 0;
+        for (int i = 0; i < 12; ++i) s += static_cast<std::int64_t>(next() >> 40);
+        return static_cast<float>(s - 6 * (std::int64_t{1} << 24)) * 0x1p-24f;
     }
 };
 
@@ -143,7 +142,33 @@ std::vector<lowbit::scheme_info> schemes() {
     return v;
 }
 
-int main() {
+/// lowbit-digest --dump SCHEME DATASET: every input, code and dequantized value (scalar backend) as
+/// bits, one line each, to find where two targets part.
+int dump(std::string_view scheme, std::string_view dataset) {
+    for (const auto& s : schemes()) {
+        if (s.name != scheme) continue;
+        for (const auto& d : datasets()) {
+            if (d.name != dataset) continue;
+            auto q = s.make();
+            q->quantize(d.x, d.shape, lowbit::backend::scalar);
+            const auto codes = q->codes();
+            std::vector<float> out(d.x.size());
+            q->dequantize(out, lowbit::backend::scalar);
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                std::uint32_t a, b;
+                std::memcpy(&a, &d.x[i], 4);
+                std::memcpy(&b, &out[i], 4);
+                std::printf("%zu x=%08x (%a) code=%u y=%08x (%a)\n", i, a, double(d.x[i]), unsigned(codes[i]), b, double(out[i]));
+            }
+            return 0;
+        }
+    }
+    std::fprintf(stderr, "no scheme %s or dataset %s\n", std::string(scheme).c_str(), std::string(dataset).c_str());
+    return 2;
+}
+
+int main(int argc, char** argv) {
+    if (argc == 4 && std::string_view(argv[1]) == "--dump") return dump(argv[2], argv[3]);
     std::printf("xsimd arch: %s\n", xsimd::default_arch::name());
     const auto data = datasets();
     int mismatches = 0;

@@ -68,6 +68,25 @@ inline double gaussian_optimal_step(std::span<const double> unit_levels) {
     return 0.5 * (lo + hi);
 }
 
+/// The optimal step of the grids the library uses, tabulated. gaussian_optimal_step's result
+/// depends on the last bits of std::erfc and std::exp, which differ between C libraries (glibc's
+/// erfc on x86-64 and on aarch64 differ by one ulp at some arguments; x86-64 glibc picks an FMA
+/// or a plain exp at run time), and the flat minimum magnifies an ulp of the cost to the 8th
+/// digit of the step: computed at run time, the scales would differ between machines. The
+/// values are gaussian_optimal_step's on x86-64 glibc 2.36; tests/test_gaussian_steps.cpp checks
+/// each against the search.
+namespace detail {
+inline constexpr double midrise_steps[9] = {0.0,  // index: bits
+    0x1.988453cff0071p+0, 0x1.fdcaa4d268f08p-1, 0x1.2c0abd9f5a3cp-1, 0x1.573ed34a30edap-2,
+    0x1.814eea414974cp-3, 0x1.aa3dfb6c6bfb8p-4, 0x1.d1dc2a138084ep-5, 0x1.f802cd0905168p-6};
+inline constexpr double restricted_steps[9] = {0.0, 0.0,  // −(2^{b−1} − 1) … 2^{b−1} − 1, index: bits
+    0x1.39587b68ddb16p+0, 0x1.4d31af8bb0c08p-1, 0x1.69e4a7e2cc982p-2, 0x1.8bc5e1ad2c88ep-3,
+    0x1.b013c1af478d5p-4, 0x1.d5159e98367bap-5, 0x1.f9c68774b14c8p-6};
+inline constexpr double full_steps[9] = {0.0, 0.0,  // −2^{b−1} … 2^{b−1} − 1, index: bits
+    0x1.0c62f9bdff936p+0, 0x1.34224e8c8430ep-1, 0x1.5abc09cbdd6cep-2, 0x1.82a5804bb8ed8p-3,
+    0x1.aab81128bee0ap-4, 0x1.d20569083f61p-5, 0x1.f81030558ef08p-6};
+}  // namespace detail
+
 /// Unit levels of the 2^b-level midrise grid: k + ½ for k = −2^{b−1} … 2^{b−1} − 1.
 inline std::vector<double> midrise_levels(int bits) {
     detail::require(bits >= 1 && bits <= 8, "bits", "must be in 1 … 8");
@@ -82,6 +101,23 @@ inline std::vector<double> integer_levels(int qmin, int qmax) {
     std::vector<double> l;
     for (int q = qmin; q <= qmax; ++q) l.push_back(q);
     return l;
+}
+
+/// gaussian_optimal_step(midrise_levels(bits)), the same on every machine (tabulated).
+inline double midrise_optimal_step(int bits) {
+    detail::require(bits >= 1 && bits <= 8, "bits", "must be in 1 … 8");
+    return detail::midrise_steps[bits];
+}
+
+/// gaussian_optimal_step(integer_levels(qmin, qmax)): tabulated (the same on every machine) for
+/// the symmetric restricted and full ranges of 2 … 8 bits, computed for any other range.
+inline double integer_optimal_step(int qmin, int qmax) {
+    for (int b = 2; b <= 8; ++b) {
+        const int h = 1 << (b - 1);
+        if (qmax == h - 1 && qmin == -(h - 1)) return detail::restricted_steps[b];
+        if (qmax == h - 1 && qmin == -h) return detail::full_steps[b];
+    }
+    return gaussian_optimal_step(integer_levels(qmin, qmax));
 }
 
 LOWBIT_NAMESPACE_END
