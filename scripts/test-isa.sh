@@ -60,7 +60,15 @@ for t in "${targets[@]}"; do
     log=$root/$logs/$t.log
     echo "==== $t [$(date -u +%H:%M:%S)]  (log: $logs/$t.log)"
     t0=$(date +%s)
-    if ! { cmake --preset "$t" && cmake --build "$dir" -j"$jobs"; } >"$log" 2>&1; then
+    # CPU seconds of the build (user + system of every compiler it ran): with the wall time it
+    # shows how much of the wall time was waiting for cores shared with other work.
+    ok=1
+    cmake --preset "$t" >"$log" 2>&1 || ok=0
+    if [ $ok = 1 ]; then
+        TIMEFORMAT='build-cpu %U %S'
+        { time cmake --build "$dir" -j"$jobs" >>"$log" 2>&1 || ok=0; } 2>"$log.cpu"
+    fi
+    if [ $ok = 0 ]; then
         summary[$t]="FAIL  build failed ($(( $(date +%s) - t0 )) s; see $logs/$t.log)"
         failed=1; tail -n 30 "$log"; continue
     fi
@@ -78,7 +86,8 @@ for t in "${targets[@]}"; do
     digest_file[$t]=$logs/$t.digest
     "${run[@]}" "$dir/tests/lowbit-digest" >"${digest_file[$t]}" 2>>"$log" || rc=1
     arch=$(sed -n 's/^xsimd arch: //p' "${digest_file[$t]}")
-    timing="build $(( t1 - t0 )) s, tests $(( t2 - t1 )) s"
+    cpu=$(awk '/^build-cpu/ { printf "%d", $2 + $3 }' "$log.cpu" 2>/dev/null)
+    timing="build $(( t1 - t0 )) s (cpu ${cpu:-?} s), tests $(( t2 - t1 )) s"
     if [ $rc -eq 0 ] && [ "$nfail" = 0 ]; then
         summary[$t]="PASS  $total/$total tests  (xsimd arch: ${arch:-?})  $timing"
     else
