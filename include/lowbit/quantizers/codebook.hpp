@@ -71,7 +71,7 @@ struct codebook_tensor {
     /// The scale group g's codes were computed with (a_g, or a'_g when double-quantised).
     [[nodiscard]] float scale(std::size_t g) const noexcept {
         if (!double_quant) return scales[g];
-        const float a = dq_mean + float(qscales[g]) * dq_steps[g / double_quant_block];
+        const float a = dq_mean + mul_unfused(float(qscales[g]), dq_steps[g / double_quant_block]);
         return a > 0.0f ? std::min(a, 3.40282346638528859812e+38f) : 0.0f;  // m + q·d may round past FLT_MAX
     }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {

@@ -47,6 +47,7 @@
 #include "../formats/int.hpp"
 #include "../scale/gaussian.hpp"
 #include "../scale/rules.hpp"
+#include "../simd/divide.hpp"
 #include "../simd/int.hpp"
 #include "../simd/packing.hpp"
 
@@ -267,13 +268,9 @@ public:
     }
 
     /// The Gaussian-optimal step c (scale = c · σ) of this format's levels on N(0, 1); unsigned
-    /// formats use the 2^b-level midrise grid around the mean. Computed once per format.
+    /// formats use the 2^b-level midrise grid around the mean. The same on every machine.
     static double gaussian_step() {
-        static const double c = [] {
-            const auto levels = Format::is_signed ? integer_levels(Format::qmin, Format::qmax) : midrise_levels(bits);
-            return gaussian_optimal_step(levels);
-        }();
-        return c;
+        return Format::is_signed ? integer_optimal_step(Format::qmin, Format::qmax) : midrise_optimal_step(bits);
     }
 
 private:
@@ -505,15 +502,15 @@ private:
                         const B e = xsimd::select(-mn > mx, mn, mx);
                         sb = e * B(1.0f / float(Format::qmin));
                     } else {
-                        sb = (xsimd::max(-mn, mx) + B(0.0f)) / B(float(Format::scale_span));
+                        sb = simd::divide(xsimd::max(-mn, mx) + B(0.0f), B(float(Format::scale_span)));
                     }
                 } else {
                     lb = mn + B(0.0f);
-                    sb = (mx + B(0.0f) - lb) / B(float(Format::qmax));
+                    sb = simd::divide(mx + B(0.0f) - lb, B(float(Format::qmax)));
                     // affine_step's saturation of a range wider than FLT_MAX, branch-free.
                     const B ln = xsimd::max(lb, B(-max_finite / 2)), hn = xsimd::min(mx + B(0.0f), B(max_finite / 2));
                     const auto wide = sb > B(max_finite);
-                    sb = xsimd::select(wide, (hn - ln) / B(float(Format::qmax)), sb);
+                    sb = xsimd::select(wide, simd::divide(hn - ln, B(float(Format::qmax))), sb);
                     lb = xsimd::select(wide, ln, lb);
                 }
                 sb.store_aligned(sv);

@@ -12,6 +12,7 @@
 
 #include "../core/error.hpp"
 #include "../core/reduce.hpp"
+#include "../core/unfused.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -66,7 +67,7 @@ struct group_stats {
     [[nodiscard]] double rms() const noexcept { return finite ? std::sqrt(sumsq / double(finite)) : 0.0; }
     [[nodiscard]] double stddev() const noexcept {
         if (!finite) return 0.0;
-        const double m = mean(), v = sumsq / double(finite) - m * m;
+        const double m = mean(), v = sumsq / double(finite) - mul_unfused(m, m);
         return v > 0 ? std::sqrt(v) : 0.0;
     }
 };
