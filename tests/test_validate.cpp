@@ -294,8 +294,13 @@ TEST_CASE("codebook options and codebook_tensor::validate") {
     const auto g3 = q3.quantize(x, shape);
     check(q3, g3).accepts();
     check(q3, g3).rejects("t.order", [](auto& t) { t.order = nibble_order::ggml_split; });
-    // The tensor's group size and order decide decode.
+    // The tensor's group size and order decide decode; encode needs the quantizer's codebook.
     CHECK(codebook_quantizer<4>().dequantize(good) == q.dequantize(good));
+    auto u = good;
+    u.cb = normal_float_codebook<4>();
+    CHECK_NOTHROW(q.encode(x, u, 0, x.size(), backend::simd));
+    u.cb.levels[3] = 0.5f;
+    CHECK(error_field([&] { q.encode(x, u, 0, x.size(), backend::simd); }) == "t.cb");
 }
 
 TEST_CASE("log options and log_tensor::validate") {

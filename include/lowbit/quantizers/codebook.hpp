@@ -182,6 +182,7 @@ public:
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
         t.validate();
+        detail::require(t.cb.levels == cb_.levels, "t.cb", "must be this quantizer's codebook (prepare() sets it; decode reads t.cb)");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
