@@ -522,7 +522,7 @@ private:
     }
     /// The guarded path of one block: its policy's input, transformed as x · 2^−k into tmp;
     /// returns the multiplier for tmp (mult · 2^k, at most FLT_MAX).
-    float guarded_block(const float* x, std::size_t h, std::size_t index0, float mult, float* tmp) const {
+    [[gnu::cold, gnu::noinline]] float guarded_block(const float* x, std::size_t h, std::size_t index0, float mult, float* tmp) const {
         const int k = detail::rotated_shift(guarded_input(x, h, index0, tmp));
         if (k != 0)
             for (std::size_t i = 0; i < h; ++i) tmp[i] = std::ldexp(tmp[i], -k);
