@@ -121,9 +121,11 @@ struct bbq_tensor {
         unpack(packed, bits, c, opt.order);
         return c;
     }
-    /// Slots of σ and s: one per row (sigma_source::per_row), else one (none for an empty tensor).
+    /// Slots of σ and s: one per row (sigma_source::per_row), else one; none for an empty tensor,
+    /// whatever its other dimension (detail::sigma_slots, which prepare sizes them by).
     [[nodiscard]] std::size_t slot_count() const noexcept {
-        return opt.sigma_from == sigma_source::per_row ? shape.rows : (size() ? 1 : 0);
+        if (shape.rows == 0 || shape.cols == 0) return 0;
+        return opt.sigma_from == sigma_source::per_row ? shape.rows : 1;
     }
     /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
     /// within size_t, the options' fields decode reads (`opt.hadamard`, `opt.sigma_from`,
