@@ -19,3 +19,6 @@ lowbit_install() {  # lowbit_install PACKAGE...: apt-get install those not insta
 }
 
 lowbit_deps() { lowbit_install "${lowbit_packages[@]}"; }
+
+# The ISA matrix's extra packages (scripts/test-isa.sh): the aarch64 cross compiler and qemu-user.
+lowbit_isa_packages=(g++-aarch64-linux-gnu qemu-user)

@@ -23,3 +23,17 @@ for k in range(16):
     body = bytes(random.randrange(256) for _ in range(400))
     with open(os.path.join(unpack, f"seed{k:02d}"), "wb") as f:
         f.write(head + body)
+
+# fuzz_validate inputs: byte 0 the tensor type (0 … 14), byte 1 the mode bits (4: exact vector
+# lengths, 8: parallel and Eigen decode too), then field bytes. One consistent-ish seed and one
+# wild-size seed per type; the fuzzer grows the rest.
+validate = os.path.join(root, "tests", "fuzz", "corpus", "validate")
+os.makedirs(validate, exist_ok=True)
+random.seed(11)
+for kind in range(15):
+    for mode in (4 | 8, 1 | 2):
+        # shape 3 × 37, granularity per group (kind byte 2) of 16, enums 0, then payload bytes
+        head = bytes([kind, mode, 3, 37, 2, 0, 16, 0, 0])
+        body = bytes(random.randrange(256) for _ in range(300))
+        with open(os.path.join(validate, f"seed{kind:02d}_{mode:02d}"), "wb") as f:
+            f.write(head + body)

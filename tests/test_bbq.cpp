@@ -244,14 +244,16 @@ void check_simd(const Q& q, const std::vector<float>& x, shape2d s) {
         same = (std::isnan(ya[i]) && std::isnan(yb[i])) || std::memcmp(&ya[i], &yb[i], 4) == 0;
     CHECK(same);
 }
+// Adversarial data holds ±Inf and NaN: saturated, so that the guarded path is compared too.
 template <int B>
 void simd_all(const std::vector<float>& x, shape2d s) {
+    constexpr auto sat = non_finite::saturate;
     for (std::size_t H : {std::size_t{0}, std::size_t{4}, std::size_t{16}, std::size_t{128}, std::size_t{1024}}) {
-        check_simd(bbq_quantizer<B>({.hadamard = H}), x, s);
-        check_simd(bbq_quantizer<B, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::per_row, .zero = bbq_zero::half}), x, s);
-        check_simd(quest_quantizer<B>({.hadamard = H}), x, s);
-        check_simd(quest_quantizer<B, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 0.7f}), x, s);
-        if constexpr (B <= 3) check_simd(bbq_quantizer<B, bbq_codes::e2m1>({.hadamard = H}), x, s);
+        check_simd(bbq_quantizer<B>({.hadamard = H, .on_non_finite = sat}), x, s);
+        check_simd(bbq_quantizer<B, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::per_row, .zero = bbq_zero::half, .on_non_finite = sat}), x, s);
+        check_simd(quest_quantizer<B>({.hadamard = H, .on_non_finite = sat}), x, s);
+        check_simd(quest_quantizer<B, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 0.7f, .on_non_finite = sat}), x, s);
+        if constexpr (B <= 3) check_simd(bbq_quantizer<B, bbq_codes::e2m1>({.hadamard = H, .on_non_finite = sat}), x, s);
     }
 }
 }  // namespace
@@ -374,7 +376,7 @@ TEST_CASE("bad arguments are errors naming the argument") {
     CHECK_THROWS_AS(bbq_quantizer<3>({.order = nibble_order::high_first}), error);
     std::vector<float> x(10);
     CHECK_THROWS_AS((void)bbq_quantizer<4>().quantize(x, {3, 3}), error);
-    try { bbq_quantizer<4>({.hadamard = 3}); } catch (const error& e) { CHECK(e.argument() == "H"); }
+    try { bbq_quantizer<4>({.hadamard = 3}); } catch (const error& e) { CHECK(e.argument() == "options.hadamard"); }
 }
 
 TEST_CASE("the issue's schemes are registered and round-trip through the scheme interface") {

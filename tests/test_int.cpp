@@ -162,7 +162,9 @@ TEST_CASE_TEMPLATE("scalar and SIMD agree on large aligned shapes (block drivers
                    int_format<2, int_range::full>, uint_format<4>, uint_format<8>) {
     // Rows of whole groups, many chunks and blocks: the paths the small-length test above
     // does not reach (per-group blocks of >= 16 groups, per-channel runs across chunks).
-    const shape2d shapes[] = {{64, 1024}, {3, 4096}, {17, 512}, {1, 65536}};
+    // LOWBIT_TEST_SCALE shrinks the largest two (never below 4 rows or 4 chunks of a row).
+    const shape2d shapes[] = {{lowbit_test::scaled(64, 4), 1024}, {3, lowbit_test::scaled(4096, 1024, 256)},
+                              {17, 512}, {1, lowbit_test::scaled(65536, 4096, 256)}};
     const granularity grans[] = {granularity::tensor(), granularity::group(32), granularity::group(16),
                                  granularity::group(64), granularity::group(128), granularity::channel(0),
                                  granularity::channel(1)};

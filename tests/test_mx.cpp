@@ -315,5 +315,5 @@ TEST_CASE("errors name the argument") {
     std::vector<float> small(3);
     CHECK_THROWS_AS(q.dequantize(t, small), lowbit::error);
     t.scales.clear();
-    CHECK_THROWS_WITH_AS(q.dequantize(t), "lowbit: t.scales: must hold one E8M0 code per block", lowbit::error);
+    CHECK_THROWS_WITH_AS(q.dequantize(t), "lowbit: t.scales: must hold one E8M0 code per block of each row", lowbit::error);
 }

@@ -60,9 +60,13 @@ TEST_CASE("scheme_instance: repeated quantize and dequantize do not allocate") {
         CAPTURE(s.name);
         auto q = s.make();
         q->quantize(x, {64, 1000});
+        // BBQ / QuEST reject ±Inf and NaN by default: ±FLT_MAX in their place takes the guarded path.
+        auto x3 = x2;
+        if (s.family == "bbq")
+            for (auto& v : x3) v = std::isfinite(v) ? v : std::copysign(3.4028234663852886e38f, v);
         for (auto b : {lowbit::backend::simd, lowbit::backend::scalar}) {
             const long before = allocations;
-            q->quantize(x2, {64, 1000}, b);
+            q->quantize(x3, {64, 1000}, b);
             q->quantize(x, {64, 1000}, b);
             q->dequantize(y, b);
             CHECK(allocations - before == 0);

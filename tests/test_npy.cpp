@@ -168,6 +168,35 @@ TEST_CASE("npy: malformed headers, overflowing shapes and truncated data are err
     CHECK(parse_npy(npy_bytes("{'descr': '<f2', 'fortran_order': False, 'shape': (0, 18446744073709551615), }", 0)).data.empty());
 }
 
+TEST_CASE("npy: shapes with a zero dimension are empty in any order; overflow is named wherever it is") {
+    // Empty whatever the other dimensions and their order: no product is formed.
+    for (const char* shape : {"(0, 18446744073709551615)", "(18446744073709551615, 0)", "(4294967296, 4294967296, 0)",
+                              "(134217728, 0)", "(0,)", "(3, 0, 5)"}) {
+        CAPTURE(shape);
+        const auto a = parse_npy(npy_bytes(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }", 0));
+        CHECK(a.data.empty());
+        CHECK(a.matrix_shape().size() == 0);
+    }
+    const auto rows = parse_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (134217728, 0), }", 0));
+    CHECK(rows.matrix_shape() == shape2d{134217728, 0});
+    CHECK(rows.data.capacity() == 0);
+    // Non-empty shapes: the element count, the stored bytes and the float bytes must each fit.
+    const std::pair<const char*, const char*> overflowing[] = {
+        {"<f4", "(4294967296, 4294967296)"},                  // elements: 2^64
+        {"<f4", "(2, 3, 3074457345618258603)"},               // elements: > 2^64, only with the last dimension
+        {"<f4", "(4611686018427387904,)"},                    // bytes: 2^62 · 4
+        {"<f2", "(4611686018427387904,)"},                    // 2^63 bytes stored, but 2^64 as floats
+        {"<f2", "(2147483648, 2147483648)"},                  // the same, from a product
+    };
+    for (const auto& [descr, shape] : overflowing) {
+        CAPTURE(descr);
+        CAPTURE(shape);
+        const auto m = parse_error(npy_bytes(std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }", 8));
+        CHECK(m.find("overflows") != std::string::npos);
+        CHECK(m.find("mem.npy") != std::string::npos);
+    }
+}
+
 TEST_CASE("npy directories: sorted by name, only .npy files, errors for none") {
     const fs::path d = fs::temp_directory_path() / "lowbit_test_npy_dir";
     fs::remove_all(d);

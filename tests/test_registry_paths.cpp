@@ -41,6 +41,12 @@ TEST_CASE("every scheme: SIMD equals the scalar reference on large aligned shape
             for (int adv = 0; adv < 2; ++adv) {
                 CAPTURE(s.name); CAPTURE(shape.rows); CAPTURE(shape.cols); CAPTURE(adv);
                 const auto x = adv ? lowbit_test::adversarial(shape.size(), 21) : lowbit_test::gaussian(shape.size(), 22);
+                if (adv && s.family == "bbq") {  // no code for ±Inf / NaN, and the transform mixes a block: an error
+                    for (auto b : {lowbit::backend::scalar, lowbit::backend::simd})
+                        CHECK_THROWS_AS(s.make()->quantize(x, shape, b), lowbit::error);
+                    CHECK_THROWS_AS(s.make()->quantize_parallel(x, shape, 3), lowbit::error);
+                    continue;
+                }
                 check_scheme(s, x, shape);
             }
     }

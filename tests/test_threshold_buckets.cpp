@@ -199,6 +199,7 @@ TEST_CASE("NF4 in 16-group steps equals the reference: across rows, inside rows,
 }
 
 TEST_CASE("BBQ in whole runs of blocks equals the reference: H 64, 128, 256; sigma per tensor, per row, given") {
+    constexpr auto sat = non_finite::saturate;  // adversarial data holds ±Inf and NaN
     auto check = [](const auto& q, const std::vector<float>& x, shape2d s) {
         const auto a = q.quantize(x, s, backend::scalar), b = q.quantize(x, s, backend::simd);
         CHECK(a.packed == b.packed);
@@ -209,16 +210,16 @@ TEST_CASE("BBQ in whole runs of blocks equals the reference: H 64, 128, 256; sig
     for (const shape2d s : {shape2d{16, 256}, shape2d{3, 1024}, shape2d{5, 384}, shape2d{2, 128 * 3 + 64 + 2}, shape2d{1, 4096}}) {
         for (int kind = 0; kind < 3; ++kind) {
             std::vector<float> x = kind == 1 ? lowbit_test::adversarial(s.size(), unsigned(s.cols)) : lowbit_test::gaussian(s.size(), unsigned(s.cols));
-            if (kind == 2) {  // huge values: sums of a block overflow to ±Inf and Inf − Inf is NaN; a zero row
+            if (kind == 2) {  // huge values: unguarded sums of a block would overflow; a zero row
                 for (std::size_t i = 0; i < x.size(); i += 3) x[i] = (i % 2 ? -1.0f : 1.0f) * flt_max;
                 for (std::size_t i = 0; i < s.cols; ++i) x[i] = 0.0f;
             }
             INFO("rows " << s.rows << " cols " << s.cols << " kind " << kind);
             for (std::size_t H : {std::size_t{64}, std::size_t{128}, std::size_t{256}}) {
-                check(bbq_quantizer<4>({.hadamard = H}), x, s);
-                check(bbq_quantizer<4, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::per_row}), x, s);
-                check(bbq_quantizer<4>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 0.37f}), x, s);
-                check(bbq_quantizer<3, bbq_codes::e2m1>({.hadamard = H}), x, s);
+                check(bbq_quantizer<4>({.hadamard = H, .on_non_finite = sat}), x, s);
+                check(bbq_quantizer<4, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::per_row, .on_non_finite = sat}), x, s);
+                check(bbq_quantizer<4>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 0.37f, .on_non_finite = sat}), x, s);
+                check(bbq_quantizer<3, bbq_codes::e2m1>({.hadamard = H, .on_non_finite = sat}), x, s);
             }
         }
     }
@@ -229,10 +230,10 @@ TEST_CASE("BBQ in whole runs of blocks equals the reference: H 64, 128, 256; sig
             auto x = kind ? lowbit_test::adversarial(8 * 512, 77) : lowbit_test::gaussian(8 * 512, 78);
             for (auto& v : x) v *= sigma > 1.0f ? 1.0f : sigma;
             INFO("sigma " << sigma << " kind " << kind);
-            check(bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = sigma}), x, {8, 512});
-            check(bbq_quantizer<4, bbq_codes::index>({.hadamard = 64, .sigma_from = sigma_source::given, .sigma = sigma}), x, {8, 512});
-            check(bbq_quantizer<2>({.hadamard = 256, .sigma_from = sigma_source::given, .sigma = sigma}), x, {8, 512});
-            check(bbq_quantizer<4>(), x, {8, 512});
+            check(bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = sigma, .on_non_finite = sat}), x, {8, 512});
+            check(bbq_quantizer<4, bbq_codes::index>({.hadamard = 64, .sigma_from = sigma_source::given, .sigma = sigma, .on_non_finite = sat}), x, {8, 512});
+            check(bbq_quantizer<2>({.hadamard = 256, .sigma_from = sigma_source::given, .sigma = sigma, .on_non_finite = sat}), x, {8, 512});
+            check(bbq_quantizer<4>({.on_non_finite = sat}), x, {8, 512});
         }
     }
     // σ = 0 (all zeros): r = 0, every code is that of v = 0.
@@ -338,10 +339,11 @@ TEST_CASE("quantize_into a reused tensor leaves no stale byte or scale (prepare 
         reuse(codebook_quantizer<4>(), s);
         reuse(codebook_quantizer<3>(), s);
         reuse(codebook_quantizer<4>({.group_size = 7, .order = nibble_order::high_first}), s);
-        reuse(bbq_quantizer<4>(), s);
-        reuse(bbq_quantizer<3>({.sigma_from = sigma_source::per_row}), s);
-        reuse(bbq_quantizer<4>({.hadamard = 0, .order = nibble_order::high_first}), s);
-        reuse(quest_quantizer<2>(), s);
+        constexpr auto sat = non_finite::saturate;  // y holds ±Inf and NaN
+        reuse(bbq_quantizer<4>({.on_non_finite = sat}), s);
+        reuse(bbq_quantizer<3>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}), s);
+        reuse(bbq_quantizer<4>({.hadamard = 0, .order = nibble_order::high_first, .on_non_finite = sat}), s);
+        reuse(quest_quantizer<2>({.on_non_finite = sat}), s);
     }
 }
 
@@ -350,10 +352,10 @@ TEST_CASE("BBQ over many 1 MiB pieces in four parts (tail first) equals the refe
     auto x = lowbit_test::gaussian(s.size(), 99);
     x[12345] = NAN;
     x[s.size() - 7] = INFINITY;
-    bbq_quantizer<4> q;
+    bbq_quantizer<4> q({.on_non_finite = non_finite::saturate});
     const auto a = q.quantize(x, s, backend::scalar), b = q.quantize(x, s, backend::simd);
     CHECK(a.packed == b.packed);
     CHECK(lowbit_test::same_bits(a.sigmas, b.sigmas));
-    bbq_quantizer<4> g({.sigma_from = sigma_source::given, .sigma = 1.25f});
+    bbq_quantizer<4> g({.sigma_from = sigma_source::given, .sigma = 1.25f, .on_non_finite = non_finite::saturate});
     CHECK(g.quantize(x, s, backend::scalar).packed == g.quantize(x, s, backend::simd).packed);
 }

@@ -1,13 +1,35 @@
 // Shared helpers for the tests: deterministic data and adversarial values.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 namespace lowbit_test {
+
+/// The factor LOWBIT_TEST_SCALE (in (0, 1], default 1) by which the heavy tests shrink their
+/// large inputs: the ISA matrix (scripts/test-isa.sh) runs the suite six times, once under qemu.
+/// Only sizes far above every SIMD width and chunk size are scaled; tail and boundary lengths
+/// are never touched, so every target still walks every kernel path.
+inline double test_scale() {
+    static const double s = [] {
+        const char* e = std::getenv("LOWBIT_TEST_SCALE");
+        const double v = e ? std::strtod(e, nullptr) : 1.0;
+        return v > 0.0 && v <= 1.0 ? v : 1.0;
+    }();
+    return s;
+}
+
+/// n scaled by test_scale(), rounded down to a multiple of `multiple`, and at least `at_least`.
+inline std::size_t scaled(std::size_t n, std::size_t at_least = 1, std::size_t multiple = 1) {
+    auto m = static_cast<std::size_t>(static_cast<double>(n) * test_scale());
+    m -= m % multiple;
+    return std::max(m, at_least);
+}
 
 /// Lengths every kernel is run on: empty, tiny, around SIMD widths and chunk boundaries, large odd.
 inline const std::vector<std::size_t>& lengths() {

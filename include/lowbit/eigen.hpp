@@ -73,6 +73,7 @@ void quantize_into(const Q& q, const Eigen::DenseBase<Derived>& m, typename Q::t
 /// Dequantizes t into out (any storage order; its size must be t.shape).
 template <class Q, class Derived>
 void dequantize_into(const Q& q, const typename Q::tensor_type& t, Eigen::DenseBase<Derived>& out, backend b = backend::simd) {
+    t.validate();
     detail::check_shape(out, t.shape);
     if constexpr ((Eigen::internal::traits<Derived>::Flags & Eigen::DirectAccessBit) && Derived::IsRowMajor &&
                   (Eigen::internal::traits<Derived>::Flags & Eigen::LvalueBit)) {
@@ -89,6 +90,10 @@ void dequantize_into(const Q& q, const typename Q::tensor_type& t, Eigen::DenseB
 /// Dequantizes t into a new (column-major) MatrixXf of t.shape.
 template <class Q>
 [[nodiscard]] Eigen::MatrixXf dequantize(const Q& q, const typename Q::tensor_type& t, backend b = backend::simd) {
+    t.validate();  // before t.shape sizes the matrix
+    lowbit::detail::require(t.shape.rows <= std::size_t(Eigen::NumTraits<Eigen::Index>::highest()) &&
+                                t.shape.cols <= std::size_t(Eigen::NumTraits<Eigen::Index>::highest()),
+                            "t.shape", "must fit Eigen::Index");
     row_matrix tmp(static_cast<Eigen::Index>(t.shape.rows), static_cast<Eigen::Index>(t.shape.cols));
     q.dequantize(t, std::span<float>(tmp.data(), t.size()), b);
     return tmp;

@@ -28,6 +28,14 @@ LOWBIT_NAMESPACE_BEGIN
 
 /// A quantizer instance behind a virtual interface. It owns the tensor of its last quantize()
 /// and reuses its buffers, so repeated calls do not allocate.
+///
+/// Threads: an instance is a stateful object, like a std::vector. quantize() and
+/// quantize_parallel() write its tensor, so they must not run concurrently with any other call
+/// on the same instance; the const calls (dequantize, codes, code_bits, bits_per_value) may run
+/// together when no quantize runs. Distinct instances share nothing mutable: one per thread
+/// (scheme_info::make may be called from several threads at once) needs no locking. The
+/// quantizers themselves keep no mutable state, so one quantizer object may serve any number
+/// of threads through its const methods.
 class scheme_instance {
 public:
     virtual ~scheme_instance() = default;

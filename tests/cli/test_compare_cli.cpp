@@ -150,7 +150,7 @@ run_result run(const std::string& args) {
     const fs::path dir = fs::temp_directory_path();
     const fs::path out = dir / ("lowbit_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(k));
     const fs::path err = dir / ("lowbit_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(k++));
-    const std::string cmd = std::string("'") + LOWBIT_COMPARE_EXE + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+    const std::string cmd = std::string(LOWBIT_COMPARE_LAUNCHER) + "'" + LOWBIT_COMPARE_EXE + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
     const int raw = std::system(cmd.c_str());
     run_result r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;

@@ -1,6 +1,20 @@
 // lowbit — configuration and feature-detection macros. The only place macros live.
 #pragma once
 
+// C++20 is required (concepts, std::span, std::bit_cast, designated initialisers). Every public
+// header includes this file before any of its own declarations, so an older standard stops
+// here with one diagnostic. #error would not stop GCC or Clang: they go on and add hundreds of
+// errors from the declarations that follow. A missing include is fatal in both, so the
+// include's name carries the message. MSVC reports the standard in _MSVC_LANG, and its #error
+// is fatal. Anything newer than C++17 passes: early -std=c++2a modes report 2017xx values.
+#if defined(_MSVC_LANG) && !defined(__clang__)
+#if _MSVC_LANG <= 201703L
+#error "lowbit needs C++20: compile with /std:c++20 or later"
+#endif
+#elif __cplusplus <= 201703L
+#include "lowbit needs C++20: compile with -std=c++20 or later"
+#endif
+
 #define LOWBIT_VERSION_MAJOR 0
 #define LOWBIT_VERSION_MINOR 1
 #define LOWBIT_VERSION_PATCH 0

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string_view>
 
 #include "error.hpp"
 
@@ -34,8 +35,11 @@ namespace detail {
 inline void check_bits(int bits) {
     require(bits >= 1 && bits <= 8, "bits", "must be in 1 … 8");
 }
-inline void check_order(int bits, nibble_order order) {
-    require(order == nibble_order::low_first || bits == 4, "order",
+/// Checks that `order` is one of the three orders and exists for `bits`-bit codes; errors name `what`.
+inline void check_order(int bits, nibble_order order, std::string_view what = "order") {
+    require(order == nibble_order::low_first || order == nibble_order::high_first || order == nibble_order::ggml_split, what,
+            "must be low_first, high_first or ggml_split");
+    require(order == nibble_order::low_first || bits == 4, what,
             "high_first and ggml_split nibble orders exist only for 4-bit codes");
 }
 /// ggml_split position: byte and nibble (0 low, 1 high) of element i among n.

@@ -6,8 +6,10 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <string_view>
 
 #include "config.hpp"
+#include "error.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -28,6 +30,12 @@ struct rounding {
 };
 
 namespace detail {
+/// Checks that r.mode is one of the five modes; errors name `what` (e.g. "options.round.mode").
+inline void check_rounding(rounding r, std::string_view what) {
+    require(r.mode == round_mode::nearest_even || r.mode == round_mode::nearest_away || r.mode == round_mode::toward_zero ||
+                r.mode == round_mode::floor || r.mode == round_mode::stochastic,
+            what, "must be a round_mode value");
+}
 /// A 32-bit integer hash with low bias (xor-shift / multiply, 2 multiplies and 3 shifts).
 LOWBIT_HOST_DEVICE constexpr std::uint32_t mix32(std::uint32_t x) noexcept {
     x ^= x >> 16;

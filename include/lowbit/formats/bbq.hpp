@@ -119,14 +119,8 @@ struct quest_format {
     static_assert(Bits >= 1 && Bits <= 8, "lowbit: quest_format<Bits> needs 1 <= Bits <= 8");
     static constexpr int bits = Bits;
     static constexpr int half = 1 << (Bits - 1);
-    /// The optimal step c in units of σ (largest level c·(2^{B−1} − ½)); computed once.
-    static double step() {
-        static const double c = [] {
-            const auto l = midrise_levels(Bits);
-            return gaussian_optimal_step(l);
-        }();
-        return c;
-    }
+    /// The optimal step c in units of σ (largest level c·(2^{B−1} − ½)), tabulated.
+    static double step() { return midrise_optimal_step(Bits); }
     /// q_u of u = y / s (already multiplied): clamp(floor(u), −2^{B−1}, 2^{B−1} − 1) + 2^{B−1}; NaN as 0.
     static std::uint8_t encode(float u) noexcept {
         if (std::isnan(u)) u = 0.0f;

@@ -32,12 +32,20 @@
 
 #include "../core/bits.hpp"
 #include "../core/error.hpp"
+#include "../core/unfused.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
 namespace detail {
 /// Φ(x) in double.
 inline double std_normal_cdf(double x) noexcept { return 0.5 * std::erfc(-x / 1.4142135623730951); }
+/// c[0]·x^(N−1) + … + c[N−1] by Horner's rule, every product rounded on its own (no FMA).
+template <std::size_t N>
+double horner(double x, const double (&c)[N]) noexcept {
+    double r = c[0];
+    for (std::size_t i = 1; i < N; ++i) r = mul_unfused(r, x) + c[i];
+    return r;
+}
 }  // namespace detail
 
 /// Φ⁻¹(p), the standard normal quantile, in double (relative error ~1e-15): Acklam's rational
@@ -58,19 +66,18 @@ inline double normal_quantile(double p) {
     double x;
     if (p < lo) {
         const double q = std::sqrt(-2 * std::log(p));
-        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+        x = detail::horner(q, c) / (mul_unfused(detail::horner(q, d), q) + 1);
     } else if (p <= 1 - lo) {
         const double q = p - 0.5, r = q * q;
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+        x = detail::horner(r, a) * q / (mul_unfused(detail::horner(r, b), r) + 1);
     } else {
         const double q = std::sqrt(-2 * std::log1p(-p));
-        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+        x = -detail::horner(q, c) / (mul_unfused(detail::horner(q, d), q) + 1);
     }
     for (int it = 0; it < 2; ++it) {  // Halley: the second step only polishes the last bits
         const double e = (p < 0.5 ? detail::std_normal_cdf(x) - p : (1 - p) - 0.5 * std::erfc(x / 1.4142135623730951));
         const double u = e * 2.5066282746310002 * std::exp(0.5 * x * x);
-        x = x - u / (1 + 0.5 * x * u);
+        x = x - u / (1 + mul_unfused(0.5 * x, u));
     }
     return x;
 }
@@ -133,7 +140,7 @@ inline std::vector<float> linspace_f32(float a, float b, std::size_t steps) {
     const float step = (b - a) / static_cast<float>(steps - 1);
     const std::size_t half = steps / 2;
     for (std::size_t i = 0; i < steps; ++i)
-        v[i] = i < half ? a + step * static_cast<float>(i) : b - step * static_cast<float>(steps - i - 1);
+        v[i] = i < half ? a + mul_unfused(step, static_cast<float>(i)) : b - mul_unfused(step, static_cast<float>(steps - i - 1));
     return v;
 }
 }  // namespace detail

@@ -67,6 +67,7 @@ LOWBIT_NAMESPACE_END
 #include <cstddef>
 
 #include "../core/rounding.hpp"
+#include "../core/unfused.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -112,7 +113,7 @@ inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_r
         const std::size_t k = i * p.stride;
         const int q = Format::to_int(codes[i]);
         if constexpr (Form == affine::none) out[i] = float(q) * p.scale[k];
-        else if constexpr (Form == affine::offset) out[i] = float(q) * p.scale[k] + p.offset[k];
+        else if constexpr (Form == affine::offset) out[i] = mul_unfused(float(q), p.scale[k]) + p.offset[k];
         else out[i] = (float(q) - p.zero[k]) * p.scale[k];
     }
 }

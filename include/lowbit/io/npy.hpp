@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/checked.hpp"
 #include "../core/error.hpp"
 #include "../core/granularity.hpp"
 
@@ -229,12 +230,17 @@ inline npy_array parse_npy(std::span<const std::uint8_t> b, std::string_view nam
         for (char c : a.dtype.substr(0, 32)) d += (c >= 0x20 && c < 0x7F) ? c : '?';
         throw error(file, "has dtype '" + d + "'; lowbit reads little-endian float32 ('<f4') and float16 ('<f2')");
     }
-    std::size_t count = 1;
+    // A zero dimension makes the array empty whatever the others are (the element count is 0,
+    // in any order of the dimensions). Otherwise the element count must fit, and its bytes both
+    // as stored and as the floats it is read into.
+    const bool empty = std::find(a.shape.begin(), a.shape.end(), std::size_t{0}) != a.shape.end();
+    std::size_t count = empty ? 0 : 1;
     for (std::size_t d : a.shape) {
-        detail::require(d == 0 || count <= std::numeric_limits<std::size_t>::max() / d, file, "has a shape whose element count overflows");
+        if (count == 0) break;
+        detail::require(!detail::mul_overflows(count, d), file, "has a shape whose element count overflows");
         count *= d;
     }
-    detail::require(count <= std::numeric_limits<std::size_t>::max() / item, file, "has a shape whose byte size overflows");
+    detail::require(!detail::mul_overflows(count, std::max(item, sizeof(float))), file, "has a shape whose byte size overflows");
     const std::size_t data_at = header_at + header_len, have = b.size() - data_at;
     detail::require(have >= count * item, file,
                     "is truncated: the shape needs " + std::to_string(count * item) + " data bytes, the file has " + std::to_string(have));

@@ -10,7 +10,7 @@
 // With m = mean of all a_g (tree_sum order, core/reduce.hpp) and, per block of 256 consecutive
 // groups, the step d = max_g |a_g − m| / 127:
 //     q_g = clamp(nearbyint((a_g − m) / d), −127, 127)   (int8; 0 when d = 0)
-//     a'_g = max(0, m + q_g · d)                           (the scale every code is computed with)
+//     a'_g = min(max(0, m + q_g · d), FLT_MAX)             (the scale every code is computed with)
 // so a group costs 8 bits plus 32 bits per 256 groups plus one 32-bit mean per tensor
 // (4 + 8/64 + 32/16384 bits per value for NF4 in groups of 64). QLoRA uses the same block of 256
 // and mean offset but bitsandbytes' 8-bit "dynamic" float map for q_g; ours is linear INT8.
@@ -18,7 +18,12 @@
 // SIMD: 4-bit low_first codes of groups of 64 on AVX-512 go 16 whole groups per call
 // (simd/codebook.hpp: encode_codebook_16groups_packed4), bit-identical to the reference.
 //
-// Non-finite inputs: absmax ignores them; ±Inf encode to the end levels, NaN as 0.0. A group
+// Huge finite inputs: absmaxes near FLT_MAX keep m and d finite (|a_g − m| <= FLT_MAX); the
+// rebuilt a'_g saturates to FLT_MAX where m + q_g · d rounds past it, so codes and outputs stay
+// finite (|level| <= 1).
+//
+// Non-finite inputs (README.md, "Non-finite inputs"): element-local. absmax ignores them; ±Inf
+// encode to the end levels, NaN as 0.0. A group
 // whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
 // the level nearest 0 and decodes to 0.
 #pragma once
@@ -31,6 +36,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/reduce.hpp"
@@ -60,18 +66,37 @@ struct codebook_tensor {
 
     static constexpr int bits = Bits;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
-    [[nodiscard]] std::size_t groups_per_row() const noexcept { return (shape.cols + group_size - 1) / group_size; }
+    [[nodiscard]] std::size_t groups_per_row() const noexcept { return group_size == 0 ? 0 : detail::ceil_div(shape.cols, group_size); }
     [[nodiscard]] std::size_t group_count() const noexcept { return shape.rows * groups_per_row(); }
     /// The scale group g's codes were computed with (a_g, or a'_g when double-quantised).
     [[nodiscard]] float scale(std::size_t g) const noexcept {
         if (!double_quant) return scales[g];
-        const float a = dq_mean + float(qscales[g]) * dq_steps[g / double_quant_block];
-        return a > 0.0f ? a : 0.0f;
+        const float a = dq_mean + mul_unfused(float(qscales[g]), dq_steps[g / double_quant_block]);
+        return a > 0.0f ? std::min(a, 3.40282346638528859812e+38f) : 0.0f;  // m + q·d may round past FLT_MAX
     }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c, order);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `group_size` in 1 … 2^32, `order` existing for Bits-bit codes, `packed`
+    /// exactly packed_size(size(), Bits) bytes; without double quantisation one scale per group
+    /// and no qscales / dq_steps; with it one qscale per group, one step per 256 groups and no
+    /// scales.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        detail::check_group_size(group_size, "t.group_size");
+        detail::check_order(bits, order, "t.order");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        const std::size_t groups = group_count();
+        detail::require(scales.size() == (double_quant ? 0 : groups), "t.scales",
+                        "must hold one scale per group (none when double-quantised)");
+        detail::require(qscales.size() == (double_quant ? groups : 0), "t.qscales",
+                        "must hold one code per group when double-quantised (none otherwise)");
+        detail::require(dq_steps.size() == (double_quant ? detail::ceil_div(groups, double_quant_block) : 0), "t.dq_steps",
+                        "must hold one step per 256 groups when double-quantised (none otherwise)");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept {
         if (!double_quant) return size() * bits + scales.size() * 32;
@@ -80,7 +105,9 @@ struct codebook_tensor {
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
 };
 
-/// Options of codebook_quantizer.
+/// Options of codebook_quantizer, checked when it is constructed: `group_size` in 1 … 2^32 (a
+/// group longer than a row covers the whole row; the last group of a row may be short), `order`
+/// existing for the code width (high_first and ggml_split only for 4-bit codes).
 struct codebook_options {
     std::size_t group_size = 64;
     bool double_quant = false;
@@ -100,15 +127,16 @@ public:
     codebook_quantizer() : codebook_quantizer(normal_float_codebook<Bits>(), options{}) {}
     explicit codebook_quantizer(options o) : codebook_quantizer(normal_float_codebook<Bits>(), o) {}
     codebook_quantizer(const codebook<Bits>& cb, options o) : cb_(cb), opt_(o), kern_(cb) {
-        detail::require(opt_.group_size > 0, "options.group_size", "must be > 0");
-        detail::check_order(bits, opt_.order);
+        detail::check_group_size(opt_.group_size, "options.group_size");
+        detail::check_order(bits, opt_.order, "options.order");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.group_size = opt_.group_size;
         t.order = opt_.order;
@@ -133,7 +161,7 @@ public:
         }
         const float m = groups ? float(tree_sum(groups, [&](std::size_t g) { return double(a[g]); }) / double(groups)) : 0.0f;
         t.dq_mean = m;
-        t.dq_steps.assign((groups + double_quant_block - 1) / double_quant_block, 0.0f);
+        t.dq_steps.assign(detail::ceil_div(groups, double_quant_block), 0.0f);
         t.qscales.assign(groups, 0);
         for (std::size_t k = 0; k < t.dq_steps.size(); ++k) {
             const std::size_t g0 = k * double_quant_block, g1 = std::min(g0 + double_quant_block, groups);
@@ -153,6 +181,8 @@ public:
     /// disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
+        detail::require(t.cb.levels == cb_.levels, "t.cb", "must be this quantizer's codebook (prepare() sets it; decode reads t.cb)");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
@@ -223,15 +253,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.group_size > 0, "t.group_size", "must be > 0");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        if (t.double_quant) {
-            detail::require(t.qscales.size() == t.group_count(), "t.qscales", "must hold one code per group");
-            detail::require(t.dq_steps.size() == (t.group_count() + double_quant_block - 1) / double_quant_block, "t.dq_steps", "must hold one step per 256 groups");
-        } else {
-            detail::require(t.scales.size() == t.group_count(), "t.scales", "must hold one scale per group");
-        }
         const simd::codebook_kernel<Bits> kern(t.cb, false);
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];

@@ -4,11 +4,17 @@
 //   prepare(x, shape, t [, backend])      size t and compute the scales that need a pass of their own
 //   encode(x, t, begin, end, backend)     codes of elements [begin, end)
 //   decode(t, out, begin, end, backend)   values of elements [begin, end)
+// and its tensor type a `void validate() const` that throws lowbit::error naming the first
+// inconsistent field; every dequantize and decode calls it before reading the tensor.
 // and derives from quantizer_facade<itself> for the rest: quantize (new tensor or into one,
 // reusing its buffers), prepare returning a new tensor, dequantize (into a span or a new
 // vector). A class may still define its own quantize_into when it does more than prepare +
 // encode. (The derived class adds `using quantizer_facade<…>::prepare;` so that its own
 // prepare overloads do not hide the one here.)
+//
+// Threads: a quantizer holds no mutable state (its tables are built by the constructor, shared
+// lazily built tables are function-local statics, the SIMD kernels' caches are thread_local), so
+// any number of threads may call the const methods of one quantizer object at once.
 #pragma once
 #include <cstddef>
 #include <span>
@@ -59,15 +65,18 @@ public:
         detail::prepare_into(self(), x, shape, t, b);
         return t;
     }
-    /// Dequantizes t into out (t.size() values).
+    /// Dequantizes t into out (t.size() values). t.validate() runs first: a hand-built or loaded
+    /// tensor with inconsistent fields is a lowbit::error naming the field, never a wild read.
     template <class D = Derived>
     void dequantize(const typename D::tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+        t.validate();
         detail::require(out.size() == t.size(), "out", "must hold t.size() values");
         self().decode(t, out, 0, t.size(), b);
     }
     /// Dequantizes t into a new vector.
     template <class D = Derived>
     [[nodiscard]] std::vector<float> dequantize(const typename D::tensor_type& t, backend b = backend::simd) const {
+        t.validate();  // before t.size() sizes an allocation
         std::vector<float> y(t.size());
         dequantize<D>(t, y, b);
         return y;

@@ -16,8 +16,18 @@
 // (all-zero group) gives inverse 0 and every code 0. Scales beyond the storage type's range
 // saturate to its largest finite value.
 //
-// Non-finite inputs: observers ignore them; ±Inf saturates to the end codes; NaN encodes as
-// code-domain 0 (signed: value 0; offset form: code 0; zero-point form: code z).
+// Huge finite inputs (saturations that keep codes, scales and outputs finite):
+//   - an asymmetric range wider than FLT_MAX (hi − lo overflows) is narrowed to
+//     [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] before s is computed (affine_step);
+//   - a scale whose end code would decode past FLT_MAX (|code|max · s + m overflows) steps down
+//     to the largest scale that keeps it finite (finish_slot);
+//   - the MSE search's squared-error sums saturate at FLT_MAX (trial_error), so huge groups
+//     still choose a candidate (the widest, on a tie) instead of none.
+// Both run on every path (the SIMD group kernels hand such lanes to the scalar slot code).
+//
+// Non-finite inputs (README.md, "Non-finite inputs"): element-local. Observers ignore them;
+// ±Inf saturates to the end codes; NaN encodes as code-domain 0 (signed: value 0; offset form:
+// code 0; zero-point form: code z).
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
@@ -25,9 +35,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/rounding.hpp"
@@ -35,6 +47,7 @@
 #include "../formats/int.hpp"
 #include "../scale/gaussian.hpp"
 #include "../scale/rules.hpp"
+#include "../simd/divide.hpp"
 #include "../simd/int.hpp"
 #include "../simd/packing.hpp"
 
@@ -46,7 +59,7 @@ struct int_tensor {
     shape2d shape;
     granularity gran;
     nibble_order order = nibble_order::low_first;
-    affine form = affine::none;
+    affine form = Format::is_signed ? affine::none : affine::offset;  ///< the options' default, so an empty tensor validates
     std::vector<std::uint8_t> packed;       ///< packed_size(size(), bits) bytes
     std::vector<ScaleT> scales;             ///< one per granularity slot
     std::vector<ScaleT> offsets;            ///< affine::offset only
@@ -56,9 +69,28 @@ struct int_tensor {
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     /// Unpacked codes, one byte each.
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c, order);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `gran`, `order` and `form` legal values (form: affine::none for signed
+    /// formats, offset or zero_point for unsigned ones), `packed` exactly packed_size(size(), bits)
+    /// bytes, one scale per granularity slot, and offsets / zero points exactly when `form` uses them.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        gran.validate("t.gran");
+        detail::check_order(bits, order, "t.order");
+        detail::require(Format::is_signed ? form == affine::none : (form == affine::offset || form == affine::zero_point), "t.form",
+                        "must be affine::none for a signed format, affine::offset or affine::zero_point for an unsigned one");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        const std::size_t slots = gran.scale_count(shape);
+        detail::require(scales.size() == slots, "t.scales", "must hold one scale per granularity slot");
+        detail::require(offsets.size() == (form == affine::offset ? slots : 0), "t.offsets",
+                        "must hold one offset per scale with affine::offset, none otherwise");
+        detail::require(zero_points.size() == (form == affine::zero_point ? slots : 0), "t.zero_points",
+                        "must hold one zero point per scale with affine::zero_point, none otherwise");
     }
     /// Storage in bits: codes, scales, offsets and zero points.
     [[nodiscard]] std::size_t storage_bits() const noexcept {
@@ -67,7 +99,10 @@ struct int_tensor {
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
 };
 
-/// Options of int_quantizer<Format, …> (shared by every scale storage type).
+/// Options of int_quantizer<Format, …> (shared by every scale storage type). Checked when the
+/// quantizer is constructed: `gran` any legal granularity (per channel on axis 0 or 1; groups of
+/// 1 … 2^32 elements of a row, a group longer than the row covering the whole row), `form` as
+/// int_tensor::validate states, `order` existing for the code width, `round.mode` a round_mode.
 template <class Format>
 struct int_options {
     granularity gran = granularity::tensor();
@@ -91,19 +126,19 @@ public:
     int_quantizer() : int_quantizer(options{}) {}
     explicit int_quantizer(options o) : opt_(o) {
         opt_.rule.validate();
-        detail::require(Format::is_signed ? opt_.form == affine::none : opt_.form != affine::none, "options.form",
-                        "signed formats take affine::none, unsigned ones affine::offset or affine::zero_point");
-        detail::check_order(bits, opt_.order);
-        if (opt_.gran.type == granularity::kind::per_group)
-            detail::require(opt_.gran.group_size > 0, "options.gran.group_size", "must be > 0");
+        opt_.gran.validate("options.gran");
+        detail::require(Format::is_signed ? opt_.form == affine::none : (opt_.form == affine::offset || opt_.form == affine::zero_point),
+                        "options.form", "signed formats take affine::none, unsigned ones affine::offset or affine::zero_point");
+        detail::check_order(bits, opt_.order, "options.order");
+        detail::check_rounding(opt_.round, "options.round.mode");
         if (opt_.rule.type == scale_rule::kind::gaussian_optimal) gaussian_step_ = gaussian_step();
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
 
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
-        opt_.gran.validate(shape);
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.gran = opt_.gran;
         t.order = opt_.order;
@@ -143,6 +178,10 @@ public:
     /// disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
+        detail::require(t.gran.type == opt_.gran.type && t.gran.axis == opt_.gran.axis && t.gran.group_size == opt_.gran.group_size &&
+                            t.order == opt_.order && t.form == opt_.form,
+                        "t", "must be prepared by this quantizer (its gran, order and form)");
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (b == backend::simd && aligned_runs(t)) return encode_aligned(x, t, begin, end);
         const shape2d shape = t.shape;
@@ -190,9 +229,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
         if (b == backend::simd && aligned_runs(t)) return decode_aligned(t, out, begin, end);
         const std::size_t cols = t.shape.cols;
         std::vector<float> col_inv, col_s, col_off, col_z;
@@ -230,13 +268,9 @@ public:
     }
 
     /// The Gaussian-optimal step c (scale = c · σ) of this format's levels on N(0, 1); unsigned
-    /// formats use the 2^b-level midrise grid around the mean. Computed once per format.
+    /// formats use the 2^b-level midrise grid around the mean. The same on every machine.
     static double gaussian_step() {
-        static const double c = [] {
-            const auto levels = Format::is_signed ? integer_levels(Format::qmin, Format::qmax) : midrise_levels(bits);
-            return gaussian_optimal_step(levels);
-        }();
-        return c;
+        return Format::is_signed ? integer_optimal_step(Format::qmin, Format::qmax) : midrise_optimal_step(bits);
     }
 
 private:
@@ -421,7 +455,9 @@ private:
             const double d = double(x) - (double(r) * s + m);
             e += d * d;
         }
-        return float(e);
+        // Saturated: a sum past FLT_MAX (huge inputs) counts as FLT_MAX, so that some candidate
+        // still beats the initial INFINITY (ties keep the first, the widest clip range).
+        return float(std::min(e, double(max_finite)));
     }
 
     /// slot_for() for the absmax and minmax rules, given the group's finite extremes: the same
@@ -442,7 +478,7 @@ private:
             lo = mn + 0.0f;
             float hi = mx + 0.0f;
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
-            s = (hi - lo) / float(Format::qmax);
+            s = affine_step(lo, hi);
         }
         slot out;
         finish_slot(s, lo, out);
@@ -466,11 +502,16 @@ private:
                         const B e = xsimd::select(-mn > mx, mn, mx);
                         sb = e * B(1.0f / float(Format::qmin));
                     } else {
-                        sb = (xsimd::max(-mn, mx) + B(0.0f)) / B(float(Format::scale_span));
+                        sb = simd::divide(xsimd::max(-mn, mx) + B(0.0f), B(float(Format::scale_span)));
                     }
                 } else {
                     lb = mn + B(0.0f);
-                    sb = (mx + B(0.0f) - lb) / B(float(Format::qmax));
+                    sb = simd::divide(mx + B(0.0f) - lb, B(float(Format::qmax)));
+                    // affine_step's saturation of a range wider than FLT_MAX, branch-free.
+                    const B ln = xsimd::max(lb, B(-max_finite / 2)), hn = xsimd::min(mx + B(0.0f), B(max_finite / 2));
+                    const auto wide = sb > B(max_finite);
+                    sb = xsimd::select(wide, simd::divide(hn - ln, B(float(Format::qmax))), sb);
+                    lb = xsimd::select(wide, ln, lb);
                 }
                 sb.store_aligned(sv);
                 lb.store_aligned(lov);
@@ -480,14 +521,39 @@ private:
                     else
                         finish_slot(sv[j], lov[j], out[g + j]);
                 }
+                // A range wider than FLT_MAX (unsigned formats only): affine_step's saturation.
+
             }
         }
         for (; g < ng; ++g) out[g] = slot_from_extremes(std::span<const float>(x + g * G, G), lo[g], hi[g]);
     }
 
+    /// finish_slot's saturation, out of the hot path.
+    [[gnu::cold, gnu::noinline]] static void saturate_scale(float s, slot& out) noexcept {
+        float a = std::fabs(out.scale);
+        while (!std::isfinite(a * code_magnitude + out.offset)) a = std::nextafter(std::min(a, max_finite), 0.0f);
+        out.s_st = store_scale<ScaleT>(std::copysign(a, s));
+        out.scale = load_scale(out.s_st);
+        out.inv = inverse(out.scale);
+    }
+    /// s = (hi − lo) / qmax. Saturation: a range wider than FLT_MAX (hi − lo overflows) is first
+    /// narrowed to [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)], so that s, the offset and every
+    /// decoded value code · s + lo stay finite; values beyond it saturate to the end codes.
+    static float affine_step(float& lo, float& hi) noexcept {
+        const float s = (hi - lo) / float(Format::qmax);
+        if (std::isfinite(s)) [[likely]] return s;
+        lo = std::max(lo, -max_finite / 2);
+        hi = std::min(hi, max_finite / 2);
+        return (hi - lo) / float(Format::qmax);
+    }
+    static constexpr float max_finite = 3.40282346638528859812e+38f;
+    /// The largest |code| a decode multiplies by s.
+    static constexpr float code_magnitude =
+        float(Format::is_signed ? std::max(-Format::qmin, Format::qmax) : Format::qmax);
+
     /// Fills `out` in place (building a slot on the stack and copying it costs a store-forwarding
     /// stall per group: the fields are written piecewise and read back as one vector).
-    void finish_slot(float s, float lo, slot& out) const noexcept {
+    LOWBIT_FORCE_INLINE void finish_slot(float s, float lo, slot& out) const noexcept {
         out.s_st = store_scale<ScaleT>(s);
         out.scale = load_scale(out.s_st);
         out.inv = inverse(out.scale);
@@ -495,6 +561,12 @@ private:
             out.m_st = store_scale<ScaleT>(lo);
             out.offset = load_scale(out.m_st);
         }
+        // Saturation: every decoded value code · s (+ m) must stay finite. A group whose range
+        // reaches FLT_MAX can round s up past FLT_MAX / |code|max; s then steps down to the
+        // largest value that keeps the end code finite (fp16 storage needs no test: 65504 · 255
+        // + 65504 is far below FLT_MAX).
+        if constexpr (!std::is_same_v<ScaleT, Eigen::half>)
+            if (!std::isfinite(out.scale * code_magnitude + out.offset)) [[unlikely]] saturate_scale(s, out);
         if (opt_.form == affine::zero_point) {
             const float z = out.inv == 0.0f ? 0.0f : std::nearbyint(-lo * out.inv);
             out.z = static_cast<std::uint8_t>(std::clamp(z, 0.0f, float(Format::qmax)));
@@ -574,7 +646,7 @@ private:
             lo += 0.0f;  // −0 → +0, so that every observer yields the same stored bits
             hi += 0.0f;
             if (opt_.form == affine::zero_point) { lo = std::min(lo, 0.0f); hi = std::max(hi, 0.0f); }
-            s = (hi - lo) / float(Format::qmax);
+            s = affine_step(lo, hi);
         }
         slot out;
         finish_slot(s, lo, out);
@@ -602,7 +674,7 @@ private:
     }
     static void column_params(const tensor_type& t, std::vector<float>& inv, std::vector<float>& s,
                               std::vector<float>& off, std::vector<float>& z) {
-        const std::size_t n = t.shape.cols;
+        const std::size_t n = t.size() == 0 ? 0 : t.shape.cols;  // an empty tensor has no column scales
         inv.assign(n, 0); s.assign(n, 0); off.assign(n, 0); z.assign(n, 0);
         for (std::size_t c = 0; c < n; ++c) {
             const slot sp = load(t, c);

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include "../core/checked.hpp"
 #include "../formats/log.hpp"
 #include "../simd/bfp.hpp"
 #include "../simd/log.hpp"
@@ -26,16 +27,26 @@ LOWBIT_NAMESPACE_BEGIN
 template <int B, scale_storage ScaleT = Eigen::half>
 struct log_tensor {
     shape2d shape;
-    std::size_t group = 0;
+    std::size_t group = 32;  ///< elements per scale within a row (the options' default, so an empty tensor validates)
     std::vector<std::uint8_t> packed;
     std::vector<ScaleT> scales;
 
     static constexpr int bits = B;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `group` in 1 … 2^32, `packed` exactly packed_size(size(), bits) bytes, one
+    /// scale per group of each row.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        detail::check_group_size(group, "t.group");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(scales.size() == shape.rows * detail::ceil_div(shape.cols, group), "t.scales", "must hold one scale per group of each row");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * scale_bits<ScaleT>; }
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
@@ -50,25 +61,32 @@ public:
     using tensor_type = log_tensor<B, ScaleT>;
     static constexpr int bits = B;
 
+    /// Checked when the quantizer is constructed: `group` in 1 … 2^32 (a group longer than a row
+    /// covers the whole row; the last group of a row may be short), `round` a log_rounding.
     struct options {
         std::size_t group = 32;                  ///< elements per scale, within a row
         log_rounding round = log_rounding::linear;
     };
 
     log_quantizer() : log_quantizer(options{}) {}
-    explicit log_quantizer(options o) : opt_(o) { detail::require(opt_.group > 0, "options.group", "must be > 0"); }
+    explicit log_quantizer(options o) : opt_(o) {
+        detail::check_group_size(opt_.group, "options.group");
+        detail::require(opt_.round == log_rounding::linear || opt_.round == log_rounding::log, "options.round", "must be a log_rounding value");
+    }
 
     /// Sizes t; group scales are computed by encode() as it goes.
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.group = opt_.group;
         t.packed.resize(packed_size(shape.size(), bits));
-        t.scales.resize(shape.rows * ((shape.cols + opt_.group - 1) / opt_.group));
+        t.scales.resize(shape.rows * detail::ceil_div(shape.cols, opt_.group));
     }
 
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (fused(b, t)) {  // 4-bit codes in groups of 32 filling whole rows: the fused chunk kernel
             using FB = simd::fbatch<xsimd::default_arch>;
@@ -108,11 +126,8 @@ public:
 
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.group > 0, "t.group", "must be > 0");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + t.group - 1) / t.group), "t.scales",
-                        "must hold one scale per group");
         if (fused(b, t)) {
             constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
             for (std::size_t g = begin; g < end; g += 32) {

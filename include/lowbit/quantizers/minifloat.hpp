@@ -10,7 +10,11 @@
 // whole dynamic range is used (the "per-tensor scaling" of FP8 training recipes). Codes are
 // encode(x · (1/s)) with the format's saturation; x̂ = decode(code) · s. s = 0 (an all-zero
 // slot) gives inverse 0 and every code +0. NaN stays NaN where the format has one (elsewhere it
-// becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite.
+// becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite, i.e. decodes to ± the slot's
+// largest finite |x| (rounded through s) — so in a slot with no finite nonzero value (s = 0,
+// e.g. an all-Inf tensor) ±Inf encodes as ±0, never as NaN (Inf · 0). See README.md,
+// "Non-finite inputs". Huge finite inputs need no saturation here: s = amax / max_finite is
+// finite and decode(code) · s <= amax rounded (the element codes never exceed max_finite).
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "../core/backend.hpp"
+#include "../core/checked.hpp"
 #include "../core/granularity.hpp"
 #include "../core/packing.hpp"
 #include "../core/rounding.hpp"
@@ -90,7 +95,7 @@ inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin,
             run(c0, c1, std::size_t{0}, std::size_t{0}, std::size_t{0});
         } else {
             // One division per chunk; the row, the group and its bounds then advance by addition.
-            const std::size_t gpr = (cols + group - 1) / group;
+            const std::size_t gpr = ceil_div(cols, group);
             std::size_t r = c0 / cols, c = c0 % cols, gi = c / group;
             std::size_t row0 = r * cols, g0 = row0 + gi * group;
             for (std::size_t i = c0; i < c1;) {
@@ -145,9 +150,21 @@ struct minifloat_tensor {
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     /// Unpacked codes, one byte each.
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `gran` legal with per-channel scales on rows only (axis 0), `packed` exactly
+    /// packed_size(size(), bits) bytes, one scale per granularity slot.
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        gran.validate("t.gran");
+        detail::require(gran.type != granularity::kind::per_channel || gran.axis == 0, "t.gran.axis",
+                        "minifloat tensors scale rows (axis 0) or groups of a row");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(scales.size() == gran.scale_count(shape), "t.scales", "must hold one scale per granularity slot");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * scale_bits<ScaleT>; }
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
@@ -163,6 +180,9 @@ public:
     using tensor_type = minifloat_tensor<Format, ScaleT>;
     static constexpr int bits = Format::bits;
 
+    /// Checked when the quantizer is constructed: `gran` per tensor, per row (channel(0); axis 1 is
+    /// rejected) or groups of 1 … 2^32 elements of a row (a group longer than the row covers the
+    /// whole row); `round.mode` a round_mode.
     struct options {
         granularity gran = granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
         rounding round = {};
@@ -170,17 +190,18 @@ public:
 
     minifloat_quantizer() : minifloat_quantizer(options{}) {}
     explicit minifloat_quantizer(options o) : opt_(o) {
-        if (opt_.gran.type == granularity::kind::per_group)
-            detail::require(opt_.gran.group_size > 0, "options.gran.group_size", "must be > 0");
+        opt_.gran.validate("options.gran");
         if (opt_.gran.type == granularity::kind::per_channel)
             detail::require(opt_.gran.axis == 0, "options.gran.axis", "minifloat quantizers scale rows (axis 0) or groups of a row");
+        detail::check_rounding(opt_.round, "options.round.mode");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
 
     /// Sizes t and computes every scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.gran = opt_.gran;
         t.packed.resize(packed_size(shape.size(), bits));
@@ -191,7 +212,7 @@ public:
             if (slots) t.scales[0] = scale_for(simd::block_absmax(x.data(), x.size()));
             return;
         }
-        const std::size_t gpr = (shape.cols + G - 1) / G;
+        const std::size_t gpr = detail::ceil_div(shape.cols, G);
         for (std::size_t s = 0; s < slots; ++s) {
             const std::size_t r = s / gpr, c0 = (s % gpr) * G, c1 = std::min(c0 + G, shape.cols);
             t.scales[s] = scale_for(simd::block_absmax(x.data() + r * shape.cols + c0, c1 - c0));
@@ -205,7 +226,8 @@ public:
     /// saturate to ±max, and s = 0 makes every finite value +0. Mirrors cuda::minifloat_quantizer::quantize_with_scales.
     void quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales, tensor_type& t,
                               backend b = backend::simd) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         detail::require(scales.size() == opt_.gran.scale_count(shape), "scales", "must hold opts().gran.scale_count(shape) values");
         for (const ScaleT& v : scales) {
             const float f = load_scale(v);
@@ -228,15 +250,16 @@ public:
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if (begin == end) return;  // nothing to encode (and an empty tensor has no scale to read)
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
             if (G == 0) {  // the hot path: runs of one code per byte, walked back to front (codes do not depend on the order)
                 const float inv = detail::safe_inverse(load_scale(t.scales[0]));
-                if (t.size() < detail::stream_min_elements) {
+                if (t.size() < detail::stream_min_elements || inv == 0.0f) {
                     detail::for_each_step_backward(begin, end, detail::backward_piece, [&](std::size_t c0, std::size_t c1) {
-                        detail::encode_elements<Format>(b, x.data() + c0, c1 - c0, inv, opt_.round, c0, t.packed.data() + c0);
+                        encode_run(b, x.data() + c0, c1 - c0, inv, c0, t.packed.data() + c0);
                     });
                     return;
                 }
@@ -251,7 +274,7 @@ public:
                 }
                 alignas(64) std::uint8_t codes[stream_step];
                 detail::for_each_step_backward(begin, end, stream_step, [&](std::size_t c0, std::size_t c1) {
-                    detail::encode_elements<Format>(b, x.data() + c0, c1 - c0, inv, opt_.round, c0, codes);
+                    encode_run(b, x.data() + c0, c1 - c0, inv, c0, codes);
                     simd::stream_bytes<xsimd::default_arch>(t.packed.data() + c0, codes, c1 - c0);
                 });
                 simd::stream_fence();
@@ -262,12 +285,24 @@ public:
             if (fused(b, G, t.shape, end)) {  // groups of 32 filling whole rows: the fused chunk kernel
                 for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
                     const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
+                    bool zero_scale = false;
                     simd::encode_chunk_fused<Format, 32>(
                         x.data() + c0, (c1 - c0) / 32,
                         [&](const float*, std::size_t nb, float* inv) {  // scales were set by prepare()
-                            for (std::size_t k = 0; k < nb; ++k) inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
+                            for (std::size_t k = 0; k < nb; ++k) {
+                                inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
+                                zero_scale |= inv[k] == 0.0f;
+                            }
                         },
                         opt_.round, c0, t.packed.data() + c0 * bits / 8);
+                    if (zero_scale) [[unlikely]]  // blocks of inverse 0 again, as the scalar path encodes them
+                        for (std::size_t g = c0; g < c1; g += 32) {
+                            if (detail::safe_inverse(load_scale(t.scales[g / 32])) != 0.0f) continue;
+                            alignas(64) std::uint8_t q[32];
+                            encode_run(backend::scalar, x.data() + g, 32, 0.0f, g, q);
+                            pack_reference(std::span<const std::uint8_t>(q, 32), bits,
+                                           std::span<std::uint8_t>(t.packed).subspan(g * bits / 8, 32 * bits / 8));
+                        }
                 }
                 return;
             }
@@ -283,7 +318,7 @@ public:
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
                 const float inv = detail::safe_inverse(load_scale(t.scales[slot]));
-                detail::encode_elements<Format>(b, x.data() + i, e - i, inv, opt_.round, i, out + (i - base));
+                encode_run(b, x.data() + i, e - i, inv, i, out + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
                 if constexpr (bits != 8) {
@@ -297,9 +332,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.gran.scale_count(t.shape), "t.scales", "does not match the granularity");
         if (begin == end) return;
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
@@ -343,6 +377,18 @@ private:
     bool fused(backend b, std::size_t G, shape2d shape, std::size_t end) const noexcept {
         return b == backend::simd && G == 32 && shape.cols % 32 == 0 &&
                (opt_.round.mode != round_mode::stochastic || (end >> 32) == 0);
+    }
+    /// Encodes a run under inverse scale inv. A slot of inverse 0 (s = 0, or s so small that 1/s
+    /// overflows) has no finite magnitude to saturate ±Inf to: its ±Inf become ±0 (Inf · 0 would
+    /// be NaN), its finite values ±0 as x · 0 gives, its NaN stay NaN; the same on both paths.
+    void encode_run(backend b, const float* x, std::size_t n, float inv, std::uint64_t index0, std::uint8_t* codes) const noexcept {
+        if (inv != 0.0f) [[likely]] return detail::encode_elements<Format>(b, x, n, inv, opt_.round, index0, codes);
+        float y[64];
+        for (std::size_t i = 0; i < n; i += 64) {
+            const std::size_t m = std::min<std::size_t>(64, n - i);
+            for (std::size_t k = 0; k < m; ++k) y[k] = std::isinf(x[i + k]) ? std::copysign(0.0f, x[i + k]) : x[i + k];
+            detail::encode_elements<Format>(backend::scalar, y, m, 0.0f, opt_.round, index0 + i, codes + i);
+        }
     }
     /// Codes per run when they are streamed out (a stack buffer; divides detail::backward_piece).
     static constexpr std::size_t stream_step = 4096;

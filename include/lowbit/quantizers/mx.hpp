@@ -22,9 +22,16 @@
 #include <span>
 #include <vector>
 
+#include "../core/checked.hpp"
 #include "minifloat.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
+
+namespace detail {
+/// Blocks of `block` elements of a rows × cols tensor, each row ending in a short block when
+/// `block` does not divide cols.
+constexpr std::size_t row_blocks(shape2d s, std::size_t block) noexcept { return s.rows * ceil_div(s.cols, block); }
+}  // namespace detail
 
 /// The result of mx_quantizer: packed element codes and one E8M0 code per block.
 template <class Elem, std::size_t Block = 32>
@@ -37,9 +44,18 @@ struct mx_tensor {
     static constexpr std::size_t block = Block;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `packed` exactly packed_size(size(), bits) bytes, one E8M0 code per block
+    /// (every E8M0 code, 0xFF = NaN included, is a legal scale).
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(scales.size() == detail::row_blocks(shape, Block), "t.scales", "must hold one E8M0 code per block of each row");
     }
     /// The value of block k's scale.
     [[nodiscard]] float scale(std::size_t k) const noexcept { return e8m0::decode(scales[k]); }
@@ -58,21 +74,30 @@ public:
     using tensor_type = mx_tensor<Elem, Block>;
     static constexpr int bits = Elem::bits;
 
+    /// Checked when the quantizer is constructed: both enums in range. The block size is the
+    /// template argument Block (>= 1); rows of any length are legal, a row whose length Block does
+    /// not divide ending in a short block with its own scale.
     struct options {
         mx_scale_rounding scale_rounding = mx_scale_rounding::ocp_floor;
         rounding round = {};  ///< element rounding (nearest-even by default)
     };
 
     mx_quantizer() : mx_quantizer(options{}) {}
-    explicit mx_quantizer(options o) : opt_(o) {}
+    explicit mx_quantizer(options o) : opt_(o) {
+        detail::require(opt_.scale_rounding == mx_scale_rounding::ocp_floor || opt_.scale_rounding == mx_scale_rounding::nearest_even ||
+                            opt_.scale_rounding == mx_scale_rounding::round_up || opt_.scale_rounding == mx_scale_rounding::ml_dtypes,
+                        "options.scale_rounding", "must be an mx_scale_rounding value");
+        detail::check_rounding(opt_.round, "options.round.mode");
+    }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
     /// Sizes t; block scales are computed by encode() as it goes (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
-        t.scales.resize(shape.rows * ((shape.cols + Block - 1) / Block));
+        t.scales.resize(detail::row_blocks(shape, Block));
     }
 
     /// The E8M0 code of a block's scale.
@@ -83,6 +108,7 @@ public:
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         if constexpr (simd::fused_block_ok<Elem, Block>) {
             if (use_fused(b, t.shape, opt_.round, end)) {  // whole blocks: block k of the tensor is flat block c0 / Block + k
@@ -131,10 +157,8 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + Block - 1) / Block), "t.scales",
-                        "must hold one E8M0 code per block");
         alignas(64) std::uint8_t buf[chunk_elements];
         const std::uint8_t* in = buf;
         std::size_t base = 0;
@@ -189,9 +213,20 @@ struct nvfp4_tensor {
     static constexpr int bits = 4;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
+        validate();
         std::vector<std::uint8_t> c(size());
         unpack(packed, bits, c);
         return c;
+    }
+    /// Throws lowbit::error naming the first inconsistent field: rows · cols and the packed size
+    /// within size_t, `packed` exactly packed_size(size(), 4) bytes, one E4M3FN code per 16-element
+    /// block of each row, `global_scale` finite and >= 0 (what quantize_with_global_scale accepts).
+    void validate() const {
+        const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, 4) bytes");
+        detail::require(scales.size() == detail::row_blocks(shape, nvfp4::block), "t.scales",
+                        "must hold one E4M3FN code per 16-element block of each row");
+        detail::require(std::isfinite(global_scale) && global_scale >= 0.0f, "t.global_scale", "must be finite and >= 0");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * 8 + (size() ? 32 : 0); }
     [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
@@ -205,19 +240,22 @@ public:
     static constexpr int bits = 4;
     static constexpr std::size_t block = nvfp4::block;
 
+    /// Checked when the quantizer is constructed: `round.mode` a round_mode. Blocks are 16
+    /// elements by the format; rows of any length are legal (a short last block per row).
     struct options {
         rounding round = {};  ///< element rounding (nearest-even by default)
     };
 
     nvfp4_quantizer() : nvfp4_quantizer(options{}) {}
-    explicit nvfp4_quantizer(options o) : opt_(o) {}
+    explicit nvfp4_quantizer(options o) : opt_(o) { detail::check_rounding(opt_.round, "options.round.mode"); }
 
     /// Sizes t and computes the per-tensor scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
-        t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
+        t.scales.resize(detail::row_blocks(shape, block));
         t.global_scale = nvfp4::global_scale(simd::block_absmax(x.data(), x.size()));
     }
 
@@ -228,11 +266,12 @@ public:
     /// elements to ±6). Mirrors cuda::nvfp4_quantizer::quantize_with_global_scale.
     void quantize_with_global_scale(std::span<const float> x, shape2d shape, float global_scale, tensor_type& t,
                                     backend b = backend::simd) const {
-        detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
+                        "must hold shape.rows * shape.cols values");
         detail::require(std::isfinite(global_scale) && global_scale >= 0.0f, "global_scale", "must be finite and >= 0");
         t.shape = shape;
         t.packed.resize(packed_size(shape.size(), bits));
-        t.scales.resize(shape.rows * ((shape.cols + block - 1) / block));
+        t.scales.resize(detail::row_blocks(shape, block));
         t.global_scale = global_scale;
         encode(x, t, 0, x.size(), b);
     }
@@ -246,6 +285,7 @@ public:
 
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
         const float g = t.global_scale;
         if constexpr (simd::fused_block_ok<e2m1, block>) {
@@ -287,10 +327,8 @@ public:
 
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
         detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+        t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
-        detail::require(t.packed.size() >= packed_size(t.size(), bits), "t.packed", "is shorter than the shape needs");
-        detail::require(t.scales.size() == t.shape.rows * ((t.shape.cols + block - 1) / block), "t.scales",
-                        "must hold one E4M3FN code per 16-element block");
         const bool fused = use_fused(b, t.shape, rounding{}, end);
         if constexpr (simd::fused_block_ok<e2m1, block>) {
             if (fused) {  // rows of whole blocks: block k of the tensor is flat block k, its scale t.scales[k]

@@ -12,6 +12,7 @@
 
 #include "../core/error.hpp"
 #include "../core/reduce.hpp"
+#include "../core/unfused.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -42,6 +43,9 @@ struct scale_rule {
 
     /// Throws lowbit::error when a parameter is out of range.
     void validate() const {
+        detail::require(type == kind::absmax || type == kind::minmax || type == kind::percentile || type == kind::mse_search ||
+                            type == kind::gaussian_optimal || type == kind::fixed,
+                        "scale_rule.type", "must be a scale_rule::kind value");
         if (type == kind::percentile)
             detail::require(ratio > 0.0f && ratio <= 1.0f, "scale_rule.ratio", "must be in (0, 1]");
         if (type == kind::fixed)
@@ -63,7 +67,7 @@ struct group_stats {
     [[nodiscard]] double rms() const noexcept { return finite ? std::sqrt(sumsq / double(finite)) : 0.0; }
     [[nodiscard]] double stddev() const noexcept {
         if (!finite) return 0.0;
-        const double m = mean(), v = sumsq / double(finite) - m * m;
+        const double m = mean(), v = sumsq / double(finite) - mul_unfused(m, m);
         return v > 0 ? std::sqrt(v) : 0.0;
     }
 };

@@ -12,6 +12,7 @@
 
 #include "../core/backend.hpp"
 #include "../formats/bfp.hpp"
+#include "divide.hpp"
 #include "minifloat.hpp"
 #include "rounding.hpp"
 
@@ -309,10 +310,10 @@ inline void nvfp4_scales(const float* amax, std::size_t nb, float g, std::uint8_
     alignas(64) std::int32_t tmp[W];
     std::size_t b = 0;
     for (; b + W <= nb; b += W) {
-        const B t = B::load_unaligned(amax + b) / B(6.0f) / B(g);
+        const B t = divide(divide(B::load_unaligned(amax + b), B(6.0f)), B(g));
         const I c = encode_minifloat_batch<e4m3fn, overflow::saturate, Arch>(t, rounding{}, 0);
         const B d = decode_minifloat_batch<e4m3fn, Arch>(c) * B(g);
-        const B r = B(1.0f) / d;
+        const B r = divide(B(1.0f), d);
         xsimd::select((d == B(0.0f)) || !xsimd::isfinite(r), B(0.0f), r).store_unaligned(inv + b);
         c.store_aligned(tmp);
         detail_mf::narrow_store(tmp, codes + b, W);

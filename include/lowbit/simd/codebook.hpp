@@ -30,6 +30,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "divide.hpp"
 #include "observe.hpp"
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -463,7 +464,7 @@ inline float encode_codebook_group_packed4(const float* x, const codebook_kernel
     // The maximum broadcast to every lane, then 1/max in every lane (IEEE division, as the scalar
     // 1.0f / s): no scalar round trip on the critical path from the loads to the codes.
     const B mx = detail::broadcast_max<Arch>(m[0]);
-    B s = B(1.0f) / mx;
+    B s = divide(B(1.0f), mx);
     s = xsimd::select(mx == zero || xsimd::isinf(s), zero, s);
     const float r = mx.get(0);
     for (std::size_t j = 0; j < NV; ++j) {

@@ -208,7 +208,7 @@ inline void hadamard_rows(float* x, shape2d shape, std::size_t H) {
 /// the row-major matrix x in place. Orthonormal and its own inverse. Throws lowbit::error when
 /// x.size() != shape.size() or H is not a power of two in 2 … 32768.
 inline void hadamard_transform(std::span<float> x, shape2d shape, std::size_t H, backend b = backend::simd) {
-    detail::require(x.size() == shape.size(), "x", "must hold shape.rows * shape.cols values");
+    detail::require_shape(x.size(), shape);
     if (b == backend::simd) simd::hadamard_rows(x.data(), shape, H);
     else reference::hadamard_rows(x.data(), shape, H);
 }

@@ -12,6 +12,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../core/packing.hpp"
+#include "../core/unfused.hpp"
 #include "packing.hpp"
 #include "../formats/int.hpp"
 #include "bytes.hpp"
@@ -98,7 +99,7 @@ inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_r
         const B s = p.stride ? B::load_unaligned(p.scale + k) : B(p.scale[0]);
         B v;
         if constexpr (Form == affine::none) v = q * s;
-        else if constexpr (Form == affine::offset) v = q * s + (p.stride ? B::load_unaligned(p.offset + k) : B(p.offset[0]));
+        else if constexpr (Form == affine::offset) v = mul_unfused(q, s) + (p.stride ? B::load_unaligned(p.offset + k) : B(p.offset[0]));
         else v = (q - (p.stride ? B::load_unaligned(p.zero + k) : B(p.zero[0]))) * s;
         v.store_unaligned(out + i);
     }

@@ -4,6 +4,8 @@
 #pragma once
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include <xsimd/xsimd.hpp>
 
@@ -11,6 +13,20 @@
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
+namespace reference {
+/// Largest |x| bit pattern of x[0 … n) (the scalar twin of simd::max_magnitude_bits).
+inline std::uint32_t max_magnitude_bits(const float* x, std::size_t n) noexcept {
+    std::uint32_t m = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint32_t a;
+        std::memcpy(&a, x + i, sizeof a);
+        a &= 0x7FFFFFFFu;
+        m = a > m ? a : m;
+    }
+    return m;
+}
+}  // namespace reference
+
 namespace simd {
 
 /// Largest finite |x| of x[0 … n) (0 when none); equals observe_absmax.
@@ -75,6 +91,33 @@ inline void minmax(const float* x, std::size_t n, float& lo, float& hi) noexcept
     if (l > h) { l = 0.0f; h = 0.0f; }
     lo = l;
     hi = h;
+}
+
+/// Largest |x| bit pattern (x's bits with the sign cleared) of x[0 … n), 0 when n = 0: above
+/// 0x7F7FFFFF when some x is ±Inf or NaN, and ordered like |x| otherwise. Equals
+/// reference::max_magnitude_bits (an integer maximum).
+template <class Arch = xsimd::default_arch>
+inline std::uint32_t max_magnitude_bits(const float* x, std::size_t n) noexcept {
+    using B = fbatch<Arch>;
+    using I = xsimd::batch<std::int32_t, Arch>;
+    constexpr std::size_t W = B::size;
+    const I mask(0x7FFFFFFF);
+    I m0(0), m1(0);
+    std::size_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        m0 = xsimd::max(m0, xsimd::bitwise_cast<I>(B::load_unaligned(x + i)) & mask);
+        m1 = xsimd::max(m1, xsimd::bitwise_cast<I>(B::load_unaligned(x + i + W)) & mask);
+    }
+    for (; i + W <= n; i += W) m0 = xsimd::max(m0, xsimd::bitwise_cast<I>(B::load_unaligned(x + i)) & mask);
+    alignas(64) std::int32_t lanes[W];
+    xsimd::max(m0, m1).store_aligned(lanes);
+    std::uint32_t m = 0;
+    for (std::size_t l = 0; l < W; ++l) m = std::uint32_t(lanes[l]) > m ? std::uint32_t(lanes[l]) : m;
+    if (i < n) {
+        const std::uint32_t t = reference::max_magnitude_bits(x + i, n - i);
+        m = t > m ? t : m;
+    }
+    return m;
 }
 
 }  // namespace simd
