@@ -123,15 +123,17 @@ TEST_CASE("floating-point quantizers: one shared object, many threads, the one-t
 }
 
 TEST_CASE("codebook, BBQ and QuEST quantizers: one shared object, many threads, the one-thread bits") {
+    // The data holds NaN and ±Inf: BBQ and QuEST saturate them (their default is an error).
+    constexpr auto sat = non_finite::saturate;
     hammer(codebook_quantizer<4>(), "nf4");
     hammer(codebook_quantizer<4>({.double_quant = true}), "nf4 double quant");
     hammer(codebook_quantizer<3>(), "nf3");
-    hammer(bbq_quantizer<4>(), "bbq4");
-    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::per_row}), "bbq4 per row");
-    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = 1.5f}), "bbq4 given sigma");
-    hammer(bbq_quantizer<3, bbq_codes::e2m1>(), "bbq3 e2m1");
-    hammer(quest_quantizer<4>({.sigma_from = sigma_source::per_row}), "quest4 per row");
-    hammer(bbq_quantizer<2>({.hadamard = 32, .zero = bbq_zero::half}), "bbq2 H=32");
+    hammer(bbq_quantizer<4>({.on_non_finite = sat}), "bbq4");
+    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}), "bbq4 per row");
+    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = 1.5f, .on_non_finite = sat}), "bbq4 given sigma");
+    hammer(bbq_quantizer<3, bbq_codes::e2m1>({.on_non_finite = sat}), "bbq3 e2m1");
+    hammer(quest_quantizer<4>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}), "quest4 per row");
+    hammer(bbq_quantizer<2>({.hadamard = 32, .zero = bbq_zero::half, .on_non_finite = sat}), "bbq2 H=32");
 }
 
 TEST_CASE("distinct scheme_instance objects are independent: one per thread, the one-thread bits") {
