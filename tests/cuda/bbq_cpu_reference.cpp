@@ -15,6 +15,7 @@ lowbit::bbq_options cpu_options(const bbq_ref_options& o) {
     c.zero = o.zero;
     c.to_input = o.to_input;
     c.order = o.order;
+    c.on_non_finite = o.saturate ? lowbit::non_finite::saturate : lowbit::non_finite::error;
     return c;
 }
 

@@ -20,6 +20,7 @@ struct bbq_ref_options {
     lowbit::bbq_zero zero = lowbit::bbq_zero::integer;
     bool to_input = true;
     lowbit::nibble_order order = lowbit::nibble_order::low_first;
+    bool saturate = false;  ///< on_non_finite: false non_finite::error (the default), true non_finite::saturate
 };
 
 /// A BBQ / QuEST tensor's arrays.

@@ -18,7 +18,7 @@
 namespace lowbit_cuda_test {
 
 struct tally {
-    std::size_t checks = 0, failed = 0, cases = 0;
+    std::size_t checks = 0, failed = 0, cases = 0, rejected = 0;  // rejected: cases whose input the GPU refuses by policy (the error is checked)
 };
 inline tally& counts() {
     static tally t;

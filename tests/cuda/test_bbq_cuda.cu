@@ -55,6 +55,18 @@ std::vector<float> adversarial_blocks(std::size_t n, std::uint32_t seed) {
     return v;
 }
 
+/// adversarial_blocks with every value the GPU rejects made finite and below 2^100 (NaN → 0.5,
+/// ±Inf and |x| >= 2^100 → ±1e28): ±0, subnormals, ties, zero blocks and large finite values that
+/// the GPU must quantize bit for bit like the CPU.
+std::vector<float> adversarial_finite(std::size_t n, std::uint32_t seed) {
+    auto v = adversarial_blocks(n, seed);
+    for (auto& x : v) {
+        if (std::isnan(x)) x = 0.5f;
+        else if (!(std::fabs(x) < 0x1p100f)) x = std::copysign(1e28f, x);
+    }
+    return v;
+}
+
 struct variant {
     std::string name;
     bbq_ref_options o;
@@ -79,7 +91,8 @@ template <int Bits, bool Quest>
 bool fold_expected(const bbq_ref_options& o, bool fold) {
     if (o.sigma_from != 2 || !fold || Bits > 5) return false;
     const double s = Quest ? double(float(lowbit::quest_format<Bits>::step() * double(o.sigma))) : double(o.sigma);
-    const float inv = float(1.0 / s);
+    const float top = std::numeric_limits<float>::max() / float(1 << (Bits - 1));  // the decode step's cap
+    const float inv = float(1.0 / double(Quest ? std::min(float(s), top) : float(s)));
     return std::isfinite(inv) && inv > 0.0f;
 }
 
@@ -111,6 +124,7 @@ lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks, bool 
     g.zero = o.zero;
     g.to_input = o.to_input;
     g.order = o.order;
+    g.on_non_finite = o.saturate ? lowbit::non_finite::saturate : lowbit::non_finite::error;
     return g;
 }
 
@@ -124,8 +138,43 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
     const std::vector<In> xin = to_type<In>(x32);
     std::vector<float> xc(x32.size());
     for (std::size_t i = 0; i < xc.size(); ++i) xc[i] = to_float_host(xin[i]);
-    const bbq_ref_tensor ref = cpu_bbq_quantize<Bits, Quest, Codes>(o, xc, shape);
-    const std::vector<float> yref = cpu_bbq_dequantize<Bits, Quest, Codes>(o, shape, ref);
+    // The CPU's verdict (non_finite::error throws naming the first non-finite element), and what
+    // the GPU's policy (cuda/bbq.cuh, "Non-finite and huge inputs") makes of this input.
+    std::string cpu_err;
+    bbq_ref_tensor ref;
+    std::vector<float> yref;
+    try {
+        ref = cpu_bbq_quantize<Bits, Quest, Codes>(o, xc, shape);
+        yref = cpu_bbq_dequantize<Bits, Quest, Codes>(o, shape, ref);
+    } catch (const lowbit::error& e) {
+        cpu_err = e.what();
+    }
+    constexpr std::size_t none = std::size_t(-1);
+    std::size_t first_bad = none, first_guard = none, huge_slot = none;
+    for (std::size_t i = 0; i < xc.size(); ++i) {
+        const float a = std::fabs(xc[i]);
+        if (first_guard == none && !(a < 0x1p100f)) first_guard = i;
+        if (first_bad == none && !std::isfinite(xc[i])) first_bad = i;
+    }
+    if (cpu_err.empty() && o.to_input && o.hadamard != 0 && o.sigma_from != 2)
+        for (std::size_t s = 0; s < ref.scales.size() && huge_slot == none; ++s)
+            if (std::fabs(ref.scales[s]) * float(1 << (Bits - 1)) >= 0x1p100f) huge_slot = s;
+    std::string want_arg, want_text;  // empty: the GPU must accept and equal the CPU
+    if (!cpu_err.empty()) {
+        expect(!o.saturate && first_bad != none, label + ": the CPU throws only for a non-finite input under non_finite::error: " + cpu_err);
+        want_arg = "x";
+        want_text = cpu_err;  // the very same message
+    } else if (first_bad != none) {
+        expect(o.saturate, label + ": the CPU accepted a non-finite input under non_finite::error");
+        want_arg = "options.on_non_finite";
+        want_text = "element " + std::to_string(first_bad) + " is not finite";
+    } else if (first_guard != none) {
+        want_arg = "x";
+        want_text = "element " + std::to_string(first_guard) + " has |x| >= 2^100";
+    } else if (huge_slot != none) {
+        want_arg = "t.scales";
+        want_text = "slot " + std::to_string(huge_slot) + ":";
+    }
 
     lc::device_buffer<In> dx;
     std::vector<In> xpad(xin.size() + 1);
@@ -147,6 +196,19 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
     const bool lanes = shape.cols % 128 == 0 && (o.hadamard == 128 || !transform);
     expect(q.decode_path(shape) == (lanes ? lc::bbq_decode_path::lanes16 : lc::bbq_decode_path::per_block), what + ": decode path");
     note_path(scheme + (lanes ? " decode lanes16" : " decode per_block"));
+    if (!want_arg.empty()) {  // the GPU refuses this input: the error, its argument and message
+        ++counts().rejected;
+        note_path(scheme + " rejects " + want_arg);
+        try {
+            q.quantize(xdev, shape, t);
+            expect(false, what + ": no exception (expected " + want_arg + ")");
+        } catch (const lowbit::error& e) {
+            expect(e.argument() == want_arg, what + ": error argument " + e.argument() + ", expected " + want_arg);
+            expect(std::string(e.what()).find(want_text) != std::string::npos, what + ": message " + e.what() + " lacks " + want_text);
+        }
+        lowbit::cuda::check(cudaDeviceSynchronize(), "quantize (rejected)");
+        return;
+    }
     for (int pass = 0; pass < 2; ++pass) {
         const int pat = pass ? 0x5a : 0xa5;
         t.packed.reserve(pbytes);
@@ -208,6 +270,12 @@ void run_scheme(const std::string& name, bbq_zero zero) {
     { auto o = base; o.sigma_from = 2; o.sigma = 1e-40f; vs.push_back({"given-sigma-subnormal", o, 0, false, true, true}); }
     { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-unaligned", o, 0, true, true, true}); }
     vs.push_back({"unaligned", base, 0, true});
+    // non_finite::saturate: the GPU equals the CPU on finite inputs and refuses non-finite ones.
+    { auto o = base; o.saturate = true; vs.push_back({"saturate", o, 0, false, true, true}); }
+    // Decode steps capped at FLT_MAX / 2^(B-1) (σ given near FLT_MAX), without the inverse
+    // transform (whose guarded form the GPU refuses) and with H = 0: compared bit for bit.
+    { auto o = base; o.sigma_from = 2; o.sigma = 3e38f; o.to_input = false; vs.push_back({"capped-scale", o, 0, false, false, true}); }
+    { auto o = base; o.sigma_from = 2; o.sigma = 3e38f; o.hadamard = 0; vs.push_back({"capped-scale-H0", o, 0, false, false, true}); }
     const shape2d shapes[] = {{1, 1}, {1, 31}, {1, 4097}, {3, 64}, {5, 172}, {7, 96}, {64, 128}, {33, 256}, {1024, 1024}, {1, big}, {(1u << 12) + 1, 256}};
     for (const auto& v : vs)
         for (const auto& s : shapes) {
@@ -216,12 +284,14 @@ void run_scheme(const std::string& name, bbq_zero zero) {
             // Large shapes: only the default options and per row (the rest are covered at the small sizes).
             if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma" && v.name != "grid-3") continue;
             if (v.small && s.size() > 65536) continue;
-            const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f), ad = adversarial_blocks(s.size(), 11);
+            const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f), ad = adversarial_blocks(s.size(), 11),
+                                     af = adversarial_finite(s.size(), 13);
             if (!quick) {
                 run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned, v.fold);
                 run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned, v.fold);
             }
             run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned, v.fold);
+            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial-finite", v.o, af, s, v.max_blocks, v.unaligned, v.fold);
             if (!large)
                 run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned, v.fold);
         }
@@ -253,6 +323,22 @@ void run_errors() {
         lc::device_buffer<float> s(1), y(64);
         q.dequantize(lc::bbq_tensor_view{{1, 64}, p.data(), s.data(), s.data(), 2}, y.data());
     }, "t.slots", "slot count of other options");
+    // A decode step that reaches 2^100 under the inverse transform: refused when built (σ or γ given).
+    throws([] { lc::quest_quantizer<4> q({.sigma_from = lc::bbq_sigma::given, .sigma = 3e38f}); }, "options.sigma", "huge given sigma, to_input");
+    throws([] { lc::bbq_quantizer<4> q({.gamma = 1e31f}); }, "options.gamma", "huge gamma, to_input");
+    { lc::bbq_quantizer<4> q({.gamma = 1e31f, .to_input = false}); expect(true, "huge gamma without the inverse transform is accepted"); }
+    // An empty tensor has no σ slot (the CPU's detail::sigma_slots), per row included.
+    for (const shape2d s : {shape2d{0, 64}, shape2d{1u << 27, 0}}) {
+        lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::per_row});
+        lc::device_bbq_tensor t;
+        q.quantize(static_cast<const float*>(nullptr), s, t);
+        expect(t.slots == 0, "empty tensor " + std::to_string(s.rows) + "x" + std::to_string(s.cols) + ": no sigma slot");
+    }
+    throws([] {
+        lc::bbq_quantizer<4> q;
+        lc::device_bbq_tensor t;
+        q.quantize(static_cast<const float*>(nullptr), {std::size_t(1) << 40, std::size_t(1) << 40}, t);
+    }, "shape", "rows * cols overflowing size_t");
 }
 
 }  // namespace
@@ -270,7 +356,7 @@ int main(int argc, char** argv) {
         run_scheme<4, false, bbq_codes::int_b>("bbq4", bbq_zero::integer);
         if (!quick) {  // 4097 x 4096 > 2^24: σ's tree needs three levels below the top
             const shape2d s{4097, 4096};
-            run_case<4, false, bbq_codes::int_b, float>("bbq4 per-tensor (3-level tree) adversarial", {}, adversarial_blocks(s.size(), 5), s);
+            run_case<4, false, bbq_codes::int_b, float>("bbq4 per-tensor (3-level tree) adversarial-finite", {}, adversarial_finite(s.size(), 5), s);
             run_case<4, false, bbq_codes::int_b, __nv_bfloat16>("bbq4 per-tensor (3-level tree) gaussian", {}, lowbit_test::gaussian(s.size(), 3, 0.02f), s);
         }
         run_scheme<1, false, bbq_codes::int_b>("bbq1", bbq_zero::half);
@@ -293,7 +379,7 @@ int main(int argc, char** argv) {
         std::printf("FAIL: exception: %s\n", e.what());
         ++counts().failed;
     }
-    std::printf("test_bbq_cuda: %zu cases, %zu checks, %zu passed, %zu failed\n", counts().cases, counts().checks,
-                counts().checks - counts().failed, counts().failed);
+    std::printf("test_bbq_cuda: %zu cases (%zu refused by the GPU's non-finite / guard policy, error checked), %zu checks, %zu passed, %zu failed\n",
+                counts().cases, counts().rejected, counts().checks, counts().checks - counts().failed, counts().failed);
     return counts().failed ? 1 : 0;
 }

@@ -68,7 +68,8 @@ std::vector<float> ties(std::size_t n) {
     return v;
 }
 
-/// lowbit_test::adversarial plus whole blocks that are all +0 (−0 first), all −0, all NaN, all ±Inf.
+/// lowbit_test::adversarial plus whole blocks that are all +0 (−0 first), all −0, all NaN, all ±Inf,
+/// subnormals, and ±FLT_MAX mixes (the saturations of huge finite ranges).
 std::vector<float> adversarial_groups(std::size_t n, std::uint32_t seed) {
     auto v = lowbit_test::adversarial(n, seed, 0.25f);
     const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
@@ -78,6 +79,13 @@ std::vector<float> adversarial_groups(std::size_t n, std::uint32_t seed) {
     fill(96, 128, [&](std::size_t i) { v[i] = nan; });
     fill(128, 160, [&](std::size_t i) { v[i] = i % 2 ? inf : -inf; });
     fill(160, 192, [&](std::size_t i) { v[i] = i % 3 ? 1e-45f : -0.0f; });  // subnormals only
+    // Huge finite ranges (README "Non-finite inputs", integers): ±FLT_MAX together (an asymmetric
+    // range wider than FLT_MAX: affine_step narrows it; MSE error sums saturate), and FLT_MAX with
+    // small values (a scale whose end code would decode past FLT_MAX steps down: finish_slot).
+    const float fmax = std::numeric_limits<float>::max();
+    fill(192, 224, [&](std::size_t i) { v[i] = i % 4 == 0 ? fmax : i % 4 == 1 ? -fmax : float(int(i % 7) - 3); });
+    fill(224, 256, [&](std::size_t i) { v[i] = i % 2 ? fmax : 0.25f * float(i % 5); });
+    fill(256, 288, [&](std::size_t i) { v[i] = i % 2 ? -fmax : 3.0e38f; });
     if (n > 4096) fill(2048, 4096, [&](std::size_t i) { v[i] = 0.0f; });  // whole rows of zeros in 2-D shapes
     return v;
 }

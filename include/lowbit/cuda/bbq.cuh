@@ -37,6 +37,25 @@
 //                  element), then a packing kernel.
 //   dequantize     16 lanes per Hadamard block or one thread per block (decode_path()), decode →
 //                  inverse transform (the transform itself) → store.
+//
+// Non-finite and huge inputs (README.md, "Non-finite inputs", CUDA row). Mirrored exactly: the
+// decode step s is capped at FLT_MAX / 2^{B−1} (scale_for_dev, and the σ-given fold); an empty
+// tensor (rows or cols 0) has no σ slot; rows · cols overflowing size_t is an error naming
+// "shape". Policy instead of the CPU's guarded path: quantize runs one scan kernel
+// (bbq_guard_scan_kernel, after σ, before the encode; its result comes back after the encode,
+// so quantize synchronises `stream` once) and throws lowbit::error
+//   - "x", with the CPU's very message, naming the first non-finite element, under
+//     non_finite::error (the default) — what the CPU throws;
+//   - "options.on_non_finite" when the input holds a non-finite value under non_finite::saturate
+//     (the CPU saturates; the GPU does not implement it);
+//   - "x" naming the first element with |x| >= 2^100 (finite): the CPU transforms such blocks
+//     pre-scaled by 2^−k; the GPU does not;
+//   - "t.scales" naming the first slot with 2^{B−1} · s >= 2^100 (σ computed from such data)
+//     when dequantize would inverse-transform (to_input, H != 0): the CPU guards that transform.
+// The constructor refuses a σ or γ given that makes such a step under the inverse transform
+// ("options.sigma" / "options.gamma"). Every input the GPU accepts gives the CPU's bits; after
+// an error t's contents are unspecified (as on the CPU). tests/cuda/test_bbq_cuda.cu asserts
+// each error and compares every accepted case bit for bit, capped decode steps included.
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -45,9 +64,11 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <type_traits>
 
 #include "../core/granularity.hpp"
+#include "../core/non_finite.hpp"
 #include "../core/packing.hpp"
 #include "../formats/bbq.hpp"
 #include "../transform/hadamard.hpp"
@@ -74,6 +95,7 @@ struct bbq_options {
     nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
     unsigned max_blocks = 0;                       ///< grid cap of the σ and fused encode kernels (0: what fits; tests set it small)
     bool fold = true;                              ///< σ given: thresholds moved back through 1/√128 and 1/σ (false: multiply, as for σ computed)
+    non_finite on_non_finite = non_finite::error;  ///< ±Inf / NaN in x: error (the CPU's default); saturate throws (file comment)
 };
 
 /// The encode kernel a quantize call launches (rotated_quantizer::encode_path; the file comment
@@ -251,13 +273,47 @@ __device__ __forceinline__ float safe_inverse_dev(float s) {
 }
 
 /// The decode step s of σ (rotated_quantizer::scale_for).
+/// At most FLT_MAX / 2^{B−1}, so that every level · s is finite (std::min(s, top) as the CPU forms it).
+inline constexpr float bbq_max_finite = 3.40282346638528859812e+38f;
+template <int Bits>
+inline constexpr float bbq_scale_top = bbq_max_finite / float(1 << (Bits - 1));
 template <int Bits, bool Quest, class C>
 __device__ __forceinline__ float scale_for_dev(float sigma, const C& c) {
-    if constexpr (Quest) return __double2float_rn(__dmul_rn(c.quest_step, double(sigma)));
+    constexpr float top = bbq_scale_top<Bits>;
+    float s;
+    if constexpr (Quest) s = __double2float_rn(__dmul_rn(c.quest_step, double(sigma)));
     else {
         const float gamma = c.gamma > 0.0f ? c.gamma : __double2float_rn(__dmul_rn(bbq_zeta, double(sigma)));
-        return __fdiv_rn(gamma, float(1 << (Bits - 1)));
+        s = __fdiv_rn(gamma, float(1 << (Bits - 1)));
     }
+    return top < s ? top : s;
+}
+
+/// Magnitude bits from which the CPU's guarded block path is taken: |x| >= 2^100, ±Inf, NaN
+/// (quantizers/bbq.hpp detail::rotated_guard_bits).
+inline constexpr std::uint32_t bbq_guard_bits = 0x71800000u;
+
+/// The non-finite / guard scan of quantize(): out[0] = first non-finite index, out[1] = first
+/// index of a value the CPU transforms on its guarded path (|x| >= 2^100 or non-finite), out[2] =
+/// first slot whose decode step s has 2^{B−1} · s >= 2^100 (checked when `scales` is set: the CPU
+/// inverse-transforms such slots the guarded way). ULLONG_MAX where none; out is preset to it.
+template <int Bits, class In>
+__global__ void __launch_bounds__(bbq_threads) bbq_guard_scan_kernel(const In* __restrict__ x, std::size_t n, const float* scales,
+                                                                      std::size_t slots, unsigned long long* out) {
+    const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
+    unsigned long long bad = ~0ull, guard = ~0ull;
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += stride) {
+        const std::uint32_t m = __float_as_uint(to_float(x[i])) & 0x7FFFFFFFu;
+        if (m >= bbq_guard_bits) [[unlikely]] {
+            guard = guard < i ? guard : i;
+            if (m > 0x7F7FFFFFu) bad = bad < i ? bad : i;
+        }
+    }
+    if (guard != ~0ull) atomicMin(&out[1], guard);
+    if (bad != ~0ull) atomicMin(&out[0], bad);
+    if (scales)
+        for (std::size_t s = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; s < slots; s += stride)
+            if (__fmul_rn(fabsf(scales[s]), float(1 << (Bits - 1))) >= 0x1p100f) [[unlikely]] atomicMin(&out[2], (unsigned long long)s);
 }
 
 /// σ from Σx² and the finite count.
@@ -1038,6 +1094,7 @@ public:
         c_.gamma = opt_.gamma;
         c_.zero_half = opt_.zero == bbq_zero::half;
         c_.norm128 = hadamard_norm(128);
+        check_given_scale();
         build_tables();  // last: the folded thresholds are moved back through c_.norm128
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
@@ -1066,9 +1123,11 @@ public:
     /// Quantizes a row-major `shape` tensor x (device float, __half or __nv_bfloat16) into t.
     template <class In>
     void quantize(const In* x, shape2d shape, device_bbq_tensor& t, cudaStream_t stream = nullptr) {
-        const std::size_t n = shape.size();
         t.shape = shape;
-        t.slots = opt_.sigma_from == bbq_sigma::per_row ? shape.rows : (n ? 1 : 0);
+        require_shape(shape.rows, shape.cols);
+        const std::size_t n = shape.size();
+        // No σ slot for an empty tensor (rows or cols 0: the CPU's detail::sigma_slots).
+        t.slots = n == 0 ? 0 : opt_.sigma_from == bbq_sigma::per_row ? shape.rows : 1;
         t.packed.reserve(packed_size(n, code_bits));
         t.sigmas.reserve(t.slots);
         t.scales.reserve(t.slots);
@@ -1078,6 +1137,7 @@ public:
     /// Quantizes into arrays the caller owns (sizes as device_bbq_tensor's).
     template <class In>
     void quantize_into(const In* x, shape2d shape, bbq_tensor_view t, cudaStream_t stream = nullptr) {
+        require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         lowbit::detail::require(n == 0 || x != nullptr, "x", "must not be null");
         if (n == 0) return;
@@ -1104,12 +1164,25 @@ public:
             kernel<<<grid, detail::bbq_threads, smem, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
         }
+        // The guard scan (file comment, "Non-finite and huge inputs"): after σ and s exist, before
+        // the encode; its three indices come back after the encode, one host synchronisation.
+        guard_.reserve(3);
+        check(cudaMemsetAsync(guard_.data(), 0xFF, 3 * sizeof(unsigned long long), stream), "cudaMemsetAsync");
+        const bool check_scales = opt_.to_input && opt_.hadamard != 0 && opt_.sigma_from != bbq_sigma::given;
+        const unsigned scan_grid = std::min<unsigned>(detail::bbq_blocks(n), unsigned(sms()) * 16u);
+        detail::bbq_guard_scan_kernel<Bits, In><<<scan_grid, detail::bbq_threads, 0, stream>>>(
+            x, n, check_scales ? t.scales : nullptr, check_scales ? t.slots : 0, guard_.data());
+        check_launch("bbq quantize (guard scan)");
         switch (encode_path(x, shape, t.packed)) {
-            case bbq_encode_path::pairs_folded: return launch_pairs<true>(x, n, cols, t.packed, src, stream);
-            case bbq_encode_path::pairs: return launch_pairs<false>(x, n, cols, t.packed, src, stream);
-            case bbq_encode_path::lanes16: return launch_lanes16(x, n, cols, t.packed, src, stream);
-            case bbq_encode_path::per_block: return encode_blocks(x, shape, t.packed, src, stream);
+            case bbq_encode_path::pairs_folded: launch_pairs<true>(x, n, cols, t.packed, src, stream); break;
+            case bbq_encode_path::pairs: launch_pairs<false>(x, n, cols, t.packed, src, stream); break;
+            case bbq_encode_path::lanes16: launch_lanes16(x, n, cols, t.packed, src, stream); break;
+            case bbq_encode_path::per_block: encode_blocks(x, shape, t.packed, src, stream); break;
         }
+        unsigned long long g[3];
+        check(cudaMemcpyAsync(g, guard_.data(), sizeof g, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync");
+        check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        throw_guarded(g);
     }
 
     /// Dequantizes t (made by this quantizer's options) into y (device float, __half or
@@ -1118,6 +1191,7 @@ public:
     void dequantize(const bbq_tensor_view& t, Out* y, cudaStream_t stream = nullptr) const {
         const std::size_t n = t.shape.size();
         if (n == 0) return;
+        require_shape(t.shape.rows, t.shape.cols);
         lowbit::detail::require(y != nullptr && t.packed != nullptr && t.scales != nullptr, "t", "needs packed codes, scales and an output");
         const std::size_t slots = opt_.sigma_from == bbq_sigma::per_row ? t.shape.rows : 1;
         lowbit::detail::require(t.slots == slots, "t.slots", "must hold one scale per slot of this quantizer's options");
@@ -1225,7 +1299,7 @@ private:
             };
             const float sigma = opt_.sigma;
             float mult;
-            if constexpr (Quest) mult = inverse(float(quest_format<Bits>::step() * double(sigma)));
+            if constexpr (Quest) mult = inverse(std::min(float(quest_format<Bits>::step() * double(sigma)), detail::bbq_scale_top<Bits>));
             else mult = inverse(sigma);
             if (!(mult > 0.0f) || !std::isfinite(mult)) return;
             const float a = c_.norm128;
@@ -1236,8 +1310,50 @@ private:
         }
     }
 
+    /// The CPU's error for a non-finite input under non_finite::error (same argument and text).
+    [[noreturn]] static void throw_non_finite(std::size_t i) {
+        throw error("x", "element " + std::to_string(i) +
+                             " is not finite: BBQ and QuEST mix it into its whole Hadamard block (options.on_non_finite = "
+                             "non_finite::saturate maps NaN to 0 and ±Inf to ± the block's largest finite |x|)");
+    }
+    /// The policy of the guard scan's result g (file comment).
+    void throw_guarded(const unsigned long long (&g)[3]) const {
+        constexpr unsigned long long none = ~0ull;
+        if (g[0] != none && opt_.on_non_finite == non_finite::error) throw_non_finite(std::size_t(g[0]));
+        if (g[0] != none)
+            throw error("options.on_non_finite", "non_finite::saturate: element " + std::to_string(g[0]) +
+                                                     " is not finite, and the CUDA backend does not saturate (the CPU's "
+                                                     "rotated_quantizer does: quantize this tensor there)");
+        if (g[1] != none)
+            throw error("x", "element " + std::to_string(g[1]) +
+                                 " has |x| >= 2^100: the guarded (pre-scaled) Hadamard transform is not implemented on the GPU "
+                                 "(the CPU's rotated_quantizer handles it: quantize this tensor there)");
+        if (g[2] != none)
+            throw error("t.scales", "slot " + std::to_string(g[2]) +
+                                        ": its decode step s has 2^(B-1) * s >= 2^100, whose inverse transform the GPU does not "
+                                        "guard (the CPU's rotated_quantizer handles it)");
+    }
+    /// The σ-given or γ-given decode step must not be huge when dequantize inverse-transforms.
+    void check_given_scale() const {
+        if (!opt_.to_input || opt_.hadamard == 0) return;
+        constexpr float top = detail::bbq_scale_top<Bits>;
+        float s = -1.0f;
+        if constexpr (Quest) {
+            if (opt_.sigma_from == bbq_sigma::given) s = float(quest_format<Bits>::step() * double(opt_.sigma));
+        } else if (opt_.gamma > 0.0f) {
+            s = opt_.gamma / float(1 << (Bits - 1));
+        } else if (opt_.sigma_from == bbq_sigma::given) {
+            s = float(bbq_zeta * double(opt_.sigma)) / float(1 << (Bits - 1));
+        }
+        s = top < s ? top : s;
+        lowbit::detail::require(!(s * float(1 << (Bits - 1)) >= 0x1p100f), opt_.gamma > 0.0f && !Quest ? "options.gamma" : "options.sigma",
+                                "gives a decode step s with 2^(B-1) * s >= 2^100 while to_input inverse-transforms: the GPU does not "
+                                "guard that transform (the CPU's rotated_quantizer does; or set to_input = false / hadamard = 0)");
+    }
+
     options opt_;
     consts c_{};
+    device_buffer<unsigned long long> guard_;
     device_buffer<unsigned char> work_;
     device_buffer<std::uint8_t> scratch_;
 };

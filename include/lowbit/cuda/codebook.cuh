@@ -17,7 +17,7 @@
 // formats/codebook.hpp, the CPU's own definition); x̂ = level[code] · a. Double quantisation: with
 // m = float(tree_sum(a_g) / groups) (core/reduce.hpp's order) and per block of 256 groups
 // d = max |a_g − m| / 127, q_g = clamp(rint((a_g − m) / d), ±127) (0 when d = 0), and every code
-// and value uses a'_g = max(0, m + q_g·d). Products are __fmul_rn / __fadd_rn / __fdiv_rn, so no
+// and value uses a'_g = min(max(0, m + q_g·d), FLT_MAX). Products are __fmul_rn / __fadd_rn / __fdiv_rn, so no
 // contraction into FMA can change a bit.
 //
 // Bit layout: core/packing.hpp's. A unit u is elements 8u … 8u+7 = Bits whole bytes of the
@@ -208,14 +208,14 @@ struct plain_scales {
     const float* s;
     __device__ float operator()(std::size_t g) const { return s[g]; }
 };
-/// Double-quantised scales a'_g = max(0, m + q_g · d_{g/256}) (codebook_tensor::scale on the CPU).
+/// Double-quantised scales a'_g = min(max(0, m + q_g · d_{g/256}), FLT_MAX) (codebook_tensor::scale on the CPU).
 struct dq_scales {
     const std::int8_t* q;
     const float* d;
     const float* m;
     __device__ float operator()(std::size_t g) const {
         const float a = __fadd_rn(*m, __fmul_rn(float(q[g]), d[g / codebook_dq_block]));
-        return a > 0.0f ? a : 0.0f;
+        return a > 0.0f ? fminf(a, 3.40282346638528859812e+38f) : 0.0f;  // m + q·d may round past FLT_MAX: saturates
     }
 };
 
@@ -612,6 +612,7 @@ public:
     /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
     template <device_element In>
     void quantize(const In* x, shape2d shape, tensor_type& t, cudaStream_t stream = 0) {
+        require_shape(shape.rows, shape.cols);
         const std::size_t groups = group_count(shape);
         t.shape = shape;
         t.packed.reserve(packed_size(shape.size(), bits) + 8);  // + 8: whole-word stores of the last unit stay inside
@@ -629,6 +630,7 @@ public:
     /// or q per group, d per 256 groups and one m).
     template <device_element In>
     void quantize(const In* x, shape2d shape, codebook_tensor_view t, cudaStream_t stream = 0) {
+        require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         if (opt_.double_quant && t.dq_mean && n == 0) check(cudaMemsetAsync(t.dq_mean, 0, sizeof(float), stream), "cudaMemsetAsync");
         if (n == 0) return;
@@ -670,6 +672,7 @@ public:
     /// Dequantizes t (device) into y (device, t.size() values).
     template <device_element Out>
     void dequantize(codebook_tensor_view t, Out* y, cudaStream_t stream = 0) const {
+        require_shape(t.shape.rows, t.shape.cols);
         const std::size_t n = t.size();
         if (n == 0) return;
         lowbit::detail::require(y != nullptr, "y", "must be a device pointer");

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "../core/checked.hpp"
 #include "../core/error.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -16,6 +17,13 @@ namespace cuda {
 inline void check(cudaError_t status, const char* what) {
     if (status == cudaSuccess) return;
     throw error(what, std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status));
+}
+
+/// Throws lowbit::error naming "shape" when rows · cols does not fit std::size_t (the CPU's
+/// detail::require_shape): every quantize and dequantize entry checks it before sizing a buffer.
+inline void require_shape(std::size_t rows, std::size_t cols) {
+    if (lowbit::detail::mul_overflows(rows, cols)) [[unlikely]]
+        throw error("shape", "rows * cols = " + std::to_string(rows) + " * " + std::to_string(cols) + " overflows std::size_t");
 }
 
 /// Checks the launch that just happened on this thread (configuration errors, not execution).

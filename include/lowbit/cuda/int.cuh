@@ -11,7 +11,12 @@
 // The semantics are the CPU file comment's: scales are rounded to their storage type first and the
 // codes use the stored value; a zero scale gives inverse 0; NaN encodes as code-domain 0; ±Inf
 // saturates; the full-range absmax scale is x_extreme / qmin with the first element of largest
-// magnitude; non-finite values are ignored by every observer.
+// magnitude; non-finite values are ignored by every observer. Huge finite inputs saturate as on
+// the CPU (README.md, "Non-finite inputs"): an asymmetric range wider than FLT_MAX is narrowed to
+// [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] (affine_step), a scale whose end code would decode past
+// FLT_MAX steps down to the largest that keeps it finite (finish_slot), and the MSE search's
+// error sums saturate at FLT_MAX (trial_error). Every quantize / dequantize names "shape" when
+// rows · cols overflows size_t.
 //
 // Launch sequences (all on the caller's stream, no host synchronisation; quantize_path() names
 // the one a shape takes):
@@ -174,6 +179,24 @@ struct slot_out {
     int_param p;
 };
 
+inline constexpr float max_finite_f = 3.40282346638528859812e+38f;
+/// The largest |code| a decode multiplies by s (the CPU's code_magnitude).
+template <class Format>
+__host__ __device__ constexpr float code_magnitude() {
+    return float(Format::is_signed ? (-Format::qmin > Format::qmax ? -Format::qmin : Format::qmax) : Format::qmax);
+}
+
+/// s = (hi − lo) / qmax; a range wider than FLT_MAX (hi − lo overflows) is first narrowed to
+/// [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] (the CPU's affine_step).
+template <class Format>
+__device__ __forceinline__ float affine_step(float& lo, float& hi) {
+    const float s = __fdiv_rn(__fsub_rn(hi, lo), float(Format::qmax));
+    if (isfinite(s)) [[likely]] return s;
+    lo = lo < -max_finite_f / 2 ? -max_finite_f / 2 : lo;  // std::max(lo, −FLT_MAX/2)
+    hi = max_finite_f / 2 < hi ? max_finite_f / 2 : hi;    // std::min(hi, FLT_MAX/2)
+    return __fdiv_rn(__fsub_rn(hi, lo), float(Format::qmax));
+}
+
 /// Everything after the rule: store the scale (and offset / zero point), derive the parameters.
 /// `lo` is the (widened, for zero_point) lower end of an unsigned format's range.
 template <class Format, affine Form, class ScaleT>
@@ -185,6 +208,20 @@ __device__ slot_out<ScaleT> finish_slot(float s, float lo) {
     if constexpr (Form == affine::offset) {
         o.m = store_scale<ScaleT>(lo);
         o.p.offset = load_scale(o.m);
+    }
+    // Saturation (the CPU's finish_slot / saturate_scale): every decoded value code · s (+ m) must
+    // stay finite; a scale whose end code would decode past FLT_MAX steps down to the largest
+    // value that keeps it finite. Not for fp16 scales, exactly as the CPU skips them (a finite
+    // fp16 scale cannot reach it; an infinite one, e.g. the Gaussian rule's s = float(step · rms)
+    // of a group holding ±FLT_MAX, stays +Inf there too).
+    if constexpr (!std::is_same_v<ScaleT, __half>)
+    if (!isfinite(__fadd_rn(__fmul_rn(o.p.scale, code_magnitude<Format>()), o.p.offset))) [[unlikely]] {
+        float m = fabsf(o.p.scale);
+        while (!isfinite(__fadd_rn(__fmul_rn(m, code_magnitude<Format>()), o.p.offset)))
+            m = nextafterf(m < max_finite_f ? m : max_finite_f, 0.0f);
+        o.s = store_scale<ScaleT>(copysignf(m, s));
+        o.p.scale = load_scale(o.s);
+        o.p.inv = inverse(o.p.scale);
     }
     if constexpr (Form == affine::zero_point) {
         float z = o.p.inv == 0.0f ? 0.0f : rintf(__fmul_rn(-lo, o.p.inv));
@@ -204,7 +241,8 @@ __device__ slot_out<ScaleT> finish_range(float lo, float hi) {
         lo = 0.0f < lo ? 0.0f : lo;  // std::min(lo, 0.0f)
         hi = hi < 0.0f ? 0.0f : hi;  // std::max(hi, 0.0f)
     }
-    return finish_slot<Format, Form, ScaleT>(__fdiv_rn(__fsub_rn(hi, lo), float(Format::qmax)), lo);
+    const float s = affine_step<Format>(lo, hi);
+    return finish_slot<Format, Form, ScaleT>(s, lo);
 }
 
 /// The slot for every rule but mse_search (slot_for in quantizers/int.hpp).
@@ -264,7 +302,8 @@ __device__ float trial_error(std::size_t count, At&& at, float s, float m) {
         const double d = __dsub_rn(double(x), __dadd_rn(__dmul_rn(double(r), double(s)), double(m)));
         e = __dadd_rn(e, __dmul_rn(d, d));
     }
-    return __double2float_rn(e);
+    // Saturated at FLT_MAX (the CPU's trial_error): huge groups still choose a candidate.
+    return __double2float_rn(double(max_finite_f) < e ? double(max_finite_f) : e);  // std::min(e, FLT_MAX)
 }
 
 /// The MSE search (49 candidates, k = 64 … 16) by one block; thread j < 49 evaluates k = 64 − j.
@@ -644,6 +683,7 @@ public:
     /// Quantizes x (device, row-major `shape`) into t's device arrays, computing the scales.
     template <device_element In>
     void quantize(const In* x, shape2d shape, int_tensor_view<ScaleT>& t, cudaStream_t stream = 0) {
+        require_shape(shape.rows, shape.cols);
         set_layout(shape, t);
         check_view(t, x);
         const std::size_t n = shape.size();
@@ -681,6 +721,7 @@ public:
     /// Owning-tensor convenience: sizes t for `shape` and quantizes into it.
     template <device_element In>
     void quantize(const In* x, shape2d shape, device_int_tensor<ScaleT>& t, cudaStream_t stream = 0) {
+        require_shape(shape.rows, shape.cols);
         t.allocate(shape, opt_.gran, bits, opt_.form, opt_.order);
         quantize(x, shape, t.view(), stream);
     }
@@ -689,6 +730,7 @@ public:
     /// kernel. t's layout fields must match these options and `shape`.
     template <device_element In>
     void quantize_with_scales(const In* x, shape2d shape, const int_tensor_view<ScaleT>& t, cudaStream_t stream = 0) const {
+        require_shape(shape.rows, shape.cols);
         lowbit::detail::require(t.shape == shape && t.gran.type == opt_.gran.type && t.gran.axis == opt_.gran.axis &&
                                     t.gran.group_size == opt_.gran.group_size && t.form == opt_.form && t.order == opt_.order,
                                 "t", "layout (shape, granularity, form, nibble order) must match the quantizer and shape");
@@ -708,6 +750,7 @@ public:
     /// Dequantizes t (device) into y (device, t.size() values). Uses t's own layout.
     template <device_element Out>
     static void dequantize(const int_tensor_view<ScaleT>& t, Out* y, cudaStream_t stream = 0) {
+        require_shape(t.shape.rows, t.shape.cols);
         check_view(t, y);
         const std::size_t n = t.size();
         if (n == 0) return;

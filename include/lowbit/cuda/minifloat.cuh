@@ -23,6 +23,9 @@
 //                  agree on amax with warp shuffles, store the scale and encode (one read)
 //   other groups and rows: one thread per slot writes the scale, then the encode kernel
 // Thread u always owns elements 8u … 8u+7 and bytes [u·Bits, (u+1)·Bits) of the packed stream.
+// Non-finite inputs as on the CPU (README.md, "Non-finite inputs"): a minifloat slot of inverse 0
+// (s = 0, e.g. an all-Inf tensor) encodes ±Inf as ±0, never NaN (encode_slot_elem); MX, NVFP4 and
+// log keep their own CPU rules. Every entry names "shape" when rows · cols overflows size_t.
 //
 //   lowbit::cuda::minifloat_quantizer<lowbit::e4m3fn> q;        // per tensor, float scale
 //   lowbit::cuda::device_fp_tensor<float> t;
@@ -123,6 +126,17 @@ __device__ __forceinline__ std::uint8_t encode_elem(float x, float inv, const ro
     }
 }
 
+/// encode_elem under a slot's policy. A minifloat slot of inverse 0 (s = 0, or 1/s overflows) has
+/// no finite magnitude to saturate ±Inf to: its ±Inf encode as ±0, never as NaN (Inf · 0) — the
+/// CPU minifloat_quantizer's encode_run. Policies opt in with `zero_inverse_zeroes_inf` (MX never
+/// has inverse 0; NVFP4 and log keep their CPU rule).
+template <class Elem, class Policy>
+__device__ __forceinline__ std::uint8_t encode_slot_elem(float x, float inv, const rounding& r, std::uint64_t index) {
+    if constexpr (requires { Policy::zero_inverse_zeroes_inf; })
+        if (inv == 0.0f && isinf(x)) [[unlikely]] x = copysignf(0.0f, x);
+    return encode_elem<Elem>(x, inv, r, index);
+}
+
 /// Element decode: decode(code) · scale.
 template <class Elem>
 __device__ __forceinline__ float decode_elem(std::uint8_t c, float scale) {
@@ -145,6 +159,7 @@ __device__ __forceinline__ std::uint32_t group_max(std::uint32_t k) {
 template <class Format, class ScaleT>
 struct absmax_policy {
     using stored = ScaleT;
+    static constexpr bool zero_inverse_zeroes_inf = true;  // encode_slot_elem
     __device__ static stored make(float amax, const float*) { return store_scale<ScaleT>(__fdiv_rn(amax, Format::max())); }
     __device__ static float inverse(stored s, const float*) { return safe_inverse(load_scale(s)); }
     __device__ static float value(stored s, const float*) { return load_scale(s); }
@@ -206,17 +221,17 @@ __global__ void encode_kernel(const In* x, int_layout L, std::uint8_t* packed, t
         if (m > 0 && (u % W) == 0) scales[u / W] = s;
         const float inv = Policy::inverse(s, global);
 #pragma unroll
-        for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_elem<Elem>(v[j], inv, rnd, u * 8 + j)) << (8 * j);
+        for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], inv, rnd, u * 8 + j)) << (8 * j);
     } else {
         if (m == 0) return;
         if (L.unit_uniform) {
             const float inv = Policy::inverse(scales[unit_slot(L, u * 8)], global);
 #pragma unroll
-            for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_elem<Elem>(v[j], inv, rnd, u * 8 + j)) << (8 * j);
+            for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], inv, rnd, u * 8 + j)) << (8 * j);
         } else {
             slot_walker w(L, u * 8);
             for (int j = 0; j < m; ++j) {
-                codes |= std::uint64_t(encode_elem<Elem>(v[j], Policy::inverse(scales[w.s], global), rnd, u * 8 + j)) << (8 * j);
+                codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], Policy::inverse(scales[w.s], global), rnd, u * 8 + j)) << (8 * j);
                 w.next(L);
             }
         }
@@ -253,6 +268,7 @@ __global__ void decode_kernel(const std::uint8_t* packed, const typename Policy:
 /// Sizes a tensor's device arrays for `shape` with `slots` scales (and the tensor scale).
 template <class Stored>
 void size_tensor(device_fp_tensor<Stored>& t, shape2d shape, int bits, std::size_t slots, bool global) {
+    require_shape(shape.rows, shape.cols);
     t.shape = shape;
     t.packed.reserve(packed_size(shape.size(), bits) + 8);  // + 8: whole-word stores of the last unit stay inside
     t.scales.reserve(slots ? slots : 1);
@@ -278,6 +294,7 @@ struct engine {
     template <class In, class MakeGlobal>
     static void quantize(const In* x, shape2d shape, const granularity& gran, const rounding& rnd, fp_tensor_view<stored> t,
                          std::uint32_t* key, MakeGlobal&& make_global, cudaStream_t stream) {
+        require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         if (n == 0) return;
         const int_layout L = int_layout::of(shape, gran);
@@ -318,6 +335,7 @@ struct engine {
     template <class In>
     static void encode_with_scales(const In* x, shape2d shape, const granularity& gran, const rounding& rnd,
                                    fp_tensor_view<stored> t, cudaStream_t stream) {
+        require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         if (n == 0) return;
         const int_layout L = int_layout::of(shape, gran);
@@ -335,6 +353,7 @@ struct engine {
 
     template <class Out>
     static void dequantize(fp_tensor_view<stored> t, const granularity& gran, Out* y, cudaStream_t stream) {
+        require_shape(t.shape.rows, t.shape.cols);
         const std::size_t n = t.shape.size();
         if (n == 0) return;
         const int_layout L = int_layout::of(t.shape, gran);
