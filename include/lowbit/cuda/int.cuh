@@ -216,9 +216,19 @@ __device__ slot_out<ScaleT> finish_slot(float s, float lo) {
     // of a group holding ±FLT_MAX, stays +Inf there too).
     if constexpr (!std::is_same_v<ScaleT, __half>)
     if (!isfinite(__fadd_rn(__fmul_rn(o.p.scale, code_magnitude<Format>()), o.p.offset))) [[unlikely]] {
-        float m = fabsf(o.p.scale);
-        while (!isfinite(__fadd_rn(__fmul_rn(m, code_magnitude<Format>()), o.p.offset)))
-            m = nextafterf(m < max_finite_f ? m : max_finite_f, 0.0f);
+        // The CPU steps a = nextafter(min(a, FLT_MAX), 0) until a · |code|max + m is finite: the
+        // largest float below min(|s|, FLT_MAX) for which it is. That test is monotone in a, so a
+        // binary search over the bit patterns finds the same float in 32 steps (the CPU's walk
+        // can take millions of ulps when s is +Inf, e.g. the Gaussian rule on ±FLT_MAX).
+        const float a0 = fabsf(o.p.scale);
+        auto ok = [&](std::uint32_t b) { return isfinite(__fadd_rn(__fmul_rn(__uint_as_float(b), code_magnitude<Format>()), o.p.offset)); };
+        std::uint32_t lo = 0, hi = __float_as_uint(a0 < max_finite_f ? a0 : max_finite_f);  // ok(lo); the answer is below hi
+        while (hi - lo > 1) {
+            const std::uint32_t mid = lo + (hi - lo) / 2;
+            if (ok(mid)) lo = mid;
+            else hi = mid;
+        }
+        const float m = __uint_as_float(lo);
         o.s = store_scale<ScaleT>(copysignf(m, s));
         o.p.scale = load_scale(o.s);
         o.p.inv = inverse(o.p.scale);
