@@ -6,7 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <lowbit/lowbit.hpp>
-#include <lowbit/simd/bytes.hpp>
+#include <lowbit/simd/primitives.hpp>
 
 #include <cmath>
 #include <cstdint>

@@ -400,7 +400,7 @@ public:
         t.validate();
         detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
         const std::size_t cols = t.shape.cols, H = t.opt.hadamard;
-        const simd::detail::lane_table<xsimd::default_arch, code_bits> table(t.level_of_code.data(), std::size_t{1} << code_bits);
+        const simd::level_table<code_bits> table(t.level_of_code.data(), std::size_t{1} << code_bits);
         auto scale_of = [&](std::size_t r) { return t.scales[t.opt.sigma_from == sigma_source::per_row ? r : 0]; };
         if constexpr (code_bits == 4) {
             // Whole blocks of 4-bit low_first codes: decode and inverse transform in registers;

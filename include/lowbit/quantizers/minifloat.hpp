@@ -34,7 +34,7 @@
 #include "../formats/bfp.hpp"
 #include "../formats/minifloat.hpp"
 #include "../simd/bfp.hpp"
-#include "../simd/bytes.hpp"
+#include "../simd/primitives.hpp"
 #include "../simd/minifloat.hpp"
 #include "../simd/packing.hpp"
 

@@ -162,10 +162,10 @@ inline xsimd::batch<float, Arch> nan_to_zero(xsimd::batch<float, Arch> v) noexce
 
 template <class Arch, int Bits>
 inline xsimd::batch<std::int32_t, Arch> emit(xsimd::batch<std::int32_t, Arch> qu, bbq_codes c,
-                                             const lane_table<Arch, Bits>& e2m1) noexcept {
+                                             const level_table<Bits>& e2m1) noexcept {
     using I = xsimd::batch<std::int32_t, Arch>;
     if (c == bbq_codes::int_b) return (qu ^ I(1 << (Bits - 1))) & I((1 << Bits) - 1);
-    if (c == bbq_codes::e2m1) return xsimd::batch_cast<std::int32_t>(e2m1(qu));
+    if (c == bbq_codes::e2m1) return xsimd::batch_cast<std::int32_t>(lookup<Arch>(qu, e2m1));
     return qu;
 }
 }  // namespace detail
@@ -173,8 +173,8 @@ inline xsimd::batch<std::int32_t, Arch> emit(xsimd::batch<std::int32_t, Arch> qu
 /// Prepared tables of BBQ / QuEST encoding (build once per quantizer).
 template <int Bits, class Arch = xsimd::default_arch>
 struct bbq_kernel {
-    detail::lane_table<Arch, Bits> thresholds;
-    detail::lane_table<Arch, Bits> e2m1_bbq, e2m1_quest;  ///< E2M1 pattern of each q_u, as floats
+    threshold_table<Bits> thresholds;
+    level_table<Bits> e2m1_bbq, e2m1_quest;  ///< E2M1 pattern of each q_u, as floats
     /// v >= t_i in buckets clamped at ±max(1, 1.125 · max |t_i|) (where has_buckets and they fit:
     /// BBQ of up to 4 bits).
     detail::bucket_table buckets;
@@ -214,7 +214,7 @@ inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, b
             for (; i + W <= n; i += W) {
                 const B v = detail::nan_to_zero(B::load_unaligned(y + i) * rb);
                 const xsimd::batch<std::int32_t, Arch> qu(detail::bucket_codes<true, true>(v, br));
-                detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
+                store_low_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
             }
         }
     }
@@ -222,8 +222,8 @@ inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, b
     for (; i + W <= n; i += W) {
         B v = B::load_unaligned(y + i) * rb;
         v = xsimd::select(xsimd::isnan(v), zero, v);
-        const auto qu = detail::sorted_search<Arch, Bits, true>(v, k.thresholds);
-        detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
+        const auto qu = count_below<threshold_rule::at_or_below, Arch>(v, k.thresholds);
+        store_low_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), codes + i);
     }
     reference::bbq_encode_run<Bits>(y + i, n - i, r, z, c, codes + i);
 }
@@ -243,7 +243,7 @@ inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_z
             for (; i + W <= n; i += W) {
                 const B v = detail::nan_to_zero(B::load_unaligned(y + i) * rb);
                 const xsimd::batch<std::int32_t, Arch> qu(detail::bucket_codes<true, true>(v, br));
-                detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
+                store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
             }
         }
     }
@@ -251,8 +251,8 @@ inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_z
     for (; i + W <= n; i += W) {
         B v = B::load_unaligned(y + i) * rb;
         v = xsimd::select(xsimd::isnan(v), zero, v);
-        const auto qu = detail::sorted_search<Arch, Bits, true>(v, k.thresholds);
-        detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
+        const auto qu = count_below<threshold_rule::at_or_below, Arch>(v, k.thresholds);
+        store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + i / 2);
     }
     std::uint8_t cs[W];
     reference::bbq_encode_run<Bits>(y + i, std::min(n - i, W), r, z, c, cs);
@@ -286,8 +286,8 @@ inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const
     for (std::size_t j = 0; j < NV; ++j) {
         B u = v[j] * rb;
         u = xsimd::select(xsimd::isnan(u), zero, u);
-        const auto qu = detail::sorted_search<Arch, Bits, true>(u, k.thresholds);
-        detail::store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + j * W / 2);
+        const auto qu = count_below<threshold_rule::at_or_below, Arch>(u, k.thresholds);
+        store_nibbles<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_bbq), out + j * W / 2);
     }
 }
 
@@ -405,13 +405,13 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
 /// Linear decode of one whole block of h = NV·W packed 4-bit codes (low_first) and its inverse
 /// transform, in registers; equals level_decode_run then hadamard_block.
 template <std::size_t NV, class Arch = xsimd::default_arch>
-inline void level_decode_block_packed4(const std::uint8_t* in, float s, const detail::lane_table<Arch, 4>& table,
+inline void level_decode_block_packed4(const std::uint8_t* in, float s, const level_table<4>& table,
                                        float* out) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size;
     const B sb(s);
     B v[NV];
-    for (std::size_t j = 0; j < NV; ++j) v[j] = sb * table(detail::load_nibbles<Arch>(in + j * W / 2));
+    for (std::size_t j = 0; j < NV; ++j) v[j] = sb * lookup<Arch>(load_nibbles<Arch>(in + j * W / 2), table);
     hadamard_regs<Arch, NV>(v);
     for (std::size_t j = 0; j < NV; ++j) v[j].store_unaligned(out + j * W);
 }
@@ -431,7 +431,7 @@ inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c
         u = xsimd::select(xsimd::isnan(u), zero, u);
         const B kf = xsimd::min(xsimd::max(xsimd::floor(u), lo), hi);
         const I qu = xsimd::batch_cast<std::int32_t>(kf) + I(half);
-        detail::store_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_quest), codes + i);
+        store_low_bytes<Arch>(detail::emit<Arch, Bits>(qu, c, k.e2m1_quest), codes + i);
     }
     reference::quest_encode_run<Bits>(y + i, n - i, a, c, codes + i);
 }
@@ -439,14 +439,14 @@ inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c
 /// SIMD linear decode through a level table of 2^CodeBits entries; equals reference::level_decode_run.
 template <int CodeBits, class Arch = xsimd::default_arch>
 inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code,
-                             const detail::lane_table<Arch, CodeBits>& table, float* out) noexcept {
+                             const level_table<CodeBits>& table, float* out) noexcept {
     using B = xsimd::batch<float, Arch>;
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size;
     const B sb(s);
     const I mask((1 << CodeBits) - 1);
     std::size_t i = 0;
-    for (; i + W <= n; i += W) (sb * table(detail::load_bytes<Arch>(codes + i) & mask)).store_unaligned(out + i);
+    for (; i + W <= n; i += W) (sb * lookup<Arch>(load_bytes<Arch>(codes + i) & mask, table)).store_unaligned(out + i);
     reference::level_decode_run(codes + i, n - i, s, level_of_code, out + i);
 }
 

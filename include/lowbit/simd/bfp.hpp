@@ -14,6 +14,7 @@
 #include "../formats/bfp.hpp"
 #include "divide.hpp"
 #include "minifloat.hpp"
+#include "primitives.hpp"
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -59,41 +60,6 @@ inline void decode_bfp_run(const std::uint8_t* codes, std::size_t n, float scale
         ((xsimd::batch_cast<float>(q) * unit) * s).store_unaligned(out + i);
     }
     if (i < n) reference::decode_bfp_run<Elem>(codes + i, n - i, scale, out + i);
-}
-
-/// Packs the W codes (< 16) of a batch into W/2 bytes, element 2j in the low nibble of byte j:
-/// as 64-bit lanes the pair (c_2j, c_2j+1) is c_2j | c_2j+1 << 32, so (w | w >> 28) & 0xFF is the byte.
-template <class Arch>
-inline void store_nibbles(xsimd::batch<std::int32_t, Arch> c, std::uint8_t* out) noexcept {
-    using Q = xsimd::batch<std::uint64_t, Arch>;
-    alignas(64) std::uint64_t tmp[Q::size];
-    const Q w = xsimd::bitwise_cast<Q>(c);
-    (w | (w >> 28)).store_aligned(tmp);
-    for (std::size_t l = 0; l < Q::size; ++l) out[l] = static_cast<std::uint8_t>(tmp[l]);
-}
-
-/// The inverse of store_nibbles: W/2 bytes → W codes in int32 lanes.
-template <class Arch>
-inline xsimd::batch<std::int32_t, Arch> load_nibbles(const std::uint8_t* in) noexcept {
-    using Q = xsimd::batch<std::uint64_t, Arch>;
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {  // the 8 bytes zero-extended to 64-bit lanes in one instruction
-        const __m512i b = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in)));
-        return _mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0xF)), _mm512_slli_epi64(_mm512_srli_epi64(b, 4), 32));
-    }
-#endif
-#if defined(__AVX2__)
-    if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
-        std::int32_t four;
-        std::memcpy(&four, in, 4);
-        const __m256i b = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(four));
-        return _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi64x(0xF)), _mm256_slli_epi64(_mm256_srli_epi64(b, 4), 32));
-    }
-#endif
-    alignas(64) std::uint64_t tmp[Q::size];
-    for (std::size_t l = 0; l < Q::size; ++l) tmp[l] = in[l];
-    const Q b = Q::load_aligned(tmp);
-    return xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>((b & Q(0xFu)) | ((b >> 4) << 32));
 }
 
 /// Elements per call of the fused chunk kernels at most (a multiple of chunk_elements: the per-call

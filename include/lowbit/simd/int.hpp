@@ -2,7 +2,7 @@
 // kernels, equal to them bit for bit (tests/test_int.cpp): the same operations in the same
 // order, lane by lane; tails and rare cases go through the reference.
 //
-// The kernels work on one-byte codes (simd/bytes.hpp narrows and widens the int32 lanes);
+// The kernels work on one-byte codes (simd/primitives.hpp narrows and widens the int32 lanes);
 // packing them into the bit stream is simd/packing.hpp's job.
 #pragma once
 #include <cstddef>
@@ -15,7 +15,7 @@
 #include "../core/unfused.hpp"
 #include "packing.hpp"
 #include "../formats/int.hpp"
-#include "bytes.hpp"
+#include "primitives.hpp"
 #include "observe.hpp"
 #include "rounding.hpp"
 

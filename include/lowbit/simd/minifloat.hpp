@@ -23,7 +23,7 @@
 
 #include "../formats/bfp.hpp"
 #include "../formats/minifloat.hpp"
-#include "bytes.hpp"
+#include "primitives.hpp"
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN

@@ -9,7 +9,7 @@
 
 #include <xsimd/xsimd.hpp>
 
-#include "bytes.hpp"
+#include "primitives.hpp"
 #include "rounding.hpp"
 
 LOWBIT_NAMESPACE_BEGIN

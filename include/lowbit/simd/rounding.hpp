@@ -6,12 +6,10 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../core/rounding.hpp"
+#include "primitives.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
 namespace simd {
-
-template <class Arch>
-using fbatch = xsimd::batch<float, Arch>;
 
 /// The uniforms random_uniform(seed, index0 + lane) for every lane. Precondition: the low
 /// 32 bits of index0 + lane do not wrap (callers take the scalar path when they would).

@@ -1,0 +1,271 @@
+// lowbit — the SIMD primitives every kernel is written over. Algorithms call these and never
+// name an instruction; each primitive has
+//   * a scalar twin in simd::scalar (the definition, over plain arrays),
+//   * a portable form written in xsimd (used by every Arch whose family has no hand-written one),
+//   * hand-written forms per instruction-set family in simd/arch/x86.hpp and simd/arch/neon.hpp.
+// tests/test_primitives.cpp checks every form against the twin over every tail length, in every
+// target of the ISA matrix.
+//
+//   load_bytes(p)            lane l = p[l], zero-extended                     (W bytes read)
+//   store_low_bytes(q, p)    p[l] = q[l] mod 256, no saturation               (W bytes written)
+//   load_nibbles(p)          lane l = 4-bit code l, low_first                 (W/2 bytes read)
+//   store_nibbles(q, p)      lanes (< 16) packed two per byte, low_first      (W/2 bytes written)
+//   hmax(v), hmin(v)         the largest / smallest lane (lanes hold no NaN)
+//   lookup(idx, table)       table.v[idx[l]] for a level_table of 2^Bits floats (idx < 2^Bits)
+//   count_below<rule>(y, t)  #{k : t_k < y[l]} (rule at_or_below: t_k <= y[l]) for the sorted
+//                            thresholds of a threshold_table; a NaN lane counts 0
+//   stream_bytes, stream_fence  a copy by non-temporal stores where the ISA has them
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/config.hpp"
+#include "arch/family.hpp"
+#include "arch/neon.hpp"
+#include "arch/x86.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+
+template <class Arch>
+using ibatch = xsimd::batch<std::int32_t, Arch>;
+template <class Arch>
+using fbatch = xsimd::batch<float, Arch>;
+
+/// Which thresholds a value passes: strictly_below counts t < y (a value on a threshold takes
+/// the lower code), at_or_below counts t <= y (it takes the upper one).
+enum class threshold_rule { strictly_below, at_or_below };
+
+/// 2^Bits floats looked up by code (decode levels), padded to at least 16 entries with copies
+/// of the last one, so a 16-entry lookup never reads past the table.
+template <int Bits>
+struct level_table {
+    static_assert(Bits >= 1 && Bits <= 8, "lowbit: a level_table has 2^Bits entries, Bits in 1 … 8");
+    static constexpr std::size_t size = std::size_t{1} << Bits;
+    static constexpr std::size_t stored = size < 16 ? 16 : size;
+    alignas(64) float v[stored] = {};
+
+    level_table() = default;
+    /// Copies n <= 2^Bits levels; the entries after them repeat the last one (0 when n = 0).
+    level_table(const float* src, std::size_t n) noexcept {
+        n = std::min(n, size);
+        for (std::size_t i = 0; i < n; ++i) v[i] = src[i];
+        for (std::size_t i = n; i < stored; ++i) v[i] = n ? src[n - 1] : 0.0f;
+    }
+};
+
+/// The 2^Bits − 1 sorted (non-decreasing) thresholds of a Bits-bit threshold code, with the
+/// tables the searching forms of count_below use. Plain data: any family reads it.
+template <int Bits>
+struct threshold_table {
+    static_assert(Bits >= 1 && Bits <= 8, "lowbit: a threshold_table has 2^Bits − 1 entries, Bits in 1 … 8");
+    static constexpr int count = (1 << Bits) - 1;
+    /// t[0 … count) the thresholds; the entries after them repeat the last one.
+    level_table<Bits> t;
+    /// Bits <= 4: step[k][i] = t[min(i + 2^k − 1, 15)] for the binary search over 16-lane
+    /// permutes: before its step of size 2^k the search index i is a multiple of 2^{k+1}, so
+    /// the index itself selects the threshold to compare with.
+    alignas(64) float step[Bits <= 4 && Bits > 1 ? Bits - 1 : 1][16] = {};
+
+    threshold_table() = default;
+    /// Copies n <= 2^Bits − 1 thresholds (non-decreasing; the caller's invariant).
+    threshold_table(const float* src, std::size_t n) noexcept : t(src, std::min<std::size_t>(n, count)) {
+        if constexpr (Bits <= 4 && Bits > 1)
+            for (int k = 0; k + 1 < Bits; ++k)
+                for (int i = 0; i < 16; ++i) step[k][i] = t.v[std::min(i + (1 << k) - 1, 15)];
+    }
+};
+
+/// The scalar twins: the definition of each primitive over plain arrays of `lanes` elements.
+namespace scalar {
+inline void load_bytes(const std::uint8_t* p, std::size_t lanes, std::int32_t* out) noexcept {
+    for (std::size_t l = 0; l < lanes; ++l) out[l] = p[l];
+}
+inline void store_low_bytes(const std::int32_t* q, std::size_t lanes, std::uint8_t* p) noexcept {
+    for (std::size_t l = 0; l < lanes; ++l) p[l] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(q[l]) & 0xFFu);
+}
+inline void load_nibbles(const std::uint8_t* p, std::size_t lanes, std::int32_t* out) noexcept {
+    for (std::size_t l = 0; l < lanes; ++l) out[l] = (p[l / 2] >> (4 * (l % 2))) & 0xF;
+}
+/// lanes even; every q[l] < 16.
+inline void store_nibbles(const std::int32_t* q, std::size_t lanes, std::uint8_t* p) noexcept {
+    for (std::size_t l = 0; l + 1 < lanes; l += 2) p[l / 2] = static_cast<std::uint8_t>(q[l] | (q[l + 1] << 4));
+}
+inline float hmax(const float* v, std::size_t lanes) noexcept {
+    float m = v[0];
+    for (std::size_t l = 1; l < lanes; ++l) m = v[l] > m ? v[l] : m;
+    return m;
+}
+inline float hmin(const float* v, std::size_t lanes) noexcept {
+    float m = v[0];
+    for (std::size_t l = 1; l < lanes; ++l) m = v[l] < m ? v[l] : m;
+    return m;
+}
+template <int Bits>
+inline float lookup(std::int32_t idx, const level_table<Bits>& table) noexcept {
+    return table.v[static_cast<std::size_t>(idx) & (level_table<Bits>::size - 1)];
+}
+template <threshold_rule Rule, int Bits>
+inline std::int32_t count_below(float y, const threshold_table<Bits>& table) noexcept {
+    std::int32_t c = 0;
+    for (int k = 0; k < threshold_table<Bits>::count; ++k)
+        c += Rule == threshold_rule::at_or_below ? (table.t.v[k] <= y) : (table.t.v[k] < y);
+    return c;
+}
+}  // namespace scalar
+
+namespace detail_prim {
+template <class Arch>
+using hand = arch::kernels<arch::family_of<Arch>>;
+}
+
+template <class Arch>
+LOWBIT_FORCE_INLINE ibatch<Arch> load_bytes(const std::uint8_t* p) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::load_bytes(p); }) {
+        return ibatch<Arch>(K::load_bytes(p));
+    } else {
+        alignas(64) std::int32_t lanes[ibatch<Arch>::size];
+        scalar::load_bytes(p, ibatch<Arch>::size, lanes);
+        return ibatch<Arch>::load_aligned(lanes);
+    }
+}
+
+template <class Arch>
+LOWBIT_FORCE_INLINE void store_low_bytes(const ibatch<Arch>& q, std::uint8_t* p) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::store_low_bytes(q, p); }) {
+        K::store_low_bytes(q, p);
+    } else {
+        alignas(64) std::int32_t lanes[ibatch<Arch>::size];
+        q.store_aligned(lanes);
+        scalar::store_low_bytes(lanes, ibatch<Arch>::size, p);
+    }
+}
+
+template <class Arch>
+LOWBIT_FORCE_INLINE ibatch<Arch> load_nibbles(const std::uint8_t* p) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::load_nibbles(p); }) {
+        return ibatch<Arch>(K::load_nibbles(p));
+    } else {
+        alignas(64) std::int32_t lanes[ibatch<Arch>::size];
+        scalar::load_nibbles(p, ibatch<Arch>::size, lanes);
+        return ibatch<Arch>::load_aligned(lanes);
+    }
+}
+
+/// Every lane < 16 (the caller's invariant).
+template <class Arch>
+LOWBIT_FORCE_INLINE void store_nibbles(const ibatch<Arch>& q, std::uint8_t* p) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::store_nibbles(q, p); }) {
+        K::store_nibbles(q, p);
+    } else {
+        alignas(64) std::int32_t lanes[ibatch<Arch>::size];
+        q.store_aligned(lanes);
+        scalar::store_nibbles(lanes, ibatch<Arch>::size, p);
+    }
+}
+
+template <class Arch>
+LOWBIT_FORCE_INLINE float hmax(const fbatch<Arch>& v) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::hmax(v); }) {
+        return K::hmax(v);
+    } else {
+        alignas(64) float lanes[fbatch<Arch>::size];
+        v.store_aligned(lanes);
+        return scalar::hmax(lanes, fbatch<Arch>::size);
+    }
+}
+
+template <class Arch>
+LOWBIT_FORCE_INLINE float hmin(const fbatch<Arch>& v) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::hmin(v); }) {
+        return K::hmin(v);
+    } else {
+        alignas(64) float lanes[fbatch<Arch>::size];
+        v.store_aligned(lanes);
+        return scalar::hmin(lanes, fbatch<Arch>::size);
+    }
+}
+
+/// table.v[idx] per lane; every idx in 0 … 2^Bits − 1 (the caller's invariant).
+template <class Arch, int Bits>
+LOWBIT_FORCE_INLINE fbatch<Arch> lookup(const ibatch<Arch>& idx, const level_table<Bits>& table) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (Bits <= 4 && requires { K::lookup16(idx, table.v); }) return fbatch<Arch>(K::lookup16(idx, table.v));
+    else return fbatch<Arch>::gather(table.v, idx);
+}
+
+/// #{k : t_k < y} per lane (at_or_below: t_k <= y); a NaN lane counts 0.
+///   * up to 4 bits where the family has a 16-lane permute: a binary search of Bits steps over
+///     the step tables (exact because the thresholds are non-decreasing);
+///   * up to 4 bits elsewhere: one compare per threshold, the masks summed (hand-written, or
+///     the portable select form);
+///   * 5 bits and more: the binary search with gathers of the thresholds.
+template <threshold_rule Rule, class Arch, int Bits>
+LOWBIT_FORCE_INLINE ibatch<Arch> count_below(const fbatch<Arch>& y, const threshold_table<Bits>& table) noexcept {
+    using K = detail_prim::hand<Arch>;
+    using B = fbatch<Arch>;
+    constexpr bool inclusive = Rule == threshold_rule::at_or_below;
+    if constexpr (Bits <= 4 && requires { K::template search16<inclusive, Bits>(y, table.t.v, table.step); }) {
+        return ibatch<Arch>(K::template search16<inclusive, Bits>(y, table.t.v, table.step));
+    } else if constexpr (Bits <= 4 && requires { K::template count_linear<inclusive, threshold_table<Bits>::count>(y, table.t.v); }) {
+        return ibatch<Arch>(K::template count_linear<inclusive, threshold_table<Bits>::count>(y, table.t.v));
+    } else if constexpr (Bits <= 4) {
+        // Four partial sums of exact small integers in float: independent chains, exact sums.
+        B c[4] = {B(0.0f), B(0.0f), B(0.0f), B(0.0f)};
+        const B one(1.0f), zero(0.0f);
+        for (int k = 0; k < threshold_table<Bits>::count; ++k) {
+            const B t(table.t.v[k]);
+            c[k & 3] = c[k & 3] + xsimd::select(inclusive ? (t <= y) : (t < y), one, zero);
+        }
+        return xsimd::batch_cast<std::int32_t>((c[0] + c[1]) + (c[2] + c[3]));
+    } else {
+        B idx(0.0f);
+        for (int step = 1 << (Bits - 1); step >= 1; step /= 2) {
+            const B tv = B::gather(table.t.v, xsimd::batch_cast<std::int32_t>(idx) + ibatch<Arch>(step - 1));
+            idx = idx + xsimd::select(inclusive ? (tv <= y) : (tv < y), B(float(step)), B(0.0f));
+        }
+        return xsimd::batch_cast<std::int32_t>(idx);
+    }
+}
+
+/// Copies n bytes from src to dst, for a large output that will not be read again soon: the
+/// 64-byte lines of dst it covers whole are written with non-temporal stores where the family
+/// has them (no read-for-ownership of the line, and the line does not push the input out of
+/// the caches); the partial lines at either end, and everything elsewhere, by plain stores.
+/// Call stream_fence() after the last one, before another thread may read dst.
+template <class Arch>
+inline void stream_bytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::stream_line(dst, src); }) {
+        std::size_t i = (64 - (reinterpret_cast<std::uintptr_t>(dst) & 63u)) & 63u;
+        if (i > n) i = n;
+        std::memcpy(dst, src, i);
+        for (; i + 64 <= n; i += 64) K::stream_line(dst + i, src + i);
+        std::memcpy(dst + i, src + i, n - i);
+    } else {
+        std::memcpy(dst, src, n);
+    }
+}
+
+/// Orders the non-temporal stores of stream_bytes before any later store (x86: sfence; other
+/// families have no non-temporal stores here).
+template <class Arch = xsimd::default_arch>
+inline void stream_fence() noexcept {
+    // Spelled through Arch so that the requirement is checked at instantiation.
+    using K = std::conditional_t<sizeof(Arch) != 0, arch::kernels<arch::isa::sse2>, void>;
+    if constexpr (requires { K::fence(); }) K::fence();
+}
+
+}  // namespace simd
+LOWBIT_NAMESPACE_END
