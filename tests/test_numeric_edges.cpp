@@ -1,6 +1,6 @@
 // Inputs at the edges of float: huge finite values (near ±FLT_MAX, mixed with ordinary ones),
 // ±Inf and NaN, subnormals and all-zero groups, through every registered scheme and, where a
-// scheme does not reach an option, through the quantizers themselves. What must hold (README.md,
+// scheme does not reach an option, through the quantizers themselves. What must hold (docs/formats.md,
 // "Non-finite inputs"): codes, scales and outputs stay finite for finite input; a non-finite
 // value affects only its own element (or is rejected, naming its index); the SIMD path gives the
 // scalar reference's bits.

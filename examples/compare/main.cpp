@@ -1,5 +1,5 @@
 // lowbit-compare — quantizes data with every scheme of the library (or those named) and reports
-// bits per value, error, code entropy and single-thread speed. See --help and the README.
+// bits per value, error, code entropy and single-thread speed. See --help and docs/formats.md ("Reading the comparison output").
 #include <cstdio>
 #include <cstdlib>
 #include <exception>

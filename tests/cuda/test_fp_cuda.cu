@@ -84,7 +84,7 @@ std::vector<dataset> datasets(std::size_t n, bool large) {
         d.push_back({"ties", ties(n)});
         d.push_back({"blocks", blocks(n, 3)});
         // ±Inf alone: every slot (the whole tensor, per tensor) has s = 0 and inverse 0, so ±Inf
-        // encodes as ±0 in minifloat slots (never Inf · 0 = NaN; README "Non-finite inputs").
+        // encodes as ±0 in minifloat slots (never Inf · 0 = NaN; docs/formats.md "Non-finite inputs").
         std::vector<float> inf(n);
         for (std::size_t i = 0; i < n; ++i) inf[i] = i % 3 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
         d.push_back({"all-inf", std::move(inf)});

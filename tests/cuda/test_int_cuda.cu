@@ -79,7 +79,7 @@ std::vector<float> adversarial_groups(std::size_t n, std::uint32_t seed) {
     fill(96, 128, [&](std::size_t i) { v[i] = nan; });
     fill(128, 160, [&](std::size_t i) { v[i] = i % 2 ? inf : -inf; });
     fill(160, 192, [&](std::size_t i) { v[i] = i % 3 ? 1e-45f : -0.0f; });  // subnormals only
-    // Huge finite ranges (README "Non-finite inputs", integers): ±FLT_MAX together (an asymmetric
+    // Huge finite ranges (docs/formats.md "Non-finite inputs", integers): ±FLT_MAX together (an asymmetric
     // range wider than FLT_MAX: affine_step narrows it; MSE error sums saturate), and FLT_MAX with
     // small values (a scale whose end code would decode past FLT_MAX steps down: finish_slot).
     const float fmax = std::numeric_limits<float>::max();

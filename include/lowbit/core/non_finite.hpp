@@ -1,5 +1,5 @@
 // lowbit — what a quantizer does with a non-finite input (±Inf, NaN) in a format that has no
-// code for it and mixes it with its neighbours (README.md, "Non-finite inputs", has the table).
+// code for it and mixes it with its neighbours (docs/formats.md, "Non-finite inputs", has the table).
 #pragma once
 #include <cstdint>
 

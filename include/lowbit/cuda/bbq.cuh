@@ -38,7 +38,7 @@
 //   dequantize     16 lanes per Hadamard block or one thread per block (decode_path()), decode →
 //                  inverse transform (the transform itself) → store.
 //
-// Non-finite and huge inputs (README.md, "Non-finite inputs", CUDA row). Mirrored exactly: the
+// Non-finite and huge inputs (docs/formats.md, "Non-finite inputs", CUDA row). Mirrored exactly: the
 // decode step s is capped at FLT_MAX / 2^{B−1} (scale_for_dev, and the σ-given fold); an empty
 // tensor (rows or cols 0) has no σ slot; rows · cols overflowing size_t is an error naming
 // "shape". Policy instead of the CPU's guarded path: quantize runs one scan kernel

@@ -12,7 +12,7 @@
 // codes use the stored value; a zero scale gives inverse 0; NaN encodes as code-domain 0; ±Inf
 // saturates; the full-range absmax scale is x_extreme / qmin with the first element of largest
 // magnitude; non-finite values are ignored by every observer. Huge finite inputs saturate as on
-// the CPU (README.md, "Non-finite inputs"): an asymmetric range wider than FLT_MAX is narrowed to
+// the CPU (docs/formats.md, "Non-finite inputs"): an asymmetric range wider than FLT_MAX is narrowed to
 // [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] (affine_step), a scale whose end code would decode past
 // FLT_MAX steps down to the largest that keeps it finite (finish_slot), and the MSE search's
 // error sums saturate at FLT_MAX (trial_error). Every quantize / dequantize names "shape" when

@@ -23,7 +23,7 @@
 //                  agree on amax with warp shuffles, store the scale and encode (one read)
 //   other groups and rows: one thread per slot writes the scale, then the encode kernel
 // Thread u always owns elements 8u … 8u+7 and bytes [u·Bits, (u+1)·Bits) of the packed stream.
-// Non-finite inputs as on the CPU (README.md, "Non-finite inputs"): a minifloat slot of inverse 0
+// Non-finite inputs as on the CPU (docs/formats.md, "Non-finite inputs"): a minifloat slot of inverse 0
 // (s = 0, e.g. an all-Inf tensor) encodes ±Inf as ±0, never NaN (encode_slot_elem); MX, NVFP4 and
 // log keep their own CPU rules. Every entry names "shape" when rows · cols overflows size_t.
 //

@@ -22,7 +22,7 @@
 // back) without leaving registers; runs of whole blocks under one σ (the whole range when rows
 // are whole blocks and σ is per tensor or given) go to one call (simd/bbq.hpp).
 //
-// Non-finite inputs (README.md, "Non-finite inputs"): the transform would spread one NaN or Inf
+// Non-finite inputs (docs/formats.md, "Non-finite inputs"): the transform would spread one NaN or Inf
 // over its whole block, so options.on_non_finite decides first. non_finite::error (default)
 // throws lowbit::error("x", …) naming the first non-finite element (prepare() for σ per tensor
 // or row, else encode()); non_finite::saturate maps NaN to 0 and ±Inf to ± the largest finite |x|

@@ -22,7 +22,7 @@
 // rebuilt a'_g saturates to FLT_MAX where m + q_g · d rounds past it, so codes and outputs stay
 // finite (|level| <= 1).
 //
-// Non-finite inputs (README.md, "Non-finite inputs"): element-local. absmax ignores them; ±Inf
+// Non-finite inputs (docs/formats.md, "Non-finite inputs"): element-local. absmax ignores them; ±Inf
 // encode to the end levels, NaN as 0.0. A group
 // whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
 // the level nearest 0 and decodes to 0.

@@ -25,7 +25,7 @@
 //     still choose a candidate (the widest, on a tie) instead of none.
 // Both run on every path (the SIMD group kernels hand such lanes to the scalar slot code).
 //
-// Non-finite inputs (README.md, "Non-finite inputs"): element-local. Observers ignore them;
+// Non-finite inputs (docs/formats.md, "Non-finite inputs"): element-local. Observers ignore them;
 // ±Inf saturates to the end codes; NaN encodes as code-domain 0 (signed: value 0; offset form:
 // code 0; zero-point form: code z).
 #pragma once

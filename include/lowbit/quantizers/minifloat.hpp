@@ -12,7 +12,7 @@
 // slot) gives inverse 0 and every code +0. NaN stays NaN where the format has one (elsewhere it
 // becomes ±0, as ml_dtypes does); ±Inf saturates to ±max finite, i.e. decodes to ± the slot's
 // largest finite |x| (rounded through s) — so in a slot with no finite nonzero value (s = 0,
-// e.g. an all-Inf tensor) ±Inf encodes as ±0, never as NaN (Inf · 0). See README.md,
+// e.g. an all-Inf tensor) ±Inf encodes as ±0, never as NaN (Inf · 0). See docs/formats.md,
 // "Non-finite inputs". Huge finite inputs need no saturation here: s = amax / max_finite is
 // finite and decode(code) · s <= amax rounded (the element codes never exceed max_finite).
 #pragma once
