@@ -86,6 +86,15 @@ template <class F>
 void split_run(std::size_t n, unsigned threads, F&& f) {
     split_run(n, threads, f, [](auto&& fn) { return std::thread(std::forward<decltype(fn)>(fn)); });
 }
+
+/// Runs f(first, last) over `threads` ranges of the items [0, items) (0 threads: one per hardware
+/// thread), as split_run does for elements: split_run over items · chunk_elements elements cuts
+/// at multiples of chunk_elements, which are whole items.
+template <class F>
+void split_items(std::size_t items, unsigned threads, F&& f) {
+    split_run(items * chunk_elements, threads,
+              [&](std::size_t a, std::size_t b) { f(a / chunk_elements, b / chunk_elements); });
+}
 }  // namespace detail
 
 /// Quantizes x over `threads` threads (0: one per hardware thread). Bit-identical to q.quantize.
@@ -93,7 +102,7 @@ template <splittable_quantizer Q>
 [[nodiscard]] typename Q::tensor_type quantize_parallel(const Q& q, std::span<const float> x, shape2d shape,
                                                         unsigned threads = 0, backend b = backend::simd) {
     typename Q::tensor_type t;
-    detail::prepare_into(q, x, shape, t, b);
+    detail::prepare_into(q, x, shape, t, b, threads);
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
     return t;
 }
@@ -103,7 +112,7 @@ template <splittable_quantizer Q>
 template <splittable_quantizer Q>
 void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t,
                             unsigned threads = 0, backend b = backend::simd) {
-    detail::prepare_into(q, x, shape, t, b);
+    detail::prepare_into(q, x, shape, t, b, threads);
     detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
 }
 

@@ -49,6 +49,7 @@
 #include "../core/rounding.hpp"
 #include "../formats/int.hpp"
 #include "../scale/gaussian.hpp"
+#include "../scale/mse.hpp"
 #include "../scale/rules.hpp"
 #include "buffer.cuh"
 #include "error.cuh"
@@ -298,22 +299,36 @@ __device__ slot_out<ScaleT> make_slot(const slot_stats& st, const scale_rule& ru
     }
 }
 
-/// Squared error of a slot under scale s and offset m, summed sequentially in double (the CPU's
-/// trial_error); values are read through `at`.
+/// Squared error of a slot under scale s and offset m, summed in scale/mse.hpp's order (chunks
+/// of 1024 in 16 float partials folded, superblocks of 65 536 in double, their total in double,
+/// saturated at FLT_MAX), every operation rounded on its own; values are read through `at`.
 template <class Format, class At>
 __device__ float trial_error(std::size_t count, At&& at, float s, float m) {
     const float inv = inverse(s);
-    double e = 0;
-    for (std::size_t j = 0; j < count; ++j) {
-        const float x = at(j);
-        if (!isfinite(x)) continue;
-        float r = rintf(__fmul_rn(__fsub_rn(x, m), inv));
-        r = r < float(Format::qmin) ? float(Format::qmin) : (float(Format::qmax) < r ? float(Format::qmax) : r);
-        const double d = __dsub_rn(double(x), __dadd_rn(__dmul_rn(double(r), double(s)), double(m)));
-        e = __dadd_rn(e, __dmul_rn(d, d));
+    const float qmin = float(Format::qmin), qmax = float(Format::qmax);
+    double total = 0;
+    for (std::size_t sb = 0; sb < count; sb += mse_search::superblock) {
+        const std::size_t sb_end = count - sb < mse_search::superblock ? count : sb + mse_search::superblock;
+        double sum = 0;
+        for (std::size_t c0 = sb; c0 < sb_end; c0 += mse_search::chunk) {
+            const std::size_t c1 = sb_end - c0 < mse_search::chunk ? sb_end : c0 + mse_search::chunk;
+            float p[mse_search::partials] = {};
+            for (std::size_t j = c0; j < c1; ++j) {
+                const float x = at(j);
+                if (!isfinite(x)) continue;
+                float q = rintf(__fmul_rn(__fsub_rn(x, m), inv));
+                q = q < qmin ? qmin : (qmax < q ? qmax : q);
+                const float d = __fsub_rn(x, __fadd_rn(__fmul_rn(q, s), m));
+                p[(j - c0) % mse_search::partials] = __fadd_rn(p[(j - c0) % mse_search::partials], __fmul_rn(d, d));
+            }
+            for (std::size_t w = mse_search::partials / 2; w >= 1; w /= 2)
+                for (std::size_t i = 0; i < w; ++i) p[i] = __fadd_rn(p[i], p[i + w]);
+            sum = __dadd_rn(sum, double(p[0]));
+        }
+        total = __dadd_rn(total, sum);
     }
-    // Saturated at FLT_MAX (the CPU's trial_error): huge groups still choose a candidate.
-    return __double2float_rn(double(max_finite_f) < e ? double(max_finite_f) : e);  // std::min(e, FLT_MAX)
+    // Saturated at FLT_MAX (the CPU's mse_search::saturate): huge groups still choose a candidate.
+    return __double2float_rn(double(max_finite_f) < total ? double(max_finite_f) : total);  // std::min(total, FLT_MAX)
 }
 
 /// The MSE search (49 candidates, k = 64 … 16) by one block; thread j < 49 evaluates k = 64 − j.

@@ -27,10 +27,12 @@
 LOWBIT_NAMESPACE_BEGIN
 
 namespace detail {
-/// q.prepare into t, in place and with the backend when the quantizer offers those overloads.
+/// q.prepare into t, in place, with the backend and the thread count when the quantizer offers
+/// those overloads.
 template <class Q, class T>
-void prepare_into(const Q& q, std::span<const float> x, shape2d shape, T& t, backend b) {
-    if constexpr (requires { q.prepare(x, shape, t, b); }) q.prepare(x, shape, t, b);
+void prepare_into(const Q& q, std::span<const float> x, shape2d shape, T& t, backend b, unsigned threads = 1) {
+    if constexpr (requires { q.prepare(x, shape, t, b, threads); }) q.prepare(x, shape, t, b, threads);
+    else if constexpr (requires { q.prepare(x, shape, t, b); }) q.prepare(x, shape, t, b);
     else if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
     else t = q.prepare(x, shape);
 }

@@ -21,7 +21,7 @@
 //     [max(lo, −FLT_MAX/2), min(hi, FLT_MAX/2)] before s is computed (affine_step);
 //   - a scale whose end code would decode past FLT_MAX (|code|max · s + m overflows) steps down
 //     to the largest scale that keeps it finite (finish_slot);
-//   - the MSE search's squared-error sums saturate at FLT_MAX (trial_error), so huge groups
+//   - the MSE search's squared-error sums saturate at FLT_MAX (scale/mse.hpp), so huge groups
 //     still choose a candidate (the widest, on a tie) instead of none.
 // Both run on every path (the SIMD group kernels hand such lanes to the scalar slot code).
 //
@@ -45,7 +45,9 @@
 #include "../core/rounding.hpp"
 #include "../core/scale_type.hpp"
 #include "../formats/int.hpp"
+#include "../parallel.hpp"
 #include "../scale/gaussian.hpp"
+#include "../scale/mse.hpp"
 #include "../scale/rules.hpp"
 #include "../simd/divide.hpp"
 #include "../simd/int.hpp"
@@ -136,7 +138,9 @@ public:
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
 
-    void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+    /// threads > 1 spreads the MSE search (scale_rule::mse_search) over threads: the slots, or the
+    /// superblocks of one large slot; the scales do not depend on the thread count.
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd, unsigned threads = 1) const {
         detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
                         "must hold shape.rows * shape.cols values");
         t.shape = shape;
@@ -151,26 +155,34 @@ public:
         if (opt_.form == affine::offset) t.offsets.assign(slots, ScaleT(0.0f));
         if (opt_.form == affine::zero_point) t.zero_points.assign(slots, 0);
         if (lazy_groups()) return;
-        std::vector<float> column;
-        for (std::size_t s = 0; s < slots; ++s) {
-            std::span<const float> vals;
-            switch (opt_.gran.type) {
-                case granularity::kind::per_tensor: vals = x; break;
-                case granularity::kind::per_channel:
-                    if (opt_.gran.axis == 0) { vals = x.subspan(s * shape.cols, shape.cols); break; }
-                    column.resize(shape.rows);
-                    for (std::size_t r = 0; r < shape.rows; ++r) column[r] = x[r * shape.cols + s];
-                    vals = column;
-                    break;
-                case granularity::kind::per_group: {
-                    const std::size_t gpr = opt_.gran.groups_per_row(shape), r = s / gpr, g = s % gpr;
-                    const std::size_t c0 = g * opt_.gran.group_size, c1 = std::min(c0 + opt_.gran.group_size, shape.cols);
-                    vals = x.subspan(r * shape.cols + c0, c1 - c0);
-                    break;
+        auto slot_range = [&](std::size_t s0, std::size_t s1, unsigned inner_threads) {
+            std::vector<float> column;
+            for (std::size_t s = s0; s < s1; ++s) {
+                std::span<const float> vals;
+                switch (opt_.gran.type) {
+                    case granularity::kind::per_tensor: vals = x; break;
+                    case granularity::kind::per_channel:
+                        if (opt_.gran.axis == 0) { vals = x.subspan(s * shape.cols, shape.cols); break; }
+                        column.resize(shape.rows);
+                        for (std::size_t r = 0; r < shape.rows; ++r) column[r] = x[r * shape.cols + s];
+                        vals = column;
+                        break;
+                    case granularity::kind::per_group: {
+                        const std::size_t gpr = opt_.gran.groups_per_row(shape), r = s / gpr, g = s % gpr;
+                        const std::size_t c0 = g * opt_.gran.group_size, c1 = std::min(c0 + opt_.gran.group_size, shape.cols);
+                        vals = x.subspan(r * shape.cols + c0, c1 - c0);
+                        break;
+                    }
                 }
+                store(t, s, slot_for(vals, b, inner_threads));
             }
-            store(t, s, slot_for(vals, b));
-        }
+        };
+        // Only the MSE search costs enough per slot to share out: over the slots when there are
+        // several, else over the superblocks of the one slot.
+        if (threads != 1 && opt_.rule.type == scale_rule::kind::mse_search && slots > 1)
+            detail::split_items(slots, threads, [&](std::size_t s0, std::size_t s1) { slot_range(s0, s1, 1); });
+        else
+            slot_range(0, slots, threads);
     }
 
     /// Encodes elements [begin, end) of x into t (prepared by prepare()). begin must be a
@@ -444,20 +456,76 @@ private:
     }
 
     /// Sum of squared errors of the group under scale s and offset m (reference encode/decode).
-    float trial_error(std::span<const float> v, float s, float m) const {
-        const float inv = inverse(s);
-        double e = 0;
-        for (float x : v) {
-            if (!std::isfinite(x)) continue;
-            float y = (x - m) * inv;
-            float r = std::nearbyint(y);
-            r = std::clamp(r, float(Format::qmin), float(Format::qmax));
-            const double d = double(x) - (double(r) * s + m);
-            e += d * d;
+    /// The squared error of each MSE candidate (scale cs[c], offset cm[c]) over v, summed as
+    /// scale/mse.hpp defines it: E[c], saturated at FLT_MAX. threads > 1 computes the
+    /// superblocks on several threads (the sums are the same for any thread count).
+    void mse_errors(std::span<const float> v, const float* cs, const float* cm, float* E, backend b, unsigned threads) const {
+        constexpr int C = mse_search::candidates;
+        constexpr bool symmetric = Format::qmin == -Format::qmax;
+        const float qmin = float(Format::qmin), qmax = float(Format::qmax);
+        float inv[C];
+        bool offset = false;  // some candidate has an offset (m != 0)
+        for (int c = 0; c < C; ++c) {
+            inv[c] = inverse(cs[c]);
+            offset |= cm[c] != 0.0f;
         }
-        // Saturated: a sum past FLT_MAX (huge inputs) counts as FLT_MAX, so that some candidate
-        // still beats the initial INFINITY (ties keep the first, the widest clip range).
-        return float(std::min(e, double(max_finite)));
+        // The sum of superblock sb for every candidate, to out[0 … C).
+        auto superblock = [&](std::size_t sb, double* out) {
+            constexpr int K = simd::mse_candidates_per_pass<>;
+            alignas(64) float buffer[mse_search::chunk];
+            float sum[K];
+            for (int c = 0; c < C; ++c) out[c] = 0.0;
+            const std::size_t a = sb * mse_search::superblock, e = std::min(a + mse_search::superblock, v.size());
+            for (std::size_t c0 = a; c0 < e; c0 += mse_search::chunk) {
+                const float* x = v.data() + c0;
+                const std::size_t len = std::min(mse_search::chunk, e - c0);
+                // The SIMD kernel needs finite values. Symmetric formats run it on the chunk's
+                // magnitudes (non-finite values zeroed: they add d = 0); others on the chunk when
+                // it is all finite, on a zeroed copy when no candidate has an offset, and run the
+                // scalar definition otherwise.
+                int c = 0;
+                if (b == backend::simd) {
+                    auto run = [&]<simd::mse_values Values>(const float* xs) {
+                        for (; c + K <= C; c += K) {
+                            simd::mse_chunk_sums<Values, K>(xs, len, inv + c, cs + c, cm + c, qmin, qmax, sum);
+                            for (int k = 0; k < K; ++k) out[c + k] += double(sum[k]);
+                        }
+                        for (; c < C; ++c) {
+                            simd::mse_chunk_sums<Values, 1>(xs, len, inv + c, cs + c, cm + c, qmin, qmax, sum);
+                            out[c] += double(sum[0]);
+                        }
+                    };
+                    if constexpr (symmetric) {
+                        simd::finite_magnitudes(x, len, buffer);
+                        run.template operator()<simd::mse_values::magnitude>(buffer);
+                    } else {
+                        bool finite = true;
+                        for (std::size_t j = 0; j < len; ++j) finite &= std::isfinite(x[j]);
+                        if (finite) {
+                            if (offset) run.template operator()<simd::mse_values::any>(x);
+                            else run.template operator()<simd::mse_values::no_offset>(x);
+                        } else if (!offset) {
+                            for (std::size_t j = 0; j < len; ++j) buffer[j] = std::isfinite(x[j]) ? x[j] : 0.0f;
+                            run.template operator()<simd::mse_values::no_offset>(buffer);
+                        }
+                    }
+                }
+                for (; c < C; ++c) out[c] += double(mse_search::chunk_sum(x, len, inv[c], cs[c], cm[c], qmin, qmax));
+            }
+        };
+        const std::size_t nsb = detail::ceil_div(v.size(), mse_search::superblock);
+        double total[C] = {};
+        if (nsb <= 1) {
+            if (nsb == 1) superblock(0, total);
+        } else {
+            std::vector<double> sums(nsb * C);
+            detail::split_items(nsb, threads, [&](std::size_t s0, std::size_t s1) {
+                for (std::size_t sb = s0; sb < s1; ++sb) superblock(sb, sums.data() + sb * C);
+            });
+            for (std::size_t sb = 0; sb < nsb; ++sb)
+                for (int c = 0; c < C; ++c) total[c] += sums[sb * C + c];
+        }
+        for (int c = 0; c < C; ++c) E[c] = mse_search::saturate(total[c]);
     }
 
     /// slot_for() for the absmax and minmax rules, given the group's finite extremes: the same
@@ -575,7 +643,7 @@ private:
     }
 
     /// Range (lo, hi) for an unsigned format, or (0, L) / signed scale for a signed one.
-    slot slot_for(std::span<const float> v, backend b) const {
+    slot slot_for(std::span<const float> v, backend b, unsigned threads = 1) const {
         float s = 0, lo = 0, hi = 0;
         const auto& rule = opt_.rule;
         group_stats st;
@@ -610,12 +678,12 @@ private:
                 case scale_rule::kind::gaussian_optimal: s = float(gaussian_step_ * st.rms()); break;
                 case scale_rule::kind::fixed: s = std::max(std::fabs(rule.lo), std::fabs(rule.hi)) / span; break;
                 case scale_rule::kind::mse_search: {
-                    float best = INFINITY;
-                    for (int k = 64; k >= 16; --k) {
-                        const float cand = float(store_scale<ScaleT>(float(k) / 64.0f * st.absmax / span));
-                        const float e = trial_error(v, cand, 0.0f);
-                        if (e < best) { best = e; s = cand; }
-                    }
+                    float cs[mse_search::candidates], cm[mse_search::candidates] = {}, err[mse_search::candidates];
+                    for (int c = 0; c < mse_search::candidates; ++c) cs[c] = float(store_scale<ScaleT>(mse_search::ratio(c) * st.absmax / span));
+                    mse_errors(v, cs, cm, err, b, threads);
+                    float best = INFINITY;  // the first least error: ties keep the widest range
+                    for (int c = 0; c < mse_search::candidates; ++c)
+                        if (err[c] < best) { best = err[c]; s = cs[c]; }
                     break;
                 }
             }
@@ -632,14 +700,17 @@ private:
                     break;
                 }
                 case scale_rule::kind::mse_search: {
-                    float best = INFINITY;
-                    for (int k = 64; k >= 16; --k) {
-                        const float l = float(k) / 64.0f * st.min, h = float(k) / 64.0f * st.max;
-                        const float cs = float(store_scale<ScaleT>((h - l) / float(Format::qmax)));
-                        const float cm = float(store_scale<ScaleT>(l));
-                        const float e = trial_error(v, cs, cm);
-                        if (e < best) { best = e; lo = l; hi = h; }
+                    float cs[mse_search::candidates], cm[mse_search::candidates], err[mse_search::candidates], cl[mse_search::candidates], ch[mse_search::candidates];
+                    for (int c = 0; c < mse_search::candidates; ++c) {
+                        cl[c] = mse_search::ratio(c) * st.min;
+                        ch[c] = mse_search::ratio(c) * st.max;
+                        cs[c] = float(store_scale<ScaleT>((ch[c] - cl[c]) / float(Format::qmax)));
+                        cm[c] = float(store_scale<ScaleT>(cl[c]));
                     }
+                    mse_errors(v, cs, cm, err, b, threads);
+                    float best = INFINITY;  // the first least error: ties keep the widest range
+                    for (int c = 0; c < mse_search::candidates; ++c)
+                        if (err[c] < best) { best = err[c]; lo = cl[c]; hi = ch[c]; }
                     break;
                 }
             }

@@ -1,0 +1,175 @@
+// The MSE-searched scale rule (scale_rule::mse_search) against its definition in
+// scale/mse.hpp, transcribed independently below: the chosen clip is the first candidate of
+// least error, the error summed in chunks of 1024 (16 float partials, folded), superblocks of
+// 65 536 (double) and the superblocks' total (double, saturated). Scalar and SIMD choose the
+// same candidate, on every length around the chunk and superblock edges, with non-finite values
+// mixed in, for symmetric, full-range and offset/zero-point formats; quantize_parallel gives the
+// same scales for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include <lowbit/lowbit.hpp>
+#include <lowbit/parallel.hpp>
+
+#include "test_util.hpp"
+
+namespace {
+
+using namespace lowbit;
+
+/// The error of candidate (s, m) as scale/mse.hpp defines it.
+float defined_error(const std::vector<float>& x, float s, float m, float qmin, float qmax) {
+    const float inv = s == 0.0f || !std::isfinite(1.0f / s) ? 0.0f : 1.0f / s;
+    double total = 0.0;
+    for (std::size_t sb = 0; sb < x.size(); sb += 65536) {
+        double sum = 0.0;
+        for (std::size_t c0 = sb; c0 < std::min(sb + 65536, x.size()); c0 += 1024) {
+            float p[16] = {};
+            for (std::size_t j = c0; j < std::min({c0 + 1024, sb + 65536, x.size()}); ++j) {
+                if (!std::isfinite(x[j])) continue;
+                volatile float y = (x[j] - m) * inv;  // volatile: each operation rounded on its own
+                const float q = std::min(std::max(std::nearbyint(float(y)), qmin), qmax);
+                volatile float qs = q * s;
+                volatile float d = x[j] - (qs + m);
+                volatile float d2 = d * d;
+                p[(j - c0) % 16] += d2;
+            }
+            for (int w = 8; w >= 1; w /= 2)
+                for (int i = 0; i < w; ++i) p[i] += p[i + w];
+            sum += double(p[0]);
+        }
+        total += sum;
+    }
+    return float(std::min(total, double(std::numeric_limits<float>::max())));
+}
+
+float finite_absmax(const std::vector<float>& x) {
+    float a = 0.0f;
+    for (float v : x)
+        if (std::isfinite(v)) a = std::max(a, std::fabs(v));
+    return a;
+}
+
+/// Gaussian values with outliers, and (adv) NaN / ±Inf mixed in.
+std::vector<float> data(std::size_t n, unsigned seed, bool adv) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> x(n);
+    for (auto& v : x) v = g(rng) + (rng() % 97 == 0 ? 8.0f * g(rng) : 0.0f);
+    if (adv)
+        for (std::size_t i = 0; i < n; i += 1 + rng() % 300) x[i] = (rng() % 3 == 0) ? NAN : (rng() % 2 ? INFINITY : -INFINITY);
+    return x;
+}
+
+template <class Format>
+void check_signed(const std::vector<float>& x) {
+    constexpr float qmin = float(Format::qmin), qmax = float(Format::qmax), span = float(Format::scale_span);
+    const float amax = finite_absmax(x);
+    int best = 0;
+    float best_err = INFINITY;
+    for (int c = 0; c < 49; ++c) {
+        const float e = defined_error(x, float(64 - c) / 64.0f * amax / span, 0.0f, qmin, qmax);
+        if (e < best_err) { best_err = e; best = c; }
+    }
+    const float L = float(64 - best) / 64.0f * amax;
+    int_quantizer<Format> searched({.rule = scale_rule::mse_search()});
+    const shape2d shape{1, x.size()};
+    const auto ts = searched.quantize(x, shape, backend::scalar), tv = searched.quantize(x, shape, backend::simd);
+    CHECK(tv.packed == ts.packed);
+    CHECK(std::memcmp(&tv.scales[0], &ts.scales[0], sizeof(float)) == 0);
+    if (L == 0.0f) return;  // no finite nonzero value: no clip range for fixed() to compare with
+    int_quantizer<Format> fixed({.rule = scale_rule::fixed(L)});
+    const auto tf = fixed.quantize(x, shape, backend::scalar);
+    CAPTURE(best);
+    CHECK(std::memcmp(&ts.scales[0], &tf.scales[0], sizeof(float)) == 0);
+}
+
+template <class Format>
+void check_unsigned(const std::vector<float>& x, affine form) {
+    constexpr float qmax = float(Format::qmax);
+    float lo = INFINITY, hi = -INFINITY;
+    for (float v : x)
+        if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+    if (lo > hi) lo = hi = 0.0f;
+    int best = 0;
+    float best_err = INFINITY;
+    for (int c = 0; c < 49; ++c) {
+        const float r = float(64 - c) / 64.0f, l = r * lo, h = r * hi;
+        const float e = defined_error(x, (h - l) / qmax, l, 0.0f, qmax);
+        if (e < best_err) { best_err = e; best = c; }
+    }
+    const float r = float(64 - best) / 64.0f;
+    int_quantizer<Format> searched({.rule = scale_rule::mse_search(), .form = form});
+    const shape2d shape{1, x.size()};
+    const auto ts = searched.quantize(x, shape, backend::scalar), tv = searched.quantize(x, shape, backend::simd);
+    CHECK(tv.packed == ts.packed);
+    CHECK(std::memcmp(&tv.scales[0], &ts.scales[0], sizeof(float)) == 0);
+    if (!(r * lo < r * hi)) return;  // one distinct value: no range for fixed_range to compare with
+    int_quantizer<Format> fixed({.rule = scale_rule::fixed_range(r * lo, r * hi), .form = form});
+    const auto tf = fixed.quantize(x, shape, backend::scalar);
+    CAPTURE(best);
+    CHECK(std::memcmp(&ts.scales[0], &tf.scales[0], sizeof(float)) == 0);
+    CHECK(std::memcmp(&tv.scales[0], &tf.scales[0], sizeof(float)) == 0);
+    CHECK(ts.offsets == tf.offsets);
+    CHECK(ts.zero_points == tf.zero_points);
+}
+
+}  // namespace
+
+TEST_CASE("the MSE search picks the first candidate of least defined error, on every path") {
+    const std::size_t lengths[] = {1, 2, 15, 16, 17, 31, 1023, 1024, 1025, 2047, 3000, 65535, 65536, 65537, 140001};
+    unsigned seed = 1;
+    for (std::size_t n : lengths)
+        for (bool adv : {false, true}) {
+            CAPTURE(n);
+            CAPTURE(adv);
+            const auto x = data(n, seed++, adv);
+            check_signed<int_format<8>>(x);                    // symmetric: the magnitude kernel
+            check_signed<int_format<4, int_range::full>>(x);   // qmin = −qmax − 1: both clamps
+            check_unsigned<uint_format<8>>(x, affine::offset);
+            check_unsigned<uint_format<4>>(x, affine::zero_point);
+        }
+}
+
+TEST_CASE("MSE search: huge values saturate the error sums, and the widest candidate wins the tie") {
+    const float big = std::numeric_limits<float>::max();
+    std::vector<float> x(3000);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0 ? big : -big / float(1 + i % 7));
+    int_quantizer<int_format<8>> q({.rule = scale_rule::mse_search()});
+    for (backend b : {backend::scalar, backend::simd}) {
+        const auto t = q.quantize(x, {1, x.size()}, b);
+        const auto y = q.dequantize(t);
+        for (float v : y) REQUIRE(std::isfinite(v));
+        CHECK(t.scales[0] == int_quantizer<int_format<8>>().quantize(x, {1, x.size()}, b).scales[0]);  // candidate 0 = absmax
+    }
+}
+
+TEST_CASE("MSE search: the scales do not depend on the thread count") {
+    const auto x = data(3 * 65536 + 12345, 77, true);
+    int_quantizer<int_format<8>> tensor({.rule = scale_rule::mse_search()});
+    int_quantizer<uint_format<4>> rows({.gran = granularity::channel(0), .rule = scale_rule::mse_search(), .form = affine::zero_point});
+    int_quantizer<int_format<4>> groups({.gran = granularity::group(64), .rule = scale_rule::mse_search()});
+    const shape2d one{1, x.size()}, many{3, x.size() / 3};
+    const auto t1 = tensor.quantize(x, one);
+    const auto r1 = rows.quantize(x, many);
+    const auto g1 = groups.quantize(x, many);
+    for (unsigned threads : {2u, 3u, 5u}) {
+        CAPTURE(threads);
+        const auto t = quantize_parallel(tensor, x, one, threads);
+        CHECK(std::memcmp(t.scales.data(), t1.scales.data(), sizeof(float)) == 0);
+        CHECK(t.packed == t1.packed);
+        const auto r = quantize_parallel(rows, x, many, threads);
+        CHECK(r.zero_points == r1.zero_points);
+        CHECK(std::memcmp(r.scales.data(), r1.scales.data(), r.scales.size() * sizeof(r.scales[0])) == 0);
+        CHECK(r.packed == r1.packed);
+        const auto g = quantize_parallel(groups, x, many, threads);
+        CHECK(std::memcmp(g.scales.data(), g1.scales.data(), g.scales.size() * sizeof(g.scales[0])) == 0);
+        CHECK(g.packed == g1.packed);
+    }
+}
