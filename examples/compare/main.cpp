@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <lowbit/schemes.hpp>
+#include <lowbit/spec.hpp>
 
 #include "datasets.hpp"
 #include "evaluate.hpp"
@@ -36,7 +37,8 @@ options:
                    or a directory of .npy files: each is a dataset named by its file name, and
                    `total` sums over all of them. The first dimension is rows, the others are
                    flattened into columns; 1-D data is one row.
-  --schemes A,B    only these schemes (names as --list prints them)
+  --schemes A,B    only these schemes: names as --list prints them, or spec strings such as
+                   int4:g=128:scale=mse, nf4:g=64:dq, hadamard128+nf4:g=64 (docs/formats.md)
   --min-time S     time each operation for at least S seconds (default 0.05; 0: one run)
   --list           list the schemes (name, family, bits/value on 1024 x 1024, description)
   --help           this text
@@ -92,23 +94,22 @@ options parse(int argc, char** argv) {
     return o;
 }
 
-/// The schemes named in a comma list, in that order; every scheme when there is no list.
-std::vector<const lowbit::scheme_info*> select(const std::optional<std::string>& names) {
-    std::vector<const lowbit::scheme_info*> out;
-    if (!names) {
-        for (const auto& s : lowbit::all_schemes()) out.push_back(&s);
-        return out;
-    }
+/// The schemes named in a comma list (registered names or spec strings), in that order; every
+/// registered scheme when there is no list.
+std::vector<lowbit::scheme_info> select(const std::optional<std::string>& names) {
+    if (!names) return lowbit::all_schemes();
+    std::vector<lowbit::scheme_info> out;
     std::string_view rest = *names;
     while (true) {
         const auto comma = rest.find(',');
         const std::string_view name = rest.substr(0, comma);
         if (name.empty()) throw usage_error{"--schemes has an empty name in '" + *names + "'"};
-        const lowbit::scheme_info* found = nullptr;
-        for (const auto& s : lowbit::all_schemes())
-            if (s.name == name) found = &s;
-        if (!found) throw usage_error{"unknown scheme '" + std::string(name) + "' (lowbit-compare --list shows them)"};
-        out.push_back(found);
+        try {
+            out.push_back(lowbit::resolve_scheme(name));
+        } catch (const lowbit::error& e) {
+            throw usage_error{"unknown scheme '" + std::string(name) + "': neither a registered name (--list) nor a valid spec (" +
+                              e.what() + ")"};
+        }
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
     }
@@ -126,7 +127,7 @@ void print(const std::vector<compare::result>& rows, const std::string& format) 
 
 int main(int argc, char** argv) {
     options o;
-    std::vector<const lowbit::scheme_info*> schemes;
+    std::vector<lowbit::scheme_info> schemes;
     try {
         o = parse(argc, argv);
         if (o.help) { std::fputs(usage, stdout); return 0; }
@@ -143,10 +144,10 @@ int main(int argc, char** argv) {
             // bits/value depends on the shape (scale count); report it for a 1024 × 1024 tensor.
             const std::vector<float> x(1024 * 1024, 1.0f);
             std::vector<compare::listed> list;
-            for (const auto* s : schemes) {
-                auto q = s->make();
+            for (const auto& s : schemes) {
+                auto q = s.make();
                 q->quantize(x, {1024, 1024});
-                list.push_back({s, q->bits_per_value()});
+                list.push_back({&s, q->bits_per_value()});
             }
             compare::print_list(list, o.format, stdout);
             return 0;
@@ -156,9 +157,9 @@ int main(int argc, char** argv) {
         std::vector<compare::result> rows;
         std::vector<compare::totals> sums(schemes.size());
         for (const auto& d : data)
-            for (std::size_t k = 0; k < schemes.size(); ++k) rows.push_back(compare::evaluate(*schemes[k], d, o.min_time, sums[k]));
+            for (std::size_t k = 0; k < schemes.size(); ++k) rows.push_back(compare::evaluate(schemes[k], d, o.min_time, sums[k]));
         if (total)
-            for (std::size_t k = 0; k < schemes.size(); ++k) rows.push_back(sums[k].finish("total", schemes[k]->name));
+            for (std::size_t k = 0; k < schemes.size(); ++k) rows.push_back(sums[k].finish("total", schemes[k].name));
         print(rows, o.format);
         return std::fflush(stdout) == 0 ? 0 : 1;
     } catch (const std::exception& e) {

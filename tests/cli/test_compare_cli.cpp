@@ -247,6 +247,21 @@ TEST_CASE("cli: JSON on a .npy file has exactly the documented keys, one row per
     CHECK(std::count(c.out.begin(), c.out.end(), '\n') == 3);
 }
 
+TEST_CASE("cli: --schemes takes spec strings beside registered names") {
+    const auto r = run("--input " + data_dir + "/f32_3x4.npy --format json --min-time 0 --schemes int8,int4:g=2:scale=mse,hadamard4+nf4:g=4");
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 3);
+    check_rows(j);
+    CHECK(j.arr()[1].at("scheme").str() == "int4:g=2:scale=mse");
+    CHECK(j.arr()[2].at("scheme").str() == "hadamard4+nf4:g=4");
+    // A bad spec: exit 2, and the message lists what the family takes.
+    const auto bad = run("--schemes nf4:foo=1 --min-time 0");
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("unknown scheme 'nf4:foo=1'") != std::string::npos);
+    CHECK(bad.err.find("valid: g, dq") != std::string::npos);
+}
+
 TEST_CASE("cli: a directory is evaluated per file and in total") {
     const fs::path d = fs::temp_directory_path() / ("lowbit_cli_dir_" + std::to_string(::getpid()));
     fs::remove_all(d);
