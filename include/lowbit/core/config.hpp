@@ -43,3 +43,18 @@
 #else
 #define LOWBIT_LAMBDA_INLINE
 #endif
+
+/// GCC's AVX-512BW header, when not optimising (-O0), defines _mm512_mask_blend_epi8/16 as
+/// macros that cast their arguments straight to GCC vector types, which fails for xsimd's batch
+/// classes (xsimd's integer select names them). Redefined here with the cast through __m512i that
+/// the inline functions of optimised builds make implicitly. Takes effect when a lowbit header is
+/// included before <xsimd/xsimd.hpp>.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#undef _mm512_mask_blend_epi8
+#undef _mm512_mask_blend_epi16
+#define _mm512_mask_blend_epi8(U, A, W) \
+    ((__m512i)__builtin_ia32_blendmb_512_mask((__v64qi)(__m512i)(A), (__v64qi)(__m512i)(W), (__mmask64)(U)))
+#define _mm512_mask_blend_epi16(U, A, W) \
+    ((__m512i)__builtin_ia32_blendmw_512_mask((__v32hi)(__m512i)(A), (__v32hi)(__m512i)(W), (__mmask32)(U)))
+#endif
