@@ -173,3 +173,28 @@ TEST_CASE("MSE search: the scales do not depend on the thread count") {
         CHECK(g.packed == g1.packed);
     }
 }
+
+TEST_CASE("MSE search per group and per channel: scalar and SIMD choose the same scales") {
+    for (std::size_t g : {std::size_t{1}, std::size_t{7}, std::size_t{16}, std::size_t{32}, std::size_t{33}, std::size_t{100},
+                          std::size_t{255}, std::size_t{256}, std::size_t{300}}) {
+        for (bool adv : {false, true}) {
+            CAPTURE(g);
+            CAPTURE(adv);
+            const shape2d shape{5, 3 * g + 11};
+            const auto x = data(shape.size(), unsigned(g) + (adv ? 100u : 0u), adv);
+            auto same = [&](const auto& q) {
+                const auto a = q.quantize(x, shape, backend::scalar), b = q.quantize(x, shape, backend::simd);
+                CHECK(a.packed == b.packed);
+                CHECK(std::memcmp(a.scales.data(), b.scales.data(), a.scales.size() * sizeof(a.scales[0])) == 0);
+                CHECK(a.offsets == b.offsets);
+                CHECK(a.zero_points == b.zero_points);
+            };
+            same(int_quantizer<int_format<4>>({.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<int_format<3, int_range::full>, Eigen::half>({.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<uint_format<4>>({.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<uint_format<8>, Eigen::bfloat16>(
+                {.gran = granularity::group(g), .rule = scale_rule::mse_search(), .form = affine::zero_point}));
+            same(int_quantizer<int_format<8>>({.gran = granularity::channel(1), .rule = scale_rule::mse_search()}));
+        }
+    }
+}

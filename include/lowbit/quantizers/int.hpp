@@ -456,6 +456,35 @@ private:
     }
 
     /// Sum of squared errors of the group under scale s and offset m (reference encode/decode).
+    /// The MSE search's candidate arrays hold mse_search::candidates entries, padded to whole
+    /// batches of every width (the lanes past the candidates are computed and ignored).
+    static constexpr int mse_padded = 64;
+
+    /// The candidates' clip ranges: cl[c] = ratio(c) · lo, ch[c] = ratio(c) · hi.
+    static void mse_ranges(backend b, float lo, float hi, float* cl, float* ch) noexcept {
+        if (b == backend::simd) {
+            using B = xsimd::batch<float>;
+            for (int c = 0; c < mse_padded; c += int(B::size)) {
+                alignas(64) float r[B::size];
+                for (std::size_t l = 0; l < B::size; ++l) r[l] = mse_search::ratio(std::min(c + int(l), mse_search::candidates - 1));
+                const B rv = B::load_aligned(r);
+                (rv * B(lo)).store_aligned(cl + c);
+                (rv * B(hi)).store_aligned(ch + c);
+            }
+            return;
+        }
+        for (int c = 0; c < mse_padded; ++c) {
+            const float r = mse_search::ratio(std::min(c, mse_search::candidates - 1));
+            cl[c] = r * lo;
+            ch[c] = r * hi;
+        }
+    }
+    /// out[c] = num[c] / den, correctly rounded, for every padded candidate.
+    static void mse_quotients(const float* num, float den, float* out) noexcept {
+        using B = xsimd::batch<float>;
+        for (int c = 0; c < mse_padded; c += int(B::size)) simd::divide(B::load_aligned(num + c), B(den)).store_aligned(out + c);
+    }
+
     /// The squared error of each MSE candidate (scale cs[c], offset cm[c]) over v, summed as
     /// scale/mse.hpp defines it: E[c], saturated at FLT_MAX. threads > 1 computes the
     /// superblocks on several threads (the sums are the same for any thread count).
@@ -463,11 +492,17 @@ private:
         constexpr int C = mse_search::candidates;
         constexpr bool symmetric = Format::qmin == -Format::qmax;
         const float qmin = float(Format::qmin), qmax = float(Format::qmax);
-        float inv[C];
+        alignas(64) float inv[mse_padded];
         bool offset = false;  // some candidate has an offset (m != 0)
-        for (int c = 0; c < C; ++c) {
-            inv[c] = inverse(cs[c]);
-            offset |= cm[c] != 0.0f;
+        for (int c = 0; c < C; ++c) offset |= cm[c] != 0.0f;
+        if (b == backend::simd) {
+            using B = xsimd::batch<float>;
+            for (int c = 0; c < C; c += int(B::size)) {  // inverse() of every candidate
+                const B sc = B::load_unaligned(cs + c), r = simd::divide(B(1.0f), sc);
+                xsimd::select(sc == B(0.0f) || !xsimd::isfinite(r), B(0.0f), r).store_aligned(inv + c);
+            }
+        } else {
+            for (int c = 0; c < C; ++c) inv[c] = inverse(cs[c]);
         }
         // The sum of superblock sb for every candidate, to out[0 … C).
         auto superblock = [&](std::size_t sb, double* out) {
@@ -486,6 +521,11 @@ private:
                 int c = 0;
                 if (b == backend::simd) {
                     auto run = [&]<simd::mse_values Values>(const float* xs) {
+                        if (len < mse_search::chunk / 4) {  // a short slot: candidates in the lanes
+                            float all[C];
+                            simd::mse_chunk_sums_across<Values>(xs, len, inv, cs, cm, C, qmin, qmax, all);
+                            for (const int whole = C - C % int(xsimd::batch<float>::size); c < whole; ++c) out[c] += double(all[c]);
+                        }
                         for (; c + K <= C; c += K) {
                             simd::mse_chunk_sums<Values, K>(xs, len, inv + c, cs + c, cm + c, qmin, qmax, sum);
                             for (int k = 0; k < K; ++k) out[c + k] += double(sum[k]);
@@ -678,8 +718,15 @@ private:
                 case scale_rule::kind::gaussian_optimal: s = float(gaussian_step_ * st.rms()); break;
                 case scale_rule::kind::fixed: s = std::max(std::fabs(rule.lo), std::fabs(rule.hi)) / span; break;
                 case scale_rule::kind::mse_search: {
-                    float cs[mse_search::candidates], cm[mse_search::candidates] = {}, err[mse_search::candidates];
-                    for (int c = 0; c < mse_search::candidates; ++c) cs[c] = float(store_scale<ScaleT>(mse_search::ratio(c) * st.absmax / span));
+                    alignas(64) float cs[mse_padded], cm[mse_padded] = {}, cl[mse_padded], ch[mse_padded];
+                    float err[mse_search::candidates];
+                    mse_ranges(b, 0.0f, st.absmax, cl, ch);  // ch[c] = ratio(c) · absmax
+                    if constexpr (std::is_same_v<ScaleT, float>) {
+                        if (b == backend::simd) mse_quotients(ch, span, cs);
+                        else for (int c = 0; c < mse_search::candidates; ++c) cs[c] = ch[c] / span;
+                    } else {
+                        for (int c = 0; c < mse_search::candidates; ++c) cs[c] = float(store_scale<ScaleT>(ch[c] / span));
+                    }
                     mse_errors(v, cs, cm, err, b, threads);
                     float best = INFINITY;  // the first least error: ties keep the widest range
                     for (int c = 0; c < mse_search::candidates; ++c)
@@ -700,12 +747,19 @@ private:
                     break;
                 }
                 case scale_rule::kind::mse_search: {
-                    float cs[mse_search::candidates], cm[mse_search::candidates], err[mse_search::candidates], cl[mse_search::candidates], ch[mse_search::candidates];
-                    for (int c = 0; c < mse_search::candidates; ++c) {
-                        cl[c] = mse_search::ratio(c) * st.min;
-                        ch[c] = mse_search::ratio(c) * st.max;
-                        cs[c] = float(store_scale<ScaleT>((ch[c] - cl[c]) / float(Format::qmax)));
-                        cm[c] = float(store_scale<ScaleT>(cl[c]));
+                    alignas(64) float cs[mse_padded], cm[mse_padded], cl[mse_padded], ch[mse_padded], width[mse_padded];
+                    float err[mse_search::candidates];
+                    mse_ranges(b, st.min, st.max, cl, ch);
+                    for (int c = 0; c < mse_padded; ++c) width[c] = ch[c] - cl[c];
+                    if constexpr (std::is_same_v<ScaleT, float>) {
+                        if (b == backend::simd) mse_quotients(width, float(Format::qmax), cs);
+                        else for (int c = 0; c < mse_search::candidates; ++c) cs[c] = width[c] / float(Format::qmax);
+                        for (int c = 0; c < mse_padded; ++c) cm[c] = cl[c];
+                    } else {
+                        for (int c = 0; c < mse_search::candidates; ++c) {
+                            cs[c] = float(store_scale<ScaleT>(width[c] / float(Format::qmax)));
+                            cm[c] = float(store_scale<ScaleT>(cl[c]));
+                        }
                     }
                     mse_errors(v, cs, cm, err, b, threads);
                     float best = INFINITY;  // the first least error: ties keep the widest range

@@ -152,6 +152,57 @@ inline void mse_chunk_sums(const float* x, std::size_t n, const float* inv, cons
     }
 }
 
+/// The chunk sums (to sum[0 … C')) of one short chunk (n <= mse_search::chunk values; meant for
+/// slots of a few dozen) for the first C' = C − C mod W candidates (the caller computes the
+/// others with mse_chunk_sums), with the candidates in the lanes: value j is
+/// broadcast and added, for every candidate at once, to accumulator j mod 16, and the 16
+/// accumulators are folded as mse_search::fold does, so each lane equals mse_search::chunk_sum
+/// (of the magnitudes where Values is magnitude). No horizontal work: the better layout when a
+/// slot holds fewer values than mse_chunk_sums needs to amortise its folds.
+template <mse_values Values, class Arch = xsimd::default_arch>
+inline void mse_chunk_sums_across(const float* x, std::size_t n, const float* inv, const float* s, const float* m, int C,
+                                  float qmin, float qmax, float* sum) noexcept {
+    using B = fbatch<Arch>;
+    constexpr std::size_t W = B::size, P = mse_search::partials;
+    const B lo(qmin), hi(qmax);
+    for (int c0 = 0; c0 + int(W) <= C; c0 += int(W)) {
+        alignas(64) float out[W];
+        const B vinv = B::load_unaligned(inv + c0), vs = B::load_unaligned(s + c0), vm = B::load_unaligned(m + c0);
+        auto term = [&](float xj) LOWBIT_LAMBDA_INLINE {
+            const B xv(xj);
+            B d;
+            if constexpr (Values == mse_values::any) {
+                const B q = xsimd::min(xsimd::max(xsimd::nearbyint((xv - vm) * vinv), lo), hi);
+                d = xv - (mul_unfused(q, vs) + vm);
+            } else if constexpr (Values == mse_values::magnitude) {
+                d = xv - mul_unfused(xsimd::min(xsimd::nearbyint(xv * vinv), hi), vs);
+            } else {
+                d = xv - mul_unfused(xsimd::min(xsimd::max(xsimd::nearbyint(xv * vinv), lo), hi), vs);
+            }
+            return mul_unfused(d, d);
+        };
+        B acc[P];
+        for (std::size_t r = 0; r < P; ++r) acc[r] = B(0.0f);
+        std::size_t j = 0;
+        for (; j + P <= n; j += P)
+            [&]<std::size_t... R>(std::index_sequence<R...>) LOWBIT_LAMBDA_INLINE {
+                ((acc[R] = acc[R] + term(x[j + R])), ...);
+            }(std::make_index_sequence<P>{});
+        const std::size_t rest = n - j;
+        [&]<std::size_t... R>(std::index_sequence<R...>) LOWBIT_LAMBDA_INLINE {
+            ((R < rest ? void(acc[R] = acc[R] + term(x[j + R])) : void()), ...);
+        }(std::make_index_sequence<P>{});
+        [&]<std::size_t... R>(std::index_sequence<R...>) LOWBIT_LAMBDA_INLINE {  // p_i += p_{i+w}, w = 8, 4, 2, 1
+            ((acc[R] = acc[R] + acc[R + 8]), ...);
+            ((R < 4 ? void(acc[R] = acc[R] + acc[R + 4]) : void()), ...);
+            ((R < 2 ? void(acc[R] = acc[R] + acc[R + 2]) : void()), ...);
+            acc[0] = acc[0] + acc[1];
+        }(std::make_index_sequence<P / 2>{});
+        acc[0].store_aligned(out);
+        for (std::size_t l = 0; l < W; ++l) sum[c0 + int(l)] = out[l];
+    }
+}
+
 /// SIMD encode of n values to one-byte codes; equals reference::encode_int_run.
 template <class Format, class Arch = xsimd::default_arch>
 inline void encode_int_run(const float* x, std::size_t n, const int_run_params& p, rounding rnd,
