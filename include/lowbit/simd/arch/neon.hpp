@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -59,10 +60,9 @@ struct kernels<isa::neon> {
     template <bool Inclusive, int N>
     static int32x4_t count_linear(float32x4_t y, const float* t) noexcept {
         uint32x4_t c = vdupq_n_u32(0);
-        for (int k = 0; k < N; ++k) {
-            const float32x4_t tk = vdupq_n_f32(t[k]);
-            c = vsubq_u32(c, Inclusive ? vcleq_f32(tk, y) : vcltq_f32(tk, y));
-        }
+        [&]<int... K>(std::integer_sequence<int, K...>) {  // unrolled: two instructions per threshold
+            ((c = vsubq_u32(c, Inclusive ? vcleq_f32(vdupq_n_f32(t[K]), y) : vcltq_f32(vdupq_n_f32(t[K]), y))), ...);
+        }(std::make_integer_sequence<int, N>{});
         return vreinterpretq_s32_u32(c);
     }
 };

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include <xsimd/xsimd.hpp>
 
@@ -61,10 +62,9 @@ struct kernels<isa::sse2> {
     template <bool Inclusive, int N>
     static __m128i count_linear(__m128 y, const float* t) noexcept {
         __m128i c = _mm_setzero_si128();
-        for (int k = 0; k < N; ++k) {
-            const __m128 tk = _mm_set1_ps(t[k]);
-            c = _mm_sub_epi32(c, _mm_castps_si128(Inclusive ? _mm_cmple_ps(tk, y) : _mm_cmplt_ps(tk, y)));
-        }
+        [&]<int... K>(std::integer_sequence<int, K...>) {  // unrolled: two instructions per threshold
+            ((c = _mm_sub_epi32(c, _mm_castps_si128(Inclusive ? _mm_cmple_ps(_mm_set1_ps(t[K]), y) : _mm_cmplt_ps(_mm_set1_ps(t[K]), y)))), ...);
+        }(std::make_integer_sequence<int, N>{});
         return c;
     }
     static void stream_line(std::uint8_t* dst, const std::uint8_t* src) noexcept {
@@ -140,10 +140,9 @@ struct kernels<isa::avx2> {
     template <bool Inclusive, int N>
     static __m256i count_linear(__m256 y, const float* t) noexcept {
         __m256i c = _mm256_setzero_si256();
-        for (int k = 0; k < N; ++k) {
-            const __m256 tk = _mm256_broadcast_ss(t + k);
-            c = _mm256_sub_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(tk, y, Inclusive ? _CMP_LE_OQ : _CMP_LT_OQ)));
-        }
+        [&]<int... K>(std::integer_sequence<int, K...>) {  // unrolled: two instructions per threshold
+            ((c = _mm256_sub_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(_mm256_broadcast_ss(t + K), y, Inclusive ? _CMP_LE_OQ : _CMP_LT_OQ)))), ...);
+        }(std::make_integer_sequence<int, N>{});
         return c;
     }
     static void stream_line(std::uint8_t* dst, const std::uint8_t* src) noexcept {
