@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The ISA test matrix: builds the test suite (tests, lowbit-compare, lowbit-digest; never the
-# benchmarks) once per target of CMakePresets.json, runs it, and compares lowbit-digest's output
+# The ISA test matrix: builds the test suite (the tests and lowbit-digest; not the examples, the
+# benchmarks or the tests that LOWBIT_ISA_TESTS_ONLY leaves out because no instruction set can
+# change their result) once per target of CMakePresets.json, runs it, and compares lowbit-digest's output
 # (codes and dequantized bits of every scheme on fixed data) across the targets that ran.
 #
 #   scripts/test-isa.sh [TARGET...]     default: every target
