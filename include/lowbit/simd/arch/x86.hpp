@@ -153,8 +153,8 @@ struct kernels<isa::avx2> {
 #endif
 
 #if XSIMD_WITH_AVX512BW
-/// AVX-512 F/BW/DQ/VL: 16 lanes. (The zero-masked forms with a full mask: GCC 12 warns that the
-/// plain ones read an uninitialised source.)
+/// AVX-512 F/BW/DQ/VL: 16 lanes. Zero-masked forms with an all-ones mask stand for the plain
+/// ones: the same result, and no read of an undefined source register.
 template <>
 struct kernels<isa::avx512> {
     LOWBIT_FORCE_INLINE static void store_low_bytes(__m512i q, std::uint8_t* p) noexcept {
