@@ -38,8 +38,10 @@ inline const std::vector<float>& gaussian(std::size_t n) {
 
 /// bytes_per_second counts the fp32 side (4 bytes per element), items_per_second elements.
 inline void set_counters(benchmark::State& state, std::size_t n) {
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n * sizeof(float)));
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(n * sizeof(float)));
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(n));
 }
 
 }  // namespace lowbit_bench

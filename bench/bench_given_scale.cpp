@@ -1,7 +1,8 @@
 // Benchmarks of quantization under a scale known beforehand (calibration, or the amax history of
-// earlier steps as FP8 training's delayed scaling keeps it): quantize_given/<scheme>/<n>, one thread.
-// The per-tensor schemes e4m3fn and nvfp4 then read x once instead of twice (no absmax pass); the
-// scale used is the one quantize() computes, so the codes are the same as quantize/<scheme>/<n>'s.
+// earlier steps as FP8 training's delayed scaling keeps it): quantize_given/<scheme>/<n>, one
+// thread. The per-tensor schemes e4m3fn and nvfp4 then read x once instead of twice (no absmax
+// pass); the scale used is the one quantize() computes, so the codes are the same as
+// quantize/<scheme>/<n>'s.
 #include <benchmark/benchmark.h>
 
 #include <lowbit/quantizers/minifloat.hpp>
@@ -44,8 +45,10 @@ void given_nvfp4(benchmark::State& state, std::size_t n) {
 
 const int registered = [] {
     for (std::size_t n : lowbit_bench::sizes) {
-        benchmark::RegisterBenchmark(("quantize_given/e4m3fn/" + std::to_string(n)).c_str(), [n](benchmark::State& s) { given_e4m3fn(s, n); });
-        benchmark::RegisterBenchmark(("quantize_given/nvfp4/" + std::to_string(n)).c_str(), [n](benchmark::State& s) { given_nvfp4(s, n); });
+        benchmark::RegisterBenchmark(("quantize_given/e4m3fn/" + std::to_string(n)).c_str(),
+                                     [n](benchmark::State& s) { given_e4m3fn(s, n); });
+        benchmark::RegisterBenchmark(("quantize_given/nvfp4/" + std::to_string(n)).c_str(),
+                                     [n](benchmark::State& s) { given_nvfp4(s, n); });
     }
     return 0;
 }();

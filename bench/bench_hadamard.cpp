@@ -23,20 +23,24 @@ std::vector<float> bench_data(std::size_t n) {
 void hadamard_bench(benchmark::State& state, std::size_t H, std::size_t n) {
     auto x = bench_data(n);
     for (auto _ : state) {
-        lowbit::hadamard_transform(x, {1, n}, H);  // orthonormal: repeated runs keep the values bounded
+        lowbit::hadamard_transform(x, {1, n},
+                                   H);  // orthonormal: repeated runs keep the values bounded
         benchmark::DoNotOptimize(x.data());
         benchmark::ClobberMemory();
     }
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n * sizeof(float)));
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(n));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(n * sizeof(float)));
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(n));
 }
 
 const int registered = [] {
-    for (std::size_t H : {std::size_t{16}, std::size_t{64}, std::size_t{128}, std::size_t{256}, std::size_t{1024},
-                          std::size_t{4096}, std::size_t{32768}})
+    for (std::size_t H : {std::size_t{16}, std::size_t{64}, std::size_t{128}, std::size_t{256},
+                          std::size_t{1024}, std::size_t{4096}, std::size_t{32768}})
         for (std::size_t n : {std::size_t{65536}, std::size_t{16777216}})
-            benchmark::RegisterBenchmark(("hadamard/" + std::to_string(H) + "/" + std::to_string(n)).c_str(),
-                                         [H, n](benchmark::State& s) { hadamard_bench(s, H, n); });
+            benchmark::RegisterBenchmark(
+                ("hadamard/" + std::to_string(H) + "/" + std::to_string(n)).c_str(),
+                [H, n](benchmark::State& s) { hadamard_bench(s, H, n); });
     return 0;
 }();
 

@@ -1,9 +1,10 @@
 // lowbit-bench — main, the baselines (memcpy, readsum) and every scheme of all_schemes():
-//   quantize/<scheme>/<n>     scheme_instance::quantize on one thread (the tensor is reused: no allocation)
-//   dequantize/<scheme>/<n>   scheme_instance::dequantize into a preallocated buffer
+//   quantize/<scheme>/<n>     scheme_instance::quantize on one thread (the tensor is reused: no
+//   allocation) dequantize/<scheme>/<n>   scheme_instance::dequantize into a preallocated buffer
 //   pack/<scheme>/<n>         lowbit::pack of the scheme's codes at its code width
 //   unpack/<scheme>/<n>       lowbit::unpack of them
-//   quantize_mt/<scheme>/<n>  scheme_instance::quantize_parallel over all hardware threads (wall-clock rates)
+//   quantize_mt/<scheme>/<n>  scheme_instance::quantize_parallel over all hardware threads
+//   (wall-clock rates)
 // Other bench_*.cpp files register their own benchmarks; this file owns main().
 #include <benchmark/benchmark.h>
 
@@ -83,7 +84,8 @@ void bench_quantize_mt(benchmark::State& state, const lowbit::scheme_info* s, st
     }
     const double it = double(state.iterations());
     if (wall > 0) {
-        state.counters["bytes_per_second"] = benchmark::Counter(it * double(n * sizeof(float)) / wall);
+        state.counters["bytes_per_second"] =
+            benchmark::Counter(it * double(n * sizeof(float)) / wall);
         state.counters["items_per_second"] = benchmark::Counter(it * double(n) / wall);
     }
 }
@@ -133,15 +135,20 @@ void register_all() {
         benchmark::RegisterBenchmark(("readsum/" + std::to_string(n)).c_str(), bench_readsum, n);
     }
     using fn = void (*)(benchmark::State&, const lowbit::scheme_info*, std::size_t);
-    const std::pair<const char*, fn> ops[] = {{"quantize", bench_quantize}, {"dequantize", bench_dequantize},
-                                              {"pack", bench_pack}, {"unpack", bench_unpack}};
+    const std::pair<const char*, fn> ops[] = {{"quantize", bench_quantize},
+                                              {"dequantize", bench_dequantize},
+                                              {"pack", bench_pack},
+                                              {"unpack", bench_unpack}};
     for (const auto& [op, f] : ops)
         for (const auto& s : lowbit::all_schemes())
             for (std::size_t n : lowbit_bench::sizes)
-                benchmark::RegisterBenchmark((std::string(op) + "/" + s.name + "/" + std::to_string(n)).c_str(), f, &s, n);
+                benchmark::RegisterBenchmark(
+                    (std::string(op) + "/" + s.name + "/" + std::to_string(n)).c_str(), f, &s, n);
     for (const auto& s : lowbit::all_schemes())
         for (std::size_t n : lowbit_bench::sizes)
-            benchmark::RegisterBenchmark(("quantize_mt/" + s.name + "/" + std::to_string(n)).c_str(), bench_quantize_mt, &s, n);
+            benchmark::RegisterBenchmark(
+                ("quantize_mt/" + s.name + "/" + std::to_string(n)).c_str(), bench_quantize_mt, &s,
+                n);
 }
 }  // namespace
 

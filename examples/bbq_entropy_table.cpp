@@ -42,17 +42,27 @@ bool read_npy(const std::filesystem::path& p, tensor& t) {
     in.read(magic, 8);
     if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) return false;
     std::uint32_t hl = 0;
-    if (magic[6] == 1) { std::uint16_t h; in.read(reinterpret_cast<char*>(&h), 2); hl = h; }
-    else in.read(reinterpret_cast<char*>(&hl), 4);
+    if (magic[6] == 1) {
+        std::uint16_t h;
+        in.read(reinterpret_cast<char*>(&h), 2);
+        hl = h;
+    } else
+        in.read(reinterpret_cast<char*>(&hl), 4);
     std::string header(hl, ' ');
     in.read(header.data(), hl);
-    if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos) return false;
+    if (header.find("'<f4'") == std::string::npos ||
+        header.find("'fortran_order': False") == std::string::npos)
+        return false;
     const auto a = header.find('(', header.find("shape")), b = header.find(')', a);
     std::vector<std::size_t> dims;
     std::string num;
     for (char c : header.substr(a + 1, b - a - 1)) {
-        if (c >= '0' && c <= '9') num += c;
-        else if (!num.empty()) { dims.push_back(std::stoul(num)); num.clear(); }
+        if (c >= '0' && c <= '9')
+            num += c;
+        else if (!num.empty()) {
+            dims.push_back(std::stoul(num));
+            num.clear();
+        }
     }
     if (!num.empty()) dims.push_back(std::stoul(num));
     std::size_t n = 1;
@@ -70,23 +80,31 @@ std::pair<double, double> entropy_sqnr(const Q& q, const std::vector<float>& x, 
     return {code_entropy_bits(t.codes(), Q::tensor_type::bits), sqnr_db(x, q.dequantize(t))};
 }
 
-struct row { double bbq = 0, quest = 0, nf = -1; };
+struct row {
+    double bbq = 0, quest = 0, nf = -1;
+};
 
 template <int B>
 row measure(const std::vector<float>& x, shape2d s, double* sq = nullptr) {
     row r;
-    const auto b = entropy_sqnr(bbq_quantizer<B>({.zero = B <= 2 ? bbq_zero::half : bbq_zero::integer}), x, s);
+    const auto b =
+        entropy_sqnr(bbq_quantizer<B>({.zero = B <= 2 ? bbq_zero::half : bbq_zero::integer}), x, s);
     const auto q = entropy_sqnr(quest_quantizer<B>(), x, s);
     r.bbq = b.first;
     r.quest = q.first;
     std::pair<double, double> n{-1, 0};
     if constexpr (B >= 2) n = entropy_sqnr(codebook_quantizer<B>(), x, s), r.nf = n.first;
-    if (sq) { sq[0] = b.second; sq[1] = q.second; sq[2] = n.second; }
+    if (sq) {
+        sq[0] = b.second;
+        sq[1] = q.second;
+        sq[2] = n.second;
+    }
     return r;
 }
 
 template <int... Bs>
-std::vector<row> all_bits(const std::vector<float>& x, shape2d s, std::integer_sequence<int, Bs...>, std::vector<std::array<double, 3>>* sq = nullptr) {
+std::vector<row> all_bits(const std::vector<float>& x, shape2d s, std::integer_sequence<int, Bs...>,
+                          std::vector<std::array<double, 3>>* sq = nullptr) {
     std::vector<row> out;
     if (sq) sq->resize(sizeof...(Bs));
     int k = 0;
@@ -99,8 +117,10 @@ using bits_1_8 = std::integer_sequence<int, 1, 2, 3, 4, 5, 6, 7, 8>;
 void print(const char* title, const std::vector<row>& r) {
     std::printf("| %s |", title);
     for (const auto& e : r) {
-        if (e.nf < 0) std::printf(" %.3f / %.3f / — |", e.bbq, e.quest);
-        else std::printf(" %.3f / %.3f / %.3f |", e.bbq, e.quest, e.nf);
+        if (e.nf < 0)
+            std::printf(" %.3f / %.3f / — |", e.bbq, e.quest);
+        else
+            std::printf(" %.3f / %.3f / %.3f |", e.bbq, e.quest, e.nf);
     }
     std::printf("\n");
 }
@@ -110,7 +130,9 @@ void print(const char* title, const std::vector<row>& r) {
 int main(int argc, char** argv) {
     const std::filesystem::path root = argc > 1 ? argv[1] : "../shared/data";
     std::printf("Code entropy in bits, BBQ / QuEST / NF (group 64), B = 1 … 8.\n\n");
-    std::printf("| data | B=1 | B=2 | B=3 | B=4 | B=5 | B=6 | B=7 | B=8 |\n|---|---|---|---|---|---|---|---|---|\n");
+    std::printf(
+        "| data | B=1 | B=2 | B=3 | B=4 | B=5 | B=6 | B=7 | B=8 "
+        "|\n|---|---|---|---|---|---|---|---|---|\n");
     std::mt19937 g(2026);
     std::normal_distribution<float> d(0.0f, 1.0f);
     std::vector<float> x(std::size_t{1} << 20);
@@ -139,17 +161,23 @@ int main(int argc, char** argv) {
             weight += w;
             ++count;
         }
-        for (auto& e : acc) { e.bbq /= weight; e.quest /= weight; if (e.nf >= 0) e.nf /= weight; }
-        const std::string title = std::string(model) + " (" + std::to_string(count) + " weight tensors, " +
-                                  std::to_string(std::size_t(weight)) + " values)";
+        for (auto& e : acc) {
+            e.bbq /= weight;
+            e.quest /= weight;
+            if (e.nf >= 0) e.nf /= weight;
+        }
+        const std::string title = std::string(model) + " (" + std::to_string(count) +
+            " weight tensors, " + std::to_string(std::size_t(weight)) + " values)";
         print(title.c_str(), acc);
     }
     std::printf("\nSQNR in dB on N(0,1), BBQ / QuEST / NF:\n\n| B |");
     for (int b = 1; b <= 8; ++b) std::printf(" %d |", b);
     std::printf("\n|---|---|---|---|---|---|---|---|---|\n| SQNR |");
     for (const auto& s : sq) {
-        if (s[2] == 0) std::printf(" %.2f / %.2f / — |", s[0], s[1]);
-        else std::printf(" %.2f / %.2f / %.2f |", s[0], s[1], s[2]);
+        if (s[2] == 0)
+            std::printf(" %.2f / %.2f / — |", s[0], s[1]);
+        else
+            std::printf(" %.2f / %.2f / %.2f |", s[0], s[1], s[2]);
     }
     std::printf("\n");
 }

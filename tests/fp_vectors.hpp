@@ -22,7 +22,15 @@ inline std::vector<std::uint32_t> read_u32(const std::string& name) {
     return v;
 }
 
-inline float as_float(std::uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-inline std::uint32_t as_bits(float f) { std::uint32_t u; std::memcpy(&u, &f, 4); return u; }
+inline float as_float(std::uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+inline std::uint32_t as_bits(float f) {
+    std::uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
 
 }  // namespace lowbit_test

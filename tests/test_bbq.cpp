@@ -61,35 +61,42 @@ double zeta_mse(double z) {
 TEST_CASE("thresholds are Phi^-1(i / 2^B) to 1e-12") {
     const auto& t3 = bbq_format<3>::thresholds_double();
     const double want[] = {-1.1503493803760079, -0.6744897501960817, -0.31863936396437514, 0.0,
-                           0.31863936396437514, 0.6744897501960817, 1.1503493803760079};
+                           0.31863936396437514, 0.6744897501960817,  1.1503493803760079};
     for (int i = 0; i < 7; ++i) CHECK(std::fabs(t3[i] - want[i]) < 1e-12);
     CHECK(std::fabs(t3[4] - 0.318639) < 5e-7);
     CHECK(std::fabs(t3[5] - 0.674490) < 5e-7);
     CHECK(std::fabs(t3[6] - 1.150349) < 5e-7);
     auto check = [](const auto& t) {
         const double n = double(t.size() + 1);
-        for (std::size_t i = 0; i < t.size(); ++i) CHECK(std::fabs(detail::std_normal_cdf(t[i]) - double(i + 1) / n) < 1e-14);
+        for (std::size_t i = 0; i < t.size(); ++i)
+            CHECK(std::fabs(detail::std_normal_cdf(t[i]) - double(i + 1) / n) < 1e-14);
     };
     check(bbq_format<1>::thresholds_double());
     check(bbq_format<4>::thresholds_double());
     check(bbq_format<8>::thresholds_double());
-    CHECK(std::fabs(bbq_format<8>::thresholds_double()[0] + 2.6600674686174596) < 1e-12);  // Φ⁻¹(1/256)
+    CHECK(std::fabs(bbq_format<8>::thresholds_double()[0] + 2.6600674686174596) <
+          1e-12);  // Φ⁻¹(1/256)
 }
 
-TEST_CASE_TEMPLATE("the reference equals a direct floor(2^B Phi(v)) except at threshold ties", T, std::integral_constant<int, 1>,
-                   std::integral_constant<int, 2>, std::integral_constant<int, 3>, std::integral_constant<int, 4>,
+TEST_CASE_TEMPLATE("the reference equals a direct floor(2^B Phi(v)) except at threshold ties", T,
+                   std::integral_constant<int, 1>, std::integral_constant<int, 2>,
+                   std::integral_constant<int, 3>, std::integral_constant<int, 4>,
                    std::integral_constant<int, 6>, std::integral_constant<int, 8>) {
     constexpr int B = T::value;
     const auto v = lowbit_test::gaussian(200000, 77 + B, 1.3f);
     const auto& td = bbq_format<B>::thresholds_double();
     std::size_t ties = 0;
     for (float x : v) {
-        const double direct = std::min(std::floor(double(1 << B) * detail::std_normal_cdf(double(x))), double((1 << B) - 1));
+        const double direct = std::min(
+            std::floor(double(1 << B) * detail::std_normal_cdf(double(x))), double((1 << B) - 1));
         const auto got = bbq_format<B>::encode(x);
         if (got == int(direct)) continue;
         // Allowed only when x lies within one float ulp of a threshold (float(t) vs t).
         bool tie = false;
-        for (double t : td) tie = tie || std::fabs(double(x) - t) <= std::fabs(double(std::nextafter(float(t), 10.0f)) - double(float(t)));
+        for (double t : td)
+            tie = tie ||
+                std::fabs(double(x) - t) <=
+                    std::fabs(double(std::nextafter(float(t), 10.0f)) - double(float(t)));
         CHECK(tie);
         ++ties;
     }
@@ -104,7 +111,8 @@ TEST_CASE_TEMPLATE("the reference equals a direct floor(2^B Phi(v)) except at th
     CHECK(bbq_format<B>::encode(-INFINITY) == 0);
 }
 
-TEST_CASE("entropy >= B - 0.01 on 2^20 N(0,1) values, for every B = 1 ... 8; QuEST's 4-bit well below") {
+TEST_CASE(
+    "entropy >= B - 0.01 on 2^20 N(0,1) values, for every B = 1 ... 8; QuEST's 4-bit well below") {
     const auto x = lowbit_test::gaussian(std::size_t{1} << 20, 2026);
     const shape2d s{1024, 1024};
     double h[9];
@@ -121,13 +129,14 @@ TEST_CASE("entropy >= B - 0.01 on 2^20 N(0,1) values, for every B = 1 ... 8; QuE
         CHECK(h[b] >= b - 0.01);
     }
     const double q4 = entropy_of(quest_quantizer<4>(), x, s);
-    CHECK(q4 < 3.7);   // the paper: 3.61 on trained weights
+    CHECK(q4 < 3.7);  // the paper: 3.61 on trained weights
     CHECK(q4 > 3.5);
     CHECK(h[4] - q4 > 0.3);
 }
 
 TEST_CASE("Hadamard-rotated Laplace and Student-t data reach B - 0.05") {
-    const auto lap = laplace(std::size_t{1} << 20, 3), st = student_t(std::size_t{1} << 20, 4, 5.0f);
+    const auto lap = laplace(std::size_t{1} << 20, 3),
+               st = student_t(std::size_t{1} << 20, 4, 5.0f);
     const shape2d s{2048, 512};
     for (const auto* x : {&lap, &st}) {
         CHECK(entropy_of(bbq_quantizer<1>(), *x, s) >= 1 - 0.05);
@@ -136,8 +145,10 @@ TEST_CASE("Hadamard-rotated Laplace and Student-t data reach B - 0.05") {
         CHECK(entropy_of(bbq_quantizer<4>(), *x, s) >= 4 - 0.05);
         CHECK(entropy_of(bbq_quantizer<6>(), *x, s) >= 6 - 0.05);
         CHECK(entropy_of(bbq_quantizer<8>(), *x, s) >= 8 - 0.05);
-        // Without the rotation the heavy tails cost entropy: the transform is what makes v Gaussian.
-        CHECK(entropy_of(bbq_quantizer<4>({.hadamard = 0}), *x, s) < entropy_of(bbq_quantizer<4>(), *x, s) - 0.01);
+        // Without the rotation the heavy tails cost entropy: the transform is what makes v
+        // Gaussian.
+        CHECK(entropy_of(bbq_quantizer<4>({.hadamard = 0}), *x, s) <
+              entropy_of(bbq_quantizer<4>(), *x, s) - 0.01);
     }
 }
 
@@ -148,10 +159,13 @@ TEST_CASE("zeta* = 3/sqrt(pi) minimises E[(v - zeta(2 Phi(v) - 1))^2]") {
     CHECK(f0 < zeta_mse(bbq_zeta - 1e-3));
     CHECK(f0 < zeta_mse(bbq_zeta + 1e-3));
     CHECK(f0 < zeta_mse(1.694));  // the reference code's rounded value is a hair worse
-    double lo = 1.0, hi = 2.5;   // golden section finds the same point
+    double lo = 1.0, hi = 2.5;    // golden section finds the same point
     for (int i = 0; i < 100; ++i) {
         const double a = lo + (hi - lo) * 0.381966, b = lo + (hi - lo) * 0.618034;
-        if (zeta_mse(a) < zeta_mse(b)) hi = b; else lo = a;
+        if (zeta_mse(a) < zeta_mse(b))
+            hi = b;
+        else
+            lo = a;
     }
     CHECK(std::fabs(0.5 * (lo + hi) - bbq_zeta) < 1e-6);
 }
@@ -167,7 +181,8 @@ TEST_CASE("linear decode x = (gamma / 2^{B-1}) q, z = 0 and z = -1/2, gamma give
         const auto y = q.dequantize(t);
         const auto c = t.codes();
         for (std::size_t i = 0; i < x.size(); ++i)
-            CHECK(y[i] == t.scales[0] * (float(int(c[i]) - 4) + (z == bbq_zero::half ? 0.5f : 0.0f)));
+            CHECK(y[i] ==
+                  t.scales[0] * (float(int(c[i]) - 4) + (z == bbq_zero::half ? 0.5f : 0.0f)));
         bbq_quantizer<3> g({.gamma = 2.5f, .zero = z});
         CHECK(g.quantize(x, {4, 256}).scales[0] == 2.5f / 4.0f);
     }
@@ -209,10 +224,14 @@ TEST_CASE("integer matrix product on the codes, z = -1/2: one row-sum correction
     const auto ca = ta.codes(), cw = tw.codes();
     long dot = 0, sa = 0, sw = 0;
     for (std::size_t k = 0; k < K; ++k) {
-        const int ai = int_format<2, int_range::full>::to_int(ca[k]), wi = int_format<2, int_range::full>::to_int(cw[k]);
-        dot += ai * wi; sa += ai; sw += wi;
+        const int ai = int_format<2, int_range::full>::to_int(ca[k]),
+                  wi = int_format<2, int_range::full>::to_int(cw[k]);
+        dot += ai * wi;
+        sa += ai;
+        sw += wi;
     }
-    const double integer = double(ta.scales[0]) * tw.scales[0] * (double(dot) + 0.5 * sa + 0.5 * sw + K / 4.0);
+    const double integer =
+        double(ta.scales[0]) * tw.scales[0] * (double(dot) + 0.5 * sa + 0.5 * sw + K / 4.0);
     double fl = 0;
     for (std::size_t k = 0; k < K; ++k) fl += double(ya[k]) * yw[k];
     CHECK(integer == doctest::Approx(fl).epsilon(1e-6));  // fl sums float-rounded products
@@ -222,10 +241,12 @@ TEST_CASE("integer matrix product on the codes, z = -1/2: one row-sum correction
 TEST_CASE("SIMD sum of squares equals tree_sum_squares_finite bit for bit") {
     for (std::size_t n : {0, 1, 7, 255, 256, 257, 4097, 65536 + 3, 300000})
         for (int kind = 0; kind < 2; ++kind) {
-            const auto x = kind ? lowbit_test::adversarial(n, unsigned(n)) : lowbit_test::gaussian(n, unsigned(n) + 1);
+            const auto x = kind ? lowbit_test::adversarial(n, unsigned(n))
+                                : lowbit_test::gaussian(n, unsigned(n) + 1);
             std::size_t finite = 0, want = 0;
             for (float v : x) want += std::isfinite(v) ? 1 : 0;
-            const double a = tree_sum_squares_finite(x), b = simd::tree_sum_squares_finite(x, &finite);
+            const double a = tree_sum_squares_finite(x),
+                         b = simd::tree_sum_squares_finite(x, &finite);
             CHECK(std::memcmp(&a, &b, sizeof a) == 0);
             CHECK(finite == want);
         }
@@ -248,18 +269,30 @@ void check_simd(const Q& q, const std::vector<float>& x, shape2d s) {
 template <int B>
 void simd_all(const std::vector<float>& x, shape2d s) {
     constexpr auto sat = non_finite::saturate;
-    for (std::size_t H : {std::size_t{0}, std::size_t{4}, std::size_t{16}, std::size_t{128}, std::size_t{1024}}) {
+    for (std::size_t H :
+         {std::size_t{0}, std::size_t{4}, std::size_t{16}, std::size_t{128}, std::size_t{1024}}) {
         check_simd(bbq_quantizer<B>({.hadamard = H, .on_non_finite = sat}), x, s);
-        check_simd(bbq_quantizer<B, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::per_row, .zero = bbq_zero::half, .on_non_finite = sat}), x, s);
+        check_simd(bbq_quantizer<B, bbq_codes::index>({.hadamard = H,
+                                                       .sigma_from = sigma_source::per_row,
+                                                       .zero = bbq_zero::half,
+                                                       .on_non_finite = sat}),
+                   x, s);
         check_simd(quest_quantizer<B>({.hadamard = H, .on_non_finite = sat}), x, s);
-        check_simd(quest_quantizer<B, bbq_codes::index>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 0.7f, .on_non_finite = sat}), x, s);
-        if constexpr (B <= 3) check_simd(bbq_quantizer<B, bbq_codes::e2m1>({.hadamard = H, .on_non_finite = sat}), x, s);
+        check_simd(quest_quantizer<B, bbq_codes::index>({.hadamard = H,
+                                                         .sigma_from = sigma_source::given,
+                                                         .sigma = 0.7f,
+                                                         .on_non_finite = sat}),
+                   x, s);
+        if constexpr (B <= 3)
+            check_simd(bbq_quantizer<B, bbq_codes::e2m1>({.hadamard = H, .on_non_finite = sat}), x,
+                       s);
     }
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("SIMD equals the reference: codes, sigmas, scales, decoded values", T, std::integral_constant<int, 1>,
-                   std::integral_constant<int, 2>, std::integral_constant<int, 3>, std::integral_constant<int, 4>,
+TEST_CASE_TEMPLATE("SIMD equals the reference: codes, sigmas, scales, decoded values", T,
+                   std::integral_constant<int, 1>, std::integral_constant<int, 2>,
+                   std::integral_constant<int, 3>, std::integral_constant<int, 4>,
                    std::integral_constant<int, 5>, std::integral_constant<int, 8>) {
     constexpr int B = T::value;
     for (std::size_t cols : lowbit_test::lengths()) {
@@ -311,24 +344,35 @@ TEST_CASE("dequantize returns to the input domain: the inverse transform of the 
 }
 
 namespace {
-/// Minimal .npy reader (float32, C order): values and the shape flattened to 2-D (first axis × rest).
+/// Minimal .npy reader (float32, C order): values and the shape flattened to 2-D (first axis ×
+/// rest).
 bool read_npy(const std::filesystem::path& p, std::vector<float>& v, shape2d& s) {
     std::ifstream in(p, std::ios::binary);
     char magic[8];
     in.read(magic, 8);
     if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) return false;
     std::uint32_t hl = 0;
-    if (magic[6] == 1) { std::uint16_t h; in.read(reinterpret_cast<char*>(&h), 2); hl = h; }
-    else in.read(reinterpret_cast<char*>(&hl), 4);
+    if (magic[6] == 1) {
+        std::uint16_t h;
+        in.read(reinterpret_cast<char*>(&h), 2);
+        hl = h;
+    } else
+        in.read(reinterpret_cast<char*>(&hl), 4);
     std::string header(hl, ' ');
     in.read(header.data(), hl);
-    if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos) return false;
+    if (header.find("'<f4'") == std::string::npos ||
+        header.find("'fortran_order': False") == std::string::npos)
+        return false;
     const auto a = header.find('(', header.find("shape")), b = header.find(')', a);
     std::vector<std::size_t> dims;
     std::string num;
     for (char c : header.substr(a + 1, b - a - 1)) {
-        if (std::isdigit(static_cast<unsigned char>(c))) num += c;
-        else if (!num.empty()) { dims.push_back(std::stoul(num)); num.clear(); }
+        if (std::isdigit(static_cast<unsigned char>(c)))
+            num += c;
+        else if (!num.empty()) {
+            dims.push_back(std::stoul(num));
+            num.clear();
+        }
     }
     if (!num.empty()) dims.push_back(std::stoul(num));
     std::size_t n = 1;
@@ -341,10 +385,14 @@ bool read_npy(const std::filesystem::path& p, std::vector<float>& v, shape2d& s)
 }  // namespace
 
 TEST_CASE("every tensor of the real models quantizes (rows of 64, 172, 96, 27 ...)") {
-    // The build points at <source>/../shared/data; a worktree elsewhere can say LOWBIT_SHARED_DATA=<dir>.
+    // The build points at <source>/../shared/data; a worktree elsewhere can say
+    // LOWBIT_SHARED_DATA=<dir>.
     const char* env = std::getenv("LOWBIT_SHARED_DATA");
     const std::filesystem::path root(env ? env : LOWBIT_SHARED_DATA_DIR);
-    if (!std::filesystem::exists(root)) { MESSAGE("shared data absent: skipped"); return; }
+    if (!std::filesystem::exists(root)) {
+        MESSAGE("shared data absent: skipped");
+        return;
+    }
     std::size_t tensors = 0;
     for (const auto& model : {"stories260K", "ppocrv4_rec", "esrgan_medium_x4"}) {
         for (const auto& e : std::filesystem::directory_iterator(root / model)) {
@@ -359,8 +407,9 @@ TEST_CASE("every tensor of the real models quantizes (rows of 64, 172, 96, 27 ..
             for (float v : y) REQUIRE(std::isfinite(v));
             const quest_quantizer<4> qq;
             CHECK(qq.quantize(x, s).packed.size() == packed_size(x.size(), 4));
-            // Even the ppocr convolutions with kurtosis in the thousands keep > 3.3 bits (one outlier-
-            // dominated per-tensor sigma); most tensors are within 0.05 of 4 (docs/bbq.md).
+            // Even the ppocr convolutions with kurtosis in the thousands keep > 3.3 bits (one
+            // outlier- dominated per-tensor sigma); most tensors are within 0.05 of 4
+            // (docs/bbq.md).
             if (x.size() >= 4096 && s.cols >= 16) CHECK(code_entropy_bits(t.codes(), 4) > 3.2);
             if (tensors % 7 == 0) check_simd(q, x, s);
             ++tensors;
@@ -376,13 +425,15 @@ TEST_CASE("bad arguments are errors naming the argument") {
     CHECK_THROWS_AS(bbq_quantizer<3>({.order = nibble_order::high_first}), error);
     std::vector<float> x(10);
     CHECK_THROWS_AS((void)bbq_quantizer<4>().quantize(x, {3, 3}), error);
-    try { bbq_quantizer<4>({.hadamard = 3}); } catch (const error& e) { CHECK(e.argument() == "options.hadamard"); }
+    try {
+        bbq_quantizer<4>({.hadamard = 3});
+    } catch (const error& e) { CHECK(e.argument() == "options.hadamard"); }
 }
 
 TEST_CASE("the issue's schemes are registered and round-trip through the scheme interface") {
     const auto x = lowbit_test::gaussian(33 * 172, 50);
-    for (const char* name : {"nf4_g64", "nf3_g64", "nf2_g64", "nf4_g64_dq", "bbq1", "bbq2", "bbq3", "bbq4", "bbq3_fp4",
-                             "quest2", "quest3", "quest4"}) {
+    for (const char* name : {"nf4_g64", "nf3_g64", "nf2_g64", "nf4_g64_dq", "bbq1", "bbq2", "bbq3",
+                             "bbq4", "bbq3_fp4", "quest2", "quest3", "quest4"}) {
         INFO(name);
         auto s = find_scheme(name).make();
         s->quantize(x, {33, 172});

@@ -66,7 +66,8 @@ TEST_CASE("normal_quantile to 1e-12") {
     CHECK(std::fabs(normal_quantile(0.975) - 1.959963984540054) < 1e-12);
     CHECK(std::fabs(normal_quantile(0.5)) < 1e-15);
     CHECK(std::fabs(normal_quantile(1e-10) + 6.361340902404056) < 1e-11);
-    for (double p = 0.001; p < 1; p += 0.0137) CHECK(std::fabs(detail::std_normal_cdf(normal_quantile(p)) - p) < 1e-14);
+    for (double p = 0.001; p < 1; p += 0.0137)
+        CHECK(std::fabs(detail::std_normal_cdf(normal_quantile(p)) - p) < 1e-14);
     CHECK_THROWS_AS((void)normal_quantile(1.5), error);
 }
 
@@ -105,7 +106,8 @@ TEST_CASE("encode is the nearest level: every midpoint and its neighbours") {
         // brute-force nearest on a sweep
         for (float y = -1.2f; y <= 1.2f; y += 0.00037f) {
             const auto c = cb.encode(y);
-            for (std::size_t k = 0; k < cb.size; ++k) CHECK(std::fabs(y - cb.levels[c]) <= std::fabs(y - cb.levels[k]));
+            for (std::size_t k = 0; k < cb.size; ++k)
+                CHECK(std::fabs(y - cb.levels[c]) <= std::fabs(y - cb.levels[k]));
         }
     };
     check(normal_float_codebook<2>());
@@ -114,8 +116,9 @@ TEST_CASE("encode is the nearest level: every midpoint and its neighbours") {
     check(normal_float_codebook<6>());
 }
 
-TEST_CASE_TEMPLATE("SIMD equals the reference: codes, scales, values", T, std::integral_constant<int, 2>,
-                   std::integral_constant<int, 3>, std::integral_constant<int, 4>, std::integral_constant<int, 5>,
+TEST_CASE_TEMPLATE("SIMD equals the reference: codes, scales, values", T,
+                   std::integral_constant<int, 2>, std::integral_constant<int, 3>,
+                   std::integral_constant<int, 4>, std::integral_constant<int, 5>,
                    std::integral_constant<int, 8>) {
     constexpr int B = T::value;
     for (bool dq : {false, true})
@@ -123,16 +126,20 @@ TEST_CASE_TEMPLATE("SIMD equals the reference: codes, scales, values", T, std::i
             for (std::size_t cols : lowbit_test::lengths())
                 for (int kind = 0; kind < 2; ++kind) {
                     const std::size_t rows = cols > 1000 ? 1 : 3;
-                    const auto x = kind ? lowbit_test::adversarial(rows * cols, unsigned(cols + group)) : lowbit_test::gaussian(rows * cols, unsigned(cols * 3 + group));
+                    const auto x = kind
+                        ? lowbit_test::adversarial(rows * cols, unsigned(cols + group))
+                        : lowbit_test::gaussian(rows * cols, unsigned(cols * 3 + group));
                     codebook_quantizer<B> q({.group_size = group, .double_quant = dq});
                     const auto a = q.quantize(x, {rows, cols}, backend::scalar);
                     const auto b = q.quantize(x, {rows, cols}, backend::simd);
-                    INFO("B = " << B << " dq = " << dq << " group = " << group << " cols = " << cols << " kind = " << kind);
+                    INFO("B = " << B << " dq = " << dq << " group = " << group << " cols = " << cols
+                                << " kind = " << kind);
                     CHECK(a.packed == b.packed);
                     CHECK(a.scales == b.scales);
                     CHECK(a.qscales == b.qscales);
                     CHECK(a.dq_steps == b.dq_steps);
-                    CHECK(lowbit_test::same_bits(q.dequantize(a, backend::scalar), q.dequantize(a, backend::simd)));
+                    CHECK(lowbit_test::same_bits(q.dequantize(a, backend::scalar),
+                                                 q.dequantize(a, backend::simd)));
                 }
 }
 
@@ -165,8 +172,10 @@ TEST_CASE("double quantisation: 8-bit scales, per 256 groups, close to the absma
     CHECK(t.dq_steps.size() == 4);
     CHECK(t.bits_per_value() == doctest::Approx(4 + 8.0 / 64 + (4 * 32 + 32) / 64000.0));
     const auto plain = codebook_quantizer<4>().quantize(x);
-    for (std::size_t g = 0; g < 1000; ++g) CHECK(std::fabs(t.scale(g) - plain.scales[g]) <= 0.5001f * t.dq_steps[g / 256]);
-    const double s_dq = sqnr_db(x, q.dequantize(t)), s = sqnr_db(x, codebook_quantizer<4>().dequantize(plain));
+    for (std::size_t g = 0; g < 1000; ++g)
+        CHECK(std::fabs(t.scale(g) - plain.scales[g]) <= 0.5001f * t.dq_steps[g / 256]);
+    const double s_dq = sqnr_db(x, q.dequantize(t)),
+                 s = sqnr_db(x, codebook_quantizer<4>().dequantize(plain));
     CHECK(s_dq > s - 0.3);
 }
 

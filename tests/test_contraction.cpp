@@ -56,7 +56,8 @@ TEST_CASE("linspace_f32 is torch.linspace in float32: a + step·i with the produ
             const auto v = detail::linspace_f32(a, b, steps);
             const float step = (b - a) / static_cast<float>(steps - 1);
             for (std::size_t i = 0; i < steps; ++i) {
-                const float want = i < steps / 2 ? a + product(step, float(i)) : b - product(step, float(steps - i - 1));
+                const float want = i < steps / 2 ? a + product(step, float(i))
+                                                 : b - product(step, float(steps - i - 1));
                 CHECK(v[i] == want);
             }
         }

@@ -69,14 +69,16 @@ TEST_CASE("self-inverse and norm preserving up to 2^15") {
         CHECK(std::fabs(norm2(y) / norm2(x) - 1) < 1e-5);
         hadamard_transform(y, {3, h}, h);
         double err = 0;
-        for (std::size_t i = 0; i < x.size(); ++i) err = std::max(err, double(std::fabs(y[i] - x[i])));
+        for (std::size_t i = 0; i < x.size(); ++i)
+            err = std::max(err, double(std::fabs(y[i] - x[i])));
         CHECK(err < 1e-5 * std::log2(double(h)));
     }
 }
 
 TEST_CASE("rows not a multiple of H: binary covering, block-diagonal Sylvester") {
     // 172 = 128 + 32 + 8 + 4; 96 = 64 + 32; 27 = 16 + 8 + 2 + 1.
-    const std::vector<std::vector<std::size_t>> cases = {{172, 128, 32, 8, 4}, {96, 64, 32}, {27, 16, 8, 2, 1}, {300, 128, 128, 32, 8, 4}};
+    const std::vector<std::vector<std::size_t>> cases = {
+        {172, 128, 32, 8, 4}, {96, 64, 32}, {27, 16, 8, 2, 1}, {300, 128, 128, 32, 8, 4}};
     for (const auto& c : cases) {
         const std::size_t n = c[0];
         Eigen::MatrixXd M = Eigen::MatrixXd::Zero(n, n);
@@ -96,7 +98,8 @@ TEST_CASE("rows not a multiple of H: binary covering, block-diagonal Sylvester")
                 for (std::size_t i = 0; i < n; ++i) xv[i] = x[r * n + i];
                 const Eigen::VectorXd want = M * xv;
                 double err = 0;
-                for (std::size_t i = 0; i < n; ++i) err = std::max(err, std::fabs(y[r * n + i] - want[i]));
+                for (std::size_t i = 0; i < n; ++i)
+                    err = std::max(err, std::fabs(y[r * n + i] - want[i]));
                 CHECK(err < 1e-5);
             }
         }
@@ -106,10 +109,12 @@ TEST_CASE("rows not a multiple of H: binary covering, block-diagonal Sylvester")
 TEST_CASE("SIMD equals the reference bit for bit: every H, many row lengths, adversarial data") {
     for (std::size_t H = 2; H <= 4096; H *= 2)
         for (std::size_t cols : lowbit_test::lengths()) {
-            if (cols > 5000 && H < 64) continue;  // keep the run short; large cols are covered at large H
+            if (cols > 5000 && H < 64)
+                continue;  // keep the run short; large cols are covered at large H
             for (int kind = 0; kind < 2; ++kind) {
                 const std::size_t rows = cols > 1000 ? 1 : 3;
-                auto x = kind ? lowbit_test::adversarial(rows * cols, unsigned(H + cols)) : lowbit_test::gaussian(rows * cols, unsigned(H * 7 + cols));
+                auto x = kind ? lowbit_test::adversarial(rows * cols, unsigned(H + cols))
+                              : lowbit_test::gaussian(rows * cols, unsigned(H * 7 + cols));
                 auto a = x, b = x;
                 hadamard_transform(a, {rows, cols}, H, backend::scalar);
                 hadamard_transform(b, {rows, cols}, H, backend::simd);
@@ -130,5 +135,7 @@ TEST_CASE("bad arguments are errors naming the argument") {
     CHECK_THROWS_AS(hadamard_transform(x, {3, 4}, 1), error);
     CHECK_THROWS_AS(hadamard_transform(x, {3, 4}, 65536), error);
     CHECK_THROWS_AS(hadamard_transform(x, {2, 4}, 4), error);
-    try { hadamard_transform(x, {3, 4}, 6); } catch (const error& e) { CHECK(e.argument() == "H"); }
+    try {
+        hadamard_transform(x, {3, 4}, 6);
+    } catch (const error& e) { CHECK(e.argument() == "H"); }
 }

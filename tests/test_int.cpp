@@ -42,7 +42,8 @@ TEST_CASE("lecture example: asymmetric INT3, Lmin = -0.5, Lmax = 2") {
 TEST_CASE("integer zero point form") {
     // s = 2.5/7, z = round(0.5 / s) = 1: x̂ = s (q − z).
     const std::vector<float> x = {1.1f, 2.4f, -0.3f, 0.8f, 0.0f};
-    int_quantizer<uint_format<3>> q({.rule = scale_rule::fixed_range(-0.5f, 2.0f), .form = affine::zero_point});
+    int_quantizer<uint_format<3>> q(
+        {.rule = scale_rule::fixed_range(-0.5f, 2.0f), .form = affine::zero_point});
     auto t = q.quantize(x);
     CHECK(t.zero_points[0] == 1);
     const auto y = q.dequantize(t);
@@ -52,10 +53,14 @@ TEST_CASE("integer zero point form") {
 
 TEST_CASE("format code layout") {
     using F = int_format<4, int_range::full>;
-    CHECK(F::qmin == -8); CHECK(F::qmax == 7);
-    CHECK(F::to_code(-1) == 0xF); CHECK(F::to_int(0x8) == -8); CHECK(F::to_int(0x7) == 7);
+    CHECK(F::qmin == -8);
+    CHECK(F::qmax == 7);
+    CHECK(F::to_code(-1) == 0xF);
+    CHECK(F::to_int(0x8) == -8);
+    CHECK(F::to_int(0x7) == 7);
     using R = int_format<3>;
-    CHECK(R::qmin == -3); CHECK(R::qmax == 3);
+    CHECK(R::qmin == -3);
+    CHECK(R::qmax == 3);
     for (int q = F::qmin; q <= F::qmax; ++q) CHECK(F::to_int(F::to_code(q)) == q);
 }
 
@@ -132,47 +137,64 @@ void check_paths_agree(const Q& q, const std::vector<float>& x, shape2d shape) {
     }
 }
 
-TEST_CASE_TEMPLATE("scalar and SIMD agree bit for bit", F, int_format<8>, int_format<4, int_range::full>,
-                   int_format<3>, int_format<2, int_range::full>, uint_format<4>, uint_format<5>, int_format<7>) {
-    const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away, round_mode::toward_zero,
-                                round_mode::floor, round_mode::stochastic};
-    const granularity grans[] = {granularity::tensor(), granularity::group(32), granularity::group(7),
-                                 granularity::group(300), granularity::channel(0), granularity::channel(1)};
+TEST_CASE_TEMPLATE("scalar and SIMD agree bit for bit", F, int_format<8>,
+                   int_format<4, int_range::full>, int_format<3>, int_format<2, int_range::full>,
+                   uint_format<4>, uint_format<5>, int_format<7>) {
+    const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away,
+                                round_mode::toward_zero, round_mode::floor, round_mode::stochastic};
+    const granularity grans[] = {granularity::tensor(),   granularity::group(32),
+                                 granularity::group(7),   granularity::group(300),
+                                 granularity::channel(0), granularity::channel(1)};
     for (std::size_t n : lowbit_test::lengths()) {
         if (n > 5000) continue;
         for (int adv = 0; adv < 2; ++adv) {
-            const auto x = adv ? lowbit_test::adversarial(n, 100 + n) : lowbit_test::gaussian(n, 200 + n);
+            const auto x =
+                adv ? lowbit_test::adversarial(n, 100 + n) : lowbit_test::gaussian(n, 200 + n);
             const std::size_t cols = n % 2 == 0 && n > 2 ? n / 2 : n;
             const shape2d shape{n / (cols ? cols : 1), cols};
             for (auto m : modes)
                 for (auto g : grans) {
-                    CAPTURE(n); CAPTURE(adv); CAPTURE(int(m)); CAPTURE(int(g.type)); CAPTURE(g.group_size);
+                    CAPTURE(n);
+                    CAPTURE(adv);
+                    CAPTURE(int(m));
+                    CAPTURE(int(g.type));
+                    CAPTURE(g.group_size);
                     typename int_quantizer<F>::options o;
                     o.gran = g;
                     o.round = {m, 1234};
                     check_paths_agree(int_quantizer<F>(o), x, n == 0 ? shape2d{0, 0} : shape);
-                    check_paths_agree(int_quantizer<F, Eigen::half>(o), x, n == 0 ? shape2d{0, 0} : shape);
+                    check_paths_agree(int_quantizer<F, Eigen::half>(o), x,
+                                      n == 0 ? shape2d{0, 0} : shape);
                 }
         }
     }
 }
 
-TEST_CASE_TEMPLATE("scalar and SIMD agree on large aligned shapes (block drivers)", F, int_format<8>,
-                   int_format<4, int_range::full>, int_format<4>, int_format<3, int_range::full>,
-                   int_format<2, int_range::full>, uint_format<4>, uint_format<8>) {
+TEST_CASE_TEMPLATE("scalar and SIMD agree on large aligned shapes (block drivers)", F,
+                   int_format<8>, int_format<4, int_range::full>, int_format<4>,
+                   int_format<3, int_range::full>, int_format<2, int_range::full>, uint_format<4>,
+                   uint_format<8>) {
     // Rows of whole groups, many chunks and blocks: the paths the small-length test above
     // does not reach (per-group blocks of >= 16 groups, per-channel runs across chunks).
     // LOWBIT_TEST_SCALE shrinks the largest two (never below 4 rows or 4 chunks of a row).
-    const shape2d shapes[] = {{lowbit_test::scaled(64, 4), 1024}, {3, lowbit_test::scaled(4096, 1024, 256)},
-                              {17, 512}, {1, lowbit_test::scaled(65536, 4096, 256)}};
-    const granularity grans[] = {granularity::tensor(), granularity::group(32), granularity::group(16),
-                                 granularity::group(64), granularity::group(128), granularity::channel(0),
+    const shape2d shapes[] = {{lowbit_test::scaled(64, 4), 1024},
+                              {3, lowbit_test::scaled(4096, 1024, 256)},
+                              {17, 512},
+                              {1, lowbit_test::scaled(65536, 4096, 256)}};
+    const granularity grans[] = {granularity::tensor(),   granularity::group(32),
+                                 granularity::group(16),  granularity::group(64),
+                                 granularity::group(128), granularity::channel(0),
                                  granularity::channel(1)};
     for (auto shape : shapes)
         for (int adv = 0; adv < 2; ++adv) {
-            const auto x = adv ? lowbit_test::adversarial(shape.size(), 7) : lowbit_test::gaussian(shape.size(), 8);
+            const auto x = adv ? lowbit_test::adversarial(shape.size(), 7)
+                               : lowbit_test::gaussian(shape.size(), 8);
             for (auto g : grans) {
-                CAPTURE(shape.rows); CAPTURE(shape.cols); CAPTURE(adv); CAPTURE(g.group_size); CAPTURE(int(g.type));
+                CAPTURE(shape.rows);
+                CAPTURE(shape.cols);
+                CAPTURE(adv);
+                CAPTURE(g.group_size);
+                CAPTURE(int(g.type));
                 typename int_quantizer<F>::options o;
                 o.gran = g;
                 check_paths_agree(int_quantizer<F>(o), x, shape);
@@ -191,7 +213,8 @@ TEST_CASE("scale storage: values round to the storage type and saturate") {
     const std::vector<float> x = {1.0f, -3.0f, 70000.0f * 127.0f};
     int_quantizer<int_format<8>, Eigen::bfloat16> qb({.gran = granularity::group(2)});
     auto t = qb.quantize(x);
-    CHECK(float(t.scales[0]) == float(Eigen::bfloat16(3.0f / 127.0f)));  // the stored scale is the rounded one
+    CHECK(float(t.scales[0]) ==
+          float(Eigen::bfloat16(3.0f / 127.0f)));  // the stored scale is the rounded one
     int_quantizer<int_format<8>, Eigen::half> qh({.gran = granularity::group(2)});
     auto th = qh.quantize(x);
     CHECK(float(th.scales[1]) == 65504.0f);  // 70000 > fp16 max: saturates, never Inf
@@ -200,9 +223,10 @@ TEST_CASE("scale storage: values round to the storage type and saturate") {
 
 TEST_CASE("every scale rule runs on every path and the rules rank as they should") {
     const auto x = lowbit_test::gaussian(4096, 5);
-    const scale_rule rules[] = {scale_rule::absmax(), scale_rule::minmax(), scale_rule::percentile(0.9f),
-                                scale_rule::percentile(0.95f), scale_rule::mse_search(),
-                                scale_rule::gaussian_optimal(), scale_rule::fixed(3.0f)};
+    const scale_rule rules[] = {scale_rule::absmax(),         scale_rule::minmax(),
+                                scale_rule::percentile(0.9f), scale_rule::percentile(0.95f),
+                                scale_rule::mse_search(),     scale_rule::gaussian_optimal(),
+                                scale_rule::fixed(3.0f)};
     double err[7];
     for (int k = 0; k < 7; ++k) {
         int_quantizer<int_format<4>> q({.gran = granularity::tensor(), .rule = rules[k]});
@@ -216,19 +240,22 @@ TEST_CASE("every scale rule runs on every path and the rules rank as they should
 
 TEST_CASE("stochastic rounding is unbiased and reproducible") {
     std::vector<float> x(1 << 16, 0.3f);
-    int_quantizer<int_format<8>> q({.rule = scale_rule::fixed(127.0f), .round = {round_mode::stochastic, 42}});
+    int_quantizer<int_format<8>> q(
+        {.rule = scale_rule::fixed(127.0f), .round = {round_mode::stochastic, 42}});
     const auto y = q.dequantize(q.quantize(x));
     double mean = 0;
     for (float v : y) mean += v;
     mean /= double(y.size());
     CHECK(mean == doctest::Approx(0.3).epsilon(0.02));
     CHECK(q.quantize(x).packed == q.quantize(x).packed);
-    int_quantizer<int_format<8>> q2({.rule = scale_rule::fixed(127.0f), .round = {round_mode::stochastic, 43}});
+    int_quantizer<int_format<8>> q2(
+        {.rule = scale_rule::fixed(127.0f), .round = {round_mode::stochastic, 43}});
     CHECK(q2.quantize(x).packed != q.quantize(x).packed);
 }
 
 TEST_CASE("adversarial values: documented saturation and NaN handling") {
-    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity(),
+                nan = std::numeric_limits<float>::quiet_NaN();
     const std::vector<float> x = {nan, inf, -inf, 1.0f, -1.0f, 0.0f, -0.0f, 1e-42f};
     int_quantizer<int_format<8>> q;
     auto t = q.quantize(x);
@@ -252,13 +279,16 @@ TEST_CASE("adversarial values: documented saturation and NaN handling") {
 TEST_CASE("errors name the argument") {
     std::vector<float> x(10);
     int_quantizer<int_format<4>> q;
-    CHECK_THROWS_WITH_AS((void)q.quantize(x, shape2d{3, 3}), "lowbit: x: must hold shape.rows * shape.cols values", lowbit::error);
+    CHECK_THROWS_WITH_AS((void)q.quantize(x, shape2d{3, 3}),
+                         "lowbit: x: must hold shape.rows * shape.cols values", lowbit::error);
     CHECK_THROWS_WITH_AS(int_quantizer<int_format<4>>({.gran = granularity::group(0)}),
                          "lowbit: options.gran.group_size: must be > 0", lowbit::error);
     CHECK_THROWS_WITH_AS(int_quantizer<int_format<4>>({.rule = scale_rule::percentile(1.5f)}),
                          "lowbit: scale_rule.ratio: must be in (0, 1]", lowbit::error);
     CHECK_THROWS_AS(int_quantizer<int_format<4>>({.form = affine::offset}), lowbit::error);
-    CHECK_THROWS_AS(int_quantizer<int_format<4>>({.gran = granularity::channel(2)}).quantize(x, shape2d{2, 5}), lowbit::error);
+    CHECK_THROWS_AS(
+        int_quantizer<int_format<4>>({.gran = granularity::channel(2)}).quantize(x, shape2d{2, 5}),
+        lowbit::error);
     auto t = q.quantize(x);
     std::vector<float> small(3);
     CHECK_THROWS_AS(q.dequantize(t, small), lowbit::error);

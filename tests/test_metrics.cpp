@@ -23,7 +23,8 @@ TEST_CASE("compare: MSE, SQNR and max abs error by hand") {
 }
 
 TEST_CASE("compare skips non-finite references and counts them; a NaN approximation shows") {
-    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity(),
+                nan = std::numeric_limits<float>::quiet_NaN();
     const std::vector<float> ref = {inf, 1.0f, nan};
     const std::vector<float> app = {0.0f, 1.0f, 0.0f};
     const auto s = compare(ref, app);

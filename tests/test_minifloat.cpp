@@ -30,7 +30,9 @@ using lowbit_test::as_float;
 namespace {
 
 template <class F>
-bool is_nan_bits(std::uint32_t u) { return std::isnan(as_float(u)); }
+bool is_nan_bits(std::uint32_t u) {
+    return std::isnan(as_float(u));
+}
 
 /// Decode of every code equals the reference's float (NaN codes: both NaN).
 template <class F>
@@ -40,9 +42,13 @@ int check_decode(const std::string& fmt, const std::string& ref) {
     REQUIRE(want.size() == ncodes);
     for (std::size_t c = 0; c < ncodes; ++c) {
         const float got = F::decode(static_cast<typename F::code_type>(c));
-        CAPTURE(fmt); CAPTURE(ref); CAPTURE(c);
-        if (std::isnan(as_float(want[c]))) CHECK(std::isnan(got));
-        else CHECK(as_bits(got) == want[c]);
+        CAPTURE(fmt);
+        CAPTURE(ref);
+        CAPTURE(c);
+        if (std::isnan(as_float(want[c])))
+            CHECK(std::isnan(got));
+        else
+            CHECK(as_bits(got) == want[c]);
     }
     return int(ncodes);
 }
@@ -61,7 +67,10 @@ int check_encode(const std::string& fmt, const std::string& ref, Skip skip) {
         const auto got = F::template encode<overflow::nonsaturating>(as_float(x[i]));
         if (got != want[i]) {
             if (++mismatches < 10) {
-                CAPTURE(fmt); CAPTURE(ref); CAPTURE(as_float(x[i])); CAPTURE(x[i]);
+                CAPTURE(fmt);
+                CAPTURE(ref);
+                CAPTURE(as_float(x[i]));
+                CAPTURE(x[i]);
                 CHECK(int(got) == int(want[i]));
             }
         }
@@ -77,7 +86,8 @@ template <class F>
 void check_format_ml_dtypes(const std::string& fmt) {
     const int codes = check_decode<F>(fmt, "ml_dtypes");
     const int points = check_encode<F>(fmt, "ml_dtypes", no_skip);
-    MESSAGE(fmt << " vs ml_dtypes: " << codes << " codes decoded, " << points << " sweep points encoded");
+    MESSAGE(fmt << " vs ml_dtypes: " << codes << " codes decoded, " << points
+                << " sweep points encoded");
 }
 
 }  // namespace
@@ -97,13 +107,20 @@ TEST_CASE("every code and sweep point equals ml_dtypes") {
 
 TEST_CASE("every code and sweep point equals PyTorch, except the documented disagreements") {
     auto nan = [](std::uint32_t u) { return std::isnan(as_float(u)); };
-    auto e8m0_skip = [](std::uint32_t u) { return (u >> 31) != 0 || u == 0; };  // torch: 0 → 2^-127, |x| of negatives
+    auto e8m0_skip = [](std::uint32_t u) {
+        return (u >> 31) != 0 || u == 0;
+    };  // torch: 0 → 2^-127, |x| of negatives
     int c = 0, p = 0;
-    c += check_decode<e4m3fn>("e4m3fn", "torch");   p += check_encode<e4m3fn>("e4m3fn", "torch", no_skip);
-    c += check_decode<e4m3fnuz>("e4m3fnuz", "torch"); p += check_encode<e4m3fnuz>("e4m3fnuz", "torch", no_skip);
-    c += check_decode<e5m2>("e5m2", "torch");       p += check_encode<e5m2>("e5m2", "torch", nan);
-    c += check_decode<e5m2fnuz>("e5m2fnuz", "torch"); p += check_encode<e5m2fnuz>("e5m2fnuz", "torch", no_skip);
-    c += check_decode<e8m0>("e8m0", "torch");       p += check_encode<e8m0>("e8m0", "torch", e8m0_skip);
+    c += check_decode<e4m3fn>("e4m3fn", "torch");
+    p += check_encode<e4m3fn>("e4m3fn", "torch", no_skip);
+    c += check_decode<e4m3fnuz>("e4m3fnuz", "torch");
+    p += check_encode<e4m3fnuz>("e4m3fnuz", "torch", no_skip);
+    c += check_decode<e5m2>("e5m2", "torch");
+    p += check_encode<e5m2>("e5m2", "torch", nan);
+    c += check_decode<e5m2fnuz>("e5m2fnuz", "torch");
+    p += check_encode<e5m2fnuz>("e5m2fnuz", "torch", no_skip);
+    c += check_decode<e8m0>("e8m0", "torch");
+    p += check_encode<e8m0>("e8m0", "torch", e8m0_skip);
     MESSAGE("vs PyTorch: " << c << " codes decoded, " << p << " sweep points encoded");
     // The disagreements themselves, pinned so a change on either side is noticed.
     const auto x = lowbit_test::read_u32("e5m2.sweep.u32");
@@ -125,10 +142,14 @@ TEST_CASE("saturating encode: overflow and Inf go to ±max, everything else as n
             const float v = as_float(u);
             const auto ns = F::template encode<overflow::nonsaturating>(v);
             const auto sat = F::template encode<overflow::saturate>(v);
-            const bool overflowed = !std::isnan(v) && (std::isinf(F::decode(ns)) || std::isnan(F::decode(ns)));
-            CAPTURE(fmt); CAPTURE(v);
-            if (overflowed) CHECK(sat == ((std::signbit(v) ? F::sign_mask : 0u) | F::max_magnitude));
-            else CHECK(sat == ns);
+            const bool overflowed =
+                !std::isnan(v) && (std::isinf(F::decode(ns)) || std::isnan(F::decode(ns)));
+            CAPTURE(fmt);
+            CAPTURE(v);
+            if (overflowed)
+                CHECK(sat == ((std::signbit(v) ? F::sign_mask : 0u) | F::max_magnitude));
+            else
+                CHECK(sat == ns);
         }
     };
     run(e4m3fn{}, "e4m3fn");
@@ -139,9 +160,11 @@ TEST_CASE("saturating encode: overflow and Inf go to ±max, everything else as n
     run(e2m1{}, "e2m1");
     CHECK(e4m3fn::encode(1e9f) == 0x7E);
     CHECK(e4m3fn::encode(-INFINITY) == 0xFE);
-    CHECK(e4m3fn::encode<overflow::nonsaturating>(464.0f) == 0x7E);  // the tie above 448 goes to 448 (even)
+    CHECK(e4m3fn::encode<overflow::nonsaturating>(464.0f) ==
+          0x7E);  // the tie above 448 goes to 448 (even)
     CHECK(e4m3fn::encode<overflow::nonsaturating>(464.00003f) == 0x7F);  // just above: NaN
-    CHECK(e5m2::encode<overflow::nonsaturating>(61440.0f) == 0x7C);  // tie above 57344 rounds to even: Inf
+    CHECK(e5m2::encode<overflow::nonsaturating>(61440.0f) ==
+          0x7C);  // tie above 57344 rounds to even: Inf
     CHECK(e5m2fnuz::encode<overflow::nonsaturating>(-1e6f) == 0x80);
 }
 
@@ -164,13 +187,22 @@ TEST_CASE("format constants") {
     static_assert(e2m1::encode(2.5f) == 0x4, "constexpr encode: 2.5 ties to 2 (even)");
     // The eight E2M1 magnitudes.
     const float e2m1_vals[] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
-    for (int c = 0; c < 8; ++c) { CHECK(e2m1::decode(std::uint8_t(c)) == e2m1_vals[c]); CHECK(e2m1::decode(std::uint8_t(c | 8)) == -e2m1_vals[c]); }
+    for (int c = 0; c < 8; ++c) {
+        CHECK(e2m1::decode(std::uint8_t(c)) == e2m1_vals[c]);
+        CHECK(e2m1::decode(std::uint8_t(c | 8)) == -e2m1_vals[c]);
+    }
 }
 
 TEST_CASE("lecture: float32 decomposed by the same template as E8M23") {
-    struct row { float x; unsigned sign, exponent; std::uint32_t mantissa; };
+    struct row {
+        float x;
+        unsigned sign, exponent;
+        std::uint32_t mantissa;
+    };
     // 5.5 = 1.375·2^2, −71 = −1.109375·2^6, 0.34375 = 1.375·2^−2, −13.24 = −1.655·2^3.
-    const row rows[] = {{5.5f, 0, 129, 0x300000}, {-71.0f, 1, 133, 0x0E0000}, {0.34375f, 0, 125, 0x300000},
+    const row rows[] = {{5.5f, 0, 129, 0x300000},
+                        {-71.0f, 1, 133, 0x0E0000},
+                        {0.34375f, 0, 125, 0x300000},
                         {-13.24f, 1, 130, 0x53D70A}};
     for (const auto& r : rows) {
         const auto c = e8m23::encode(r.x);
@@ -182,7 +214,8 @@ TEST_CASE("lecture: float32 decomposed by the same template as E8M23") {
         CHECK(f.mantissa == r.mantissa);
         CHECK(e8m23::decode(c) == r.x);
         // value = (−1)^s (1 + m / 2^23) 2^(e − 127)
-        const double v = (f.sign ? -1.0 : 1.0) * (1.0 + f.mantissa / 8388608.0) * std::ldexp(1.0, int(f.exponent) - 127);
+        const double v = (f.sign ? -1.0 : 1.0) * (1.0 + f.mantissa / 8388608.0) *
+            std::ldexp(1.0, int(f.exponent) - 127);
         CHECK(v == double(r.x));
     }
     // −13.24 is not exact in float32: its mantissa field is the rounded 0.655 · 2^23.
@@ -201,8 +234,17 @@ TEST_CASE("decode then encode is the identity; values increase with the code") {
             if (c != 0 || F::has_negative_zero) CHECK(F::encode(-v) == (c | F::sign_mask));
         }
     };
-    run(e4m3fn{}); run(e4m3fnuz{}); run(e5m2{}); run(e5m2fnuz{}); run(e3m2{}); run(e2m3{}); run(e2m1{}); run(e3m4{});
-    run(minifloat<3, 3, nan_inf::fn>{}); run(minifloat<2, 5, nan_inf::none, 2>{}); run(minifloat<1, 6, nan_inf::none>{});
+    run(e4m3fn{});
+    run(e4m3fnuz{});
+    run(e5m2{});
+    run(e5m2fnuz{});
+    run(e3m2{});
+    run(e2m3{});
+    run(e2m1{});
+    run(e3m4{});
+    run(minifloat<3, 3, nan_inf::fn>{});
+    run(minifloat<2, 5, nan_inf::none, 2>{});
+    run(minifloat<1, 6, nan_inf::none>{});
 }
 
 TEST_CASE("rounding modes against a double-precision oracle") {
@@ -228,7 +270,8 @@ TEST_CASE("rounding modes against a double-precision oracle") {
         CHECK(F::encode(v) == (s | even));
         // stochastic: a draw of 0 truncates, the largest draw rounds up any nonzero remainder
         CHECK(F::encode(v, round_mode::stochastic, 0) == (s | lo));
-        if (!exact && dlo / (vals[hi] - vals[lo]) > 1e-7) CHECK(F::encode(v, round_mode::stochastic, (1u << 24) - 1) == (s | hi));
+        if (!exact && dlo / (vals[hi] - vals[lo]) > 1e-7)
+            CHECK(F::encode(v, round_mode::stochastic, (1u << 24) - 1) == (s | hi));
     }
 }
 
@@ -236,13 +279,17 @@ TEST_CASE("stochastic rounding is unbiased") {
     // 0.3 sits between E2M1 codes 0 and 0.5: expect 0.5 with probability 0.6.
     double sum = 0;
     const int n = 100000;
-    for (int i = 0; i < n; ++i) sum += e2m1::decode(e2m1::encode(0.3f, round_mode::stochastic, random_bits24(5, i)));
+    for (int i = 0; i < n; ++i)
+        sum += e2m1::decode(e2m1::encode(0.3f, round_mode::stochastic, random_bits24(5, i)));
     CHECK(sum / n == doctest::Approx(0.3).epsilon(0.01));
     // Far below the smallest subnormal (2^-9) the remainder scaled to 24 bits still decides:
     // up iff frac + r / 2^24 >= 1.
-    CHECK(e4m3fn::encode(0x1p-34f, round_mode::stochastic, (1u << 24) - 1) == 0);  // 2^-25 + 1 − 2^-24 < 1
-    CHECK(e4m3fn::encode(0x1p-30f, round_mode::stochastic, (1u << 24) - 1) == 1);  // 2^-21 + 1 − 2^-24 >= 1
-    CHECK(e4m3fn::encode(0x1p-20f, round_mode::stochastic, (1u << 24) - (1u << 13)) == 1);  // exactly 1
+    CHECK(e4m3fn::encode(0x1p-34f, round_mode::stochastic, (1u << 24) - 1) ==
+          0);  // 2^-25 + 1 − 2^-24 < 1
+    CHECK(e4m3fn::encode(0x1p-30f, round_mode::stochastic, (1u << 24) - 1) ==
+          1);  // 2^-21 + 1 − 2^-24 >= 1
+    CHECK(e4m3fn::encode(0x1p-20f, round_mode::stochastic, (1u << 24) - (1u << 13)) ==
+          1);  // exactly 1
     CHECK(e4m3fn::encode(0x1p-20f, round_mode::stochastic, (1u << 24) - (1u << 13) - 1) == 0);
 }
 
@@ -263,11 +310,14 @@ namespace {
 template <class F>
 void check_simd(const std::vector<float>& x, float inv, rounding r) {
     std::vector<std::uint8_t> a(x.size()), b(x.size());
-    reference::encode_minifloat_run<F, overflow::saturate>(x.data(), x.size(), inv, r, 77, a.data());
+    reference::encode_minifloat_run<F, overflow::saturate>(x.data(), x.size(), inv, r, 77,
+                                                           a.data());
     simd::encode_minifloat_run<F, overflow::saturate>(x.data(), x.size(), inv, r, 77, b.data());
     REQUIRE(a == b);
-    reference::encode_minifloat_run<F, overflow::nonsaturating>(x.data(), x.size(), inv, r, 77, a.data());
-    simd::encode_minifloat_run<F, overflow::nonsaturating>(x.data(), x.size(), inv, r, 77, b.data());
+    reference::encode_minifloat_run<F, overflow::nonsaturating>(x.data(), x.size(), inv, r, 77,
+                                                                a.data());
+    simd::encode_minifloat_run<F, overflow::nonsaturating>(x.data(), x.size(), inv, r, 77,
+                                                           b.data());
     REQUIRE(a == b);
     std::vector<float> ya(x.size()), yb(x.size());
     reference::decode_minifloat_run<F>(a.data(), a.size(), 1.0f / inv, ya.data());
@@ -276,13 +326,15 @@ void check_simd(const std::vector<float>& x, float inv, rounding r) {
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("SIMD equals scalar: sweeps, every code, random and adversarial data, every length", F, e4m3fn,
-                   e4m3fnuz, e5m2, e5m2fnuz, e3m2, e2m3, e2m1, e4m3, e3m4) {
-    const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away, round_mode::toward_zero,
-                                round_mode::floor, round_mode::stochastic};
+TEST_CASE_TEMPLATE(
+    "SIMD equals scalar: sweeps, every code, random and adversarial data, every length", F, e4m3fn,
+    e4m3fnuz, e5m2, e5m2fnuz, e3m2, e2m3, e2m1, e4m3, e3m4) {
+    const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away,
+                                round_mode::toward_zero, round_mode::floor, round_mode::stochastic};
     std::vector<float> sweep;
     for (const char* f : {"e4m3fn", "e5m2", "e3m2", "e2m1", "e2m3", "e4m3fnuz"})
-        for (auto u : lowbit_test::read_u32(std::string(f) + ".sweep.u32")) sweep.push_back(as_float(u));
+        for (auto u : lowbit_test::read_u32(std::string(f) + ".sweep.u32"))
+            sweep.push_back(as_float(u));
     for (auto m : modes) {
         CAPTURE(int(m));
         check_simd<F>(sweep, 1.0f, {m, 3});

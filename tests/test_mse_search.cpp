@@ -63,24 +63,30 @@ std::vector<float> data(std::size_t n, unsigned seed, bool adv) {
     std::vector<float> x(n);
     for (auto& v : x) v = g(rng) + (rng() % 97 == 0 ? 8.0f * g(rng) : 0.0f);
     if (adv)
-        for (std::size_t i = 0; i < n; i += 1 + rng() % 300) x[i] = (rng() % 3 == 0) ? NAN : (rng() % 2 ? INFINITY : -INFINITY);
+        for (std::size_t i = 0; i < n; i += 1 + rng() % 300)
+            x[i] = (rng() % 3 == 0) ? NAN : (rng() % 2 ? INFINITY : -INFINITY);
     return x;
 }
 
 template <class Format>
 void check_signed(const std::vector<float>& x) {
-    constexpr float qmin = float(Format::qmin), qmax = float(Format::qmax), span = float(Format::scale_span);
+    constexpr float qmin = float(Format::qmin), qmax = float(Format::qmax),
+                    span = float(Format::scale_span);
     const float amax = finite_absmax(x);
     int best = 0;
     float best_err = INFINITY;
     for (int c = 0; c < 49; ++c) {
         const float e = defined_error(x, float(64 - c) / 64.0f * amax / span, 0.0f, qmin, qmax);
-        if (e < best_err) { best_err = e; best = c; }
+        if (e < best_err) {
+            best_err = e;
+            best = c;
+        }
     }
     const float L = float(64 - best) / 64.0f * amax;
     int_quantizer<Format> searched({.rule = scale_rule::mse_search()});
     const shape2d shape{1, x.size()};
-    const auto ts = searched.quantize(x, shape, backend::scalar), tv = searched.quantize(x, shape, backend::simd);
+    const auto ts = searched.quantize(x, shape, backend::scalar),
+               tv = searched.quantize(x, shape, backend::simd);
     CHECK(tv.packed == ts.packed);
     CHECK(std::memcmp(&tv.scales[0], &ts.scales[0], sizeof(float)) == 0);
     if (L == 0.0f) return;  // no finite nonzero value: no clip range for fixed() to compare with
@@ -95,19 +101,26 @@ void check_unsigned(const std::vector<float>& x, affine form) {
     constexpr float qmax = float(Format::qmax);
     float lo = INFINITY, hi = -INFINITY;
     for (float v : x)
-        if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+        if (std::isfinite(v)) {
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
     if (lo > hi) lo = hi = 0.0f;
     int best = 0;
     float best_err = INFINITY;
     for (int c = 0; c < 49; ++c) {
         const float r = float(64 - c) / 64.0f, l = r * lo, h = r * hi;
         const float e = defined_error(x, (h - l) / qmax, l, 0.0f, qmax);
-        if (e < best_err) { best_err = e; best = c; }
+        if (e < best_err) {
+            best_err = e;
+            best = c;
+        }
     }
     const float r = float(64 - best) / 64.0f;
     int_quantizer<Format> searched({.rule = scale_rule::mse_search(), .form = form});
     const shape2d shape{1, x.size()};
-    const auto ts = searched.quantize(x, shape, backend::scalar), tv = searched.quantize(x, shape, backend::simd);
+    const auto ts = searched.quantize(x, shape, backend::scalar),
+               tv = searched.quantize(x, shape, backend::simd);
     CHECK(tv.packed == ts.packed);
     CHECK(std::memcmp(&tv.scales[0], &ts.scales[0], sizeof(float)) == 0);
     if (!(r * lo < r * hi)) return;  // one distinct value: no range for fixed_range to compare with
@@ -123,21 +136,23 @@ void check_unsigned(const std::vector<float>& x, affine form) {
 }  // namespace
 
 TEST_CASE("the MSE search picks the first candidate of least defined error, on every path") {
-    const std::size_t lengths[] = {1, 2, 15, 16, 17, 31, 1023, 1024, 1025, 2047, 3000, 65535, 65536, 65537, 140001};
+    const std::size_t lengths[] = {1,    2,    15,   16,    17,    31,    1023,  1024,
+                                   1025, 2047, 3000, 65535, 65536, 65537, 140001};
     unsigned seed = 1;
     for (std::size_t n : lengths)
         for (bool adv : {false, true}) {
             CAPTURE(n);
             CAPTURE(adv);
             const auto x = data(n, seed++, adv);
-            check_signed<int_format<8>>(x);                    // symmetric: the magnitude kernel
-            check_signed<int_format<4, int_range::full>>(x);   // qmin = −qmax − 1: both clamps
+            check_signed<int_format<8>>(x);                   // symmetric: the magnitude kernel
+            check_signed<int_format<4, int_range::full>>(x);  // qmin = −qmax − 1: both clamps
             check_unsigned<uint_format<8>>(x, affine::offset);
             check_unsigned<uint_format<4>>(x, affine::zero_point);
         }
 }
 
-TEST_CASE("MSE search: huge values saturate the error sums, and the widest candidate wins the tie") {
+TEST_CASE(
+    "MSE search: huge values saturate the error sums, and the widest candidate wins the tie") {
     const float big = std::numeric_limits<float>::max();
     std::vector<float> x(3000);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i % 3 == 0 ? big : -big / float(1 + i % 7));
@@ -146,15 +161,21 @@ TEST_CASE("MSE search: huge values saturate the error sums, and the widest candi
         const auto t = q.quantize(x, {1, x.size()}, b);
         const auto y = q.dequantize(t);
         for (float v : y) REQUIRE(std::isfinite(v));
-        CHECK(t.scales[0] == int_quantizer<int_format<8>>().quantize(x, {1, x.size()}, b).scales[0]);  // candidate 0 = absmax
+        CHECK(t.scales[0] ==
+              int_quantizer<int_format<8>>()
+                  .quantize(x, {1, x.size()}, b)
+                  .scales[0]);  // candidate 0 = absmax
     }
 }
 
 TEST_CASE("MSE search: the scales do not depend on the thread count") {
     const auto x = data(3 * 65536 + 12345, 77, true);
     int_quantizer<int_format<8>> tensor({.rule = scale_rule::mse_search()});
-    int_quantizer<uint_format<4>> rows({.gran = granularity::channel(0), .rule = scale_rule::mse_search(), .form = affine::zero_point});
-    int_quantizer<int_format<4>> groups({.gran = granularity::group(64), .rule = scale_rule::mse_search()});
+    int_quantizer<uint_format<4>> rows({.gran = granularity::channel(0),
+                                        .rule = scale_rule::mse_search(),
+                                        .form = affine::zero_point});
+    int_quantizer<int_format<4>> groups(
+        {.gran = granularity::group(64), .rule = scale_rule::mse_search()});
     const shape2d one{1, x.size()}, many{3, x.size() / 3};
     const auto t1 = tensor.quantize(x, one);
     const auto r1 = rows.quantize(x, many);
@@ -166,35 +187,45 @@ TEST_CASE("MSE search: the scales do not depend on the thread count") {
         CHECK(t.packed == t1.packed);
         const auto r = quantize_parallel(rows, x, many, threads);
         CHECK(r.zero_points == r1.zero_points);
-        CHECK(std::memcmp(r.scales.data(), r1.scales.data(), r.scales.size() * sizeof(r.scales[0])) == 0);
+        CHECK(std::memcmp(r.scales.data(), r1.scales.data(),
+                          r.scales.size() * sizeof(r.scales[0])) == 0);
         CHECK(r.packed == r1.packed);
         const auto g = quantize_parallel(groups, x, many, threads);
-        CHECK(std::memcmp(g.scales.data(), g1.scales.data(), g.scales.size() * sizeof(g.scales[0])) == 0);
+        CHECK(std::memcmp(g.scales.data(), g1.scales.data(),
+                          g.scales.size() * sizeof(g.scales[0])) == 0);
         CHECK(g.packed == g1.packed);
     }
 }
 
 TEST_CASE("MSE search per group and per channel: scalar and SIMD choose the same scales") {
-    for (std::size_t g : {std::size_t{1}, std::size_t{7}, std::size_t{16}, std::size_t{32}, std::size_t{33}, std::size_t{100},
-                          std::size_t{255}, std::size_t{256}, std::size_t{300}}) {
+    for (std::size_t g :
+         {std::size_t{1}, std::size_t{7}, std::size_t{16}, std::size_t{32}, std::size_t{33},
+          std::size_t{100}, std::size_t{255}, std::size_t{256}, std::size_t{300}}) {
         for (bool adv : {false, true}) {
             CAPTURE(g);
             CAPTURE(adv);
             const shape2d shape{5, 3 * g + 11};
             const auto x = data(shape.size(), unsigned(g) + (adv ? 100u : 0u), adv);
             auto same = [&](const auto& q) {
-                const auto a = q.quantize(x, shape, backend::scalar), b = q.quantize(x, shape, backend::simd);
+                const auto a = q.quantize(x, shape, backend::scalar),
+                           b = q.quantize(x, shape, backend::simd);
                 CHECK(a.packed == b.packed);
-                CHECK(std::memcmp(a.scales.data(), b.scales.data(), a.scales.size() * sizeof(a.scales[0])) == 0);
+                CHECK(std::memcmp(a.scales.data(), b.scales.data(),
+                                  a.scales.size() * sizeof(a.scales[0])) == 0);
                 CHECK(a.offsets == b.offsets);
                 CHECK(a.zero_points == b.zero_points);
             };
-            same(int_quantizer<int_format<4>>({.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
-            same(int_quantizer<int_format<3, int_range::full>, Eigen::half>({.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
-            same(int_quantizer<uint_format<4>>({.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
-            same(int_quantizer<uint_format<8>, Eigen::bfloat16>(
-                {.gran = granularity::group(g), .rule = scale_rule::mse_search(), .form = affine::zero_point}));
-            same(int_quantizer<int_format<8>>({.gran = granularity::channel(1), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<int_format<4>>(
+                {.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<int_format<3, int_range::full>, Eigen::half>(
+                {.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<uint_format<4>>(
+                {.gran = granularity::group(g), .rule = scale_rule::mse_search()}));
+            same(int_quantizer<uint_format<8>, Eigen::bfloat16>({.gran = granularity::group(g),
+                                                                 .rule = scale_rule::mse_search(),
+                                                                 .form = affine::zero_point}));
+            same(int_quantizer<int_format<8>>(
+                {.gran = granularity::channel(1), .rule = scale_rule::mse_search()}));
         }
     }
 }

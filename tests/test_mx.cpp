@@ -19,16 +19,19 @@ using lowbit_test::as_float;
 TEST_CASE("E8M0 scale rules where they differ (amax mantissa just under / over 1.5, at 1.75)") {
     using R = mx_scale_rounding;
     // E2M1: emax = 2, max = 6 = 1.5·2^2. amax = m · 2^4.
-    struct row { float m; int floor_, even, up, ml; };
+    struct row {
+        float m;
+        int floor_, even, up, ml;
+    };
     const row rows[] = {
         // floor: 4 − 2 = 2 always. nearest_even: amax to the nearer power (1.5 ties to even 2^4).
         // round_up: least E with amax / 2^E ≤ 6. ml_dtypes: e8m0(amax / 6), nearest, ties up.
-        {1.0f, 2, 2, 2, 1},           // 16/6 = 2.67 = 1.33·2^1 → 2^1
-        {1.4999999f, 2, 2, 2, 2},     // 24/6 ≈ 4 − ε = 1.99·2^1 → 2^2
-        {1.5f, 2, 2, 2, 2},           // 24: tie between 2^4 and 2^5 → even exponent 4; 24/4 = 6 fits
-        {1.5000001f, 2, 3, 3, 2},     // just over 6 · 2^2: round_up moves to 2^3
-        {1.75f, 2, 3, 3, 2},          // 28/6 = 4.67 = 1.17·2^2 → 2^2
-        {1.9999999f, 2, 3, 3, 2},     // 32/6 = 5.33 = 1.33·2^2 → 2^2
+        {1.0f, 2, 2, 2, 1},        // 16/6 = 2.67 = 1.33·2^1 → 2^1
+        {1.4999999f, 2, 2, 2, 2},  // 24/6 ≈ 4 − ε = 1.99·2^1 → 2^2
+        {1.5f, 2, 2, 2, 2},        // 24: tie between 2^4 and 2^5 → even exponent 4; 24/4 = 6 fits
+        {1.5000001f, 2, 3, 3, 2},  // just over 6 · 2^2: round_up moves to 2^3
+        {1.75f, 2, 3, 3, 2},       // 28/6 = 4.67 = 1.17·2^2 → 2^2
+        {1.9999999f, 2, 3, 3, 2},  // 32/6 = 5.33 = 1.33·2^2 → 2^2
     };
     for (const auto& r : rows) {
         const float amax = r.m * 16.0f;
@@ -58,36 +61,52 @@ TEST_CASE("the 'ml_dtypes' scale rule equals ml_dtypes' float8_e8m0fnu cast of a
     REQUIRE(amax.size() > 500);
     auto run = [&](auto tag, const char* name) {
         using E = decltype(tag);
-        const auto want = lowbit_test::read_bytes(std::string("mx_scale.") + name + ".ml_dtypes.e8m0");
+        const auto want =
+            lowbit_test::read_bytes(std::string("mx_scale.") + name + ".ml_dtypes.e8m0");
         REQUIRE(want.size() == amax.size());
         for (std::size_t i = 0; i < amax.size(); ++i) {
-            CAPTURE(name); CAPTURE(as_float(amax[i]));
-            CHECK(mx_scale_exponent<E>(as_float(amax[i]), mx_scale_rounding::ml_dtypes) + 127 == int(want[i]));
+            CAPTURE(name);
+            CAPTURE(as_float(amax[i]));
+            CHECK(mx_scale_exponent<E>(as_float(amax[i]), mx_scale_rounding::ml_dtypes) + 127 ==
+                  int(want[i]));
         }
     };
-    run(e4m3fn{}, "e4m3fn"); run(e5m2{}, "e5m2"); run(e3m2{}, "e3m2"); run(e2m3{}, "e2m3"); run(e2m1{}, "e2m1");
+    run(e4m3fn{}, "e4m3fn");
+    run(e5m2{}, "e5m2");
+    run(e3m2{}, "e3m2");
+    run(e2m3{}, "e2m3");
+    run(e2m1{}, "e2m1");
     run(mx_int8{}, "int8");
 }
 
 TEST_CASE("MXFP4 worked block: OCP floor scale, element saturation, packed bytes") {
     // amax 7: floor(log2 7) − 2 = 0, X = 1; 7 saturates to 6 (OCP: clamp to max normal).
     std::vector<float> x(32, 0.0f);
-    x[0] = 7.0f; x[1] = -2.5f; x[2] = 0.25f; x[3] = 1.25f; x[4] = -0.0f; x[5] = 5.0f;
+    x[0] = 7.0f;
+    x[1] = -2.5f;
+    x[2] = 0.25f;
+    x[3] = 1.25f;
+    x[4] = -0.0f;
+    x[5] = 5.0f;
     mx_quantizer<e2m1> q;
     for (auto b : {backend::scalar, backend::simd}) {
         auto t = q.quantize(x, b);
         REQUIRE(t.scales.size() == 1);
         CHECK(t.scales[0] == 127);
         const auto c = t.codes();
-        // 7 → 6 (0x7), −2.5 ties to −2 (0xC), 0.25 ties to 0 (0x0), 1.25 ties to 1 (0x2), −0 → 0x8, 5 ties to 4 (0x6)
-        CHECK(std::vector<std::uint8_t>(c.begin(), c.begin() + 6) == std::vector<std::uint8_t>{0x7, 0xC, 0x0, 0x2, 0x8, 0x6});
+        // 7 → 6 (0x7), −2.5 ties to −2 (0xC), 0.25 ties to 0 (0x0), 1.25 ties to 1 (0x2), −0 → 0x8,
+        // 5 ties to 4 (0x6)
+        CHECK(std::vector<std::uint8_t>(c.begin(), c.begin() + 6) ==
+              std::vector<std::uint8_t>{0x7, 0xC, 0x0, 0x2, 0x8, 0x6});
         // FP4 golden bytes: two codes per byte, element 0 in the low nibble.
         CHECK(t.packed.size() == 16);
         CHECK(t.packed[0] == 0xC7);
         CHECK(t.packed[1] == 0x20);
         CHECK(t.packed[2] == 0x68);
         const auto y = q.dequantize(t, b);
-        CHECK(y[0] == 6.0f); CHECK(y[1] == -2.0f); CHECK(y[5] == 4.0f);
+        CHECK(y[0] == 6.0f);
+        CHECK(y[1] == -2.0f);
+        CHECK(y[5] == 4.0f);
         CHECK(t.bits_per_value() == 4.25);
     }
     // round_up avoids the saturation: X = 2, 7/2 = 3.5 ties to 4 → 8.
@@ -127,19 +146,22 @@ TEST_CASE("MXINT8 and generic BFP elements") {
     CHECK(mx_int8::to_int(c[3]) == -127);  // −127.7 saturates to −127 (−128 unused)
     CHECK(c[3] == 0x81);
     const auto y = q.dequantize(t);
-    CHECK(y[0] == 3.0f); CHECK(y[1] == -1.0f); CHECK(y[3] == -127.0f / 32.0f);
+    CHECK(y[0] == 3.0f);
+    CHECK(y[1] == -1.0f);
+    CHECK(y[3] == -127.0f / 32.0f);
     CHECK(mx_int8::max() == 1.984375f);
     // BFP<8, 3>: 8 values share an exponent; sign + 3 mantissa bits, no hidden bit.
     bfp_quantizer<8, 3> b;
-    const std::vector<float> z = {5.0f, 1.0f, -2.6f, 0.4f, 7.9f, 0, 0, 0, /* next block */ 0.1f, 0.05f};
+    const std::vector<float> z = {5.0f, 1.0f, -2.6f, 0.4f, 7.9f, 0, 0, 0, /* next block */ 0.1f,
+                                  0.05f};
     auto tb = b.quantize(z);
     REQUIRE(tb.scales.size() == 2);
     CHECK(tb.scales[0] == 127 + 2);  // floor(log2 7.9) = 2, X = 4: values are q · 4 · 2^-2 = q
     CHECK(b.dequantize(tb)[0] == 5.0f);
     CHECK(b.dequantize(tb)[2] == -3.0f);
     CHECK(b.dequantize(tb)[3] == 0.0f);
-    CHECK(b.dequantize(tb)[4] == 7.0f);  // saturates at qmax = 7
-    CHECK(tb.scales[1] == 127 - 4);      // floor(log2 0.1) = −4
+    CHECK(b.dequantize(tb)[4] == 7.0f);            // saturates at qmax = 7
+    CHECK(tb.scales[1] == 127 - 4);                // floor(log2 0.1) = −4
     CHECK(b.dequantize(tb)[8] == 0.125f * 0.75f);  // 0.1 / 2^-4 · 4 = 6.4 → 6 → 6 · 2^-2 · 2^-4
     CHECK(tb.bits_per_value() == doctest::Approx((10 * 4 + 2 * 8) / 10.0));
 }
@@ -147,13 +169,13 @@ TEST_CASE("MXINT8 and generic BFP elements") {
 TEST_CASE("NVFP4: per-tensor FP32 scale, E4M3 block scale, E2M1 elements") {
     std::vector<float> x(32, 0.0f);
     for (int i = 0; i < 16; ++i) x[i] = 0.5f * float(i) - 3.0f;  // block 0: amax 4.5
-    x[20] = 2688.0f;                                            // block 1: amax 2688 = 448 · 6
+    x[20] = 2688.0f;                                             // block 1: amax 2688 = 448 · 6
     nvfp4_quantizer q;
     for (auto b : {backend::scalar, backend::simd}) {
         auto t = q.quantize(x, b);
-        CHECK(t.global_scale == 1.0f);               // 2688 / (448 · 6)
-        CHECK(t.scales[1] == 0x7E);                  // 2688 / 6 / 1 = 448
-        CHECK(t.scales[0] == e4m3fn::encode(0.75f)); // 4.5 / 6 = 0.75 exactly
+        CHECK(t.global_scale == 1.0f);                // 2688 / (448 · 6)
+        CHECK(t.scales[1] == 0x7E);                   // 2688 / 6 / 1 = 448
+        CHECK(t.scales[0] == e4m3fn::encode(0.75f));  // 4.5 / 6 = 0.75 exactly
         const auto y = q.dequantize(t, b);
         CHECK(y[20] == 2688.0f);
         CHECK(y[0] == -3.0f);   // −3 / 0.75 = −4 exactly
@@ -163,14 +185,17 @@ TEST_CASE("NVFP4: per-tensor FP32 scale, E4M3 block scale, E2M1 elements") {
     }
     // The E4M3 block scale is rounded, so d_b is not amax / 6 exactly.
     std::vector<float> z(16, 0.1f);
-    z[0] = 1.0f; z[1] = 10.0f;  // global g = 10 / 2688; block scale 10 / 6 / g = 448
+    z[0] = 1.0f;
+    z[1] = 10.0f;  // global g = 10 / 2688; block scale 10 / 6 / g = 448
     auto t = q.quantize(z);
     CHECK(t.scales[0] == 0x7E);
     CHECK(t.global_scale == 10.0f / 2688.0f);
 }
 
-TEST_CASE("non-finite inputs: scales from finite values, NaN kept in FP8, zero in FP4, Inf saturates") {
-    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+TEST_CASE(
+    "non-finite inputs: scales from finite values, NaN kept in FP8, zero in FP4, Inf saturates") {
+    const float nan = std::numeric_limits<float>::quiet_NaN(),
+                inf = std::numeric_limits<float>::infinity();
     std::vector<float> x = {nan, inf, -inf, 1.0f, 0.5f};
     mx_quantizer<e4m3fn> q8;
     auto t = q8.quantize(x);
@@ -213,19 +238,26 @@ void check_paths(const Q& q, const std::vector<float>& x, shape2d shape) {
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("MX and BFP: scalar and SIMD agree bit for bit", E, e4m3fn, e5m2, e3m2, e2m3, e2m1, mx_int8,
-                   bfp_element<3>) {
-    const round_mode modes[] = {round_mode::nearest_even, round_mode::stochastic, round_mode::toward_zero};
-    const mx_scale_rounding rules[] = {mx_scale_rounding::ocp_floor, mx_scale_rounding::nearest_even,
-                                       mx_scale_rounding::round_up, mx_scale_rounding::ml_dtypes};
+TEST_CASE_TEMPLATE("MX and BFP: scalar and SIMD agree bit for bit", E, e4m3fn, e5m2, e3m2, e2m3,
+                   e2m1, mx_int8, bfp_element<3>) {
+    const round_mode modes[] = {round_mode::nearest_even, round_mode::stochastic,
+                                round_mode::toward_zero};
+    const mx_scale_rounding rules[] = {mx_scale_rounding::ocp_floor,
+                                       mx_scale_rounding::nearest_even, mx_scale_rounding::round_up,
+                                       mx_scale_rounding::ml_dtypes};
     for (std::size_t n : lowbit_test::lengths()) {
         for (int adv = 0; adv < 2; ++adv) {
-            const auto x = adv ? lowbit_test::adversarial(n, 300 + n, 0.03125f) : lowbit_test::gaussian(n, 400 + n);
-            const std::size_t cols = n > 100 && n % 2 == 0 ? n / 2 : n;  // n/2 columns: blocks cut by row ends
+            const auto x = adv ? lowbit_test::adversarial(n, 300 + n, 0.03125f)
+                               : lowbit_test::gaussian(n, 400 + n);
+            const std::size_t cols =
+                n > 100 && n % 2 == 0 ? n / 2 : n;  // n/2 columns: blocks cut by row ends
             const shape2d shape = n == 0 ? shape2d{0, 0} : shape2d{n / cols, cols};
             for (auto m : modes)
                 for (auto r : rules) {
-                    CAPTURE(n); CAPTURE(adv); CAPTURE(int(m)); CAPTURE(int(r));
+                    CAPTURE(n);
+                    CAPTURE(adv);
+                    CAPTURE(int(m));
+                    CAPTURE(int(r));
                     check_paths(mx_quantizer<E>({.scale_rounding = r, .round = {m, 99}}), x, shape);
                 }
             check_paths(mx_quantizer<E, 16>(), x, shape);
@@ -233,7 +265,8 @@ TEST_CASE_TEMPLATE("MX and BFP: scalar and SIMD agree bit for bit", E, e4m3fn, e
     }
     // Rows that are whole blocks take the fused chunk kernels (SIMD) against the scalar runs.
     for (int adv = 0; adv < 2; ++adv) {
-        const auto x = adv ? lowbit_test::adversarial(8192, 31, 0.03125f) : lowbit_test::gaussian(8192, 32);
+        const auto x =
+            adv ? lowbit_test::adversarial(8192, 31, 0.03125f) : lowbit_test::gaussian(8192, 32);
         for (auto r : rules) check_paths(mx_quantizer<E>({.scale_rounding = r}), x, {8, 1024});
         check_paths(mx_quantizer<E>({.round = {round_mode::stochastic, 4}}), x, {8, 1024});
         check_paths(mx_quantizer<E, 16>(), x, {16, 512});
@@ -243,22 +276,27 @@ TEST_CASE_TEMPLATE("MX and BFP: scalar and SIMD agree bit for bit", E, e4m3fn, e
 TEST_CASE("NVFP4: scalar and SIMD agree bit for bit") {
     for (std::size_t n : lowbit_test::lengths())
         for (int adv = 0; adv < 2; ++adv) {
-            const auto x = adv ? lowbit_test::adversarial(n, 500 + n) : lowbit_test::gaussian(n, 600 + n, 0.02f);
+            const auto x = adv ? lowbit_test::adversarial(n, 500 + n)
+                               : lowbit_test::gaussian(n, 600 + n, 0.02f);
             const std::size_t cols = n > 100 && n % 2 == 0 ? n / 2 : n;
             const shape2d shape = n == 0 ? shape2d{0, 0} : shape2d{n / cols, cols};
-            CAPTURE(n); CAPTURE(adv);
+            CAPTURE(n);
+            CAPTURE(adv);
             check_paths(nvfp4_quantizer(), x, shape);
             check_paths(nvfp4_quantizer({.round = {round_mode::stochastic, 5}}), x, shape);
         }
     for (int adv = 0; adv < 2; ++adv) {
         auto x = adv ? lowbit_test::adversarial(8192, 33) : lowbit_test::gaussian(8192, 34, 3.0f);
-        for (std::size_t i = 0; i < 64; ++i) x[i] = 1e-30f * float(i);  // blocks whose E4M3 scale underflows
+        for (std::size_t i = 0; i < 64; ++i)
+            x[i] = 1e-30f * float(i);  // blocks whose E4M3 scale underflows
         check_paths(nvfp4_quantizer(), x, {8, 1024});
         check_paths(nvfp4_quantizer({.round = {round_mode::toward_zero, 0}}), x, {4, 2048});
     }
 }
 
-TEST_CASE("decoding every scale code with every element code: SIMD (register tables, flat blocks) equals scalar") {
+TEST_CASE(
+    "decoding every scale code with every element code: SIMD (register tables, flat blocks) equals "
+    "scalar") {
     // Tensors built by hand, so scale codes quantize() never makes (NaN 0x7F/0xFF, subnormal and
     // the largest E4M3 scales; every E8M0 code) meet all 16 element codes, in rows of whole blocks
     // (the SIMD fast paths) and in rows that end inside a block (the general runs).
@@ -267,9 +305,11 @@ TEST_CASE("decoding every scale code with every element code: SIMD (register tab
         nvfp4_tensor t;
         t.shape = {rows, cols};
         t.packed.resize(packed_size(t.size(), 4));
-        for (std::size_t i = 0; i < t.packed.size(); ++i) t.packed[i] = static_cast<std::uint8_t>(i * 7 + i / 8);  // all nibble pairs
+        for (std::size_t i = 0; i < t.packed.size(); ++i)
+            t.packed[i] = static_cast<std::uint8_t>(i * 7 + i / 8);  // all nibble pairs
         t.scales.resize(rows * ((cols + 15) / 16));
-        for (std::size_t k = 0; k < t.scales.size(); ++k) t.scales[k] = static_cast<std::uint8_t>(k);  // every code, twice
+        for (std::size_t k = 0; k < t.scales.size(); ++k)
+            t.scales[k] = static_cast<std::uint8_t>(k);  // every code, twice
         for (float g : {1.0f, 0.0078125f, 3.5e-3f, 0.0f}) {
             t.global_scale = g;
             nvfp4_quantizer q;
@@ -286,7 +326,8 @@ TEST_CASE("decoding every scale code with every element code: SIMD (register tab
         m.shape = {rows, cols};
         m.packed = t.packed;
         m.scales.resize(rows * ((cols + 31) / 32));
-        for (std::size_t k = 0; k < m.scales.size(); ++k) m.scales[k] = static_cast<std::uint8_t>(k * 3);
+        for (std::size_t k = 0; k < m.scales.size(); ++k)
+            m.scales[k] = static_cast<std::uint8_t>(k * 3);
         mx_quantizer<e2m1> mq;
         std::vector<float> ms(m.size()), mv(m.size());
         mq.dequantize(m, ms, backend::scalar);
@@ -298,22 +339,26 @@ TEST_CASE("decoding every scale code with every element code: SIMD (register tab
 TEST_CASE("quality ranks as expected on Gaussian data") {
     const auto x = lowbit_test::gaussian(1 << 16, 21);
     auto sq = [&](const auto& q) { return sqnr_db(x, q.dequantize(q.quantize(x))); };
-    const double fp8 = sq(mx_quantizer<e4m3fn>()), fp6 = sq(mx_quantizer<e2m3>()), fp4 = sq(mx_quantizer<e2m1>());
+    const double fp8 = sq(mx_quantizer<e4m3fn>()), fp6 = sq(mx_quantizer<e2m3>()),
+                 fp4 = sq(mx_quantizer<e2m1>());
     const double nv = sq(nvfp4_quantizer()), i8 = sq(mx_quantizer<mx_int8>());
     CHECK(fp8 > 25.0);
-    CHECK(i8 > fp8);    // 7 magnitude bits beat 3 mantissa bits inside a block
+    CHECK(i8 > fp8);  // 7 magnitude bits beat 3 mantissa bits inside a block
     CHECK(fp6 > fp4 + 5.0);
-    CHECK(nv > fp4);    // finer (16, E4M3) block scales beat power-of-two scales per 32
+    CHECK(nv > fp4);  // finer (16, E4M3) block scales beat power-of-two scales per 32
     CHECK(fp4 > 10.0);
 }
 
 TEST_CASE("errors name the argument") {
     std::vector<float> x(10);
     mx_quantizer<e2m1> q;
-    CHECK_THROWS_WITH_AS((void)q.quantize(x, shape2d{3, 3}), "lowbit: x: must hold shape.rows * shape.cols values", lowbit::error);
+    CHECK_THROWS_WITH_AS((void)q.quantize(x, shape2d{3, 3}),
+                         "lowbit: x: must hold shape.rows * shape.cols values", lowbit::error);
     auto t = q.quantize(x);
     std::vector<float> small(3);
     CHECK_THROWS_AS(q.dequantize(t, small), lowbit::error);
     t.scales.clear();
-    CHECK_THROWS_WITH_AS(q.dequantize(t), "lowbit: t.scales: must hold one E8M0 code per block of each row", lowbit::error);
+    CHECK_THROWS_WITH_AS(q.dequantize(t),
+                         "lowbit: t.scales: must hold one E8M0 code per block of each row",
+                         lowbit::error);
 }

@@ -18,7 +18,6 @@ std::atomic<long> allocations{0};
 
 void lowbit_test_on_allocation(std::size_t) noexcept { ++allocations; }
 
-
 TEST_CASE("the counter sees allocations") {
     // Direct calls of the allocation function: new-expressions may be elided by the optimiser
     // (C++14 [expr.new]/10), calls of ::operator new may not.
@@ -39,7 +38,8 @@ TEST_CASE("scheme_instance: repeated quantize and dequantize do not allocate") {
         CAPTURE(s.name);
         auto q = s.make();
         q->quantize(x, {64, 1000});
-        // BBQ / QuEST reject ±Inf and NaN by default: ±FLT_MAX in their place takes the guarded path.
+        // BBQ / QuEST reject ±Inf and NaN by default: ±FLT_MAX in their place takes the guarded
+        // path.
         auto x3 = x2;
         if (s.family == "bbq")
             for (auto& v : x3) v = std::isfinite(v) ? v : std::copysign(3.4028234663852886e38f, v);

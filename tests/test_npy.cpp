@@ -26,12 +26,16 @@ std::vector<float> expected_3x4() {
 }
 
 /// A v1 .npy image with the given header text (padded as numpy does) and data bytes.
-std::vector<std::uint8_t> npy_bytes(const std::string& header, std::size_t data_bytes, int version = 1) {
+std::vector<std::uint8_t> npy_bytes(const std::string& header, std::size_t data_bytes,
+                                    int version = 1) {
     std::vector<std::uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', std::uint8_t(version), 0};
     const std::size_t len = header.size();
     b.push_back(std::uint8_t(len & 0xFF));
     b.push_back(std::uint8_t(len >> 8));
-    if (version > 1) { b.push_back(0); b.push_back(0); }
+    if (version > 1) {
+        b.push_back(0);
+        b.push_back(0);
+    }
     b.insert(b.end(), header.begin(), header.end());
     b.resize(b.size() + data_bytes, 0);
     return b;
@@ -78,7 +82,8 @@ TEST_CASE("npy: every float16 code converts exactly (Eigen::half as the referenc
     CHECK(a.dtype == "<f2");
     REQUIRE(a.data.size() == 65536);
     for (std::uint32_t c = 0; c < 65536; ++c) {
-        const float want = static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(std::uint16_t(c)));
+        const float want =
+            static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(std::uint16_t(c)));
         const float got = a.data[c];
         if (std::isnan(want)) {
             // Quiet NaNs keep their payload; Eigen quiets signalling ones, we keep the bits.
@@ -108,7 +113,9 @@ TEST_CASE("raw float32 files and read_tensor's detection") {
 
 TEST_CASE("npy: unsupported files name the file and the problem") {
     auto msg = [](const char* name) {
-        try { (void)read_npy(dir / name); } catch (const lowbit::error& e) { return std::string(e.what()); }
+        try {
+            (void)read_npy(dir / name);
+        } catch (const lowbit::error& e) { return std::string(e.what()); }
         return std::string();
     };
     CHECK(msg("f32_fortran.npy").find("Fortran") != std::string::npos);
@@ -123,7 +130,8 @@ TEST_CASE("npy: malformed headers, overflowing shapes and truncated data are err
     const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n";
     CHECK(parse_error(npy_bytes(ok, 24)).empty());
     CHECK(parse_error(npy_bytes(ok, 24, 2)).empty());
-    CHECK(parse_npy(npy_bytes("{\"shape\":(2,3),\"fortran_order\":False,\"descr\":\"<f4\"}", 24)).data.size() == 6);
+    CHECK(parse_npy(npy_bytes("{\"shape\":(2,3),\"fortran_order\":False,\"descr\":\"<f4\"}", 24))
+              .data.size() == 6);
     CHECK(parse_error(npy_bytes(ok, 23)).find("truncated") != std::string::npos);
     CHECK(parse_error(npy_bytes(ok, 25)).find("after its data") != std::string::npos);
     CHECK(parse_error(npy_bytes(ok, 24, 4)).find("version 4") != std::string::npos);
@@ -132,31 +140,34 @@ TEST_CASE("npy: malformed headers, overflowing shapes and truncated data are err
     CHECK(parse_error(bad_magic).find("magic") != std::string::npos);
     // Header length beyond the file.
     auto long_header = npy_bytes(ok, 0);
-    long_header[8] = 0xFF; long_header[9] = 0xFF;
+    long_header[8] = 0xFF;
+    long_header[9] = 0xFF;
     CHECK(parse_error(long_header).find("truncated") != std::string::npos);
-    CHECK(!parse_error(std::vector<std::uint8_t>(long_header.begin(), long_header.begin() + 9)).empty());
+    CHECK(!parse_error(std::vector<std::uint8_t>(long_header.begin(), long_header.begin() + 9))
+               .empty());
     CHECK(!parse_error({}).empty());
     // A v2 header cut inside its 4-byte length.
     CHECK(!parse_error({0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 1, 0, 0}).empty());
 
     const char* malformed[] = {
-        "",
+        "",  // empty
         "{",
-        "{'descr': '<f4', 'fortran_order': False}",                                     // no shape
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}",        // unknown key
-        "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}",      // duplicate
+        "{'descr': '<f4', 'fortran_order': False}",                                 // no shape
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}",    // unknown key
+        "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,)}",  // duplicate
         "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (6,)}",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (6)}",                        // not a tuple
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (6)}",  // not a tuple
         "{'descr': '<f4', 'fortran_order': False, 'shape': (-6,)}",
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2,,3)}",
         "{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}",
-        "{'descr': '<f4, 'fortran_order': False, 'shape': (6,)}",                        // unterminated
+        "{'descr': '<f4, 'fortran_order': False, 'shape': (6,)}",  // unterminated
         "{'descr': '<f4', 'fortran_order': False, 'shape': (6,)} x",
         "{'descr': '<f4' 'fortran_order': False, 'shape': (6,)}",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,)}",  // digit overflow
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}",    // count overflow
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,)}",      // byte overflow
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000,)}",               // truncated data
+        // overflow: of the digits, of the element count, of the byte count
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,)}",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,)}",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000,)}",  // truncated data
     };
     for (const char* h : malformed) {
         CAPTURE(h);
@@ -165,33 +176,44 @@ TEST_CASE("npy: malformed headers, overflowing shapes and truncated data are err
         CHECK(m.find("mem.npy") != std::string::npos);
     }
     // A zero dimension makes an empty array even beside a huge one; no overflow.
-    CHECK(parse_npy(npy_bytes("{'descr': '<f2', 'fortran_order': False, 'shape': (0, 18446744073709551615), }", 0)).data.empty());
+    CHECK(parse_npy(
+              npy_bytes(
+                  "{'descr': '<f2', 'fortran_order': False, 'shape': (0, 18446744073709551615), }",
+                  0))
+              .data.empty());
 }
 
-TEST_CASE("npy: shapes with a zero dimension are empty in any order; overflow is named wherever it is") {
+TEST_CASE(
+    "npy: shapes with a zero dimension are empty in any order; overflow is named wherever it is") {
     // Empty whatever the other dimensions and their order: no product is formed.
-    for (const char* shape : {"(0, 18446744073709551615)", "(18446744073709551615, 0)", "(4294967296, 4294967296, 0)",
-                              "(134217728, 0)", "(0,)", "(3, 0, 5)"}) {
+    for (const char* shape :
+         {"(0, 18446744073709551615)", "(18446744073709551615, 0)", "(4294967296, 4294967296, 0)",
+          "(134217728, 0)", "(0,)", "(3, 0, 5)"}) {
         CAPTURE(shape);
-        const auto a = parse_npy(npy_bytes(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }", 0));
+        const auto a = parse_npy(npy_bytes(
+            std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }", 0));
         CHECK(a.data.empty());
         CHECK(a.matrix_shape().size() == 0);
     }
-    const auto rows = parse_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (134217728, 0), }", 0));
+    const auto rows = parse_npy(
+        npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (134217728, 0), }", 0));
     CHECK(rows.matrix_shape() == shape2d{134217728, 0});
     CHECK(rows.data.capacity() == 0);
     // Non-empty shapes: the element count, the stored bytes and the float bytes must each fit.
     const std::pair<const char*, const char*> overflowing[] = {
-        {"<f4", "(4294967296, 4294967296)"},                  // elements: 2^64
-        {"<f4", "(2, 3, 3074457345618258603)"},               // elements: > 2^64, only with the last dimension
-        {"<f4", "(4611686018427387904,)"},                    // bytes: 2^62 · 4
-        {"<f2", "(4611686018427387904,)"},                    // 2^63 bytes stored, but 2^64 as floats
-        {"<f2", "(2147483648, 2147483648)"},                  // the same, from a product
+        {"<f4", "(4294967296, 4294967296)"},     // elements: 2^64
+        {"<f4", "(2, 3, 3074457345618258603)"},  // elements: > 2^64, only with the last dimension
+        {"<f4", "(4611686018427387904,)"},       // bytes: 2^62 · 4
+        {"<f2", "(4611686018427387904,)"},       // 2^63 bytes stored, but 2^64 as floats
+        {"<f2", "(2147483648, 2147483648)"},     // the same, from a product
     };
     for (const auto& [descr, shape] : overflowing) {
         CAPTURE(descr);
         CAPTURE(shape);
-        const auto m = parse_error(npy_bytes(std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }", 8));
+        const auto m =
+            parse_error(npy_bytes(std::string("{'descr': '") + descr +
+                                      "', 'fortran_order': False, 'shape': " + shape + ", }",
+                                  8));
         CHECK(m.find("overflows") != std::string::npos);
         CHECK(m.find("mem.npy") != std::string::npos);
     }

@@ -1,9 +1,9 @@
 // Inputs at the edges of float: huge finite values (near ±FLT_MAX, mixed with ordinary ones),
 // ±Inf and NaN, subnormals and all-zero groups, through every registered scheme and, where a
-// scheme does not reach an option, through the quantizers themselves. What must hold (docs/formats.md,
-// "Non-finite inputs"): codes, scales and outputs stay finite for finite input; a non-finite
-// value affects only its own element (or is rejected, naming its index); the SIMD path gives the
-// scalar reference's bits.
+// scheme does not reach an option, through the quantizers themselves. What must hold
+// (docs/formats.md, "Non-finite inputs"): codes, scales and outputs stay finite for finite input; a
+// non-finite value affects only its own element (or is rejected, naming its index); the SIMD path
+// gives the scalar reference's bits.
 #include <doctest/doctest.h>
 
 #include <lowbit/lowbit.hpp>
@@ -26,7 +26,8 @@ const shape2d shape{8, 512};  // groups of 16 … 64, Hadamard blocks of 128, se
 
 /// Schemes whose element format has a NaN code: NaN in, NaN out.
 bool nan_capable(const std::string& name) {
-    static const std::set<std::string> s = {"e4m3fn", "e5m2", "e4m3fnuz", "mxfp8_e4m3", "mxfp8_e5m2"};
+    static const std::set<std::string> s = {"e4m3fn", "e5m2", "e4m3fnuz", "mxfp8_e4m3",
+                                            "mxfp8_e5m2"};
     return s.count(name) != 0;
 }
 
@@ -47,7 +48,10 @@ result run(const scheme_info& s, const std::vector<float>& x, shape2d sh = shape
     b->dequantize(yb, backend::simd);
     REQUIRE(r.codes == b->codes());
     for (std::size_t i = 0; i < x.size(); ++i) {
-        if (std::isnan(r.y[i])) { REQUIRE(std::isnan(yb[i])); continue; }
+        if (std::isnan(r.y[i])) {
+            REQUIRE(std::isnan(yb[i]));
+            continue;
+        }
         REQUIRE(std::memcmp(&r.y[i], &yb[i], 4) == 0);
     }
     return r;
@@ -72,7 +76,9 @@ std::vector<std::vector<float>> huge_inputs() {
     b[41] = -flt_max;
     v.push_back(b);
     auto c = g;
-    for (auto& x : c) x = (x < 0 ? -1.0f : 1.0f) * flt_max * (0.5f + std::fabs(x) / 8.0f > 1.0f ? 1.0f : 0.5f + std::fabs(x) / 8.0f);
+    for (auto& x : c)
+        x = (x < 0 ? -1.0f : 1.0f) * flt_max *
+            (0.5f + std::fabs(x) / 8.0f > 1.0f ? 1.0f : 0.5f + std::fabs(x) / 8.0f);
     v.push_back(c);
     auto d = lowbit_test::gaussian(shape.size(), 8, 1e-3f);
     d[700] = flt_max;
@@ -82,7 +88,8 @@ std::vector<std::vector<float>> huge_inputs() {
 
 }  // namespace
 
-TEST_CASE("huge finite inputs: finite, sign-keeping outputs in every scheme, SIMD equal to scalar") {
+TEST_CASE(
+    "huge finite inputs: finite, sign-keeping outputs in every scheme, SIMD equal to scalar") {
     const auto inputs = huge_inputs();
     for (const auto& s : all_schemes()) {
         for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -102,34 +109,42 @@ TEST_CASE("huge finite inputs: finite, sign-keeping outputs in every scheme, SIM
     }
 }
 
-TEST_CASE("huge finite inputs: the scales themselves are finite (int, codebook with double quantisation, BBQ, QuEST)") {
+TEST_CASE(
+    "huge finite inputs: the scales themselves are finite (int, codebook with double quantisation, "
+    "BBQ, QuEST)") {
     const auto inputs = huge_inputs();
     for (const auto& x : inputs) {
         for (auto b : {backend::scalar, backend::simd}) {
             const auto t8 = int_quantizer<int_format<8>>().quantize(x, shape, b);
             CHECK(std::isfinite(t8.scales[0]));
             CHECK(std::isfinite(t8.scales[0] * 127.0f));
-            const int_quantizer<uint_format<8>> zp({.gran = granularity::group(32), .form = affine::zero_point});
+            const int_quantizer<uint_format<8>> zp(
+                {.gran = granularity::group(32), .form = affine::zero_point});
             const auto tz = zp.quantize(x, shape, b);
             for (float s : tz.scales) CHECK(std::isfinite(s * 255.0f));
             CHECK(count_non_finite(zp.dequantize(tz, b)) == 0);
-            const int_quantizer<int_format<2, int_range::full>> go({.gran = granularity::channel(0), .rule = scale_rule::gaussian_optimal()});
+            const int_quantizer<int_format<2, int_range::full>> go(
+                {.gran = granularity::channel(0), .rule = scale_rule::gaussian_optimal()});
             const auto tg = go.quantize(x, shape, b);
             for (float s : tg.scales) CHECK(std::isfinite(s * 2.0f));
             CHECK(count_non_finite(go.dequantize(tg, b)) == 0);
             const auto tq = codebook_quantizer<4>({.double_quant = true}).quantize(x, shape, b);
             for (std::size_t g = 0; g < tq.group_count(); ++g) REQUIRE(std::isfinite(tq.scale(g)));
-            for (float s : bbq_quantizer<4>().quantize(x, shape, b).scales) CHECK(std::isfinite(s * 8.0f));
-            for (float s : quest_quantizer<2>().quantize(x, shape, b).scales) CHECK(std::isfinite(s * 2.0f));
+            for (float s : bbq_quantizer<4>().quantize(x, shape, b).scales)
+                CHECK(std::isfinite(s * 8.0f));
+            for (float s : quest_quantizer<2>().quantize(x, shape, b).scales)
+                CHECK(std::isfinite(s * 2.0f));
         }
     }
 }
 
-TEST_CASE("double-quantised NF4: absmaxes near FLT_MAX among small ones give finite scales and outputs") {
+TEST_CASE(
+    "double-quantised NF4: absmaxes near FLT_MAX among small ones give finite scales and outputs") {
     // Two groups of 64 per row; one absmax of FLT_MAX and 255 tiny ones: m + q·d sits at FLT_MAX.
     for (std::size_t groups : {2u, 3u, 256u, 300u}) {
         std::vector<float> x(groups * 64, 1e-3f);
-        for (std::size_t g = 0; g < groups; g += 2) x[g * 64 + 5] = flt_max * (g % 4 == 0 ? 1.0f : 0.75f);
+        for (std::size_t g = 0; g < groups; g += 2)
+            x[g * 64 + 5] = flt_max * (g % 4 == 0 ? 1.0f : 0.75f);
         const codebook_quantizer<4> q({.double_quant = true});
         for (auto b : {backend::scalar, backend::simd}) {
             CAPTURE(groups);
@@ -142,28 +157,37 @@ TEST_CASE("double-quantised NF4: absmaxes near FLT_MAX among small ones give fin
     }
 }
 
-TEST_CASE("BBQ / QuEST on huge values: guarded blocks, every sigma source, H = 0 … 1024, SIMD equal to scalar") {
+TEST_CASE(
+    "BBQ / QuEST on huge values: guarded blocks, every sigma source, H = 0 … 1024, SIMD equal to "
+    "scalar") {
     for (const auto& x : huge_inputs())
-        for (std::size_t H : {std::size_t{0}, std::size_t{16}, std::size_t{128}, std::size_t{1024}}) {
+        for (std::size_t H :
+             {std::size_t{0}, std::size_t{16}, std::size_t{128}, std::size_t{1024}}) {
             CAPTURE(H);
             auto check = [&](const auto& q) {
-                const auto a = q.quantize(x, shape, backend::scalar), b = q.quantize(x, shape, backend::simd);
+                const auto a = q.quantize(x, shape, backend::scalar),
+                           b = q.quantize(x, shape, backend::simd);
                 REQUIRE(a.packed == b.packed);
                 REQUIRE(lowbit_test::same_bits(a.scales, b.scales));
-                const auto ya = q.dequantize(a, backend::scalar), yb = q.dequantize(a, backend::simd);
+                const auto ya = q.dequantize(a, backend::scalar),
+                           yb = q.dequantize(a, backend::simd);
                 CHECK(count_non_finite(ya) == 0);
                 CHECK(lowbit_test::same_bits(ya, yb));
             };
             check(bbq_quantizer<4>({.hadamard = H}));
             check(bbq_quantizer<3>({.hadamard = H, .sigma_from = sigma_source::per_row}));
-            check(bbq_quantizer<4>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 1.0f}));
+            check(bbq_quantizer<4>(
+                {.hadamard = H, .sigma_from = sigma_source::given, .sigma = 1.0f}));
             check(bbq_quantizer<2>({.hadamard = H, .gamma = flt_max}));
             check(quest_quantizer<4>({.hadamard = H}));
-            check(quest_quantizer<2>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = flt_max}));
+            check(quest_quantizer<2>(
+                {.hadamard = H, .sigma_from = sigma_source::given, .sigma = flt_max}));
         }
 }
 
-TEST_CASE("all-Inf and all-NaN tensors: finite outputs (NaN kept where the format has a NaN code); BBQ rejects them") {
+TEST_CASE(
+    "all-Inf and all-NaN tensors: finite outputs (NaN kept where the format has a NaN code); BBQ "
+    "rejects them") {
     std::vector<float> inf(shape.size()), nan(shape.size(), NAN);
     for (std::size_t i = 0; i < inf.size(); ++i) inf[i] = i % 3 ? INFINITY : -INFINITY;
     for (const auto& s : all_schemes()) {
@@ -183,7 +207,8 @@ TEST_CASE("all-Inf and all-NaN tensors: finite outputs (NaN kept where the forma
         }
         const auto ri = run(s, inf);
         CHECK(count_non_finite(ri.y) == 0);
-        for (std::size_t i = 0; i < inf.size(); ++i) REQUIRE(!(ri.y[i] > 0.0f && inf[i] < 0) );  // never the wrong sign
+        for (std::size_t i = 0; i < inf.size(); ++i)
+            REQUIRE(!(ri.y[i] > 0.0f && inf[i] < 0));  // never the wrong sign
         const auto rn = run(s, nan);
         for (float v : rn.y) REQUIRE((nan_capable(s.name) ? std::isnan(v) : v == 0.0f));
     }
@@ -194,7 +219,8 @@ TEST_CASE("one NaN or Inf in a normal tensor changes no other element (element-w
     for (const auto& s : all_schemes()) {
         if (s.family == "bbq") continue;  // below
         for (float special : {NAN, INFINITY, -INFINITY})
-            for (std::size_t p : {std::size_t{0}, std::size_t{70}, std::size_t{1000}, shape.size() - 1}) {
+            for (std::size_t p :
+                 {std::size_t{0}, std::size_t{70}, std::size_t{1000}, shape.size() - 1}) {
                 CAPTURE(s.name);
                 CAPTURE(special);
                 CAPTURE(p);
@@ -208,7 +234,8 @@ TEST_CASE("one NaN or Inf in a normal tensor changes no other element (element-w
                     if (i != p) REQUIRE(std::memcmp(&r.y[i], &r0.y[i], 4) == 0);
                 if (std::isnan(special)) {
                     CHECK((nan_capable(s.name) ? std::isnan(r.y[p]) : std::isfinite(r.y[p])));
-                } else {  // ±Inf saturates to the end code of its sign: finite, beyond its neighbour
+                } else {  // ±Inf saturates to the end code of its sign: finite, beyond its
+                          // neighbour
                     CHECK(std::isfinite(r.y[p]));
                     CHECK(std::signbit(r.y[p]) == std::signbit(special));
                     CHECK((special > 0 ? r.y[p] >= r.y[p ^ 1] : r.y[p] <= r.y[p ^ 1]));
@@ -217,7 +244,9 @@ TEST_CASE("one NaN or Inf in a normal tensor changes no other element (element-w
     }
 }
 
-TEST_CASE("BBQ / QuEST: a non-finite value is an error naming its index, or (saturate) the tensor with its policy value") {
+TEST_CASE(
+    "BBQ / QuEST: a non-finite value is an error naming its index, or (saturate) the tensor with "
+    "its policy value") {
     const auto base = lowbit_test::gaussian(shape.size(), 4);
     for (float special : {NAN, INFINITY, -INFINITY})
         for (std::size_t p : {std::size_t{0}, std::size_t{70}, std::size_t{1000}, shape.size() - 1})
@@ -227,13 +256,18 @@ TEST_CASE("BBQ / QuEST: a non-finite value is an error naming its index, or (sat
                 CAPTURE(H);
                 auto x = base;
                 x[p] = special;
-                // The policy's value: NaN → 0, ±Inf → ± the largest finite |x| of its block (the row when H = 0).
+                // The policy's value: NaN → 0, ±Inf → ± the largest finite |x| of its block (the
+                // row when H = 0).
                 const std::size_t cols = shape.cols, r = p / cols, c = p % cols;
                 std::size_t b0 = 0, b1 = cols;
                 if (H != 0)
                     for (std::size_t pos = 0; pos < cols;) {
                         const std::size_t h = hadamard_block_at(cols - pos, H);
-                        if (c >= pos && c < pos + h) { b0 = pos; b1 = pos + h; break; }
+                        if (c >= pos && c < pos + h) {
+                            b0 = pos;
+                            b1 = pos + h;
+                            break;
+                        }
                         pos += h;
                     }
                 float m = 0.0f;
@@ -248,7 +282,8 @@ TEST_CASE("BBQ / QuEST: a non-finite value is an error naming its index, or (sat
                             FAIL("no error");
                         } catch (const error& e) {
                             CHECK(e.argument() == "x");
-                            CHECK(std::string(e.what()).find("element " + std::to_string(p) + " ") != std::string::npos);
+                            CHECK(std::string(e.what()).find("element " + std::to_string(p) +
+                                                             " ") != std::string::npos);
                         }
                         const auto q = make(non_finite::saturate);
                         const auto a = q.quantize(x, shape, b), want = q.quantize(xs, shape, b);
@@ -258,16 +293,30 @@ TEST_CASE("BBQ / QuEST: a non-finite value is an error naming its index, or (sat
                         CHECK(count_non_finite(q.dequantize(a, b)) == 0);
                     }
                 };
-                check([&](non_finite nf) { return bbq_quantizer<4>({.hadamard = H, .on_non_finite = nf}); });
-                check([&](non_finite nf) { return bbq_quantizer<2>({.hadamard = H, .sigma_from = sigma_source::per_row, .zero = bbq_zero::half, .on_non_finite = nf}); });
-                check([&](non_finite nf) { return quest_quantizer<3>({.hadamard = H, .sigma_from = sigma_source::given, .sigma = 0.8f, .on_non_finite = nf}); });
+                check([&](non_finite nf) {
+                    return bbq_quantizer<4>({.hadamard = H, .on_non_finite = nf});
+                });
+                check([&](non_finite nf) {
+                    return bbq_quantizer<2>({.hadamard = H,
+                                             .sigma_from = sigma_source::per_row,
+                                             .zero = bbq_zero::half,
+                                             .on_non_finite = nf});
+                });
+                check([&](non_finite nf) {
+                    return quest_quantizer<3>({.hadamard = H,
+                                               .sigma_from = sigma_source::given,
+                                               .sigma = 0.8f,
+                                               .on_non_finite = nf});
+                });
             }
 }
 
-TEST_CASE("BBQ under non_finite::saturate: one NaN or Inf leaves the other blocks' codes as they were") {
+TEST_CASE(
+    "BBQ under non_finite::saturate: one NaN or Inf leaves the other blocks' codes as they were") {
     // With σ given, the policy's value changes nothing outside the element's own Hadamard block.
     const auto base = lowbit_test::gaussian(shape.size(), 5);
-    const bbq_quantizer<4> q({.sigma_from = sigma_source::given, .sigma = 1.0f, .on_non_finite = non_finite::saturate});
+    const bbq_quantizer<4> q(
+        {.sigma_from = sigma_source::given, .sigma = 1.0f, .on_non_finite = non_finite::saturate});
     const auto want = q.quantize(base, shape).codes();
     for (float special : {NAN, INFINITY, -INFINITY}) {
         auto x = base;
@@ -280,7 +329,9 @@ TEST_CASE("BBQ under non_finite::saturate: one NaN or Inf leaves the other block
     }
 }
 
-TEST_CASE("subnormal inputs and all-zero groups: finite, zero groups decode to zero (element-wise schemes)") {
+TEST_CASE(
+    "subnormal inputs and all-zero groups: finite, zero groups decode to zero (element-wise "
+    "schemes)") {
     auto sub = lowbit_test::gaussian(shape.size(), 9);
     for (auto& v : sub) v *= 1e-39f;
     sub[3] = FLT_TRUE_MIN;
@@ -297,12 +348,15 @@ TEST_CASE("subnormal inputs and all-zero groups: finite, zero groups decode to z
     }
 }
 
-TEST_CASE("minifloat slots of scale 0 encode ±Inf as ±0, on the fused group path as on the scalar one") {
+TEST_CASE(
+    "minifloat slots of scale 0 encode ±Inf as ±0, on the fused group path as on the scalar one") {
     std::vector<float> x = lowbit_test::gaussian(4 * 256, 11);
-    for (std::size_t i = 64; i < 96; ++i) x[i] = i % 2 ? INFINITY : -INFINITY;  // one group of 32, no finite value
+    for (std::size_t i = 64; i < 96; ++i)
+        x[i] = i % 2 ? INFINITY : -INFINITY;  // one group of 32, no finite value
     x[96 + 3] = NAN;
     auto check = [&](const auto& q) {
-        const auto a = q.quantize(x, {4, 256}, backend::scalar), b = q.quantize(x, {4, 256}, backend::simd);
+        const auto a = q.quantize(x, {4, 256}, backend::scalar),
+                   b = q.quantize(x, {4, 256}, backend::simd);
         REQUIRE(a.packed == b.packed);
         const auto y = q.dequantize(a, backend::scalar);
         for (std::size_t i = 64; i < 96; ++i) {

@@ -56,11 +56,15 @@ TEST_CASE("fast pack/unpack equal the reference for every width, length and orde
         for (std::size_t n : lowbit_test::lengths()) {
             std::vector<std::uint8_t> c(n);
             for (auto& v : c) v = static_cast<std::uint8_t>(g());  // high bits must be ignored
-            const nibble_order orders[] = {nibble_order::low_first, nibble_order::high_first, nibble_order::ggml_split};
+            const nibble_order orders[] = {nibble_order::low_first, nibble_order::high_first,
+                                           nibble_order::ggml_split};
             for (auto order : orders) {
                 if (bits != 4 && order != nibble_order::low_first) continue;
-                CAPTURE(bits); CAPTURE(n); CAPTURE(int(order));
-                std::vector<std::uint8_t> a(packed_size(n, bits), 0xAA), b(packed_size(n, bits), 0x55);
+                CAPTURE(bits);
+                CAPTURE(n);
+                CAPTURE(int(order));
+                std::vector<std::uint8_t> a(packed_size(n, bits), 0xAA),
+                    b(packed_size(n, bits), 0x55);
                 pack_reference(c, bits, a, order);
                 pack(c, bits, b, order);
                 REQUIRE(a == b);
@@ -76,7 +80,8 @@ TEST_CASE("fast pack/unpack equal the reference for every width, length and orde
 
 TEST_CASE("packing errors name the argument") {
     std::vector<std::uint8_t> c(5), small(2);
-    CHECK_THROWS_WITH_AS(pack(c, 4, small), "lowbit: out: is smaller than packed_size(n, bits)", lowbit::error);
+    CHECK_THROWS_WITH_AS(pack(c, 4, small), "lowbit: out: is smaller than packed_size(n, bits)",
+                         lowbit::error);
     CHECK_THROWS_WITH_AS(pack(c, 0, small), "lowbit: bits: must be in 1 … 8", lowbit::error);
     CHECK_THROWS_WITH_AS(pack(c, 9, small), "lowbit: bits: must be in 1 … 8", lowbit::error);
     CHECK_THROWS_AS(pack(c, 3, small, nibble_order::high_first), lowbit::error);

@@ -33,10 +33,14 @@ std::string arch_label() {
 
 /// Random int32 lanes, with the extremes and the byte boundaries mixed in.
 std::vector<std::int32_t> adversarial_ints(std::mt19937& rng, std::size_t n) {
-    const std::int32_t special[] = {0, 1, -1, 127, 128, -128, -129, 255, 256, -256, 0x7FFFFFFF, -0x7FFFFFFF - 1, 0x12345678, -0x12345678};
-    std::uniform_int_distribution<std::int32_t> any(std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max());
+    const std::int32_t special[] = {0,          1,          -1,  127,  128,        -128,
+                                    -129,       255,        256, -256, 0x7FFFFFFF, -0x7FFFFFFF - 1,
+                                    0x12345678, -0x12345678};
+    std::uniform_int_distribution<std::int32_t> any(std::numeric_limits<std::int32_t>::min(),
+                                                    std::numeric_limits<std::int32_t>::max());
     std::vector<std::int32_t> v(n);
-    for (std::size_t i = 0; i < n; ++i) v[i] = (rng() % 3 == 0) ? special[rng() % std::size(special)] : any(rng);
+    for (std::size_t i = 0; i < n; ++i)
+        v[i] = (rng() % 3 == 0) ? special[rng() % std::size(special)] : any(rng);
     return v;
 }
 
@@ -49,7 +53,8 @@ void check_bytes(std::mt19937& rng) {
         // store_low_bytes over whole batches, the twin for the tail; the twin over everything.
         std::vector<std::uint8_t> got(n + 16, guard), want(n + 16, guard);
         std::size_t i = 0;
-        for (; i + W <= n; i += W) sp::store_low_bytes<Arch>(I::load_unaligned(q.data() + i), got.data() + i);
+        for (; i + W <= n; i += W)
+            sp::store_low_bytes<Arch>(I::load_unaligned(q.data() + i), got.data() + i);
         sp::scalar::store_low_bytes(q.data() + i, n - i, got.data() + i);
         sp::scalar::store_low_bytes(q.data(), n, want.data());
         CHECK(got == want);
@@ -57,7 +62,8 @@ void check_bytes(std::mt19937& rng) {
         std::vector<std::uint8_t> bytes(n + 16);
         for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
         std::vector<std::int32_t> wide(n + 1, -7), wide_ref(n + 1, -7);
-        for (i = 0; i + W <= n; i += W) sp::load_bytes<Arch>(bytes.data() + i).store_unaligned(wide.data() + i);
+        for (i = 0; i + W <= n; i += W)
+            sp::load_bytes<Arch>(bytes.data() + i).store_unaligned(wide.data() + i);
         sp::scalar::load_bytes(bytes.data() + i, n - i, wide.data() + i);
         sp::scalar::load_bytes(bytes.data(), n, wide_ref.data());
         CHECK(wide == wide_ref);
@@ -73,12 +79,14 @@ void check_nibbles(std::mt19937& rng) {
         for (auto& c : q) c = static_cast<std::int32_t>(rng() % 16);
         std::vector<std::uint8_t> got(n / 2 + 16, guard), want(n / 2 + 16, guard);
         std::size_t i = 0;
-        for (; i + W <= n; i += W) sp::store_nibbles<Arch>(I::load_unaligned(q.data() + i), got.data() + i / 2);
+        for (; i + W <= n; i += W)
+            sp::store_nibbles<Arch>(I::load_unaligned(q.data() + i), got.data() + i / 2);
         sp::scalar::store_nibbles(q.data() + i, n - i, got.data() + i / 2);
         sp::scalar::store_nibbles(q.data(), n, want.data());
         CHECK(got == want);
         std::vector<std::int32_t> back(n + 1, -7), back_ref(n + 1, -7);
-        for (i = 0; i + W <= n; i += W) sp::load_nibbles<Arch>(want.data() + i / 2).store_unaligned(back.data() + i);
+        for (i = 0; i + W <= n; i += W)
+            sp::load_nibbles<Arch>(want.data() + i / 2).store_unaligned(back.data() + i);
         sp::scalar::load_nibbles(want.data() + i / 2, n - i, back.data() + i);
         sp::scalar::load_nibbles(want.data(), n, back_ref.data());
         CHECK(back == back_ref);
@@ -90,14 +98,25 @@ void check_nibbles(std::mt19937& rng) {
     for (std::size_t i = 0; i + W / 2 <= 256; i += W / 2) {
         alignas(64) std::int32_t lanes[I::size];
         sp::load_nibbles<Arch>(all.data() + i).store_aligned(lanes);
-        for (std::size_t l = 0; l < W; ++l) CHECK(lanes[l] == ((all[i + l / 2] >> (4 * (l % 2))) & 0xF));
+        for (std::size_t l = 0; l < W; ++l)
+            CHECK(lanes[l] == ((all[i + l / 2] >> (4 * (l % 2))) & 0xF));
     }
 }
 
 /// Finite and infinite floats of every kind, no NaN.
 std::vector<float> adversarial_floats(std::mt19937& rng, std::size_t n) {
-    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, std::numeric_limits<float>::denorm_min(), -std::numeric_limits<float>::denorm_min(),
-                             std::numeric_limits<float>::min(), std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(), 1.0f, -1.0f, 0.5f};
+    const float special[] = {0.0f,
+                             -0.0f,
+                             INFINITY,
+                             -INFINITY,
+                             std::numeric_limits<float>::denorm_min(),
+                             -std::numeric_limits<float>::denorm_min(),
+                             std::numeric_limits<float>::min(),
+                             std::numeric_limits<float>::max(),
+                             -std::numeric_limits<float>::max(),
+                             1.0f,
+                             -1.0f,
+                             0.5f};
     std::normal_distribution<float> g(0.0f, 2.0f);
     std::vector<float> v(n);
     for (auto& x : v) x = (rng() % 4 == 0) ? special[rng() % std::size(special)] : g(rng);
@@ -122,11 +141,14 @@ void check_lookup(std::mt19937& rng) {
     using I = sp::ibatch<Arch>;
     constexpr std::size_t W = I::size, N = std::size_t{1} << Bits;
     std::vector<float> levels(N);
-    for (std::size_t k = 0; k < N; ++k) levels[k] = std::bit_cast<float>(static_cast<std::uint32_t>(rng()));  // any bits, NaNs included
+    for (std::size_t k = 0; k < N; ++k)
+        levels[k] =
+            std::bit_cast<float>(static_cast<std::uint32_t>(rng()));  // any bits, NaNs included
     const sp::level_table<Bits> table(levels.data(), N);
     for (std::size_t n = 0; n < 4 * W; ++n) {
         std::vector<std::int32_t> idx(n);
-        for (std::size_t i = 0; i < n; ++i) idx[i] = static_cast<std::int32_t>(i < N ? i : rng() % N);
+        for (std::size_t i = 0; i < n; ++i)
+            idx[i] = static_cast<std::int32_t>(i < N ? i : rng() % N);
         std::vector<std::uint32_t> got(n), want(n);
         std::size_t i = 0;
         for (; i + W <= n; i += W) {
@@ -135,7 +157,8 @@ void check_lookup(std::mt19937& rng) {
             for (std::size_t l = 0; l < W; ++l) got[i + l] = std::bit_cast<std::uint32_t>(lanes[l]);
         }
         for (; i < n; ++i) got[i] = std::bit_cast<std::uint32_t>(sp::scalar::lookup(idx[i], table));
-        for (std::size_t j = 0; j < n; ++j) want[j] = std::bit_cast<std::uint32_t>(levels[static_cast<std::size_t>(idx[j])]);
+        for (std::size_t j = 0; j < n; ++j)
+            want[j] = std::bit_cast<std::uint32_t>(levels[static_cast<std::size_t>(idx[j])]);
         CHECK(got == want);
     }
 }
@@ -147,9 +170,16 @@ std::vector<float> sorted_thresholds(std::mt19937& rng, int variant) {
     std::normal_distribution<float> g(0.0f, 1.0f);
     std::vector<float> t(N);
     for (auto& x : t) x = g(rng);
-    if (variant >= 1 && N >= 3) { t[0] = -0.0f; t[1] = 0.0f; t[2] = std::numeric_limits<float>::denorm_min(); }
+    if (variant >= 1 && N >= 3) {
+        t[0] = -0.0f;
+        t[1] = 0.0f;
+        t[2] = std::numeric_limits<float>::denorm_min();
+    }
     if (variant >= 2 && N >= 2) { t[N - 1] = t[N - 2]; }  // a repeat
-    if (variant >= 3) { t.front() = -INFINITY; t.back() = INFINITY; }
+    if (variant >= 3) {
+        t.front() = -INFINITY;
+        t.back() = INFINITY;
+    }
     std::sort(t.begin(), t.end(), [](float a, float b) { return a < b; });
     return t;
 }
@@ -172,27 +202,33 @@ void check_count_below(std::mt19937& rng) {
         for (float v : adversarial_floats(rng, 64)) y.push_back(v);
         for (float v : {NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY}) y.push_back(v);
         std::shuffle(y.begin(), y.end(), rng);
-        for (std::size_t n : {std::size_t{0}, std::size_t{1}, W - 1, W, W + 1, 3 * W + W - 1, y.size()}) {
+        for (std::size_t n :
+             {std::size_t{0}, std::size_t{1}, W - 1, W, W + 1, 3 * W + W - 1, y.size()}) {
             if (n > y.size()) continue;
-            for (auto rule : {sp::threshold_rule::strictly_below, sp::threshold_rule::at_or_below}) {
+            for (auto rule :
+                 {sp::threshold_rule::strictly_below, sp::threshold_rule::at_or_below}) {
                 std::vector<std::int32_t> got(n), want(n);
                 std::size_t i = 0;
                 for (; i + W <= n; i += W) {
                     const I c = rule == sp::threshold_rule::strictly_below
-                                    ? sp::count_below<sp::threshold_rule::strictly_below, Arch>(B::load_unaligned(y.data() + i), table)
-                                    : sp::count_below<sp::threshold_rule::at_or_below, Arch>(B::load_unaligned(y.data() + i), table);
+                        ? sp::count_below<sp::threshold_rule::strictly_below, Arch>(
+                              B::load_unaligned(y.data() + i), table)
+                        : sp::count_below<sp::threshold_rule::at_or_below, Arch>(
+                              B::load_unaligned(y.data() + i), table);
                     c.store_unaligned(got.data() + i);
                 }
                 for (std::size_t j = 0; j < n; ++j) {
-                    want[j] = rule == sp::threshold_rule::strictly_below ? sp::scalar::count_below<sp::threshold_rule::strictly_below>(y[j], table)
-                                                                           : sp::scalar::count_below<sp::threshold_rule::at_or_below>(y[j], table);
+                    want[j] = rule == sp::threshold_rule::strictly_below
+                        ? sp::scalar::count_below<sp::threshold_rule::strictly_below>(y[j], table)
+                        : sp::scalar::count_below<sp::threshold_rule::at_or_below>(y[j], table);
                     if (j >= i) got[j] = want[j];
                 }
                 CHECK(got == want);
                 // The twin is the definition: #{t_k < y} (<= for at_or_below), NaN counting 0.
                 for (std::size_t j = 0; j < n; ++j) {
                     std::int32_t c = 0;
-                    for (float v : t) c += rule == sp::threshold_rule::strictly_below ? (v < y[j]) : (v <= y[j]);
+                    for (float v : t)
+                        c += rule == sp::threshold_rule::strictly_below ? (v < y[j]) : (v <= y[j]);
                     CHECK(want[j] == c);
                 }
             }
@@ -210,9 +246,11 @@ void check_stream(std::mt19937& rng) {
             std::fill(std::begin(dst), std::end(dst), guard);
             sp::stream_bytes<Arch>(dst + offset, src.data(), n);
             sp::stream_fence<Arch>();
-            CHECK(std::equal(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(n), dst + offset));
+            CHECK(std::equal(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(n),
+                             dst + offset));
             CHECK(std::all_of(dst, dst + offset, [](std::uint8_t b) { return b == guard; }));
-            CHECK(std::all_of(dst + offset + n, std::end(dst), [](std::uint8_t b) { return b == guard; }));
+            CHECK(std::all_of(dst + offset + n, std::end(dst),
+                              [](std::uint8_t b) { return b == guard; }));
         }
     }
 }
@@ -250,7 +288,8 @@ void for_each_arch(F&& f) {
 #if XSIMD_WITH_NEON64
     one(xsimd::neon64{});
 #endif
-    if constexpr (!std::is_same_v<xsimd::default_arch, xsimd::unavailable>) one(xsimd::default_arch{});
+    if constexpr (!std::is_same_v<xsimd::default_arch, xsimd::unavailable>)
+        one(xsimd::default_arch{});
 }
 
 }  // namespace

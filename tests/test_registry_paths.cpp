@@ -13,7 +13,8 @@
 #include "test_util.hpp"
 
 namespace {
-void check_scheme(const lowbit::scheme_info& s, const std::vector<float>& x, lowbit::shape2d shape) {
+void check_scheme(const lowbit::scheme_info& s, const std::vector<float>& x,
+                  lowbit::shape2d shape) {
     auto a = s.make(), b = s.make(), c = s.make();
     a->quantize(x, shape, lowbit::backend::scalar);
     b->quantize(x, shape, lowbit::backend::simd);
@@ -27,7 +28,11 @@ void check_scheme(const lowbit::scheme_info& s, const std::vector<float>& x, low
     c->dequantize(yc, lowbit::backend::simd);
     // NaN payloads may differ between paths (IEEE leaves them open); everything else is bitwise.
     for (std::size_t i = 0; i < x.size(); ++i) {
-        if (std::isnan(ya[i])) { REQUIRE(std::isnan(yb[i])); REQUIRE(std::isnan(yc[i])); continue; }
+        if (std::isnan(ya[i])) {
+            REQUIRE(std::isnan(yb[i]));
+            REQUIRE(std::isnan(yc[i]));
+            continue;
+        }
         REQUIRE(std::memcmp(&ya[i], &yb[i], 4) == 0);
         REQUIRE(std::memcmp(&ya[i], &yc[i], 4) == 0);
     }
@@ -39,9 +44,14 @@ TEST_CASE("every scheme: SIMD equals the scalar reference on large aligned shape
     for (const auto& s : lowbit::all_schemes()) {
         for (auto shape : shapes)
             for (int adv = 0; adv < 2; ++adv) {
-                CAPTURE(s.name); CAPTURE(shape.rows); CAPTURE(shape.cols); CAPTURE(adv);
-                const auto x = adv ? lowbit_test::adversarial(shape.size(), 21) : lowbit_test::gaussian(shape.size(), 22);
-                if (adv && s.family == "bbq") {  // no code for ±Inf / NaN, and the transform mixes a block: an error
+                CAPTURE(s.name);
+                CAPTURE(shape.rows);
+                CAPTURE(shape.cols);
+                CAPTURE(adv);
+                const auto x = adv ? lowbit_test::adversarial(shape.size(), 21)
+                                   : lowbit_test::gaussian(shape.size(), 22);
+                if (adv && s.family == "bbq") {  // no code for ±Inf / NaN, and the transform mixes
+                                                 // a block: an error
                     for (auto b : {lowbit::backend::scalar, lowbit::backend::simd})
                         CHECK_THROWS_AS(s.make()->quantize(x, shape, b), lowbit::error);
                     CHECK_THROWS_AS(s.make()->quantize_parallel(x, shape, 3), lowbit::error);

@@ -82,16 +82,22 @@ TEST_CASE("detail::mul_overflows at the edges of std::size_t") {
     static_assert(!detail::mul_overflows(3, 5) && detail::mul_overflows(max_size, max_size));
 }
 
-TEST_CASE("an empty tensor with 2^27 rows or columns costs nothing, in every quantizer and granularity") {
+TEST_CASE(
+    "an empty tensor with 2^27 rows or columns costs nothing, in every quantizer and granularity") {
     for (const shape2d shape : {shape2d{big, 0}, shape2d{0, big}, shape2d{0, 0}}) {
         check_empty(int_quantizer<int_format<8>>(), shape);
         check_empty(int_quantizer<int_format<4>>({.gran = granularity::channel(0)}), shape);
         check_empty(int_quantizer<int_format<4>>({.gran = granularity::channel(1)}), shape);
-        check_empty(int_quantizer<uint_format<4>, Eigen::half>({.gran = granularity::channel(1), .rule = scale_rule::minmax()}), shape);
-        check_empty(int_quantizer<int_format<4, int_range::full>, Eigen::half>({.gran = granularity::group(32)}), shape);
+        check_empty(int_quantizer<uint_format<4>, Eigen::half>(
+                        {.gran = granularity::channel(1), .rule = scale_rule::minmax()}),
+                    shape);
+        check_empty(int_quantizer<int_format<4, int_range::full>, Eigen::half>(
+                        {.gran = granularity::group(32)}),
+                    shape);
         check_empty(minifloat_quantizer<e4m3fn>(), shape);
         check_empty(minifloat_quantizer<e4m3fn>({.gran = granularity::channel(0)}), shape);
-        check_empty(minifloat_quantizer<e2m1, Eigen::half>({.gran = granularity::group(32)}), shape);
+        check_empty(minifloat_quantizer<e2m1, Eigen::half>({.gran = granularity::group(32)}),
+                    shape);
         check_empty(mx_quantizer<e4m3fn>(), shape);
         check_empty(nvfp4_quantizer(), shape);
         check_empty(log_quantizer<4>(), shape);
@@ -103,7 +109,9 @@ TEST_CASE("an empty tensor with 2^27 rows or columns costs nothing, in every qua
     }
 }
 
-TEST_CASE("every named scheme quantizes an empty tensor with 2^27 rows or columns without allocating for them") {
+TEST_CASE(
+    "every named scheme quantizes an empty tensor with 2^27 rows or columns without allocating for "
+    "them") {
     const std::vector<float> none;
     std::vector<float> y;
     for (const auto& s : all_schemes()) {
@@ -123,8 +131,10 @@ TEST_CASE("every named scheme quantizes an empty tensor with 2^27 rows or column
 }
 
 TEST_CASE("a .npy of shape (2^27, 0) reads as an empty matrix that quantizes per row for nothing") {
-    const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (134217728, 0), }\n";
-    std::vector<std::uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, std::uint8_t(header.size()), 0};
+    const std::string header =
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (134217728, 0), }\n";
+    std::vector<std::uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, std::uint8_t(header.size()),
+                                   0};
     b.insert(b.end(), header.begin(), header.end());
     const npy_array a = parse_npy(b, "zero.npy");
     CHECK(a.data.empty());
@@ -158,18 +168,15 @@ TEST_CASE("a shape whose element count overflows std::size_t is an error naming 
             try {
                 inst->quantize_parallel(*x, shape, 4);
                 FAIL("no exception");
-            } catch (const lowbit::error& e) {
-                CHECK(e.argument() == "shape");
-            }
+            } catch (const lowbit::error& e) { CHECK(e.argument() == "shape"); }
         }
         std::vector<float> y = *x;
-        CHECK_THROWS_WITH_AS(hadamard_transform(y, shape, 128), doctest::Contains("shape"), lowbit::error);
+        CHECK_THROWS_WITH_AS(hadamard_transform(y, shape, 128), doctest::Contains("shape"),
+                             lowbit::error);
     }
     // A shape that fits but does not match x still names x.
     try {
         (void)int_quantizer<int_format<8>>().quantize(six, shape2d{2, 4});
         FAIL("no exception");
-    } catch (const lowbit::error& e) {
-        CHECK(e.argument() == "x");
-    }
+    } catch (const lowbit::error& e) { CHECK(e.argument() == "x"); }
 }

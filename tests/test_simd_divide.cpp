@@ -20,7 +20,9 @@ TEST_CASE("simd::divide is the correctly rounded quotient in every lane") {
         const auto& den = pair == &a ? b : h;
         for (std::size_t i = 0; i + W <= num.size(); i += W) {
             alignas(64) float got[W];
-            lowbit::simd::divide(B::load_unaligned(num.data() + i), B::load_unaligned(den.data() + i)).store_aligned(got);
+            lowbit::simd::divide(B::load_unaligned(num.data() + i),
+                                 B::load_unaligned(den.data() + i))
+                .store_aligned(got);
             for (std::size_t l = 0; l < W; ++l) {
                 const float want = num[i + l] / den[i + l];
                 bad += std::memcmp(&want, &got[l], sizeof want) != 0;

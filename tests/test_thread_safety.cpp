@@ -27,7 +27,8 @@ struct inputs {
     shape2d shape{12, 384};
     std::vector<std::vector<float>> x;
     inputs() {
-        for (std::uint32_t k = 0; k < 4; ++k) x.push_back(lowbit_test::gaussian(shape.size(), 100 + k, 0.5f + float(k)));
+        for (std::uint32_t k = 0; k < 4; ++k)
+            x.push_back(lowbit_test::gaussian(shape.size(), 100 + k, 0.5f + float(k)));
         x.push_back(lowbit_test::adversarial(shape.size(), 7));
     }
 };
@@ -61,12 +62,16 @@ void hammer(const Q& q, const char* name) {
             std::vector<float> y(in.shape.size());
             for (int r = 0; r < rounds; ++r) {
                 for (std::size_t j = 0; j < in.x.size(); ++j) {
-                    const std::size_t i = (j + k) % in.x.size();  // threads start on different inputs
+                    const std::size_t i =
+                        (j + k) % in.x.size();  // threads start on different inputs
                     const auto& x = in.x[i];
                     typename Q::tensor_type t;
                     switch ((r + k) % 3) {
                         case 0: t = q.quantize(x, in.shape); break;
-                        case 1: q.quantize_into(x, in.shape, reused); t = reused; break;
+                        case 1:
+                            q.quantize_into(x, in.shape, reused);
+                            t = reused;
+                            break;
                         default: t = quantize_parallel(q, x, in.shape, 2); break;
                     }
                     if (t.packed != want_codes[i]) ++mismatches;
@@ -74,9 +79,7 @@ void hammer(const Q& q, const char* name) {
                     if (!lowbit_test::same_bits(y, want_values[i])) ++mismatches;
                 }
             }
-        } catch (...) {
-            ++errors;
-        }
+        } catch (...) { ++errors; }
     });
     CHECK(mismatches == 0);
     CHECK(errors == 0);
@@ -93,8 +96,10 @@ TEST_CASE("first uses of the library's lazily built statics from many threads at
     run_threads(hammer_threads, [&](unsigned k) {
         if (all_schemes().size() < 30) ++wrong;
         if (bbq_format<3>::thresholds().size() != 7) ++wrong;
-        auto t = int_quantizer<int_format<4>>({.rule = scale_rule::gaussian_optimal()}).quantize(x, {1, x.size()});
-        got[k] = int_quantizer<int_format<4>>({.rule = scale_rule::gaussian_optimal()}).dequantize(t);
+        auto t = int_quantizer<int_format<4>>({.rule = scale_rule::gaussian_optimal()})
+                     .quantize(x, {1, x.size()});
+        got[k] =
+            int_quantizer<int_format<4>>({.rule = scale_rule::gaussian_optimal()}).dequantize(t);
     });
     CHECK(wrong == 0);
     for (const auto& g : got) CHECK(lowbit_test::same_bits(g, got[0]));
@@ -103,9 +108,11 @@ TEST_CASE("first uses of the library's lazily built statics from many threads at
 TEST_CASE("integer quantizers: one shared object, many threads, the one-thread bits") {
     hammer(int_quantizer<int_format<8>>(), "int8 per tensor");
     hammer(int_quantizer<int_format<4>>({.gran = granularity::channel(1)}), "int4 per column");
-    hammer(int_quantizer<int_format<4>>({.gran = granularity::channel(0), .rule = scale_rule::gaussian_optimal()}),
+    hammer(int_quantizer<int_format<4>>(
+               {.gran = granularity::channel(0), .rule = scale_rule::gaussian_optimal()}),
            "int4 per row, Gaussian-optimal");
-    hammer(int_quantizer<uint_format<4>, Eigen::half>({.gran = granularity::group(32), .rule = scale_rule::minmax()}),
+    hammer(int_quantizer<uint_format<4>, Eigen::half>(
+               {.gran = granularity::group(32), .rule = scale_rule::minmax()}),
            "uint4 g32 min/max");
     hammer(int_quantizer<int_format<8>>({.rule = scale_rule::mse_search()}), "int8 MSE search");
     hammer(int_quantizer<int_format<4, int_range::full>, Eigen::half>(
@@ -122,18 +129,24 @@ TEST_CASE("floating-point quantizers: one shared object, many threads, the one-t
     hammer(log_quantizer<4>(), "log4");
 }
 
-TEST_CASE("codebook, BBQ and QuEST quantizers: one shared object, many threads, the one-thread bits") {
+TEST_CASE(
+    "codebook, BBQ and QuEST quantizers: one shared object, many threads, the one-thread bits") {
     // The data holds NaN and ±Inf: BBQ and QuEST saturate them (their default is an error).
     constexpr auto sat = non_finite::saturate;
     hammer(codebook_quantizer<4>(), "nf4");
     hammer(codebook_quantizer<4>({.double_quant = true}), "nf4 double quant");
     hammer(codebook_quantizer<3>(), "nf3");
     hammer(bbq_quantizer<4>({.on_non_finite = sat}), "bbq4");
-    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}), "bbq4 per row");
-    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = 1.5f, .on_non_finite = sat}), "bbq4 given sigma");
+    hammer(bbq_quantizer<4>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}),
+           "bbq4 per row");
+    hammer(
+        bbq_quantizer<4>({.sigma_from = sigma_source::given, .sigma = 1.5f, .on_non_finite = sat}),
+        "bbq4 given sigma");
     hammer(bbq_quantizer<3, bbq_codes::e2m1>({.on_non_finite = sat}), "bbq3 e2m1");
-    hammer(quest_quantizer<4>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}), "quest4 per row");
-    hammer(bbq_quantizer<2>({.hadamard = 32, .zero = bbq_zero::half, .on_non_finite = sat}), "bbq2 H=32");
+    hammer(quest_quantizer<4>({.sigma_from = sigma_source::per_row, .on_non_finite = sat}),
+           "quest4 per row");
+    hammer(bbq_quantizer<2>({.hadamard = 32, .zero = bbq_zero::half, .on_non_finite = sat}),
+           "bbq2 H=32");
 }
 
 TEST_CASE("distinct scheme_instance objects are independent: one per thread, the one-thread bits") {
@@ -151,8 +164,10 @@ TEST_CASE("distinct scheme_instance objects are independent: one per thread, the
             auto inst = s.make();  // the shared factory is called concurrently too
             std::vector<float> y(x.size());
             for (int r = 0; r < 3; ++r) {
-                if ((r + k) % 2) inst->quantize(x, shape);
-                else inst->quantize_parallel(x, shape, 2);
+                if ((r + k) % 2)
+                    inst->quantize(x, shape);
+                else
+                    inst->quantize_parallel(x, shape, 2);
                 inst->dequantize(y);
                 if (inst->codes() != want_codes || !lowbit_test::same_bits(y, want)) ++mismatches;
             }

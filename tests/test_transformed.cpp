@@ -51,19 +51,23 @@ void check_composition(const Q& inner, const std::vector<float>& x, shape2d shap
 
 }  // namespace
 
-TEST_CASE("Hadamard + NF4 and Hadamard + INT4: the inner codes of the rotated input, on both paths") {
+TEST_CASE(
+    "Hadamard + NF4 and Hadamard + INT4: the inner codes of the rotated input, on both paths") {
     for (shape2d shape : {shape2d{4, 256}, shape2d{3, 200}, shape2d{1, 1024}}) {
         CAPTURE(shape.rows);
         CAPTURE(shape.cols);
         const auto x = heavy_tailed(shape.size(), 3);
         check_composition(codebook_quantizer<4>(), x, shape, 128);
         check_composition(codebook_quantizer<4>(), x, shape, 64);
-        check_composition(int_quantizer<int_format<4, int_range::full>, Eigen::half>({.gran = granularity::group(32)}), x, shape, 128);
+        check_composition(int_quantizer<int_format<4, int_range::full>, Eigen::half>(
+                              {.gran = granularity::group(32)}),
+                          x, shape, 128);
         check_composition(int_quantizer<int_format<8>>(), x, shape, 32);
     }
 }
 
-TEST_CASE("the rotation spreads outliers: lower error than the plain quantizer on heavy-tailed rows") {
+TEST_CASE(
+    "the rotation spreads outliers: lower error than the plain quantizer on heavy-tailed rows") {
     const shape2d shape{16, 1024};
     const auto x = heavy_tailed(shape.size(), 5);
     const codebook_quantizer<4> nf4;
@@ -75,7 +79,8 @@ TEST_CASE("the rotation spreads outliers: lower error than the plain quantizer o
     using int4 = int_quantizer<int_format<4, int_range::full>, Eigen::half>;
     const int4 rtn({.gran = granularity::group(32)});
     const transformed_quantizer<int4> quarot(rtn);
-    CHECK(mse(x, quarot.dequantize(quarot.quantize(x, shape))) < 0.8 * mse(x, rtn.dequantize(rtn.quantize(x, shape))));
+    CHECK(mse(x, quarot.dequantize(quarot.quantize(x, shape))) <
+          0.8 * mse(x, rtn.dequantize(rtn.quantize(x, shape))));
 }
 
 TEST_CASE("transformed_quantizer: non-finite inputs and bad arguments") {
@@ -86,7 +91,8 @@ TEST_CASE("transformed_quantizer: non-finite inputs and bad arguments") {
     const transformed_quantizer<codebook_quantizer<4>> strict(codebook_quantizer<4>{});
     CHECK_THROWS_WITH_AS(strict.quantize(x, shape), doctest::Contains("element 70"), error);
     // saturate: NaN → 0 and ±Inf → ± the row's largest finite |x|, then as if given that input.
-    const transformed_quantizer<codebook_quantizer<4>> lenient(codebook_quantizer<4>{}, {.on_non_finite = non_finite::saturate});
+    const transformed_quantizer<codebook_quantizer<4>> lenient(
+        codebook_quantizer<4>{}, {.on_non_finite = non_finite::saturate});
     std::vector<float> fixed = x;
     float big = 0.0f;
     for (std::size_t i = 128; i < 256; ++i)
@@ -98,8 +104,9 @@ TEST_CASE("transformed_quantizer: non-finite inputs and bad arguments") {
         CHECK(t.codes() == lenient.quantize(fixed, shape, b).codes());
         for (float v : lenient.dequantize(t, b)) CHECK(std::isfinite(v));
     }
-    CHECK_THROWS_WITH_AS(transformed_quantizer<codebook_quantizer<4>>(codebook_quantizer<4>{}, {.hadamard = 96}),
-                         doctest::Contains("options.hadamard"), error);
+    CHECK_THROWS_WITH_AS(
+        transformed_quantizer<codebook_quantizer<4>>(codebook_quantizer<4>{}, {.hadamard = 96}),
+        doctest::Contains("options.hadamard"), error);
     CHECK_THROWS_AS(strict.quantize(std::vector<float>(10), shape), error);  // size mismatch
     auto t = lenient.quantize(fixed, shape);
     t.hadamard = 3;

@@ -33,7 +33,8 @@ inline std::size_t scaled(std::size_t n, std::size_t at_least = 1, std::size_t m
 
 /// Lengths every kernel is run on: empty, tiny, around SIMD widths and chunk boundaries, large odd.
 inline const std::vector<std::size_t>& lengths() {
-    static const std::vector<std::size_t> v = {0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
+    static const std::vector<std::size_t> v = {0,   1,   2,   3,   7,    8,    15,   16,
+                                               17,  31,  32,  33,  47,   63,   64,   65,
                                                255, 256, 257, 511, 1000, 4097, 65537};
     return v;
 }
@@ -49,11 +50,22 @@ inline std::vector<float> gaussian(std::size_t n, std::uint32_t seed, float sigm
 /// Values that break careless kernels: NaN, ±Inf, ±0, subnormals, huge values, exact ties
 /// (k + 0.5 in units of `tie_unit`), interleaved with ordinary data so groups mix them.
 inline std::vector<float> adversarial(std::size_t n, std::uint32_t seed, float tie_unit = 1.0f) {
-    const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                              -std::numeric_limits<float>::infinity(), 0.0f, -0.0f,
-                              std::numeric_limits<float>::denorm_min(), -1e-40f, 1e38f, -1e38f,
-                              std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-                              0.5f * tie_unit, 1.5f * tie_unit, -2.5f * tie_unit, 3.5f * tie_unit, -0.5f * tie_unit};
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(),
+                              0.0f,
+                              -0.0f,
+                              std::numeric_limits<float>::denorm_min(),
+                              -1e-40f,
+                              1e38f,
+                              -1e38f,
+                              std::numeric_limits<float>::max(),
+                              -std::numeric_limits<float>::max(),
+                              0.5f * tie_unit,
+                              1.5f * tie_unit,
+                              -2.5f * tie_unit,
+                              3.5f * tie_unit,
+                              -0.5f * tie_unit};
     std::mt19937 g(seed);
     std::normal_distribution<float> d(0.0f, 2.0f);
     std::uniform_int_distribution<int> pick(0, 15), coin(0, 3);
@@ -64,7 +76,8 @@ inline std::vector<float> adversarial(std::size_t n, std::uint32_t seed, float t
 
 /// Bitwise equality of float vectors (NaN == NaN with the same payload; +0 != −0).
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    return a.size() == b.size() &&
+        (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 }  // namespace lowbit_test

@@ -29,9 +29,7 @@ constexpr std::size_t huge = std::numeric_limits<std::size_t>::max();
 std::string error_field(const std::function<void()>& f) {
     try {
         f();
-    } catch (const lowbit::error& e) {
-        return e.argument();
-    }
+    } catch (const lowbit::error& e) { return e.argument(); }
     return "";
 }
 
@@ -67,7 +65,9 @@ struct tensor_check {
         std::vector<float> y(good.size());
         CHECK(error_field([&] { q.dequantize(t, std::span<float>(y)); }) == field);
         CHECK(error_field([&] { dequantize_parallel(q, t, std::span<float>(y), 2); }) == field);
-        CHECK(error_field([&] { q.decode(t, std::span<float>(y), 0, y.size(), backend::scalar); }) == field);
+        CHECK(error_field([&] {
+                  q.decode(t, std::span<float>(y), 0, y.size(), backend::scalar);
+              }) == field);
         CHECK(error_field([&] { (void)eigen::dequantize(q, t); }) == field);
         CHECK(error_field([&] { (void)t.codes(); }) == field);
     }
@@ -95,14 +95,18 @@ void round_trips(const Q& q, shape2d s) {
 }  // namespace
 
 TEST_CASE("checked size helpers") {
-    CHECK(detail::checked_mul(std::size_t{1} << 31, std::size_t{1} << 32, "n") == std::size_t{1} << 63);
-    CHECK(error_field([] { (void)detail::checked_mul(std::size_t{1} << 32, std::size_t{1} << 32, "n"); }) == "n");
+    CHECK(detail::checked_mul(std::size_t{1} << 31, std::size_t{1} << 32, "n") ==
+          std::size_t{1} << 63);
+    CHECK(error_field([] {
+              (void)detail::checked_mul(std::size_t{1} << 32, std::size_t{1} << 32, "n");
+          }) == "n");
     CHECK(error_field([] { (void)detail::checked_add(huge, 1, "m"); }) == "m");
     CHECK(detail::ceil_div(huge, huge - 31) == 2);  // (a + b − 1) / b would wrap to 0
     CHECK(detail::ceil_div(100, huge - 31) == 1);
     CHECK(detail::ceil_div(0, 7) == 0);
     CHECK(granularity::group(huge - 31).groups_per_row({1, 100}) == 1);
-    CHECK(error_field([] { (void)detail::checked_elements(1, huge / 4 + 1, 4, "s"); }) == "s");  // n fits, n · 4 does not
+    CHECK(error_field([] { (void)detail::checked_elements(1, huge / 4 + 1, 4, "s"); }) ==
+          "s");  // n fits, n · 4 does not
     CHECK(detail::checked_elements(3, 5, 4, "s") == 15);
 }
 
@@ -110,25 +114,42 @@ TEST_CASE("int options: illegal sizes and enums rejected at construction, edges 
     using Q = int_quantizer<int_format<4>>;
     using U = int_quantizer<uint_format<4>>;
     CHECK(error_field([] { Q q({.gran = granularity::group(0)}); }) == "options.gran.group_size");
-    CHECK(error_field([] { Q q({.gran = granularity::group(std::size_t(-32))}); }) == "options.gran.group_size");
-    CHECK(error_field([] { Q q({.gran = granularity::group(max_group_size + 1)}); }) == "options.gran.group_size");
+    CHECK(error_field([] { Q q({.gran = granularity::group(std::size_t(-32))}); }) ==
+          "options.gran.group_size");
+    CHECK(error_field([] { Q q({.gran = granularity::group(max_group_size + 1)}); }) ==
+          "options.gran.group_size");
     const int negative = -1;
-    CHECK(error_field([&] { Q q({.gran = granularity::channel(negative)}); }) == "options.gran.axis");
+    CHECK(error_field([&] { Q q({.gran = granularity::channel(negative)}); }) ==
+          "options.gran.axis");
     CHECK(error_field([] { Q q({.gran = granularity::channel(2)}); }) == "options.gran.axis");
-    CHECK(error_field([] { Q q({.gran = {static_cast<granularity::kind>(7), 0, 32}}); }) == "options.gran.type");
+    CHECK(error_field([] {
+              Q q({.gran = {static_cast<granularity::kind>(7), 0, 32}});
+          }) == "options.gran.type");
     CHECK(error_field([] { U q({.form = static_cast<affine>(7)}); }) == "options.form");
     CHECK(error_field([] { U q({.form = affine::none}); }) == "options.form");
     CHECK(error_field([] { Q q({.form = affine::offset}); }) == "options.form");
     CHECK(error_field([] { Q q({.order = static_cast<nibble_order>(9)}); }) == "options.order");
-    CHECK(error_field([] { int_quantizer<int_format<8>> q({.order = nibble_order::high_first}); }) == "options.order");
-    CHECK(error_field([] { Q q({.round = {static_cast<round_mode>(9), 0}}); }) == "options.round.mode");
-    CHECK(error_field([] { Q q({.rule = {static_cast<scale_rule::kind>(6), 1, 0, 0}}); }) == "scale_rule.type");
-    CHECK(error_field([] { Q q; (void)q.quantize(std::span<const float>{}, shape2d{std::size_t{1} << 33, std::size_t{1} << 31}); }) == "shape");
+    CHECK(error_field([] {
+              int_quantizer<int_format<8>> q({.order = nibble_order::high_first});
+          }) == "options.order");
+    CHECK(error_field([] {
+              Q q({.round = {static_cast<round_mode>(9), 0}});
+          }) == "options.round.mode");
+    CHECK(error_field([] {
+              Q q({.rule = {static_cast<scale_rule::kind>(6), 1, 0, 0}});
+          }) == "scale_rule.type");
+    CHECK(error_field([] {
+              Q q;
+              (void)q.quantize(std::span<const float>{},
+                               shape2d{std::size_t{1} << 33, std::size_t{1} << 31});
+          }) == "shape");
     // Legal edges: groups of 1, a group longer than the row (one scale per row), the largest group.
     round_trips(Q({.gran = granularity::group(1)}), {3, 7});
     round_trips(Q({.gran = granularity::group(1000)}), {3, 100});
     round_trips(U({.gran = granularity::group(max_group_size)}), {2, 33});
-    round_trips(int_quantizer<uint_format<8>>({.gran = granularity::channel(1), .form = affine::zero_point}), {5, 3});
+    round_trips(int_quantizer<uint_format<8>>(
+                    {.gran = granularity::channel(1), .form = affine::zero_point}),
+                {5, 3});
     const auto t = Q({.gran = granularity::group(1000)}).quantize(x, shape);
     CHECK(t.scales.size() == shape.rows);
 }
@@ -139,8 +160,10 @@ TEST_CASE("int_tensor::validate") {
         const auto good = q.quantize(x, shape);
         const auto c = check(q, good);
         c.accepts();
-        c.rejects("t.shape", [](auto& t) { t.shape = {std::size_t{1} << 33, std::size_t{1} << 31}; });  // rows · cols wraps to 0
-        c.rejects("t.shape", [](auto& t) { t.shape = {1, huge / 2}; });                                // n · bits wraps
+        c.rejects("t.shape", [](auto& t) {
+            t.shape = {std::size_t{1} << 33, std::size_t{1} << 31};
+        });                                                              // rows · cols wraps to 0
+        c.rejects("t.shape", [](auto& t) { t.shape = {1, huge / 2}; });  // n · bits wraps
         c.rejects("t.gran.type", [](auto& t) { t.gran.type = static_cast<granularity::kind>(7); });
         c.rejects("t.gran.group_size", [](auto& t) { t.gran.group_size = 0; });
         c.rejects("t.gran.group_size", [](auto& t) { t.gran.group_size = std::size_t(-32); });
@@ -152,32 +175,41 @@ TEST_CASE("int_tensor::validate") {
         c.rejects("t.packed", [](auto& t) { t.packed.push_back(0); });
         c.rejects("t.packed", [](auto& t) { t.packed.pop_back(); });
         c.rejects("t.scales", [](auto& t) { t.scales.pop_back(); });
-        c.rejects("t.scales", [](auto& t) { t.gran = granularity::tensor(); });  // 12 scales for a one-scale granularity
+        c.rejects("t.scales", [](auto& t) {
+            t.gran = granularity::tensor();
+        });  // 12 scales for a one-scale granularity
         c.rejects("t.scales", [](auto& t) { t.gran.group_size = 16; });
-        c.rejects("t.offsets", [](auto& t) { t.offsets.assign(t.scales.size(), Eigen::half(0.0f)); });
+        c.rejects("t.offsets",
+                  [](auto& t) { t.offsets.assign(t.scales.size(), Eigen::half(0.0f)); });
         c.rejects("t.zero_points", [](auto& t) { t.zero_points.assign(t.scales.size(), 0); });
     }
     SUBCASE("unsigned, offset form, ggml_split") {
-        const int_quantizer<uint_format<4>> q({.gran = granularity::channel(1), .order = nibble_order::ggml_split});
+        const int_quantizer<uint_format<4>> q(
+            {.gran = granularity::channel(1), .order = nibble_order::ggml_split});
         const auto good = q.quantize(x, shape);
         const auto c = check(q, good);
         c.accepts();
         c.rejects("t.offsets", [](auto& t) { t.offsets.pop_back(); });
         c.rejects("t.zero_points", [](auto& t) { t.zero_points.assign(t.scales.size(), 0); });
         c.rejects("t.form", [](auto& t) { t.form = affine::none; });
-        c.rejects("t.offsets", [](auto& t) { t.form = affine::zero_point; });  // the offsets of the other form
+        c.rejects("t.offsets",
+                  [](auto& t) { t.form = affine::zero_point; });  // the offsets of the other form
         c.rejects("t.gran.axis", [](auto& t) { t.gran.axis = 2; });
     }
     SUBCASE("unsigned 8-bit, zero points") {
-        const int_quantizer<uint_format<8>> q({.gran = granularity::channel(0), .form = affine::zero_point});
+        const int_quantizer<uint_format<8>> q(
+            {.gran = granularity::channel(0), .form = affine::zero_point});
         const auto good = q.quantize(x, shape);
         const auto c = check(q, good);
         c.accepts();
         c.rejects("t.zero_points", [](auto& t) { t.zero_points.pop_back(); });
-        c.rejects("t.order", [](auto& t) { t.order = nibble_order::high_first; });  // 8-bit codes have one order
+        c.rejects("t.order", [](auto& t) {
+            t.order = nibble_order::high_first;
+        });  // 8-bit codes have one order
     }
     SUBCASE("decode honours the tensor's granularity and order, encode the quantizer's") {
-        const int_quantizer<int_format<4>> grouped({.gran = granularity::group(32), .order = nibble_order::high_first});
+        const int_quantizer<int_format<4>> grouped(
+            {.gran = granularity::group(32), .order = nibble_order::high_first});
         const int_quantizer<int_format<4>> plain;
         const auto t = grouped.quantize(x, shape);
         CHECK(plain.dequantize(t) == grouped.dequantize(t));
@@ -189,11 +221,17 @@ TEST_CASE("int_tensor::validate") {
 TEST_CASE("minifloat options and minifloat_tensor::validate") {
     using Q = minifloat_quantizer<e4m3fn>;
     CHECK(error_field([] { Q q({.gran = granularity::group(0)}); }) == "options.gran.group_size");
-    CHECK(error_field([] { Q q({.gran = granularity::group(huge)}); }) == "options.gran.group_size");
+    CHECK(error_field([] { Q q({.gran = granularity::group(huge)}); }) ==
+          "options.gran.group_size");
     CHECK(error_field([] { Q q({.gran = granularity::channel(1)}); }) == "options.gran.axis");
-    CHECK(error_field([] { Q q({.gran = {static_cast<granularity::kind>(3), 0, 0}}); }) == "options.gran.type");
-    CHECK(error_field([] { Q q({.round = {static_cast<round_mode>(5), 0}}); }) == "options.round.mode");
-    round_trips(minifloat_quantizer<e2m1, Eigen::half>({.gran = granularity::group(1000)}), {3, 100});
+    CHECK(error_field([] {
+              Q q({.gran = {static_cast<granularity::kind>(3), 0, 0}});
+          }) == "options.gran.type");
+    CHECK(error_field([] {
+              Q q({.round = {static_cast<round_mode>(5), 0}});
+          }) == "options.round.mode");
+    round_trips(minifloat_quantizer<e2m1, Eigen::half>({.gran = granularity::group(1000)}),
+                {3, 100});
     round_trips(minifloat_quantizer<e2m1, Eigen::half>({.gran = granularity::group(1)}), {2, 5});
     round_trips(minifloat_quantizer<e3m2>({.gran = granularity::group(max_group_size)}), {2, 5});
 
@@ -205,7 +243,10 @@ TEST_CASE("minifloat options and minifloat_tensor::validate") {
     c.rejects("t.gran.type", [](auto& t) { t.gran.type = static_cast<granularity::kind>(5); });
     c.rejects("t.gran.group_size", [](auto& t) { t.gran.group_size = 0; });
     c.rejects("t.gran.group_size", [](auto& t) { t.gran.group_size = std::size_t(-1); });
-    c.rejects("t.gran.axis", [](auto& t) { t.gran = granularity::channel(1); t.scales.resize(t.shape.cols); });
+    c.rejects("t.gran.axis", [](auto& t) {
+        t.gran = granularity::channel(1);
+        t.scales.resize(t.shape.cols);
+    });
     c.rejects("t.packed", [](auto& t) { t.packed.resize(3); });
     c.rejects("t.scales", [](auto& t) { t.scales.push_back(Eigen::half(1.0f)); });
     c.rejects("t.scales", [](auto& t) { t.gran = granularity::channel(0); });
@@ -221,15 +262,23 @@ TEST_CASE("minifloat options and minifloat_tensor::validate") {
 }
 
 TEST_CASE("MX and NVFP4 options and tensors") {
-    CHECK(error_field([] { mx_quantizer<e2m1> q({.scale_rounding = static_cast<mx_scale_rounding>(9)}); }) == "options.scale_rounding");
-    CHECK(error_field([] { mx_quantizer<e2m1> q({.round = {static_cast<round_mode>(9), 0}}); }) == "options.round.mode");
-    CHECK(error_field([] { nvfp4_quantizer q({.round = {static_cast<round_mode>(9), 0}}); }) == "options.round.mode");
+    CHECK(error_field([] {
+              mx_quantizer<e2m1> q({.scale_rounding = static_cast<mx_scale_rounding>(9)});
+          }) == "options.scale_rounding");
+    CHECK(error_field([] {
+              mx_quantizer<e2m1> q({.round = {static_cast<round_mode>(9), 0}});
+          }) == "options.round.mode");
+    CHECK(error_field([] {
+              nvfp4_quantizer q({.round = {static_cast<round_mode>(9), 0}});
+          }) == "options.round.mode");
     // Rows that Block does not divide end in a short block with its own scale (legal).
     round_trips(mx_quantizer<e2m1>(), {3, 33});
     round_trips(mx_quantizer<e4m3fn>(), {2, 5});
     round_trips(nvfp4_quantizer(), {3, 17});
     CHECK(mx_quantizer<e2m1>().quantize(x, {3, 32 * 4}).scales.size() == 12);
-    CHECK(mx_quantizer<e2m1>().quantize(std::span<const float>(x).first(99), {3, 33}).scales.size() == 6);
+    CHECK(
+        mx_quantizer<e2m1>().quantize(std::span<const float>(x).first(99), {3, 33}).scales.size() ==
+        6);
 
     const mx_quantizer<e2m1> q;
     const auto good = q.quantize(x, shape);
@@ -239,7 +288,9 @@ TEST_CASE("MX and NVFP4 options and tensors") {
     c.rejects("t.packed", [](auto& t) { t.packed.resize(3); });
     c.rejects("t.packed", [](auto& t) { t.packed.push_back(0); });
     c.rejects("t.scales", [](auto& t) { t.scales.pop_back(); });
-    c.rejects("t.scales", [](auto& t) { t.shape = {8, 48}; });  // same element count, 2 blocks per row instead of 3
+    c.rejects("t.scales", [](auto& t) {
+        t.shape = {8, 48};
+    });  // same element count, 2 blocks per row instead of 3
 
     const mx_quantizer<mx_int8> q8;
     const auto g8 = q8.quantize(x, shape);
@@ -255,14 +306,18 @@ TEST_CASE("MX and NVFP4 options and tensors") {
     cn.rejects("t.scales", [](auto& t) { t.scales.push_back(0); });
     cn.rejects("t.global_scale", [](auto& t) { t.global_scale = std::nanf(""); });
     cn.rejects("t.global_scale", [](auto& t) { t.global_scale = -1.0f; });
-    cn.rejects("t.global_scale", [](auto& t) { t.global_scale = std::numeric_limits<float>::infinity(); });
+    cn.rejects("t.global_scale",
+               [](auto& t) { t.global_scale = std::numeric_limits<float>::infinity(); });
 }
 
 TEST_CASE("codebook options and codebook_tensor::validate") {
     CHECK(error_field([] { codebook_quantizer<4> q({.group_size = 0}); }) == "options.group_size");
-    CHECK(error_field([] { codebook_quantizer<4> q({.group_size = std::size_t(-64)}); }) == "options.group_size");
-    CHECK(error_field([] { codebook_quantizer<4> q({.order = static_cast<nibble_order>(9)}); }) == "options.order");
-    CHECK(error_field([] { codebook_quantizer<3> q({.order = nibble_order::high_first}); }) == "options.order");
+    CHECK(error_field([] { codebook_quantizer<4> q({.group_size = std::size_t(-64)}); }) ==
+          "options.group_size");
+    CHECK(error_field([] { codebook_quantizer<4> q({.order = static_cast<nibble_order>(9)}); }) ==
+          "options.order");
+    CHECK(error_field([] { codebook_quantizer<3> q({.order = nibble_order::high_first}); }) ==
+          "options.order");
     round_trips(codebook_quantizer<4>({.group_size = 1000}), {3, 100});
     round_trips(codebook_quantizer<4>({.group_size = 1, .double_quant = true}), {3, 7});
     round_trips(codebook_quantizer<3>({.group_size = max_group_size}), {2, 9});
@@ -273,7 +328,10 @@ TEST_CASE("codebook options and codebook_tensor::validate") {
     c.accepts();
     c.rejects("t.shape", [](auto& t) { t.shape = {std::size_t{1} << 33, std::size_t{1} << 31}; });
     c.rejects("t.group_size", [](auto& t) { t.group_size = 0; });
-    c.rejects("t.group_size", [](auto& t) { t.group_size = std::size_t(-64); t.scales.clear(); });
+    c.rejects("t.group_size", [](auto& t) {
+        t.group_size = std::size_t(-64);
+        t.scales.clear();
+    });
     c.rejects("t.order", [](auto& t) { t.order = static_cast<nibble_order>(7); });
     c.rejects("t.packed", [](auto& t) { t.packed.pop_back(); });
     c.rejects("t.scales", [](auto& t) { t.scales.pop_back(); });
@@ -306,7 +364,8 @@ TEST_CASE("codebook options and codebook_tensor::validate") {
 TEST_CASE("log options and log_tensor::validate") {
     CHECK(error_field([] { log_quantizer<4> q({.group = 0}); }) == "options.group");
     CHECK(error_field([] { log_quantizer<4> q({.group = std::size_t(-32)}); }) == "options.group");
-    CHECK(error_field([] { log_quantizer<4> q({.round = static_cast<log_rounding>(4)}); }) == "options.round");
+    CHECK(error_field([] { log_quantizer<4> q({.round = static_cast<log_rounding>(4)}); }) ==
+          "options.round");
     round_trips(log_quantizer<4>({.group = 1000}), {3, 100});
     round_trips(log_quantizer<3>({.group = 1}), {3, 5});
 
@@ -316,23 +375,33 @@ TEST_CASE("log options and log_tensor::validate") {
     c.accepts();
     c.rejects("t.shape", [](auto& t) { t.shape = {std::size_t{1} << 40, std::size_t{1} << 30}; });
     c.rejects("t.group", [](auto& t) { t.group = 0; });
-    c.rejects("t.group", [](auto& t) { t.group = std::size_t(-32); t.scales.resize(t.shape.rows); });
+    c.rejects("t.group", [](auto& t) {
+        t.group = std::size_t(-32);
+        t.scales.resize(t.shape.rows);
+    });
     c.rejects("t.packed", [](auto& t) { t.packed.push_back(1); });
     c.rejects("t.scales", [](auto& t) { t.scales.pop_back(); });
     c.rejects("t.scales", [](auto& t) { t.group = 32; });
-    CHECK(log_quantizer<4>().dequantize(good) == q.dequantize(good));  // the tensor's group decides decode
+    CHECK(log_quantizer<4>().dequantize(good) ==
+          q.dequantize(good));  // the tensor's group decides decode
 }
 
 TEST_CASE("BBQ / QuEST options and bbq_tensor::validate") {
     CHECK(error_field([] { bbq_quantizer<4> q({.hadamard = 100}); }) == "options.hadamard");
-    CHECK(error_field([] { bbq_quantizer<4> q({.hadamard = std::size_t(-128)}); }) == "options.hadamard");
+    CHECK(error_field([] { bbq_quantizer<4> q({.hadamard = std::size_t(-128)}); }) ==
+          "options.hadamard");
     CHECK(error_field([] { bbq_quantizer<4> q({.hadamard = 1}); }) == "options.hadamard");
     CHECK(error_field([] { bbq_quantizer<4> q({.hadamard = 65536}); }) == "options.hadamard");
-    CHECK(error_field([] { bbq_quantizer<4> q({.sigma_from = static_cast<sigma_source>(9)}); }) == "options.sigma_from");
-    CHECK(error_field([] { bbq_quantizer<4> q({.zero = static_cast<bbq_zero>(9)}); }) == "options.zero");
-    CHECK(error_field([] { bbq_quantizer<4> q({.order = static_cast<nibble_order>(9)}); }) == "options.order");
-    CHECK(error_field([] { quest_quantizer<3> q({.order = nibble_order::high_first}); }) == "options.order");
-    // Rows of any length: a tail shorter than H is cut into power-of-two blocks; H above the row is legal.
+    CHECK(error_field([] { bbq_quantizer<4> q({.sigma_from = static_cast<sigma_source>(9)}); }) ==
+          "options.sigma_from");
+    CHECK(error_field([] { bbq_quantizer<4> q({.zero = static_cast<bbq_zero>(9)}); }) ==
+          "options.zero");
+    CHECK(error_field([] { bbq_quantizer<4> q({.order = static_cast<nibble_order>(9)}); }) ==
+          "options.order");
+    CHECK(error_field([] { quest_quantizer<3> q({.order = nibble_order::high_first}); }) ==
+          "options.order");
+    // Rows of any length: a tail shorter than H is cut into power-of-two blocks; H above the row is
+    // legal.
     round_trips(bbq_quantizer<4>({.hadamard = 32768}), {2, 100});
     round_trips(bbq_quantizer<4>({.hadamard = 2}), {3, 7});
     round_trips(quest_quantizer<3>({.hadamard = 0}), {3, 7});
@@ -351,7 +420,9 @@ TEST_CASE("BBQ / QuEST options and bbq_tensor::validate") {
     c.rejects("t.packed", [](auto& t) { t.packed.pop_back(); });
     c.rejects("t.sigmas", [](auto& t) { t.sigmas.clear(); });
     c.rejects("t.scales", [](auto& t) { t.scales.pop_back(); });
-    c.rejects("t.sigmas", [](auto& t) { t.opt.sigma_from = sigma_source::per_tensor; });  // 4 slots for a one-slot source
+    c.rejects("t.sigmas", [](auto& t) {
+        t.opt.sigma_from = sigma_source::per_tensor;
+    });  // 4 slots for a one-slot source
 
     const quest_quantizer<3> q3;
     const auto g3 = q3.quantize(x, shape);
@@ -360,7 +431,8 @@ TEST_CASE("BBQ / QuEST options and bbq_tensor::validate") {
     // The tensor's transform decides decode; encode needs the quantizer's own options.
     CHECK(bbq_quantizer<4>().dequantize(good) == q.dequantize(good));
     auto u = good;
-    CHECK(error_field([&] { bbq_quantizer<4>().encode(x, u, 0, x.size(), backend::simd); }) == "t.opt");
+    CHECK(error_field([&] { bbq_quantizer<4>().encode(x, u, 0, x.size(), backend::simd); }) ==
+          "t.opt");
 }
 
 TEST_CASE("registry adapters validate the kept tensor") {

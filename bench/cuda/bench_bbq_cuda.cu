@@ -42,7 +42,8 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
     og.fold = false;
     Q qu(og);
     const std::size_t packed = lowbit::packed_size(n, Q::code_bits), side_bytes = 8;
-    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes, dbytes = packed + 4 + n * sizeof(Out);
+    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes,
+                      dbytes = packed + 4 + n * sizeof(Out);
     const int sets = sets_for(std::max(qbytes, dbytes));
     std::vector<lc::device_buffer<In>> x(sets);
     std::vector<lc::device_buffer<Out>> y(sets);
@@ -54,12 +55,18 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
         q.quantize(x[k].data(), shape, t[k]);
     }
     lc::check(cudaDeviceSynchronize(), "setup");
-    const std::string types = std::is_same_v<In, float> ? "f32" : std::is_same_v<In, __half> ? "f16" : "bf16";
-    const std::string otypes = std::is_same_v<Out, float> ? "f32" : std::is_same_v<Out, __half> ? "f16" : "bf16";
+    const std::string types = std::is_same_v<In, float> ? "f32"
+        : std::is_same_v<In, __half>                    ? "f16"
+                                                        : "bf16";
+    const std::string otypes = std::is_same_v<Out, float> ? "f32"
+        : std::is_same_v<Out, __half>                     ? "f16"
+                                                          : "bf16";
     double ms = time_median([&](int k) { q.quantize_into(x[k].data(), shape, t[k].view()); }, sets);
-    rows.push_back({"quantize(sigma tensor)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
-    // σ given, named by the encode kernel each quantizer takes: folded (lane pairs, thresholds moved
-    // back to the butterflies' outputs), mult (lane pairs multiplying by 1/√128 and 1/σ), lanes16, blocks.
+    rows.push_back({"quantize(sigma tensor)", name, types + "->packed", side, ms, qbytes / ms / 1e6,
+                    qbytes / ms / 1e6 / copy});
+    // σ given, named by the encode kernel each quantizer takes: folded (lane pairs, thresholds
+    // moved back to the butterflies' outputs), mult (lane pairs multiplying by 1/√128 and 1/σ),
+    // lanes16, blocks.
     auto path = [&](const Q& g) {
         switch (g.encode_path(x[0].data(), shape, t[0].packed.data())) {
             case lc::bbq_encode_path::pairs_folded: return "folded";
@@ -70,11 +77,12 @@ void bench_scheme(const char* name, typename Q::options o, std::size_t side, dou
     };
     for (Q* g : {&qg, &qu}) {
         ms = time_median([&](int k) { g->quantize_into(x[k].data(), shape, t[k].view()); }, sets);
-        rows.push_back({std::string("quantize(given ") + path(*g) + ")", name, types + "->packed", side, ms, qbytes / ms / 1e6,
-                        qbytes / ms / 1e6 / copy});
+        rows.push_back({std::string("quantize(given ") + path(*g) + ")", name, types + "->packed",
+                        side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
     }
     ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
-    rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
+    rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6,
+                    dbytes / ms / 1e6 / copy});
     lc::check(cudaDeviceSynchronize(), "bench");
 }
 
@@ -90,8 +98,10 @@ int main(int argc, char** argv) {
             bench_scheme<lc::bbq_quantizer<4>, bf16, bf16>("bbq4", {}, side, copy);
             bench_scheme<lc::bbq_quantizer<4>, float, float>("bbq4", {}, side, copy);
             bench_scheme<lc::bbq_quantizer<3>, bf16, bf16>("bbq3", {}, side, copy);
-            bench_scheme<lc::bbq_quantizer<2>, bf16, bf16>("bbq2", {.zero = bbq_zero::half}, side, copy);
-            bench_scheme<lc::bbq_quantizer<3, lowbit::bbq_codes::e2m1>, bf16, bf16>("bbq3_fp4", {}, side, copy);
+            bench_scheme<lc::bbq_quantizer<2>, bf16, bf16>("bbq2", {.zero = bbq_zero::half}, side,
+                                                           copy);
+            bench_scheme<lc::bbq_quantizer<3, lowbit::bbq_codes::e2m1>, bf16, bf16>("bbq3_fp4", {},
+                                                                                    side, copy);
             bench_scheme<lc::quest_quantizer<4>, bf16, bf16>("quest4", {}, side, copy);
         }
     } catch (const std::exception& e) {

@@ -38,9 +38,12 @@ void bench_scheme(const char* name, lc::codebook_options o, std::size_t side, do
     if (only && !std::strstr(name, only)) return;
     lc::codebook_quantizer<Bits> q(o);
     const shape2d shape{side, side};
-    const std::size_t n = shape.size(), groups = q.group_count(shape), packed = lowbit::packed_size(n, Bits);
-    const std::size_t side_bytes = o.double_quant ? groups + (groups + 255) / 256 * 4 + 4 : groups * 4;
-    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes, dbytes = packed + side_bytes + n * sizeof(Out);
+    const std::size_t n = shape.size(), groups = q.group_count(shape),
+                      packed = lowbit::packed_size(n, Bits);
+    const std::size_t side_bytes =
+        o.double_quant ? groups + (groups + 255) / 256 * 4 + 4 : groups * 4;
+    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes,
+                      dbytes = packed + side_bytes + n * sizeof(Out);
     const int sets = sets_for(std::max(qbytes, dbytes));
     std::vector<lc::device_buffer<In>> x(sets);
     std::vector<lc::device_buffer<Out>> y(sets);
@@ -53,9 +56,11 @@ void bench_scheme(const char* name, lc::codebook_options o, std::size_t side, do
     }
     lc::check(cudaDeviceSynchronize(), "setup");
     double ms = time_median([&](int k) { q.quantize(x[k].data(), shape, t[k].view()); }, sets);
-    rows.push_back({"quantize", name, std::string(type_of<In>()) + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+    rows.push_back({"quantize", name, std::string(type_of<In>()) + "->packed", side, ms,
+                    qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
     ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
-    rows.push_back({"dequantize", name, std::string("packed->") + type_of<Out>(), side, ms, dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
+    rows.push_back({"dequantize", name, std::string("packed->") + type_of<Out>(), side, ms,
+                    dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
     lc::check(cudaDeviceSynchronize(), "bench");
 }
 

@@ -34,14 +34,18 @@ using namespace lowbit_bench_cuda;
 
 /// Quantize and dequantize one scheme at one size; with_scales: also the precomputed-scale path.
 template <class Format, class S, class In, class Out>
-void bench_scheme(const char* name, typename lc::int_quantizer<Format, S>::options o, std::size_t side, double copy, bool with_scales) {
+void bench_scheme(const char* name, typename lc::int_quantizer<Format, S>::options o,
+                  std::size_t side, double copy, bool with_scales) {
     if (only && !std::strstr(name, only)) return;
     const shape2d shape{side, side};
     const std::size_t n = shape.size();
     lc::int_quantizer<Format, S> q(o);
-    const std::size_t slots = o.gran.scale_count(shape), packed = lowbit::packed_size(n, Format::bits);
-    const std::size_t side_bytes = slots * sizeof(S) * (o.form == lowbit::affine::offset ? 2 : 1) + (o.form == lowbit::affine::zero_point ? slots : 0);
-    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes, dbytes = packed + side_bytes + n * sizeof(Out);
+    const std::size_t slots = o.gran.scale_count(shape),
+                      packed = lowbit::packed_size(n, Format::bits);
+    const std::size_t side_bytes = slots * sizeof(S) * (o.form == lowbit::affine::offset ? 2 : 1) +
+        (o.form == lowbit::affine::zero_point ? slots : 0);
+    const std::size_t qbytes = n * sizeof(In) + packed + side_bytes,
+                      dbytes = packed + side_bytes + n * sizeof(Out);
     const int sets = sets_for(std::max(qbytes, dbytes));
     std::vector<lc::device_buffer<In>> x(sets);
     std::vector<lc::device_buffer<Out>> y(sets);
@@ -53,16 +57,24 @@ void bench_scheme(const char* name, typename lc::int_quantizer<Format, S>::optio
         q.quantize(x[k].data(), shape, t[k]);
     }
     lc::check(cudaDeviceSynchronize(), "setup");
-    const std::string types = std::is_same_v<In, float> ? "f32" : std::is_same_v<In, __half> ? "f16" : "bf16";
-    const std::string otypes = std::is_same_v<Out, float> ? "f32" : std::is_same_v<Out, __half> ? "f16" : "bf16";
+    const std::string types = std::is_same_v<In, float> ? "f32"
+        : std::is_same_v<In, __half>                    ? "f16"
+                                                        : "bf16";
+    const std::string otypes = std::is_same_v<Out, float> ? "f32"
+        : std::is_same_v<Out, __half>                     ? "f16"
+                                                          : "bf16";
     double ms = time_median([&](int k) { q.quantize(x[k].data(), shape, t[k].view()); }, sets);
-    rows.push_back({"quantize", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+    rows.push_back({"quantize", name, types + "->packed", side, ms, qbytes / ms / 1e6,
+                    qbytes / ms / 1e6 / copy});
     if (with_scales) {
-        ms = time_median([&](int k) { q.quantize_with_scales(x[k].data(), shape, t[k].view()); }, sets);
-        rows.push_back({"quantize(scale given)", name, types + "->packed", side, ms, qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
+        ms = time_median([&](int k) { q.quantize_with_scales(x[k].data(), shape, t[k].view()); },
+                         sets);
+        rows.push_back({"quantize(scale given)", name, types + "->packed", side, ms,
+                        qbytes / ms / 1e6, qbytes / ms / 1e6 / copy});
     }
     ms = time_median([&](int k) { q.dequantize(t[k].view(), y[k].data()); }, sets);
-    rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6, dbytes / ms / 1e6 / copy});
+    rows.push_back({"dequantize", name, "packed->" + otypes, side, ms, dbytes / ms / 1e6,
+                    dbytes / ms / 1e6 / copy});
     lc::check(cudaDeviceSynchronize(), "bench");
 }
 
@@ -88,16 +100,23 @@ int main(int argc, char** argv) {
             bench_scheme<I4F, half, float, float>("int4_g32", {.gran = g32}, side, copy, true);
             bench_scheme<I4F, half, bf16, bf16>("int4_g32", {.gran = g32}, side, copy, true);
             bench_scheme<I4F, half, half, half>("int4_g32", {.gran = g32}, side, copy, false);
-            bench_scheme<U4, half, float, float>("uint4_g32", {.gran = g32, .rule = scale_rule::minmax()}, side, copy, true);
-            bench_scheme<U4, half, bf16, bf16>("uint4_g32", {.gran = g32, .rule = scale_rule::minmax()}, side, copy, false);
-            bench_scheme<I4, float, float, float>("int4_ch", {.gran = granularity::channel(0)}, side, copy, true);
-            bench_scheme<I4, float, bf16, bf16>("int4_ch", {.gran = granularity::channel(0)}, side, copy, false);
+            bench_scheme<U4, half, float, float>(
+                "uint4_g32", {.gran = g32, .rule = scale_rule::minmax()}, side, copy, true);
+            bench_scheme<U4, half, bf16, bf16>(
+                "uint4_g32", {.gran = g32, .rule = scale_rule::minmax()}, side, copy, false);
+            bench_scheme<I4, float, float, float>("int4_ch", {.gran = granularity::channel(0)},
+                                                  side, copy, true);
+            bench_scheme<I4, float, bf16, bf16>("int4_ch", {.gran = granularity::channel(0)}, side,
+                                                copy, false);
             bench_scheme<I3F, half, float, float>("int3_g32", {.gran = g32}, side, copy, false);
             bench_scheme<I3F, half, bf16, bf16>("int3_g32", {.gran = g32}, side, copy, false);
             bench_scheme<I2F, half, float, float>("int2_g32", {.gran = g32}, side, copy, false);
             bench_scheme<I2F, half, bf16, bf16>("int2_g32", {.gran = g32}, side, copy, false);
-            bench_scheme<I8, bf16, bf16, bf16>("int8_g128", {.gran = granularity::group(128)}, side, copy, false);
-            bench_scheme<I4F, half, float, float>("int4_g32 ggml", {.gran = g32, .order = lowbit::nibble_order::ggml_split}, side, copy, false);
+            bench_scheme<I8, bf16, bf16, bf16>("int8_g128", {.gran = granularity::group(128)}, side,
+                                               copy, false);
+            bench_scheme<I4F, half, float, float>(
+                "int4_g32 ggml", {.gran = g32, .order = lowbit::nibble_order::ggml_split}, side,
+                copy, false);
         }
     } catch (const std::exception& e) {
         std::printf("error: %s\n", e.what());

@@ -23,7 +23,8 @@ namespace lc = lowbit::cuda;
 /// Deterministic pseudo-Gaussian data (sum of 4 uniforms, σ ≈ 1), never all zeros.
 template <class T>
 __global__ void fill_kernel(T* x, std::size_t n, std::uint32_t seed) {
-    for (std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
+    for (std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
         float s = 0;
         for (int k = 0; k < 4; ++k) s += lowbit::random_uniform(seed + k, i);
         x[i] = lc::detail::from_float<T>((s - 2.0f) * 1.7320508f);
@@ -79,8 +80,17 @@ inline double copy_gbs(std::size_t side) {
     const std::size_t bytes = side * side * 4;
     const int sets = sets_for(2 * bytes);
     std::vector<lc::device_buffer<unsigned char>> src, dst;
-    for (int k = 0; k < sets; ++k) { src.emplace_back(bytes); dst.emplace_back(bytes); }
-    const double ms = time_median([&](int k) { lc::check(cudaMemcpyAsync(dst[k].data(), src[k].data(), bytes, cudaMemcpyDeviceToDevice), "copy"); }, sets);
+    for (int k = 0; k < sets; ++k) {
+        src.emplace_back(bytes);
+        dst.emplace_back(bytes);
+    }
+    const double ms = time_median(
+        [&](int k) {
+            lc::check(
+                cudaMemcpyAsync(dst[k].data(), src[k].data(), bytes, cudaMemcpyDeviceToDevice),
+                "copy");
+        },
+        sets);
     const double gbs = 2.0 * bytes / ms / 1e6;
     rows.push_back({"copy", "cudaMemcpy D2D", "f32", side, ms, gbs, 1.0});
     return gbs;
@@ -95,31 +105,39 @@ struct cli {
 inline cli parse_cli(int argc, char** argv) {
     cli c;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc) c.csv = argv[++i];
-        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--csv") && i + 1 < argc)
+            c.csv = argv[++i];
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else if (!std::strcmp(argv[i], "--sizes") && i + 1 < argc) {
             c.sides.clear();
-            for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ",")) c.sides.push_back(std::strtoull(p, nullptr, 10));
+            for (char* p = std::strtok(argv[++i], ","); p; p = std::strtok(nullptr, ","))
+                c.sides.push_back(std::strtoull(p, nullptr, 10));
         }
     }
     cudaDeviceProp prop{};
     lc::check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
     l2_bytes = prop.l2CacheSize;
-    std::printf("device: %s, %d SMs, L2 %d MiB; median of %d runs after 3 warm-ups\n", prop.name, prop.multiProcessorCount,
-                prop.l2CacheSize >> 20, reps);
+    std::printf("device: %s, %d SMs, L2 %d MiB; median of %d runs after 3 warm-ups\n", prop.name,
+                prop.multiProcessorCount, prop.l2CacheSize >> 20, reps);
     return c;
 }
 
 /// Prints every row as a table, and writes them to `csv` when given.
 inline void report(const char* csv) {
-    std::printf("\n%-22s %-14s %-13s %6s %9s %8s %6s\n", "op", "scheme", "types", "side", "ms", "GB/s", "/copy");
+    std::printf("\n%-22s %-14s %-13s %6s %9s %8s %6s\n", "op", "scheme", "types", "side", "ms",
+                "GB/s", "/copy");
     for (const auto& r : rows)
-        std::printf("%-22s %-14s %-13s %6zu %9.4f %8.0f %6.2f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
+        std::printf("%-22s %-14s %-13s %6zu %9.4f %8.0f %6.2f\n", r.op.c_str(), r.scheme.c_str(),
+                    r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
     if (csv) {
         if (FILE* f = std::fopen(csv, "w")) {
             std::fprintf(f, "op,scheme,types,side,ms,gbs,ratio\n");
-            for (const auto& r : rows) std::fprintf(f, "%s,%s,%s,%zu,%.5f,%.1f,%.3f\n", r.op.c_str(), r.scheme.c_str(), r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
+            for (const auto& r : rows)
+                std::fprintf(f, "%s,%s,%s,%zu,%.5f,%.1f,%.3f\n", r.op.c_str(), r.scheme.c_str(),
+                             r.types.c_str(), r.side, r.ms, r.gbs, r.ratio);
             std::fclose(f);
         }
     }

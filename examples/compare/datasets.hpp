@@ -64,7 +64,8 @@ inline std::vector<dataset> builtin_datasets() {
 inline std::vector<dataset> file_datasets(const std::filesystem::path& input) {
     std::vector<dataset> out;
     if (std::filesystem::is_directory(input)) {
-        for (auto& [name, a] : lowbit::read_npy_dir(input)) out.push_back({name, a.matrix_shape(), std::move(a.data)});
+        for (auto& [name, a] : lowbit::read_npy_dir(input))
+            out.push_back({name, a.matrix_shape(), std::move(a.data)});
     } else {
         auto a = lowbit::read_tensor(input);
         out.push_back({input.filename().string(), a.matrix_shape(), std::move(a.data)});

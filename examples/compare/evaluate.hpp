@@ -25,7 +25,8 @@ struct result {
 /// Sums from which a result over several tensors is formed (the `total` dataset): errors and
 /// storage are summed over all values, code histograms merged, times added.
 struct totals {
-    double squared_error = 0, signal = 0, max_abs_error = 0, storage_bits = 0, quantize_s = 0, dequantize_s = 0;
+    double squared_error = 0, signal = 0, max_abs_error = 0, storage_bits = 0, quantize_s = 0,
+           dequantize_s = 0;
     std::size_t count = 0, values = 0;
     std::vector<std::uint64_t> histogram;
 
@@ -34,7 +35,9 @@ struct totals {
         result r{std::move(dataset), std::move(scheme)};
         r.bits_per_value = values ? storage_bits / double(values) : nan;
         r.mse = count ? squared_error / double(count) : nan;
-        r.sqnr_db = !count ? nan : squared_error == 0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(signal / squared_error);
+        r.sqnr_db = !count       ? nan
+            : squared_error == 0 ? std::numeric_limits<double>::infinity()
+                                 : 10.0 * std::log10(signal / squared_error);
         r.max_abs_error = max_abs_error;
         r.entropy_bits = lowbit::entropy_bits(histogram);
         const double bytes = double(values) * sizeof(float);
@@ -62,7 +65,8 @@ double best_seconds(F&& f, double min_time) {
 }
 
 /// Quantizes d with scheme s on one thread, dequantizes, measures; adds to `sum`.
-inline result evaluate(const lowbit::scheme_info& s, const dataset& d, double min_time, totals& sum) {
+inline result evaluate(const lowbit::scheme_info& s, const dataset& d, double min_time,
+                       totals& sum) {
     auto q = s.make();
     std::vector<float> y(d.values.size());
     q->quantize(d.values, d.shape);  // first run allocates the instance's tensor

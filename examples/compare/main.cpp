@@ -1,5 +1,6 @@
 // lowbit-compare — quantizes data with every scheme of the library (or those named) and reports
-// bits per value, error, code entropy and single-thread speed. See --help and docs/formats.md ("Reading the comparison output").
+// bits per value, error, code entropy and single-thread speed. See --help and docs/formats.md
+// ("Reading the comparison output").
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -74,19 +75,30 @@ options parse(int argc, char** argv) {
             if (i + 1 >= argc) throw usage_error{a + " needs a value"};
             return argv[++i];
         };
-        auto no_value = [&] { if (has_value) throw usage_error{a + " takes no value"}; };
-        if (a == "--help" || a == "-h") { no_value(); o.help = true; }
-        else if (a == "--list") { no_value(); o.list = true; }
-        else if (a == "--format") o.format = take();
-        else if (a == "--input") o.input = take();
-        else if (a == "--schemes") o.schemes = take();
+        auto no_value = [&] {
+            if (has_value) throw usage_error{a + " takes no value"};
+        };
+        if (a == "--help" || a == "-h") {
+            no_value();
+            o.help = true;
+        } else if (a == "--list") {
+            no_value();
+            o.list = true;
+        } else if (a == "--format")
+            o.format = take();
+        else if (a == "--input")
+            o.input = take();
+        else if (a == "--schemes")
+            o.schemes = take();
         else if (a == "--min-time") {
             const std::string v = take();
             char* end = nullptr;
             o.min_time = std::strtod(v.c_str(), &end);
             if (v.empty() || *end != '\0' || !(o.min_time >= 0 && o.min_time <= 60))
-                throw usage_error{"--min-time needs a number of seconds in [0, 60], not '" + v + "'"};
-        } else throw usage_error{"unknown argument '" + std::string(argv[i]) + "'"};
+                throw usage_error{"--min-time needs a number of seconds in [0, 60], not '" + v +
+                                  "'"};
+        } else
+            throw usage_error{"unknown argument '" + std::string(argv[i]) + "'"};
     }
     if (o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "markdown")
         throw usage_error{"--format must be table, csv, json or markdown, not '" + o.format + "'"};
@@ -107,7 +119,8 @@ std::vector<lowbit::scheme_info> select(const std::optional<std::string>& names)
         try {
             out.push_back(lowbit::resolve_scheme(name));
         } catch (const lowbit::error& e) {
-            throw usage_error{"unknown scheme '" + std::string(name) + "': neither a registered name (--list) nor a valid spec (" +
+            throw usage_error{"unknown scheme '" + std::string(name) +
+                              "': neither a registered name (--list) nor a valid spec (" +
                               e.what() + ")"};
         }
         if (comma == std::string_view::npos) break;
@@ -117,10 +130,14 @@ std::vector<lowbit::scheme_info> select(const std::optional<std::string>& names)
 }
 
 void print(const std::vector<compare::result>& rows, const std::string& format) {
-    if (format == "json") compare::print_json(rows, stdout);
-    else if (format == "csv") compare::print_csv(rows, stdout);
-    else if (format == "markdown") compare::print_markdown(rows, stdout);
-    else compare::print_tables(rows, stdout);
+    if (format == "json")
+        compare::print_json(rows, stdout);
+    else if (format == "csv")
+        compare::print_csv(rows, stdout);
+    else if (format == "markdown")
+        compare::print_markdown(rows, stdout);
+    else
+        compare::print_tables(rows, stdout);
 }
 
 }  // namespace
@@ -130,10 +147,14 @@ int main(int argc, char** argv) {
     std::vector<lowbit::scheme_info> schemes;
     try {
         o = parse(argc, argv);
-        if (o.help) { std::fputs(usage, stdout); return 0; }
+        if (o.help) {
+            std::fputs(usage, stdout);
+            return 0;
+        }
         schemes = select(o.schemes);
     } catch (const usage_error& e) {
-        std::fprintf(stderr, "lowbit-compare: %s\ntry 'lowbit-compare --help'\n", e.message.c_str());
+        std::fprintf(stderr, "lowbit-compare: %s\ntry 'lowbit-compare --help'\n",
+                     e.message.c_str());
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "lowbit-compare: %s\n", e.what());
@@ -153,13 +174,16 @@ int main(int argc, char** argv) {
             return 0;
         }
         const auto data = o.input ? compare::file_datasets(*o.input) : compare::builtin_datasets();
-        const bool total = o.input && std::filesystem::is_directory(*o.input);  // a directory always gets `total`
+        const bool total =
+            o.input && std::filesystem::is_directory(*o.input);  // a directory always gets `total`
         std::vector<compare::result> rows;
         std::vector<compare::totals> sums(schemes.size());
         for (const auto& d : data)
-            for (std::size_t k = 0; k < schemes.size(); ++k) rows.push_back(compare::evaluate(schemes[k], d, o.min_time, sums[k]));
+            for (std::size_t k = 0; k < schemes.size(); ++k)
+                rows.push_back(compare::evaluate(schemes[k], d, o.min_time, sums[k]));
         if (total)
-            for (std::size_t k = 0; k < schemes.size(); ++k) rows.push_back(sums[k].finish("total", schemes[k].name));
+            for (std::size_t k = 0; k < schemes.size(); ++k)
+                rows.push_back(sums[k].finish("total", schemes[k].name));
         print(rows, o.format);
         return std::fflush(stdout) == 0 ? 0 : 1;
     } catch (const std::exception& e) {

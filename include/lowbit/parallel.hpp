@@ -25,8 +25,8 @@ LOWBIT_NAMESPACE_BEGIN
 
 /// Quantizers whose work can be split into element ranges.
 template <class Q>
-concept splittable_quantizer = requires(const Q q, std::span<const float> x, std::span<float> y, shape2d s,
-                                        typename Q::tensor_type t) {
+concept splittable_quantizer = requires(const Q q, std::span<const float> x, std::span<float> y,
+                                        shape2d s, typename Q::tensor_type t) {
     { q.prepare(x, s) } -> std::same_as<typename Q::tensor_type>;
     q.encode(x, t, std::size_t{}, std::size_t{}, backend::simd);
     q.decode(t, y, std::size_t{}, std::size_t{}, backend::simd);
@@ -46,10 +46,15 @@ template <class F, class Spawn>
 void split_run(std::size_t n, unsigned threads, F&& f, Spawn&& spawn) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     const std::size_t chunks = (n + chunk_elements - 1) / chunk_elements;
-    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
-    if (threads <= 1) { f(std::size_t{0}, n); return; }
+    threads =
+        static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(chunks, 1)));
+    if (threads <= 1) {
+        f(std::size_t{0}, n);
+        return;
+    }
     auto range = [&](unsigned k) {
-        const std::size_t a = chunks * k / threads * chunk_elements, b = chunks * (k + 1) / threads * chunk_elements;
+        const std::size_t a = chunks * k / threads * chunk_elements,
+                          b = chunks * (k + 1) / threads * chunk_elements;
         return std::pair{std::min(a, n), std::min(b, n)};
     };
     // The first range to fail claims `first`; the joins below order its write before the read.
@@ -68,7 +73,9 @@ void split_run(std::size_t n, unsigned threads, F&& f, Spawn&& spawn) {
         pool.reserve(threads - 1);
         for (; started < threads; ++started) {
             auto [a, b] = range(started);
-            pool.push_back(spawn([&guarded, lo = a, hi = b] { guarded(lo, hi); }));  // clang < 16 cannot capture bindings
+            pool.push_back(spawn([&guarded, lo = a, hi = b] {
+                guarded(lo, hi);
+            }));  // clang < 16 cannot capture bindings
         }
     } catch (...) {
         // No thread for ranges started … threads - 1: the loop below runs them here.
@@ -99,31 +106,36 @@ void split_items(std::size_t items, unsigned threads, F&& f) {
 
 /// Quantizes x over `threads` threads (0: one per hardware thread). Bit-identical to q.quantize.
 template <splittable_quantizer Q>
-[[nodiscard]] typename Q::tensor_type quantize_parallel(const Q& q, std::span<const float> x, shape2d shape,
-                                                        unsigned threads = 0, backend b = backend::simd) {
+[[nodiscard]] typename Q::tensor_type quantize_parallel(const Q& q, std::span<const float> x,
+                                                        shape2d shape, unsigned threads = 0,
+                                                        backend b = backend::simd) {
     typename Q::tensor_type t;
     detail::prepare_into(q, x, shape, t, b, threads);
-    detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
+    detail::split_run(x.size(), threads,
+                      [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
     return t;
 }
 
 /// Quantizes x into t over `threads` threads, reusing t's buffers when the quantizer can
 /// prepare in place (no allocation in steady state). Bit-identical to q.quantize_into.
 template <splittable_quantizer Q>
-void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape, typename Q::tensor_type& t,
-                            unsigned threads = 0, backend b = backend::simd) {
+void quantize_parallel_into(const Q& q, std::span<const float> x, shape2d shape,
+                            typename Q::tensor_type& t, unsigned threads = 0,
+                            backend b = backend::simd) {
     detail::prepare_into(q, x, shape, t, b, threads);
-    detail::split_run(x.size(), threads, [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
+    detail::split_run(x.size(), threads,
+                      [&](std::size_t a, std::size_t e) { q.encode(x, t, a, e, b); });
 }
 
 /// Dequantizes t into out over `threads` threads. Bit-identical to q.dequantize. t.validate()
 /// runs first, on the calling thread.
 template <splittable_quantizer Q>
-void dequantize_parallel(const Q& q, const typename Q::tensor_type& t, std::span<float> out, unsigned threads = 0,
-                         backend b = backend::simd) {
+void dequantize_parallel(const Q& q, const typename Q::tensor_type& t, std::span<float> out,
+                         unsigned threads = 0, backend b = backend::simd) {
     if constexpr (requires { t.validate(); }) t.validate();
     detail::require(out.size() == t.size(), "out", "must hold t.size() values");
-    detail::split_run(t.size(), threads, [&](std::size_t a, std::size_t e) { q.decode(t, out, a, e, b); });
+    detail::split_run(t.size(), threads,
+                      [&](std::size_t a, std::size_t e) { q.decode(t, out, a, e, b); });
 }
 
 LOWBIT_NAMESPACE_END

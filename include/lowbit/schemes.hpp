@@ -67,10 +67,14 @@ template <class Q>
 class quantizer_instance final : public scheme_instance {
 public:
     explicit quantizer_instance(Q q) : q_(std::move(q)) {}
-    void quantize(std::span<const float> x, shape2d shape, backend b) override { q_.quantize_into(x, shape, t_, b); }
+    void quantize(std::span<const float> x, shape2d shape, backend b) override {
+        q_.quantize_into(x, shape, t_, b);
+    }
     void quantize_parallel(std::span<const float> x, shape2d shape, unsigned threads) override {
-        if constexpr (splittable_quantizer<Q>) lowbit::quantize_parallel_into(q_, x, shape, t_, threads);
-        else q_.quantize_into(x, shape, t_, backend::simd);
+        if constexpr (splittable_quantizer<Q>)
+            lowbit::quantize_parallel_into(q_, x, shape, t_, threads);
+        else
+            q_.quantize_into(x, shape, t_, backend::simd);
     }
     void dequantize(std::span<float> out, backend b) const override { q_.dequantize(t_, out, b); }
     [[nodiscard]] std::vector<std::uint8_t> codes() const override { return t_.codes(); }
@@ -86,7 +90,8 @@ private:
 
 namespace detail {
 template <class Q>
-void add(std::vector<scheme_info>& v, std::string name, std::string family, std::string description, Q q) {
+void add(std::vector<scheme_info>& v, std::string name, std::string family, std::string description,
+         Q q) {
     v.push_back({std::move(name), std::move(family), std::move(description),
                  [q] { return std::unique_ptr<scheme_instance>(new quantizer_instance<Q>(q)); }});
 }
@@ -102,14 +107,19 @@ inline const std::vector<scheme_info>& all_schemes() {
         // ---- integer formats (formats/int.hpp) ----
         add(v, "int8", "int", "INT8 symmetric restricted, per tensor, absmax, fp32 scale",
             int_quantizer<int_format<8>>());
-        add(v, "int8_mse", "int", "INT8 symmetric restricted, per tensor, MSE-searched clip, fp32 scale",
+        add(v, "int8_mse", "int",
+            "INT8 symmetric restricted, per tensor, MSE-searched clip, fp32 scale",
             int_quantizer<int_format<8>>({.rule = scale_rule::mse_search()}));
-        add(v, "int8_static", "int", "INT8 symmetric restricted, per tensor, given scale (L = 4), fp32 scale",
+        add(v, "int8_static", "int",
+            "INT8 symmetric restricted, per tensor, given scale (L = 4), fp32 scale",
             int_quantizer<int_format<8>>({.rule = scale_rule::fixed(4.0f)}));
-        add(v, "int4_g32", "int", "INT4 symmetric full range, group 32, absmax, fp16 scale (ggml Q4_0-like)",
+        add(v, "int4_g32", "int",
+            "INT4 symmetric full range, group 32, absmax, fp16 scale (ggml Q4_0-like)",
             int_quantizer<int_format<4, int_range::full>, half>({.gran = granularity::group(32)}));
-        add(v, "uint4_g32", "int", "UINT4 asymmetric, group 32, min/max, fp16 scale and minimum (ggml Q4_1-like)",
-            int_quantizer<uint_format<4>, half>({.gran = granularity::group(32), .rule = scale_rule::minmax()}));
+        add(v, "uint4_g32", "int",
+            "UINT4 asymmetric, group 32, min/max, fp16 scale and minimum (ggml Q4_1-like)",
+            int_quantizer<uint_format<4>, half>(
+                {.gran = granularity::group(32), .rule = scale_rule::minmax()}));
         add(v, "int4_ch", "int", "INT4 symmetric restricted, per channel (row), absmax, fp32 scale",
             int_quantizer<int_format<4>>({.gran = granularity::channel(0)}));
         add(v, "int3_g32", "int", "INT3 symmetric full range, group 32, absmax, fp16 scale",
@@ -148,37 +158,59 @@ inline const std::vector<scheme_info>& all_schemes() {
             mx_quantizer<mx_int8>());
         add(v, "nvfp4", "float", "NVFP4: E2M1, E4M3 scale per 16, fp32 scale per tensor",
             nvfp4_quantizer());
-        // Logarithmic: sign + exponent code, zero code, window ending at the group absmax (quantizers/log.hpp).
-        add(v, "log4", "float", "log2 4-bit (+-s*2^-k, k = 0..6, and 0), group 32, fp16 scale = absmax",
+        // Logarithmic: sign + exponent code, zero code, window ending at the group absmax
+        // (quantizers/log.hpp).
+        add(v, "log4", "float",
+            "log2 4-bit (+-s*2^-k, k = 0..6, and 0), group 32, fp16 scale = absmax",
             log_quantizer<4>());
-        add(v, "log3", "float", "log2 3-bit (+-s*2^-k, k = 0..2, and 0), group 32, fp16 scale = absmax",
+        add(v, "log3", "float",
+            "log2 3-bit (+-s*2^-k, k = 0..2, and 0), group 32, fp16 scale = absmax",
             log_quantizer<3>());
         // ---- end floating-point family ----
 
         // ---- codebooks, Hadamard, BBQ and QuEST (issue 4) ----
         add(v, "nf4_g64", "codebook", "NF4 (bitsandbytes' table), group 64, absmax, fp32 scale",
             codebook_quantizer<4>());
-        add(v, "nf3_g64", "codebook", "NF3 (NormalFloat construction), group 64, absmax, fp32 scale",
+        add(v, "nf3_g64", "codebook",
+            "NF3 (NormalFloat construction), group 64, absmax, fp32 scale",
             codebook_quantizer<3>());
-        add(v, "nf2_g64", "codebook", "NF2 (NormalFloat construction), group 64, absmax, fp32 scale",
+        add(v, "nf2_g64", "codebook",
+            "NF2 (NormalFloat construction), group 64, absmax, fp32 scale",
             codebook_quantizer<2>());
-        add(v, "nf4_g64_dq", "codebook", "NF4, group 64, absmax double-quantised to 8 bits per 256 groups (QLoRA-style)",
+        add(v, "nf4_g64_dq", "codebook",
+            "NF4, group 64, absmax double-quantised to 8 bits per 256 groups (QLoRA-style)",
             codebook_quantizer<4>({.double_quant = true}));
-        add(v, "bbq1", "bbq", "BBQ 1-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* sigma, INT1 codes",
+        add(v, "bbq1", "bbq",
+            "BBQ 1-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* "
+            "sigma, INT1 codes",
             bbq_quantizer<1>({.zero = bbq_zero::half}));
-        add(v, "bbq2", "bbq", "BBQ 2-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* sigma, INT2 codes",
+        add(v, "bbq2", "bbq",
+            "BBQ 2-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* "
+            "sigma, INT2 codes",
             bbq_quantizer<2>({.zero = bbq_zero::half}));
-        add(v, "bbq3", "bbq", "BBQ 3-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* sigma, INT3 codes",
+        add(v, "bbq3", "bbq",
+            "BBQ 3-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* "
+            "sigma, INT3 codes",
             bbq_quantizer<3>());
-        add(v, "bbq4", "bbq", "BBQ 4-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* sigma, INT4 codes",
+        add(v, "bbq4", "bbq",
+            "BBQ 4-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* "
+            "sigma, INT4 codes",
             bbq_quantizer<4>());
-        add(v, "bbq3_fp4", "bbq", "BBQ 3-bit as FP4 E2M1 bit patterns (-4 ... 3 exact): Hadamard 128, sigma per tensor, z = 0",
+        add(v, "bbq3_fp4", "bbq",
+            "BBQ 3-bit as FP4 E2M1 bit patterns (-4 ... 3 exact): Hadamard 128, sigma per tensor, "
+            "z = 0",
             bbq_quantizer<3, bbq_codes::e2m1>());
-        add(v, "quest2", "bbq", "QuEST 2-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise grid",
+        add(v, "quest2", "bbq",
+            "QuEST 2-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
+            "grid",
             quest_quantizer<2>());
-        add(v, "quest3", "bbq", "QuEST 3-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise grid",
+        add(v, "quest3", "bbq",
+            "QuEST 3-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
+            "grid",
             quest_quantizer<3>());
-        add(v, "quest4", "bbq", "QuEST 4-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise grid",
+        add(v, "quest4", "bbq",
+            "QuEST 4-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
+            "grid",
             quest_quantizer<4>());
         // ---- end codebooks and BBQ ----
         return v;
@@ -190,7 +222,8 @@ inline const std::vector<scheme_info>& all_schemes() {
 inline const scheme_info& find_scheme(std::string_view name) {
     for (const auto& s : all_schemes())
         if (s.name == name) return s;
-    throw error("scheme", "no scheme named '" + std::string(name) + "' (lowbit-compare --list shows them)");
+    throw error("scheme",
+                "no scheme named '" + std::string(name) + "' (lowbit-compare --list shows them)");
 }
 
 LOWBIT_NAMESPACE_END

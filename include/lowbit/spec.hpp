@@ -75,9 +75,11 @@ inline parts split(std::string_view spec) {
     if (const auto plus = rest.find('+'); plus != std::string_view::npos) {
         const std::string_view t = rest.substr(0, plus);
         constexpr std::string_view prefix = "hadamard";
-        if (t.substr(0, prefix.size()) != prefix || !parse_size(t.substr(prefix.size()), p.hadamard) ||
-            !is_hadamard_size(p.hadamard))
-            fail(p, "the transform before '+' must be hadamardH with H a power of two in 2 … 32768 (e.g. hadamard128)");
+        if (t.substr(0, prefix.size()) != prefix ||
+            !parse_size(t.substr(prefix.size()), p.hadamard) || !is_hadamard_size(p.hadamard))
+            fail(p,
+                 "the transform before '+' must be hadamardH with H a power of two in 2 … 32768 "
+                 "(e.g. hadamard128)");
         rest = rest.substr(plus + 1);
     }
     const auto colon = rest.find(':');
@@ -88,8 +90,10 @@ inline parts split(std::string_view spec) {
         const auto next = rest.find(':');
         const std::string_view item = rest.substr(0, next);
         const auto eq = item.find('=');
-        option o{std::string(item.substr(0, eq)), eq == std::string_view::npos ? std::string() : std::string(item.substr(eq + 1))};
-        if (o.key.empty() || (eq != std::string_view::npos && o.value.empty())) fail(p, "empty option '" + std::string(item) + "'");
+        option o{std::string(item.substr(0, eq)),
+                 eq == std::string_view::npos ? std::string() : std::string(item.substr(eq + 1))};
+        if (o.key.empty() || (eq != std::string_view::npos && o.value.empty()))
+            fail(p, "empty option '" + std::string(item) + "'");
         p.options.push_back(std::move(o));
         if (next == std::string_view::npos) break;
     }
@@ -113,18 +117,28 @@ struct settings {
     }
     void set(std::string& field, const option& o, const std::vector<std::string>& valid) const {
         for (const auto& v : valid)
-            if (o.value == v) { field = v; return; }
+            if (o.value == v) {
+                field = v;
+                return;
+            }
         fail(p, "'" + o.key + "' must be one of " + list(valid) + " (got '" + o.value + "')");
     }
-    settings(const parts& parts_, std::vector<std::string> keys, const std::vector<std::string>& rules) : p(parts_), allowed(std::move(keys)) {
+    settings(const parts& parts_, std::vector<std::string> keys,
+             const std::vector<std::string>& rules)
+        : p(parts_), allowed(std::move(keys)) {
         for (const auto& o : p.options) {
             bool known = false;
             for (const auto& k : allowed) known |= o.key == k;
-            if (!known) fail(p, "'" + p.base + "' takes no option '" + o.key + "' (valid: " + list(allowed) + ")");
+            if (!known)
+                fail(p,
+                     "'" + p.base + "' takes no option '" + o.key + "' (valid: " + list(allowed) +
+                         ")");
             const bool flag = o.key == "dq";
-            if (flag != o.value.empty()) fail(p, flag ? "'dq' is a flag, without a value" : "'" + o.key + "' needs a value");
+            if (flag != o.value.empty())
+                fail(p, flag ? "'dq' is a flag, without a value" : "'" + o.key + "' needs a value");
             if (o.key == "g") {
-                if (!parse_size(o.value, group) || group == 0) fail(p, "'g' must be a group size >= 1 (got '" + o.value + "')");
+                if (!parse_size(o.value, group) || group == 0)
+                    fail(p, "'g' must be a group size >= 1 (got '" + o.value + "')");
             } else if (o.key == "gran") {
                 set(gran, o, {"tensor", "row", "col"});
             } else if (o.key == "scale") {
@@ -132,8 +146,10 @@ struct settings {
                 for (const char* w : {"tensor", "channel", "row", "col"}) valid.emplace_back(w);
                 std::string v;
                 set(v, o, valid);
-                if (v == "tensor" || v == "channel" || v == "row" || v == "col") gran = v == "channel" ? "row" : v;
-                else rule = v;
+                if (v == "tensor" || v == "channel" || v == "row" || v == "col")
+                    gran = v == "channel" ? "row" : v;
+                else
+                    rule = v;
             } else if (o.key == "st") {
                 set(st, o, {"f32", "f16", "bf16"});
             } else if (o.key == "range") {
@@ -178,7 +194,8 @@ scheme_info info(const parts& p, std::string family, std::string description, Q 
     }
     using T = transformed_quantizer<Q>;
     const T t(q, {.hadamard = p.hadamard});
-    return {p.spec, std::move(family), "Hadamard " + std::to_string(p.hadamard) + " along rows, then " + description,
+    return {p.spec, std::move(family),
+            "Hadamard " + std::to_string(p.hadamard) + " along rows, then " + description,
             [t] { return std::unique_ptr<scheme_instance>(new quantizer_instance<T>(t)); }};
 }
 
@@ -208,11 +225,13 @@ template <class Format>
 scheme_info minifloat_info(const parts& p, const settings& s) {
     typename minifloat_quantizer<Format>::options o;
     o.gran = s.granularity_or(granularity::tensor());
-    if (o.gran.type == granularity::kind::per_channel && o.gran.axis == 1) fail(p, "minifloat scales live per tensor, row or group (not col)");
+    if (o.gran.type == granularity::kind::per_channel && o.gran.axis == 1)
+        fail(p, "minifloat scales live per tensor, row or group (not col)");
     if (s.st == "f16") {
         typename minifloat_quantizer<Format, Eigen::half>::options h;
         h.gran = o.gran;
-        return info(p, "float", "minifloat scheme from a spec", minifloat_quantizer<Format, Eigen::half>(h));
+        return info(p, "float", "minifloat scheme from a spec",
+                    minifloat_quantizer<Format, Eigen::half>(h));
     }
     return info(p, "float", "minifloat scheme from a spec", minifloat_quantizer<Format>(o));
 }
@@ -243,7 +262,8 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
     using namespace detail_spec;
     const parts p = split(spec);
     const std::string& b = p.base;
-    const std::vector<std::string> int_keys = {"g", "gran", "scale", "st", "range"}, uint_keys = {"g", "gran", "scale", "st", "form"};
+    const std::vector<std::string> int_keys = {"g", "gran", "scale", "st", "range"},
+                                   uint_keys = {"g", "gran", "scale", "st", "form"};
     if (b == "int2" || b == "int3" || b == "int4" || b == "int8") {
         const settings s(p, int_keys, {"absmax", "mse", "gaussian"});
         if (b == "int2") return signed_int<2>(p, s);
@@ -255,7 +275,8 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
         const settings s(p, uint_keys, {"minmax", "mse", "gaussian"});
         return b == "uint4" ? int_scaled<uint_format<4>>(p, s) : int_scaled<uint_format<8>>(p, s);
     }
-    if (b == "e4m3fn" || b == "e5m2" || b == "e4m3fnuz" || b == "e3m2" || b == "e2m3" || b == "e2m1") {
+    if (b == "e4m3fn" || b == "e5m2" || b == "e4m3fnuz" || b == "e3m2" || b == "e2m3" ||
+        b == "e2m1") {
         settings s(p, {"g", "gran", "scale", "st"}, {"absmax"});
         if (s.st == "bf16") fail(p, "'st' must be one of f32, f16 for minifloats (got 'bf16')");
         if (b == "e4m3fn") return minifloat_info<e4m3fn>(p, s);
@@ -271,7 +292,8 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
         if (b == "nf3") return nf_info<3>(p, s);
         return nf_info<4>(p, s);
     }
-    if (b == "bbq1" || b == "bbq2" || b == "bbq3" || b == "bbq4" || b == "quest2" || b == "quest3" || b == "quest4") {
+    if (b == "bbq1" || b == "bbq2" || b == "bbq3" || b == "bbq4" || b == "quest2" ||
+        b == "quest3" || b == "quest4") {
         const settings s(p, {"sigma", "h"}, {});
         const std::string d = "BBQ / QuEST scheme from a spec";
         if (b == "bbq1") return info(p, "bbq", d, bbq_quantizer<1>(bbq_opts(s, 1, true)));
@@ -282,9 +304,11 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
         if (b == "quest3") return info(p, "bbq", d, quest_quantizer<3>(bbq_opts(s, 3, false)));
         return info(p, "bbq", d, quest_quantizer<4>(bbq_opts(s, 4, false)));
     }
-    fail(p, "unknown format '" + b +
-                "' (valid: int2, int3, int4, int8, uint4, uint8, e4m3fn, e5m2, e4m3fnuz, e3m2, e2m3, e2m1, nf2, nf3, nf4, "
-                "bbq1 … bbq4, quest2 … quest4; registered names: lowbit-compare --list)");
+    fail(p,
+         "unknown format '" + b +
+             "' (valid: int2, int3, int4, int8, uint4, uint8, e4m3fn, e5m2, e4m3fnuz, e3m2, e2m3, "
+             "e2m1, nf2, nf3, nf4, "
+             "bbq1 … bbq4, quest2 … quest4; registered names: lowbit-compare --list)");
 }
 
 /// A registered scheme name (all_schemes()) or, failing that, a spec string.

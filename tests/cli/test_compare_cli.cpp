@@ -30,15 +30,22 @@ struct json;
 using json_array = std::vector<json>;
 using json_object = std::vector<std::pair<std::string, json>>;  // keeps key order
 struct json {
-    std::variant<std::nullptr_t, bool, double, std::string, std::shared_ptr<json_array>, std::shared_ptr<json_object>> v;
+    std::variant<std::nullptr_t, bool, double, std::string, std::shared_ptr<json_array>,
+                 std::shared_ptr<json_object>>
+        v;
     [[nodiscard]] bool is_null() const { return std::holds_alternative<std::nullptr_t>(v); }
     [[nodiscard]] bool is_number() const { return std::holds_alternative<double>(v); }
     [[nodiscard]] double num() const { return std::get<double>(v); }
     [[nodiscard]] const std::string& str() const { return std::get<std::string>(v); }
-    [[nodiscard]] const json_array& arr() const { return *std::get<std::shared_ptr<json_array>>(v); }
-    [[nodiscard]] const json_object& obj() const { return *std::get<std::shared_ptr<json_object>>(v); }
+    [[nodiscard]] const json_array& arr() const {
+        return *std::get<std::shared_ptr<json_array>>(v);
+    }
+    [[nodiscard]] const json_object& obj() const {
+        return *std::get<std::shared_ptr<json_object>>(v);
+    }
     [[nodiscard]] const json& at(const std::string& k) const {
-        for (const auto& [key, val] : obj()) if (key == k) return val;
+        for (const auto& [key, val] : obj())
+            if (key == k) return val;
         throw std::runtime_error("no key " + k);
     }
 };
@@ -54,9 +61,20 @@ public:
     }
 
 private:
-    void ws() { while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_; }
-    char peek() { ws(); if (i_ >= s_.size()) throw std::runtime_error("unexpected end of JSON"); return s_[i_]; }
-    void expect(char c) { if (peek() != c) throw std::runtime_error(std::string("expected ") + c); ++i_; }
+    void ws() {
+        while (i_ < s_.size() &&
+               (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
+            ++i_;
+    }
+    char peek() {
+        ws();
+        if (i_ >= s_.size()) throw std::runtime_error("unexpected end of JSON");
+        return s_[i_];
+    }
+    void expect(char c) {
+        if (peek() != c) throw std::runtime_error(std::string("expected ") + c);
+        ++i_;
+    }
     bool literal(const char* w) {
         const std::size_t n = std::strlen(w);
         if (s_.compare(i_, n, w) != 0) return false;
@@ -70,13 +88,19 @@ private:
             if (i_ >= s_.size()) throw std::runtime_error("unterminated string");
             const char c = s_[i_++];
             if (c == '"') return o;
-            if (static_cast<unsigned char>(c) < 0x20) throw std::runtime_error("control character in string");
+            if (static_cast<unsigned char>(c) < 0x20)
+                throw std::runtime_error("control character in string");
             if (c == '\\') {
                 if (i_ >= s_.size()) throw std::runtime_error("bad escape");
                 const char e = s_[i_++];
-                if (e == 'u') { if (i_ + 4 > s_.size()) throw std::runtime_error("bad \\u"); i_ += 4; o += '?'; }
-                else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) throw std::runtime_error("bad escape");
-                else o += e;
+                if (e == 'u') {
+                    if (i_ + 4 > s_.size()) throw std::runtime_error("bad \\u");
+                    i_ += 4;
+                    o += '?';
+                } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos)
+                    throw std::runtime_error("bad escape");
+                else
+                    o += e;
             } else {
                 o += c;
             }
@@ -87,12 +111,18 @@ private:
         if (c == '{') {
             ++i_;
             auto o = std::make_shared<json_object>();
-            if (peek() == '}') { ++i_; return {o}; }
+            if (peek() == '}') {
+                ++i_;
+                return {o};
+            }
             while (true) {
                 std::string k = string();
                 expect(':');
                 o->emplace_back(std::move(k), value());
-                if (peek() == ',') { ++i_; continue; }
+                if (peek() == ',') {
+                    ++i_;
+                    continue;
+                }
                 expect('}');
                 return {o};
             }
@@ -100,10 +130,16 @@ private:
         if (c == '[') {
             ++i_;
             auto a = std::make_shared<json_array>();
-            if (peek() == ']') { ++i_; return {a}; }
+            if (peek() == ']') {
+                ++i_;
+                return {a};
+            }
             while (true) {
                 a->push_back(value());
-                if (peek() == ',') { ++i_; continue; }
+                if (peek() == ',') {
+                    ++i_;
+                    continue;
+                }
                 expect(']');
                 return {a};
             }
@@ -114,11 +150,20 @@ private:
         if (literal("false")) return {false};
         // number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
         const std::size_t start = i_;
-        auto digits = [&] { std::size_t k = i_; while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_; return i_ > k; };
+        auto digits = [&] {
+            std::size_t k = i_;
+            while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+            return i_ > k;
+        };
         if (i_ < s_.size() && s_[i_] == '-') ++i_;
-        if (i_ < s_.size() && s_[i_] == '0') ++i_;
-        else if (!digits()) throw std::runtime_error("bad JSON value at byte " + std::to_string(start));
-        if (i_ < s_.size() && s_[i_] == '.') { ++i_; if (!digits()) throw std::runtime_error("bad fraction"); }
+        if (i_ < s_.size() && s_[i_] == '0')
+            ++i_;
+        else if (!digits())
+            throw std::runtime_error("bad JSON value at byte " + std::to_string(start));
+        if (i_ < s_.size() && s_[i_] == '.') {
+            ++i_;
+            if (!digits()) throw std::runtime_error("bad fraction");
+        }
         if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
             ++i_;
             if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
@@ -148,9 +193,12 @@ std::string slurp(const fs::path& p) {
 run_result run(const std::string& args) {
     static int k = 0;
     const fs::path dir = fs::temp_directory_path();
-    const fs::path out = dir / ("lowbit_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(k));
-    const fs::path err = dir / ("lowbit_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(k++));
-    const std::string cmd = std::string(LOWBIT_COMPARE_LAUNCHER) + "'" + LOWBIT_COMPARE_EXE + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+    const fs::path out =
+        dir / ("lowbit_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(k));
+    const fs::path err =
+        dir / ("lowbit_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(k++));
+    const std::string cmd = std::string(LOWBIT_COMPARE_LAUNCHER) + "'" + LOWBIT_COMPARE_EXE + "' " +
+        args + " >'" + out.string() + "' 2>'" + err.string() + "'";
     const int raw = std::system(cmd.c_str());
     run_result r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -163,7 +211,8 @@ run_result run(const std::string& args) {
 
 const std::string data_dir = std::string(LOWBIT_TEST_DATA_DIR) + "/npy";
 
-const std::vector<std::string> keys = {"dataset", "scheme", "bits_per_value", "mse", "sqnr_db", "max_abs_error",
+const std::vector<std::string> keys = {"dataset",      "scheme",        "bits_per_value",
+                                       "mse",          "sqnr_db",       "max_abs_error",
                                        "entropy_bits", "quantize_gbps", "dequantize_gbps"};
 
 /// Checks that every row has exactly the documented keys, in order, with the right types.
@@ -173,8 +222,10 @@ void check_rows(const json& j) {
         REQUIRE(o.size() == keys.size());
         for (std::size_t k = 0; k < keys.size(); ++k) {
             CHECK(o[k].first == keys[k]);
-            if (k < 2) CHECK(std::holds_alternative<std::string>(o[k].second.v));
-            else CHECK((o[k].second.is_number() || o[k].second.is_null()));
+            if (k < 2)
+                CHECK(std::holds_alternative<std::string>(o[k].second.v));
+            else
+                CHECK((o[k].second.is_number() || o[k].second.is_null()));
         }
     }
 }
@@ -188,14 +239,16 @@ TEST_CASE("cli: --help, argument errors exit 2 with a clear message") {
     CHECK(h.status == 0);
     CHECK(h.out.find("usage: lowbit-compare") != std::string::npos);
 
-    struct bad { const char* args; const char* message; };
-    for (const bad& b : {bad{"--schemes int8,nope", "unknown scheme 'nope'"},
-                         bad{"--schemes int8,,int4_g32", "empty name"},
-                         bad{"--format xml", "--format must be"},
-                         bad{"--frobnicate", "unknown argument '--frobnicate'"},
-                         bad{"--input", "--input needs a value"},
-                         bad{"--min-time abc", "--min-time"},
-                         bad{"--list=yes", "takes no value"}}) {
+    struct bad {
+        const char* args;
+        const char* message;
+    };
+    for (const bad& b :
+         {bad{"--schemes int8,nope", "unknown scheme 'nope'"},
+          bad{"--schemes int8,,int4_g32", "empty name"}, bad{"--format xml", "--format must be"},
+          bad{"--frobnicate", "unknown argument '--frobnicate'"},
+          bad{"--input", "--input needs a value"}, bad{"--min-time abc", "--min-time"},
+          bad{"--list=yes", "takes no value"}}) {
         CAPTURE(b.args);
         const auto r = run(b.args);
         CHECK(r.status == 2);
@@ -241,14 +294,19 @@ TEST_CASE("cli: JSON on a .npy file has exactly the documented keys, one row per
     CHECK(j.arr()[0].at("bits_per_value").num() == doctest::Approx(8.0 + 32.0 / 12.0));
 
     // CSV: the same keys as header, one line per scheme.
-    const auto c = run("--input " + data_dir + "/f16_all.npy --format csv --min-time 0 --schemes int8,int4_g32");
+    const auto c = run("--input " + data_dir +
+                       "/f16_all.npy --format csv --min-time 0 --schemes int8,int4_g32");
     REQUIRE(c.status == 0);
-    CHECK(c.out.rfind("dataset,scheme,bits_per_value,mse,sqnr_db,max_abs_error,entropy_bits,quantize_gbps,dequantize_gbps\n", 0) == 0);
+    CHECK(c.out.rfind("dataset,scheme,bits_per_value,mse,sqnr_db,max_abs_error,entropy_bits,"
+                      "quantize_gbps,dequantize_gbps\n",
+                      0) == 0);
     CHECK(std::count(c.out.begin(), c.out.end(), '\n') == 3);
 }
 
 TEST_CASE("cli: --schemes takes spec strings beside registered names") {
-    const auto r = run("--input " + data_dir + "/f32_3x4.npy --format json --min-time 0 --schemes int8,int4:g=2:scale=mse,hadamard4+nf4:g=4");
+    const auto r = run("--input " + data_dir +
+                       "/f32_3x4.npy --format json --min-time 0 --schemes "
+                       "int8,int4:g=2:scale=mse,hadamard4+nf4:g=4");
     REQUIRE(r.status == 0);
     const auto j = parse_json(r.out);
     REQUIRE(j.arr().size() == 3);
@@ -278,9 +336,13 @@ TEST_CASE("cli: a directory is evaluated per file and in total") {
         const char len[2] = {char(header.size() & 0xFF), char(header.size() >> 8)};
         f.write(len, 2);
         f.write(header.data(), std::streamsize(header.size()));
-        for (int i = 0; i < 512; ++i) { const float v = std::sin(float(i) * 0.7f) * float(1 + i % 7); f.write(reinterpret_cast<const char*>(&v), 4); }
+        for (int i = 0; i < 512; ++i) {
+            const float v = std::sin(float(i) * 0.7f) * float(1 + i % 7);
+            f.write(reinterpret_cast<const char*>(&v), 4);
+        }
     }
-    const auto r = run("--input " + d.string() + " --format json --min-time 0 --schemes int8,int4_g32,int4_ch");
+    const auto r = run("--input " + d.string() +
+                       " --format json --min-time 0 --schemes int8,int4_g32,int4_ch");
     fs::remove_all(d);
     REQUIRE(r.status == 0);
     const auto j = parse_json(r.out);
@@ -310,8 +372,13 @@ TEST_CASE("cli: a directory is evaluated per file and in total") {
 }
 
 TEST_CASE("cli: non-finite figures are JSON null (exact reconstruction has infinite SQNR)") {
-    const fs::path f = fs::temp_directory_path() / ("lowbit_cli_zero_" + std::to_string(::getpid()) + ".raw");
-    { std::ofstream o(f, std::ios::binary); const float z[8] = {}; o.write(reinterpret_cast<const char*>(z), sizeof z); }
+    const fs::path f =
+        fs::temp_directory_path() / ("lowbit_cli_zero_" + std::to_string(::getpid()) + ".raw");
+    {
+        std::ofstream o(f, std::ios::binary);
+        const float z[8] = {};
+        o.write(reinterpret_cast<const char*>(z), sizeof z);
+    }
     const auto r = run("--input " + f.string() + " --format json --min-time 0 --schemes int8");
     fs::remove(f);
     REQUIRE(r.status == 0);
@@ -344,7 +411,8 @@ TEST_CASE("cli: built-in data, four datasets, int8 quality on N(0,1)") {
     // The table prints one block per dataset.
     const auto t = run("--min-time 0 --schemes int4_g32");
     CHECK(t.status == 0);
-    for (const char* n : names) CHECK(t.out.find(std::string(n) + "\n  scheme") != std::string::npos);
+    for (const char* n : names)
+        CHECK(t.out.find(std::string(n) + "\n  scheme") != std::string::npos);
 }
 
 TEST_CASE("cli: a directory with one file still gets its total, equal to the file's figures") {
@@ -367,7 +435,8 @@ TEST_CASE("built-in datasets: names, shapes, moments, and exactly 0.1 % outliers
     const auto d = compare::builtin_datasets();
     REQUIRE(d.size() == 4);
     const char* names[] = {"gaussian", "laplace", "student_t4", "gaussian_outliers"};
-    // Expected variance: 1, 1 (b = 1/√2), ν/(ν−2) = 2; excess kurtosis 0, 3, (∞ for ν = 4: just large).
+    // Expected variance: 1, 1 (b = 1/√2), ν/(ν−2) = 2; excess kurtosis 0, 3, (∞ for ν = 4: just
+    // large).
     const double var[] = {1.0, 1.0, 2.0};
     for (std::size_t k = 0; k < 4; ++k) {
         CAPTURE(names[k]);
@@ -375,8 +444,13 @@ TEST_CASE("built-in datasets: names, shapes, moments, and exactly 0.1 % outliers
         CHECK(d[k].shape == lowbit::shape2d{1024, 1024});
         REQUIRE(d[k].values.size() == (1u << 20));
         double s = 0, s2 = 0, s4 = 0;
-        for (float v : d[k].values) { s += v; s2 += double(v) * v; s4 += double(v) * v * v * v; }
-        const double n = double(d[k].values.size()), m = s / n, v2 = s2 / n - m * m, kurt = s4 / n / (v2 * v2) - 3.0;
+        for (float v : d[k].values) {
+            s += v;
+            s2 += double(v) * v;
+            s4 += double(v) * v * v * v;
+        }
+        const double n = double(d[k].values.size()), m = s / n, v2 = s2 / n - m * m,
+                     kurt = s4 / n / (v2 * v2) - 3.0;
         CHECK(std::fabs(m) < 0.01);
         if (k < 3) CHECK(v2 == doctest::Approx(var[k]).epsilon(0.03));
         if (k == 0) CHECK(std::fabs(kurt) < 0.05);

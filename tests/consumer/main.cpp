@@ -12,8 +12,10 @@ int main() {
     const float err = (back - w).cwiseAbs().maxCoeff();
     auto s = lowbit::find_scheme("int4_g32").make();
     lowbit::eigen::quantize(*s, w);
-    std::printf("lowbit %d.%d.%d consumer: %zu schemes, int8 per-column max error %g, int4_g32 %.2f bits/value\n",
-                LOWBIT_VERSION_MAJOR, LOWBIT_VERSION_MINOR, LOWBIT_VERSION_PATCH, lowbit::all_schemes().size(), err,
-                s->bits_per_value());
+    std::printf(
+        "lowbit %d.%d.%d consumer: %zu schemes, int8 per-column max error %g, int4_g32 %.2f "
+        "bits/value\n",
+        LOWBIT_VERSION_MAJOR, LOWBIT_VERSION_MINOR, LOWBIT_VERSION_PATCH,
+        lowbit::all_schemes().size(), err, s->bits_per_value());
     return err <= 1.0f / 127.0f ? 0 : 1;
 }

@@ -1,4 +1,5 @@
-// Host-compiled half of the BBQ / QuEST CUDA tests: the CPU scalar reference behind bbq_cpu_reference.hpp.
+// Host-compiled half of the BBQ / QuEST CUDA tests: the CPU scalar reference behind
+// bbq_cpu_reference.hpp.
 #include "bbq_cpu_reference.hpp"
 
 #include "lowbit/quantizers/bbq.hpp"
@@ -9,7 +10,9 @@ namespace {
 lowbit::bbq_options cpu_options(const bbq_ref_options& o) {
     lowbit::bbq_options c;
     c.hadamard = o.hadamard;
-    c.sigma_from = o.sigma_from == 0 ? lowbit::sigma_source::per_tensor : o.sigma_from == 1 ? lowbit::sigma_source::per_row : lowbit::sigma_source::given;
+    c.sigma_from = o.sigma_from == 0 ? lowbit::sigma_source::per_tensor
+        : o.sigma_from == 1          ? lowbit::sigma_source::per_row
+                                     : lowbit::sigma_source::given;
     c.sigma = o.sigma;
     c.gamma = o.gamma;
     c.zero = o.zero;
@@ -22,14 +25,16 @@ lowbit::bbq_options cpu_options(const bbq_ref_options& o) {
 }  // namespace
 
 template <int Bits, bool Quest, lowbit::bbq_codes Codes>
-bbq_ref_tensor cpu_bbq_quantize(const bbq_ref_options& o, std::span<const float> x, lowbit::shape2d shape) {
+bbq_ref_tensor cpu_bbq_quantize(const bbq_ref_options& o, std::span<const float> x,
+                                lowbit::shape2d shape) {
     const lowbit::rotated_quantizer<Bits, Quest, Codes> q(cpu_options(o));
     const auto t = q.quantize(x, shape, lowbit::backend::scalar);
     return {t.packed, t.sigmas, t.scales};
 }
 
 template <int Bits, bool Quest, lowbit::bbq_codes Codes>
-std::vector<float> cpu_bbq_dequantize(const bbq_ref_options& o, lowbit::shape2d shape, const bbq_ref_tensor& t) {
+std::vector<float> cpu_bbq_dequantize(const bbq_ref_options& o, lowbit::shape2d shape,
+                                      const bbq_ref_tensor& t) {
     using Q = lowbit::rotated_quantizer<Bits, Quest, Codes>;
     const Q q(cpu_options(o));
     typename Q::tensor_type ct;
@@ -47,9 +52,11 @@ std::vector<float> cpu_bbq_dequantize(const bbq_ref_options& o, lowbit::shape2d 
     return y;
 }
 
-#define LOWBIT_BBQ_REF(B, Q, C)                                                                                                     \
-    template bbq_ref_tensor cpu_bbq_quantize<B, Q, C>(const bbq_ref_options&, std::span<const float>, lowbit::shape2d);           \
-    template std::vector<float> cpu_bbq_dequantize<B, Q, C>(const bbq_ref_options&, lowbit::shape2d, const bbq_ref_tensor&);
+#define LOWBIT_BBQ_REF(B, Q, C)                                                                 \
+    template bbq_ref_tensor cpu_bbq_quantize<B, Q, C>(const bbq_ref_options&,                   \
+                                                      std::span<const float>, lowbit::shape2d); \
+    template std::vector<float> cpu_bbq_dequantize<B, Q, C>(                                    \
+        const bbq_ref_options&, lowbit::shape2d, const bbq_ref_tensor&);
 LOWBIT_BBQ_REF(1, false, lowbit::bbq_codes::int_b)
 LOWBIT_BBQ_REF(2, false, lowbit::bbq_codes::int_b)
 LOWBIT_BBQ_REF(3, false, lowbit::bbq_codes::int_b)

@@ -20,7 +20,8 @@ struct bbq_ref_options {
     lowbit::bbq_zero zero = lowbit::bbq_zero::integer;
     bool to_input = true;
     lowbit::nibble_order order = lowbit::nibble_order::low_first;
-    bool saturate = false;  ///< on_non_finite: false non_finite::error (the default), true non_finite::saturate
+    bool saturate =
+        false;  ///< on_non_finite: false non_finite::error (the default), true non_finite::saturate
 };
 
 /// A BBQ / QuEST tensor's arrays.
@@ -31,10 +32,12 @@ struct bbq_ref_tensor {
 
 /// rotated_quantizer<Bits, Quest, Codes> with backend::scalar.
 template <int Bits, bool Quest, lowbit::bbq_codes Codes>
-bbq_ref_tensor cpu_bbq_quantize(const bbq_ref_options& o, std::span<const float> x, lowbit::shape2d shape);
+bbq_ref_tensor cpu_bbq_quantize(const bbq_ref_options& o, std::span<const float> x,
+                                lowbit::shape2d shape);
 
 /// Dequantizes a tensor given as arrays with the CPU scalar reference.
 template <int Bits, bool Quest, lowbit::bbq_codes Codes>
-std::vector<float> cpu_bbq_dequantize(const bbq_ref_options& o, lowbit::shape2d shape, const bbq_ref_tensor& t);
+std::vector<float> cpu_bbq_dequantize(const bbq_ref_options& o, lowbit::shape2d shape,
+                                      const bbq_ref_tensor& t);
 
 }  // namespace lowbit_cuda_test

@@ -14,10 +14,10 @@ namespace lowbit_cuda_test {
 /// A quantized codebook tensor as plain arrays (codebook_tensor's fields).
 struct codebook_ref {
     std::vector<std::uint8_t> packed;
-    std::vector<float> scales;          ///< plain scales
-    std::vector<std::int8_t> qscales;   ///< double_quant
-    std::vector<float> dq_steps;        ///< double_quant
-    float dq_mean = 0;                  ///< double_quant
+    std::vector<float> scales;         ///< plain scales
+    std::vector<std::int8_t> qscales;  ///< double_quant
+    std::vector<float> dq_steps;       ///< double_quant
+    float dq_mean = 0;                 ///< double_quant
 };
 
 /// What selects a CPU quantizer: its codebook's levels and the options.
@@ -37,8 +37,10 @@ std::vector<float> fitted_levels(std::span<const float> sample);
 
 /// codebook_quantizer<Bits>::quantize / dequantize with backend::scalar.
 template <int Bits>
-codebook_ref cpu_codebook_quantize(const codebook_setup& s, std::span<const float> x, lowbit::shape2d shape);
+codebook_ref cpu_codebook_quantize(const codebook_setup& s, std::span<const float> x,
+                                   lowbit::shape2d shape);
 template <int Bits>
-std::vector<float> cpu_codebook_dequantize(const codebook_setup& s, lowbit::shape2d shape, const codebook_ref& t);
+std::vector<float> cpu_codebook_dequantize(const codebook_setup& s, lowbit::shape2d shape,
+                                           const codebook_ref& t);
 
 }  // namespace lowbit_cuda_test

@@ -11,7 +11,8 @@ namespace lowbit_cuda_test {
 namespace {
 
 template <int K>
-using scale_of = std::conditional_t<K == 0, float, std::conditional_t<K == 1, Eigen::half, Eigen::bfloat16>>;
+using scale_of =
+    std::conditional_t<K == 0, float, std::conditional_t<K == 1, Eigen::half, Eigen::bfloat16>>;
 
 template <class T>
 std::vector<std::uint8_t> bytes_of(const std::vector<T>& v) {
@@ -40,7 +41,8 @@ ref_tensor cpu_quantize(const ref_options& o, std::span<const float> x, lowbit::
 }
 
 template <class Format, int ScaleKind>
-std::vector<float> cpu_dequantize(const ref_options& o, lowbit::shape2d shape, const ref_tensor& r) {
+std::vector<float> cpu_dequantize(const ref_options& o, lowbit::shape2d shape,
+                                  const ref_tensor& r) {
     using S = scale_of<ScaleKind>;
     const lowbit::int_quantizer<Format, S> q(cpu_options<Format>(o));
     lowbit::int_tensor<Format, S> t;
@@ -59,69 +61,157 @@ std::vector<float> cpu_dequantize(const ref_options& o, lowbit::shape2d shape, c
 using lowbit::int_format;
 using lowbit::int_range;
 using lowbit::uint_format;
-template ref_tensor cpu_quantize<int_format<2>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<2>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<3>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<3>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<4>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<4>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<5>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<5>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<6>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<6>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<7>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<7>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<8>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<8>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<1, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<1, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<2, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<2, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<3, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<3, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<4, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<4, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<5, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<5, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<6, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<6, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<7, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<7, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<8, int_range::full>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<8, int_range::full>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<1>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<1>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<2>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<2>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<3>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<3>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<4>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<4>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<5>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<5>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<6>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<6>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<7>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<7>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<8>, 0>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<8>, 0>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<4, int_range::full>, 1>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<4, int_range::full>, 1>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<3, int_range::full>, 1>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<3, int_range::full>, 1>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<2, int_range::full>, 1>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<2, int_range::full>, 1>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<8>, 1>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<8>, 1>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<4>, 1>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<4>, 1>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<4, int_range::full>, 2>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<4, int_range::full>, 2>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<int_format<8>, 2>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<int_format<8>, 2>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<4>, 2>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<4>, 2>(const ref_options&, lowbit::shape2d, const ref_tensor&);
-template ref_tensor cpu_quantize<uint_format<6>, 2>(const ref_options&, std::span<const float>, lowbit::shape2d);
-template std::vector<float> cpu_dequantize<uint_format<6>, 2>(const ref_options&, lowbit::shape2d, const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<2>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<2>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<3>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<3>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<4>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<4>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<5>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<5>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<6>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<6>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<7>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<7>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<8>, 0>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<8>, 0>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<1, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<1, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<2, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<2, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<3, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<3, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<4, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<4, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<5, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<5, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<6, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<6, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<7, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<7, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<8, int_range::full>, 0>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<8, int_range::full>, 0>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<1>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<1>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<2>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<2>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<3>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<3>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<4>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<4>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<5>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<5>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<6>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<6>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<7>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<7>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<8>, 0>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<8>, 0>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<4, int_range::full>, 1>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<4, int_range::full>, 1>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<3, int_range::full>, 1>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<3, int_range::full>, 1>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<2, int_range::full>, 1>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<2, int_range::full>, 1>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<8>, 1>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<8>, 1>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<4>, 1>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<4>, 1>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<4, int_range::full>, 2>(const ref_options&,
+                                                                    std::span<const float>,
+                                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<4, int_range::full>, 2>(const ref_options&,
+                                                                              lowbit::shape2d,
+                                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<int_format<8>, 2>(const ref_options&, std::span<const float>,
+                                                   lowbit::shape2d);
+template std::vector<float> cpu_dequantize<int_format<8>, 2>(const ref_options&, lowbit::shape2d,
+                                                             const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<4>, 2>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<4>, 2>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
+template ref_tensor cpu_quantize<uint_format<6>, 2>(const ref_options&, std::span<const float>,
+                                                    lowbit::shape2d);
+template std::vector<float> cpu_dequantize<uint_format<6>, 2>(const ref_options&, lowbit::shape2d,
+                                                              const ref_tensor&);
 
 }  // namespace lowbit_cuda_test

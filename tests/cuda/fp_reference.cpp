@@ -1,4 +1,5 @@
-// Host-compiled half of the floating-point CUDA tests: the CPU scalar reference behind fp_reference.hpp.
+// Host-compiled half of the floating-point CUDA tests: the CPU scalar reference behind
+// fp_reference.hpp.
 #include "fp_reference.hpp"
 
 #include <cstring>
@@ -12,7 +13,8 @@ namespace lowbit_cuda_test {
 namespace {
 
 template <int K>
-using scale_of = std::conditional_t<K == 0, float, std::conditional_t<K == 1, Eigen::half, Eigen::bfloat16>>;
+using scale_of =
+    std::conditional_t<K == 0, float, std::conditional_t<K == 1, Eigen::half, Eigen::bfloat16>>;
 
 template <class T>
 std::vector<std::uint8_t> bytes_of(const std::vector<T>& v) {
@@ -30,13 +32,15 @@ std::vector<T> from_bytes(const std::vector<std::uint8_t>& b) {
 }  // namespace
 
 template <class Format, int ScaleKind>
-fp_ref cpu_minifloat_quantize(lowbit::granularity g, lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape) {
+fp_ref cpu_minifloat_quantize(lowbit::granularity g, lowbit::rounding r, std::span<const float> x,
+                              lowbit::shape2d shape) {
     const lowbit::minifloat_quantizer<Format, scale_of<ScaleKind>> q({.gran = g, .round = r});
     const auto t = q.quantize(x, shape, lowbit::backend::scalar);
     return {t.packed, bytes_of(t.scales), 0.0f};
 }
 template <class Format, int ScaleKind>
-std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape2d shape, const fp_ref& r) {
+std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape2d shape,
+                                            const fp_ref& r) {
     using S = scale_of<ScaleKind>;
     const lowbit::minifloat_quantizer<Format, S> q({.gran = g});
     lowbit::minifloat_tensor<Format, S> t;
@@ -48,19 +52,21 @@ std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape
 }
 
 template <class Format, int ScaleKind>
-std::vector<std::uint8_t> cpu_minifloat_encode_with(lowbit::granularity g, lowbit::rounding r, std::span<const float> x,
-                                                    lowbit::shape2d shape, const std::vector<std::uint8_t>& scales) {
+std::vector<std::uint8_t> cpu_minifloat_encode_with(lowbit::granularity g, lowbit::rounding r,
+                                                    std::span<const float> x, lowbit::shape2d shape,
+                                                    const std::vector<std::uint8_t>& scales) {
     using S = scale_of<ScaleKind>;
     const lowbit::minifloat_quantizer<Format, S> q({.gran = g, .round = r});
     lowbit::minifloat_tensor<Format, S> t;
-    q.prepare(x, shape, t);             // sizes the arrays (and computes absmax scales, replaced next)
-    t.scales = from_bytes<S>(scales);   // the given scales
+    q.prepare(x, shape, t);  // sizes the arrays (and computes absmax scales, replaced next)
+    t.scales = from_bytes<S>(scales);  // the given scales
     q.encode(x, t, 0, x.size(), lowbit::backend::scalar);
     return t.packed;
 }
 
 template <class Elem>
-fp_ref cpu_mx_quantize(lowbit::mx_scale_rounding rule, lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape) {
+fp_ref cpu_mx_quantize(lowbit::mx_scale_rounding rule, lowbit::rounding r, std::span<const float> x,
+                       lowbit::shape2d shape) {
     const lowbit::mx_quantizer<Elem, 32> q({.scale_rounding = rule, .round = r});
     const auto t = q.quantize(x, shape, lowbit::backend::scalar);
     return {t.packed, t.scales, 0.0f};
@@ -80,11 +86,12 @@ fp_ref cpu_nvfp4_quantize(lowbit::rounding r, std::span<const float> x, lowbit::
     const auto t = q.quantize(x, shape, lowbit::backend::scalar);
     return {t.packed, t.scales, t.global_scale};
 }
-fp_ref cpu_nvfp4_encode_with(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape, float global) {
+fp_ref cpu_nvfp4_encode_with(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape,
+                             float global) {
     const lowbit::nvfp4_quantizer q({.round = r});
     lowbit::nvfp4_tensor t;
     q.prepare(x, shape, t);
-    t.global_scale = global;            // the given tensor scale
+    t.global_scale = global;  // the given tensor scale
     q.encode(x, t, 0, x.size(), lowbit::backend::scalar);
     return {t.packed, t.scales, t.global_scale};
 }
@@ -99,7 +106,8 @@ std::vector<float> cpu_nvfp4_dequantize(lowbit::shape2d shape, const fp_ref& r) 
 }
 
 template <int B, int ScaleKind>
-fp_ref cpu_log_quantize(std::size_t group, lowbit::log_rounding r, std::span<const float> x, lowbit::shape2d shape) {
+fp_ref cpu_log_quantize(std::size_t group, lowbit::log_rounding r, std::span<const float> x,
+                        lowbit::shape2d shape) {
     const lowbit::log_quantizer<B, scale_of<ScaleKind>> q({.group = group, .round = r});
     const auto t = q.quantize(x, shape, lowbit::backend::scalar);
     return {t.packed, bytes_of(t.scales), 0.0f};
@@ -115,19 +123,24 @@ std::vector<float> cpu_log_dequantize(std::size_t group, lowbit::shape2d shape, 
     t.scales = from_bytes<S>(r.scales);
     return q.dequantize(t, lowbit::backend::scalar);
 }
-template fp_ref cpu_log_quantize<4, 1>(std::size_t, lowbit::log_rounding, std::span<const float>, lowbit::shape2d);
+template fp_ref cpu_log_quantize<4, 1>(std::size_t, lowbit::log_rounding, std::span<const float>,
+                                       lowbit::shape2d);
 template std::vector<float> cpu_log_dequantize<4, 1>(std::size_t, lowbit::shape2d, const fp_ref&);
-template fp_ref cpu_log_quantize<3, 1>(std::size_t, lowbit::log_rounding, std::span<const float>, lowbit::shape2d);
+template fp_ref cpu_log_quantize<3, 1>(std::size_t, lowbit::log_rounding, std::span<const float>,
+                                       lowbit::shape2d);
 template std::vector<float> cpu_log_dequantize<3, 1>(std::size_t, lowbit::shape2d, const fp_ref&);
-template fp_ref cpu_log_quantize<4, 0>(std::size_t, lowbit::log_rounding, std::span<const float>, lowbit::shape2d);
+template fp_ref cpu_log_quantize<4, 0>(std::size_t, lowbit::log_rounding, std::span<const float>,
+                                       lowbit::shape2d);
 template std::vector<float> cpu_log_dequantize<4, 0>(std::size_t, lowbit::shape2d, const fp_ref&);
 
-#define LOWBIT_MF(F, K)                                                                                                  \
-    template fp_ref cpu_minifloat_quantize<lowbit::F, K>(lowbit::granularity, lowbit::rounding, std::span<const float>, \
-                                                         lowbit::shape2d);                                              \
-    template std::vector<float> cpu_minifloat_dequantize<lowbit::F, K>(lowbit::granularity, lowbit::shape2d, const fp_ref&); \
-    template std::vector<std::uint8_t> cpu_minifloat_encode_with<lowbit::F, K>(                                       \
-        lowbit::granularity, lowbit::rounding, std::span<const float>, lowbit::shape2d, const std::vector<std::uint8_t>&);
+#define LOWBIT_MF(F, K)                                                                            \
+    template fp_ref cpu_minifloat_quantize<lowbit::F, K>(lowbit::granularity, lowbit::rounding,    \
+                                                         std::span<const float>, lowbit::shape2d); \
+    template std::vector<float> cpu_minifloat_dequantize<lowbit::F, K>(                            \
+        lowbit::granularity, lowbit::shape2d, const fp_ref&);                                      \
+    template std::vector<std::uint8_t> cpu_minifloat_encode_with<lowbit::F, K>(                    \
+        lowbit::granularity, lowbit::rounding, std::span<const float>, lowbit::shape2d,            \
+        const std::vector<std::uint8_t>&);
 LOWBIT_MF(e4m3fn, 0)
 LOWBIT_MF(e4m3fn, 1)
 LOWBIT_MF(e4m3fn, 2)
@@ -140,9 +153,9 @@ LOWBIT_MF(e2m1, 0)
 LOWBIT_MF(e2m1, 2)
 #undef LOWBIT_MF
 
-#define LOWBIT_MX(E)                                                                                                       \
-    template fp_ref cpu_mx_quantize<lowbit::E>(lowbit::mx_scale_rounding, lowbit::rounding, std::span<const float>,       \
-                                               lowbit::shape2d);                                                          \
+#define LOWBIT_MX(E)                                                                        \
+    template fp_ref cpu_mx_quantize<lowbit::E>(lowbit::mx_scale_rounding, lowbit::rounding, \
+                                               std::span<const float>, lowbit::shape2d);    \
     template std::vector<float> cpu_mx_dequantize<lowbit::E>(lowbit::shape2d, const fp_ref&);
 LOWBIT_MX(e4m3fn)
 LOWBIT_MX(e5m2)

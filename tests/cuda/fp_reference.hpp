@@ -21,21 +21,26 @@ struct fp_ref {
     float global = 0;
 };
 
-/// minifloat_quantizer<Format, S> with S = float (ScaleKind 0), Eigen::half (1), Eigen::bfloat16 (2).
+/// minifloat_quantizer<Format, S> with S = float (ScaleKind 0), Eigen::half (1), Eigen::bfloat16
+/// (2).
 template <class Format, int ScaleKind>
-fp_ref cpu_minifloat_quantize(lowbit::granularity g, lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape);
+fp_ref cpu_minifloat_quantize(lowbit::granularity g, lowbit::rounding r, std::span<const float> x,
+                              lowbit::shape2d shape);
 template <class Format, int ScaleKind>
-std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape2d shape, const fp_ref& t);
+std::vector<float> cpu_minifloat_dequantize(lowbit::granularity g, lowbit::shape2d shape,
+                                            const fp_ref& t);
 
 /// minifloat_quantizer<Format, S>::encode with the given scales (bytes of S, one per slot): the
 /// reference for cuda::minifloat_quantizer::quantize_with_scales. Returns the packed codes.
 template <class Format, int ScaleKind>
-std::vector<std::uint8_t> cpu_minifloat_encode_with(lowbit::granularity g, lowbit::rounding r, std::span<const float> x,
-                                                    lowbit::shape2d shape, const std::vector<std::uint8_t>& scales);
+std::vector<std::uint8_t> cpu_minifloat_encode_with(lowbit::granularity g, lowbit::rounding r,
+                                                    std::span<const float> x, lowbit::shape2d shape,
+                                                    const std::vector<std::uint8_t>& scales);
 
 /// mx_quantizer<Elem, 32>.
 template <class Elem>
-fp_ref cpu_mx_quantize(lowbit::mx_scale_rounding rule, lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape);
+fp_ref cpu_mx_quantize(lowbit::mx_scale_rounding rule, lowbit::rounding r, std::span<const float> x,
+                       lowbit::shape2d shape);
 template <class Elem>
 std::vector<float> cpu_mx_dequantize(lowbit::shape2d shape, const fp_ref& t);
 
@@ -43,11 +48,13 @@ std::vector<float> cpu_mx_dequantize(lowbit::shape2d shape, const fp_ref& t);
 fp_ref cpu_nvfp4_quantize(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape);
 std::vector<float> cpu_nvfp4_dequantize(lowbit::shape2d shape, const fp_ref& t);
 /// nvfp4_quantizer::encode with the given tensor scale (reference for quantize_with_global_scale).
-fp_ref cpu_nvfp4_encode_with(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape, float global);
+fp_ref cpu_nvfp4_encode_with(lowbit::rounding r, std::span<const float> x, lowbit::shape2d shape,
+                             float global);
 
 /// log_quantizer<B, S> (S as for minifloat).
 template <int B, int ScaleKind>
-fp_ref cpu_log_quantize(std::size_t group, lowbit::log_rounding r, std::span<const float> x, lowbit::shape2d shape);
+fp_ref cpu_log_quantize(std::size_t group, lowbit::log_rounding r, std::span<const float> x,
+                        lowbit::shape2d shape);
 template <int B, int ScaleKind>
 std::vector<float> cpu_log_dequantize(std::size_t group, lowbit::shape2d shape, const fp_ref& t);
 

@@ -41,16 +41,22 @@ namespace lc = lowbit::cuda;
 bool quick = false;
 constexpr std::size_t big = (1u << 20) + 3;
 
-/// lowbit_test::adversarial plus whole Hadamard blocks of +0/−0, NaN, ±Inf and subnormals, and huge values.
+/// lowbit_test::adversarial plus whole Hadamard blocks of +0/−0, NaN, ±Inf and subnormals, and huge
+/// values.
 std::vector<float> adversarial_blocks(std::size_t n, std::uint32_t seed) {
     auto v = lowbit_test::adversarial(n, seed, 0.25f);
-    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-    auto fill = [&](std::size_t a, std::size_t b, auto f) { for (std::size_t i = a; i < b && i < n; ++i) f(i); };
+    const float inf = std::numeric_limits<float>::infinity(),
+                nan = std::numeric_limits<float>::quiet_NaN();
+    auto fill = [&](std::size_t a, std::size_t b, auto f) {
+        for (std::size_t i = a; i < b && i < n; ++i) f(i);
+    };
     fill(128, 256, [&](std::size_t i) { v[i] = i == 128 ? -0.0f : 0.0f; });
-    fill(256, 384, [&](std::size_t i) { v[i] = i == 300 ? nan : v[i]; });        // one NaN spreads through its block
+    fill(256, 384, [&](std::size_t i) {
+        v[i] = i == 300 ? nan : v[i];
+    });  // one NaN spreads through its block
     fill(384, 512, [&](std::size_t i) { v[i] = i == 400 ? inf : i == 401 ? -inf : v[i]; });
-    fill(512, 640, [&](std::size_t i) { v[i] = i % 3 ? 1e-45f : -0.0f; });       // subnormals only
-    fill(640, 768, [&](std::size_t i) { v[i] = i % 2 ? 3e38f : -3e38f; });      // overflowing sums
+    fill(512, 640, [&](std::size_t i) { v[i] = i % 3 ? 1e-45f : -0.0f; });  // subnormals only
+    fill(640, 768, [&](std::size_t i) { v[i] = i % 2 ? 3e38f : -3e38f; });  // overflowing sums
     if (n > 8192) fill(4096, 8192, [&](std::size_t i) { v[i] = 0.0f; });
     return v;
 }
@@ -61,8 +67,10 @@ std::vector<float> adversarial_blocks(std::size_t n, std::uint32_t seed) {
 std::vector<float> adversarial_finite(std::size_t n, std::uint32_t seed) {
     auto v = adversarial_blocks(n, seed);
     for (auto& x : v) {
-        if (std::isnan(x)) x = 0.5f;
-        else if (!(std::fabs(x) < 0x1p100f)) x = std::copysign(1e28f, x);
+        if (std::isnan(x))
+            x = 0.5f;
+        else if (!(std::fabs(x) < 0x1p100f))
+            x = std::copysign(1e28f, x);
     }
     return v;
 }
@@ -70,10 +78,12 @@ std::vector<float> adversarial_finite(std::size_t n, std::uint32_t seed) {
 struct variant {
     std::string name;
     bbq_ref_options o;
-    unsigned max_blocks = 0;  // GPU grid cap (exercises the grid-stride loops of the σ and lane-pair kernels)
-    bool unaligned = false;   // input at an odd element offset: the fallback kernels' paths
-    bool fold = true;         // GPU option: σ given folds the thresholds (false: the multiplying kernel)
-    bool small = false;       // shapes up to 33 x 256 only (every kernel's tiles and tails, at less CPU time)
+    unsigned max_blocks =
+        0;  // GPU grid cap (exercises the grid-stride loops of the σ and lane-pair kernels)
+    bool unaligned = false;  // input at an odd element offset: the fallback kernels' paths
+    bool fold = true;  // GPU option: σ given folds the thresholds (false: the multiplying kernel)
+    bool small =
+        false;  // shapes up to 33 x 256 only (every kernel's tiles and tails, at less CPU time)
 };
 
 const char* path_name(lc::bbq_encode_path p) {
@@ -90,8 +100,10 @@ const char* path_name(lc::bbq_encode_path p) {
 template <int Bits, bool Quest>
 bool fold_expected(const bbq_ref_options& o, bool fold) {
     if (o.sigma_from != 2 || !fold || Bits > 5) return false;
-    const double s = Quest ? double(float(lowbit::quest_format<Bits>::step() * double(o.sigma))) : double(o.sigma);
-    const float top = std::numeric_limits<float>::max() / float(1 << (Bits - 1));  // the decode step's cap
+    const double s = Quest ? double(float(lowbit::quest_format<Bits>::step() * double(o.sigma)))
+                           : double(o.sigma);
+    const float top =
+        std::numeric_limits<float>::max() / float(1 << (Bits - 1));  // the decode step's cap
     const float inv = float(1.0 / double(Quest ? std::min(float(s), top) : float(s)));
     return std::isfinite(inv) && inv > 0.0f;
 }
@@ -100,10 +112,12 @@ bool fold_expected(const bbq_ref_options& o, bool fold) {
 /// an aligned input and at most 5 bits (folded with σ given), 16 lanes per block for the other
 /// H = 128 cases, one thread per block otherwise.
 template <int Bits, bool Quest>
-lc::bbq_encode_path encode_expected(const bbq_ref_options& o, shape2d shape, bool unaligned, bool fold) {
+lc::bbq_encode_path encode_expected(const bbq_ref_options& o, shape2d shape, bool unaligned,
+                                    bool fold) {
     if (o.hadamard != 128 || shape.cols % 128 != 0) return lc::bbq_encode_path::per_block;
     if (unaligned || Bits > 5) return lc::bbq_encode_path::lanes16;
-    return fold_expected<Bits, Quest>(o, fold) ? lc::bbq_encode_path::pairs_folded : lc::bbq_encode_path::pairs;
+    return fold_expected<Bits, Quest>(o, fold) ? lc::bbq_encode_path::pairs_folded
+                                               : lc::bbq_encode_path::pairs;
 }
 
 template <class T>
@@ -118,7 +132,9 @@ lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks, bool 
     g.max_blocks = max_blocks;
     g.fold = fold;
     g.hadamard = o.hadamard;
-    g.sigma_from = o.sigma_from == 0 ? lc::bbq_sigma::per_tensor : o.sigma_from == 1 ? lc::bbq_sigma::per_row : lc::bbq_sigma::given;
+    g.sigma_from = o.sigma_from == 0 ? lc::bbq_sigma::per_tensor
+        : o.sigma_from == 1          ? lc::bbq_sigma::per_row
+                                     : lc::bbq_sigma::given;
     g.sigma = o.sigma;
     g.gamma = o.gamma;
     g.zero = o.zero;
@@ -129,8 +145,8 @@ lc::bbq_options gpu_options(const bbq_ref_options& o, unsigned max_blocks, bool 
 }
 
 template <int Bits, bool Quest, bbq_codes Codes, class In>
-void run_case(const std::string& label, const bbq_ref_options& o, const std::vector<float>& x32, shape2d shape, unsigned max_blocks = 0,
-              bool unaligned = false, bool fold = true) {
+void run_case(const std::string& label, const bbq_ref_options& o, const std::vector<float>& x32,
+              shape2d shape, unsigned max_blocks = 0, bool unaligned = false, bool fold = true) {
     using Q = lc::rotated_quantizer<Bits, Quest, Codes>;
     constexpr int cb = Q::code_bits;
     ++counts().cases;
@@ -146,9 +162,7 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
     try {
         ref = cpu_bbq_quantize<Bits, Quest, Codes>(o, xc, shape);
         yref = cpu_bbq_dequantize<Bits, Quest, Codes>(o, shape, ref);
-    } catch (const lowbit::error& e) {
-        cpu_err = e.what();
-    }
+    } catch (const lowbit::error& e) { cpu_err = e.what(); }
     constexpr std::size_t none = std::size_t(-1);
     std::size_t first_bad = none, first_guard = none, huge_slot = none;
     for (std::size_t i = 0; i < xc.size(); ++i) {
@@ -161,7 +175,9 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
             if (std::fabs(ref.scales[s]) * float(1 << (Bits - 1)) >= 0x1p100f) huge_slot = s;
     std::string want_arg, want_text;  // empty: the GPU must accept and equal the CPU
     if (!cpu_err.empty()) {
-        expect(!o.saturate && first_bad != none, label + ": the CPU throws only for a non-finite input under non_finite::error: " + cpu_err);
+        expect(!o.saturate && first_bad != none,
+               label + ": the CPU throws only for a non-finite input under non_finite::error: " +
+                   cpu_err);
         want_arg = "x";
         want_text = cpu_err;  // the very same message
     } else if (first_bad != none) {
@@ -184,17 +200,23 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
     Q q(gpu_options(o, max_blocks, fold));
     lc::device_bbq_tensor t;
     const std::size_t n = shape.size(), pbytes = lowbit::packed_size(n, cb);
-    const std::string what = label + " " + type_name<In>() + " " + std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
+    const std::string what = label + " " + type_name<In>() + " " + std::to_string(shape.rows) +
+        "x" + std::to_string(shape.cols);
     // The kernels this case must take, asserted before the bits are compared.
     t.packed.reserve(pbytes);
     const std::string scheme = std::string(Quest ? "quest" : "bbq") + std::to_string(Bits);
-    const auto path = q.encode_path(xdev, shape, t.packed.data()), want = encode_expected<Bits, Quest>(o, shape, unaligned, fold);
-    expect(path == want, what + ": encode path " + path_name(path) + ", expected " + path_name(want));
-    expect(q.folded() == fold_expected<Bits, Quest>(o, fold), what + ": folded() " + (q.folded() ? "true" : "false"));
+    const auto path = q.encode_path(xdev, shape, t.packed.data()),
+               want = encode_expected<Bits, Quest>(o, shape, unaligned, fold);
+    expect(path == want,
+           what + ": encode path " + path_name(path) + ", expected " + path_name(want));
+    expect(q.folded() == fold_expected<Bits, Quest>(o, fold),
+           what + ": folded() " + (q.folded() ? "true" : "false"));
     note_path(scheme + " encode " + path_name(path));
     const bool transform = o.to_input && o.hadamard != 0;
     const bool lanes = shape.cols % 128 == 0 && (o.hadamard == 128 || !transform);
-    expect(q.decode_path(shape) == (lanes ? lc::bbq_decode_path::lanes16 : lc::bbq_decode_path::per_block), what + ": decode path");
+    expect(q.decode_path(shape) ==
+               (lanes ? lc::bbq_decode_path::lanes16 : lc::bbq_decode_path::per_block),
+           what + ": decode path");
     note_path(scheme + (lanes ? " decode lanes16" : " decode per_block"));
     if (!want_arg.empty()) {  // the GPU refuses this input: the error, its argument and message
         ++counts().rejected;
@@ -203,8 +225,10 @@ void run_case(const std::string& label, const bbq_ref_options& o, const std::vec
             q.quantize(xdev, shape, t);
             expect(false, what + ": no exception (expected " + want_arg + ")");
         } catch (const lowbit::error& e) {
-            expect(e.argument() == want_arg, what + ": error argument " + e.argument() + ", expected " + want_arg);
-            expect(std::string(e.what()).find(want_text) != std::string::npos, what + ": message " + e.what() + " lacks " + want_text);
+            expect(e.argument() == want_arg,
+                   what + ": error argument " + e.argument() + ", expected " + want_arg);
+            expect(std::string(e.what()).find(want_text) != std::string::npos,
+                   what + ": message " + e.what() + " lacks " + want_text);
         }
         lowbit::cuda::check(cudaDeviceSynchronize(), "quantize (rejected)");
         return;
@@ -250,52 +274,142 @@ void run_scheme(const std::string& name, bbq_zero zero) {
     bbq_ref_options base;
     base.zero = zero;
     vs.push_back({"per-tensor", base});
-    { auto o = base; o.sigma_from = 1; vs.push_back({"per-row", o}); }
-    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma", o}); }
-    if (!Quest) { auto o = base; o.sigma_from = 2; o.sigma = 1.7f; o.gamma = 1.3f; vs.push_back({"given-sigma-gamma", o}); }
-    { auto o = base; o.hadamard = 64; vs.push_back({"H64", o}); }
-    { auto o = base; o.hadamard = 0; o.sigma_from = 1; vs.push_back({"H0-per-row", o}); }
-    { auto o = base; o.to_input = false; vs.push_back({"no-inverse", o}); }
-    if (cb == 4) { auto o = base; o.order = nibble_order::high_first; vs.push_back({"high-first", o}); }
+    {
+        auto o = base;
+        o.sigma_from = 1;
+        vs.push_back({"per-row", o});
+    }
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 0.8f;
+        vs.push_back({"given-sigma", o});
+    }
+    if (!Quest) {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 1.7f;
+        o.gamma = 1.3f;
+        vs.push_back({"given-sigma-gamma", o});
+    }
+    {
+        auto o = base;
+        o.hadamard = 64;
+        vs.push_back({"H64", o});
+    }
+    {
+        auto o = base;
+        o.hadamard = 0;
+        o.sigma_from = 1;
+        vs.push_back({"H0-per-row", o});
+    }
+    {
+        auto o = base;
+        o.to_input = false;
+        vs.push_back({"no-inverse", o});
+    }
+    if (cb == 4) {
+        auto o = base;
+        o.order = nibble_order::high_first;
+        vs.push_back({"high-first", o});
+    }
     if (!Quest && Codes != bbq_codes::e2m1) {
         auto o = base;
         o.zero = zero == bbq_zero::integer ? bbq_zero::half : bbq_zero::integer;
         vs.push_back({"other-zero", o});
     }
     vs.push_back({"grid-3", base, 3});
-    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-grid-3", o, 3}); }
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 0.8f;
+        vs.push_back({"given-sigma-grid-3", o, 3});
+    }
     // σ given without the fold (the multiplying lane-pair kernel on the same inputs), and a σ whose
     // inverse overflows (no fold possible: every v is 0 or NaN).
-    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-unfolded", o, 0, false, false, true}); }
-    { auto o = base; o.sigma_from = 2; o.sigma = 1e-40f; vs.push_back({"given-sigma-subnormal", o, 0, false, true, true}); }
-    { auto o = base; o.sigma_from = 2; o.sigma = 0.8f; vs.push_back({"given-sigma-unaligned", o, 0, true, true, true}); }
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 0.8f;
+        vs.push_back({"given-sigma-unfolded", o, 0, false, false, true});
+    }
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 1e-40f;
+        vs.push_back({"given-sigma-subnormal", o, 0, false, true, true});
+    }
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 0.8f;
+        vs.push_back({"given-sigma-unaligned", o, 0, true, true, true});
+    }
     vs.push_back({"unaligned", base, 0, true});
     // non_finite::saturate: the GPU equals the CPU on finite inputs and refuses non-finite ones.
-    { auto o = base; o.saturate = true; vs.push_back({"saturate", o, 0, false, true, true}); }
+    {
+        auto o = base;
+        o.saturate = true;
+        vs.push_back({"saturate", o, 0, false, true, true});
+    }
     // Decode steps capped at FLT_MAX / 2^(B-1) (σ given near FLT_MAX), without the inverse
     // transform (whose guarded form the GPU refuses) and with H = 0: compared bit for bit.
-    { auto o = base; o.sigma_from = 2; o.sigma = 3e38f; o.to_input = false; vs.push_back({"capped-scale", o, 0, false, false, true}); }
-    { auto o = base; o.sigma_from = 2; o.sigma = 3e38f; o.hadamard = 0; vs.push_back({"capped-scale-H0", o, 0, false, false, true}); }
-    const shape2d shapes[] = {{1, 1}, {1, 31}, {1, 4097}, {3, 64}, {5, 172}, {7, 96}, {64, 128}, {33, 256}, {1024, 1024}, {1, big}, {(1u << 12) + 1, 256}};
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 3e38f;
+        o.to_input = false;
+        vs.push_back({"capped-scale", o, 0, false, false, true});
+    }
+    {
+        auto o = base;
+        o.sigma_from = 2;
+        o.sigma = 3e38f;
+        o.hadamard = 0;
+        vs.push_back({"capped-scale-H0", o, 0, false, false, true});
+    }
+    const shape2d shapes[] = {{1, 1},
+                              {1, 31},
+                              {1, 4097},
+                              {3, 64},
+                              {5, 172},
+                              {7, 96},
+                              {64, 128},
+                              {33, 256},
+                              {1024, 1024},
+                              {1, big},
+                              {(1u << 12) + 1, 256}};
     for (const auto& v : vs)
         for (const auto& s : shapes) {
             if (quick && s.size() > (1u << 20)) continue;
             const bool large = s.size() >= (1u << 20);
-            // Large shapes: only the default options and per row (the rest are covered at the small sizes).
-            if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma" && v.name != "grid-3") continue;
+            // Large shapes: only the default options and per row (the rest are covered at the small
+            // sizes).
+            if (large && v.name != "per-tensor" && v.name != "per-row" && v.name != "given-sigma" &&
+                v.name != "grid-3")
+                continue;
             if (v.small && s.size() > 65536) continue;
-            const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f), ad = adversarial_blocks(s.size(), 11),
+            const std::vector<float> ga = lowbit_test::gaussian(s.size(), 7, 1.5f),
+                                     ad = adversarial_blocks(s.size(), 11),
                                      af = adversarial_finite(s.size(), 13);
             if (!quick) {
-                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned, v.fold);
-                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o, ga, s, v.max_blocks, v.unaligned, v.fold);
+                run_case<Bits, Quest, Codes, float>(name + " " + v.name + " gaussian", v.o, ga, s,
+                                                    v.max_blocks, v.unaligned, v.fold);
+                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " gaussian", v.o,
+                                                            ga, s, v.max_blocks, v.unaligned,
+                                                            v.fold);
             }
-            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned, v.fold);
-            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial-finite", v.o, af, s, v.max_blocks, v.unaligned, v.fold);
+            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial", v.o, ad, s,
+                                                v.max_blocks, v.unaligned, v.fold);
+            run_case<Bits, Quest, Codes, float>(name + " " + v.name + " adversarial-finite", v.o,
+                                                af, s, v.max_blocks, v.unaligned, v.fold);
             if (!large)
-                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial", v.o, ad, s, v.max_blocks, v.unaligned, v.fold);
+                run_case<Bits, Quest, Codes, __nv_bfloat16>(name + " " + v.name + " adversarial",
+                                                            v.o, ad, s, v.max_blocks, v.unaligned,
+                                                            v.fold);
         }
-    std::printf("%s: done (%zu cases, %zu failed checks so far)\n", name.c_str(), counts().cases, counts().failed);
+    std::printf("%s: done (%zu cases, %zu failed checks so far)\n", name.c_str(), counts().cases,
+                counts().failed);
     std::fflush(stdout);
 }
 
@@ -305,40 +419,64 @@ void throws(F&& f, const std::string& arg, const std::string& what) {
         f();
         expect(false, what + ": no exception");
     } catch (const lowbit::error& e) {
-        expect(std::string(e.what()).find(arg) != std::string::npos, what + ": message names " + arg + ": " + e.what());
+        expect(std::string(e.what()).find(arg) != std::string::npos,
+               what + ": message names " + arg + ": " + e.what());
     }
 }
 
 void run_errors() {
     throws([] { lc::bbq_quantizer<4> q({.hadamard = 256}); }, "options.hadamard", "H above 128");
-    throws([] { lc::bbq_quantizer<4> q({.hadamard = 96}); }, "options.hadamard", "H not a power of two");
-    throws([] { lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::given}); }, "options.sigma", "given sigma of 0");
+    throws([] { lc::bbq_quantizer<4> q({.hadamard = 96}); }, "options.hadamard",
+           "H not a power of two");
+    throws([] { lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::given}); }, "options.sigma",
+           "given sigma of 0");
     throws([] { lc::bbq_quantizer<4> q({.gamma = -1.0f}); }, "options.gamma", "negative gamma");
-    throws([] { lc::bbq_quantizer<3> q({.order = nibble_order::high_first}); }, "options.order", "high_first on 3-bit codes");
-    throws([] { lc::bbq_quantizer<3, bbq_codes::e2m1> q({.zero = bbq_zero::half}); }, "options.zero", "E2M1 with z = -1/2 at 3 bits");
-    throws([] { lc::bbq_quantizer<4> q; lc::device_bbq_tensor t; q.quantize(static_cast<const float*>(nullptr), {1, 64}, t); }, "x", "null input");
-    throws([] {
-        lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::per_row});
-        lc::device_buffer<std::uint8_t> p(32);
-        lc::device_buffer<float> s(1), y(64);
-        q.dequantize(lc::bbq_tensor_view{{1, 64}, p.data(), s.data(), s.data(), 2}, y.data());
-    }, "t.slots", "slot count of other options");
-    // A decode step that reaches 2^100 under the inverse transform: refused when built (σ or γ given).
-    throws([] { lc::quest_quantizer<4> q({.sigma_from = lc::bbq_sigma::given, .sigma = 3e38f}); }, "options.sigma", "huge given sigma, to_input");
-    throws([] { lc::bbq_quantizer<4> q({.gamma = 1e31f}); }, "options.gamma", "huge gamma, to_input");
-    { lc::bbq_quantizer<4> q({.gamma = 1e31f, .to_input = false}); expect(true, "huge gamma without the inverse transform is accepted"); }
+    throws([] { lc::bbq_quantizer<3> q({.order = nibble_order::high_first}); }, "options.order",
+           "high_first on 3-bit codes");
+    throws([] { lc::bbq_quantizer<3, bbq_codes::e2m1> q({.zero = bbq_zero::half}); },
+           "options.zero", "E2M1 with z = -1/2 at 3 bits");
+    throws(
+        [] {
+            lc::bbq_quantizer<4> q;
+            lc::device_bbq_tensor t;
+            q.quantize(static_cast<const float*>(nullptr), {1, 64}, t);
+        },
+        "x", "null input");
+    throws(
+        [] {
+            lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::per_row});
+            lc::device_buffer<std::uint8_t> p(32);
+            lc::device_buffer<float> s(1), y(64);
+            q.dequantize(lc::bbq_tensor_view{{1, 64}, p.data(), s.data(), s.data(), 2}, y.data());
+        },
+        "t.slots", "slot count of other options");
+    // A decode step that reaches 2^100 under the inverse transform: refused when built (σ or γ
+    // given).
+    throws([] { lc::quest_quantizer<4> q({.sigma_from = lc::bbq_sigma::given, .sigma = 3e38f}); },
+           "options.sigma", "huge given sigma, to_input");
+    throws([] { lc::bbq_quantizer<4> q({.gamma = 1e31f}); }, "options.gamma",
+           "huge gamma, to_input");
+    {
+        lc::bbq_quantizer<4> q({.gamma = 1e31f, .to_input = false});
+        expect(true, "huge gamma without the inverse transform is accepted");
+    }
     // An empty tensor has no σ slot (the CPU's detail::sigma_slots), per row included.
     for (const shape2d s : {shape2d{0, 64}, shape2d{1u << 27, 0}}) {
         lc::bbq_quantizer<4> q({.sigma_from = lc::bbq_sigma::per_row});
         lc::device_bbq_tensor t;
         q.quantize(static_cast<const float*>(nullptr), s, t);
-        expect(t.slots == 0, "empty tensor " + std::to_string(s.rows) + "x" + std::to_string(s.cols) + ": no sigma slot");
+        expect(t.slots == 0,
+               "empty tensor " + std::to_string(s.rows) + "x" + std::to_string(s.cols) +
+                   ": no sigma slot");
     }
-    throws([] {
-        lc::bbq_quantizer<4> q;
-        lc::device_bbq_tensor t;
-        q.quantize(static_cast<const float*>(nullptr), {std::size_t(1) << 40, std::size_t(1) << 40}, t);
-    }, "shape", "rows * cols overflowing size_t");
+    throws(
+        [] {
+            lc::bbq_quantizer<4> q;
+            lc::device_bbq_tensor t;
+            q.quantize(static_cast<const float*>(nullptr),
+                       {std::size_t(1) << 40, std::size_t(1) << 40}, t);
+        },
+        "shape", "rows * cols overflowing size_t");
 }
 
 }  // namespace
@@ -350,14 +488,19 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     cudaDeviceProp prop{};
     lowbit::cuda::check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-    std::printf("device: %s (sm_%d%d)%s\n", prop.name, prop.major, prop.minor, quick ? ", quick" : "");
+    std::printf("device: %s (sm_%d%d)%s\n", prop.name, prop.major, prop.minor,
+                quick ? ", quick" : "");
     try {
         run_errors();
         run_scheme<4, false, bbq_codes::int_b>("bbq4", bbq_zero::integer);
         if (!quick) {  // 4097 x 4096 > 2^24: σ's tree needs three levels below the top
             const shape2d s{4097, 4096};
-            run_case<4, false, bbq_codes::int_b, float>("bbq4 per-tensor (3-level tree) adversarial-finite", {}, adversarial_finite(s.size(), 5), s);
-            run_case<4, false, bbq_codes::int_b, __nv_bfloat16>("bbq4 per-tensor (3-level tree) gaussian", {}, lowbit_test::gaussian(s.size(), 3, 0.02f), s);
+            run_case<4, false, bbq_codes::int_b, float>(
+                "bbq4 per-tensor (3-level tree) adversarial-finite", {},
+                adversarial_finite(s.size(), 5), s);
+            run_case<4, false, bbq_codes::int_b, __nv_bfloat16>(
+                "bbq4 per-tensor (3-level tree) gaussian", {},
+                lowbit_test::gaussian(s.size(), 3, 0.02f), s);
         }
         run_scheme<1, false, bbq_codes::int_b>("bbq1", bbq_zero::half);
         run_scheme<2, false, bbq_codes::int_b>("bbq2", bbq_zero::half);
@@ -371,15 +514,20 @@ int main(int argc, char** argv) {
         // by option or when 1/σ overflows).
         std::vector<std::string> want;
         for (const char* sc : {"bbq1", "bbq2", "bbq3", "bbq4", "quest2", "quest3", "quest4"}) {
-            for (const char* p : {"pairs_folded", "pairs", "lanes16", "per_block"}) want.push_back(std::string(sc) + " encode " + p);
-            for (const char* p : {"lanes16", "per_block"}) want.push_back(std::string(sc) + " decode " + p);
+            for (const char* p : {"pairs_folded", "pairs", "lanes16", "per_block"})
+                want.push_back(std::string(sc) + " encode " + p);
+            for (const char* p : {"lanes16", "per_block"})
+                want.push_back(std::string(sc) + " decode " + p);
         }
         expect_paths_taken(want);
     } catch (const std::exception& e) {
         std::printf("FAIL: exception: %s\n", e.what());
         ++counts().failed;
     }
-    std::printf("test_bbq_cuda: %zu cases (%zu refused by the GPU's non-finite / guard policy, error checked), %zu checks, %zu passed, %zu failed\n",
-                counts().cases, counts().rejected, counts().checks, counts().checks - counts().failed, counts().failed);
+    std::printf(
+        "test_bbq_cuda: %zu cases (%zu refused by the GPU's non-finite / guard policy, error "
+        "checked), %zu checks, %zu passed, %zu failed\n",
+        counts().cases, counts().rejected, counts().checks, counts().checks - counts().failed,
+        counts().failed);
     return counts().failed ? 1 : 0;
 }

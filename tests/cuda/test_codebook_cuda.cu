@@ -74,8 +74,13 @@ std::vector<float> blocks(std::size_t n, std::uint32_t seed) {
             case 1: v[i] = -0.0f; break;
             case 2: v[i] = std::numeric_limits<float>::quiet_NaN(); break;
             case 3: v[i] = std::numeric_limits<float>::denorm_min() * float(i % 7); break;
-            case 4: v[i] = i % 2 ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity(); break;
-            case 5: if (i % 5 == 0) v[i] = std::numeric_limits<float>::max(); break;
+            case 4:
+                v[i] = i % 2 ? std::numeric_limits<float>::infinity()
+                             : -std::numeric_limits<float>::infinity();
+                break;
+            case 5:
+                if (i % 5 == 0) v[i] = std::numeric_limits<float>::max();
+                break;
             default: break;
         }
     }
@@ -84,14 +89,16 @@ std::vector<float> blocks(std::size_t n, std::uint32_t seed) {
 
 template <int Bits>
 std::vector<dataset> datasets(std::size_t n, const std::vector<float>& levels) {
-    std::vector<dataset> d = {{"gaussian", gaussian(n, 11 + std::uint32_t(n))}, {"adversarial", adversarial(n, 5 + std::uint32_t(n), 0.125f)}};
+    std::vector<dataset> d = {{"gaussian", gaussian(n, 11 + std::uint32_t(n))},
+                              {"adversarial", adversarial(n, 5 + std::uint32_t(n), 0.125f)}};
     d.push_back({"thresholds", on_thresholds<Bits>(n, levels)});
     if (n < big) d.push_back({"blocks", blocks(n, 3)});
     return d;
 }
 
 std::vector<shape2d> shapes() {
-    std::vector<shape2d> s = {{1, 1}, {1, 31}, {31, 1}, {1, 4097}, {17, 241}, {64, 96}, {3, 512}, {5, 128}};
+    std::vector<shape2d> s = {{1, 1},    {1, 31},  {31, 1},  {1, 4097},
+                              {17, 241}, {64, 96}, {3, 512}, {5, 128}};
     if (!quick) {
         s.push_back({1, big});
         s.push_back({1141, 919});
@@ -116,29 +123,36 @@ std::vector<T> download(const T* d, std::size_t n) {
 }
 template <class T>
 void upload_to(T* d, const std::vector<T>& h) {
-    if (!h.empty()) lc::check(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy");
+    if (!h.empty())
+        lc::check(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice),
+                  "cudaMemcpy");
 }
 
-/// Dequantizes t on the GPU into Out (poisoned twice) and compares with the CPU's floats rounded to Out.
+/// Dequantizes t on the GPU into Out (poisoned twice) and compares with the CPU's floats rounded to
+/// Out.
 template <int Bits, class Out>
-void check_dequantize(const lc::codebook_quantizer<Bits>& q, lc::codebook_tensor_view v, const std::vector<float>& want_f,
-                      const std::string& what) {
+void check_dequantize(const lc::codebook_quantizer<Bits>& q, lc::codebook_tensor_view v,
+                      const std::vector<float>& want_f, const std::string& what) {
     const std::size_t n = want_f.size();
     lc::device_buffer<Out> dy(n ? n : 1);
     std::vector<Out> want(n);
     for (std::size_t i = 0; i < n; ++i) want[i] = from_float_host<Out>(want_f[i]);
-    // The wide f32 kernel wherever no 8-element unit straddles two groups; 8-element units otherwise.
+    // The wide f32 kernel wherever no 8-element unit straddles two groups; 8-element units
+    // otherwise.
     const std::size_t G = q.opts().group_size;
     const bool wide = std::is_same_v<Out, float> && G % 8 == 0 && v.shape.cols % 8 == 0 && n > 0;
     const auto path = q.template decode_path<Out>(v.shape);
-    expect(path == (wide ? lc::codebook_decode_path::wide : lc::codebook_decode_path::units), what + ": decode path");
-    note_path(path == lc::codebook_decode_path::wide ? "codebook decode wide" : "codebook decode units");
+    expect(path == (wide ? lc::codebook_decode_path::wide : lc::codebook_decode_path::units),
+           what + ": decode path");
+    note_path(path == lc::codebook_decode_path::wide ? "codebook decode wide"
+                                                     : "codebook decode units");
     for (int pattern : {0xA5, 0x5A}) {
         poison(dy.data(), dy.bytes(), pattern);
         q.dequantize(v, dy.data());
         lc::check(cudaDeviceSynchronize(), "dequantize");
         const auto got = download_bytes(dy.data(), n * sizeof(Out));
-        expect_same_values<Out>(got.data(), want.data(), n, what + " dequantize " + type_name<Out>());
+        expect_same_values<Out>(got.data(), want.data(), n,
+                                what + " dequantize " + type_name<Out>());
     }
 }
 
@@ -148,33 +162,42 @@ std::string shape_name(shape2d s) { return std::to_string(s.rows) + "x" + std::t
 /// compare every array; dequantize the GPU's tensor on the CPU and the CPU's on the GPU.
 /// unaligned: the input starts one element past a 16-byte boundary (the kernels' element loads).
 template <int Bits, class In>
-void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vector<float>& raw, const std::string& what,
-              bool unaligned = false) {
+void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vector<float>& raw,
+              const std::string& what, bool unaligned = false) {
     ++counts().cases;
     const std::size_t n = shape.size();
     const auto x = as_input<In>(raw);
     const auto cpu = cpu_codebook_quantize<Bits>(s, x, shape);
     const auto cpu_y = cpu_codebook_dequantize<Bits>(s, shape, cpu);
     lc::codebook_quantizer<Bits> q(lowbit::codebook<Bits>::from_levels(s.levels),
-                                   {.group_size = s.group, .double_quant = s.double_quant, .order = s.order, .cell_table = table});
+                                   {.group_size = s.group,
+                                    .double_quant = s.double_quant,
+                                    .order = s.order,
+                                    .cell_table = table});
     const std::size_t groups = q.group_count(shape), steps = (groups + 255) / 256;
     // The kernels this case must take: the lane layout when a group is 8 · U · 2^k elements
     // (k ≤ 5, U = 2 units a thread for 16-bit inputs, else 1) and divides the rows.
     {
         const std::size_t U = sizeof(In) == 2 ? 2 : 1, G = s.group, W = G / (8 * U);
-        const bool lanes = G % (8 * U) == 0 && (W == 1 || W == 2 || W == 4 || W == 8 || W == 16 || W == 32) && shape.cols % G == 0;
+        const bool lanes = G % (8 * U) == 0 &&
+            (W == 1 || W == 2 || W == 4 || W == 8 || W == 16 || W == 32) && shape.cols % G == 0;
         using P = lc::codebook_quantize_path;
-        const P want = s.double_quant ? (lanes ? P::dq_lanes : P::dq_slots) : (lanes ? P::fused : P::slots);
+        const P want =
+            s.double_quant ? (lanes ? P::dq_lanes : P::dq_slots) : (lanes ? P::fused : P::slots);
         const P path = q.template quantize_path<In>(shape);
         static const char* names[] = {"fused", "slots", "dq_lanes", "dq_slots"};
-        expect(path == want, what + ": path " + names[int(path)] + ", expected " + names[int(want)]);
+        expect(path == want,
+               what + ": path " + names[int(path)] + ", expected " + names[int(want)]);
         note_path(std::string("codebook ") + names[int(path)]);
         const bool cells = table && q.table_cells() > 0;
-        expect(q.encoder() == (cells ? lc::codebook_encoder::cell_table : lc::codebook_encoder::scan), what + ": encoder");
+        expect(
+            q.encoder() == (cells ? lc::codebook_encoder::cell_table : lc::codebook_encoder::scan),
+            what + ": encoder");
         note_path(cells ? "codebook encoder cell_table" : "codebook encoder scan");
     }
     expect(cpu.packed.size() == lowbit::packed_size(n, Bits), what + ": CPU packed size");
-    expect(s.double_quant ? cpu.qscales.size() == groups && cpu.dq_steps.size() == steps : cpu.scales.size() == groups,
+    expect(s.double_quant ? cpu.qscales.size() == groups && cpu.dq_steps.size() == steps
+                          : cpu.scales.size() == groups,
            what + ": CPU scale array sizes");
     std::vector<In> xh(n + 1);
     for (std::size_t i = 0; i < n; ++i) xh[i + (unaligned ? 1 : 0)] = from_float_host<In>(raw[i]);
@@ -207,7 +230,8 @@ void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vec
         }
     }
     // GPU → CPU: the CPU dequantizes the GPU's tensor; the GPU's own f32 dequantize must agree.
-    check_dequantize<Bits, float>(q, t.view(), cpu_codebook_dequantize<Bits>(s, shape, gpu), what + " gpu tensor");
+    check_dequantize<Bits, float>(q, t.view(), cpu_codebook_dequantize<Bits>(s, shape, gpu),
+                                  what + " gpu tensor");
     // CPU → GPU: the CPU's arrays uploaded and dequantized on the GPU.
     upload_to(t.packed.data(), cpu.packed);
     if (s.double_quant) {
@@ -225,15 +249,18 @@ void run_case(const codebook_setup& s, bool table, shape2d shape, const std::vec
 /// Every shape and dataset for one setup; `both` also runs the threshold scan when a table exists.
 template <int Bits, class In = float>
 void cases(const char* name, const codebook_setup& s, bool both = false) {
-    lc::codebook_quantizer<Bits> probe(lowbit::codebook<Bits>::from_levels(s.levels), {.group_size = s.group});
+    lc::codebook_quantizer<Bits> probe(lowbit::codebook<Bits>::from_levels(s.levels),
+                                       {.group_size = s.group});
     for (const auto shape : shapes())
         for (auto& d : datasets<Bits>(shape.size(), s.levels))
             for (bool table : {true, false}) {
                 if (!table && !(both && probe.table_cells())) continue;
-                const std::string what = std::string(name) + " g" + std::to_string(s.group) + (s.double_quant ? " dq" : "") +
-                                         (s.order == nibble_order::high_first ? " high_first" : "") +
-                                         (table && probe.table_cells() ? " table" + std::to_string(probe.table_cells()) : " scan") +
-                                         " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name;
+                const std::string what = std::string(name) + " g" + std::to_string(s.group) +
+                    (s.double_quant ? " dq" : "") +
+                    (s.order == nibble_order::high_first ? " high_first" : "") +
+                    (table && probe.table_cells() ? " table" + std::to_string(probe.table_cells())
+                                                  : " scan") +
+                    " in " + type_name<In>() + " " + shape_name(shape) + " " + d.name;
                 run_case<Bits, In>(s, table, shape, d.x, what);
             }
 }
@@ -243,36 +270,43 @@ void expect_error(F&& f, const std::string& argument, const std::string& what) {
     bool threw = false;
     try {
         f();
-    } catch (const lowbit::error& e) {
-        threw = e.argument() == argument;
-    }
+    } catch (const lowbit::error& e) { threw = e.argument() == argument; }
     expect(threw, what + " throws lowbit::error naming " + argument);
 }
 
 void misuse() {
-    expect_error([] { lc::codebook_quantizer<4> q({.group_size = 0}); }, "options.group_size", "group size 0");
-    expect_error([] { lc::codebook_quantizer<4> q({.order = nibble_order::ggml_split}); }, "options.order", "ggml_split order");
-    expect_error([] { lc::codebook_quantizer<3> q({.order = nibble_order::high_first}); }, "order", "high_first with 3-bit codes");
-    expect_error([] {
-        lc::codebook_quantizer<4> q;
-        lc::device_codebook_tensor t;
-        q.quantize(static_cast<const float*>(nullptr), shape2d{1, 4}, t);
-    }, "x", "a null input");
-    expect_error([] {
-        lc::codebook_quantizer<4> q;
-        lc::codebook_tensor_view v;
-        v.shape = {1, 4};
-        q.dequantize(v, static_cast<float*>(nullptr));
-    }, "y", "a null output");
-    expect_error([] {
-        lc::codebook_quantizer<4> q({.double_quant = true});
-        lc::device_buffer<float> x(4);
-        lc::device_codebook_tensor t;
-        q.quantize(x.data(), shape2d{1, 4}, t);
-        auto v = t.view();
-        v.qscales = nullptr;
-        q.dequantize(v, x.data());
-    }, "t.qscales", "a double-quantised view without q_g");
+    expect_error([] { lc::codebook_quantizer<4> q({.group_size = 0}); }, "options.group_size",
+                 "group size 0");
+    expect_error([] { lc::codebook_quantizer<4> q({.order = nibble_order::ggml_split}); },
+                 "options.order", "ggml_split order");
+    expect_error([] { lc::codebook_quantizer<3> q({.order = nibble_order::high_first}); }, "order",
+                 "high_first with 3-bit codes");
+    expect_error(
+        [] {
+            lc::codebook_quantizer<4> q;
+            lc::device_codebook_tensor t;
+            q.quantize(static_cast<const float*>(nullptr), shape2d{1, 4}, t);
+        },
+        "x", "a null input");
+    expect_error(
+        [] {
+            lc::codebook_quantizer<4> q;
+            lc::codebook_tensor_view v;
+            v.shape = {1, 4};
+            q.dequantize(v, static_cast<float*>(nullptr));
+        },
+        "y", "a null output");
+    expect_error(
+        [] {
+            lc::codebook_quantizer<4> q({.double_quant = true});
+            lc::device_buffer<float> x(4);
+            lc::device_codebook_tensor t;
+            q.quantize(x.data(), shape2d{1, 4}, t);
+            auto v = t.view();
+            v.qscales = nullptr;
+            q.dequantize(v, x.data());
+        },
+        "t.qscales", "a double-quantised view without q_g");
 }
 
 void run_all() {
@@ -285,17 +319,21 @@ void run_all() {
     for (float v : sample) amax = std::max(amax, std::fabs(v));
     for (float& v : sample) v /= amax;
     const auto fitted = fitted_levels<4>(sample);
-    const std::vector<float> repeated = {-1.0f, -0.5f, -0.5f, -0.5f, -0.2f, 0.0f, 0.0f, 0.1f, 0.2f, 0.3f, 0.3f, 0.5f, 0.7f, 0.9f, 1.0f, 1.0f};
-    const std::vector<float> crowded = {-1.0f, -0.6f, -0.3f, -0.1f, 0.0f, 0.1f, 0.1001f, 0.1002f, 0.1003f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.8f, 1.0f};
+    const std::vector<float> repeated = {-1.0f, -0.5f, -0.5f, -0.5f, -0.2f, 0.0f, 0.0f, 0.1f,
+                                         0.2f,  0.3f,  0.3f,  0.5f,  0.7f,  0.9f, 1.0f, 1.0f};
+    const std::vector<float> crowded = {-1.0f,   -0.6f, -0.3f, -0.1f, 0.0f, 0.1f, 0.1001f, 0.1002f,
+                                        0.1003f, 0.2f,  0.3f,  0.4f,  0.5f, 0.6f, 0.8f,    1.0f};
     {
         lc::codebook_quantizer<4> a;
         lc::codebook_quantizer<3> b;
         lc::codebook_quantizer<2> c;
         lc::codebook_quantizer<4> r(lowbit::codebook<4>::from_levels(repeated), {});
         lc::codebook_quantizer<4> z(lowbit::codebook<4>::from_levels(crowded), {});
-        std::printf("cell tables: nf4 %d, nf3 %d, nf2 %d, repeated %d, crowded %d cells\n", a.table_cells(), b.table_cells(),
-                    c.table_cells(), r.table_cells(), z.table_cells());
-        expect(a.table_cells() > 0 && b.table_cells() > 0 && c.table_cells() > 0 && r.table_cells() > 0,
+        std::printf("cell tables: nf4 %d, nf3 %d, nf2 %d, repeated %d, crowded %d cells\n",
+                    a.table_cells(), b.table_cells(), c.table_cells(), r.table_cells(),
+                    z.table_cells());
+        expect(a.table_cells() > 0 && b.table_cells() > 0 && c.table_cells() > 0 &&
+                   r.table_cells() > 0,
                "NF4/NF3/NF2 and the repeated-level codebook have cell tables");
         expect(z.table_cells() == 0, "the crowded codebook has no cell table (threshold scan)");
     }
@@ -327,14 +365,16 @@ void run_all() {
     for (const shape2d shape : {shape2d{17, 241}, shape2d{64, 96}, shape2d{5, 128}}) {
         const auto x = adversarial(shape.size(), 31, 0.125f);
         for (bool dq : {false, true}) {
-            const std::string tail = std::string(dq ? " dq" : "") + " unaligned " + shape_name(shape);
+            const std::string tail =
+                std::string(dq ? " dq" : "") + " unaligned " + shape_name(shape);
             run_case<4, float>({nf4, 64, dq}, true, shape, x, "nf4 g64 f32" + tail, true);
             run_case<4, bf16>({nf4, 64, dq}, true, shape, x, "nf4 g64 bf16" + tail, true);
             run_case<4, float>({nf4, 32, dq}, false, shape, x, "nf4 g32 scan f32" + tail, true);
         }
     }
-    expect_paths_taken({"codebook fused", "codebook slots", "codebook dq_lanes", "codebook dq_slots", "codebook encoder cell_table",
-                        "codebook encoder scan", "codebook decode wide", "codebook decode units"});
+    expect_paths_taken({"codebook fused", "codebook slots", "codebook dq_lanes",
+                        "codebook dq_slots", "codebook encoder cell_table", "codebook encoder scan",
+                        "codebook decode wide", "codebook decode units"});
 }
 
 }  // namespace
@@ -350,6 +390,7 @@ int main(int argc, char** argv) {
         std::printf("FAIL: exception: %s\n", e.what());
         ++counts().failed;
     }
-    std::printf("test_codebook_cuda: %zu cases, %zu checks, %zu failed\n", counts().cases, counts().checks, counts().failed);
+    std::printf("test_codebook_cuda: %zu cases, %zu checks, %zu failed\n", counts().cases,
+                counts().checks, counts().failed);
     return counts().failed ? 1 : 0;
 }

@@ -15,8 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (count != a.data.size()) __builtin_trap();
         if (a.matrix_shape().size() != a.data.size()) __builtin_trap();
         if (a.dtype != "<f4" && a.dtype != "<f2") __builtin_trap();
-    } catch (const lowbit::error&) {
-    }
+    } catch (const lowbit::error&) {}
     try {
         const auto r = lowbit::parse_raw_f32(bytes, "fuzz.raw");
         if (r.data.size() * 4 != size) __builtin_trap();

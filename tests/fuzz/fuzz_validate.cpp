@@ -5,9 +5,9 @@
 //                 granularity kind / axis / group size, enums as raw bytes, each vector's length
 //                 (the length the shape needs, nudged by −2 … +2, or a small arbitrary one) and
 //                 contents; an input that runs out reads zeros.
-// A lowbit::error is the expected answer to an inconsistent tensor. Anything else is a bug: a crash,
-// an ASan / UBSan report, another exception, or a tensor that validate() accepts and dequantize
-// then rejects, or decodes differently on the scalar and SIMD paths.
+// A lowbit::error is the expected answer to an inconsistent tensor. Anything else is a bug: a
+// crash, an ASan / UBSan report, another exception, or a tensor that validate() accepts and
+// dequantize then rejects, or decodes differently on the scalar and SIMD paths.
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -68,13 +68,16 @@ struct fuzz_input {
         const std::uint8_t b = r.byte();
         return static_cast<E>(b < 200 ? b % legal : b);  // mostly legal, sometimes far out
     }
-    /// A length near `expected` (the one the fields imply, when it is small), or a small arbitrary one.
+    /// A length near `expected` (the one the fields imply, when it is small), or a small arbitrary
+    /// one.
     std::size_t length(std::size_t expected, bool plausible) {
         const std::uint8_t b = r.byte();
         if (plausible && (mode & 4) && expected <= max_length) return expected;
         if (plausible && b < 160 && expected <= max_length) {
             const int delta = b % 5 - 2;
-            return delta < 0 && expected < std::size_t(-delta) ? 0 : expected + std::size_t(std::ptrdiff_t(delta));
+            return delta < 0 && expected < std::size_t(-delta)
+                ? 0
+                : expected + std::size_t(std::ptrdiff_t(delta));
         }
         return b % 64;
     }
@@ -82,16 +85,23 @@ struct fuzz_input {
     void fill(std::vector<T>& v, std::size_t n) {
         v.resize(n);
         for (auto& e : v) {
-            if constexpr (std::is_same_v<T, float>) e = r.raw<float>();
-            else if constexpr (sizeof(T) == 1) e = static_cast<T>(r.byte());
-            else e = Eigen::numext::bit_cast<T>(r.raw<std::uint16_t>());
+            if constexpr (std::is_same_v<T, float>)
+                e = r.raw<float>();
+            else if constexpr (sizeof(T) == 1)
+                e = static_cast<T>(r.byte());
+            else
+                e = Eigen::numext::bit_cast<T>(r.raw<std::uint16_t>());
         }
     }
 };
 
 /// Rows · cols and ⌈cols / g⌉ · rows when both are small (else the lengths are arbitrary).
-bool small(shape2d s) { return s.rows <= max_elements && s.cols <= max_elements && s.rows * s.cols <= max_elements; }
-std::size_t blocks(shape2d s, std::size_t g) { return g == 0 ? 0 : s.rows * (s.cols / g + (s.cols % g != 0)); }
+bool small(shape2d s) {
+    return s.rows <= max_elements && s.cols <= max_elements && s.rows * s.cols <= max_elements;
+}
+std::size_t blocks(shape2d s, std::size_t g) {
+    return g == 0 ? 0 : s.rows * (s.cols / g + (s.cols % g != 0));
+}
 std::size_t slots(shape2d s, const granularity& g) {
     switch (g.type) {
         case granularity::kind::per_tensor: return s.rows * s.cols ? 1 : 0;
@@ -103,7 +113,8 @@ std::size_t slots(shape2d s, const granularity& g) {
 bool same(const std::vector<float>& a, const std::vector<float>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
-        if (!(std::bit_cast<std::uint32_t>(a[i]) == std::bit_cast<std::uint32_t>(b[i]) || (std::isnan(a[i]) && std::isnan(b[i]))))
+        if (!(std::bit_cast<std::uint32_t>(a[i]) == std::bit_cast<std::uint32_t>(b[i]) ||
+              (std::isnan(a[i]) && std::isnan(b[i]))))
             return false;
     return true;
 }
@@ -115,8 +126,14 @@ void run(const Q& q, const typename Q::tensor_type& t, std::uint8_t mode) {
         t.validate();
     } catch (const lowbit::error&) {
         // Every entry must reject it the same way, before touching memory.
-        try { (void)q.dequantize(t); __builtin_trap(); } catch (const lowbit::error&) {}
-        try { (void)t.codes(); __builtin_trap(); } catch (const lowbit::error&) {}
+        try {
+            (void)q.dequantize(t);
+            __builtin_trap();
+        } catch (const lowbit::error&) {}
+        try {
+            (void)t.codes();
+            __builtin_trap();
+        } catch (const lowbit::error&) {}
         return;
     }
     const std::vector<float> a = q.dequantize(t, backend::simd);
@@ -127,7 +144,8 @@ void run(const Q& q, const typename Q::tensor_type& t, std::uint8_t mode) {
         std::vector<float> c(t.size());
         dequantize_parallel(q, t, c, 3);
         if (!same(a, c)) __builtin_trap();
-        if (t.shape.rows <= max_length && t.shape.cols <= max_length) {  // an empty {2^63, 0} is no Eigen shape
+        if (t.shape.rows <= max_length &&
+            t.shape.cols <= max_length) {  // an empty {2^63, 0} is no Eigen shape
             const Eigen::MatrixXf m = eigen::dequantize(q, t);
             if (std::size_t(m.size()) != t.size()) __builtin_trap();
         }
@@ -191,9 +209,11 @@ void codebook_case(fuzz_input& in) {
     t.order = in.enum_value<nibble_order>(3);
     t.double_quant = in.r.byte() & 1;
     if (in.r.byte() & 1)
-        for (auto& l : t.cb.levels) l = in.r.raw<float>();  // unsorted, NaN, huge: decode only reads them
+        for (auto& l : t.cb.levels)
+            l = in.r.raw<float>();  // unsorted, NaN, huge: decode only reads them
     const bool ok = small(t.shape);
-    const std::size_t n = ok ? t.shape.rows * t.shape.cols : 0, g = ok ? blocks(t.shape, t.group_size) : 0;
+    const std::size_t n = ok ? t.shape.rows * t.shape.cols : 0,
+                      g = ok ? blocks(t.shape, t.group_size) : 0;
     in.fill(t.packed, in.length(packed_size(n, Bits), ok));
     in.fill(t.scales, in.length(t.double_quant ? 0 : g, ok));
     in.fill(t.qscales, in.length(t.double_quant ? g : 0, ok));
@@ -220,7 +240,10 @@ void bbq_case(fuzz_input& in) {
     typename Q::tensor_type t;
     t.shape = in.shape();
     const std::uint8_t h = in.r.byte();
-    t.opt.hadamard = h < 16 ? (std::size_t{1} << h) : h < 20 ? 0 : h < 250 ? h : in.r.raw<std::size_t>();
+    t.opt.hadamard = h < 16 ? (std::size_t{1} << h)
+        : h < 20            ? 0
+        : h < 250           ? h
+                            : in.r.raw<std::size_t>();
     t.opt.sigma_from = in.enum_value<sigma_source>(3);
     t.opt.zero = in.enum_value<bbq_zero>(2);
     t.opt.order = in.enum_value<nibble_order>(3);

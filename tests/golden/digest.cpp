@@ -60,7 +60,8 @@ std::vector<dataset> datasets() {
     constexpr float nan = std::numeric_limits<float>::quiet_NaN();
     constexpr float fmax = std::numeric_limits<float>::max();
     std::vector<dataset> v;
-    const lowbit::shape2d shape{24, 256};  // 256 columns: two Hadamard blocks, whole MX/NVFP4/NF blocks per row
+    const lowbit::shape2d shape{
+        24, 256};  // 256 columns: two Hadamard blocks, whole MX/NVFP4/NF blocks per row
     const std::size_t n = shape.size();
 
     {  // N(0, 1), every row scaled by its own power-of-two-free factor
@@ -68,7 +69,8 @@ std::vector<dataset> datasets() {
         dataset d{"gaussian", shape, std::vector<float>(n)};
         for (std::size_t r = 0; r < shape.rows; ++r) {
             const float row_scale = 0.25f + 0.375f * static_cast<float>(r);
-            for (std::size_t c = 0; c < shape.cols; ++c) d.x[r * shape.cols + c] = g.gaussian() * row_scale;
+            for (std::size_t c = 0; c < shape.cols; ++c)
+                d.x[r * shape.cols + c] = g.gaussian() * row_scale;
         }
         v.push_back(std::move(d));
     }
@@ -77,15 +79,29 @@ std::vector<dataset> datasets() {
         dataset d{"ties", shape, std::vector<float>(n)};
         for (auto& e : d.x) {
             const auto k = static_cast<int>(g.next() % 129) - 64;
-            e = static_cast<float>(k) * ((g.next() & 1) ? 0.125f : 0.0625f) + ((g.next() & 3) == 0 ? 0.5f : 0.0f);
+            e = static_cast<float>(k) * ((g.next() & 1) ? 0.125f : 0.0625f) +
+                ((g.next() & 3) == 0 ? 0.5f : 0.0f);
         }
         v.push_back(std::move(d));
     }
     {  // finite extremes: subnormals, ±0, huge values near ±FLT_MAX mixed with ordinary ones
         rng g{3};
-        const float specials[] = {0.0f, -0.0f, std::numeric_limits<float>::denorm_min(), -1e-40f, 1e-38f, -3e-39f,
-                                  1e38f, -1e38f, fmax, -fmax, 0x1.fffffep+100f, -0x1p-126f, 65504.0f, 448.0f,
-                                  -57344.0f, 6.0f};
+        const float specials[] = {0.0f,
+                                  -0.0f,
+                                  std::numeric_limits<float>::denorm_min(),
+                                  -1e-40f,
+                                  1e-38f,
+                                  -3e-39f,
+                                  1e38f,
+                                  -1e38f,
+                                  fmax,
+                                  -fmax,
+                                  0x1.fffffep+100f,
+                                  -0x1p-126f,
+                                  65504.0f,
+                                  448.0f,
+                                  -57344.0f,
+                                  6.0f};
         dataset d{"finite_extremes", shape, std::vector<float>(n)};
         for (auto& e : d.x) e = (g.next() % 4 == 0) ? specials[g.next() % 16] : g.gaussian();
         v.push_back(std::move(d));
@@ -132,13 +148,17 @@ std::vector<lowbit::scheme_info> schemes() {
     using namespace lowbit;
     auto v = all_schemes();
     // fp32 scale and minimum: q·s + m is not exact, so it shows whether it was fused.
-    detail::add(v, "x_uint4_g32_f32", "int", "UINT4 asymmetric, group 32, min/max, fp32 scale and minimum",
-                int_quantizer<uint_format<4>>({.gran = granularity::group(32), .rule = scale_rule::minmax()}));
+    detail::add(v, "x_uint4_g32_f32", "int",
+                "UINT4 asymmetric, group 32, min/max, fp32 scale and minimum",
+                int_quantizer<uint_format<4>>(
+                    {.gran = granularity::group(32), .rule = scale_rule::minmax()}));
     detail::add(v, "x_uint8_zp", "int", "UINT8 with an integer zero point, per channel, fp32 scale",
-                int_quantizer<uint_format<8>>({.gran = granularity::channel(0), .rule = scale_rule::minmax(),
+                int_quantizer<uint_format<8>>({.gran = granularity::channel(0),
+                                               .rule = scale_rule::minmax(),
                                                .form = affine::zero_point}));
     detail::add(v, "x_int6_gauss", "int", "INT6, group 64, Gaussian-optimal clip",
-                int_quantizer<int_format<6>>({.gran = granularity::group(64), .rule = scale_rule::gaussian_optimal()}));
+                int_quantizer<int_format<6>>(
+                    {.gran = granularity::group(64), .rule = scale_rule::gaussian_optimal()}));
     return v;
 }
 
@@ -158,12 +178,14 @@ int dump(std::string_view scheme, std::string_view dataset) {
                 std::uint32_t a, b;
                 std::memcpy(&a, &d.x[i], 4);
                 std::memcpy(&b, &out[i], 4);
-                std::printf("%zu x=%08x (%a) code=%u y=%08x (%a)\n", i, a, double(d.x[i]), unsigned(codes[i]), b, double(out[i]));
+                std::printf("%zu x=%08x (%a) code=%u y=%08x (%a)\n", i, a, double(d.x[i]),
+                            unsigned(codes[i]), b, double(out[i]));
             }
             return 0;
         }
     }
-    std::fprintf(stderr, "no scheme %s or dataset %s\n", std::string(scheme).c_str(), std::string(dataset).c_str());
+    std::fprintf(stderr, "no scheme %s or dataset %s\n", std::string(scheme).c_str(),
+                 std::string(dataset).c_str());
     return 2;
 }
 
@@ -180,16 +202,18 @@ int main(int argc, char** argv) {
             const std::uint64_t a = run(s, d, lowbit::backend::scalar);
             const std::uint64_t b = run(s, d, lowbit::backend::simd);
             if (a != b) {
-                std::fprintf(stderr, "%s on %s: the scalar and SIMD backends differ\n", s.name.c_str(), d.name);
+                std::fprintf(stderr, "%s on %s: the scalar and SIMD backends differ\n",
+                             s.name.c_str(), d.name);
                 ++mismatches;
             }
             all.bytes(&a, sizeof a);
             char buf[64];
-            std::snprintf(buf, sizeof buf, " %s=%016llx", d.name, static_cast<unsigned long long>(a));
+            std::snprintf(buf, sizeof buf, " %s=%016llx", d.name,
+                          static_cast<unsigned long long>(a));
             per_dataset += buf;
         }
-        std::printf("digest %-12s %016llx%s\n", s.name.c_str(), static_cast<unsigned long long>(all.h),
-                    per_dataset.c_str());
+        std::printf("digest %-12s %016llx%s\n", s.name.c_str(),
+                    static_cast<unsigned long long>(all.h), per_dataset.c_str());
     }
     return mismatches == 0 ? 0 : 1;
 }

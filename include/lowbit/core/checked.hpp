@@ -38,11 +38,14 @@ inline std::size_t checked_add(std::size_t a, std::size_t b, std::string_view wh
 }
 
 /// ⌈a / b⌉ for b > 0 without forming a + b − 1 (which wraps for b near SIZE_MAX).
-constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return a / b + (a % b != 0 ? 1 : 0); }
+constexpr std::size_t ceil_div(std::size_t a, std::size_t b) noexcept {
+    return a / b + (a % b != 0 ? 1 : 0);
+}
 
 /// Throws lowbit::error naming `prefix`.`field` (e.g. "t.gran" + "axis") when `ok` is false; the
 /// name is only assembled on failure, so a passing check never allocates.
-inline void require_field(bool ok, std::string_view prefix, std::string_view field, std::string_view message) {
+inline void require_field(bool ok, std::string_view prefix, std::string_view field,
+                          std::string_view message) {
     if (!ok) throw error(std::string(prefix) + "." + std::string(field), message);
 }
 
@@ -50,16 +53,19 @@ inline void require_field(bool ok, std::string_view prefix, std::string_view fie
 /// `prefix` alone when `field` is empty.
 inline void check_group_size(std::size_t g, std::string_view prefix, std::string_view field = {}) {
     if (g > 0 && g <= max_group_size) return;
-    const std::string what = field.empty() ? std::string(prefix) : std::string(prefix) + "." + std::string(field);
+    const std::string what =
+        field.empty() ? std::string(prefix) : std::string(prefix) + "." + std::string(field);
     require(g > 0, what, "must be > 0");
     require(false, what, "must be at most 2^32 (a negative size converted to size_t lands above)");
 }
 
 /// rows · cols and the bytes of its codes at `bits` bits each, both checked for overflow;
 /// returns the element count.
-inline std::size_t checked_elements(std::size_t rows, std::size_t cols, int bits, std::string_view what) {
+inline std::size_t checked_elements(std::size_t rows, std::size_t cols, int bits,
+                                    std::string_view what) {
     const std::size_t n = checked_mul(rows, cols, what);
-    checked_add(checked_mul(n, static_cast<std::size_t>(bits), what), 7, what);  // packed_size's n · bits + 7
+    checked_add(checked_mul(n, static_cast<std::size_t>(bits), what), 7,
+                what);  // packed_size's n · bits + 7
     return n;
 }
 

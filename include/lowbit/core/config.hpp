@@ -27,8 +27,12 @@
 #endif
 
 /// Inline ABI namespace: lowbit::v1 is spelled lowbit:: by users.
-#define LOWBIT_NAMESPACE_BEGIN namespace lowbit { inline namespace v1 {
-#define LOWBIT_NAMESPACE_END } }
+#define LOWBIT_NAMESPACE_BEGIN \
+    namespace lowbit {         \
+    inline namespace v1 {
+#define LOWBIT_NAMESPACE_END \
+    }                        \
+    }
 
 /// Forces a hot SIMD helper inline (GCC, Clang): in a large translation unit the compiler may
 /// otherwise keep it out of line, and the arrays of batches it takes then live in memory.
@@ -53,8 +57,10 @@
 #include <immintrin.h>
 #undef _mm512_mask_blend_epi8
 #undef _mm512_mask_blend_epi16
-#define _mm512_mask_blend_epi8(U, A, W) \
-    ((__m512i)__builtin_ia32_blendmb_512_mask((__v64qi)(__m512i)(A), (__v64qi)(__m512i)(W), (__mmask64)(U)))
-#define _mm512_mask_blend_epi16(U, A, W) \
-    ((__m512i)__builtin_ia32_blendmw_512_mask((__v32hi)(__m512i)(A), (__v32hi)(__m512i)(W), (__mmask32)(U)))
+#define _mm512_mask_blend_epi8(U, A, W)                                                     \
+    ((__m512i)__builtin_ia32_blendmb_512_mask((__v64qi)(__m512i)(A), (__v64qi)(__m512i)(W), \
+                                              (__mmask64)(U)))
+#define _mm512_mask_blend_epi16(U, A, W)                                                    \
+    ((__m512i)__builtin_ia32_blendmw_512_mask((__v32hi)(__m512i)(A), (__v32hi)(__m512i)(W), \
+                                              (__mmask32)(U)))
 #endif

@@ -22,9 +22,11 @@ namespace detail {
 /// Throws lowbit::error naming "shape" when rows · cols does not fit std::size_t (size() would
 /// wrap), and naming "x" when x does not hold rows · cols values.
 inline void require_shape(std::size_t values, shape2d shape) {
-    if (mul_overflows(shape.rows, shape.cols))  // the message only then: the check runs on every quantize
-        throw error("shape", "rows * cols = " + std::to_string(shape.rows) + " * " + std::to_string(shape.cols) +
-                                 " overflows std::size_t");
+    if (mul_overflows(shape.rows,
+                      shape.cols))  // the message only then: the check runs on every quantize
+        throw error("shape",
+                    "rows * cols = " + std::to_string(shape.rows) + " * " +
+                        std::to_string(shape.cols) + " overflows std::size_t");
     require(values == shape.size(), "x", "must hold shape.rows * shape.cols values");
 }
 }  // namespace detail
@@ -42,18 +44,24 @@ struct granularity {
     std::size_t group_size = 0;
 
     static constexpr granularity tensor() noexcept { return {kind::per_tensor, 0, 0}; }
-    static constexpr granularity channel(int axis = 0) noexcept { return {kind::per_channel, axis, 0}; }
+    static constexpr granularity channel(int axis = 0) noexcept {
+        return {kind::per_channel, axis, 0};
+    }
     static constexpr granularity group(std::size_t g) noexcept { return {kind::per_group, 0, g}; }
 
     /// Throws lowbit::error naming `name`'s field (e.g. "options.gran.group_size") when a field is
     /// outside the legal values above.
     void validate(std::string_view name = "gran") const {
-        detail::require_field(type == kind::per_tensor || type == kind::per_channel || type == kind::per_group, name, "type",
-                              "must be per_tensor, per_channel or per_group");
+        detail::require_field(
+            type == kind::per_tensor || type == kind::per_channel || type == kind::per_group, name,
+            "type", "must be per_tensor, per_channel or per_group");
         if (type == kind::per_group) detail::check_group_size(group_size, name, "group_size");
-        if (type == kind::per_channel) detail::require_field(axis == 0 || axis == 1, name, "axis", "must be 0 (rows) or 1 (columns)");
+        if (type == kind::per_channel)
+            detail::require_field(axis == 0 || axis == 1, name, "axis",
+                                  "must be 0 (rows) or 1 (columns)");
     }
-    /// The options' check before quantizing a tensor of `shape` (every legal granularity fits every shape).
+    /// The options' check before quantizing a tensor of `shape` (every legal granularity fits every
+    /// shape).
     void validate(shape2d shape) const {
         (void)shape;
         validate("options.gran");
@@ -74,7 +82,8 @@ struct granularity {
         return 0;
     }
     /// Index of the scale that element (r, c) uses.
-    [[nodiscard]] constexpr std::size_t scale_index(shape2d s, std::size_t r, std::size_t c) const noexcept {
+    [[nodiscard]] constexpr std::size_t scale_index(shape2d s, std::size_t r,
+                                                    std::size_t c) const noexcept {
         switch (type) {
             case kind::per_tensor: return 0;
             case kind::per_channel: return axis == 0 ? r : c;

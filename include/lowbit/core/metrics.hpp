@@ -30,7 +30,10 @@ inline error_stats compare(std::span<const float> ref, std::span<const float> ap
     error_stats s;
     double se = 0, sp = 0;
     for (std::size_t i = 0; i < ref.size(); ++i) {
-        if (!std::isfinite(ref[i])) { ++s.skipped; continue; }
+        if (!std::isfinite(ref[i])) {
+            ++s.skipped;
+            continue;
+        }
         const double e = static_cast<double>(ref[i]) - static_cast<double>(approx[i]);
         se += e * e;
         sp += static_cast<double>(ref[i]) * ref[i];
@@ -38,17 +41,27 @@ inline error_stats compare(std::span<const float> ref, std::span<const float> ap
         if (!(a <= s.max_abs_error)) s.max_abs_error = a;  // NaN error propagates
         ++s.count;
     }
-    if (s.count) { s.mse = se / double(s.count); s.signal_power = sp / double(s.count); }
-    s.sqnr_db = s.mse == 0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(s.signal_power / s.mse);
+    if (s.count) {
+        s.mse = se / double(s.count);
+        s.signal_power = sp / double(s.count);
+    }
+    s.sqnr_db = s.mse == 0 ? std::numeric_limits<double>::infinity()
+                           : 10.0 * std::log10(s.signal_power / s.mse);
     return s;
 }
 
 /// Mean squared error.
-inline double mse(std::span<const float> ref, std::span<const float> approx) { return compare(ref, approx).mse; }
+inline double mse(std::span<const float> ref, std::span<const float> approx) {
+    return compare(ref, approx).mse;
+}
 /// Signal-to-quantisation-noise ratio in dB.
-inline double sqnr_db(std::span<const float> ref, std::span<const float> approx) { return compare(ref, approx).sqnr_db; }
+inline double sqnr_db(std::span<const float> ref, std::span<const float> approx) {
+    return compare(ref, approx).sqnr_db;
+}
 /// Largest absolute error.
-inline double max_abs_error(std::span<const float> ref, std::span<const float> approx) { return compare(ref, approx).max_abs_error; }
+inline double max_abs_error(std::span<const float> ref, std::span<const float> approx) {
+    return compare(ref, approx).max_abs_error;
+}
 
 /// Histogram of unpacked codes: counts[c] for c in 0 … 2^bits − 1.
 inline std::vector<std::uint64_t> code_histogram(std::span<const std::uint8_t> codes, int bits) {
@@ -66,7 +79,10 @@ inline double entropy_bits(std::span<const std::uint64_t> histogram) {
     if (total == 0) return 0;
     double h = 0;
     for (auto c : histogram)
-        if (c) { const double p = double(c) / double(total); h -= p * std::log2(p); }
+        if (c) {
+            const double p = double(c) / double(total);
+            h -= p * std::log2(p);
+        }
     return h;
 }
 

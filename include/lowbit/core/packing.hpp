@@ -32,13 +32,13 @@ constexpr std::size_t packed_size(std::size_t n, int bits) noexcept {
 }
 
 namespace detail {
-inline void check_bits(int bits) {
-    require(bits >= 1 && bits <= 8, "bits", "must be in 1 … 8");
-}
-/// Checks that `order` is one of the three orders and exists for `bits`-bit codes; errors name `what`.
+inline void check_bits(int bits) { require(bits >= 1 && bits <= 8, "bits", "must be in 1 … 8"); }
+/// Checks that `order` is one of the three orders and exists for `bits`-bit codes; errors name
+/// `what`.
 inline void check_order(int bits, nibble_order order, std::string_view what = "order") {
-    require(order == nibble_order::low_first || order == nibble_order::high_first || order == nibble_order::ggml_split, what,
-            "must be low_first, high_first or ggml_split");
+    require(order == nibble_order::low_first || order == nibble_order::high_first ||
+                order == nibble_order::ggml_split,
+            what, "must be low_first, high_first or ggml_split");
     require(order == nibble_order::low_first || bits == 4, what,
             "high_first and ggml_split nibble orders exist only for 4-bit codes");
 }
@@ -54,12 +54,14 @@ constexpr void split_position(std::size_t i, std::size_t n, std::size_t& byte, i
 
 /// Scalar reference: packs codes[0 … n) (each < 2^bits; higher bits are ignored) into `out`,
 /// which must hold packed_size(n, bits) bytes. Overwrites those bytes completely.
-inline void pack_reference(std::span<const std::uint8_t> codes, int bits, std::span<std::uint8_t> out,
+inline void pack_reference(std::span<const std::uint8_t> codes, int bits,
+                           std::span<std::uint8_t> out,
                            nibble_order order = nibble_order::low_first) {
     detail::check_bits(bits);
     detail::check_order(bits, order);
     const std::size_t n = codes.size();
-    detail::require(out.size() >= packed_size(n, bits), "out", "is smaller than packed_size(n, bits)");
+    detail::require(out.size() >= packed_size(n, bits), "out",
+                    "is smaller than packed_size(n, bits)");
     if (n != 0) std::memset(out.data(), 0, packed_size(n, bits));  // memset(nullptr, 0, 0) is UB
     const unsigned mask = (1u << bits) - 1u;
     for (std::size_t i = 0; i < n; ++i) {
@@ -76,19 +78,22 @@ inline void pack_reference(std::span<const std::uint8_t> codes, int bits, std::s
             continue;
         }
         for (int k = 0; k < bits; ++k) {  // one stream bit at a time: the definition
-            const std::size_t bit = i * static_cast<std::size_t>(bits) + static_cast<std::size_t>(k);
+            const std::size_t bit =
+                i * static_cast<std::size_t>(bits) + static_cast<std::size_t>(k);
             out[bit / 8] = static_cast<std::uint8_t>(out[bit / 8] | (((c >> k) & 1u) << (bit % 8)));
         }
     }
 }
 
 /// Scalar reference: unpacks n = codes.size() codes from `in` (packed_size(n, bits) bytes).
-inline void unpack_reference(std::span<const std::uint8_t> in, int bits, std::span<std::uint8_t> codes,
+inline void unpack_reference(std::span<const std::uint8_t> in, int bits,
+                             std::span<std::uint8_t> codes,
                              nibble_order order = nibble_order::low_first) {
     detail::check_bits(bits);
     detail::check_order(bits, order);
     const std::size_t n = codes.size();
-    detail::require(in.size() >= packed_size(n, bits), "in", "holds fewer than packed_size(n, bits) bytes");
+    detail::require(in.size() >= packed_size(n, bits), "in",
+                    "holds fewer than packed_size(n, bits) bytes");
     for (std::size_t i = 0; i < n; ++i) {
         if (order == nibble_order::ggml_split) {
             std::size_t byte = 0;
@@ -103,7 +108,8 @@ inline void unpack_reference(std::span<const std::uint8_t> in, int bits, std::sp
         }
         unsigned c = 0;
         for (int k = 0; k < bits; ++k) {
-            const std::size_t bit = i * static_cast<std::size_t>(bits) + static_cast<std::size_t>(k);
+            const std::size_t bit =
+                i * static_cast<std::size_t>(bits) + static_cast<std::size_t>(k);
             c |= ((in[bit / 8] >> (bit % 8)) & 1u) << k;
         }
         codes[i] = static_cast<std::uint8_t>(c);

@@ -62,11 +62,14 @@ inline double tree_sum(std::size_t n, Term&& term) {
 
 /// Σ x over finite x, in tree order.
 inline double tree_sum_finite(std::span<const float> x) {
-    return tree_sum(x.size(), [&](std::size_t i) { return std::isfinite(x[i]) ? double(x[i]) : 0.0; });
+    return tree_sum(x.size(),
+                    [&](std::size_t i) { return std::isfinite(x[i]) ? double(x[i]) : 0.0; });
 }
 /// Σ x² over finite x, in tree order.
 inline double tree_sum_squares_finite(std::span<const float> x) {
-    return tree_sum(x.size(), [&](std::size_t i) { return std::isfinite(x[i]) ? double(x[i]) * double(x[i]) : 0.0; });
+    return tree_sum(x.size(), [&](std::size_t i) {
+        return std::isfinite(x[i]) ? double(x[i]) * double(x[i]) : 0.0;
+    });
 }
 
 LOWBIT_NAMESPACE_END

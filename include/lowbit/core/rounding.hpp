@@ -19,7 +19,7 @@ enum class round_mode : std::uint8_t {
     nearest_away,  ///< to nearest, ties away from zero (std::round)
     toward_zero,   ///< truncation
     floor,         ///< toward −∞
-    stochastic,    ///< floor(y + u), u uniform in [0, 1) from (seed, index): unbiased in expectation
+    stochastic,  ///< floor(y + u), u uniform in [0, 1) from (seed, index): unbiased in expectation
 };
 
 /// Seed and element offset for stochastic rounding. `offset` is the global index of the first
@@ -32,8 +32,9 @@ struct rounding {
 namespace detail {
 /// Checks that r.mode is one of the five modes; errors name `what` (e.g. "options.round.mode").
 inline void check_rounding(rounding r, std::string_view what) {
-    require(r.mode == round_mode::nearest_even || r.mode == round_mode::nearest_away || r.mode == round_mode::toward_zero ||
-                r.mode == round_mode::floor || r.mode == round_mode::stochastic,
+    require(r.mode == round_mode::nearest_even || r.mode == round_mode::nearest_away ||
+                r.mode == round_mode::toward_zero || r.mode == round_mode::floor ||
+                r.mode == round_mode::stochastic,
             what, "must be a round_mode value");
 }
 /// A 32-bit integer hash with low bias (xor-shift / multiply, 2 multiplies and 3 shifts).
@@ -48,7 +49,8 @@ LOWBIT_HOST_DEVICE constexpr std::uint32_t mix32(std::uint32_t x) noexcept {
 }  // namespace detail
 
 /// 24 random bits for element `index` under `seed`; a pure function (counter-based RNG).
-LOWBIT_HOST_DEVICE constexpr std::uint32_t random_bits24(std::uint64_t seed, std::uint64_t index) noexcept {
+LOWBIT_HOST_DEVICE constexpr std::uint32_t random_bits24(std::uint64_t seed,
+                                                         std::uint64_t index) noexcept {
     const auto lo = static_cast<std::uint32_t>(index);
     const auto hi = static_cast<std::uint32_t>(index >> 32);
     std::uint32_t h = detail::mix32(lo ^ static_cast<std::uint32_t>(seed));
@@ -57,7 +59,8 @@ LOWBIT_HOST_DEVICE constexpr std::uint32_t random_bits24(std::uint64_t seed, std
 }
 
 /// The uniform number in [0, 1) used to round element `index` stochastically (exact: k · 2^-24).
-LOWBIT_HOST_DEVICE constexpr float random_uniform(std::uint64_t seed, std::uint64_t index) noexcept {
+LOWBIT_HOST_DEVICE constexpr float random_uniform(std::uint64_t seed,
+                                                  std::uint64_t index) noexcept {
     return static_cast<float>(random_bits24(seed, index)) * 0x1p-24f;
 }
 

@@ -12,7 +12,8 @@ LOWBIT_NAMESPACE_BEGIN
 
 /// The scale storage types the generic quantizers accept.
 template <class T>
-concept scale_storage = std::is_same_v<T, float> || std::is_same_v<T, Eigen::half> || std::is_same_v<T, Eigen::bfloat16>;
+concept scale_storage = std::is_same_v<T, float> || std::is_same_v<T, Eigen::half> ||
+    std::is_same_v<T, Eigen::bfloat16>;
 
 /// Rounds a float scale to its storage type (nearest-even). Finite scales beyond the storage
 /// type's range saturate to its largest finite value (documented saturation, never Inf).
@@ -29,7 +30,9 @@ inline T store_scale(float s) noexcept {
 
 /// The float value of a stored scale.
 template <scale_storage T>
-inline float load_scale(T s) noexcept { return static_cast<float>(s); }
+inline float load_scale(T s) noexcept {
+    return static_cast<float>(s);
+}
 
 /// Bits a stored scale occupies.
 template <scale_storage T>

@@ -25,7 +25,8 @@ template <class T>
 LOWBIT_FORCE_INLINE T opaque(T v) noexcept {
 #if defined(__CUDA_ARCH__)
     // Device code uses __fmul_rn instead (see mul_unfused); nothing to do here.
-#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__)
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__)) && \
+    defined(__SSE2__)
 #if defined(__AVX512F__)
     asm("" : "+v"(v));  // any xmm/ymm/zmm register, EVEX ones included
 #else

@@ -4,8 +4,9 @@
 //
 //   lowbit::cuda::bbq_quantizer<4> q;                   // H = 128, σ per tensor, z = 0, γ = ζ*·σ
 //   lowbit::cuda::device_bbq_tensor t;                  // device buffers, reused
-//   q.quantize(x_dev, {rows, cols}, t, stream);         // x_dev: float or __nv_bfloat16 (__half untested)
-//   q.dequantize(t.view(), y_dev, stream);              // y_dev: float or __nv_bfloat16 (__half untested)
+//   q.quantize(x_dev, {rows, cols}, t, stream);         // x_dev: float or __nv_bfloat16 (__half
+//   untested) q.dequantize(t.view(), y_dev, stream);              // y_dev: float or __nv_bfloat16
+//   (__half untested)
 //
 // Semantics are the CPU file comments' (formats/bbq.hpp, transform/hadamard.hpp): a row is cut into
 // blocks of H, then the binary expansion of the rest, largest first; every block gets the same
@@ -18,9 +19,9 @@
 //
 // Launch sequences (caller's stream, no host synchronisation):
 //   σ per tensor   one kernel (bbq_sumsq_kernel): Σx² of the finite inputs in tree order, 4 lanes
-//                  per 256-term tree block (cp.async into shared memory, the next round in flight), the level-2
-//                  sums per 65536-term chunk, and its last block to finish forms the top, σ and s;
-//                  then the encode kernel (which reads the input a second time).
+//                  per 256-term tree block (cp.async into shared memory, the next round in flight),
+//                  the level-2 sums per 65536-term chunk, and its last block to finish forms the
+//                  top, σ and s; then the encode kernel (which reads the input a second time).
 //   σ per row      one block per row (block_tree_sum) writes σ and s, then the encode kernel.
 //   σ given        the encode kernel alone (its first thread also stores σ and s).
 //   encode         (encode_path() names the kernel a call takes; quantize dispatches on it)
@@ -38,8 +39,8 @@
 //   dequantize     16 lanes per Hadamard block or one thread per block (decode_path()), decode →
 //                  inverse transform (the transform itself) → store.
 //
-// Non-finite and huge inputs (docs/formats.md, "Non-finite inputs", CUDA row). Mirrored exactly: the
-// decode step s is capped at FLT_MAX / 2^{B−1} (scale_for_dev, and the σ-given fold); an empty
+// Non-finite and huge inputs (docs/formats.md, "Non-finite inputs", CUDA row). Mirrored exactly:
+// the decode step s is capped at FLT_MAX / 2^{B−1} (scale_for_dev, and the σ-given fold); an empty
 // tensor (rows or cols 0) has no σ slot; rows · cols overflowing size_t is an error naming
 // "shape". Policy instead of the CPU's guarded path: quantize runs one scan kernel
 // (bbq_guard_scan_kernel, after σ, before the encode; its result comes back after the encode,
@@ -86,30 +87,36 @@ enum class bbq_sigma : std::uint8_t { per_tensor, per_row, given };
 
 /// Options of cuda::rotated_quantizer: the CPU bbq_options' fields and defaults.
 struct bbq_options {
-    std::size_t hadamard = 128;                    ///< block size H: 0 (none) or a power of two 2 … 128
+    std::size_t hadamard = 128;  ///< block size H: 0 (none) or a power of two 2 … 128
     bbq_sigma sigma_from = bbq_sigma::per_tensor;
     float sigma = 0.0f;                            ///< bbq_sigma::given: σ (> 0)
     float gamma = 0.0f;                            ///< BBQ: γ (> 0), or 0 for ζ*·σ
     bbq_zero zero = bbq_zero::integer;             ///< BBQ's zero point; QuEST's is −½
     bool to_input = true;                          ///< dequantize applies the inverse transform
     nibble_order order = nibble_order::low_first;  ///< low_first or (4-bit codes) high_first
-    unsigned max_blocks = 0;                       ///< grid cap of the σ and fused encode kernels (0: what fits; tests set it small)
-    bool fold = true;                              ///< σ given: thresholds moved back through 1/√128 and 1/σ (false: multiply, as for σ computed)
-    non_finite on_non_finite = non_finite::error;  ///< ±Inf / NaN in x: error (the CPU's default); saturate throws (file comment)
+    unsigned max_blocks =
+        0;  ///< grid cap of the σ and fused encode kernels (0: what fits; tests set it small)
+    bool fold = true;  ///< σ given: thresholds moved back through 1/√128 and 1/σ (false: multiply,
+                       ///< as for σ computed)
+    non_finite on_non_finite = non_finite::error;  ///< ±Inf / NaN in x: error (the CPU's default);
+                                                   ///< saturate throws (file comment)
 };
 
 /// The encode kernel a quantize call launches (rotated_quantizer::encode_path; the file comment
 /// describes each). Every path gives the same bits.
 enum class bbq_encode_path : std::uint8_t {
-    pairs_folded,  ///< 2 lanes per Hadamard block, σ given: codes counted on the butterflies' outputs (count_table yt)
-    pairs,         ///< 2 lanes per Hadamard block, codes counted on v = y · 1/√128 · 1/σ (BBQ) or floor (QuEST)
-    lanes16,       ///< 16 lanes per Hadamard block (H = 128, rows a multiple of 128)
-    per_block,     ///< one thread per Hadamard block, then a packing kernel (any shape)
+    pairs_folded,  ///< 2 lanes per Hadamard block, σ given: codes counted on the butterflies'
+                   ///< outputs (count_table yt)
+    pairs,  ///< 2 lanes per Hadamard block, codes counted on v = y · 1/√128 · 1/σ (BBQ) or floor
+            ///< (QuEST)
+    lanes16,    ///< 16 lanes per Hadamard block (H = 128, rows a multiple of 128)
+    per_block,  ///< one thread per Hadamard block, then a packing kernel (any shape)
 };
 
 /// The decode kernel a dequantize call launches (rotated_quantizer::decode_path).
 enum class bbq_decode_path : std::uint8_t {
-    lanes16,    ///< 16 lanes per 128 elements (rows a multiple of 128, H = 128 or no inverse transform)
+    lanes16,    ///< 16 lanes per 128 elements (rows a multiple of 128, H = 128 or no inverse
+                ///< transform)
     per_block,  ///< one thread per Hadamard block (any shape)
 };
 
@@ -128,7 +135,9 @@ struct device_bbq_tensor {
     device_buffer<std::uint8_t> packed;
     device_buffer<float> sigmas, scales;
     std::size_t slots = 0;
-    [[nodiscard]] bbq_tensor_view view() noexcept { return {shape, packed.data(), sigmas.data(), scales.data(), slots}; }
+    [[nodiscard]] bbq_tensor_view view() noexcept {
+        return {shape, packed.data(), sigmas.data(), scales.data(), slots};
+    }
 };
 
 namespace detail {
@@ -138,7 +147,9 @@ inline constexpr int bbq_threads = 256;
 /// Codes are counted by table up to this many bits (3 · 2^Bits cells at most, built on the
 /// host); wider BBQ keeps the lane-per-16 kernel and threshold_count's walk.
 inline constexpr int bbq_table_bits = 5;
-__host__ __device__ constexpr int bbq_cells(int bits) { return bits <= bbq_table_bits ? 3 << bits : 1; }
+__host__ __device__ constexpr int bbq_cells(int bits) {
+    return bits <= bbq_table_bits ? 3 << bits : 1;
+}
 
 /// One cell of a count table: its threshold (NaN: none) and the count of thresholds in lower cells.
 struct alignas(8) count_cell {
@@ -147,10 +158,11 @@ struct alignas(8) count_cell {
 };
 
 /// q = #{i : v ≥ t_i} as a table: v's cell is ⌊fma(v, k, c)⌋ saturated to [−128, 127] (the
-/// thresholds' cells span lo … hi; the others repeat the ends), a non-decreasing function of v, so a threshold in a lower cell lies below every v of this cell and one in a
-/// higher cell above it; a cell holds at most one threshold: q = cell.q + (v ≥ cell.t). NaN
-/// converts to 0 and compares false, so it counts cell 0's q, which equals the count of v = 0
-/// (checked when built: the offset c puts every threshold ≤ 0 below cell 0, the rest in or above).
+/// thresholds' cells span lo … hi; the others repeat the ends), a non-decreasing function of v, so
+/// a threshold in a lower cell lies below every v of this cell and one in a higher cell above it; a
+/// cell holds at most one threshold: q = cell.q + (v ≥ cell.t). NaN converts to 0 and compares
+/// false, so it counts cell 0's q, which equals the count of v = 0 (checked when built: the offset
+/// c puts every threshold ≤ 0 below cell 0, the rest in or above).
 template <int N>
 struct count_table {
     float k = 0, c = 0;
@@ -210,19 +222,24 @@ bool build_count_table(const float* t, std::size_t m, float k0, count_table<N>& 
 /// The smallest float y with (y · a) · b ≥ t (rounded products, a, b > 0: non-decreasing in
 /// y), +Inf at most: a threshold on the product moved to its input.
 inline float fold_threshold(float t, float a, float b) {
-    auto ord = [](float f) -> std::int64_t {  // floats → integers of the same order (−0 just below +0)
+    auto ord =
+        [](float f) -> std::int64_t {  // floats → integers of the same order (−0 just below +0)
         const std::int32_t i = std::bit_cast<std::int32_t>(f);
         return i < 0 ? -std::int64_t(i & 0x7fffffff) - 1 : i;
     };
     auto unord = [](std::int64_t k) {
-        return std::bit_cast<float>(k < 0 ? std::uint32_t(0x80000000u | std::uint32_t(-(k + 1))) : std::uint32_t(k));
+        return std::bit_cast<float>(k < 0 ? std::uint32_t(0x80000000u | std::uint32_t(-(k + 1)))
+                                          : std::uint32_t(k));
     };
-    std::int64_t lo = ord(-std::numeric_limits<float>::infinity()), hi = ord(std::numeric_limits<float>::infinity());
+    std::int64_t lo = ord(-std::numeric_limits<float>::infinity()),
+                 hi = ord(std::numeric_limits<float>::infinity());
     while (lo < hi) {  // the answer stays in [lo, hi]: (+Inf · a) · b ≥ t for finite t
         const std::int64_t mid = lo + (hi - lo) / 2;
         const float y = unord(mid), p = y * a;
-        if (p * b >= t) hi = mid;
-        else lo = mid + 1;
+        if (p * b >= t)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     return unord(hi);
 }
@@ -230,16 +247,18 @@ inline float fold_threshold(float t, float a, float b) {
 /// What the kernels need of a quantizer, by value.
 template <int Bits, int CodeBits>
 struct bbq_consts {
-    float thr[(1 << Bits) + 1];    // BBQ thresholds NaN, t_1 … t_{2^B − 1}, NaN (NaN: no comparison holds)
-    std::uint32_t e2m1;            // E2M1 codes (Bits ≤ 3): the code of q_u in bits 4·q_u … 4·q_u + 3
-    float level[1 << CodeBits];    // level of every emitted code (decode table)
-    double quest_step;             // QuEST: c
-    float gamma;                   // BBQ: γ or 0
-    bool zero_half;                // BBQ: z = −½
-    float norm128;                 // hadamard_norm(128)
+    float thr[(1 << Bits) +
+              1];  // BBQ thresholds NaN, t_1 … t_{2^B − 1}, NaN (NaN: no comparison holds)
+    std::uint32_t e2m1;  // E2M1 codes (Bits ≤ 3): the code of q_u in bits 4·q_u … 4·q_u + 3
+    float level[1 << CodeBits];       // level of every emitted code (decode table)
+    double quest_step;                // QuEST: c
+    float gamma;                      // BBQ: γ or 0
+    bool zero_half;                   // BBQ: z = −½
+    float norm128;                    // hadamard_norm(128)
     count_table<bbq_cells(Bits)> vt;  // BBQ: the thresholds on v (Bits ≤ bbq_table_bits)
-    count_table<bbq_cells(Bits)> yt;  // σ given: the thresholds moved back to the butterflies' output y
-    bool folded;                      // yt is built: v = (y · norm128) · mult needs no multiplication
+    count_table<bbq_cells(Bits)>
+        yt;       // σ given: the thresholds moved back to the butterflies' output y
+    bool folded;  // yt is built: v = (y · norm128) · mult needs no multiplication
 };
 
 /// tanh by the hardware approximation (sm_75+): only a first guess, never part of a result.
@@ -273,7 +292,8 @@ __device__ __forceinline__ float safe_inverse_dev(float s) {
 }
 
 /// The decode step s of σ (rotated_quantizer::scale_for).
-/// At most FLT_MAX / 2^{B−1}, so that every level · s is finite (std::min(s, top) as the CPU forms it).
+/// At most FLT_MAX / 2^{B−1}, so that every level · s is finite (std::min(s, top) as the CPU forms
+/// it).
 inline constexpr float bbq_max_finite = 3.40282346638528859812e+38f;
 template <int Bits>
 inline constexpr float bbq_scale_top = bbq_max_finite / float(1 << (Bits - 1));
@@ -281,9 +301,11 @@ template <int Bits, bool Quest, class C>
 __device__ __forceinline__ float scale_for_dev(float sigma, const C& c) {
     constexpr float top = bbq_scale_top<Bits>;
     float s;
-    if constexpr (Quest) s = __double2float_rn(__dmul_rn(c.quest_step, double(sigma)));
+    if constexpr (Quest)
+        s = __double2float_rn(__dmul_rn(c.quest_step, double(sigma)));
     else {
-        const float gamma = c.gamma > 0.0f ? c.gamma : __double2float_rn(__dmul_rn(bbq_zeta, double(sigma)));
+        const float gamma =
+            c.gamma > 0.0f ? c.gamma : __double2float_rn(__dmul_rn(bbq_zeta, double(sigma)));
         s = __fdiv_rn(gamma, float(1 << (Bits - 1)));
     }
     return top < s ? top : s;
@@ -298,8 +320,9 @@ inline constexpr std::uint32_t bbq_guard_bits = 0x71800000u;
 /// first slot whose decode step s has 2^{B−1} · s >= 2^100 (checked when `scales` is set: the CPU
 /// inverse-transforms such slots the guarded way). ULLONG_MAX where none; out is preset to it.
 template <int Bits, class In>
-__global__ void __launch_bounds__(bbq_threads) bbq_guard_scan_kernel(const In* __restrict__ x, std::size_t n, const float* scales,
-                                                                      std::size_t slots, unsigned long long* out) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_guard_scan_kernel(const In* __restrict__ x, std::size_t n, const float* scales,
+                          std::size_t slots, unsigned long long* out) {
     const std::size_t stride = std::size_t(gridDim.x) * blockDim.x;
     unsigned long long bad = ~0ull, guard = ~0ull;
     for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += stride) {
@@ -312,8 +335,10 @@ __global__ void __launch_bounds__(bbq_threads) bbq_guard_scan_kernel(const In* _
     if (guard != ~0ull) atomicMin(&out[1], guard);
     if (bad != ~0ull) atomicMin(&out[0], bad);
     if (scales)
-        for (std::size_t s = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; s < slots; s += stride)
-            if (__fmul_rn(fabsf(scales[s]), float(1 << (Bits - 1))) >= 0x1p100f) [[unlikely]] atomicMin(&out[2], (unsigned long long)s);
+        for (std::size_t s = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; s < slots;
+             s += stride)
+            if (__fmul_rn(fabsf(scales[s]), float(1 << (Bits - 1))) >= 0x1p100f) [[unlikely]]
+                atomicMin(&out[2], (unsigned long long)s);
 }
 
 /// σ from Σx² and the finite count.
@@ -323,7 +348,8 @@ __device__ __forceinline__ float sigma_of(double sq, unsigned long long finite) 
 
 /// The emitted code of a transformed value y (mult: BBQ 1/σ, QuEST 1/s).
 template <int Bits, bool Quest, bbq_codes Codes, class C>
-__device__ __forceinline__ std::uint8_t encode_dev(float y, float mult, const C& c, const float* thr) {
+__device__ __forceinline__ std::uint8_t encode_dev(float y, float mult, const C& c,
+                                                   const float* thr) {
     constexpr int half = 1 << (Bits - 1);
     unsigned qu;
     float level;
@@ -341,8 +367,10 @@ __device__ __forceinline__ std::uint8_t encode_dev(float y, float mult, const C&
         qu = threshold_count<Bits>(v, thr);
         level = float(int(qu) - half) + (c.zero_half ? 0.5f : 0.0f);
     }
-    if constexpr (Codes == bbq_codes::int_b) return static_cast<std::uint8_t>((qu ^ unsigned(half)) & ((1u << Bits) - 1u));
-    else if constexpr (Codes == bbq_codes::index) return static_cast<std::uint8_t>(qu);
+    if constexpr (Codes == bbq_codes::int_b)
+        return static_cast<std::uint8_t>((qu ^ unsigned(half)) & ((1u << Bits) - 1u));
+    else if constexpr (Codes == bbq_codes::index)
+        return static_cast<std::uint8_t>(qu);
     else {
         (void)level;
         return static_cast<std::uint8_t>((c.e2m1 >> (4 * qu)) & 0xFu);
@@ -369,7 +397,8 @@ __device__ __forceinline__ void hadamard128_lanes(float (&v)[8], unsigned lane, 
         const bool upper = (lane & m) != 0;
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
-            // lower: v + o (= a + b); upper: o + (−v) (= a − b exactly: IEEE defines x − y as x + (−y))
+            // lower: v + o (= a + b); upper: o + (−v) (= a − b exactly: IEEE defines x − y as x +
+            // (−y))
             const float o = __shfl_xor_sync(0xffffffffu, v[j], int(m));
             v[j] = __fadd_rn(o, upper ? -v[j] : v[j]);
         }
@@ -392,17 +421,31 @@ __device__ __forceinline__ void hadamard_local(float* x, unsigned h) {
 __host__ __device__ __forceinline__ std::size_t blocks_per_row(std::size_t cols, std::size_t H) {
     if (H == 0) return cols;
     std::size_t k = cols / H;
-    for (std::size_t rest = cols % H; rest; rest &= rest - 1) ++k;  // one block per set bit of the rest
+    for (std::size_t rest = cols % H; rest; rest &= rest - 1)
+        ++k;  // one block per set bit of the rest
     return k;
 }
-__device__ __forceinline__ void block_of(std::size_t cols, std::size_t H, std::size_t k, std::size_t& pos, unsigned& h) {
-    if (H == 0) { pos = k; h = 1; return; }
+__device__ __forceinline__ void block_of(std::size_t cols, std::size_t H, std::size_t k,
+                                         std::size_t& pos, unsigned& h) {
+    if (H == 0) {
+        pos = k;
+        h = 1;
+        return;
+    }
     const std::size_t full = cols / H;
-    if (k < full) { pos = k * H; h = unsigned(H); return; }
+    if (k < full) {
+        pos = k * H;
+        h = unsigned(H);
+        return;
+    }
     std::size_t rest = cols % H, p = full * H;
     for (std::size_t j = full;; ++j) {
         const std::size_t b = std::size_t(1) << (63 - __clzll(static_cast<long long>(rest)));
-        if (j == k) { pos = p; h = unsigned(b); return; }
+        if (j == k) {
+            pos = p;
+            h = unsigned(b);
+            return;
+        }
         p += b;
         rest -= b;
     }
@@ -412,18 +455,24 @@ __device__ __forceinline__ void block_of(std::size_t cols, std::size_t H, std::s
 template <int Bits, bool Quest, class C>
 __device__ __forceinline__ float multiplier_dev(float sigma, float scale, const C& c) {
     (void)c;
-    if constexpr (Quest) return safe_inverse_dev(scale);
-    else return safe_inverse_dev(sigma);
+    if constexpr (Quest)
+        return safe_inverse_dev(scale);
+    else
+        return safe_inverse_dev(sigma);
 }
 
 // ---- σ ----
 
 template <int Bits, bool Quest, class In, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_row_sigma_kernel(const In* __restrict__ x, std::size_t cols, float* sigmas, float* scales, C c) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_row_sigma_kernel(const In* __restrict__ x, std::size_t cols, float* sigmas, float* scales,
+                         C c) {
     const In* row = x + std::size_t(blockIdx.x) * cols;
-    const sum2 r = block_tree_sum(cols, [&](std::size_t j) { return finite_terms(to_float(row[j])); });
+    const sum2 r =
+        block_tree_sum(cols, [&](std::size_t j) { return finite_terms(to_float(row[j])); });
     unsigned long long fin = 0;
-    for (std::size_t j = threadIdx.x; j < cols; j += blockDim.x) fin += isfinite(to_float(row[j])) ? 1 : 0;
+    for (std::size_t j = threadIdx.x; j < cols; j += blockDim.x)
+        fin += isfinite(to_float(row[j])) ? 1 : 0;
     fin = block_reduce(fin, add_op{});
     if (threadIdx.x == 0) {
         const float s = sigma_of(r.b, fin);
@@ -436,13 +485,15 @@ __global__ void __launch_bounds__(bbq_threads) bbq_row_sigma_kernel(const In* __
 struct slot_source {
     float* sigmas;
     float* scales;
-    float given;   // > 0: σ given; the kernel stores σ and s in slot 0
+    float given;  // > 0: σ given; the kernel stores σ and s in slot 0
     bool per_row;
 };
 
 template <int Bits, bool Quest, class C>
-__device__ __forceinline__ float slot_multiplier(const slot_source& src, std::size_t row, const C& c) {
-    if (src.given > 0.0f) return multiplier_dev<Bits, Quest>(src.given, scale_for_dev<Bits, Quest>(src.given, c), c);
+__device__ __forceinline__ float slot_multiplier(const slot_source& src, std::size_t row,
+                                                 const C& c) {
+    if (src.given > 0.0f)
+        return multiplier_dev<Bits, Quest>(src.given, scale_for_dev<Bits, Quest>(src.given, c), c);
     const std::size_t s = src.per_row ? row : 0;
     return multiplier_dev<Bits, Quest>(src.sigmas[s], src.scales[s], c);
 }
@@ -467,9 +518,10 @@ __device__ __forceinline__ void load_thresholds(float* thr, const C& c) {
 
 /// Rows a multiple of 128, H = 128: 16 lanes per block, codes packed straight from registers.
 template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, class In, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
-                                                                    std::uint8_t* __restrict__ packed, slot_source src, C c,
-                                                                    nibble_order order, bool vec, bool aligned) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_encode128_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
+                         std::uint8_t* __restrict__ packed, slot_source src, C c,
+                         nibble_order order, bool vec, bool aligned) {
     __shared__ float thr[(1 << Bits) + 1];
     load_thresholds<Bits>(thr, c);
     store_given<Bits, Quest>(src, c);
@@ -485,7 +537,8 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
         const bool live = b < blocks;
         const std::size_t i0 = (live ? b : 0) * 128 + std::size_t(lane) * 8;
         float v[8];
-        if (live) load8(x + i0, v, vec);
+        if (live)
+            load8(x + i0, v, vec);
         else {
 #pragma unroll
             for (int j = 0; j < 8; ++j) v[j] = 0.0f;
@@ -495,7 +548,8 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode128_kernel(const In* __
         if (src.per_row) mult = slot_multiplier<Bits, Quest>(src, i0 / cols, c);
         std::uint64_t codes = 0;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_dev<Bits, Quest, Codes>(v[j], mult, c, thr)) << (8 * j);
+        for (int j = 0; j < 8; ++j)
+            codes |= std::uint64_t(encode_dev<Bits, Quest, Codes>(v[j], mult, c, thr)) << (8 * j);
         store_unit<CodeBits>(packed, i0 / 8, codes, 8, order, aligned);
     }
 }
@@ -547,7 +601,8 @@ struct unit_bits {
 
 /// The unit of 8 inputs from i; past n: NaN bits (no term, not counted).
 template <class In>
-__device__ __forceinline__ void load_unit_bits(const In* x, std::size_t i, std::size_t n, bool vec, unit_bits<In>& u) {
+__device__ __forceinline__ void load_unit_bits(const In* x, std::size_t i, std::size_t n, bool vec,
+                                               unit_bits<In>& u) {
     constexpr int P = sizeof(In) == 4 ? 2 : 1;
     if (vec && i + 8 <= n) {
 #pragma unroll
@@ -560,17 +615,21 @@ __device__ __forceinline__ void load_unit_bits(const In* x, std::size_t i, std::
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
         unsigned b;
-        if constexpr (sizeof(In) == 4) b = i + j < n ? __float_as_uint(to_float(x[i + j])) : 0x7fffffffu;
+        if constexpr (sizeof(In) == 4)
+            b = i + j < n ? __float_as_uint(to_float(x[i + j])) : 0x7fffffffu;
         else {
             unsigned short h = 0x7fff;  // NaN in binary16 and bfloat16
             if (i + j < n) memcpy(&h, x + i + j, 2);
             b = h;
         }
-        if constexpr (sizeof(In) == 4) w[j] = b;
-        else w[j / 2] |= b << (16 * (j % 2));
+        if constexpr (sizeof(In) == 4)
+            w[j] = b;
+        else
+            w[j / 2] |= b << (16 * (j % 2));
     }
 #pragma unroll
-    for (int p = 0; p < P; ++p) u.q[p] = make_uint4(w[4 * p], w[4 * p + 1], w[4 * p + 2], w[4 * p + 3]);
+    for (int p = 0; p < P; ++p)
+        u.q[p] = make_uint4(w[4 * p], w[4 * p + 1], w[4 * p + 2], w[4 * p + 3]);
 }
 
 /// Element j (a constant) of a unit, as float.
@@ -583,8 +642,10 @@ __device__ __forceinline__ float unit_elem(const unit_bits<In>& u, int j) {
     } else {
         const uint4 q = u.q[0];
         const unsigned w[4] = {q.x, q.y, q.z, q.w}, h = j % 2 ? w[j / 2] >> 16 : w[j / 2] & 0xffffu;
-        if constexpr (std::is_same_v<In, __nv_bfloat16>) return __uint_as_float(h << 16);
-        else return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
+        if constexpr (std::is_same_v<In, __nv_bfloat16>)
+            return __uint_as_float(h << 16);
+        else
+            return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
     }
 }
 
@@ -593,16 +654,18 @@ template <class In>
 struct sumsq_stage {
     static constexpr int unit_bytes = 8 * int(sizeof(In));
     static constexpr int stride = int(tree_block) * int(sizeof(In)) + 64;
-    static constexpr int chunks = int(tree_block) * int(sizeof(In)) / 16;  // 16-byte copies per tree block
-    static constexpr int copies = 8 * chunks / 32;                         // per lane and round
+    static constexpr int chunks =
+        int(tree_block) * int(sizeof(In)) / 16;     // 16-byte copies per tree block
+    static constexpr int copies = 8 * chunks / 32;  // per lane and round
     static constexpr int round_bytes = 8 * stride;
-    static constexpr int bytes = 8 * 2 * round_bytes;                       // 8 warps, two stages each
+    static constexpr int bytes = 8 * 2 * round_bytes;  // 8 warps, two stages each
 };
 
 /// The exchange of butterfly stage s between lanes c and c ^ m (m = 2 or 1): `up` keeps the
 /// upper half of its pairs; r[j] = keep[j] + the partner's sent value.
 template <int N>
-__device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (&r)[N], bool up, int m) {
+__device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (&r)[N], bool up,
+                                              int m) {
 #pragma unroll
     for (int j = 0; j < N; ++j) {
         const double send = up ? w[j] : w[j + N], keep = up ? w[j + N] : w[j];
@@ -611,8 +674,9 @@ __device__ __forceinline__ void exchange_half(const double (&w)[2 * N], double (
 }
 
 template <int Bits, bool Quest, class In, class C>
-__global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
-                                                                unsigned long long* counters, float* sigmas, float* scales, C c) {
+__global__ void __launch_bounds__(bbq_threads, 2)
+    bbq_sumsq_kernel(const In* __restrict__ x, std::size_t n, bool vec, double* level2,
+                     unsigned long long* counters, float* sigmas, float* scales, C c) {
     using S = sumsq_stage<In>;
     extern __shared__ uint4 sumsq_mem[];  // per warp two stages of 8 padded tree blocks
     __shared__ double lvl1[tree_block];
@@ -634,7 +698,8 @@ __global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __r
 #pragma unroll
             for (int k = 0; k < S::copies; ++k) {
                 const unsigned q = lane + 32 * k;
-                cp_async16(s + (q / S::chunks) * S::stride + (q % S::chunks) * 16, gp + std::size_t(q) * 16);
+                cp_async16(s + (q / S::chunks) * S::stride + (q % S::chunks) * 16,
+                           gp + std::size_t(q) * 16);
             }
         } else {
 #pragma unroll
@@ -643,19 +708,21 @@ __global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __r
                 load_unit_bits(x, base + g * tree_block + 8 * (cl + 4 * k), n, false, u);
 #pragma unroll
                 for (int p = 0; p < int(sizeof(u.q) / 16); ++p)
-                    reinterpret_cast<uint4*>(s + g * S::stride + (cl + 4 * k) * S::unit_bytes)[p] = u.q[p];
+                    reinterpret_cast<uint4*>(s + g * S::stride + (cl + 4 * k) * S::unit_bytes)[p] =
+                        u.q[p];
             }
         }
         cp_async_commit();
     };
-    auto load_round = [&](int buf, unit_bits<In> (&u)[8]) {
+    auto load_round = [&](int buf, unit_bits<In>(&u)[8]) {
         const unsigned char* s = mine + buf * S::round_bytes + g * S::stride;
 #pragma unroll
         for (int k = 0; k < 8; ++k)
 #pragma unroll
-            for (int p = 0; p < int(sizeof(u[k].q) / 16); ++p) u[k].q[p] = reinterpret_cast<const uint4*>(s + (cl + 4 * k) * S::unit_bytes)[p];
+            for (int p = 0; p < int(sizeof(u[k].q) / 16); ++p)
+                u[k].q[p] = reinterpret_cast<const uint4*>(s + (cl + 4 * k) * S::unit_bytes)[p];
     };
-    auto reduce_round = [&](const unit_bits<In> (&u)[8], int r) {
+    auto reduce_round = [&](const unit_bits<In>(&u)[8], int r) {
         unsigned cnt = 0;
         double w[8];
 #pragma unroll
@@ -673,7 +740,7 @@ __global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __r
             for (int k = 0; k < 4; ++k) t[k] = __dadd_rn(t[k], t[k + 4]);  // s = 128
 #pragma unroll
             for (int k = 0; k < 2; ++k) t[k] = __dadd_rn(t[k], t[k + 2]);  // s = 64
-            w[j] = __dadd_rn(t[0], t[1]);                                   // s = 32: w[j] = v[8c + j]
+            w[j] = __dadd_rn(t[0], t[1]);  // s = 32: w[j] = v[8c + j]
         }
         fin += cnt;
         double r1[4], r2[2], r3[1];
@@ -681,34 +748,38 @@ __global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __r
         exchange_half<2>(r1, r2, (cl & 1u) != 0, 1);  // s = 8:  v[4(c>>1) + 2(c&1) + j]
         exchange_half<1>(r2, r3, (cl & 2u) != 0, 2);  // s = 4:  v[2(c&1) + (c>>1)]
         double s = __dadd_rn(r3[0], __shfl_xor_sync(0xffffffffu, r3[0], 1));  // s = 2: v[c>>1]
-        s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));                 // s = 1: the tree block's sum
+        s = __dadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));  // s = 1: the tree block's sum
         if (cl == 0) lvl1[warp * 32 + r * 8 + g] = s;
     };
-    auto finish_chunk = [&](std::size_t ch) {  // level 2: the butterfly of the chunk's 256 level-1 sums
-        __syncthreads();
-        if (warp == 0) {
-            double v[8];
+    auto finish_chunk =
+        [&](std::size_t ch) {  // level 2: the butterfly of the chunk's 256 level-1 sums
+            __syncthreads();
+            if (warp == 0) {
+                double v[8];
 #pragma unroll
-            for (int k = 0; k < 8; ++k) v[k] = lvl1[lane + 32 * k];
+                for (int k = 0; k < 8; ++k) v[k] = lvl1[lane + 32 * k];
 #pragma unroll
-            for (int k = 0; k < 4; ++k) v[k] = __dadd_rn(v[k], v[k + 4]);
+                for (int k = 0; k < 4; ++k) v[k] = __dadd_rn(v[k], v[k + 4]);
 #pragma unroll
-            for (int k = 0; k < 2; ++k) v[k] = __dadd_rn(v[k], v[k + 2]);
-            v[0] = __dadd_rn(v[0], v[1]);
+                for (int k = 0; k < 2; ++k) v[k] = __dadd_rn(v[k], v[k + 2]);
+                v[0] = __dadd_rn(v[0], v[1]);
 #pragma unroll
-            for (int s = 16; s >= 1; s /= 2) v[0] = __dadd_rn(v[0], __shfl_down_sync(0xffffffffu, v[0], s));
-            if (lane == 0) level2[ch] = v[0];
-        }
-        __syncthreads();
-    };
+                for (int s = 16; s >= 1; s /= 2)
+                    v[0] = __dadd_rn(v[0], __shfl_down_sync(0xffffffffu, v[0], s));
+                if (lane == 0) level2[ch] = v[0];
+            }
+            __syncthreads();
+        };
     std::size_t ch = blockIdx.x;
     int r = 0, buf = 0;
     if (ch < chunks) issue_round(ch, 0, 0);
     while (ch < chunks) {
         const std::size_t nch = r == 3 ? ch + gridDim.x : ch;
         const int nr = (r + 1) % 4;
-        if (nch < chunks) issue_round(nch, nr, buf ^ 1);
-        else cp_async_commit();  // an empty group keeps "all but the newest" meaning this round
+        if (nch < chunks)
+            issue_round(nch, nr, buf ^ 1);
+        else
+            cp_async_commit();  // an empty group keeps "all but the newest" meaning this round
         cp_async_wait_one();
         __syncwarp();  // the round's copies by every lane are in
         unit_bits<In> u[8];
@@ -728,7 +799,9 @@ __global__ void __launch_bounds__(bbq_threads, 2) bbq_sumsq_kernel(const In* __r
     __syncthreads();
     if (!last) return;
     __threadfence();
-    const sum2 top = block_tree_sum(chunks, [&](std::size_t i) { return sum2{0.0, __ldcg(level2 + i)}; });
+    const sum2 top = block_tree_sum(chunks, [&](std::size_t i) {
+        return sum2{0.0, __ldcg(level2 + i)};
+    });
     if (tid == 0) {
         const unsigned long long finite = atomicAdd(&counters[0], 0ull);
         const float s = sigma_of(top.b, finite);
@@ -760,11 +833,13 @@ __device__ __forceinline__ int floor_s8(float f) {
 
 /// v's cell of a table copied by load_count_table.
 template <int N>
-__device__ __forceinline__ count_cell table_cell(float v, const count_cell* tab, const count_table<N>& t) {
+__device__ __forceinline__ count_cell table_cell(float v, const count_cell* tab,
+                                                 const count_table<N>& t) {
     return tab[floor_s8(__fmaf_rn(v, t.k, t.c)) + 128];
 }
 template <int N>
-__device__ __forceinline__ unsigned table_count(float v, const count_cell* tab, const count_table<N>& t) {
+__device__ __forceinline__ unsigned table_count(float v, const count_cell* tab,
+                                                const count_table<N>& t) {
     const count_cell e = table_cell(v, tab, t);
     return unsigned(e.q) + (v >= e.t ? 1u : 0u);
 }
@@ -774,15 +849,16 @@ __device__ __forceinline__ void load_count_table(count_cell* tab, const count_ta
     for (int k = int(threadIdx.x); k < count_cells_smem; k += int(blockDim.x)) {
         const int i = k - 128;
         tab[k] = i < t.lo ? count_cell{__int_as_float(0x7fffffff), 0}
-                 : i > t.hi ? count_cell{__int_as_float(0x7fffffff), t.total}
-                            : t.cell[i - t.lo];
+            : i > t.hi    ? count_cell{__int_as_float(0x7fffffff), t.total}
+                          : t.cell[i - t.lo];
     }
 }
 
 /// q_u of a butterfly output y (before the 1/√128). Fold: the table is on y itself (σ given,
 /// count_table yt). Else y · norm128 · mult (BBQ: 1/σ, QuEST: 1/s) by table (BBQ) or floor (QuEST).
 template <int Bits, bool Quest, bool Fold, class C>
-__device__ __forceinline__ unsigned code_index(float y, float mult, const C& c, const count_cell* tab) {
+__device__ __forceinline__ unsigned code_index(float y, float mult, const C& c,
+                                               const count_cell* tab) {
     constexpr int half = 1 << (Bits - 1);
     if constexpr (Fold) return table_count(y, tab, c.yt);
     const float u = __fmul_rn(__fmul_rn(y, c.norm128), mult);
@@ -811,11 +887,12 @@ __host__ __device__ constexpr std::uint32_t flip_pattern(int w) {
 template <class In>
 struct pair_tile {
     static constexpr int threads = 256;
-    static constexpr int elems = threads * 64;             // 128 Hadamard blocks
+    static constexpr int elems = threads * 64;  // 128 Hadamard blocks
     static constexpr int half_bytes = 64 * int(sizeof(In));
-    static constexpr int stride = half_bytes + 16;         // padded: lane l's reads start in bank 4l mod 32
-    static constexpr int chunks = half_bytes / 16;         // 16-byte copies per half block
-    static constexpr int bytes = threads * stride;         // one stage
+    static constexpr int stride =
+        half_bytes + 16;  // padded: lane l's reads start in bank 4l mod 32
+    static constexpr int chunks = half_bytes / 16;  // 16-byte copies per half block
+    static constexpr int bytes = threads * stride;  // one stage
 };
 
 /// A lane's 64 elements from its padded half block in shared memory, as floats.
@@ -826,8 +903,10 @@ __device__ __forceinline__ void load_half(const unsigned char* p, float (&v)[64]
 #pragma unroll
         for (int k = 0; k < 16; ++k) {
             const uint4 w = q[k];
-            v[4 * k] = __uint_as_float(w.x); v[4 * k + 1] = __uint_as_float(w.y);
-            v[4 * k + 2] = __uint_as_float(w.z); v[4 * k + 3] = __uint_as_float(w.w);
+            v[4 * k] = __uint_as_float(w.x);
+            v[4 * k + 1] = __uint_as_float(w.y);
+            v[4 * k + 2] = __uint_as_float(w.z);
+            v[4 * k + 3] = __uint_as_float(w.w);
         }
     } else {
 #pragma unroll
@@ -836,12 +915,15 @@ __device__ __forceinline__ void load_half(const unsigned char* p, float (&v)[64]
             const unsigned w[4] = {w4.x, w4.y, w4.z, w4.w};
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-                if constexpr (std::is_same_v<In, __nv_bfloat16>) {  // bf16 → f32: the bits shifted up (exact)
+                if constexpr (std::is_same_v<In, __nv_bfloat16>) {  // bf16 → f32: the bits shifted
+                                                                    // up (exact)
                     v[8 * k + 2 * i] = __uint_as_float(w[i] << 16);
                     v[8 * k + 2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
                 } else {
-                    v[8 * k + 2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
-                    v[8 * k + 2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
+                    v[8 * k + 2 * i] =
+                        __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
+                    v[8 * k + 2 * i + 1] =
+                        __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
                 }
             }
         }
@@ -850,25 +932,32 @@ __device__ __forceinline__ void load_half(const unsigned char* p, float (&v)[64]
 
 /// Rows a multiple of 128, H = 128, x 16-byte aligned, packed aligned to its 8- or 16-byte stores.
 template <int Bits, bool Quest, bbq_codes Codes, int CodeBits, bool Fold, class In, class C>
-__global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
-                                                                  std::uint8_t* __restrict__ packed, slot_source src, C c, nibble_order order) {
+__global__ void __launch_bounds__(256, 2)
+    bbq_encode_pairs_kernel(const In* __restrict__ x, std::size_t n, std::size_t cols,
+                            std::uint8_t* __restrict__ packed, slot_source src, C c,
+                            nibble_order order) {
     using T = pair_tile<In>;
     extern __shared__ uint4 stage_mem[];  // two stages of T::bytes
     unsigned char* stage = reinterpret_cast<unsigned char*>(stage_mem);
     __shared__ count_cell tab[count_cells_smem];
     const unsigned tid = threadIdx.x;
-    if constexpr (Fold) load_count_table(tab, c.yt);
-    else if constexpr (!Quest) load_count_table(tab, c.vt);
+    if constexpr (Fold)
+        load_count_table(tab, c.yt);
+    else if constexpr (!Quest)
+        load_count_table(tab, c.vt);
     store_given<Bits, Quest>(src, c);
     const std::size_t tiles = (n + T::elems - 1) / T::elems;
     auto issue = [&](std::size_t tile, int buf) {
         const unsigned char* g = reinterpret_cast<const unsigned char*>(x + tile * T::elems);
-        const std::size_t left = (n - tile * T::elems) * sizeof(In);  // bytes of the tile that exist (a multiple of 256)
+        const std::size_t left =
+            (n - tile * T::elems) * sizeof(In);  // bytes of the tile that exist (a multiple of 256)
         unsigned char* s = stage + buf * T::bytes;
 #pragma unroll
         for (int k = 0; k < T::chunks; ++k) {
             const unsigned q = tid + T::threads * k;
-            if (std::size_t(q) * 16 < left) cp_async16(s + (q / T::chunks) * T::stride + (q % T::chunks) * 16, g + std::size_t(q) * 16);
+            if (std::size_t(q) * 16 < left)
+                cp_async16(s + (q / T::chunks) * T::stride + (q % T::chunks) * 16,
+                           g + std::size_t(q) * 16);
         }
         cp_async_commit();
     };
@@ -878,7 +967,8 @@ __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __re
     if (tile < tiles) issue(tile, 0);
     for (int k = 0; tile < tiles; tile += gridDim.x, ++k) {
         cp_async_wait_all();
-        __syncthreads();  // this tile is in; every lane is done reading the stage the next copy overwrites
+        __syncthreads();  // this tile is in; every lane is done reading the stage the next copy
+                          // overwrites
         if (tile + gridDim.x < tiles) issue(tile + gridDim.x, (k + 1) & 1);
         float v[64];
         load_half<In>(stage + (k & 1) * T::bytes + tid * T::stride, v);
@@ -887,10 +977,12 @@ __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __re
 #pragma unroll
             for (int j = 0; j < 64; ++j)
                 if ((j & len) == 0) butterfly(v[j], v[j + len]);
-        // len 64 across the lane pair: lower a + b = fma(1, a, b), upper a − b = fma(−1, b, a), each
-        // one rounding of the exact sum (also for zeros: x − x and −0 − (−0) are +0 both ways).
+                    // len 64 across the lane pair: lower a + b = fma(1, a, b), upper a − b =
+                    // fma(−1, b, a), each one rounding of the exact sum (also for zeros: x − x and
+                    // −0 − (−0) are +0 both ways).
 #pragma unroll
-        for (int j = 0; j < 64; ++j) v[j] = __fmaf_rn(sgn, v[j], __shfl_xor_sync(0xffffffffu, v[j], 1));
+        for (int j = 0; j < 64; ++j)
+            v[j] = __fmaf_rn(sgn, v[j], __shfl_xor_sync(0xffffffffu, v[j], 1));
         const std::size_t e0 = tile * T::elems + std::size_t(tid) * 64;
         if (e0 >= n) continue;
         if (src.per_row) mult = slot_multiplier<Bits, Quest>(src, e0 / cols, c);
@@ -901,8 +993,9 @@ __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __re
             const int pos = e * cb;
             if constexpr (Codes != bbq_codes::e2m1 && (Fold || !Quest)) {
                 if (pos % 32 + cb <= 32) {
-                    // table count straight into the packed word: + cell.q, then + 1 where v ≥ cell.t
-                    // (fields are disjoint and q + 1 < 2^B where the comparison can hold: no carries)
+                    // table count straight into the packed word: + cell.q, then + 1 where v ≥
+                    // cell.t (fields are disjoint and q + 1 < 2^B where the comparison can hold: no
+                    // carries)
                     const auto& tt = Fold ? c.yt : c.vt;
                     const float u = Fold ? v[e] : __fmul_rn(__fmul_rn(v[e], c.norm128), mult);
                     const count_cell ce = table_cell(u, tab, tt);
@@ -919,38 +1012,47 @@ __global__ void __launch_bounds__(256, 2) bbq_encode_pairs_kernel(const In* __re
 #pragma unroll
         for (int i = 0; i < 2 * CodeBits; ++i) {
             if constexpr (Codes == bbq_codes::int_b) w[i] ^= flip_pattern<Bits, CodeBits>(i);
-            if (CodeBits == 4 && order == nibble_order::high_first) w[i] = ((w[i] & 0x0f0f0f0fu) << 4) | ((w[i] >> 4) & 0x0f0f0f0fu);
+            if (CodeBits == 4 && order == nibble_order::high_first)
+                w[i] = ((w[i] & 0x0f0f0f0fu) << 4) | ((w[i] >> 4) & 0x0f0f0f0fu);
         }
         std::uint8_t* p = packed + e0 / 8 * CodeBits;
         if constexpr (CodeBits == 4) {
-            // The pair's 64 bytes are 16-byte chunks 0, 1 (lower lane) and 2, 3 (upper): swap chunk 1
-            // and 2 so that store k writes chunk 2k + (lane & 1), 512 contiguous bytes per warp store.
+            // The pair's 64 bytes are 16-byte chunks 0, 1 (lower lane) and 2, 3 (upper): swap chunk
+            // 1 and 2 so that store k writes chunk 2k + (lane & 1), 512 contiguous bytes per warp
+            // store.
             const bool up = (tid & 1u) != 0;
             const unsigned pair = 3u << (tid % 32 & ~1u);
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
                 const std::uint32_t got = __shfl_xor_sync(pair, up ? w[i] : w[4 + i], 1);
-                if (up) w[i] = got;
-                else w[4 + i] = got;
+                if (up)
+                    w[i] = got;
+                else
+                    w[4 + i] = got;
             }
             std::uint8_t* p0 = p - (up ? 32 : 0);
 #pragma unroll
             for (int k = 0; k < 2; ++k)
-                reinterpret_cast<uint4*>(p0)[2 * k + (up ? 1 : 0)] = make_uint4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
+                reinterpret_cast<uint4*>(p0)[2 * k + (up ? 1 : 0)] =
+                    make_uint4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
         } else if constexpr (CodeBits % 2 == 0) {
 #pragma unroll
-            for (int i = 0; i < CodeBits / 2; ++i) reinterpret_cast<uint4*>(p)[i] = make_uint4(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
+            for (int i = 0; i < CodeBits / 2; ++i)
+                reinterpret_cast<uint4*>(p)[i] =
+                    make_uint4(w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
         } else {
 #pragma unroll
-            for (int i = 0; i < CodeBits; ++i) reinterpret_cast<uint2*>(p)[i] = make_uint2(w[2 * i], w[2 * i + 1]);
+            for (int i = 0; i < CodeBits; ++i)
+                reinterpret_cast<uint2*>(p)[i] = make_uint2(w[2 * i], w[2 * i + 1]);
         }
     }
 }
 
 /// Any shape: one thread per Hadamard block, one code byte per element into `codes`.
 template <int Bits, bool Quest, bbq_codes Codes, class In, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_encode_any_kernel(const In* __restrict__ x, std::size_t rows, std::size_t cols, std::size_t H,
-                                                                     std::uint8_t* __restrict__ codes, slot_source src, C c) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_encode_any_kernel(const In* __restrict__ x, std::size_t rows, std::size_t cols,
+                          std::size_t H, std::uint8_t* __restrict__ codes, slot_source src, C c) {
     __shared__ float thr[(1 << Bits) + 1];
     load_thresholds<Bits>(thr, c);
     store_given<Bits, Quest>(src, c);
@@ -966,13 +1068,15 @@ __global__ void __launch_bounds__(bbq_threads) bbq_encode_any_kernel(const In* _
     for (unsigned k = 0; k < h; ++k) buf[k] = to_float(x[i0 + k]);
     hadamard_local(buf, h);
     const float mult = slot_multiplier<Bits, Quest>(src, row, c);
-    for (unsigned k = 0; k < h; ++k) codes[i0 + k] = encode_dev<Bits, Quest, Codes>(buf[k], mult, c, thr);
+    for (unsigned k = 0; k < h; ++k)
+        codes[i0 + k] = encode_dev<Bits, Quest, Codes>(buf[k], mult, c, thr);
 }
 
 /// Packs one code byte per element into the stream, 8 codes per thread.
 template <int CodeBits>
-__global__ void __launch_bounds__(bbq_threads) bbq_pack_kernel(const std::uint8_t* __restrict__ codes, std::size_t n,
-                                                               std::uint8_t* __restrict__ packed, nibble_order order) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_pack_kernel(const std::uint8_t* __restrict__ codes, std::size_t n,
+                    std::uint8_t* __restrict__ packed, nibble_order order) {
     const std::size_t u = std::size_t(blockIdx.x) * bbq_threads + threadIdx.x;
     if (u * 8 >= n) return;
     const int m = n - u * 8 < 8 ? int(n - u * 8) : 8;
@@ -985,8 +1089,10 @@ __global__ void __launch_bounds__(bbq_threads) bbq_pack_kernel(const std::uint8_
 
 /// The code of element i (low_first or high_first stream).
 template <int CodeBits>
-__device__ __forceinline__ unsigned code_at_dev(const std::uint8_t* packed, std::size_t i, nibble_order order) {
-    if (CodeBits == 4 && order == nibble_order::high_first) return (packed[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xFu;
+__device__ __forceinline__ unsigned code_at_dev(const std::uint8_t* packed, std::size_t i,
+                                                nibble_order order) {
+    if (CodeBits == 4 && order == nibble_order::high_first)
+        return (packed[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xFu;
     unsigned c = 0;
     for (int k = 0; k < CodeBits; ++k) {
         const std::size_t bit = i * CodeBits + std::size_t(k);
@@ -1002,9 +1108,10 @@ __device__ __forceinline__ void load_levels(float* lv, const C& c) {
 }
 
 template <int CodeBits, class Out, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_decode128_kernel(const std::uint8_t* __restrict__ packed, std::size_t n, std::size_t cols,
-                                                                    const float* __restrict__ scales, bool per_row, bool transform,
-                                                                    Out* __restrict__ y, C c, nibble_order order, bool vec, bool aligned) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_decode128_kernel(const std::uint8_t* __restrict__ packed, std::size_t n, std::size_t cols,
+                         const float* __restrict__ scales, bool per_row, bool transform,
+                         Out* __restrict__ y, C c, nibble_order order, bool vec, bool aligned) {
     __shared__ float lv[1 << CodeBits];
     load_levels<CodeBits>(lv, c);
     const unsigned lane = threadIdx.x % 16;
@@ -1031,9 +1138,11 @@ __global__ void __launch_bounds__(bbq_threads) bbq_decode128_kernel(const std::u
 }
 
 template <int CodeBits, class Out, class C>
-__global__ void __launch_bounds__(bbq_threads) bbq_decode_any_kernel(const std::uint8_t* __restrict__ packed, std::size_t rows, std::size_t cols,
-                                                                     std::size_t H, const float* __restrict__ scales, bool per_row,
-                                                                     bool transform, Out* __restrict__ y, C c, nibble_order order) {
+__global__ void __launch_bounds__(bbq_threads)
+    bbq_decode_any_kernel(const std::uint8_t* __restrict__ packed, std::size_t rows,
+                          std::size_t cols, std::size_t H, const float* __restrict__ scales,
+                          bool per_row, bool transform, Out* __restrict__ y, C c,
+                          nibble_order order) {
     __shared__ float lv[1 << CodeBits];
     load_levels<CodeBits>(lv, c);
     const std::size_t bpr = blocks_per_row(cols, H);
@@ -1046,12 +1155,15 @@ __global__ void __launch_bounds__(bbq_threads) bbq_decode_any_kernel(const std::
     const std::size_t i0 = row * cols + pos;
     const float s = scales[per_row ? row : 0];
     float buf[128];
-    for (unsigned k = 0; k < h; ++k) buf[k] = __fmul_rn(s, lv[code_at_dev<CodeBits>(packed, i0 + k, order)]);
+    for (unsigned k = 0; k < h; ++k)
+        buf[k] = __fmul_rn(s, lv[code_at_dev<CodeBits>(packed, i0 + k, order)]);
     if (transform) hadamard_local(buf, h);
     for (unsigned k = 0; k < h; ++k) y[i0 + k] = from_float<Out>(buf[k]);
 }
 
-inline unsigned bbq_blocks(std::size_t items) { return static_cast<unsigned>((items + bbq_threads - 1) / bbq_threads); }
+inline unsigned bbq_blocks(std::size_t items) {
+    return static_cast<unsigned>((items + bbq_threads - 1) / bbq_threads);
+}
 
 }  // namespace detail
 
@@ -1062,7 +1174,8 @@ class rotated_quantizer {
 public:
     static_assert(Bits >= 1 && Bits <= 8, "lowbit: BBQ / QuEST need 1 <= Bits <= 8");
     static_assert(Codes != bbq_codes::e2m1 || Bits <= 3,
-                  "lowbit: E2M1 codes hold the levels exactly only for Bits <= 3 (z = 0) or Bits <= 2 (z = -1/2)");
+                  "lowbit: E2M1 codes hold the levels exactly only for Bits <= 3 (z = 0) or Bits "
+                  "<= 2 (z = -1/2)");
     static constexpr int bits = Bits;
     static constexpr int code_bits = bbq_code_bits(Bits, Codes);
     using options = bbq_options;
@@ -1070,25 +1183,34 @@ public:
 
     rotated_quantizer() : rotated_quantizer(options{}) {}
     explicit rotated_quantizer(options o) : opt_(o) {
-        lowbit::detail::require(opt_.hadamard == 0 || (std::has_single_bit(opt_.hadamard) && opt_.hadamard >= 2 && opt_.hadamard <= 128),
-                                "options.hadamard", "must be 0 or a power of two 2 … 128 on the GPU");
+        lowbit::detail::require(
+            opt_.hadamard == 0 ||
+                (std::has_single_bit(opt_.hadamard) && opt_.hadamard >= 2 && opt_.hadamard <= 128),
+            "options.hadamard", "must be 0 or a power of two 2 … 128 on the GPU");
         if (opt_.sigma_from == bbq_sigma::given)
-            lowbit::detail::require(std::isfinite(opt_.sigma) && opt_.sigma > 0.0f, "options.sigma", "must be finite and > 0 when sigma_from is given");
-        lowbit::detail::require(std::isfinite(opt_.gamma) && opt_.gamma >= 0.0f, "options.gamma", "must be finite and >= 0 (0: zeta* sigma)");
-        lowbit::detail::require(opt_.order == nibble_order::low_first || (code_bits == 4 && opt_.order == nibble_order::high_first),
-                                "options.order", "must be low_first, or high_first for 4-bit codes");
+            lowbit::detail::require(std::isfinite(opt_.sigma) && opt_.sigma > 0.0f, "options.sigma",
+                                    "must be finite and > 0 when sigma_from is given");
+        lowbit::detail::require(std::isfinite(opt_.gamma) && opt_.gamma >= 0.0f, "options.gamma",
+                                "must be finite and >= 0 (0: zeta* sigma)");
+        lowbit::detail::require(opt_.order == nibble_order::low_first ||
+                                    (code_bits == 4 && opt_.order == nibble_order::high_first),
+                                "options.order",
+                                "must be low_first, or high_first for 4-bit codes");
         if (Quest) opt_.zero = bbq_zero::half;
-        lowbit::detail::require(Codes != bbq_codes::e2m1 || bbq_e2m1_exact(Bits, opt_.zero), "options.zero",
-                                "E2M1 codes need z = 0 at 3 bits (the levels ±2.5, ±3.5 of z = -1/2 are not in E2M1)");
+        lowbit::detail::require(
+            Codes != bbq_codes::e2m1 || bbq_e2m1_exact(Bits, opt_.zero), "options.zero",
+            "E2M1 codes need z = 0 at 3 bits (the levels ±2.5, ±3.5 of z = -1/2 are not in E2M1)");
         const auto& t = bbq_format<Bits>::thresholds();
         c_.thr[0] = c_.thr[t.size() + 1] = std::numeric_limits<float>::quiet_NaN();
         for (std::size_t i = 0; i < t.size(); ++i) c_.thr[i + 1] = t[i];
         c_.e2m1 = 0;
         for (auto& l : c_.level) l = 0.0f;
         for (unsigned q = 0; q < (1u << Bits); ++q) {
-            const float lv = Quest ? quest_format<Bits>::level(std::uint8_t(q)) : bbq_format<Bits>::level(std::uint8_t(q), opt_.zero);
+            const float lv = Quest ? quest_format<Bits>::level(std::uint8_t(q))
+                                   : bbq_format<Bits>::level(std::uint8_t(q), opt_.zero);
             c_.level[bbq_emit<Bits>(std::uint8_t(q), lv, Codes)] = lv;
-            if (Codes == bbq_codes::e2m1 && Bits <= 3) c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
+            if (Codes == bbq_codes::e2m1 && Bits <= 3)
+                c_.e2m1 |= std::uint32_t(bbq_emit<Bits>(std::uint8_t(q), lv, Codes)) << (4 * q);
         }
         c_.quest_step = Quest ? quest_format<Bits>::step() : 0.0;
         c_.gamma = opt_.gamma;
@@ -1106,18 +1228,23 @@ public:
     /// The encode kernel quantize() launches for this input, shape and packed output (the one
     /// place where it is chosen).
     template <class In>
-    [[nodiscard]] bbq_encode_path encode_path(const In* x, shape2d shape, const std::uint8_t* packed) const noexcept {
+    [[nodiscard]] bbq_encode_path encode_path(const In* x, shape2d shape,
+                                              const std::uint8_t* packed) const noexcept {
         if (opt_.hadamard != 128 || shape.cols % 128 != 0) return bbq_encode_path::per_block;
         constexpr bool even = code_bits % 2 == 0;
-        const bool fits = (reinterpret_cast<std::uintptr_t>(packed) & (even ? 15u : 7u)) == 0 && detail::aligned16(x);
-        if (fits && Bits <= detail::bbq_table_bits) return c_.folded ? bbq_encode_path::pairs_folded : bbq_encode_path::pairs;
+        const bool fits = (reinterpret_cast<std::uintptr_t>(packed) & (even ? 15u : 7u)) == 0 &&
+            detail::aligned16(x);
+        if (fits && Bits <= detail::bbq_table_bits)
+            return c_.folded ? bbq_encode_path::pairs_folded : bbq_encode_path::pairs;
         return bbq_encode_path::lanes16;
     }
 
     /// The decode kernel dequantize() launches for this shape.
     [[nodiscard]] bbq_decode_path decode_path(shape2d shape) const noexcept {
         const bool transform = opt_.to_input && opt_.hadamard != 0;
-        return shape.cols % 128 == 0 && (opt_.hadamard == 128 || !transform) ? bbq_decode_path::lanes16 : bbq_decode_path::per_block;
+        return shape.cols % 128 == 0 && (opt_.hadamard == 128 || !transform)
+            ? bbq_decode_path::lanes16
+            : bbq_decode_path::per_block;
     }
 
     /// Quantizes a row-major `shape` tensor x (device float, __half or __nv_bfloat16) into t.
@@ -1136,7 +1263,8 @@ public:
 
     /// Quantizes into arrays the caller owns (sizes as device_bbq_tensor's).
     template <class In>
-    void quantize_into(const In* x, shape2d shape, bbq_tensor_view t, cudaStream_t stream = nullptr) {
+    void quantize_into(const In* x, shape2d shape, bbq_tensor_view t,
+                       cudaStream_t stream = nullptr) {
         require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         lowbit::detail::require(n == 0 || x != nullptr, "x", "must not be null");
@@ -1146,7 +1274,9 @@ public:
         if (opt_.sigma_from == bbq_sigma::given) {
             src.given = opt_.sigma;
         } else if (opt_.sigma_from == bbq_sigma::per_row) {
-            detail::bbq_row_sigma_kernel<Bits, Quest, In><<<unsigned(shape.rows), detail::bbq_threads, 0, stream>>>(x, cols, t.sigmas, t.scales, c_);
+            detail::bbq_row_sigma_kernel<Bits, Quest, In>
+                <<<unsigned(shape.rows), detail::bbq_threads, 0, stream>>>(x, cols, t.sigmas,
+                                                                           t.scales, c_);
             check_launch("bbq quantize (row sigma)");
         } else {
             // Σx² in tree order and σ, s by one kernel (its last block finishes the tree).
@@ -1154,33 +1284,42 @@ public:
             const std::size_t need = 2 * sizeof(unsigned long long) + chunks * sizeof(double);
             if (work_.size() < need) {
                 work_.reserve(need);
-                check(cudaMemsetAsync(work_.data(), 0, 2 * sizeof(unsigned long long), stream), "cudaMemsetAsync");  // the kernel resets them after
+                check(cudaMemsetAsync(work_.data(), 0, 2 * sizeof(unsigned long long), stream),
+                      "cudaMemsetAsync");  // the kernel resets them after
             }
             auto* counters = reinterpret_cast<unsigned long long*>(work_.data());
             auto* level2 = reinterpret_cast<double*>(work_.data() + 2 * sizeof(unsigned long long));
             constexpr auto kernel = detail::bbq_sumsq_kernel<Bits, Quest, In, consts>;
             constexpr std::size_t smem = detail::sumsq_stage<In>::bytes;
             const unsigned grid = grid_for<kernel>(detail::bbq_threads, smem, chunks);
-            kernel<<<grid, detail::bbq_threads, smem, stream>>>(x, n, detail::aligned16(x), level2, counters, t.sigmas, t.scales, c_);
+            kernel<<<grid, detail::bbq_threads, smem, stream>>>(x, n, detail::aligned16(x), level2,
+                                                                counters, t.sigmas, t.scales, c_);
             check_launch("bbq quantize (tensor sigma)");
         }
         // The guard scan (file comment, "Non-finite and huge inputs"): after σ and s exist, before
         // the encode; its three indices come back after the encode, one host synchronisation.
         guard_.reserve(3);
-        check(cudaMemsetAsync(guard_.data(), 0xFF, 3 * sizeof(unsigned long long), stream), "cudaMemsetAsync");
-        const bool check_scales = opt_.to_input && opt_.hadamard != 0 && opt_.sigma_from != bbq_sigma::given;
+        check(cudaMemsetAsync(guard_.data(), 0xFF, 3 * sizeof(unsigned long long), stream),
+              "cudaMemsetAsync");
+        const bool check_scales =
+            opt_.to_input && opt_.hadamard != 0 && opt_.sigma_from != bbq_sigma::given;
         const unsigned scan_grid = std::min<unsigned>(detail::bbq_blocks(n), unsigned(sms()) * 16u);
         detail::bbq_guard_scan_kernel<Bits, In><<<scan_grid, detail::bbq_threads, 0, stream>>>(
             x, n, check_scales ? t.scales : nullptr, check_scales ? t.slots : 0, guard_.data());
         check_launch("bbq quantize (guard scan)");
         switch (encode_path(x, shape, t.packed)) {
-            case bbq_encode_path::pairs_folded: launch_pairs<true>(x, n, cols, t.packed, src, stream); break;
-            case bbq_encode_path::pairs: launch_pairs<false>(x, n, cols, t.packed, src, stream); break;
+            case bbq_encode_path::pairs_folded:
+                launch_pairs<true>(x, n, cols, t.packed, src, stream);
+                break;
+            case bbq_encode_path::pairs:
+                launch_pairs<false>(x, n, cols, t.packed, src, stream);
+                break;
             case bbq_encode_path::lanes16: launch_lanes16(x, n, cols, t.packed, src, stream); break;
             case bbq_encode_path::per_block: encode_blocks(x, shape, t.packed, src, stream); break;
         }
         unsigned long long g[3];
-        check(cudaMemcpyAsync(g, guard_.data(), sizeof g, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync");
+        check(cudaMemcpyAsync(g, guard_.data(), sizeof g, cudaMemcpyDeviceToHost, stream),
+              "cudaMemcpyAsync");
         check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
         throw_guarded(g);
     }
@@ -1192,23 +1331,31 @@ public:
         const std::size_t n = t.shape.size();
         if (n == 0) return;
         require_shape(t.shape.rows, t.shape.cols);
-        lowbit::detail::require(y != nullptr && t.packed != nullptr && t.scales != nullptr, "t", "needs packed codes, scales and an output");
+        lowbit::detail::require(y != nullptr && t.packed != nullptr && t.scales != nullptr, "t",
+                                "needs packed codes, scales and an output");
         const std::size_t slots = opt_.sigma_from == bbq_sigma::per_row ? t.shape.rows : 1;
-        lowbit::detail::require(t.slots == slots, "t.slots", "must hold one scale per slot of this quantizer's options");
+        lowbit::detail::require(t.slots == slots, "t.slots",
+                                "must hold one scale per slot of this quantizer's options");
         const std::size_t cols = t.shape.cols, H = opt_.hadamard;
-        const bool per_row = opt_.sigma_from == bbq_sigma::per_row, transform = opt_.to_input && H != 0;
+        const bool per_row = opt_.sigma_from == bbq_sigma::per_row,
+                   transform = opt_.to_input && H != 0;
         if (decode_path(t.shape) == bbq_decode_path::lanes16) {
             const std::size_t groups = n / 128;
             const std::size_t want = (groups + 15) / 16, cap = std::size_t(sms()) * 16;
-            const bool vec = detail::aligned16(y), aligned = (reinterpret_cast<std::uintptr_t>(t.packed) & 7u) == 0;
-            detail::bbq_decode128_kernel<code_bits, Out><<<unsigned(want < cap ? want : cap), detail::bbq_threads, 0, stream>>>(
-                t.packed, n, cols, t.scales, per_row, transform, y, c_, opt_.order, vec, aligned);
+            const bool vec = detail::aligned16(y),
+                       aligned = (reinterpret_cast<std::uintptr_t>(t.packed) & 7u) == 0;
+            detail::bbq_decode128_kernel<code_bits, Out>
+                <<<unsigned(want < cap ? want : cap), detail::bbq_threads, 0, stream>>>(
+                    t.packed, n, cols, t.scales, per_row, transform, y, c_, opt_.order, vec,
+                    aligned);
             check_launch("bbq dequantize (fused inverse Hadamard)");
             return;
         }
         const std::size_t items = t.shape.rows * detail::blocks_per_row(cols, transform ? H : 0);
-        detail::bbq_decode_any_kernel<code_bits, Out><<<detail::bbq_blocks(items), detail::bbq_threads, 0, stream>>>(
-            t.packed, t.shape.rows, cols, transform ? H : 0, t.scales, per_row, transform, y, c_, opt_.order);
+        detail::bbq_decode_any_kernel<code_bits, Out>
+            <<<detail::bbq_blocks(items), detail::bbq_threads, 0, stream>>>(
+                t.packed, t.shape.rows, cols, transform ? H : 0, t.scales, per_row, transform, y,
+                c_, opt_.order);
         check_launch("bbq dequantize");
     }
 
@@ -1220,11 +1367,13 @@ private:
     }
     static int sms() {
         int s = 0;
-        check(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, device()), "cudaDeviceGetAttribute");
+        check(cudaDeviceGetAttribute(&s, cudaDevAttrMultiProcessorCount, device()),
+              "cudaDeviceGetAttribute");
         return s;
     }
-    /// Blocks for `work` grid-stride items: all that fit on the device at once (raising the kernel's
-    /// dynamic shared memory limit the first time, per device), at most `work` and options.max_blocks.
+    /// Blocks for `work` grid-stride items: all that fit on the device at once (raising the
+    /// kernel's dynamic shared memory limit the first time, per device), at most `work` and
+    /// options.max_blocks.
     template <auto kernel>
     unsigned grid_for(int threads, std::size_t smem, std::size_t work) const {
         static int fit[64] = {};  // per device: blocks per SM × SMs (0: not asked yet)
@@ -1232,9 +1381,12 @@ private:
         int f = dev < 64 ? fit[dev] : 0;
         if (f == 0) {
             if (smem > 48 * 1024)
-                check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)), "cudaFuncSetAttribute");
+                check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           int(smem)),
+                      "cudaFuncSetAttribute");
             int per_sm = 0;
-            check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem), "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+            check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem),
+                  "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
             f = (per_sm > 0 ? per_sm : 1) * sms();
             if (dev < 64) fit[dev] = f;
         }
@@ -1244,33 +1396,45 @@ private:
     }
     /// 16 lanes per Hadamard block (H = 128, rows a multiple of 128).
     template <class In>
-    void launch_lanes16(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) const {
+    void launch_lanes16(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed,
+                        detail::slot_source src, cudaStream_t stream) const {
         const std::size_t groups = n / 128;
         const std::size_t want = (groups + 15) / 16, cap = std::size_t(sms()) * 16;
-        const bool vec = detail::aligned16(x), aligned = (reinterpret_cast<std::uintptr_t>(packed) & 7u) == 0;
-        detail::bbq_encode128_kernel<Bits, Quest, Codes, code_bits, In><<<unsigned(want < cap ? want : cap), detail::bbq_threads, 0, stream>>>(
-            x, n, cols, packed, src, c_, opt_.order, vec, aligned);
+        const bool vec = detail::aligned16(x),
+                   aligned = (reinterpret_cast<std::uintptr_t>(packed) & 7u) == 0;
+        detail::bbq_encode128_kernel<Bits, Quest, Codes, code_bits, In>
+            <<<unsigned(want < cap ? want : cap), detail::bbq_threads, 0, stream>>>(
+                x, n, cols, packed, src, c_, opt_.order, vec, aligned);
         check_launch("bbq quantize (fused Hadamard encode)");
     }
-    /// One thread per Hadamard block (codes to a scratch byte per element), then the packing kernel.
+    /// One thread per Hadamard block (codes to a scratch byte per element), then the packing
+    /// kernel.
     template <class In>
-    void encode_blocks(const In* x, shape2d shape, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) {
+    void encode_blocks(const In* x, shape2d shape, std::uint8_t* packed, detail::slot_source src,
+                       cudaStream_t stream) {
         const std::size_t n = shape.size(), cols = shape.cols, H = opt_.hadamard;
         scratch_.reserve(n);
         const std::size_t items = shape.rows * detail::blocks_per_row(cols, H);
-        detail::bbq_encode_any_kernel<Bits, Quest, Codes, In><<<detail::bbq_blocks(items), detail::bbq_threads, 0, stream>>>(
-            x, shape.rows, cols, H, scratch_.data(), src, c_);
+        detail::bbq_encode_any_kernel<Bits, Quest, Codes, In>
+            <<<detail::bbq_blocks(items), detail::bbq_threads, 0, stream>>>(
+                x, shape.rows, cols, H, scratch_.data(), src, c_);
         check_launch("bbq quantize (Hadamard encode)");
-        detail::bbq_pack_kernel<code_bits><<<detail::bbq_blocks((n + 7) / 8), detail::bbq_threads, 0, stream>>>(scratch_.data(), n, packed, opt_.order);
+        detail::bbq_pack_kernel<code_bits>
+            <<<detail::bbq_blocks((n + 7) / 8), detail::bbq_threads, 0, stream>>>(
+                scratch_.data(), n, packed, opt_.order);
         check_launch("bbq quantize (pack)");
     }
     /// The lane-pair encode kernel, Fold: on the count table of y (σ given).
     template <bool Fold, class In>
-    void launch_pairs(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed, detail::slot_source src, cudaStream_t stream) const {
+    void launch_pairs(const In* x, std::size_t n, std::size_t cols, std::uint8_t* packed,
+                      detail::slot_source src, cudaStream_t stream) const {
         using tile = detail::pair_tile<In>;
-        constexpr auto kernel = detail::bbq_encode_pairs_kernel<Bits, Quest, Codes, code_bits, Fold, In, consts>;
-        const unsigned grid = grid_for<kernel>(tile::threads, 2 * tile::bytes, (n + tile::elems - 1) / tile::elems);
-        kernel<<<grid, tile::threads, 2 * tile::bytes, stream>>>(x, n, cols, packed, src, c_, opt_.order);
+        constexpr auto kernel =
+            detail::bbq_encode_pairs_kernel<Bits, Quest, Codes, code_bits, Fold, In, consts>;
+        const unsigned grid =
+            grid_for<kernel>(tile::threads, 2 * tile::bytes, (n + tile::elems - 1) / tile::elems);
+        kernel<<<grid, tile::threads, 2 * tile::bytes, stream>>>(x, n, cols, packed, src, c_,
+                                                                 opt_.order);
         check_launch("bbq quantize (fused Hadamard encode, lane pairs)");
     }
     /// The count tables (Bits ≤ bbq_table_bits): BBQ's thresholds on v; with σ given also the
@@ -1286,7 +1450,9 @@ private:
             if constexpr (!Quest) {
                 const auto& bt = bbq_format<Bits>::thresholds();
                 for (int i = 0; i < L - 1; ++i) t[i] = bt[std::size_t(i)];
-                if (!detail::build_count_table(t, L - 1, 1.0f, c_.vt)) throw error("rotated_quantizer", "no count table fits the BBQ thresholds (internal)");
+                if (!detail::build_count_table(t, L - 1, 1.0f, c_.vt))
+                    throw error("rotated_quantizer",
+                                "no count table fits the BBQ thresholds (internal)");
             } else {
                 for (int i = 0; i < L - 1; ++i) t[i] = float(i - L / 2 + 1);
             }
@@ -1299,39 +1465,52 @@ private:
             };
             const float sigma = opt_.sigma;
             float mult;
-            if constexpr (Quest) mult = inverse(std::min(float(quest_format<Bits>::step() * double(sigma)), detail::bbq_scale_top<Bits>));
-            else mult = inverse(sigma);
+            if constexpr (Quest)
+                mult = inverse(std::min(float(quest_format<Bits>::step() * double(sigma)),
+                                        detail::bbq_scale_top<Bits>));
+            else
+                mult = inverse(sigma);
             if (!(mult > 0.0f) || !std::isfinite(mult)) return;
             const float a = c_.norm128;
             for (int i = 0; i < L - 1; ++i) t[i] = detail::fold_threshold(t[i], a, mult);
             const float am = a * mult;
             const float k0 = std::exp2(std::floor(std::log2(am)));
-            c_.folded = std::isfinite(k0) && k0 > 0.0f && detail::build_count_table(t, L - 1, k0, c_.yt);
+            c_.folded =
+                std::isfinite(k0) && k0 > 0.0f && detail::build_count_table(t, L - 1, k0, c_.yt);
         }
     }
 
     /// The CPU's error for a non-finite input under non_finite::error (same argument and text).
     [[noreturn]] static void throw_non_finite(std::size_t i) {
-        throw error("x", "element " + std::to_string(i) +
-                             " is not finite: BBQ and QuEST mix it into its whole Hadamard block (options.on_non_finite = "
-                             "non_finite::saturate maps NaN to 0 and ±Inf to ± the block's largest finite |x|)");
+        throw error(
+            "x",
+            "element " + std::to_string(i) +
+                " is not finite: BBQ and QuEST mix it into its whole Hadamard block "
+                "(options.on_non_finite = "
+                "non_finite::saturate maps NaN to 0 and ±Inf to ± the block's largest finite |x|)");
     }
     /// The policy of the guard scan's result g (file comment).
     void throw_guarded(const unsigned long long (&g)[3]) const {
         constexpr unsigned long long none = ~0ull;
-        if (g[0] != none && opt_.on_non_finite == non_finite::error) throw_non_finite(std::size_t(g[0]));
+        if (g[0] != none && opt_.on_non_finite == non_finite::error)
+            throw_non_finite(std::size_t(g[0]));
         if (g[0] != none)
-            throw error("options.on_non_finite", "non_finite::saturate: element " + std::to_string(g[0]) +
-                                                     " is not finite, and the CUDA backend does not saturate (the CPU's "
-                                                     "rotated_quantizer does: quantize this tensor there)");
+            throw error("options.on_non_finite",
+                        "non_finite::saturate: element " + std::to_string(g[0]) +
+                            " is not finite, and the CUDA backend does not saturate (the CPU's "
+                            "rotated_quantizer does: quantize this tensor there)");
         if (g[1] != none)
-            throw error("x", "element " + std::to_string(g[1]) +
-                                 " has |x| >= 2^100: the guarded (pre-scaled) Hadamard transform is not implemented on the GPU "
-                                 "(the CPU's rotated_quantizer handles it: quantize this tensor there)");
+            throw error("x",
+                        "element " + std::to_string(g[1]) +
+                            " has |x| >= 2^100: the guarded (pre-scaled) Hadamard transform is not "
+                            "implemented on the GPU "
+                            "(the CPU's rotated_quantizer handles it: quantize this tensor there)");
         if (g[2] != none)
-            throw error("t.scales", "slot " + std::to_string(g[2]) +
-                                        ": its decode step s has 2^(B-1) * s >= 2^100, whose inverse transform the GPU does not "
-                                        "guard (the CPU's rotated_quantizer handles it)");
+            throw error("t.scales",
+                        "slot " + std::to_string(g[2]) +
+                            ": its decode step s has 2^(B-1) * s >= 2^100, whose inverse transform "
+                            "the GPU does not "
+                            "guard (the CPU's rotated_quantizer handles it)");
     }
     /// The σ-given or γ-given decode step must not be huge when dequantize inverse-transforms.
     void check_given_scale() const {
@@ -1339,16 +1518,20 @@ private:
         constexpr float top = detail::bbq_scale_top<Bits>;
         float s = -1.0f;
         if constexpr (Quest) {
-            if (opt_.sigma_from == bbq_sigma::given) s = float(quest_format<Bits>::step() * double(opt_.sigma));
+            if (opt_.sigma_from == bbq_sigma::given)
+                s = float(quest_format<Bits>::step() * double(opt_.sigma));
         } else if (opt_.gamma > 0.0f) {
             s = opt_.gamma / float(1 << (Bits - 1));
         } else if (opt_.sigma_from == bbq_sigma::given) {
             s = float(bbq_zeta * double(opt_.sigma)) / float(1 << (Bits - 1));
         }
         s = top < s ? top : s;
-        lowbit::detail::require(!(s * float(1 << (Bits - 1)) >= 0x1p100f), opt_.gamma > 0.0f && !Quest ? "options.gamma" : "options.sigma",
-                                "gives a decode step s with 2^(B-1) * s >= 2^100 while to_input inverse-transforms: the GPU does not "
-                                "guard that transform (the CPU's rotated_quantizer does; or set to_input = false / hadamard = 0)");
+        lowbit::detail::require(!(s * float(1 << (Bits - 1)) >= 0x1p100f),
+                                opt_.gamma > 0.0f && !Quest ? "options.gamma" : "options.sigma",
+                                "gives a decode step s with 2^(B-1) * s >= 2^100 while to_input "
+                                "inverse-transforms: the GPU does not "
+                                "guard that transform (the CPU's rotated_quantizer does; or set "
+                                "to_input = false / hadamard = 0)");
     }
 
     options opt_;

@@ -17,9 +17,14 @@ public:
     explicit device_buffer(std::size_t n) { resize(n); }
     device_buffer(const device_buffer&) = delete;
     device_buffer& operator=(const device_buffer&) = delete;
-    device_buffer(device_buffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+    device_buffer(device_buffer&& o) noexcept
+        : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
     device_buffer& operator=(device_buffer&& o) noexcept {
-        if (this != &o) { release(); p_ = std::exchange(o.p_, nullptr); n_ = std::exchange(o.n_, 0); }
+        if (this != &o) {
+            release();
+            p_ = std::exchange(o.p_, nullptr);
+            n_ = std::exchange(o.n_, 0);
+        }
         return *this;
     }
     ~device_buffer() { release(); }
@@ -32,7 +37,9 @@ public:
         n_ = n;
     }
     /// Grows to at least n elements (contents are not kept); never shrinks.
-    void reserve(std::size_t n) { if (n > n_) resize(n); }
+    void reserve(std::size_t n) {
+        if (n > n_) resize(n);
+    }
     [[nodiscard]] T* data() noexcept { return p_; }
     [[nodiscard]] const T* data() const noexcept { return p_; }
     [[nodiscard]] std::size_t size() const noexcept { return n_; }

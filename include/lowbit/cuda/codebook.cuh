@@ -4,11 +4,12 @@
 // double-quantised scales (int8 q_g per group, fp32 step per 256 groups, fp32 mean), and
 // dequantized values — so a tensor quantized on one side dequantizes on the other.
 //
-//   lowbit::cuda::codebook_quantizer<4> nf4;                       // NF4, groups of 64, fp32 absmax
-//   lowbit::cuda::device_codebook_tensor t;                        // device buffers, reused
-//   nf4.quantize(x, {rows, cols}, t, stream);                      // x: device float, __half, __nv_bfloat16
-//   nf4.dequantize(t.view(), y, stream);                           // y: device float, __half, __nv_bfloat16
-//   lowbit::cuda::codebook_quantizer<4> fitted(lowbit::fit_codebook<4>(sample), {});   // any levels
+//   lowbit::cuda::codebook_quantizer<4> nf4;                       // NF4, groups of 64, fp32
+//   absmax lowbit::cuda::device_codebook_tensor t;                        // device buffers, reused
+//   nf4.quantize(x, {rows, cols}, t, stream);                      // x: device float, __half,
+//   __nv_bfloat16 nf4.dequantize(t.view(), y, stream);                           // y: device
+//   float, __half, __nv_bfloat16 lowbit::cuda::codebook_quantizer<4>
+//   fitted(lowbit::fit_codebook<4>(sample), {});   // any levels
 //   lowbit::cuda::codebook_quantizer<4> nf4_dq({.double_quant = true});               // nf4_g64_dq
 //
 // Semantics (the CPU file comment's): a group is G consecutive elements of a row (a row's last
@@ -17,12 +18,12 @@
 // formats/codebook.hpp, the CPU's own definition); x̂ = level[code] · a. Double quantisation: with
 // m = float(tree_sum(a_g) / groups) (core/reduce.hpp's order) and per block of 256 groups
 // d = max |a_g − m| / 127, q_g = clamp(rint((a_g − m) / d), ±127) (0 when d = 0), and every code
-// and value uses a'_g = min(max(0, m + q_g·d), FLT_MAX). Products are __fmul_rn / __fadd_rn / __fdiv_rn, so no
-// contraction into FMA can change a bit.
+// and value uses a'_g = min(max(0, m + q_g·d), FLT_MAX). Products are __fmul_rn / __fadd_rn /
+// __fdiv_rn, so no contraction into FMA can change a bit.
 //
 // Bit layout: core/packing.hpp's. A unit u is elements 8u … 8u+7 = Bits whole bytes of the
-// stream, never shared between threads; low_first puts code j at bits [j·Bits, (j+1)·Bits) of the unit's little-endian word;
-// high_first (4-bit, bitsandbytes) swaps the two nibbles of every byte.
+// stream, never shared between threads; low_first puts code j at bits [j·Bits, (j+1)·Bits) of the
+// unit's little-endian word; high_first (4-bit, bitsandbytes) swaps the two nibbles of every byte.
 //
 // Encoding counts the thresholds below y = x·inv in one of two exact ways:
 //   threshold scan  codebook_code itself over the 2^Bits − 1 thresholds (kernel parameters);
@@ -49,9 +50,9 @@
 //
 // Launch sequences, all on the caller's stream, no host synchronisation:
 //   G | cols, G/(8U) a power of two ≤ 32 (U = 8-element units a thread: 2 for 16-bit inputs,
-//                   so that a thread keeps 32 bytes in flight, else 1; nf*_g64 from f32: 8 lanes a group)
-//                   one fused kernel: the group's lanes agree on its absmax with shuffles, the
-//                   first stores it, every lane encodes its elements (one read of the input);
+//                   so that a thread keeps 32 bytes in flight, else 1; nf*_g64 from f32: 8 lanes a
+//                   group) one fused kernel: the group's lanes agree on its absmax with shuffles,
+//                   the first stores it, every lane encodes its elements (one read of the input);
 //   other shapes    one thread per group writes the absmax, then the encode kernel;
 //   double_quant    absmax per group into a workspace → level-1 tree sums (one block per 256
 //                   groups) → one block finishes the tree and writes m → one block per 256 groups
@@ -85,17 +86,20 @@ inline constexpr std::size_t codebook_dq_block = 256;
 struct codebook_options {
     std::size_t group_size = 64;
     bool double_quant = false;
-    nibble_order order = nibble_order::low_first;  ///< low_first, or high_first for 4-bit codes (bitsandbytes)
-    bool cell_table = true;                        ///< encode through the cell table when the codebook allows one
+    nibble_order order =
+        nibble_order::low_first;  ///< low_first, or high_first for 4-bit codes (bitsandbytes)
+    bool cell_table = true;       ///< encode through the cell table when the codebook allows one
 };
 
 /// The kernels codebook_quantizer::quantize launches (quantize_path(); the file comment
 /// describes each sequence). Every path gives the same bits.
 enum class codebook_quantize_path : std::uint8_t {
-    fused,       ///< one kernel: a group's lanes agree on its absmax, store it and encode
-    slots,       ///< one thread per group writes its absmax, then the encode kernel
-    dq_lanes,    ///< double quantisation, the group absmax by lanes (the fused layout), then tree, d, q_g, encode
-    dq_slots,    ///< double quantisation, the group absmax by one thread per group, then tree, d, q_g, encode
+    fused,     ///< one kernel: a group's lanes agree on its absmax, store it and encode
+    slots,     ///< one thread per group writes its absmax, then the encode kernel
+    dq_lanes,  ///< double quantisation, the group absmax by lanes (the fused layout), then tree, d,
+               ///< q_g, encode
+    dq_slots,  ///< double quantisation, the group absmax by one thread per group, then tree, d,
+               ///< q_g, encode
 };
 
 /// How the encode kernel counts the thresholds below x · inv (codebook_quantizer::encoder).
@@ -106,7 +110,8 @@ enum class codebook_encoder : std::uint8_t {
 
 /// The decode kernel codebook_quantizer::dequantize launches (decode_path()).
 enum class codebook_decode_path : std::uint8_t {
-    wide,   ///< f32 output, no 8-element unit across two groups: 4 half-units a thread, 512-byte warp stores
+    wide,   ///< f32 output, no 8-element unit across two groups: 4 half-units a thread, 512-byte
+            ///< warp stores
     units,  ///< 8-element units (U a thread), any layout
 };
 
@@ -129,14 +134,17 @@ struct device_codebook_tensor {
     device_buffer<float> scales, dq_steps, dq_mean;
     device_buffer<std::int8_t> qscales;
     [[nodiscard]] codebook_tensor_view view() noexcept {
-        return {shape, packed.data(), scales.data(), qscales.data(), dq_steps.data(), dq_mean.data()};
+        return {shape,          packed.data(),   scales.data(),
+                qscales.data(), dq_steps.data(), dq_mean.data()};
     }
 };
 
 namespace detail::cb {
 
 constexpr int threads = 256;
-inline unsigned blocks_for(std::size_t items) { return static_cast<unsigned>((items + threads - 1) / threads); }
+inline unsigned blocks_for(std::size_t items) {
+    return static_cast<unsigned>((items + threads - 1) / threads);
+}
 
 /// The codebook as kernel parameters (at most 2 KiB for 8 bits).
 template <int Bits>
@@ -163,7 +171,12 @@ struct cell_map {
     /// K + 1 cells (K a power of two): y in [−1, 1] maps to 0 … K.
     static cell_map of(int k) {
         constexpr float base = 12582912.0f;  // 1.5 · 2^23
-        return {float(k / 2), base + float(k / 2), base, base + float(k), __builtin_bit_cast(std::uint32_t, base), k + 1};
+        return {float(k / 2),
+                base + float(k / 2),
+                base,
+                base + float(k),
+                __builtin_bit_cast(std::uint32_t, base),
+                k + 1};
     }
     /// y must not be NaN.
     __host__ __device__ std::uint32_t operator()(float y) const {
@@ -171,11 +184,13 @@ struct cell_map {
         return __builtin_bit_cast(std::uint32_t, z) - lo_bits;
     }
     /// The same for |y| ≤ 1, where the clamp does nothing.
-    __device__ std::uint32_t in_range(float y) const { return __builtin_bit_cast(std::uint32_t, fmaf(y, scale, offset)) - lo_bits; }
+    __device__ std::uint32_t in_range(float y) const {
+        return __builtin_bit_cast(std::uint32_t, fmaf(y, scale, offset)) - lo_bits;
+    }
 };
 
-/// The smallest table (K + 1 cells, K = 16 … 1024) with at most one distinct threshold value per cell;
-/// cells = 0 in the result when there is none.
+/// The smallest table (K + 1 cells, K = 16 … 1024) with at most one distinct threshold value per
+/// cell; cells = 0 in the result when there is none.
 template <int Bits>
 cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
     constexpr int nt = (1 << Bits) - 1;
@@ -187,8 +202,10 @@ cell_map build_cells(const codebook<Bits>& cb, std::vector<cell>& out) {
         for (int i = 0; i < nt && ok; ++i) {
             const float t = cb.thresholds[std::size_t(i)];
             const std::uint32_t c = m(t);
-            if (count[c] == 0) out[c].t = t;
-            else ok = out[c].t == t;
+            if (count[c] == 0)
+                out[c].t = t;
+            else
+                ok = out[c].t == t;
             ++count[c];
         }
         if (!ok) continue;
@@ -208,22 +225,28 @@ struct plain_scales {
     const float* s;
     __device__ float operator()(std::size_t g) const { return s[g]; }
 };
-/// Double-quantised scales a'_g = min(max(0, m + q_g · d_{g/256}), FLT_MAX) (codebook_tensor::scale on the CPU).
+/// Double-quantised scales a'_g = min(max(0, m + q_g · d_{g/256}), FLT_MAX) (codebook_tensor::scale
+/// on the CPU).
 struct dq_scales {
     const std::int8_t* q;
     const float* d;
     const float* m;
     __device__ float operator()(std::size_t g) const {
         const float a = __fadd_rn(*m, __fmul_rn(float(q[g]), d[g / codebook_dq_block]));
-        return a > 0.0f ? fminf(a, 3.40282346638528859812e+38f) : 0.0f;  // m + q·d may round past FLT_MAX: saturates
+        return a > 0.0f ? fminf(a, 3.40282346638528859812e+38f)
+                        : 0.0f;  // m + q·d may round past FLT_MAX: saturates
     }
 };
 
 /// |x|'s bits + 2^23 as a signed key: finite values keep their order as positive keys, ±Inf and
 /// NaN wrap negative and never win a max (one add where abs_key needs a compare and a select).
-__device__ __forceinline__ int amax_key(float x) { return int((__float_as_uint(x) & 0x7FFFFFFFu) + 0x00800000u); }
+__device__ __forceinline__ int amax_key(float x) {
+    return int((__float_as_uint(x) & 0x7FFFFFFFu) + 0x00800000u);
+}
 constexpr int amax_key_zero = 0x00800000;  // the key of ±0, where every max starts
-__device__ __forceinline__ float amax_of(int key) { return __uint_as_float(unsigned(key) - 0x00800000u); }
+__device__ __forceinline__ float amax_of(int key) {
+    return __uint_as_float(unsigned(key) - 0x00800000u);
+}
 
 /// Max of a key over aligned groups of W lanes (W a power of two ≤ 32, known at run time).
 __device__ __forceinline__ int lanes_max(int k, unsigned W) {
@@ -241,7 +264,8 @@ __device__ __forceinline__ std::uint64_t swap_nibbles(std::uint64_t w) {
 
 /// The code of x · inv: the cell table (Table) or the threshold scan.
 template <int Bits, bool Table>
-__device__ __forceinline__ unsigned encode_one(float x, float inv, const book<Bits>& b, const cell* cells, const cell_map& map) {
+__device__ __forceinline__ unsigned encode_one(float x, float inv, const book<Bits>& b,
+                                               const cell* cells, const cell_map& map) {
     float y = __fmul_rn(x, inv);
     if constexpr (Table) {
         if (y != y) y = 0.0f;
@@ -260,7 +284,8 @@ inline constexpr int units_per_thread = sizeof(In) == 2 ? 2 : 1;
 /// encode_one for finite x with |x| ≤ the group's absmax a (inv = fl(1/a) or 0): then
 /// |x · inv| ≤ 1, so y is no NaN and the cell coordinate needs no clamp (file comment).
 template <int Bits, bool Table>
-__device__ __forceinline__ unsigned encode_in_range(float x, float inv, const book<Bits>& b, const cell* cells, const cell_map& map) {
+__device__ __forceinline__ unsigned encode_in_range(float x, float inv, const book<Bits>& b,
+                                                    const cell* cells, const cell_map& map) {
     const float y = __fmul_rn(x, inv);
     if constexpr (Table) {
         const cell c = cells[map.in_range(y)];
@@ -272,8 +297,9 @@ __device__ __forceinline__ unsigned encode_in_range(float x, float inv, const bo
 
 /// Absmax of each group into a[g]: U units a thread, W lanes a group (fused layouts).
 template <class In>
-__global__ void __launch_bounds__(threads) group_absmax_kernel(const In* __restrict__ x, int_layout L, unsigned W, float* __restrict__ a,
-                                                              bool vin) {
+__global__ void __launch_bounds__(threads)
+    group_absmax_kernel(const In* __restrict__ x, int_layout L, unsigned W, float* __restrict__ a,
+                        bool vin) {
     constexpr int U = units_per_thread<In>;
     const std::size_t t = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
     float v[U][8];
@@ -284,14 +310,18 @@ __global__ void __launch_bounds__(threads) group_absmax_kernel(const In* __restr
 #pragma unroll
     for (int k = 0; k < U; ++k)
 #pragma unroll
-        for (int j = 0; j < 8; ++j) { const int e = amax_key(v[k][j]); key = e > key ? e : key; }  // padding is 0
+        for (int j = 0; j < 8; ++j) {
+            const int e = amax_key(v[k][j]);
+            key = e > key ? e : key;
+        }  // padding is 0
     key = lanes_max(key, W);
     if (m[0] > 0 && t % W == 0) a[t / W] = amax_of(key);
 }
 
 /// Absmax of each group into a[g]: one thread a group (any layout).
 template <class In>
-__global__ void __launch_bounds__(threads) slot_absmax_kernel(const In* __restrict__ x, int_layout L, float* __restrict__ a) {
+__global__ void __launch_bounds__(threads)
+    slot_absmax_kernel(const In* __restrict__ x, int_layout L, float* __restrict__ a) {
     const std::size_t g = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
     if (g >= L.slots()) return;
     const slot_span sp = span_of(L, g);
@@ -306,10 +336,11 @@ __global__ void __launch_bounds__(threads) slot_absmax_kernel(const In* __restri
 /// Encodes units U·t … U·t + U − 1 (t the thread). W > 0 (fused): the group's W lanes agree on
 /// its absmax and the first stores it in scales_out; W = 0: the scale comes from `sc`.
 template <int Bits, bool Table, class In, class Scales>
-__global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ x, int_layout L, unsigned W, Scales sc,
-                                                        float* __restrict__ scales_out, std::uint8_t* __restrict__ packed,
-                                                        book<Bits> b, const cell* __restrict__ table, cell_map map, bool high_first,
-                                                        bool vin, bool vout) {
+__global__ void __launch_bounds__(threads)
+    encode_kernel(const In* __restrict__ x, int_layout L, unsigned W, Scales sc,
+                  float* __restrict__ scales_out, std::uint8_t* __restrict__ packed, book<Bits> b,
+                  const cell* __restrict__ table, cell_map map, bool high_first, bool vin,
+                  bool vout) {
     constexpr int U = units_per_thread<In>;
     extern __shared__ cell cells[];
     if constexpr (Table) {
@@ -320,11 +351,14 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
     float v[U][8];
     int m[U];
 #pragma unroll
-    for (int k = 0; k < U; ++k) m[k] = load_unit_values(x, L.n, u0 + k, v[k], vin);  // every load in flight first
+    for (int k = 0; k < U; ++k)
+        m[k] = load_unit_values(x, L.n, u0 + k, v[k], vin);  // every load in flight first
     using word = std::conditional_t<(Bits <= 4), std::uint32_t, std::uint64_t>;
     word acc[U] = {};
-    if (W > 0) {  // whole groups: every m is 8 or 0, and every lane of the warp reaches the shuffles
-        int key = amax_key_zero, low = amax_key_zero;  // low < amax_key_zero: a NaN or ±Inf is present
+    if (W >
+        0) {  // whole groups: every m is 8 or 0, and every lane of the warp reaches the shuffles
+        int key = amax_key_zero,
+            low = amax_key_zero;  // low < amax_key_zero: a NaN or ±Inf is present
 #pragma unroll
         for (int k = 0; k < U; ++k)
 #pragma unroll
@@ -342,12 +376,16 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
 #pragma unroll
             for (int k = 0; k < U; ++k)
 #pragma unroll
-                for (int j = 0; j < 8; ++j) acc[k] |= word(encode_in_range<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+                for (int j = 0; j < 8; ++j)
+                    acc[k] |= word(encode_in_range<Bits, Table>(v[k][j], inv, b, cells, map))
+                        << (j * Bits);
         } else {
 #pragma unroll
             for (int k = 0; k < U; ++k)
 #pragma unroll
-                for (int j = 0; j < 8; ++j) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+                for (int j = 0; j < 8; ++j)
+                    acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map))
+                        << (j * Bits);
         }
     } else {
         if (m[0] == 0) return;
@@ -359,13 +397,18 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
                 const float inv = fp::safe_inverse(sc(unit_slot(L, i0)));
 #pragma unroll
                 for (int j = 0; j < 8; ++j)
-                    if (j < m[k]) acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map)) << (j * Bits);
+                    if (j < m[k])
+                        acc[k] |= word(encode_one<Bits, Table>(v[k][j], inv, b, cells, map))
+                            << (j * Bits);
             } else {
                 if (m[k] == 0) continue;
                 slot_walker w(L, i0);
 #pragma unroll
                 for (int j = 0; j < 8; ++j) {  // unrolled: v stays in registers
-                    if (j < m[k]) acc[k] |= word(encode_one<Bits, Table>(v[k][j], fp::safe_inverse(sc(w.s)), b, cells, map)) << (j * Bits);
+                    if (j < m[k])
+                        acc[k] |= word(encode_one<Bits, Table>(v[k][j], fp::safe_inverse(sc(w.s)),
+                                                               b, cells, map))
+                            << (j * Bits);
                     w.next(L);
                 }
             }
@@ -381,7 +424,9 @@ __global__ void __launch_bounds__(threads) encode_kernel(const In* __restrict__ 
 }
 
 __device__ __forceinline__ unsigned short bits16(__half h) { return __half_as_ushort(h); }
-__device__ __forceinline__ unsigned short bits16(__nv_bfloat16 h) { return __bfloat16_as_ushort(h); }
+__device__ __forceinline__ unsigned short bits16(__nv_bfloat16 h) {
+    return __bfloat16_as_ushort(h);
+}
 
 /// Stores 4 floats to p[0 … 4) as T; `vec`: one 16-byte (float) or 8-byte (16-bit) store.
 template <class T>
@@ -393,7 +438,8 @@ __device__ __forceinline__ void store4(T* p, const float (&v)[4], bool vec) {
             unsigned w[2];
 #pragma unroll
             for (int k = 0; k < 2; ++k) {
-                w[k] = unsigned(bits16(from_float<T>(v[2 * k]))) | unsigned(bits16(from_float<T>(v[2 * k + 1]))) << 16;
+                w[k] = unsigned(bits16(from_float<T>(v[2 * k]))) |
+                    unsigned(bits16(from_float<T>(v[2 * k + 1]))) << 16;
             }
             *reinterpret_cast<uint2*>(p) = make_uint2(w[0], w[1]);
         }
@@ -410,14 +456,16 @@ constexpr int wide_halves = 4;
 /// h = 128·warp + 32·k + lane, k < 4: each of a warp's 4 stores writes 32 consecutive
 /// half-units (512 contiguous bytes of f32), and every load is issued before the first use.
 template <int Bits, class Out, class Scales>
-__global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
-                                                             const float* __restrict__ levels, bool high_first, Out* __restrict__ y,
-                                                             bool vin, bool vout) {
+__global__ void __launch_bounds__(threads)
+    decode_wide_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
+                       const float* __restrict__ levels, bool high_first, Out* __restrict__ y,
+                       bool vin, bool vout) {
     constexpr int H = wide_halves;
     __shared__ float lv[1 << Bits];
     for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
     __syncthreads();
-    const std::size_t warp = (blockIdx.x * std::size_t(blockDim.x) + threadIdx.x) / 32, halves = (L.n + 3) / 4;
+    const std::size_t warp = (blockIdx.x * std::size_t(blockDim.x) + threadIdx.x) / 32,
+                      halves = (L.n + 3) / 4;
     const unsigned lane = threadIdx.x % 32;
     std::uint64_t w[H];
     float s[H];
@@ -444,7 +492,8 @@ __global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t
 #pragma unroll
         for (int j = 0; j < 4; ++j) v[j] = __fmul_rn(lv[unsigned(c >> (j * Bits)) & mask], s[k]);
         const std::size_t rest = L.n - i0;
-        if (rest >= 4) store4(y + i0, v, vout);
+        if (rest >= 4)
+            store4(y + i0, v, vout);
         else
 #pragma unroll
             for (int j = 0; j < 4; ++j)
@@ -456,9 +505,10 @@ __global__ void __launch_bounds__(threads) decode_wide_kernel(const std::uint8_t
 /// copied to shared memory. U units a thread (2 for 16-bit outputs), 32 apart, so that each warp
 /// store covers 32 consecutive units and every load is issued before the first use.
 template <int Bits, class Out, class Scales>
-__global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
-                                                        const float* __restrict__ levels, bool high_first, Out* __restrict__ y, bool vin,
-                                                        bool vout) {
+__global__ void __launch_bounds__(threads)
+    decode_kernel(const std::uint8_t* __restrict__ packed, int_layout L, Scales sc,
+                  const float* __restrict__ levels, bool high_first, Out* __restrict__ y, bool vin,
+                  bool vout) {
     constexpr int U = units_per_thread<Out>;
     __shared__ float lv[1 << Bits];
     for (int i = int(threadIdx.x); i < (1 << Bits); i += int(blockDim.x)) lv[i] = levels[i];
@@ -488,7 +538,8 @@ __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __r
         float v[8];
         if (L.unit_uniform) {
 #pragma unroll
-            for (int j = 0; j < 8; ++j) v[j] = __fmul_rn(lv[unsigned(c >> (j * Bits)) & mask], s[k]);
+            for (int j = 0; j < 8; ++j)
+                v[j] = __fmul_rn(lv[unsigned(c >> (j * Bits)) & mask], s[k]);
         } else {
             slot_walker wk(L, i0);
 #pragma unroll
@@ -497,7 +548,8 @@ __global__ void __launch_bounds__(threads) decode_kernel(const std::uint8_t* __r
                 wk.next(L);
             }
         }
-        if (m[k] == 8) store8(y + i0, v, vout);
+        if (m[k] == 8)
+            store8(y + i0, v, vout);
         else
 #pragma unroll
             for (int j = 0; j < 8; ++j)
@@ -515,9 +567,11 @@ __device__ __forceinline__ void butterfly256(double* v) {
     }
 }
 
-/// Level 1 of tree_sum over double(a[g]), g < groups: block k butterflies groups [256k, 256k + 256).
+/// Level 1 of tree_sum over double(a[g]), g < groups: block k butterflies groups [256k, 256k +
+/// 256).
 template <class = void>
-__global__ void __launch_bounds__(256) level1_kernel(const float* __restrict__ a, std::size_t groups, double* __restrict__ level) {
+__global__ void __launch_bounds__(256)
+    level1_kernel(const float* __restrict__ a, std::size_t groups, double* __restrict__ level) {
     __shared__ double v[256];
     const std::size_t g = blockIdx.x * std::size_t(256) + threadIdx.x;
     v[threadIdx.x] = g < groups ? double(a[g]) : 0.0;
@@ -529,7 +583,8 @@ __global__ void __launch_bounds__(256) level1_kernel(const float* __restrict__ a
 /// One block of 256: the tree's upper levels (chunks of 256 padded with +0, until one value is
 /// left; `level` is overwritten) and m = float(Σ / groups).
 template <class = void>
-__global__ void __launch_bounds__(256) mean_kernel(double* level, std::size_t n1, std::size_t groups, float* mean) {
+__global__ void __launch_bounds__(256)
+    mean_kernel(double* level, std::size_t n1, std::size_t groups, float* mean) {
     __shared__ double v[256];
     const unsigned t = threadIdx.x;
     for (std::size_t n = n1; n > 1; n = (n + 255) / 256) {
@@ -547,15 +602,17 @@ __global__ void __launch_bounds__(256) mean_kernel(double* level, std::size_t n1
 
 /// One block per 256 groups: d = max |a_g − m| / 127 and q_g (the CPU's prepare()).
 template <class = void>
-__global__ void __launch_bounds__(256) dq_kernel(const float* __restrict__ a, std::size_t groups, const float* __restrict__ mean,
-                                                 std::int8_t* __restrict__ q, float* __restrict__ steps) {
+__global__ void __launch_bounds__(256)
+    dq_kernel(const float* __restrict__ a, std::size_t groups, const float* __restrict__ mean,
+              std::int8_t* __restrict__ q, float* __restrict__ steps) {
     __shared__ float warp_max[8];
     const unsigned t = threadIdx.x;
     const std::size_t g = blockIdx.x * std::size_t(256) + t;
     const float m = *mean;
     const float ag = g < groups ? a[g] : 0.0f;
     float dev = g < groups ? fabsf(__fsub_rn(ag, m)) : 0.0f;  // never NaN: a_g and m are finite
-    for (unsigned off = 16; off > 0; off /= 2) dev = fmaxf(dev, __shfl_xor_sync(0xffffffffu, dev, off));
+    for (unsigned off = 16; off > 0; off /= 2)
+        dev = fmaxf(dev, __shfl_xor_sync(0xffffffffu, dev, off));
     if (t % 32 == 0) warp_max[t / 32] = dev;
     __syncthreads();
     dev = warp_max[0];
@@ -577,7 +634,8 @@ __global__ void __launch_bounds__(256) dq_kernel(const float* __restrict__ a, st
 template <int Bits>
 class codebook_quantizer {
 public:
-    static_assert(Bits >= 1 && Bits <= 8, "lowbit: cuda::codebook_quantizer<Bits> needs 1 <= Bits <= 8");
+    static_assert(Bits >= 1 && Bits <= 8,
+                  "lowbit: cuda::codebook_quantizer<Bits> needs 1 <= Bits <= 8");
     using options = codebook_options;
     using tensor_type = device_codebook_tensor;
     static constexpr int bits = Bits;
@@ -589,25 +647,34 @@ public:
     codebook_quantizer(const codebook<Bits>& cb, options o) : cb_(cb), opt_(o) {
         lowbit::detail::require(opt_.group_size > 0, "options.group_size", "must be > 0");
         lowbit::detail::check_order(bits, opt_.order);
-        lowbit::detail::require(opt_.order != nibble_order::ggml_split, "options.order",
-                                "ggml_split is not a codebook layout on the GPU: use low_first or high_first");
+        lowbit::detail::require(
+            opt_.order != nibble_order::ggml_split, "options.order",
+            "ggml_split is not a codebook layout on the GPU: use low_first or high_first");
         for (int i = 0; i < book_type::n; ++i) book_.levels[i] = cb_.levels[std::size_t(i)];
-        for (int i = 0; i + 1 < book_type::n; ++i) book_.thresholds[i] = cb_.thresholds[std::size_t(i)];
+        for (int i = 0; i + 1 < book_type::n; ++i)
+            book_.thresholds[i] = cb_.thresholds[std::size_t(i)];
         levels_.resize(book_type::n);
-        check(cudaMemcpy(levels_.data(), book_.levels, sizeof(book_.levels), cudaMemcpyHostToDevice), "cudaMemcpy");
+        check(
+            cudaMemcpy(levels_.data(), book_.levels, sizeof(book_.levels), cudaMemcpyHostToDevice),
+            "cudaMemcpy");
         std::vector<detail::cb::cell> host;
         map_ = detail::cb::build_cells(cb_, host);
         if (map_.cells) {
             cells_.resize(host.size());
-            check(cudaMemcpy(cells_.data(), host.data(), host.size() * sizeof(detail::cb::cell), cudaMemcpyHostToDevice), "cudaMemcpy");
+            check(cudaMemcpy(cells_.data(), host.data(), host.size() * sizeof(detail::cb::cell),
+                             cudaMemcpyHostToDevice),
+                  "cudaMemcpy");
         }
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
-    /// Cells of the encoder's table (0: the threshold scan encodes, by choice or because no table exists).
+    /// Cells of the encoder's table (0: the threshold scan encodes, by choice or because no table
+    /// exists).
     [[nodiscard]] int table_cells() const noexcept { return opt_.cell_table ? map_.cells : 0; }
 
-    [[nodiscard]] std::size_t group_count(shape2d s) const noexcept { return s.rows * ((s.cols + opt_.group_size - 1) / opt_.group_size); }
+    [[nodiscard]] std::size_t group_count(shape2d s) const noexcept {
+        return s.rows * ((s.cols + opt_.group_size - 1) / opt_.group_size);
+    }
 
     /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
     template <device_element In>
@@ -615,7 +682,8 @@ public:
         require_shape(shape.rows, shape.cols);
         const std::size_t groups = group_count(shape);
         t.shape = shape;
-        t.packed.reserve(packed_size(shape.size(), bits) + 8);  // + 8: whole-word stores of the last unit stay inside
+        t.packed.reserve(packed_size(shape.size(), bits) +
+                         8);  // + 8: whole-word stores of the last unit stay inside
         if (opt_.double_quant) {
             t.qscales.reserve(groups ? groups : 1);
             t.dq_steps.reserve(groups ? (groups + codebook_dq_block - 1) / codebook_dq_block : 1);
@@ -632,20 +700,25 @@ public:
     void quantize(const In* x, shape2d shape, codebook_tensor_view t, cudaStream_t stream = 0) {
         require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
-        if (opt_.double_quant && t.dq_mean && n == 0) check(cudaMemsetAsync(t.dq_mean, 0, sizeof(float), stream), "cudaMemsetAsync");
+        if (opt_.double_quant && t.dq_mean && n == 0)
+            check(cudaMemsetAsync(t.dq_mean, 0, sizeof(float), stream), "cudaMemsetAsync");
         if (n == 0) return;
         lowbit::detail::require(x != nullptr, "x", "must be a device pointer");
         check_view(t);
-        const detail::int_layout L = detail::int_layout::of(shape, granularity::group(opt_.group_size));
+        const detail::int_layout L =
+            detail::int_layout::of(shape, granularity::group(opt_.group_size));
         const std::size_t groups = L.slots(), G = opt_.group_size;
         const bool vin = detail::aligned16(x);
         constexpr int U = detail::cb::units_per_thread<In>;
         const codebook_quantize_path path = quantize_path<In>(shape);
-        const bool lanes = path == codebook_quantize_path::fused || path == codebook_quantize_path::dq_lanes;
+        const bool lanes =
+            path == codebook_quantize_path::fused || path == codebook_quantize_path::dq_lanes;
         const unsigned W = lanes ? unsigned(G / 8 / U) : 0u;  // lanes a group
         if (!opt_.double_quant) {
             if (W == 0) {
-                detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, t.scales);
+                detail::cb::slot_absmax_kernel<In>
+                    <<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L,
+                                                                                         t.scales);
                 check_launch("codebook quantize (group absmax)");
             }
             encode(x, L, W, detail::cb::plain_scales{t.scales}, t, vin, stream);
@@ -656,15 +729,19 @@ public:
         auto* level = reinterpret_cast<double*>(work_.data());
         auto* a = reinterpret_cast<float*>(work_.data() + n1 * sizeof(double));
         if (W > 0)
-            detail::cb::group_absmax_kernel<In><<<detail::cb::blocks_for((n + 8 * U - 1) / (8 * U)), detail::cb::threads, 0, stream>>>(
-                x, L, W, a, vin);
-        else detail::cb::slot_absmax_kernel<In><<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, a);
+            detail::cb::group_absmax_kernel<In>
+                <<<detail::cb::blocks_for((n + 8 * U - 1) / (8 * U)), detail::cb::threads, 0,
+                   stream>>>(x, L, W, a, vin);
+        else
+            detail::cb::slot_absmax_kernel<In>
+                <<<detail::cb::blocks_for(groups), detail::cb::threads, 0, stream>>>(x, L, a);
         check_launch("codebook quantize (group absmax)");
         detail::cb::level1_kernel<><<<unsigned(n1), 256, 0, stream>>>(a, groups, level);
         check_launch("codebook quantize (tree sums)");
         detail::cb::mean_kernel<><<<1, 256, 0, stream>>>(level, n1, groups, t.dq_mean);
         check_launch("codebook quantize (mean)");
-        detail::cb::dq_kernel<><<<unsigned(n1), 256, 0, stream>>>(a, groups, t.dq_mean, t.qscales, t.dq_steps);
+        detail::cb::dq_kernel<>
+            <<<unsigned(n1), 256, 0, stream>>>(a, groups, t.dq_mean, t.qscales, t.dq_steps);
         check_launch("codebook quantize (double quantisation)");
         encode(x, L, 0u, detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean}, t, vin, stream);
     }
@@ -677,49 +754,65 @@ public:
         if (n == 0) return;
         lowbit::detail::require(y != nullptr, "y", "must be a device pointer");
         check_view(t);
-        const detail::int_layout L = detail::int_layout::of(t.shape, granularity::group(opt_.group_size));
-        const bool hf = opt_.order == nibble_order::high_first, vin = detail::aligned16(t.packed), vout = detail::aligned16(y);
+        const detail::int_layout L =
+            detail::int_layout::of(t.shape, granularity::group(opt_.group_size));
+        const bool hf = opt_.order == nibble_order::high_first, vin = detail::aligned16(t.packed),
+                   vout = detail::aligned16(y);
         const codebook_decode_path path = decode_path<Out>(t.shape);
         auto run = [&](auto sc) {
             if constexpr (std::is_same_v<Out, float>) {
-                if (path == codebook_decode_path::wide) {  // coalesced 16-byte stores, 16 elements a thread
-                    constexpr std::size_t per_block = std::size_t(detail::cb::threads) * detail::cb::wide_halves * 4;
-                    detail::cb::decode_wide_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
-                        t.packed, L, sc, levels_.data(), hf, y, vin, vout);
+                if (path ==
+                    codebook_decode_path::wide) {  // coalesced 16-byte stores, 16 elements a thread
+                    constexpr std::size_t per_block =
+                        std::size_t(detail::cb::threads) * detail::cb::wide_halves * 4;
+                    detail::cb::decode_wide_kernel<Bits, Out>
+                        <<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0,
+                           stream>>>(t.packed, L, sc, levels_.data(), hf, y, vin, vout);
                     return;
                 }
             }
-            constexpr std::size_t per_block = std::size_t(detail::cb::threads) * 8 * detail::cb::units_per_thread<Out>;
-            detail::cb::decode_kernel<Bits, Out><<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
-                t.packed, L, sc, levels_.data(), hf, y, vin, vout);
+            constexpr std::size_t per_block =
+                std::size_t(detail::cb::threads) * 8 * detail::cb::units_per_thread<Out>;
+            detail::cb::decode_kernel<Bits, Out>
+                <<<unsigned((n + per_block - 1) / per_block), detail::cb::threads, 0, stream>>>(
+                    t.packed, L, sc, levels_.data(), hf, y, vin, vout);
         };
-        if (opt_.double_quant) run(detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean});
-        else run(detail::cb::plain_scales{t.scales});
+        if (opt_.double_quant)
+            run(detail::cb::dq_scales{t.qscales, t.dq_steps, t.dq_mean});
+        else
+            run(detail::cb::plain_scales{t.scales});
         check_launch("codebook dequantize");
     }
 
-    /// The kernels quantize() launches for this shape and input type (the one place where they are chosen).
+    /// The kernels quantize() launches for this shape and input type (the one place where they are
+    /// chosen).
     template <device_element In = float>
     [[nodiscard]] codebook_quantize_path quantize_path(shape2d shape) const noexcept {
         const bool f = fused<In>(shape);
-        if (opt_.double_quant) return f ? codebook_quantize_path::dq_lanes : codebook_quantize_path::dq_slots;
+        if (opt_.double_quant)
+            return f ? codebook_quantize_path::dq_lanes : codebook_quantize_path::dq_slots;
         return f ? codebook_quantize_path::fused : codebook_quantize_path::slots;
     }
-    /// How the encode kernel counts thresholds (cell table unless options.cell_table is off or none fits).
-    [[nodiscard]] codebook_encoder encoder() const noexcept { return table_cells() ? codebook_encoder::cell_table : codebook_encoder::scan; }
+    /// How the encode kernel counts thresholds (cell table unless options.cell_table is off or none
+    /// fits).
+    [[nodiscard]] codebook_encoder encoder() const noexcept {
+        return table_cells() ? codebook_encoder::cell_table : codebook_encoder::scan;
+    }
     /// The decode kernel dequantize() launches for this shape and output type.
     template <device_element Out = float>
     [[nodiscard]] codebook_decode_path decode_path(shape2d shape) const noexcept {
         if (!std::is_same_v<Out, float> || shape.size() == 0) return codebook_decode_path::units;
-        return detail::int_layout::of(shape, granularity::group(opt_.group_size)).unit_uniform ? codebook_decode_path::wide
-                                                                                                : codebook_decode_path::units;
+        return detail::int_layout::of(shape, granularity::group(opt_.group_size)).unit_uniform
+            ? codebook_decode_path::wide
+            : codebook_decode_path::units;
     }
 
     /// Whether quantize() runs the one-kernel fused path (absmax and codes) for this shape and
     /// input type: G | cols, and G / (8 · units a thread) lanes a group, a power of two ≤ 32.
     template <device_element In = float>
     [[nodiscard]] bool fused(shape2d shape) const noexcept {
-        const std::size_t G = opt_.group_size, U = detail::cb::units_per_thread<In>, W = G / (8 * U);
+        const std::size_t G = opt_.group_size, U = detail::cb::units_per_thread<In>,
+                          W = G / (8 * U);
         return G % (8 * U) == 0 && W >= 1 && W <= 32 && (W & (W - 1)) == 0 && shape.cols % G == 0;
     }
 
@@ -729,27 +822,30 @@ private:
     void check_view(const codebook_tensor_view& t) const {
         lowbit::detail::require(t.packed != nullptr, "t.packed", "must be a device pointer");
         if (opt_.double_quant) {
-            lowbit::detail::require(t.qscales != nullptr, "t.qscales", "must be a device pointer (double quantisation)");
-            lowbit::detail::require(t.dq_steps != nullptr, "t.dq_steps", "must be a device pointer (double quantisation)");
-            lowbit::detail::require(t.dq_mean != nullptr, "t.dq_mean", "must be a device pointer (double quantisation)");
+            lowbit::detail::require(t.qscales != nullptr, "t.qscales",
+                                    "must be a device pointer (double quantisation)");
+            lowbit::detail::require(t.dq_steps != nullptr, "t.dq_steps",
+                                    "must be a device pointer (double quantisation)");
+            lowbit::detail::require(t.dq_mean != nullptr, "t.dq_mean",
+                                    "must be a device pointer (double quantisation)");
         } else {
             lowbit::detail::require(t.scales != nullptr, "t.scales", "must be a device pointer");
         }
     }
 
     template <class In, class Scales>
-    void encode(const In* x, const detail::int_layout& L, unsigned W, Scales sc, const codebook_tensor_view& t, bool vin,
-                cudaStream_t stream) const {
+    void encode(const In* x, const detail::int_layout& L, unsigned W, Scales sc,
+                const codebook_tensor_view& t, bool vin, cudaStream_t stream) const {
         constexpr int U = detail::cb::units_per_thread<In>;
         const unsigned grid = detail::cb::blocks_for((L.n + 8 * U - 1) / (8 * U));
         const bool hf = opt_.order == nibble_order::high_first, vout = detail::aligned16(t.packed);
         if (encoder() == codebook_encoder::cell_table) {
             const std::size_t smem = std::size_t(map_.cells) * sizeof(detail::cb::cell);
-            detail::cb::encode_kernel<Bits, true, In><<<grid, detail::cb::threads, smem, stream>>>(x, L, W, sc, t.scales, t.packed, book_,
-                                                                                                cells_.data(), map_, hf, vin, vout);
+            detail::cb::encode_kernel<Bits, true, In><<<grid, detail::cb::threads, smem, stream>>>(
+                x, L, W, sc, t.scales, t.packed, book_, cells_.data(), map_, hf, vin, vout);
         } else {
-            detail::cb::encode_kernel<Bits, false, In><<<grid, detail::cb::threads, 0, stream>>>(x, L, W, sc, t.scales, t.packed, book_,
-                                                                                              cells_.data(), map_, hf, vin, vout);
+            detail::cb::encode_kernel<Bits, false, In><<<grid, detail::cb::threads, 0, stream>>>(
+                x, L, W, sc, t.scales, t.packed, book_, cells_.data(), map_, hf, vin, vout);
         }
         check_launch("codebook quantize (encode)");
     }

@@ -23,7 +23,9 @@ inline void check(cudaError_t status, const char* what) {
 /// detail::require_shape): every quantize and dequantize entry checks it before sizing a buffer.
 inline void require_shape(std::size_t rows, std::size_t cols) {
     if (lowbit::detail::mul_overflows(rows, cols)) [[unlikely]]
-        throw error("shape", "rows * cols = " + std::to_string(rows) + " * " + std::to_string(cols) + " overflows std::size_t");
+        throw error("shape",
+                    "rows * cols = " + std::to_string(rows) + " * " + std::to_string(cols) +
+                        " overflows std::size_t");
 }
 
 /// Checks the launch that just happened on this thread (configuration errors, not execution).

@@ -29,9 +29,10 @@ struct int_layout {
 
     static int_layout of(shape2d s, const granularity& g) {
         const bool uniform = g.type == granularity::kind::per_tensor ||
-                             (g.type == granularity::kind::per_channel && g.axis == 0 && s.cols % 8 == 0) ||
-                             (g.type == granularity::kind::per_group && g.group_size % 8 == 0 && s.cols % 8 == 0);
-        return {s.size(), s.rows, s.cols, g.group_size, g.groups_per_row(s), g.type, g.axis, uniform};
+            (g.type == granularity::kind::per_channel && g.axis == 0 && s.cols % 8 == 0) ||
+            (g.type == granularity::kind::per_group && g.group_size % 8 == 0 && s.cols % 8 == 0);
+        return {s.size(), s.rows, s.cols, g.group_size, g.groups_per_row(s),
+                g.type,   g.axis, uniform};
     }
     /// Number of slots.
     [[nodiscard]] __host__ __device__ std::size_t slots() const {
@@ -51,20 +52,35 @@ struct slot_walker {
         if (L.kind == granularity::kind::per_tensor) return;
         r = i / L.cols;
         c = i - r * L.cols;
-        if (L.kind == granularity::kind::per_channel) s = L.axis == 0 ? r : c;
-        else { cg = c % L.group; s = r * L.groups_per_row + c / L.group; }
+        if (L.kind == granularity::kind::per_channel)
+            s = L.axis == 0 ? r : c;
+        else {
+            cg = c % L.group;
+            s = r * L.groups_per_row + c / L.group;
+        }
     }
     __device__ void next(const int_layout& L) {
         switch (L.kind) {
             case granularity::kind::per_tensor: return;
             case granularity::kind::per_channel:
-                if (++c == L.cols) { c = 0; ++r; }
+                if (++c == L.cols) {
+                    c = 0;
+                    ++r;
+                }
                 s = L.axis == 0 ? r : c;
                 return;
             case granularity::kind::per_group:
-                ++c; ++cg;
-                if (c == L.cols) { c = 0; cg = 0; ++r; ++s; }
-                else if (cg == L.group) { cg = 0; ++s; }
+                ++c;
+                ++cg;
+                if (c == L.cols) {
+                    c = 0;
+                    cg = 0;
+                    ++r;
+                    ++s;
+                } else if (cg == L.group) {
+                    cg = 0;
+                    ++s;
+                }
                 return;
         }
     }
@@ -77,7 +93,8 @@ struct slot_span {
 __device__ __forceinline__ slot_span span_of(const int_layout& L, std::size_t s) {
     switch (L.kind) {
         case granularity::kind::per_tensor: return {0, L.n, 1};
-        case granularity::kind::per_channel: return L.axis == 0 ? slot_span{s * L.cols, L.cols, 1} : slot_span{s, L.rows, L.cols};
+        case granularity::kind::per_channel:
+            return L.axis == 0 ? slot_span{s * L.cols, L.cols, 1} : slot_span{s, L.rows, L.cols};
         case granularity::kind::per_group: {
             const std::size_t r = s / L.groups_per_row, g = s % L.groups_per_row;
             const std::size_t c0 = g * L.group, c1 = c0 + L.group < L.cols ? c0 + L.group : L.cols;
@@ -122,9 +139,13 @@ __device__ __forceinline__ float round_device(float y, const rounding& r, std::u
 }
 
 template <class In>
-__device__ __forceinline__ int load_unit_values(const In* x, std::size_t n, std::size_t u, float (&v)[8], bool vec) {
+__device__ __forceinline__ int load_unit_values(const In* x, std::size_t n, std::size_t u,
+                                                float (&v)[8], bool vec) {
     const std::size_t i0 = u * 8;
-    if (i0 + 8 <= n) { load8(x + i0, v, vec); return 8; }
+    if (i0 + 8 <= n) {
+        load8(x + i0, v, vec);
+        return 8;
+    }
     const int m = i0 < n ? int(n - i0) : 0;
 #pragma unroll
     for (int k = 0; k < 8; ++k) v[k] = k < m ? to_float(x[i0 + k]) : 0.0f;
@@ -135,14 +156,16 @@ __device__ __forceinline__ int load_unit_values(const In* x, std::size_t n, std:
 /// u + 2 to lane u with a shuffle, so every lane of the warp must call this (m = 0 past the end);
 /// `code_at(i)` recomputes one element's code for a short last 32-block.
 template <int Bits, class CodeAt>
-__device__ __forceinline__ void write_codes(std::uint8_t* packed, std::size_t n, std::size_t u, std::uint64_t codes, int m,
-                                            nibble_order order, bool aligned, CodeAt&& code_at) {
+__device__ __forceinline__ void write_codes(std::uint8_t* packed, std::size_t n, std::size_t u,
+                                            std::uint64_t codes, int m, nibble_order order,
+                                            bool aligned, CodeAt&& code_at) {
     if (Bits == 4 && order == nibble_order::ggml_split) {
         const std::uint64_t partner = __shfl_down_sync(0xffffffffu, codes, 2);
         if (m == 0) return;
         const std::size_t start = u / 4 * 32, q = u % 4;
         if (n - start >= 32) {
-            if (q < 2) write_bytes<8>(packed + start / 2 + q * 8, pack_split8(codes, partner), 8, aligned);
+            if (q < 2)
+                write_bytes<8>(packed + start / 2 + q * 8, pack_split8(codes, partner), 8, aligned);
         } else if (q == 0) {  // short last block: h = ceil(m/2) bytes, byte j holds j and j + h
             const std::size_t mb = n - start, h = (mb + 1) / 2;
             for (std::size_t j = 0; j < h; ++j) {

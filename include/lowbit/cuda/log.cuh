@@ -23,8 +23,12 @@ template <int B, log_rounding R>
 struct log_element {
     static constexpr int bits = B;
     using code_type = std::uint8_t;
-    __device__ static std::uint8_t encode_scaled(float x, float inv) { return log2_format<B>::encode(__fmul_rn(x, inv), R); }
-    __device__ static float decode_value(std::uint8_t c, float s) { return log2_format<B>::decode_scaled(c, s); }
+    __device__ static std::uint8_t encode_scaled(float x, float inv) {
+        return log2_format<B>::encode(__fmul_rn(x, inv), R);
+    }
+    __device__ static float decode_value(std::uint8_t c, float s) {
+        return log2_format<B>::decode_scaled(c, s);
+    }
 };
 
 /// s = store_scale(amax): the window of powers ends at the group's largest value.
@@ -53,11 +57,15 @@ public:
     };
 
     log_quantizer() : log_quantizer(options{}) {}
-    explicit log_quantizer(options o) : opt_(o) { lowbit::detail::require(opt_.group > 0, "options.group", "must be > 0"); }
+    explicit log_quantizer(options o) : opt_(o) {
+        lowbit::detail::require(opt_.group > 0, "options.group", "must be > 0");
+    }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     /// The kernels quantize() launches for this shape (fused_groups when the group divides the rows
     /// and group / 8 is a power of two ≤ 32).
-    [[nodiscard]] fp_quantize_path quantize_path(shape2d shape) const noexcept { return engine<log_rounding::linear>::path(shape, gran()); }
+    [[nodiscard]] fp_quantize_path quantize_path(shape2d shape) const noexcept {
+        return engine<log_rounding::linear>::path(shape, gran());
+    }
 
     template <device_element In>
     void quantize(const In* x, shape2d shape, tensor_type& t, cudaStream_t stream = 0) {
@@ -68,18 +76,25 @@ public:
     void quantize(const In* x, shape2d shape, fp_tensor_view<ScaleT> t, cudaStream_t stream = 0) {
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
         t.shape = shape;
-        if (opt_.round == log_rounding::linear) engine<log_rounding::linear>::quantize(x, shape, gran(), {}, t, nullptr, detail::fp::no_global{}, stream);
-        else engine<log_rounding::log>::quantize(x, shape, gran(), {}, t, nullptr, detail::fp::no_global{}, stream);
+        if (opt_.round == log_rounding::linear)
+            engine<log_rounding::linear>::quantize(x, shape, gran(), {}, t, nullptr,
+                                                   detail::fp::no_global{}, stream);
+        else
+            engine<log_rounding::log>::quantize(x, shape, gran(), {}, t, nullptr,
+                                                detail::fp::no_global{}, stream);
     }
     template <device_element Out>
     void dequantize(fp_tensor_view<ScaleT> t, Out* y, cudaStream_t stream = 0) const {
-        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y", "must be a device pointer");
-        engine<log_rounding::linear>::dequantize(t, gran(), y, stream);  // decoding does not depend on the rounding
+        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y",
+                                "must be a device pointer");
+        engine<log_rounding::linear>::dequantize(
+            t, gran(), y, stream);  // decoding does not depend on the rounding
     }
 
 private:
     template <log_rounding R>
-    using engine = detail::fp::engine<detail::fp::log_element<B, R>, detail::fp::log_policy<ScaleT>>;
+    using engine =
+        detail::fp::engine<detail::fp::log_element<B, R>, detail::fp::log_policy<ScaleT>>;
     granularity gran() const { return granularity::group(opt_.group); }
     options opt_;
 };

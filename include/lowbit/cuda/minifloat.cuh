@@ -23,14 +23,16 @@
 //                  agree on amax with warp shuffles, store the scale and encode (one read)
 //   other groups and rows: one thread per slot writes the scale, then the encode kernel
 // Thread u always owns elements 8u … 8u+7 and bytes [u·Bits, (u+1)·Bits) of the packed stream.
-// Non-finite inputs as on the CPU (docs/formats.md, "Non-finite inputs"): a minifloat slot of inverse 0
-// (s = 0, e.g. an all-Inf tensor) encodes ±Inf as ±0, never NaN (encode_slot_elem); MX, NVFP4 and
-// log keep their own CPU rules. Every entry names "shape" when rows · cols overflows size_t.
+// Non-finite inputs as on the CPU (docs/formats.md, "Non-finite inputs"): a minifloat slot of
+// inverse 0 (s = 0, e.g. an all-Inf tensor) encodes ±Inf as ±0, never NaN (encode_slot_elem); MX,
+// NVFP4 and log keep their own CPU rules. Every entry names "shape" when rows · cols overflows
+// size_t.
 //
 //   lowbit::cuda::minifloat_quantizer<lowbit::e4m3fn> q;        // per tensor, float scale
 //   lowbit::cuda::device_fp_tensor<float> t;
-//   q.quantize(x, {rows, cols}, t, stream);                     // x: device float*, __half*, __nv_bfloat16*
-//   q.dequantize(t.view(), y, stream);                          // y: device float*, __half*, __nv_bfloat16*
+//   q.quantize(x, {rows, cols}, t, stream);                     // x: device float*, __half*,
+//   __nv_bfloat16* q.dequantize(t.view(), y, stream);                          // y: device float*,
+//   __half*, __nv_bfloat16*
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -54,7 +56,8 @@ namespace cuda {
 /// gives the same bits.
 enum class fp_quantize_path : std::uint8_t {
     per_tensor,    ///< amax keys, one thread writes the scale, then the encode kernel
-    fused_groups,  ///< one kernel: a group's G/8 lanes agree on its amax, store the scale and encode
+    fused_groups,  ///< one kernel: a group's G/8 lanes agree on its amax, store the scale and
+                   ///< encode
     slot_scales,   ///< one thread per slot writes its scale, then the encode kernel
 };
 
@@ -76,13 +79,17 @@ struct device_fp_tensor {
     device_buffer<std::uint8_t> packed;
     device_buffer<Stored> scales;
     device_buffer<float> global_scale;
-    [[nodiscard]] fp_tensor_view<Stored> view() noexcept { return {shape, packed.data(), scales.data(), global_scale.data()}; }
+    [[nodiscard]] fp_tensor_view<Stored> view() noexcept {
+        return {shape, packed.data(), scales.data(), global_scale.data()};
+    }
 };
 
 namespace detail::fp {
 
 constexpr int threads = 256;
-inline unsigned blocks_for(std::size_t units) { return static_cast<unsigned>((units + threads - 1) / threads); }
+inline unsigned blocks_for(std::size_t units) {
+    return static_cast<unsigned>((units + threads - 1) / threads);
+}
 
 /// The amax key of one value: |x|'s bits when finite, else 0 (block_absmax's integer max).
 __device__ __forceinline__ std::uint32_t abs_key(float x) {
@@ -104,17 +111,20 @@ __device__ __forceinline__ float safe_inverse(float s) {
 __device__ __forceinline__ float mul_host_nan(float x, float inv) {
     const float p = __fmul_rn(x, inv);
     if (p == p) return p;
-    return isnan(x) ? __uint_as_float(__float_as_uint(x) | 0x00400000u) : __uint_as_float(0xFFC00000u);
+    return isnan(x) ? __uint_as_float(__float_as_uint(x) | 0x00400000u)
+                    : __uint_as_float(0xFFC00000u);
 }
 
 /// Element encode of x · inv: reference::encode_minifloat_run (saturating) or encode_bfp_run.
 template <class Elem>
-__device__ __forceinline__ std::uint8_t encode_elem(float x, float inv, const rounding& r, std::uint64_t index) {
+__device__ __forceinline__ std::uint8_t encode_elem(float x, float inv, const rounding& r,
+                                                    std::uint64_t index) {
     if constexpr (requires { Elem::encode_scaled(x, inv); }) {  // log2 elements (log.cuh)
         return Elem::encode_scaled(x, inv);
     } else if constexpr (requires { Elem::flavour; }) {
         const float y = mul_host_nan(x, inv);
-        const std::uint32_t rb = r.mode == round_mode::stochastic ? random_bits24(r.seed, index) : 0u;
+        const std::uint32_t rb =
+            r.mode == round_mode::stochastic ? random_bits24(r.seed, index) : 0u;
         return static_cast<std::uint8_t>(Elem::template encode<overflow::saturate>(y, r.mode, rb));
     } else {
         float z = __fmul_rn(__fmul_rn(x, inv), static_cast<float>(1 << (Elem::mantissa_bits - 1)));
@@ -131,17 +141,21 @@ __device__ __forceinline__ std::uint8_t encode_elem(float x, float inv, const ro
 /// CPU minifloat_quantizer's encode_run. Policies opt in with `zero_inverse_zeroes_inf` (MX never
 /// has inverse 0; NVFP4 and log keep their CPU rule).
 template <class Elem, class Policy>
-__device__ __forceinline__ std::uint8_t encode_slot_elem(float x, float inv, const rounding& r, std::uint64_t index) {
+__device__ __forceinline__ std::uint8_t encode_slot_elem(float x, float inv, const rounding& r,
+                                                         std::uint64_t index) {
     if constexpr (requires { Policy::zero_inverse_zeroes_inf; })
-        if (inv == 0.0f && isinf(x)) [[unlikely]] x = copysignf(0.0f, x);
+        if (inv == 0.0f && isinf(x)) [[unlikely]]
+            x = copysignf(0.0f, x);
     return encode_elem<Elem>(x, inv, r, index);
 }
 
 /// Element decode: decode(code) · scale.
 template <class Elem>
 __device__ __forceinline__ float decode_elem(std::uint8_t c, float scale) {
-    if constexpr (requires { Elem::decode_value(c, scale); }) return Elem::decode_value(c, scale);  // log2 elements
-    else return __fmul_rn(Elem::decode(static_cast<typename Elem::code_type>(c)), scale);
+    if constexpr (requires { Elem::decode_value(c, scale); })
+        return Elem::decode_value(c, scale);  // log2 elements
+    else
+        return __fmul_rn(Elem::decode(static_cast<typename Elem::code_type>(c)), scale);
 }
 
 /// Warp-wide max of a key over aligned groups of W lanes.
@@ -160,7 +174,9 @@ template <class Format, class ScaleT>
 struct absmax_policy {
     using stored = ScaleT;
     static constexpr bool zero_inverse_zeroes_inf = true;  // encode_slot_elem
-    __device__ static stored make(float amax, const float*) { return store_scale<ScaleT>(__fdiv_rn(amax, Format::max())); }
+    __device__ static stored make(float amax, const float*) {
+        return store_scale<ScaleT>(__fdiv_rn(amax, Format::max()));
+    }
     __device__ static float inverse(stored s, const float*) { return safe_inverse(load_scale(s)); }
     __device__ static float value(stored s, const float*) { return load_scale(s); }
 };
@@ -170,7 +186,8 @@ template <class In>
 __global__ void amax_kernel(const In* x, std::size_t n, std::uint32_t* key, bool vec) {
     std::uint32_t k = 0;
     const std::size_t units = (n + 7) / 8;
-    for (std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; u < units; u += std::size_t(gridDim.x) * blockDim.x) {
+    for (std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; u < units;
+         u += std::size_t(gridDim.x) * blockDim.x) {
         float v[8];
         const int m = load_unit_values(x, n, u, v, vec);
 #pragma unroll
@@ -185,13 +202,15 @@ __global__ void amax_kernel(const In* x, std::size_t n, std::uint32_t* key, bool
 
 /// Writes the per-tensor scale from the amax key (one thread).
 template <class Policy>
-__global__ void tensor_scale_kernel(const std::uint32_t* key, typename Policy::stored* scales, const float* global) {
+__global__ void tensor_scale_kernel(const std::uint32_t* key, typename Policy::stored* scales,
+                                    const float* global) {
     scales[0] = Policy::make(__uint_as_float(*key), global);
 }
 
 /// One thread per slot: amax over the slot's contiguous elements, then its stored scale.
 template <class Policy, class In>
-__global__ void slot_scale_kernel(const In* x, int_layout L, typename Policy::stored* scales, const float* global) {
+__global__ void slot_scale_kernel(const In* x, int_layout L, typename Policy::stored* scales,
+                                  const float* global) {
     const std::size_t s = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
     if (s >= L.slots()) return;
     const slot_span sp = span_of(L, s);
@@ -206,8 +225,9 @@ __global__ void slot_scale_kernel(const In* x, int_layout L, typename Policy::st
 /// Encodes unit u of the tensor. Fused (W = G/8 lanes per group, G | cols): the lanes of a group
 /// agree on amax and lane 0 stores the scale; otherwise the stored scales are read.
 template <class Elem, class Policy, int W, class In>
-__global__ void encode_kernel(const In* x, int_layout L, std::uint8_t* packed, typename Policy::stored* scales,
-                              const float* global, rounding rnd, bool vin, bool vout) {
+__global__ void encode_kernel(const In* x, int_layout L, std::uint8_t* packed,
+                              typename Policy::stored* scales, const float* global, rounding rnd,
+                              bool vin, bool vout) {
     const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
     float v[8];
     const int m = load_unit_values(x, L.n, u, v, vin);
@@ -215,23 +235,32 @@ __global__ void encode_kernel(const In* x, int_layout L, std::uint8_t* packed, t
     if constexpr (W > 0) {
         std::uint32_t k = 0;
 #pragma unroll
-        for (int j = 0; j < 8; ++j) { const std::uint32_t a = abs_key(v[j]); k = a > k ? a : k; }  // padding is 0
+        for (int j = 0; j < 8; ++j) {
+            const std::uint32_t a = abs_key(v[j]);
+            k = a > k ? a : k;
+        }  // padding is 0
         k = group_max<W>(k);
         const auto s = Policy::make(__uint_as_float(k), global);
         if (m > 0 && (u % W) == 0) scales[u / W] = s;
         const float inv = Policy::inverse(s, global);
 #pragma unroll
-        for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], inv, rnd, u * 8 + j)) << (8 * j);
+        for (int j = 0; j < 8; ++j)
+            codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], inv, rnd, u * 8 + j))
+                << (8 * j);
     } else {
         if (m == 0) return;
         if (L.unit_uniform) {
             const float inv = Policy::inverse(scales[unit_slot(L, u * 8)], global);
 #pragma unroll
-            for (int j = 0; j < 8; ++j) codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], inv, rnd, u * 8 + j)) << (8 * j);
+            for (int j = 0; j < 8; ++j)
+                codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], inv, rnd, u * 8 + j))
+                    << (8 * j);
         } else {
             slot_walker w(L, u * 8);
             for (int j = 0; j < m; ++j) {
-                codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(v[j], Policy::inverse(scales[w.s], global), rnd, u * 8 + j)) << (8 * j);
+                codes |= std::uint64_t(encode_slot_elem<Elem, Policy>(
+                             v[j], Policy::inverse(scales[w.s], global), rnd, u * 8 + j))
+                    << (8 * j);
                 w.next(L);
             }
         }
@@ -241,8 +270,8 @@ __global__ void encode_kernel(const In* x, int_layout L, std::uint8_t* packed, t
 
 /// Decodes unit u into 8 outputs.
 template <class Elem, class Policy, class Out>
-__global__ void decode_kernel(const std::uint8_t* packed, const typename Policy::stored* scales, const float* global,
-                              int_layout L, Out* y, bool vin, bool vout) {
+__global__ void decode_kernel(const std::uint8_t* packed, const typename Policy::stored* scales,
+                              const float* global, int_layout L, Out* y, bool vin, bool vout) {
     const std::size_t u = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
     const std::size_t i0 = u * 8;
     if (i0 >= L.n) return;
@@ -252,25 +281,30 @@ __global__ void decode_kernel(const std::uint8_t* packed, const typename Policy:
     if (L.unit_uniform) {
         const float s = Policy::value(scales[unit_slot(L, i0)], global);
 #pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] = decode_elem<Elem>(static_cast<std::uint8_t>(codes >> (8 * j)), s);
+        for (int j = 0; j < 8; ++j)
+            v[j] = decode_elem<Elem>(static_cast<std::uint8_t>(codes >> (8 * j)), s);
     } else {
         slot_walker w(L, i0);
         for (int j = 0; j < m; ++j) {
-            v[j] = decode_elem<Elem>(static_cast<std::uint8_t>(codes >> (8 * j)), Policy::value(scales[w.s], global));
+            v[j] = decode_elem<Elem>(static_cast<std::uint8_t>(codes >> (8 * j)),
+                                     Policy::value(scales[w.s], global));
             w.next(L);
         }
     }
-    if (m == 8) store8(y + i0, v, vout);
+    if (m == 8)
+        store8(y + i0, v, vout);
     else
         for (int j = 0; j < m; ++j) y[i0 + j] = from_float<Out>(v[j]);
 }
 
 /// Sizes a tensor's device arrays for `shape` with `slots` scales (and the tensor scale).
 template <class Stored>
-void size_tensor(device_fp_tensor<Stored>& t, shape2d shape, int bits, std::size_t slots, bool global) {
+void size_tensor(device_fp_tensor<Stored>& t, shape2d shape, int bits, std::size_t slots,
+                 bool global) {
     require_shape(shape.rows, shape.cols);
     t.shape = shape;
-    t.packed.reserve(packed_size(shape.size(), bits) + 8);  // + 8: whole-word stores of the last unit stay inside
+    t.packed.reserve(packed_size(shape.size(), bits) +
+                     8);  // + 8: whole-word stores of the last unit stay inside
     t.scales.reserve(slots ? slots : 1);
     if (global) t.global_scale.reserve(1);
 }
@@ -282,18 +316,21 @@ template <class Elem, class Policy>
 struct engine {
     using stored = typename Policy::stored;
 
-    /// The kernels quantize() launches for `shape` under `gran` (the one place where they are chosen).
+    /// The kernels quantize() launches for `shape` under `gran` (the one place where they are
+    /// chosen).
     static fp_quantize_path path(shape2d shape, const granularity& gran) noexcept {
         if (gran.type == granularity::kind::per_tensor) return fp_quantize_path::per_tensor;
-        const std::size_t G = gran.type == granularity::kind::per_group ? gran.group_size : shape.cols;
-        const bool fusable = gran.type == granularity::kind::per_group && G > 0 && shape.cols % G == 0 && G % 8 == 0 && G <= 256 &&
-                             ((G / 8) & (G / 8 - 1)) == 0;
+        const std::size_t G =
+            gran.type == granularity::kind::per_group ? gran.group_size : shape.cols;
+        const bool fusable = gran.type == granularity::kind::per_group && G > 0 &&
+            shape.cols % G == 0 && G % 8 == 0 && G <= 256 && ((G / 8) & (G / 8 - 1)) == 0;
         return fusable ? fp_quantize_path::fused_groups : fp_quantize_path::slot_scales;
     }
 
     template <class In, class MakeGlobal>
-    static void quantize(const In* x, shape2d shape, const granularity& gran, const rounding& rnd, fp_tensor_view<stored> t,
-                         std::uint32_t* key, MakeGlobal&& make_global, cudaStream_t stream) {
+    static void quantize(const In* x, shape2d shape, const granularity& gran, const rounding& rnd,
+                         fp_tensor_view<stored> t, std::uint32_t* key, MakeGlobal&& make_global,
+                         cudaStream_t stream) {
         require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         if (n == 0) return;
@@ -305,15 +342,17 @@ struct engine {
             check(cudaMemsetAsync(key, 0, sizeof(std::uint32_t), stream), "cudaMemsetAsync");
             int dev = 0, sms = 0;
             check(cudaGetDevice(&dev), "cudaGetDevice");
-            check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+            check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
+                  "cudaDeviceGetAttribute");
             const unsigned cap = unsigned(sms) * 8;
-            amax_kernel<In><<<grid < cap ? grid : cap, threads, 0, stream>>>(x, n, key, vin);
+            amax_kernel<In> < <<grid<cap ? grid : cap, threads, 0, stream>>>(x, n, key, vin);
             make_global(key, t.global_scale, stream);
         }
         const fp_quantize_path p = path(shape, gran);
         if (p == fp_quantize_path::per_tensor) {
             tensor_scale_kernel<Policy><<<1, 1, 0, stream>>>(key, t.scales, t.global_scale);
-            encode_kernel<Elem, Policy, 0, In><<<grid, threads, 0, stream>>>(x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
+            encode_kernel<Elem, Policy, 0, In><<<grid, threads, 0, stream>>>(
+                x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
         } else {
             if (p == fp_quantize_path::fused_groups) {
                 switch (gran.group_size / 8) {
@@ -325,16 +364,19 @@ struct engine {
                     default: return fused<32>(x, L, rnd, t, grid, vin, vout, stream);
                 }
             }
-            slot_scale_kernel<Policy, In><<<blocks_for(L.slots()), threads, 0, stream>>>(x, L, t.scales, t.global_scale);
-            encode_kernel<Elem, Policy, 0, In><<<grid, threads, 0, stream>>>(x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
+            slot_scale_kernel<Policy, In>
+                <<<blocks_for(L.slots()), threads, 0, stream>>>(x, L, t.scales, t.global_scale);
+            encode_kernel<Elem, Policy, 0, In><<<grid, threads, 0, stream>>>(
+                x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
         }
         check(cudaGetLastError(), "quantize kernel launch");
     }
 
     /// The encode kernel alone, with the scales (and tensor scale) already in t: one read of x.
     template <class In>
-    static void encode_with_scales(const In* x, shape2d shape, const granularity& gran, const rounding& rnd,
-                                   fp_tensor_view<stored> t, cudaStream_t stream) {
+    static void encode_with_scales(const In* x, shape2d shape, const granularity& gran,
+                                   const rounding& rnd, fp_tensor_view<stored> t,
+                                   cudaStream_t stream) {
         require_shape(shape.rows, shape.cols);
         const std::size_t n = shape.size();
         if (n == 0) return;
@@ -345,14 +387,17 @@ struct engine {
     }
 
     template <int W, class In>
-    static void fused(const In* x, const int_layout& L, const rounding& rnd, fp_tensor_view<stored> t, unsigned grid, bool vin,
-                      bool vout, cudaStream_t stream) {
-        encode_kernel<Elem, Policy, W, In><<<grid, threads, 0, stream>>>(x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
+    static void fused(const In* x, const int_layout& L, const rounding& rnd,
+                      fp_tensor_view<stored> t, unsigned grid, bool vin, bool vout,
+                      cudaStream_t stream) {
+        encode_kernel<Elem, Policy, W, In><<<grid, threads, 0, stream>>>(
+            x, L, t.packed, t.scales, t.global_scale, rnd, vin, vout);
         check(cudaGetLastError(), "quantize kernel launch");
     }
 
     template <class Out>
-    static void dequantize(fp_tensor_view<stored> t, const granularity& gran, Out* y, cudaStream_t stream) {
+    static void dequantize(fp_tensor_view<stored> t, const granularity& gran, Out* y,
+                           cudaStream_t stream) {
         require_shape(t.shape.rows, t.shape.cols);
         const std::size_t n = t.shape.size();
         if (n == 0) return;
@@ -373,7 +418,8 @@ inline void check_gran(const granularity& g) {
     if (g.type == granularity::kind::per_group)
         lowbit::detail::require(g.group_size > 0, "options.gran.group_size", "must be > 0");
     if (g.type == granularity::kind::per_channel)
-        lowbit::detail::require(g.axis == 0, "options.gran.axis", "minifloat quantizers scale rows (axis 0) or groups of a row");
+        lowbit::detail::require(g.axis == 0, "options.gran.axis",
+                                "minifloat quantizers scale rows (axis 0) or groups of a row");
 }
 
 }  // namespace detail::fp
@@ -384,22 +430,28 @@ inline void check_gran(const granularity& g) {
 template <class Format, device_scale ScaleT = float>
 class minifloat_quantizer {
 public:
-    static_assert(Format::bits <= 8, "lowbit: cuda::minifloat_quantizer stores codes of at most 8 bits");
+    static_assert(Format::bits <= 8,
+                  "lowbit: cuda::minifloat_quantizer stores codes of at most 8 bits");
     using format = Format;
     using tensor_type = device_fp_tensor<ScaleT>;
     static constexpr int bits = Format::bits;
 
     struct options {
-        granularity gran = granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
+        granularity gran =
+            granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
         rounding round = {};
     };
 
     minifloat_quantizer() : minifloat_quantizer(options{}) {}
-    explicit minifloat_quantizer(options o) : opt_(o), key_(1) { detail::fp::check_gran(opt_.gran); }
+    explicit minifloat_quantizer(options o) : opt_(o), key_(1) {
+        detail::fp::check_gran(opt_.gran);
+    }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
     /// The kernels quantize() launches for this shape.
-    [[nodiscard]] fp_quantize_path quantize_path(shape2d shape) const noexcept { return engine::path(shape, opt_.gran); }
+    [[nodiscard]] fp_quantize_path quantize_path(shape2d shape) const noexcept {
+        return engine::path(shape, opt_.gran);
+    }
 
     /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
     template <device_element In>
@@ -412,23 +464,28 @@ public:
     void quantize(const In* x, shape2d shape, fp_tensor_view<ScaleT> t, cudaStream_t stream = 0) {
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
         t.shape = shape;
-        engine::quantize(x, shape, opt_.gran, opt_.round, t, key_.data(), detail::fp::no_global{}, stream);
+        engine::quantize(x, shape, opt_.gran, opt_.round, t, key_.data(), detail::fp::no_global{},
+                         stream);
     }
     /// Quantizes x with the scales already in t.scales (opts().gran.scale_count(shape) of them,
     /// e.g. kept from calibration or a previous step: the common inference case); one read of x,
     /// no amax pass. Codes equal the CPU's minifloat_quantizer::encode with those scales.
     template <device_element In>
-    void quantize_with_scales(const In* x, shape2d shape, fp_tensor_view<ScaleT> t, cudaStream_t stream = 0) const {
+    void quantize_with_scales(const In* x, shape2d shape, fp_tensor_view<ScaleT> t,
+                              cudaStream_t stream = 0) const {
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
-        lowbit::detail::require(t.packed != nullptr || shape.size() == 0, "t.packed", "must be a device pointer");
-        lowbit::detail::require(t.scales != nullptr || shape.size() == 0, "t.scales", "must hold the scales (device)");
+        lowbit::detail::require(t.packed != nullptr || shape.size() == 0, "t.packed",
+                                "must be a device pointer");
+        lowbit::detail::require(t.scales != nullptr || shape.size() == 0, "t.scales",
+                                "must hold the scales (device)");
         t.shape = shape;
         engine::encode_with_scales(x, shape, opt_.gran, opt_.round, t, stream);
     }
     /// Dequantizes t into y (device, t.shape.size() elements).
     template <device_element Out>
     void dequantize(fp_tensor_view<ScaleT> t, Out* y, cudaStream_t stream = 0) const {
-        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y", "must be a device pointer");
+        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y",
+                                "must be a device pointer");
         engine::dequantize(t, opt_.gran, y, stream);
     }
 

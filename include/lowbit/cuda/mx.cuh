@@ -1,11 +1,10 @@
 // lowbit — the floating-point family on the GPU, part 2: OCP MX (and generic BFP) with E8M0
 // block scales, and NVFP4 (quantizers/mx.hpp's semantics, bit for bit with backend::scalar).
 //
-//   lowbit::cuda::mx_quantizer<lowbit::e2m1> mxfp4;               // OCP MXFP4: block 32, E8M0 scale
-//   lowbit::cuda::device_fp_tensor<std::uint8_t> t;
-//   mxfp4.quantize(x, {rows, cols}, t, stream);
-//   mxfp4.dequantize(t.view(), y, stream);
-//   lowbit::cuda::nvfp4_quantizer nv;                              // E2M1, E4M3FN per 16, FP32 per tensor
+//   lowbit::cuda::mx_quantizer<lowbit::e2m1> mxfp4;               // OCP MXFP4: block 32, E8M0
+//   scale lowbit::cuda::device_fp_tensor<std::uint8_t> t; mxfp4.quantize(x, {rows, cols}, t,
+//   stream); mxfp4.dequantize(t.view(), y, stream); lowbit::cuda::nvfp4_quantizer nv; // E2M1,
+//   E4M3FN per 16, FP32 per tensor
 //
 // Blocks run along a row; a row whose length is not a multiple of the block ends in a short block.
 // Per block (formats/bfp.hpp): amax = largest finite |x|, E = mx_scale_exponent(amax, rule),
@@ -28,14 +27,18 @@ struct e8m0_policy {
     __device__ static stored make_with(float amax, mx_scale_rounding r) {
         return static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax, r) + 127);
     }
-    __device__ static float inverse(stored s, const float*) { return lowbit::detail::pow2f(127 - static_cast<int>(s)); }
+    __device__ static float inverse(stored s, const float*) {
+        return lowbit::detail::pow2f(127 - static_cast<int>(s));
+    }
     __device__ static float value(stored s, const float*) { return e8m0::decode(s); }
 };
 
 /// The rule travels as a template parameter so that every policy has the same static interface.
 template <class Elem, mx_scale_rounding Rule>
 struct mx_policy : e8m0_policy<Elem> {
-    __device__ static std::uint8_t make(float amax, const float*) { return e8m0_policy<Elem>::make_with(amax, Rule); }
+    __device__ static std::uint8_t make(float amax, const float*) {
+        return e8m0_policy<Elem>::make_with(amax, Rule);
+    }
 };
 
 /// NVFP4 block scale policy: E4M3FN code in units of the tensor scale g (*global).
@@ -46,8 +49,12 @@ struct nvfp4_policy {
         if (!(g > 0.0f)) return 0;
         return e4m3fn::encode(__fdiv_rn(__fdiv_rn(amax, 6.0f), g));
     }
-    __device__ static float value(stored s, const float* global) { return __fmul_rn(e4m3fn::decode(s), *global); }
-    __device__ static float inverse(stored s, const float* global) { return safe_inverse(value(s, global)); }
+    __device__ static float value(stored s, const float* global) {
+        return __fmul_rn(e4m3fn::decode(s), *global);
+    }
+    __device__ static float inverse(stored s, const float* global) {
+        return safe_inverse(value(s, global));
+    }
 };
 
 /// g = amax / (448 · 6), in float32 (one thread).
@@ -85,7 +92,8 @@ public:
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     /// The kernels quantize() launches for this shape (fused_groups when Block divides the rows).
     [[nodiscard]] static fp_quantize_path quantize_path(shape2d shape) noexcept {
-        return detail::fp::engine<Elem, detail::fp::mx_policy<Elem, mx_scale_rounding::ocp_floor>>::path(shape, gran());
+        return detail::fp::engine<
+            Elem, detail::fp::mx_policy<Elem, mx_scale_rounding::ocp_floor>>::path(shape, gran());
     }
 
     /// Quantizes x (device, row-major `shape`) into t, sizing its buffers.
@@ -96,29 +104,37 @@ public:
     }
     /// Quantizes into a view whose arrays are already large enough.
     template <device_element In>
-    void quantize(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t, cudaStream_t stream = 0) {
+    void quantize(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t,
+                  cudaStream_t stream = 0) {
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
         t.shape = shape;
         switch (opt_.scale_rounding) {
-            case mx_scale_rounding::ocp_floor: return run<mx_scale_rounding::ocp_floor>(x, shape, t, stream);
-            case mx_scale_rounding::nearest_even: return run<mx_scale_rounding::nearest_even>(x, shape, t, stream);
-            case mx_scale_rounding::round_up: return run<mx_scale_rounding::round_up>(x, shape, t, stream);
-            case mx_scale_rounding::ml_dtypes: return run<mx_scale_rounding::ml_dtypes>(x, shape, t, stream);
+            case mx_scale_rounding::ocp_floor:
+                return run<mx_scale_rounding::ocp_floor>(x, shape, t, stream);
+            case mx_scale_rounding::nearest_even:
+                return run<mx_scale_rounding::nearest_even>(x, shape, t, stream);
+            case mx_scale_rounding::round_up:
+                return run<mx_scale_rounding::round_up>(x, shape, t, stream);
+            case mx_scale_rounding::ml_dtypes:
+                return run<mx_scale_rounding::ml_dtypes>(x, shape, t, stream);
         }
     }
     /// Dequantizes t into y (device, t.shape.size() elements).
     template <device_element Out>
     void dequantize(fp_tensor_view<std::uint8_t> t, Out* y, cudaStream_t stream = 0) const {
-        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y", "must be a device pointer");
-        detail::fp::engine<Elem, detail::fp::mx_policy<Elem, mx_scale_rounding::ocp_floor>>::dequantize(t, gran(), y, stream);
+        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y",
+                                "must be a device pointer");
+        detail::fp::engine<
+            Elem, detail::fp::mx_policy<Elem, mx_scale_rounding::ocp_floor>>::dequantize(t, gran(),
+                                                                                         y, stream);
     }
 
 private:
     static granularity gran() { return granularity::group(Block); }
     template <mx_scale_rounding Rule, class In>
     void run(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t, cudaStream_t stream) {
-        detail::fp::engine<Elem, detail::fp::mx_policy<Elem, Rule>>::quantize(x, shape, gran(), opt_.round, t, nullptr,
-                                                                              detail::fp::no_global{}, stream);
+        detail::fp::engine<Elem, detail::fp::mx_policy<Elem, Rule>>::quantize(
+            x, shape, gran(), opt_.round, t, nullptr, detail::fp::no_global{}, stream);
     }
     options opt_;
 };
@@ -138,7 +154,9 @@ public:
     explicit nvfp4_quantizer(options o) : opt_(o), key_(1) {}
     /// The kernels quantize() and quantize_with_global_scale() launch for this shape after the
     /// tensor scale (fused_groups when 16 divides the rows).
-    [[nodiscard]] static fp_quantize_path quantize_path(shape2d shape) noexcept { return engine::path(shape, gran()); }
+    [[nodiscard]] static fp_quantize_path quantize_path(shape2d shape) noexcept {
+        return engine::path(shape, gran());
+    }
 
     template <device_element In>
     void quantize(const In* x, shape2d shape, tensor_type& t, cudaStream_t stream = 0) {
@@ -146,25 +164,31 @@ public:
         quantize(x, shape, t.view(), stream);
     }
     template <device_element In>
-    void quantize(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t, cudaStream_t stream = 0) {
+    void quantize(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t,
+                  cudaStream_t stream = 0) {
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
-        lowbit::detail::require(t.global_scale != nullptr || shape.size() == 0, "t.global_scale", "must point to one device float");
+        lowbit::detail::require(t.global_scale != nullptr || shape.size() == 0, "t.global_scale",
+                                "must point to one device float");
         t.shape = shape;
-        engine::quantize(x, shape, gran(), opt_.round, t, key_.data(), detail::fp::nvfp4_global{}, stream);
+        engine::quantize(x, shape, gran(), opt_.round, t, key_.data(), detail::fp::nvfp4_global{},
+                         stream);
     }
     /// Quantizes x with the tensor scale already in *t.global_scale (e.g. from calibration: the
     /// common inference case); the block scales are computed as usual. One read of x, no tensor
     /// amax pass. Equals the CPU's nvfp4_quantizer::encode with that global_scale.
     template <device_element In>
-    void quantize_with_global_scale(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t, cudaStream_t stream = 0) const {
+    void quantize_with_global_scale(const In* x, shape2d shape, fp_tensor_view<std::uint8_t> t,
+                                    cudaStream_t stream = 0) const {
         lowbit::detail::require(x != nullptr || shape.size() == 0, "x", "must be a device pointer");
-        lowbit::detail::require(t.global_scale != nullptr || shape.size() == 0, "t.global_scale", "must hold the tensor scale (device)");
+        lowbit::detail::require(t.global_scale != nullptr || shape.size() == 0, "t.global_scale",
+                                "must hold the tensor scale (device)");
         t.shape = shape;
         engine::quantize(x, shape, gran(), opt_.round, t, nullptr, detail::fp::no_global{}, stream);
     }
     template <device_element Out>
     void dequantize(fp_tensor_view<std::uint8_t> t, Out* y, cudaStream_t stream = 0) const {
-        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y", "must be a device pointer");
+        lowbit::detail::require(y != nullptr || t.shape.size() == 0, "y",
+                                "must be a device pointer");
         engine::dequantize(t, gran(), y, stream);
     }
 

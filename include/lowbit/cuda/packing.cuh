@@ -3,9 +3,9 @@
 // The layouts are core/packing.hpp's (the CPU reference defines them). Eight Bits-wide codes
 // fill exactly Bits bytes of the little-endian stream, so unit u (elements 8u … 8u+7) owns
 // bytes [u·Bits, (u+1)·Bits) and no two threads ever share a byte:
-//   low_first    stream bit k of the unit = bit k mod 8 of byte k / 8; code j at bits [j·Bits, (j+1)·Bits)
-//   high_first   (4-bit) byte j = code 2j << 4 | code 2j+1
-//   ggml_split   (4-bit) a 32-block is 4 units q = 0…3 sharing 16 bytes: byte j holds element j
+//   low_first    stream bit k of the unit = bit k mod 8 of byte k / 8; code j at bits [j·Bits,
+//   (j+1)·Bits) high_first   (4-bit) byte j = code 2j << 4 | code 2j+1 ggml_split   (4-bit) a
+//   32-block is 4 units q = 0…3 sharing 16 bytes: byte j holds element j
 //                (low nibble) and j + 16 (high); units q and q + 2 meet in bytes 8q … 8q+7, so the
 //                encoders pass codes between neighbouring lanes (a warp shuffle). A short last
 //                block (m < 32 elements) has its own h = ceil(m/2) split and is done element-wise.
@@ -61,17 +61,28 @@ __device__ __forceinline__ std::uint64_t pack_split8(std::uint64_t lo, std::uint
 
 /// Writes the low `nbytes` bytes of v to p; one wide store when the unit is whole and aligned.
 template <int Bytes>
-__device__ __forceinline__ void write_bytes(std::uint8_t* p, std::uint64_t v, int nbytes, bool aligned) {
+__device__ __forceinline__ void write_bytes(std::uint8_t* p, std::uint64_t v, int nbytes,
+                                            bool aligned) {
     if (nbytes == Bytes && aligned) {
-        if constexpr (Bytes == 8) { *reinterpret_cast<std::uint64_t*>(p) = v; return; }
-        if constexpr (Bytes == 4) { *reinterpret_cast<std::uint32_t*>(p) = static_cast<std::uint32_t>(v); return; }
-        if constexpr (Bytes == 2) { *reinterpret_cast<std::uint16_t*>(p) = static_cast<std::uint16_t>(v); return; }
+        if constexpr (Bytes == 8) {
+            *reinterpret_cast<std::uint64_t*>(p) = v;
+            return;
+        }
+        if constexpr (Bytes == 4) {
+            *reinterpret_cast<std::uint32_t*>(p) = static_cast<std::uint32_t>(v);
+            return;
+        }
+        if constexpr (Bytes == 2) {
+            *reinterpret_cast<std::uint16_t*>(p) = static_cast<std::uint16_t>(v);
+            return;
+        }
     }
     for (int k = 0; k < nbytes; ++k) p[k] = static_cast<std::uint8_t>(v >> (8 * k));
 }
 /// Reads `nbytes` bytes from p into the low bytes of the result (the rest 0).
 template <int Bytes>
-__device__ __forceinline__ std::uint64_t read_bytes(const std::uint8_t* p, int nbytes, bool aligned) {
+__device__ __forceinline__ std::uint64_t read_bytes(const std::uint8_t* p, int nbytes,
+                                                    bool aligned) {
     if (nbytes == Bytes && aligned) {
         if constexpr (Bytes == 8) return __ldg(reinterpret_cast<const unsigned long long*>(p));
         if constexpr (Bytes == 4) return __ldg(reinterpret_cast<const unsigned int*>(p));
@@ -85,12 +96,14 @@ __device__ __forceinline__ std::uint64_t read_bytes(const std::uint8_t* p, int n
 /// Stores the codes of unit u (m ≤ 8 valid codes) in a low_first or high_first stream; a
 /// short unit writes packed_size(m, Bits) bytes, its unused high bits 0.
 template <int Bits>
-__device__ __forceinline__ void store_unit(std::uint8_t* packed, std::size_t u, std::uint64_t codes, int m,
-                                           nibble_order order, bool aligned) {
+__device__ __forceinline__ void store_unit(std::uint8_t* packed, std::size_t u, std::uint64_t codes,
+                                           int m, nibble_order order, bool aligned) {
     std::uint8_t* p = packed + u * Bits;
     const int nbytes = (m * Bits + 7) / 8;
-    if (Bits == 4 && order == nibble_order::high_first) write_bytes<4>(p, pack_high_first8(codes), nbytes, aligned);
-    else write_bytes<Bits>(p, pack_stream8<Bits>(codes), nbytes, aligned);
+    if (Bits == 4 && order == nibble_order::high_first)
+        write_bytes<4>(p, pack_high_first8(codes), nbytes, aligned);
+    else
+        write_bytes<Bits>(p, pack_stream8<Bits>(codes), nbytes, aligned);
 }
 /// Loads the codes of unit u (m ≤ 8 valid) from a low_first or high_first stream.
 template <int Bits>
@@ -98,12 +111,15 @@ __device__ __forceinline__ std::uint64_t load_unit(const std::uint8_t* packed, s
                                                    nibble_order order, bool aligned) {
     const std::uint8_t* p = packed + u * Bits;
     const int nbytes = (m * Bits + 7) / 8;
-    if (Bits == 4 && order == nibble_order::high_first) return unpack_high_first8(read_bytes<4>(p, nbytes, aligned));
+    if (Bits == 4 && order == nibble_order::high_first)
+        return unpack_high_first8(read_bytes<4>(p, nbytes, aligned));
     return unpack_stream8<Bits>(read_bytes<Bits>(p, nbytes, aligned));
 }
 
-/// Device twin of lowbit::detail::split_position: byte and nibble (0 low, 1 high) of element i among n under ggml_split.
-__device__ __forceinline__ void split_position(std::size_t i, std::size_t n, std::size_t& byte, int& high) {
+/// Device twin of lowbit::detail::split_position: byte and nibble (0 low, 1 high) of element i
+/// among n under ggml_split.
+__device__ __forceinline__ void split_position(std::size_t i, std::size_t n, std::size_t& byte,
+                                               int& high) {
     const std::size_t start = i / 32 * 32, m = (n - start) < 32 ? (n - start) : 32;
     const std::size_t h = (m + 1) / 2, j = i - start;
     byte = start / 2 + (j < h ? j : j - h);
@@ -111,7 +127,8 @@ __device__ __forceinline__ void split_position(std::size_t i, std::size_t n, std
 }
 
 /// The code of element i of n under ggml_split (for the short last block).
-__device__ __forceinline__ std::uint8_t split_load(const std::uint8_t* packed, std::size_t i, std::size_t n) {
+__device__ __forceinline__ std::uint8_t split_load(const std::uint8_t* packed, std::size_t i,
+                                                   std::size_t n) {
     std::size_t byte = 0;
     int high = 0;
     split_position(i, n, byte, high);

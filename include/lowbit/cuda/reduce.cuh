@@ -32,7 +32,9 @@ namespace detail {
 inline constexpr int tree_threads = static_cast<int>(tree_block);  // 256: one thread per term
 inline constexpr int tree_levels = 6;                              // 256^6 = 2^48 terms
 
-__device__ __forceinline__ sum2 add(sum2 x, sum2 y) { return {__dadd_rn(x.a, y.a), __dadd_rn(x.b, y.b)}; }
+__device__ __forceinline__ sum2 add(sum2 x, sum2 y) {
+    return {__dadd_rn(x.a, y.a), __dadd_rn(x.b, y.b)};
+}
 
 /// Butterfly over v[0 … 256) in place (v[t] += v[t + s], s = 128 … 1); callers synchronise
 /// before; returns synchronised, with the sum in v[0].
@@ -59,7 +61,9 @@ __device__ sum2 block_tree_sum(std::size_t n, Term&& term) {
     if (n == 0) return {};
     // Level sizes; `top` is the first level (≥ 1) that holds a single value: the result.
     int top = 1;
-    for (std::size_t size = (n + tree_threads - 1) / tree_threads; size > 1; size = (size + tree_threads - 1) / tree_threads) ++top;
+    for (std::size_t size = (n + tree_threads - 1) / tree_threads; size > 1;
+         size = (size + tree_threads - 1) / tree_threads)
+        ++top;
     int cnt[tree_levels] = {};
     // Appends v to level L, butterflying full buffers upwards; uniform across the block.
     auto push = [&](int L, sum2 v) {
@@ -126,15 +130,21 @@ __device__ __forceinline__ std::uint32_t ordered(float v) {
     return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 /// Key whose maximum is the largest value, earliest index first.
-__device__ __forceinline__ unsigned long long key_max_first(std::uint32_t value, std::uint32_t index) {
+__device__ __forceinline__ unsigned long long key_max_first(std::uint32_t value,
+                                                            std::uint32_t index) {
     return (static_cast<unsigned long long>(value) << 32) | (0xffffffffu - index);
 }
 /// Key whose minimum is the smallest value, earliest index first.
-__device__ __forceinline__ unsigned long long key_min_first(std::uint32_t value, std::uint32_t index) {
+__device__ __forceinline__ unsigned long long key_min_first(std::uint32_t value,
+                                                            std::uint32_t index) {
     return (static_cast<unsigned long long>(value) << 32) | index;
 }
-__device__ __forceinline__ std::uint32_t index_of_max_key(unsigned long long k) { return 0xffffffffu - static_cast<std::uint32_t>(k); }
-__device__ __forceinline__ std::uint32_t index_of_min_key(unsigned long long k) { return static_cast<std::uint32_t>(k); }
+__device__ __forceinline__ std::uint32_t index_of_max_key(unsigned long long k) {
+    return 0xffffffffu - static_cast<std::uint32_t>(k);
+}
+__device__ __forceinline__ std::uint32_t index_of_min_key(unsigned long long k) {
+    return static_cast<std::uint32_t>(k);
+}
 
 // ---- block-wide reductions of 256 threads (8 warps); every thread gets the result ----
 
@@ -158,9 +168,24 @@ __device__ T block_reduce(T v, Op op) {
     return r;
 }
 
-struct max_op { template <class T> __device__ T operator()(T a, T b) const { return a < b ? b : a; } };
-struct min_op { template <class T> __device__ T operator()(T a, T b) const { return b < a ? b : a; } };
-struct add_op { template <class T> __device__ T operator()(T a, T b) const { return a + b; } };
+struct max_op {
+    template <class T>
+    __device__ T operator()(T a, T b) const {
+        return a < b ? b : a;
+    }
+};
+struct min_op {
+    template <class T>
+    __device__ T operator()(T a, T b) const {
+        return b < a ? b : a;
+    }
+};
+struct add_op {
+    template <class T>
+    __device__ T operator()(T a, T b) const {
+        return a + b;
+    }
+};
 
 /// Per-thread extremes as first-index keys: absmax for signed formats, min and max for unsigned
 /// ones (what their rules use), and the finite count; reduce() combines a block's 256 threads.
@@ -181,12 +206,15 @@ struct key_acc {
         }
     }
     __device__ void reduce() {
-        if constexpr (Signed) kabs = block_reduce(kabs, max_op{});
-        else { kmin = block_reduce(kmin, min_op{}); kmax = block_reduce(kmax, max_op{}); }
+        if constexpr (Signed)
+            kabs = block_reduce(kabs, max_op{});
+        else {
+            kmin = block_reduce(kmin, min_op{});
+            kmax = block_reduce(kmax, max_op{});
+        }
         fin = block_reduce(fin, add_op{});
     }
 };
-
 
 }  // namespace detail
 }  // namespace cuda

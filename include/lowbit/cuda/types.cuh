@@ -23,9 +23,11 @@ namespace cuda {
 
 /// The element types the kernels read and write.
 template <class T>
-concept device_element = std::is_same_v<T, float> || std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+concept device_element =
+    std::is_same_v<T, float> || std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
 
-/// The scale storage types on the device (bit twins of the CPU's float, Eigen::half, Eigen::bfloat16).
+/// The scale storage types on the device (bit twins of the CPU's float, Eigen::half,
+/// Eigen::bfloat16).
 template <class T>
 concept device_scale = device_element<T>;
 
@@ -37,17 +39,23 @@ __device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162f
 
 template <class T>
 __device__ __forceinline__ T from_float(float x) {
-    if constexpr (std::is_same_v<T, float>) return x;
-    else if constexpr (std::is_same_v<T, __half>) return __float2half_rn(x);
-    else return __float2bfloat16_rn(x);
+    if constexpr (std::is_same_v<T, float>)
+        return x;
+    else if constexpr (std::is_same_v<T, __half>)
+        return __float2half_rn(x);
+    else
+        return __float2bfloat16_rn(x);
 }
 
 /// Largest finite value of a scale storage type (Eigen::NumTraits<T>::highest() on the CPU).
 template <class T>
 __device__ __forceinline__ float scale_highest() {
-    if constexpr (std::is_same_v<T, __half>) return 65504.0f;
-    else if constexpr (std::is_same_v<T, __nv_bfloat16>) return 3.38953138925153547590470800371487866880e38f;  // 0x7f7f
-    else return 3.4028234663852886e38f;
+    if constexpr (std::is_same_v<T, __half>)
+        return 65504.0f;
+    else if constexpr (std::is_same_v<T, __nv_bfloat16>)
+        return 3.38953138925153547590470800371487866880e38f;  // 0x7f7f
+    else
+        return 3.4028234663852886e38f;
 }
 
 /// Device twin of lowbit::store_scale: round to the storage type, finite overflow saturates.
@@ -60,7 +68,9 @@ __device__ __forceinline__ T store_scale(float s) {
     return from_float<T>(s);
 }
 template <class T>
-__device__ __forceinline__ float load_scale(T s) { return to_float(s); }
+__device__ __forceinline__ float load_scale(T s) {
+    return to_float(s);
+}
 
 /// Loads 8 consecutive elements p[0 … 8) as floats; `vec` allows one or two 16-byte loads
 /// (the caller checked 16-byte alignment of p).
@@ -68,15 +78,24 @@ template <class T>
 __device__ __forceinline__ void load8(const T* p, float (&v)[8], bool vec) {
     if (vec) {
         if constexpr (std::is_same_v<T, float>) {
-            const float4 a = __ldg(reinterpret_cast<const float4*>(p)), b = __ldg(reinterpret_cast<const float4*>(p) + 1);
-            v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+            const float4 a = __ldg(reinterpret_cast<const float4*>(p)),
+                         b = __ldg(reinterpret_cast<const float4*>(p) + 1);
+            v[0] = a.x;
+            v[1] = a.y;
+            v[2] = a.z;
+            v[3] = a.w;
+            v[4] = b.x;
+            v[5] = b.y;
+            v[6] = b.z;
+            v[7] = b.w;
         } else {
             const uint4 a = __ldg(reinterpret_cast<const uint4*>(p));
             const unsigned w[4] = {a.x, a.y, a.z, a.w};
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
                 T lo, hi;
-                const unsigned short l = static_cast<unsigned short>(w[k] & 0xffffu), h = static_cast<unsigned short>(w[k] >> 16);
+                const unsigned short l = static_cast<unsigned short>(w[k] & 0xffffu),
+                                     h = static_cast<unsigned short>(w[k] >> 16);
                 memcpy(&lo, &l, 2);
                 memcpy(&hi, &h, 2);
                 v[2 * k] = to_float(lo);
@@ -115,7 +134,9 @@ __device__ __forceinline__ void store8(T* p, const float (&v)[8], bool vec) {
 }
 
 /// Whether a pointer allows the 16-byte paths of load8/store8.
-inline bool aligned16(const void* p) noexcept { return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0; }
+inline bool aligned16(const void* p) noexcept {
+    return (reinterpret_cast<std::uintptr_t>(p) & 15u) == 0;
+}
 
 }  // namespace detail
 }  // namespace cuda

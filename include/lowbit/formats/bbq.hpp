@@ -5,7 +5,8 @@
 // (github.com/1733116199/bbq, class BBQV5Base); QuEST: Panferov et al. 2025.
 //
 // BBQ of B bits (1 … 8). With v = H·x / σ (transform/hadamard.hpp; σ the RMS):
-//     q_u = clamp(floor(2^B Φ(v)), 0, 2^B − 1)  =  #{ i : v >= t_i },  t_i = Φ⁻¹(i / 2^B), i = 1 … 2^B − 1
+//     q_u = clamp(floor(2^B Φ(v)), 0, 2^B − 1)  =  #{ i : v >= t_i },  t_i = Φ⁻¹(i / 2^B), i = 1 …
+//     2^B − 1
 // The thresholds are computed once in double (normal_quantile) and compared as floats, so no erf
 // is evaluated per element; NaN encodes as v = 0 does (q_u = 2^{B−1}). Decoding is linear:
 //     q = q_u − 2^{B−1} − z,   x̂ = (γ / 2^{B−1}) · q
@@ -15,7 +16,8 @@
 //
 // Code emission (bbq_codes), B bits unless noted:
 //   int_b   the two's complement of q_u − 2^{B−1} (= q_u with its top bit flipped): signed
-//           INT-B for integer matrix units. Bit layout for B = 4: 0x8 = −8 … 0xF = −1, 0x0 = 0 … 0x7 = 7.
+//           INT-B for integer matrix units. Bit layout for B = 4: 0x8 = −8 … 0xF = −1, 0x0 = 0 …
+//           0x7 = 7.
 //   index   q_u itself (unsigned, 0 … 2^B − 1), the reference code's integer.
 //   e2m1    4 bits: the OCP FP4 E2M1 pattern (s.ee.m, bias 1, no Inf/NaN, max 6) of the level q.
 //           Exact for z = 0 and B <= 3 (−4 … 3: 0xE 0xD 0xC 0xA 0x0 0x2 0x4 0x5) and for z = −½
@@ -69,10 +71,14 @@ constexpr float e2m1_value(std::uint8_t p) noexcept {
 }  // namespace detail
 
 /// Width of an emitted code: 4 for E2M1, else B.
-constexpr int bbq_code_bits(int bits, bbq_codes c) noexcept { return c == bbq_codes::e2m1 ? 4 : bits; }
+constexpr int bbq_code_bits(int bits, bbq_codes c) noexcept {
+    return c == bbq_codes::e2m1 ? 4 : bits;
+}
 
 /// True when every level of (B, z) is exact in E2M1.
-constexpr bool bbq_e2m1_exact(int bits, bbq_zero z) noexcept { return z == bbq_zero::integer ? bits <= 3 : bits <= 2; }
+constexpr bool bbq_e2m1_exact(int bits, bbq_zero z) noexcept {
+    return z == bbq_zero::integer ? bits <= 3 : bits <= 2;
+}
 
 /// BBQ of `Bits` bits.
 template <int Bits>
@@ -86,7 +92,8 @@ struct bbq_format {
     static const std::array<double, levels - 1>& thresholds_double() {
         static const auto t = [] {
             std::array<double, levels - 1> a{};
-            for (std::size_t i = 1; i < levels; ++i) a[i - 1] = normal_quantile(double(i) / double(levels));
+            for (std::size_t i = 1; i < levels; ++i)
+                a[i - 1] = normal_quantile(double(i) / double(levels));
             return a;
         }();
         return t;
@@ -95,7 +102,8 @@ struct bbq_format {
     static const std::array<float, levels - 1>& thresholds() {
         static const auto t = [] {
             std::array<float, levels - 1> a{};
-            for (std::size_t i = 0; i + 1 < levels; ++i) a[i] = static_cast<float>(thresholds_double()[i]);
+            for (std::size_t i = 0; i + 1 < levels; ++i)
+                a[i] = static_cast<float>(thresholds_double()[i]);
             return a;
         }();
         return t;
@@ -121,7 +129,8 @@ struct quest_format {
     static constexpr int half = 1 << (Bits - 1);
     /// The optimal step c in units of σ (largest level c·(2^{B−1} − ½)), tabulated.
     static double step() { return midrise_optimal_step(Bits); }
-    /// q_u of u = y / s (already multiplied): clamp(floor(u), −2^{B−1}, 2^{B−1} − 1) + 2^{B−1}; NaN as 0.
+    /// q_u of u = y / s (already multiplied): clamp(floor(u), −2^{B−1}, 2^{B−1} − 1) + 2^{B−1}; NaN
+    /// as 0.
     static std::uint8_t encode(float u) noexcept {
         if (std::isnan(u)) u = 0.0f;
         float k = std::floor(u);
@@ -137,7 +146,8 @@ struct quest_format {
 template <int Bits>
 constexpr std::uint8_t bbq_emit(std::uint8_t qu, float level, bbq_codes c) noexcept {
     switch (c) {
-        case bbq_codes::int_b: return static_cast<std::uint8_t>((qu ^ (1u << (Bits - 1))) & code_traits<Bits>::mask);
+        case bbq_codes::int_b:
+            return static_cast<std::uint8_t>((qu ^ (1u << (Bits - 1))) & code_traits<Bits>::mask);
         case bbq_codes::index: return qu;
         case bbq_codes::e2m1: return detail::e2m1_pattern(level);
     }

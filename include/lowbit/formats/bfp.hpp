@@ -27,12 +27,15 @@ LOWBIT_NAMESPACE_BEGIN
 /// How the E8M0 block scale of MX is rounded; implementations disagree. E = the scale exponent,
 /// X = 2^E, amax = the block's largest finite |x|, emax = the element's largest exponent.
 enum class mx_scale_rounding : std::uint8_t {
-    ocp_floor,     ///< E = floor(log2 amax) − emax (OCP MX v1.0 §6.3; the default). amax may saturate.
-    nearest_even,  ///< E = log2 of amax rounded to the nearer power of two (linear domain, ties to the
-                   ///< even exponent), − emax. The "round to nearest even" variant of PyTorch's MX recipes.
-    round_up,      ///< E = ceil(log2(amax / max_elem)): the least X with amax / X ≤ max_elem, so no element
-                   ///< saturates (CUTLASS / cuBLAS "RCEIL").
-    ml_dtypes,     ///< X = float8_e8m0fnu(amax / max_elem) by ml_dtypes' cast: nearest power of two, ties up.
+    /// E = floor(log2 amax) − emax (OCP MX v1.0 §6.3; the default). amax may saturate.
+    ocp_floor,
+    nearest_even,  ///< E = log2 of amax rounded to the nearer power of two (linear domain, ties to
+    ///< the even exponent), − emax. The "round to nearest even" variant of PyTorch's
+    ///< MX recipes.
+    round_up,   ///< E = ceil(log2(amax / max_elem)): the least X with amax / X ≤ max_elem, so no
+                ///< element saturates (CUTLASS / cuBLAS "RCEIL").
+    ml_dtypes,  ///< X = float8_e8m0fnu(amax / max_elem) by ml_dtypes' cast: nearest power of two,
+                ///< ties up.
 };
 
 namespace detail {
@@ -64,7 +67,8 @@ LOWBIT_HOST_DEVICE constexpr int mx_scale_exponent(float amax, mx_scale_rounding
         case mx_scale_rounding::ocp_floor: break;
         case mx_scale_rounding::nearest_even: {
             const std::uint32_t m = detail::significand23(amax);
-            const bool up = m > 0x400000u || (m == 0x400000u && (k & 1) != 0);  // tie: to the even power
+            const bool up =
+                m > 0x400000u || (m == 0x400000u && (k & 1) != 0);  // tie: to the even power
             e += up ? 1 : 0;
             break;
         }
@@ -85,14 +89,18 @@ LOWBIT_HOST_DEVICE constexpr int mx_scale_exponent(float amax, mx_scale_rounding
 /// integer q with value q · 2^(1 − M); see the file comment.
 template <int M>
 struct bfp_element {
-    static_assert(M >= 1 && M <= 7, "lowbit: bfp_element<M> needs 1 <= M <= 7 mantissa bits (codes of at most 8 bits)");
+    static_assert(
+        M >= 1 && M <= 7,
+        "lowbit: bfp_element<M> needs 1 <= M <= 7 mantissa bits (codes of at most 8 bits)");
     static constexpr int bits = M + 1;
     static constexpr int mantissa_bits = M;
     static constexpr int emax = 0;
     static constexpr int qmax = (1 << M) - 1;
     using code_type = std::uint8_t;
     static constexpr float unit = 1.0f / static_cast<float>(1 << (M - 1));  ///< 2^(1 − M)
-    LOWBIT_HOST_DEVICE static constexpr float max() noexcept { return static_cast<float>(qmax) * unit; }
+    LOWBIT_HOST_DEVICE static constexpr float max() noexcept {
+        return static_cast<float>(qmax) * unit;
+    }
     /// Code of the integral value q (|q| ≤ qmax).
     LOWBIT_HOST_DEVICE static constexpr code_type to_code(int q) noexcept {
         return static_cast<code_type>(static_cast<unsigned>(q) & ((1u << bits) - 1u));
@@ -101,7 +109,9 @@ struct bfp_element {
         const int v = c & ((1 << bits) - 1);
         return v >= (1 << M) ? v - (1 << bits) : v;
     }
-    LOWBIT_HOST_DEVICE static constexpr float decode(code_type c) noexcept { return static_cast<float>(to_int(c)) * unit; }
+    LOWBIT_HOST_DEVICE static constexpr float decode(code_type c) noexcept {
+        return static_cast<float>(to_int(c)) * unit;
+    }
 };
 
 /// OCP MXINT8's element.
@@ -109,11 +119,11 @@ using mx_int8 = bfp_element<7>;
 
 namespace reference {
 
-/// Scalar reference encode of a run of bfp elements: q = clamp(round(x·inv·2^(M−1)), ±qmax), NaN → 0,
-/// rounding as round_integral (core/rounding.hpp) with element index index0 + i.
+/// Scalar reference encode of a run of bfp elements: q = clamp(round(x·inv·2^(M−1)), ±qmax), NaN →
+/// 0, rounding as round_integral (core/rounding.hpp) with element index index0 + i.
 template <class Elem>
-inline void encode_bfp_run(const float* x, std::size_t n, float inv, rounding rnd, std::uint64_t index0,
-                           std::uint8_t* codes) noexcept {
+inline void encode_bfp_run(const float* x, std::size_t n, float inv, rounding rnd,
+                           std::uint64_t index0, std::uint8_t* codes) noexcept {
     const float up = static_cast<float>(1 << (Elem::mantissa_bits - 1));
     for (std::size_t i = 0; i < n; ++i) {
         float y = (x[i] * inv) * up;
@@ -127,7 +137,8 @@ inline void encode_bfp_run(const float* x, std::size_t n, float inv, rounding rn
 
 /// Scalar reference decode: out[i] = decode(codes[i]) · scale.
 template <class Elem>
-inline void decode_bfp_run(const std::uint8_t* codes, std::size_t n, float scale, float* out) noexcept {
+inline void decode_bfp_run(const std::uint8_t* codes, std::size_t n, float scale,
+                           float* out) noexcept {
     for (std::size_t i = 0; i < n; ++i) out[i] = Elem::decode(codes[i]) * scale;
 }
 
@@ -150,8 +161,8 @@ inline float block_absmax(const float* x, std::size_t n) noexcept {
 ///   g   = amax_tensor / (448 · 6)                 the per-tensor scale (0 for an all-zero tensor)
 ///   s_b = e4m3fn(amax_block / 6 / g), saturating  the stored block scale, in units of g
 ///   d_b = decode(s_b) · g                         the block's effective scale
-///   q_i = e2m1(x_i · (1 / d_b)), saturating       (1 / d_b = 0 when d_b = 0: the block encodes to 0)
-///   x̂_i = decode(q_i) · d_b
+///   q_i = e2m1(x_i · (1 / d_b)), saturating       (1 / d_b = 0 when d_b = 0: the block encodes to
+///   0) x̂_i = decode(q_i) · d_b
 struct nvfp4 {
     static constexpr int block = 16;
     static constexpr float global_divisor = 448.0f * 6.0f;
@@ -163,7 +174,9 @@ struct nvfp4 {
         return e4m3fn::encode(amax_block / 6.0f / g);
     }
     /// The block's effective scale d_b.
-    static constexpr float effective_scale(std::uint8_t s_b, float g) noexcept { return e4m3fn::decode(s_b) * g; }
+    static constexpr float effective_scale(std::uint8_t s_b, float g) noexcept {
+        return e4m3fn::decode(s_b) * g;
+    }
 };
 
 LOWBIT_NAMESPACE_END

@@ -54,14 +54,17 @@ inline double normal_quantile(double p) {
     detail::require(p >= 0.0 && p <= 1.0, "p", "must be in [0, 1]");
     if (p == 0.0) return -INFINITY;
     if (p == 1.0) return INFINITY;
-    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                                   1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
-    static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                                   6.680131188771972e+01, -1.328068155288572e+01};
-    static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                                   -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
-    static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                                   3.754408661907416e+00};
+    static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                   -2.759285104469687e+02, 1.383577518672690e+02,
+                                   -3.066479806614716e+01, 2.506628277459239e+00};
+    static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                   -1.556989798598866e+02, 6.680131188771972e+01,
+                                   -1.328068155288572e+01};
+    static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                   -2.400758277161838e+00, -2.549732539343734e+00,
+                                   4.374664141464968e+00,  2.938163982698783e+00};
+    static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                   2.445134137142996e+00, 3.754408661907416e+00};
     const double lo = 0.02425;
     double x;
     if (p < lo) {
@@ -75,7 +78,8 @@ inline double normal_quantile(double p) {
         x = -detail::horner(q, c) / (mul_unfused(detail::horner(q, d), q) + 1);
     }
     for (int it = 0; it < 2; ++it) {  // Halley: the second step only polishes the last bits
-        const double e = (p < 0.5 ? detail::std_normal_cdf(x) - p : (1 - p) - 0.5 * std::erfc(x / 1.4142135623730951));
+        const double e = (p < 0.5 ? detail::std_normal_cdf(x) - p
+                                  : (1 - p) - 0.5 * std::erfc(x / 1.4142135623730951));
         const double u = e * 2.5066282746310002 * std::exp(0.5 * x * x);
         x = x - u / (1 + mul_unfused(0.5 * x, u));
     }
@@ -107,7 +111,8 @@ struct codebook {
         detail::require(lv.size() == size, "levels", "must hold exactly 2^Bits values");
         codebook cb;
         for (std::size_t i = 0; i < size; ++i) {
-            detail::require(lv[i] >= -1.0f && lv[i] <= 1.0f, "levels", "must lie in [-1, 1] (NaN is not a level)");
+            detail::require(lv[i] >= -1.0f && lv[i] <= 1.0f, "levels",
+                            "must lie in [-1, 1] (NaN is not a level)");
             if (i) detail::require(lv[i - 1] <= lv[i], "levels", "must be sorted ascending");
             cb.levels[i] = lv[i];
         }
@@ -117,9 +122,12 @@ struct codebook {
     }
     /// code(y) = #{i : y > t_i}; NaN as 0. The reference definition.
     [[nodiscard]] std::uint8_t encode(float y) const noexcept {
-        return static_cast<std::uint8_t>(detail::codebook_code(y, thresholds.data(), static_cast<int>(size - 1)));
+        return static_cast<std::uint8_t>(
+            detail::codebook_code(y, thresholds.data(), static_cast<int>(size - 1)));
     }
-    [[nodiscard]] float decode(std::uint8_t c) const noexcept { return levels[c & code_traits<Bits>::mask]; }
+    [[nodiscard]] float decode(std::uint8_t c) const noexcept {
+        return levels[c & code_traits<Bits>::mask];
+    }
     /// Index of the level 0.0 when there is one (NormalFloat), else of the level nearest 0.
     [[nodiscard]] std::uint8_t zero_code() const noexcept { return encode(0.0f); }
 };
@@ -140,7 +148,8 @@ inline std::vector<float> linspace_f32(float a, float b, std::size_t steps) {
     const float step = (b - a) / static_cast<float>(steps - 1);
     const std::size_t half = steps / 2;
     for (std::size_t i = 0; i < steps; ++i)
-        v[i] = i < half ? a + mul_unfused(step, static_cast<float>(i)) : b - mul_unfused(step, static_cast<float>(steps - i - 1));
+        v[i] = i < half ? a + mul_unfused(step, static_cast<float>(i))
+                        : b - mul_unfused(step, static_cast<float>(steps - i - 1));
     return v;
 }
 }  // namespace detail
@@ -148,14 +157,18 @@ inline std::vector<float> linspace_f32(float a, float b, std::size_t steps) {
 /// The NormalFloat codebook of `Bits` bits (NF4 = bitsandbytes' table exactly). Bits >= 2.
 template <int Bits>
 inline codebook<Bits> normal_float_codebook(float offset = normal_float_offset(Bits)) {
-    static_assert(Bits >= 2, "lowbit: a NormalFloat codebook needs at least 2 bits (one negative level, zero, one positive)");
+    static_assert(Bits >= 2,
+                  "lowbit: a NormalFloat codebook needs at least 2 bits (one negative level, zero, "
+                  "one positive)");
     detail::require(offset > 0.5f && offset < 1.0f, "offset", "must lie in (0.5, 1)");
     constexpr std::size_t n = std::size_t{1} << Bits;
     std::vector<float> v;
     const auto pos = detail::linspace_f32(offset, 0.5f, n / 2 + 1);
     const auto neg = detail::linspace_f32(offset, 0.5f, n / 2);
-    for (std::size_t i = 0; i + 1 < pos.size(); ++i) v.push_back(static_cast<float>(normal_quantile(pos[i])));
-    for (std::size_t i = 0; i + 1 < neg.size(); ++i) v.push_back(static_cast<float>(-normal_quantile(neg[i])));
+    for (std::size_t i = 0; i + 1 < pos.size(); ++i)
+        v.push_back(static_cast<float>(normal_quantile(pos[i])));
+    for (std::size_t i = 0; i + 1 < neg.size(); ++i)
+        v.push_back(static_cast<float>(-normal_quantile(neg[i])));
     v.push_back(0.0f);
     std::sort(v.begin(), v.end());
     const float mx = v.back();
@@ -173,7 +186,8 @@ enum class level_statistic : std::uint8_t {
 /// absmax): 2^Bits equal-count bins of the sorted finite sample, level = bin mean or median.
 /// Needs at least 2^Bits finite values.
 template <int Bits>
-inline codebook<Bits> fit_codebook(std::span<const float> sample, level_statistic stat = level_statistic::mean) {
+inline codebook<Bits> fit_codebook(std::span<const float> sample,
+                                   level_statistic stat = level_statistic::mean) {
     constexpr std::size_t n = std::size_t{1} << Bits;
     std::vector<float> s;
     s.reserve(sample.size());
@@ -184,12 +198,16 @@ inline codebook<Bits> fit_codebook(std::span<const float> sample, level_statisti
     std::vector<float> lv(n);
     for (std::size_t k = 0; k < n; ++k) {
         const std::size_t a = k * s.size() / n, b = (k + 1) * s.size() / n;
-        if (stat == level_statistic::median) { lv[k] = s[a + (b - a - 1) / 2]; continue; }
+        if (stat == level_statistic::median) {
+            lv[k] = s[a + (b - a - 1) / 2];
+            continue;
+        }
         double sum = 0;
         for (std::size_t i = a; i < b; ++i) sum += s[i];
         lv[k] = std::clamp(static_cast<float>(sum / double(b - a)), -1.0f, 1.0f);
     }
-    for (std::size_t k = 1; k < n; ++k) lv[k] = std::max(lv[k], lv[k - 1]);  // float rounding of means
+    for (std::size_t k = 1; k < n; ++k)
+        lv[k] = std::max(lv[k], lv[k - 1]);  // float rounding of means
     return codebook<Bits>::from_levels(lv);
 }
 
@@ -197,13 +215,15 @@ namespace reference {
 
 /// Scalar reference encode of n values with one inverse scale: code = cb.encode(x · inv).
 template <int Bits>
-inline void encode_codebook_run(const float* x, std::size_t n, float inv, const codebook<Bits>& cb, std::uint8_t* codes) noexcept {
+inline void encode_codebook_run(const float* x, std::size_t n, float inv, const codebook<Bits>& cb,
+                                std::uint8_t* codes) noexcept {
     for (std::size_t i = 0; i < n; ++i) codes[i] = cb.encode(x[i] * inv);
 }
 
 /// Scalar reference decode: out = level[code] · scale.
 template <int Bits>
-inline void decode_codebook_run(const std::uint8_t* codes, std::size_t n, float scale, const codebook<Bits>& cb, float* out) noexcept {
+inline void decode_codebook_run(const std::uint8_t* codes, std::size_t n, float scale,
+                                const codebook<Bits>& cb, float* out) noexcept {
     for (std::size_t i = 0; i < n; ++i) out[i] = cb.decode(codes[i]) * scale;
 }
 

@@ -1,9 +1,10 @@
 // lowbit — integer formats.
 //
 // Semantics follow the lecture notes (shared/references/lecture-dnn-quantization.md):
-//   symmetric, restricted range  codes −(2^{b−1}−1) … 2^{b−1}−1, clip range (−L, L), s = 2L/(2^b−2) = L/qmax
-//   symmetric, full range         codes −2^{b−1} … 2^{b−1}−1 (ggml, most hardware)
-//   asymmetric (unsigned)         codes 0 … 2^b−1, s = (Lmax−Lmin)/(2^b−1), code = round((x−Lmin)/s)
+//   symmetric, restricted range  codes −(2^{b−1}−1) … 2^{b−1}−1, clip range (−L, L), s = 2L/(2^b−2)
+//   = L/qmax symmetric, full range         codes −2^{b−1} … 2^{b−1}−1 (ggml, most hardware)
+//   asymmetric (unsigned)         codes 0 … 2^b−1, s = (Lmax−Lmin)/(2^b−1), code =
+//   round((x−Lmin)/s)
 //
 // Bit layout of a stored code: signed formats store the b-bit two's complement pattern
 // (−1 is 0b1…1), unsigned formats the integer itself. Encoding works on an integral float
@@ -27,7 +28,8 @@ template <int Bits, int_range Range = int_range::restricted>
 struct int_format {
     static_assert(Bits >= 1 && Bits <= 8, "lowbit: int_format<Bits> needs 1 <= Bits <= 8");
     static_assert(!(Bits == 1 && Range == int_range::restricted),
-                  "lowbit: a 1-bit restricted symmetric int format has only the code 0; use int_range::full or a 1-bit BBQ/sign format");
+                  "lowbit: a 1-bit restricted symmetric int format has only the code 0; use "
+                  "int_range::full or a 1-bit BBQ/sign format");
     static constexpr int bits = Bits;
     static constexpr bool is_signed = true;
     static constexpr int_range range = Range;
@@ -57,8 +59,12 @@ struct uint_format {
     static constexpr int qmin = 0;
     static constexpr int qmax = (1 << Bits) - 1;
     static constexpr int scale_span = qmax;
-    LOWBIT_HOST_DEVICE static constexpr code_t<Bits> to_code(int q) noexcept { return static_cast<code_t<Bits>>(q); }
-    LOWBIT_HOST_DEVICE static constexpr int to_int(code_t<Bits> c) noexcept { return c & code_traits<Bits>::mask; }
+    LOWBIT_HOST_DEVICE static constexpr code_t<Bits> to_code(int q) noexcept {
+        return static_cast<code_t<Bits>>(q);
+    }
+    LOWBIT_HOST_DEVICE static constexpr int to_int(code_t<Bits> c) noexcept {
+        return c & code_traits<Bits>::mask;
+    }
 };
 
 LOWBIT_NAMESPACE_END
@@ -73,8 +79,8 @@ LOWBIT_NAMESPACE_BEGIN
 
 /// How an integer format maps codes back to values.
 enum class affine : std::uint8_t {
-    none,        ///< x̂ = s · q                (symmetric formats)
-    offset,      ///< x̂ = s · q + m            (asymmetric, float minimum m; ggml Q4_1, the lecture)
+    none,    ///< x̂ = s · q                (symmetric formats)
+    offset,  ///< x̂ = s · q + m            (asymmetric, float minimum m; ggml Q4_1, the lecture)
     zero_point,  ///< x̂ = s · (q − z)          (asymmetric, integer zero point z; ONNX, PyTorch)
 };
 
@@ -108,13 +114,17 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
 
 /// Scalar reference decode of n codes (see affine for the formula of each form).
 template <class Format, affine Form>
-inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_run_params& p, float* out) noexcept {
+inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_run_params& p,
+                           float* out) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t k = i * p.stride;
         const int q = Format::to_int(codes[i]);
-        if constexpr (Form == affine::none) out[i] = float(q) * p.scale[k];
-        else if constexpr (Form == affine::offset) out[i] = mul_unfused(float(q), p.scale[k]) + p.offset[k];
-        else out[i] = (float(q) - p.zero[k]) * p.scale[k];
+        if constexpr (Form == affine::none)
+            out[i] = float(q) * p.scale[k];
+        else if constexpr (Form == affine::offset)
+            out[i] = mul_unfused(float(q), p.scale[k]) + p.offset[k];
+        else
+            out[i] = (float(q) - p.zero[k]) * p.scale[k];
     }
 }
 

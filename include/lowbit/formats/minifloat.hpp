@@ -11,10 +11,10 @@
 //   e = 0           subnormal: (−1)^s · m · 2^(1 − Bias − M)
 //   0 < e           normal:    (−1)^s · (1 + m / 2^M) · 2^(e − Bias)
 //   flavour (nan_inf) decides what the top codes mean:
-//     ieee   e = all ones is Inf (m = 0) or NaN (m ≠ 0); max finite = (2 − 2^−M) · 2^(2^E − 2 − Bias)
-//     fn     no Inf; only s.1111…1 is NaN; max finite one mantissa step below it (E4M3FN: 448)
-//     fnuz   no Inf, no −0: 0b1000…0 is the only NaN; default bias one larger (E4M3FNUZ: bias 8)
-//     none   every code finite (FP6, FP4): Inf saturates to ±max; NaN becomes ±0 (see encode)
+//     ieee   e = all ones is Inf (m = 0) or NaN (m ≠ 0); max finite = (2 − 2^−M) · 2^(2^E − 2 −
+//     Bias) fn     no Inf; only s.1111…1 is NaN; max finite one mantissa step below it (E4M3FN:
+//     448) fnuz   no Inf, no −0: 0b1000…0 is the only NaN; default bias one larger (E4M3FNUZ: bias
+//     8) none   every code finite (FP6, FP4): Inf saturates to ±max; NaN becomes ±0 (see encode)
 //
 // encode(x): float32 → code. Rounding to the nearer code with ties to even by default (any
 // round_mode; stochastic takes 24 random bits, see core/rounding.hpp). A result beyond max
@@ -48,28 +48,38 @@ enum class nan_inf : std::uint8_t {
 /// What encode does with values beyond the largest finite code.
 enum class overflow : std::uint8_t {
     saturate,       ///< to ±max finite
-    nonsaturating,  ///< to ±Inf (ieee) or NaN (fn, fnuz), as ml_dtypes / PyTorch casts; none: saturates
+    nonsaturating,  ///< to ±Inf (ieee) or NaN (fn, fnuz), as ml_dtypes / PyTorch casts; none:
+                    ///< saturates
 };
 
 namespace detail {
 /// The bits of a float (device-usable, constexpr).
-LOWBIT_HOST_DEVICE constexpr std::uint32_t float_bits(float f) noexcept { return __builtin_bit_cast(std::uint32_t, f); }
+LOWBIT_HOST_DEVICE constexpr std::uint32_t float_bits(float f) noexcept {
+    return __builtin_bit_cast(std::uint32_t, f);
+}
 /// The float with bits u.
-LOWBIT_HOST_DEVICE constexpr float bits_float(std::uint32_t u) noexcept { return __builtin_bit_cast(float, u); }
+LOWBIT_HOST_DEVICE constexpr float bits_float(std::uint32_t u) noexcept {
+    return __builtin_bit_cast(float, u);
+}
 /// 2^k as a float for −149 ≤ k ≤ 127, built from bits.
 LOWBIT_HOST_DEVICE constexpr float pow2f(int k) noexcept {
-    return k >= -126 ? bits_float(static_cast<std::uint32_t>(k + 127) << 23) : bits_float(1u << (k + 149));
+    return k >= -126 ? bits_float(static_cast<std::uint32_t>(k + 127) << 23)
+                     : bits_float(1u << (k + 149));
 }
-constexpr int default_bias(int e, nan_inf f) noexcept { return (1 << (e - 1)) - (f == nan_inf::fnuz ? 0 : 1); }
+constexpr int default_bias(int e, nan_inf f) noexcept {
+    return (1 << (e - 1)) - (f == nan_inf::fnuz ? 0 : 1);
+}
 template <int Bits>
-using uint_for = std::conditional_t<(Bits <= 8), std::uint8_t, std::conditional_t<(Bits <= 16), std::uint16_t, std::uint32_t>>;
+using uint_for = std::conditional_t<(Bits <= 8), std::uint8_t,
+                                    std::conditional_t<(Bits <= 16), std::uint16_t, std::uint32_t>>;
 
 /// Decides whether a magnitude truncated at `shift` bits rounds up. `rem` holds the dropped bits
 /// (shift ≤ 25: for larger shifts the caller passes shift 25 and the whole significand, which
 /// is below half), `lsb` is the kept value's low bit, `negative` the sign, `random24` the
 /// stochastic draw; `frac24` = ⌊rem · 2^(24 − true_shift)⌋ (stochastic only).
-LOWBIT_HOST_DEVICE constexpr bool round_up(round_mode mode, std::uint32_t rem, int shift, bool lsb, bool negative,
-                                           std::uint32_t frac24, std::uint32_t random24) noexcept {
+LOWBIT_HOST_DEVICE constexpr bool round_up(round_mode mode, std::uint32_t rem, int shift, bool lsb,
+                                           bool negative, std::uint32_t frac24,
+                                           std::uint32_t random24) noexcept {
     if (shift == 0) return false;
     const std::uint32_t half = 1u << (shift - 1);
     switch (mode) {
@@ -86,7 +96,7 @@ LOWBIT_HOST_DEVICE constexpr bool round_up(round_mode mode, std::uint32_t rem, i
 /// Sign, biased exponent and mantissa fields of a code.
 struct float_fields {
     unsigned sign;
-    unsigned exponent;   ///< biased exponent field
+    unsigned exponent;  ///< biased exponent field
     std::uint32_t mantissa;
 };
 
@@ -94,11 +104,16 @@ struct float_fields {
 template <int E, int M, nan_inf F = nan_inf::ieee, int Bias = detail::default_bias(E, F)>
 struct minifloat {
     static_assert(E >= 1 && E <= 8, "lowbit: minifloat needs 1 <= E <= 8 exponent bits");
-    static_assert(M >= 0 && M <= 23, "lowbit: minifloat needs 0 <= M <= 23 mantissa bits (its values must be float32s)");
+    static_assert(
+        M >= 0 && M <= 23,
+        "lowbit: minifloat needs 0 <= M <= 23 mantissa bits (its values must be float32s)");
     static_assert(E + M <= 7 || (E == 8 && M == 23),
-                  "lowbit: minifloat codes are at most 8 bits (E + M <= 7); E8M23 is allowed to describe float32 itself");
-    static_assert(!(F == nan_inf::ieee && M == 0), "lowbit: an ieee minifloat needs M >= 1 to tell NaN from Inf");
-    static_assert(1 - Bias >= -126, "lowbit: the exponent bias puts subnormals below float32's normal range");
+                  "lowbit: minifloat codes are at most 8 bits (E + M <= 7); E8M23 is allowed to "
+                  "describe float32 itself");
+    static_assert(!(F == nan_inf::ieee && M == 0),
+                  "lowbit: an ieee minifloat needs M >= 1 to tell NaN from Inf");
+    static_assert(1 - Bias >= -126,
+                  "lowbit: the exponent bias puts subnormals below float32's normal range");
 
     static constexpr int bits = 1 + E + M;
     static constexpr int exponent_bits = E;
@@ -112,20 +127,23 @@ struct minifloat {
     static constexpr std::uint32_t magnitude_mask = sign_mask - 1u;
     static constexpr std::uint32_t exp_all_ones = (1u << E) - 1u;
     /// Magnitude bits of the largest finite value.
-    static constexpr std::uint32_t max_magnitude = F == nan_inf::ieee ? ((exp_all_ones - 1u) << M) | ((1u << M) - 1u)
-                                                   : F == nan_inf::fn ? magnitude_mask - 1u
-                                                                      : magnitude_mask;
+    static constexpr std::uint32_t max_magnitude = F == nan_inf::ieee
+        ? ((exp_all_ones - 1u) << M) | ((1u << M) - 1u)
+        : F == nan_inf::fn ? magnitude_mask - 1u
+                           : magnitude_mask;
     static constexpr int emin = 1 - Bias;  ///< exponent of the smallest normal
-    static constexpr int emax = static_cast<int>(max_magnitude >> M) - Bias;  ///< exponent of max finite
+    static constexpr int emax =
+        static_cast<int>(max_magnitude >> M) - Bias;  ///< exponent of max finite
     static_assert(emax <= 127, "lowbit: the exponent bias puts max finite beyond float32's range");
     static constexpr bool has_inf = F == nan_inf::ieee;
     static constexpr bool has_nan = F != nan_inf::none;
     static constexpr bool has_negative_zero = F != nan_inf::fnuz;
     /// The NaN code encode produces (positive where the sign is kept); ieee: quiet NaN.
-    static constexpr std::uint32_t nan_code = F == nan_inf::ieee ? (exp_all_ones << M) | (1u << (M - (M > 0 ? 1 : 0)))
-                                              : F == nan_inf::fn ? magnitude_mask
-                                              : F == nan_inf::fnuz ? sign_mask
-                                                                   : 0u;
+    static constexpr std::uint32_t nan_code = F == nan_inf::ieee
+        ? (exp_all_ones << M) | (1u << (M - (M > 0 ? 1 : 0)))
+        : F == nan_inf::fn   ? magnitude_mask
+        : F == nan_inf::fnuz ? sign_mask
+                             : 0u;
     static constexpr std::uint32_t inf_code = exp_all_ones << M;  ///< ieee only
 
     /// Exact value of a code.
@@ -138,28 +156,37 @@ struct minifloat {
         } else if constexpr (F == nan_inf::fn) {
             if (mag == magnitude_mask) return detail::bits_float(sign | 0x7FC00000u);
         } else if constexpr (F == nan_inf::ieee) {
-            if ((mag >> M) == exp_all_ones) return detail::bits_float(sign | ((mag & ((1u << M) - 1u)) ? 0x7FC00000u : 0x7F800000u));
+            if ((mag >> M) == exp_all_ones)
+                return detail::bits_float(sign |
+                                          ((mag & ((1u << M) - 1u)) ? 0x7FC00000u : 0x7F800000u));
         }
         const std::uint32_t e = mag >> M, m = mag & ((1u << M) - 1u);
         if (e == 0) {  // subnormal (or zero): m · 2^(emin − M), exact
             const float v = static_cast<float>(m) * detail::pow2f(emin - M);
             return detail::bits_float(detail::float_bits(v) | sign);
         }
-        return detail::bits_float(sign | (static_cast<std::uint32_t>(static_cast<int>(e) - Bias + 127) << 23) | (m << (23 - M)));
+        return detail::bits_float(
+            sign | (static_cast<std::uint32_t>(static_cast<int>(e) - Bias + 127) << 23) |
+            (m << (23 - M)));
     }
 
-    /// float32 → code; see the file comment. `random24` (< 2^24) is the draw of stochastic rounding:
-    /// the magnitude rounds up iff frac + random24 / 2^24 >= 1 (frac: position between the two codes).
+    /// float32 → code; see the file comment. `random24` (< 2^24) is the draw of stochastic
+    /// rounding: the magnitude rounds up iff frac + random24 / 2^24 >= 1 (frac: position between
+    /// the two codes).
     template <overflow O = overflow::saturate>
-    LOWBIT_HOST_DEVICE static constexpr code_type encode(float x, round_mode mode = round_mode::nearest_even,
+    LOWBIT_HOST_DEVICE static constexpr code_type encode(float x,
+                                                         round_mode mode = round_mode::nearest_even,
                                                          std::uint32_t random24 = 0) noexcept {
         const std::uint32_t u = detail::float_bits(x);
         const std::uint32_t s = u >> 31, a = u & 0x7FFFFFFFu;
         const std::uint32_t sign = s << (E + M);
         if (a > 0x7F800000u) {  // NaN
-            if constexpr (F == nan_inf::none) return static_cast<code_type>(sign ^ sign_mask);  // ml_dtypes: ∓0
-            else if constexpr (F == nan_inf::fnuz) return static_cast<code_type>(nan_code);
-            else return static_cast<code_type>(sign | nan_code);
+            if constexpr (F == nan_inf::none)
+                return static_cast<code_type>(sign ^ sign_mask);  // ml_dtypes: ∓0
+            else if constexpr (F == nan_inf::fnuz)
+                return static_cast<code_type>(nan_code);
+            else
+                return static_cast<code_type>(sign | nan_code);
         }
         // |x| = sig · 2^(ue − 23) with sig < 2^24 (float subnormals: exponent −126, no hidden bit).
         const std::uint32_t fe = a >> 23;
@@ -176,12 +203,17 @@ struct minifloat {
         }
         const bool up = detail::round_up(mode, rem, sc, trunc & 1u, s != 0, frac24, random24);
         // Count of quanta → code: the exponent field absorbs a carry out of the mantissa.
-        const std::uint64_t mag = (static_cast<std::uint64_t>(t - emin) << M) + trunc + (up ? 1u : 0u);
+        const std::uint64_t mag =
+            (static_cast<std::uint64_t>(t - emin) << M) + trunc + (up ? 1u : 0u);
         if (fe == 0xFF || mag > max_magnitude) {  // ±Inf or overflow
-            if constexpr (O == overflow::nonsaturating && F == nan_inf::ieee) return static_cast<code_type>(sign | inf_code);
-            else if constexpr (O == overflow::nonsaturating && F == nan_inf::fn) return static_cast<code_type>(sign | nan_code);
-            else if constexpr (O == overflow::nonsaturating && F == nan_inf::fnuz) return static_cast<code_type>(nan_code);
-            else return static_cast<code_type>(sign | max_magnitude);
+            if constexpr (O == overflow::nonsaturating && F == nan_inf::ieee)
+                return static_cast<code_type>(sign | inf_code);
+            else if constexpr (O == overflow::nonsaturating && F == nan_inf::fn)
+                return static_cast<code_type>(sign | nan_code);
+            else if constexpr (O == overflow::nonsaturating && F == nan_inf::fnuz)
+                return static_cast<code_type>(nan_code);
+            else
+                return static_cast<code_type>(sign | max_magnitude);
         }
         if constexpr (F == nan_inf::fnuz)
             if (mag == 0) return 0;  // no −0
@@ -191,21 +223,26 @@ struct minifloat {
     /// Eigen::half / Eigen::bfloat16 inputs convert to float exactly, then encode.
     template <overflow O = overflow::saturate, class T>
         requires(std::is_same_v<T, Eigen::half> || std::is_same_v<T, Eigen::bfloat16>)
-    static code_type encode(T x, round_mode mode = round_mode::nearest_even, std::uint32_t random24 = 0) noexcept {
+    static code_type encode(T x, round_mode mode = round_mode::nearest_even,
+                            std::uint32_t random24 = 0) noexcept {
         return encode<O>(static_cast<float>(x), mode, random24);
     }
     /// Decodes to float, Eigen::half or Eigen::bfloat16 (the latter two rounded to nearest-even).
     template <class T>
-    static T decode_as(code_type c) noexcept { return static_cast<T>(decode(c)); }
+    static T decode_as(code_type c) noexcept {
+        return static_cast<T>(decode(c));
+    }
 
     /// The sign / biased exponent / mantissa fields of a code.
     LOWBIT_HOST_DEVICE static constexpr float_fields fields(code_type c) noexcept {
         const std::uint32_t code = c;
-        return {static_cast<unsigned>((code >> (E + M)) & 1u), static_cast<unsigned>((code >> M) & exp_all_ones),
-                code & ((1u << M) - 1u)};
+        return {static_cast<unsigned>((code >> (E + M)) & 1u),
+                static_cast<unsigned>((code >> M) & exp_all_ones), code & ((1u << M) - 1u)};
     }
     /// Largest finite value.
-    LOWBIT_HOST_DEVICE static constexpr float max() noexcept { return decode(static_cast<code_type>(max_magnitude)); }
+    LOWBIT_HOST_DEVICE static constexpr float max() noexcept {
+        return decode(static_cast<code_type>(max_magnitude));
+    }
     /// Smallest positive (subnormal, or normal when M = 0) value.
     LOWBIT_HOST_DEVICE static constexpr float min_positive() noexcept { return decode(1); }
     /// Smallest positive normal value.
@@ -252,7 +289,8 @@ struct e8m0 {
     static constexpr std::uint8_t nan_code = 0xFF;
 
     LOWBIT_HOST_DEVICE static constexpr float decode(code_type c) noexcept {
-        return c == 0xFF ? detail::bits_float(0x7FC00000u) : detail::pow2f(static_cast<int>(c) - 127);
+        return c == 0xFF ? detail::bits_float(0x7FC00000u)
+                         : detail::pow2f(static_cast<int>(c) - 127);
     }
     template <overflow O = overflow::nonsaturating>
     LOWBIT_HOST_DEVICE static constexpr code_type encode(float x) noexcept {
@@ -271,26 +309,28 @@ struct e8m0 {
     }
 };
 
-
 namespace reference {
 
 /// Scalar reference encode of n values: codes[i] = encode<O>(x[i] · inv) with the rounding of
 /// `rnd` (stochastic: draw random_bits24(seed, index0 + i)). Codes take one byte each.
 template <class Format, overflow O = overflow::saturate>
-inline void encode_minifloat_run(const float* x, std::size_t n, float inv, rounding rnd, std::uint64_t index0,
-                                 std::uint8_t* codes) noexcept {
+inline void encode_minifloat_run(const float* x, std::size_t n, float inv, rounding rnd,
+                                 std::uint64_t index0, std::uint8_t* codes) noexcept {
     static_assert(Format::bits <= 8, "lowbit: run kernels store one byte per code (bits <= 8)");
     for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t r = rnd.mode == round_mode::stochastic ? random_bits24(rnd.seed, index0 + i) : 0u;
+        const std::uint32_t r =
+            rnd.mode == round_mode::stochastic ? random_bits24(rnd.seed, index0 + i) : 0u;
         codes[i] = Format::template encode<O>(x[i] * inv, rnd.mode, r);
     }
 }
 
 /// Scalar reference decode of n codes: out[i] = decode(codes[i]) · scale.
 template <class Format>
-inline void decode_minifloat_run(const std::uint8_t* codes, std::size_t n, float scale, float* out) noexcept {
+inline void decode_minifloat_run(const std::uint8_t* codes, std::size_t n, float scale,
+                                 float* out) noexcept {
     static_assert(Format::bits <= 8, "lowbit: run kernels read one byte per code (bits <= 8)");
-    for (std::size_t i = 0; i < n; ++i) out[i] = Format::decode(static_cast<typename Format::code_type>(codes[i])) * scale;
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = Format::decode(static_cast<typename Format::code_type>(codes[i])) * scale;
 }
 
 }  // namespace reference

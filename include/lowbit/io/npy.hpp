@@ -65,14 +65,18 @@ inline float half_bits_to_float(std::uint16_t h) noexcept {
         bits = sign;
     } else {  // subnormal: normalise the mantissa
         int e = -1;
-        do { man <<= 1; ++e; } while ((man & 0x400u) == 0);
+        do {
+            man <<= 1;
+            ++e;
+        } while ((man & 0x400u) == 0);
         bits = sign | (std::uint32_t(112 - e) << 23) | ((man & 0x3FFu) << 13);
     }
     return std::bit_cast<float>(bits);
 }
 
 inline std::uint32_t load_le32(const std::uint8_t* p) noexcept {
-    return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
+    return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 |
+        std::uint32_t(p[3]) << 24;
 }
 
 /// A strict reader of the Python literal subset numpy writes in .npy headers.
@@ -86,7 +90,10 @@ public:
         expect('{');
         for (;;) {
             skip_ws();
-            if (peek() == '}') { ++i_; break; }
+            if (peek() == '}') {
+                ++i_;
+                break;
+            }
             const std::string key = string_literal();
             skip_ws();
             expect(':');
@@ -107,23 +114,33 @@ public:
                 fail("the header has an unknown key '" + printable(key) + "'");
             }
             skip_ws();
-            if (peek() == ',') { ++i_; continue; }
+            if (peek() == ',') {
+                ++i_;
+                continue;
+            }
             skip_ws();
             expect('}');
             break;
         }
         skip_ws();
         fail_if(i_ != s_.size(), "the header has bytes after its closing '}'");
-        fail_if(!have_descr || !have_fortran || !have_shape, "the header lacks one of 'descr', 'fortran_order', 'shape'");
+        fail_if(!have_descr || !have_fortran || !have_shape,
+                "the header lacks one of 'descr', 'fortran_order', 'shape'");
     }
 
 private:
     [[noreturn]] void fail(const std::string& what) const { throw error(file_, what); }
-    void fail_if(bool bad, const char* what) const { if (bad) fail(what); }
+    void fail_if(bool bad, const char* what) const {
+        if (bad) fail(what);
+    }
     [[nodiscard]] char peek() const noexcept { return i_ < s_.size() ? s_[i_] : '\0'; }
-    void skip_ws() noexcept { while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t')) ++i_; }
+    void skip_ws() noexcept {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t')) ++i_;
+    }
     void expect(char c) {
-        if (peek() != c || i_ >= s_.size()) fail(std::string("malformed header: expected '") + c + "' at header byte " + std::to_string(i_));
+        if (peek() != c || i_ >= s_.size())
+            fail(std::string("malformed header: expected '") + c + "' at header byte " +
+                 std::to_string(i_));
         ++i_;
     }
     static std::string printable(std::string_view v) {
@@ -133,11 +150,13 @@ private:
     }
     std::string string_literal() {
         const char q = peek();
-        if (q != '\'' && q != '"') fail("malformed header: expected a quoted string at header byte " + std::to_string(i_));
+        if (q != '\'' && q != '"')
+            fail("malformed header: expected a quoted string at header byte " + std::to_string(i_));
         ++i_;
         std::string out;
         while (i_ < s_.size() && s_[i_] != q) {
-            fail_if(s_[i_] == '\\' || s_[i_] == '\n', "malformed header: escapes and newlines in strings are not supported");
+            fail_if(s_[i_] == '\\' || s_[i_] == '\n',
+                    "malformed header: escapes and newlines in strings are not supported");
             out += s_[i_++];
         }
         fail_if(i_ >= s_.size(), "malformed header: unterminated string");
@@ -145,8 +164,14 @@ private:
         return out;
     }
     bool boolean() {
-        if (s_.substr(i_, 4) == "True") { i_ += 4; return true; }
-        if (s_.substr(i_, 5) == "False") { i_ += 5; return false; }
+        if (s_.substr(i_, 4) == "True") {
+            i_ += 4;
+            return true;
+        }
+        if (s_.substr(i_, 5) == "False") {
+            i_ += 5;
+            return false;
+        }
         fail("malformed header: 'fortran_order' must be True or False");
     }
     std::vector<std::size_t> tuple() {
@@ -155,27 +180,40 @@ private:
         bool comma_after_last = false;
         for (;;) {
             skip_ws();
-            if (peek() == ')') { ++i_; break; }
-            fail_if(peek() < '0' || peek() > '9', "malformed header: 'shape' must be a tuple of non-negative integers");
+            if (peek() == ')') {
+                ++i_;
+                break;
+            }
+            fail_if(peek() < '0' || peek() > '9',
+                    "malformed header: 'shape' must be a tuple of non-negative integers");
             std::size_t v = 0;
             while (peek() >= '0' && peek() <= '9') {
                 const std::size_t d = std::size_t(peek() - '0');
-                fail_if(v > (std::numeric_limits<std::size_t>::max() - d) / 10, "a dimension of 'shape' overflows");
+                fail_if(v > (std::numeric_limits<std::size_t>::max() - d) / 10,
+                        "a dimension of 'shape' overflows");
                 v = v * 10 + d;
                 ++i_;
             }
             skip_ws();
             // numpy writes a trailing 'L' on Python 2 longs; accept it as the format allows.
-            if (peek() == 'L') { ++i_; skip_ws(); }
+            if (peek() == 'L') {
+                ++i_;
+                skip_ws();
+            }
             dims.push_back(v);
             fail_if(dims.size() > 32, "'shape' has more than 32 dimensions");
             comma_after_last = false;
-            if (peek() == ',') { ++i_; comma_after_last = true; continue; }
+            if (peek() == ',') {
+                ++i_;
+                comma_after_last = true;
+                continue;
+            }
             expect(')');
             break;
         }
         // Python needs "(n,)" for a 1-tuple; "(n)" is an int, not a tuple.
-        fail_if(dims.size() == 1 && !comma_after_last, "malformed header: a 1-D 'shape' is written '(n,)'");
+        fail_if(dims.size() == 1 && !comma_after_last,
+                "malformed header: a 1-D 'shape' is written '(n,)'");
         return dims;
     }
 
@@ -188,12 +226,14 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& pa
     std::error_code ec;
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) throw error(path.string(), "cannot be read: " + ec.message());
-    require(size <= std::uintmax_t(std::numeric_limits<std::ptrdiff_t>::max()), path.string(), "is too large");
+    require(size <= std::uintmax_t(std::numeric_limits<std::ptrdiff_t>::max()), path.string(),
+            "is too large");
     std::ifstream f(path, std::ios::binary);
     require(bool(f), path.string(), "cannot be opened");
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
     if (size) f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-    require(f.gcount() == static_cast<std::streamsize>(size), path.string(), "was truncated while reading");
+    require(f.gcount() == static_cast<std::streamsize>(size), path.string(),
+            "was truncated while reading");
     return bytes;
 }
 
@@ -203,9 +243,11 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& pa
 inline npy_array parse_npy(std::span<const std::uint8_t> b, std::string_view name = "<npy>") {
     const std::string file(name);
     static constexpr std::uint8_t magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-    detail::require(b.size() >= 10 && std::memcmp(b.data(), magic, 6) == 0, file, "is not a .npy file (bad magic bytes)");
+    detail::require(b.size() >= 10 && std::memcmp(b.data(), magic, 6) == 0, file,
+                    "is not a .npy file (bad magic bytes)");
     const unsigned major = b[6];
-    detail::require(major >= 1 && major <= 3, file, "has .npy format version " + std::to_string(major) + ", not 1, 2 or 3");
+    detail::require(major >= 1 && major <= 3, file,
+                    "has .npy format version " + std::to_string(major) + ", not 1, 2 or 3");
     std::size_t header_len = 0, header_at = 0;
     if (major == 1) {
         header_len = std::size_t(b[8]) | std::size_t(b[9]) << 8;
@@ -221,14 +263,19 @@ inline npy_array parse_npy(std::span<const std::uint8_t> b, std::string_view nam
     npy_array a;
     bool fortran = false;
     detail::npy_header_parser(header, file).parse(a.dtype, fortran, a.shape);
-    detail::require(!fortran, file, "is stored in Fortran order (fortran_order: True); save it C-contiguous");
+    detail::require(!fortran, file,
+                    "is stored in Fortran order (fortran_order: True); save it C-contiguous");
     std::size_t item = 0;
-    if (a.dtype == "<f4") item = 4;
-    else if (a.dtype == "<f2") item = 2;
+    if (a.dtype == "<f4")
+        item = 4;
+    else if (a.dtype == "<f2")
+        item = 2;
     else {
         std::string d;
         for (char c : a.dtype.substr(0, 32)) d += (c >= 0x20 && c < 0x7F) ? c : '?';
-        throw error(file, "has dtype '" + d + "'; lowbit reads little-endian float32 ('<f4') and float16 ('<f2')");
+        throw error(file,
+                    "has dtype '" + d +
+                        "'; lowbit reads little-endian float32 ('<f4') and float16 ('<f2')");
     }
     // A zero dimension makes the array empty whatever the others are (the element count is 0,
     // in any order of the dimensions). Otherwise the element count must fit, and its bytes both
@@ -237,18 +284,23 @@ inline npy_array parse_npy(std::span<const std::uint8_t> b, std::string_view nam
     std::size_t count = empty ? 0 : 1;
     for (std::size_t d : a.shape) {
         if (count == 0) break;
-        detail::require(!detail::mul_overflows(count, d), file, "has a shape whose element count overflows");
+        detail::require(!detail::mul_overflows(count, d), file,
+                        "has a shape whose element count overflows");
         count *= d;
     }
-    detail::require(!detail::mul_overflows(count, std::max(item, sizeof(float))), file, "has a shape whose byte size overflows");
+    detail::require(!detail::mul_overflows(count, std::max(item, sizeof(float))), file,
+                    "has a shape whose byte size overflows");
     const std::size_t data_at = header_at + header_len, have = b.size() - data_at;
     detail::require(have >= count * item, file,
-                    "is truncated: the shape needs " + std::to_string(count * item) + " data bytes, the file has " + std::to_string(have));
-    detail::require(have == count * item, file, "has " + std::to_string(have - count * item) + " bytes after its data");
+                    "is truncated: the shape needs " + std::to_string(count * item) +
+                        " data bytes, the file has " + std::to_string(have));
+    detail::require(have == count * item, file,
+                    "has " + std::to_string(have - count * item) + " bytes after its data");
     a.data.resize(count);
     const std::uint8_t* p = b.data() + data_at;
     if (item == 4) {
-        for (std::size_t i = 0; i < count; ++i) a.data[i] = std::bit_cast<float>(detail::load_le32(p + 4 * i));
+        for (std::size_t i = 0; i < count; ++i)
+            a.data[i] = std::bit_cast<float>(detail::load_le32(p + 4 * i));
     } else {
         for (std::size_t i = 0; i < count; ++i)
             a.data[i] = detail::half_bits_to_float(std::uint16_t(p[2 * i] | p[2 * i + 1] << 8));
@@ -256,14 +308,18 @@ inline npy_array parse_npy(std::span<const std::uint8_t> b, std::string_view nam
     return a;
 }
 
-/// Parses raw little-endian float32 bytes (a 1-D array). Throws when the size is not a multiple of 4.
+/// Parses raw little-endian float32 bytes (a 1-D array). Throws when the size is not a multiple
+/// of 4.
 inline npy_array parse_raw_f32(std::span<const std::uint8_t> b, std::string_view name = "<raw>") {
-    detail::require(b.size() % 4 == 0, name, "is not raw float32: its size " + std::to_string(b.size()) + " is not a multiple of 4");
+    detail::require(
+        b.size() % 4 == 0, name,
+        "is not raw float32: its size " + std::to_string(b.size()) + " is not a multiple of 4");
     npy_array a;
     a.dtype = "raw-f32";
     a.shape = {b.size() / 4};
     a.data.resize(b.size() / 4);
-    for (std::size_t i = 0; i < a.data.size(); ++i) a.data[i] = std::bit_cast<float>(detail::load_le32(b.data() + 4 * i));
+    for (std::size_t i = 0; i < a.data.size(); ++i)
+        a.data[i] = std::bit_cast<float>(detail::load_le32(b.data() + 4 * i));
     return a;
 }
 
@@ -283,14 +339,16 @@ inline npy_array read_raw_f32(const std::filesystem::path& path) {
 /// be a valid .npy file), raw float32 otherwise.
 inline npy_array read_tensor(const std::filesystem::path& path) {
     const auto bytes = detail::read_file_bytes(path);
-    const bool magic = bytes.size() >= 6 && bytes[0] == 0x93 && std::memcmp(bytes.data() + 1, "NUMPY", 5) == 0;
+    const bool magic =
+        bytes.size() >= 6 && bytes[0] == 0x93 && std::memcmp(bytes.data() + 1, "NUMPY", 5) == 0;
     if (magic || path.extension() == ".npy") return parse_npy(bytes, path.string());
     return parse_raw_f32(bytes, path.string());
 }
 
 /// Reads every *.npy file of a directory (not recursive), sorted by file name; the first of
 /// each pair is the file name. Throws when the directory has none.
-inline std::vector<std::pair<std::string, npy_array>> read_npy_dir(const std::filesystem::path& dir) {
+inline std::vector<std::pair<std::string, npy_array>> read_npy_dir(
+    const std::filesystem::path& dir) {
     std::error_code ec;
     detail::require(std::filesystem::is_directory(dir, ec), dir.string(), "is not a directory");
     std::vector<std::filesystem::path> files;
@@ -298,7 +356,8 @@ inline std::vector<std::pair<std::string, npy_array>> read_npy_dir(const std::fi
         if (e.path().extension() == ".npy" && !e.is_directory()) files.push_back(e.path());
     if (ec) throw error(dir.string(), "cannot be listed: " + ec.message());
     detail::require(!files.empty(), dir.string(), "holds no .npy files");
-    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.filename() < b.filename(); });
+    std::sort(files.begin(), files.end(),
+              [](const auto& a, const auto& b) { return a.filename() < b.filename(); });
     std::vector<std::pair<std::string, npy_array>> out;
     out.reserve(files.size());
     for (const auto& f : files) out.emplace_back(f.filename().string(), read_npy(f));

@@ -22,10 +22,9 @@
 // rebuilt a'_g saturates to FLT_MAX where m + q_g · d rounds past it, so codes and outputs stay
 // finite (|level| <= 1).
 //
-// Non-finite inputs (docs/formats.md, "Non-finite inputs"): element-local. absmax ignores them; ±Inf
-// encode to the end levels, NaN as 0.0. A group
-// whose scale is 0 (all zeros) or so small that its inverse overflows encodes every value as
-// the level nearest 0 and decodes to 0.
+// Non-finite inputs (docs/formats.md, "Non-finite inputs"): element-local. absmax ignores them;
+// ±Inf encode to the end levels, NaN as 0.0. A group whose scale is 0 (all zeros) or so small that
+// its inverse overflows encodes every value as the level nearest 0 and decodes to 0.
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
@@ -66,13 +65,16 @@ struct codebook_tensor {
 
     static constexpr int bits = Bits;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
-    [[nodiscard]] std::size_t groups_per_row() const noexcept { return group_size == 0 ? 0 : detail::ceil_div(shape.cols, group_size); }
+    [[nodiscard]] std::size_t groups_per_row() const noexcept {
+        return group_size == 0 ? 0 : detail::ceil_div(shape.cols, group_size);
+    }
     [[nodiscard]] std::size_t group_count() const noexcept { return shape.rows * groups_per_row(); }
     /// The scale group g's codes were computed with (a_g, or a'_g when double-quantised).
     [[nodiscard]] float scale(std::size_t g) const noexcept {
         if (!double_quant) return scales[g];
         const float a = dq_mean + mul_unfused(float(qscales[g]), dq_steps[g / double_quant_block]);
-        return a > 0.0f ? std::min(a, 3.40282346638528859812e+38f) : 0.0f;  // m + q·d may round past FLT_MAX
+        return a > 0.0f ? std::min(a, 3.40282346638528859812e+38f)
+                        : 0.0f;  // m + q·d may round past FLT_MAX
     }
     [[nodiscard]] std::vector<std::uint8_t> codes() const {
         validate();
@@ -89,20 +91,25 @@ struct codebook_tensor {
         const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
         detail::check_group_size(group_size, "t.group_size");
         detail::check_order(bits, order, "t.order");
-        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed",
+                        "must hold exactly packed_size(rows * cols, bits) bytes");
         const std::size_t groups = group_count();
         detail::require(scales.size() == (double_quant ? 0 : groups), "t.scales",
                         "must hold one scale per group (none when double-quantised)");
         detail::require(qscales.size() == (double_quant ? groups : 0), "t.qscales",
                         "must hold one code per group when double-quantised (none otherwise)");
-        detail::require(dq_steps.size() == (double_quant ? detail::ceil_div(groups, double_quant_block) : 0), "t.dq_steps",
-                        "must hold one step per 256 groups when double-quantised (none otherwise)");
+        detail::require(
+            dq_steps.size() == (double_quant ? detail::ceil_div(groups, double_quant_block) : 0),
+            "t.dq_steps",
+            "must hold one step per 256 groups when double-quantised (none otherwise)");
     }
     [[nodiscard]] std::size_t storage_bits() const noexcept {
         if (!double_quant) return size() * bits + scales.size() * 32;
         return size() * bits + qscales.size() * 8 + dq_steps.size() * 32 + 32;
     }
-    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+    [[nodiscard]] double bits_per_value() const noexcept {
+        return size() ? double(storage_bits()) / double(size()) : 0.0;
+    }
 };
 
 /// Options of codebook_quantizer, checked when it is constructed: `group_size` in 1 … 2^32 (a
@@ -133,10 +140,9 @@ public:
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
 
-
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b) const {
-        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
-                        "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"),
+                        "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.group_size = opt_.group_size;
         t.order = opt_.order;
@@ -145,7 +151,8 @@ public:
         t.packed.resize(packed_size(shape.size(), bits));  // every byte is written by encode()
         const std::size_t groups = t.group_count();
         if (!opt_.double_quant) {
-            t.scales.resize(groups);  // every scale is written by encode() (by the range holding its group's start)
+            t.scales.resize(groups);  // every scale is written by encode() (by the range holding
+                                      // its group's start)
             t.qscales.clear();
             t.dq_steps.clear();
             return;
@@ -159,12 +166,15 @@ public:
             const float* p = x.data() + r * shape.cols + c0;
             a[g] = b == backend::simd ? simd::absmax(p, c1 - c0) : observe_absmax(p, c1 - c0);
         }
-        const float m = groups ? float(tree_sum(groups, [&](std::size_t g) { return double(a[g]); }) / double(groups)) : 0.0f;
+        const float m = groups
+            ? float(tree_sum(groups, [&](std::size_t g) { return double(a[g]); }) / double(groups))
+            : 0.0f;
         t.dq_mean = m;
         t.dq_steps.assign(detail::ceil_div(groups, double_quant_block), 0.0f);
         t.qscales.assign(groups, 0);
         for (std::size_t k = 0; k < t.dq_steps.size(); ++k) {
-            const std::size_t g0 = k * double_quant_block, g1 = std::min(g0 + double_quant_block, groups);
+            const std::size_t g0 = k * double_quant_block,
+                              g1 = std::min(g0 + double_quant_block, groups);
             float dev = 0;
             for (std::size_t g = g0; g < g1; ++g) dev = std::max(dev, std::fabs(a[g] - m));
             const float d = dev / 127.0f;
@@ -179,35 +189,48 @@ public:
 
     /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for
     /// disjoint ranges.
-    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
+                backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin",
+                        "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(t.cb.levels == cb_.levels, "t.cb", "must be this quantizer's codebook (prepare() sets it; decode reads t.cb)");
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        detail::require(t.cb.levels == cb_.levels, "t.cb",
+                        "must be this quantizer's codebook (prepare() sets it; decode reads t.cb)");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
+                        "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];
         if constexpr (Bits == 4) {
             if (packed4(t, b)) {  // one group per step, no divisions in the loop
-                std::size_t r = begin / cols, c = begin % cols, gc0 = c - c % G, g = r * gpr + gc0 / G;
+                std::size_t r = begin / cols, c = begin % cols, gc0 = c - c % G,
+                            g = r * gpr + gc0 / G;
                 const bool sixteen = !t.double_quant && G == 64 && simd::has_16groups(kern_);
                 for (std::size_t i = begin; i < end; ++g) {
-                    const std::size_t gc1 = std::min(gc0 + G, cols), g0 = r * cols + gc0, run_end = std::min(end, r * cols + gc1);
+                    const std::size_t gc1 = std::min(gc0 + G, cols), g0 = r * cols + gc0,
+                                      run_end = std::min(end, r * cols + gc1);
                     // 16 whole groups at once where they are contiguous: within the row, or across
                     // rows whose length is a multiple of G (every group whole, g = i / G).
-                    if (sixteen && i == g0 && (cols % G == 0 || gc0 + 16 * G <= cols) && i + 16 * G <= end) {
-                        simd::encode_codebook_16groups_packed4<Bits>(x.data() + i, kern_, t.scales.data() + g, t.packed.data() + i / 2);
+                    if (sixteen && i == g0 && (cols % G == 0 || gc0 + 16 * G <= cols) &&
+                        i + 16 * G <= end) {
+                        simd::encode_codebook_16groups_packed4<Bits>(
+                            x.data() + i, kern_, t.scales.data() + g, t.packed.data() + i / 2);
                         i += 16 * G;
                         g += 15;
                         for (gc0 += 16 * G; gc0 >= cols; gc0 -= cols) ++r;  // no division per step
                         continue;
                     }
                     float s;
-                    if (!t.double_quant && i == g0 && run_end == g0 + G && G == 4 * xsimd::batch<float>::size) {
-                        t.scales[g] = simd::encode_codebook_group_packed4<Bits, 4>(x.data() + i, kern_, t.packed.data() + i / 2);
+                    if (!t.double_quant && i == g0 && run_end == g0 + G &&
+                        G == 4 * xsimd::batch<float>::size) {
+                        t.scales[g] = simd::encode_codebook_group_packed4<Bits, 4>(
+                            x.data() + i, kern_, t.packed.data() + i / 2);
                         i = run_end;
                         gc0 = gc1;
-                        if (gc0 == cols) { gc0 = 0; ++r; }
+                        if (gc0 == cols) {
+                            gc0 = 0;
+                            ++r;
+                        }
                         continue;
                     }
                     if (t.double_quant) {
@@ -216,10 +239,14 @@ public:
                         s = simd::absmax(x.data() + g0, gc1 - gc0);
                         if (i == g0) t.scales[g] = s;
                     }
-                    simd::encode_codebook_run_packed4<Bits>(x.data() + i, run_end - i, inverse(s), cb_, kern_, t.packed.data() + i / 2);
+                    simd::encode_codebook_run_packed4<Bits>(x.data() + i, run_end - i, inverse(s),
+                                                            cb_, kern_, t.packed.data() + i / 2);
                     i = run_end;
                     gc0 = gc1;
-                    if (gc0 == cols) { gc0 = 0; ++r; }
+                    if (gc0 == cols) {
+                        gc0 = 0;
+                        ++r;
+                    }
                 }
                 return;
             }
@@ -229,32 +256,42 @@ public:
             for (std::size_t i = c0; i < c1;) {
                 const std::size_t r = i / cols, c = i % cols;
                 const std::size_t g = r * gpr + c / G;
-                const std::size_t g0 = r * cols + (c / G) * G, g1 = std::min(g0 + G, (r + 1) * cols);
+                const std::size_t g0 = r * cols + (c / G) * G,
+                                  g1 = std::min(g0 + G, (r + 1) * cols);
                 const std::size_t run_end = std::min(c1, g1);
                 float s;
                 if (t.double_quant) {
                     s = t.scale(g);
                 } else {
-                    s = b == backend::simd ? simd::absmax(x.data() + g0, g1 - g0) : observe_absmax(x.data() + g0, g1 - g0);
+                    s = b == backend::simd ? simd::absmax(x.data() + g0, g1 - g0)
+                                           : observe_absmax(x.data() + g0, g1 - g0);
                     if (i == g0) t.scales[g] = s;
                 }
                 const float inv = inverse(s);
-                if (b == backend::simd) simd::encode_codebook_run<Bits>(x.data() + i, run_end - i, inv, cb_, kern_, buf + (i - c0));
-                else reference::encode_codebook_run<Bits>(x.data() + i, run_end - i, inv, cb_, buf + (i - c0));
+                if (b == backend::simd)
+                    simd::encode_codebook_run<Bits>(x.data() + i, run_end - i, inv, cb_, kern_,
+                                                    buf + (i - c0));
+                else
+                    reference::encode_codebook_run<Bits>(x.data() + i, run_end - i, inv, cb_,
+                                                         buf + (i - c0));
                 i = run_end;
             }
             auto out = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
-            if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, t.order);
-            else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, t.order);
+            if (b == backend::simd)
+                pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, t.order);
+            else
+                pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, out, t.order);
         }
     }
 
-
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
-    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
+                backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin",
+                        "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
+                        "must lie within t, and out must match it");
         const simd::codebook_kernel<Bits> kern(t.cb, false);
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];
@@ -265,23 +302,33 @@ public:
                 if (direct) {
                     for (std::size_t i = c0; i < c1;) {
                         const std::size_t r = i / cols, c = i % cols;
-                        const std::size_t run_end = std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
-                        simd::decode_codebook_run_packed4<Bits>(t.packed.data() + i / 2, run_end - i, t.scale(r * gpr + c / G), t.cb, kern, out.data() + i);
+                        const std::size_t run_end =
+                            std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
+                        simd::decode_codebook_run_packed4<Bits>(
+                            t.packed.data() + i / 2, run_end - i, t.scale(r * gpr + c / G), t.cb,
+                            kern, out.data() + i);
                         i = run_end;
                     }
                     continue;
                 }
             }
             auto in = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
-            if (b == backend::simd) unpack(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
-            else unpack_reference(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+            if (b == backend::simd)
+                unpack(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
+            else
+                unpack_reference(in, bits, std::span<std::uint8_t>(buf, c1 - c0), t.order);
             for (std::size_t i = c0; i < c1;) {
                 const std::size_t r = i / cols, c = i % cols;
                 const std::size_t g = r * gpr + c / G;
-                const std::size_t run_end = std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
+                const std::size_t run_end =
+                    std::min(c1, std::min(r * cols + (c / G + 1) * G, (r + 1) * cols));
                 const float s = t.scale(g);
-                if (b == backend::simd) simd::decode_codebook_run<Bits>(buf + (i - c0), run_end - i, s, t.cb, kern, out.data() + i);
-                else reference::decode_codebook_run<Bits>(buf + (i - c0), run_end - i, s, t.cb, out.data() + i);
+                if (b == backend::simd)
+                    simd::decode_codebook_run<Bits>(buf + (i - c0), run_end - i, s, t.cb, kern,
+                                                    out.data() + i);
+                else
+                    reference::decode_codebook_run<Bits>(buf + (i - c0), run_end - i, s, t.cb,
+                                                         out.data() + i);
                 i = run_end;
             }
         }
@@ -291,8 +338,8 @@ private:
     /// The SIMD path may read and write the packed stream directly: 4-bit low_first codes and
     /// every run (group, row, chunk) starting on an even element.
     static bool packed4(const tensor_type& t, backend b) noexcept {
-        return Bits == 4 && b == backend::simd && t.order == nibble_order::low_first && t.shape.cols % 2 == 0 &&
-               t.group_size % 2 == 0;
+        return Bits == 4 && b == backend::simd && t.order == nibble_order::low_first &&
+            t.shape.cols % 2 == 0 && t.group_size % 2 == 0;
     }
     static float inverse(float s) noexcept {
         if (s == 0.0f) return 0.0f;

@@ -1,9 +1,9 @@
 // lowbit — the convenience API every quantizer shares, written once.
 //
 // A quantizer class provides the working parts:
-//   prepare(x, shape, t [, backend])      size t and compute the scales that need a pass of their own
-//   encode(x, t, begin, end, backend)     codes of elements [begin, end)
-//   decode(t, out, begin, end, backend)   values of elements [begin, end)
+//   prepare(x, shape, t [, backend])      size t and compute the scales that need a pass of their
+//   own encode(x, t, begin, end, backend)     codes of elements [begin, end) decode(t, out, begin,
+//   end, backend)   values of elements [begin, end)
 // and its tensor type a `void validate() const` that throws lowbit::error naming the first
 // inconsistent field; every dequantize and decode calls it before reading the tensor.
 // and derives from quantizer_facade<itself> for the rest: quantize (new tensor or into one,
@@ -30,11 +30,16 @@ namespace detail {
 /// q.prepare into t, in place, with the backend and the thread count when the quantizer offers
 /// those overloads.
 template <class Q, class T>
-void prepare_into(const Q& q, std::span<const float> x, shape2d shape, T& t, backend b, unsigned threads = 1) {
-    if constexpr (requires { q.prepare(x, shape, t, b, threads); }) q.prepare(x, shape, t, b, threads);
-    else if constexpr (requires { q.prepare(x, shape, t, b); }) q.prepare(x, shape, t, b);
-    else if constexpr (requires { q.prepare(x, shape, t); }) q.prepare(x, shape, t);
-    else t = q.prepare(x, shape);
+void prepare_into(const Q& q, std::span<const float> x, shape2d shape, T& t, backend b,
+                  unsigned threads = 1) {
+    if constexpr (requires { q.prepare(x, shape, t, b, threads); })
+        q.prepare(x, shape, t, b, threads);
+    else if constexpr (requires { q.prepare(x, shape, t, b); })
+        q.prepare(x, shape, t, b);
+    else if constexpr (requires { q.prepare(x, shape, t); })
+        q.prepare(x, shape, t);
+    else
+        t = q.prepare(x, shape);
 }
 }  // namespace detail
 
@@ -43,26 +48,30 @@ class quantizer_facade {
 public:
     /// Quantizes x (row-major `shape`, shape.size() values) into a new tensor.
     template <class D = Derived>
-    [[nodiscard]] typename D::tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+    [[nodiscard]] typename D::tensor_type quantize(std::span<const float> x, shape2d shape,
+                                                   backend b = backend::simd) const {
         typename D::tensor_type t;
         self().quantize_into(x, shape, t, b);
         return t;
     }
     /// Quantizes a 1-D span (one row).
     template <class D = Derived>
-    [[nodiscard]] typename D::tensor_type quantize(std::span<const float> x, backend b = backend::simd) const {
+    [[nodiscard]] typename D::tensor_type quantize(std::span<const float> x,
+                                                   backend b = backend::simd) const {
         return quantize(x, shape2d{1, x.size()}, b);
     }
     /// Quantizes into t, reusing its buffers (no allocation once they are large enough).
     template <class D = Derived>
-    void quantize_into(std::span<const float> x, shape2d shape, typename D::tensor_type& t, backend b = backend::simd) const {
+    void quantize_into(std::span<const float> x, shape2d shape, typename D::tensor_type& t,
+                       backend b = backend::simd) const {
         detail::prepare_into(self(), x, shape, t, b);
         self().encode(x, t, 0, x.size(), b);
     }
     /// A new tensor sized for `shape`, with the scales that need their own pass computed;
     /// encode() fills in the rest (see parallel.hpp).
     template <class D = Derived>
-    [[nodiscard]] typename D::tensor_type prepare(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+    [[nodiscard]] typename D::tensor_type prepare(std::span<const float> x, shape2d shape,
+                                                  backend b = backend::simd) const {
         typename D::tensor_type t;
         detail::prepare_into(self(), x, shape, t, b);
         return t;
@@ -70,14 +79,16 @@ public:
     /// Dequantizes t into out (t.size() values). t.validate() runs first: a hand-built or loaded
     /// tensor with inconsistent fields is a lowbit::error naming the field, never a wild read.
     template <class D = Derived>
-    void dequantize(const typename D::tensor_type& t, std::span<float> out, backend b = backend::simd) const {
+    void dequantize(const typename D::tensor_type& t, std::span<float> out,
+                    backend b = backend::simd) const {
         t.validate();
         detail::require(out.size() == t.size(), "out", "must hold t.size() values");
         self().decode(t, out, 0, t.size(), b);
     }
     /// Dequantizes t into a new vector.
     template <class D = Derived>
-    [[nodiscard]] std::vector<float> dequantize(const typename D::tensor_type& t, backend b = backend::simd) const {
+    [[nodiscard]] std::vector<float> dequantize(const typename D::tensor_type& t,
+                                                backend b = backend::simd) const {
         t.validate();  // before t.size() sizes an allocation
         std::vector<float> y(t.size());
         dequantize<D>(t, y, b);

@@ -27,7 +27,8 @@ LOWBIT_NAMESPACE_BEGIN
 template <int B, scale_storage ScaleT = Eigen::half>
 struct log_tensor {
     shape2d shape;
-    std::size_t group = 32;  ///< elements per scale within a row (the options' default, so an empty tensor validates)
+    std::size_t group = 32;  ///< elements per scale within a row (the options' default, so an empty
+                             ///< tensor validates)
     std::vector<std::uint8_t> packed;
     std::vector<ScaleT> scales;
 
@@ -45,11 +46,17 @@ struct log_tensor {
     void validate() const {
         const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
         detail::check_group_size(group, "t.group");
-        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
-        detail::require(scales.size() == shape.rows * detail::ceil_div(shape.cols, group), "t.scales", "must hold one scale per group of each row");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed",
+                        "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(scales.size() == shape.rows * detail::ceil_div(shape.cols, group),
+                        "t.scales", "must hold one scale per group of each row");
     }
-    [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * scale_bits<ScaleT>; }
-    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+    [[nodiscard]] std::size_t storage_bits() const noexcept {
+        return size() * bits + scales.size() * scale_bits<ScaleT>;
+    }
+    [[nodiscard]] double bits_per_value() const noexcept {
+        return size() ? double(storage_bits()) / double(size()) : 0.0;
+    }
 };
 
 /// Power-of-two quantizer; see the file comment.
@@ -64,33 +71,39 @@ public:
     /// Checked when the quantizer is constructed: `group` in 1 … 2^32 (a group longer than a row
     /// covers the whole row; the last group of a row may be short), `round` a log_rounding.
     struct options {
-        std::size_t group = 32;                  ///< elements per scale, within a row
+        std::size_t group = 32;  ///< elements per scale, within a row
         log_rounding round = log_rounding::linear;
     };
 
     log_quantizer() : log_quantizer(options{}) {}
     explicit log_quantizer(options o) : opt_(o) {
         detail::check_group_size(opt_.group, "options.group");
-        detail::require(opt_.round == log_rounding::linear || opt_.round == log_rounding::log, "options.round", "must be a log_rounding value");
+        detail::require(opt_.round == log_rounding::linear || opt_.round == log_rounding::log,
+                        "options.round", "must be a log_rounding value");
     }
 
     /// Sizes t; group scales are computed by encode() as it goes.
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
-                        "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"),
+                        "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.group = opt_.group;
         t.packed.resize(packed_size(shape.size(), bits));
         t.scales.resize(shape.rows * detail::ceil_div(shape.cols, opt_.group));
     }
 
-    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
+                backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin",
+                        "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
-        if (fused(b, t)) {  // 4-bit codes in groups of 32 filling whole rows: the fused chunk kernel
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
+                        "must lie within x, which must match t");
+        if (fused(b,
+                  t)) {  // 4-bit codes in groups of 32 filling whole rows: the fused chunk kernel
             using FB = simd::fbatch<xsimd::default_arch>;
-            const xsimd::batch<std::int32_t> thr(static_cast<std::int32_t>(format::threshold(opt_.round)));
+            const xsimd::batch<std::int32_t> thr(
+                static_cast<std::int32_t>(format::threshold(opt_.round)));
             for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
                 const std::size_t c1 = std::min(c0 + chunk_elements, end);
                 simd::encode_chunk_fused_with<bits, 32>(
@@ -102,7 +115,8 @@ public:
                             inv[k] = detail::safe_inverse(load_scale(s));
                         }
                     },
-                    [&](FB y, std::uint64_t) { return simd::encode_log_batch<format>(y, thr); }, c0, t.packed.data() + c0 / 2);
+                    [&](FB y, std::uint64_t) { return simd::encode_log_batch<format>(y, thr); }, c0,
+                    t.packed.data() + c0 / 2);
             }
             return;
         }
@@ -114,26 +128,36 @@ public:
                 const ScaleT s = store_scale<ScaleT>(detail::absmax(b, x.data() + g0, g1 - g0));
                 if (i == g0) t.scales[slot] = s;
                 const float inv = detail::safe_inverse(load_scale(s));
-                if (b == backend::simd) simd::encode_log_run<format>(x.data() + i, e - i, inv, opt_.round, buf + (i - base));
-                else reference::encode_log_run<format>(x.data() + i, e - i, inv, opt_.round, buf + (i - base));
+                if (b == backend::simd)
+                    simd::encode_log_run<format>(x.data() + i, e - i, inv, opt_.round,
+                                                 buf + (i - base));
+                else
+                    reference::encode_log_run<format>(x.data() + i, e - i, inv, opt_.round,
+                                                      buf + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
                 auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
-                if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
-                else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                if (b == backend::simd)
+                    pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                else
+                    pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
             });
     }
 
-    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
+                backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin",
+                        "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
+                        "must lie within t, and out must match it");
         if (fused(b, t)) {
             constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
             for (std::size_t g = begin; g < end; g += 32) {
                 const float s = load_scale(t.scales[g / 32]);
                 for (std::size_t k = 0; k < 32; k += W)
-                    simd::decode_log_batch<format>(simd::load_nibbles<xsimd::default_arch>(t.packed.data() + (g + k) / 2), s)
+                    simd::decode_log_batch<format>(
+                        simd::load_nibbles<xsimd::default_arch>(t.packed.data() + (g + k) / 2), s)
                         .store_unaligned(out.data() + g + k);
             }
             return;
@@ -145,13 +169,17 @@ public:
             [&](std::size_t c0, std::size_t c1) {
                 base = c0;
                 auto src = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
-                if (b == backend::simd) unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
-                else unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                if (b == backend::simd)
+                    unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                else
+                    unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
                 const float s = load_scale(t.scales[slot]);
-                if (b == backend::simd) simd::decode_log_run<format>(buf + (i - base), e - i, s, out.data() + i);
-                else reference::decode_log_run<format>(buf + (i - base), e - i, s, out.data() + i);
+                if (b == backend::simd)
+                    simd::decode_log_run<format>(buf + (i - base), e - i, s, out.data() + i);
+                else
+                    reference::decode_log_run<format>(buf + (i - base), e - i, s, out.data() + i);
             },
             [](std::size_t, std::size_t) {});
     }
@@ -160,7 +188,8 @@ private:
     /// 4-bit codes in groups of 32 that fill whole rows take the fused SIMD kernels.
     static bool fused(backend b, const tensor_type& t) noexcept {
         constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
-        return bits == 4 && b == backend::simd && t.group == 32 && t.shape.cols % 32 == 0 && 32 % W == 0 && W % 2 == 0;
+        return bits == 4 && b == backend::simd && t.group == 32 && t.shape.cols % 32 == 0 &&
+            32 % W == 0 && W % 2 == 0;
     }
     options opt_;
 };

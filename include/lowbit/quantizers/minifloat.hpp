@@ -44,26 +44,36 @@ namespace detail {
 
 /// Encodes a run of elements of any element format (minifloat, bfp_element) on either path.
 template <class Elem>
-inline void encode_elements(backend b, const float* x, std::size_t n, float inv, rounding rnd, std::uint64_t index0,
-                            std::uint8_t* codes) noexcept {
+inline void encode_elements(backend b, const float* x, std::size_t n, float inv, rounding rnd,
+                            std::uint64_t index0, std::uint8_t* codes) noexcept {
     if constexpr (requires { Elem::flavour; }) {
-        if (b == backend::simd) simd::encode_minifloat_run<Elem, overflow::saturate>(x, n, inv, rnd, index0, codes);
-        else reference::encode_minifloat_run<Elem, overflow::saturate>(x, n, inv, rnd, index0, codes);
+        if (b == backend::simd)
+            simd::encode_minifloat_run<Elem, overflow::saturate>(x, n, inv, rnd, index0, codes);
+        else
+            reference::encode_minifloat_run<Elem, overflow::saturate>(x, n, inv, rnd, index0,
+                                                                      codes);
     } else {
-        if (b == backend::simd) simd::encode_bfp_run<Elem>(x, n, inv, rnd, index0, codes);
-        else reference::encode_bfp_run<Elem>(x, n, inv, rnd, index0, codes);
+        if (b == backend::simd)
+            simd::encode_bfp_run<Elem>(x, n, inv, rnd, index0, codes);
+        else
+            reference::encode_bfp_run<Elem>(x, n, inv, rnd, index0, codes);
     }
 }
 
 /// Decodes a run of elements: out[i] = decode(codes[i]) · scale.
 template <class Elem>
-inline void decode_elements(backend b, const std::uint8_t* codes, std::size_t n, float scale, float* out) noexcept {
+inline void decode_elements(backend b, const std::uint8_t* codes, std::size_t n, float scale,
+                            float* out) noexcept {
     if constexpr (requires { Elem::flavour; }) {
-        if (b == backend::simd) simd::decode_minifloat_run<Elem>(codes, n, scale, out);
-        else reference::decode_minifloat_run<Elem>(codes, n, scale, out);
+        if (b == backend::simd)
+            simd::decode_minifloat_run<Elem>(codes, n, scale, out);
+        else
+            reference::decode_minifloat_run<Elem>(codes, n, scale, out);
     } else {
-        if (b == backend::simd) simd::decode_bfp_run<Elem>(codes, n, scale, out);
-        else reference::decode_bfp_run<Elem>(codes, n, scale, out);
+        if (b == backend::simd)
+            simd::decode_bfp_run<Elem>(codes, n, scale, out);
+        else
+            reference::decode_bfp_run<Elem>(codes, n, scale, out);
     }
 }
 
@@ -83,11 +93,11 @@ inline float safe_inverse(float s) noexcept {
 /// chunk_elements, cut further into runs that stay inside one group of `group` elements of a row
 /// (group 0: the whole tensor is one group). Calls
 ///   chunk(c0, c1)                          before each chunk's runs,
-///   run(i, run_end, slot, g0, g1)          for each run (slot: group index; [g0, g1): the whole group),
-///   done(c0, c1)                           after them.
+///   run(i, run_end, slot, g0, g1)          for each run (slot: group index; [g0, g1): the whole
+///   group), done(c0, c1)                           after them.
 template <class Chunk, class Run, class Done>
-inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin, std::size_t end, Chunk&& chunk,
-                         Run&& run, Done&& done) {
+inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin, std::size_t end,
+                         Chunk&& chunk, Run&& run, Done&& done) {
     for (std::size_t c0 = begin; c0 < end; c0 += chunk_elements) {
         const std::size_t c1 = std::min(c0 + chunk_elements, end);
         chunk(c0, c1);
@@ -104,8 +114,15 @@ inline void for_each_run(std::size_t cols, std::size_t group, std::size_t begin,
                 run(i, e, r * gpr + gi, g0, g1);
                 i = e;
                 if (i == g1) {  // next group, maybe next row
-                    if (g1 == row0 + cols) { ++r; row0 += cols; gi = 0; g0 = row0; }
-                    else { ++gi; g0 = g1; }
+                    if (g1 == row0 + cols) {
+                        ++r;
+                        row0 += cols;
+                        gi = 0;
+                        g0 = row0;
+                    } else {
+                        ++gi;
+                        g0 = g1;
+                    }
                 }
             }
         }
@@ -129,7 +146,8 @@ inline std::size_t group_of(const granularity& g, shape2d s) {
     switch (g.type) {
         case granularity::kind::per_tensor: return 0;
         case granularity::kind::per_channel:
-            require(g.axis == 0, "options.gran.axis", "minifloat, MX and log quantizers scale rows (axis 0) or groups of a row");
+            require(g.axis == 0, "options.gran.axis",
+                    "minifloat, MX and log quantizers scale rows (axis 0) or groups of a row");
             return s.cols;
         case granularity::kind::per_group: return g.group_size;
     }
@@ -143,8 +161,9 @@ template <class Format, scale_storage ScaleT = float>
 struct minifloat_tensor {
     shape2d shape;
     granularity gran;
-    std::vector<std::uint8_t> packed;  ///< packed_size(size(), bits) bytes (8-bit codes: one per byte)
-    std::vector<ScaleT> scales;        ///< one per granularity slot
+    std::vector<std::uint8_t>
+        packed;                  ///< packed_size(size(), bits) bytes (8-bit codes: one per byte)
+    std::vector<ScaleT> scales;  ///< one per granularity slot
 
     static constexpr int bits = Format::bits;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
@@ -161,13 +180,19 @@ struct minifloat_tensor {
     void validate() const {
         const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
         gran.validate("t.gran");
-        detail::require(gran.type != granularity::kind::per_channel || gran.axis == 0, "t.gran.axis",
-                        "minifloat tensors scale rows (axis 0) or groups of a row");
-        detail::require(packed.size() == packed_size(n, bits), "t.packed", "must hold exactly packed_size(rows * cols, bits) bytes");
-        detail::require(scales.size() == gran.scale_count(shape), "t.scales", "must hold one scale per granularity slot");
+        detail::require(gran.type != granularity::kind::per_channel || gran.axis == 0,
+                        "t.gran.axis", "minifloat tensors scale rows (axis 0) or groups of a row");
+        detail::require(packed.size() == packed_size(n, bits), "t.packed",
+                        "must hold exactly packed_size(rows * cols, bits) bytes");
+        detail::require(scales.size() == gran.scale_count(shape), "t.scales",
+                        "must hold one scale per granularity slot");
     }
-    [[nodiscard]] std::size_t storage_bits() const noexcept { return size() * bits + scales.size() * scale_bits<ScaleT>; }
-    [[nodiscard]] double bits_per_value() const noexcept { return size() ? double(storage_bits()) / double(size()) : 0.0; }
+    [[nodiscard]] std::size_t storage_bits() const noexcept {
+        return size() * bits + scales.size() * scale_bits<ScaleT>;
+    }
+    [[nodiscard]] double bits_per_value() const noexcept {
+        return size() ? double(storage_bits()) / double(size()) : 0.0;
+    }
 };
 
 /// Quantizes floats to a minifloat with absmax scaling; see the file comment.
@@ -184,7 +209,8 @@ public:
     /// rejected) or groups of 1 … 2^32 elements of a row (a group longer than the row covers the
     /// whole row); `round.mode` a round_mode.
     struct options {
-        granularity gran = granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
+        granularity gran =
+            granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
         rounding round = {};
     };
 
@@ -192,16 +218,16 @@ public:
     explicit minifloat_quantizer(options o) : opt_(o) {
         opt_.gran.validate("options.gran");
         if (opt_.gran.type == granularity::kind::per_channel)
-            detail::require(opt_.gran.axis == 0, "options.gran.axis", "minifloat quantizers scale rows (axis 0) or groups of a row");
+            detail::require(opt_.gran.axis == 0, "options.gran.axis",
+                            "minifloat quantizers scale rows (axis 0) or groups of a row");
         detail::check_rounding(opt_.round, "options.round.mode");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
-
     /// Sizes t and computes every scale (one pass over x).
     void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
-        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
-                        "must hold shape.rows * shape.cols values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"),
+                        "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
         t.gran = opt_.gran;
         t.packed.resize(packed_size(shape.size(), bits));
@@ -223,12 +249,15 @@ public:
     /// steps as FP8 training's delayed scaling keeps it): one read of x, no absmax pass. `scales`
     /// holds opts().gran.scale_count(shape) values in the order quantize() stores them, each finite
     /// and >= 0; codes are encode(x · (1/s)) as quantize() makes them, so values beyond ±max · s
-    /// saturate to ±max, and s = 0 makes every finite value +0. Mirrors cuda::minifloat_quantizer::quantize_with_scales.
-    void quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales, tensor_type& t,
+    /// saturate to ±max, and s = 0 makes every finite value +0. Mirrors
+    /// cuda::minifloat_quantizer::quantize_with_scales.
+    void quantize_with_scales(std::span<const float> x, shape2d shape,
+                              std::span<const ScaleT> scales, tensor_type& t,
                               backend b = backend::simd) const {
-        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"), "x",
-                        "must hold shape.rows * shape.cols values");
-        detail::require(scales.size() == opt_.gran.scale_count(shape), "scales", "must hold opts().gran.scale_count(shape) values");
+        detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"),
+                        "x", "must hold shape.rows * shape.cols values");
+        detail::require(scales.size() == opt_.gran.scale_count(shape), "scales",
+                        "must hold opts().gran.scale_count(shape) values");
         for (const ScaleT& v : scales) {
             const float f = load_scale(v);
             detail::require(std::isfinite(f) && f >= 0.0f, "scales", "must be finite and >= 0");
@@ -240,68 +269,85 @@ public:
         encode(x, t, 0, x.size(), b);
     }
     /// The same into a new tensor.
-    [[nodiscard]] tensor_type quantize_with_scales(std::span<const float> x, shape2d shape, std::span<const ScaleT> scales,
+    [[nodiscard]] tensor_type quantize_with_scales(std::span<const float> x, shape2d shape,
+                                                   std::span<const ScaleT> scales,
                                                    backend b = backend::simd) const {
         tensor_type t;
         quantize_with_scales(x, shape, scales, t, b);
         return t;
     }
 
-    /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint ranges.
-    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end, backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    /// Encodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe for disjoint
+    /// ranges.
+    void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
+                backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin",
+                        "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end", "must lie within x, which must match t");
+        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
+                        "must lie within x, which must match t");
         if (begin == end) return;  // nothing to encode (and an empty tensor has no scale to read)
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
-            if (G == 0) {  // the hot path: runs of one code per byte, walked back to front (codes do not depend on the order)
+            if (G == 0) {  // the hot path: runs of one code per byte, walked back to front (codes
+                           // do not depend on the order)
                 const float inv = detail::safe_inverse(load_scale(t.scales[0]));
                 if (t.size() < detail::stream_min_elements || inv == 0.0f) {
-                    detail::for_each_step_backward(begin, end, detail::backward_piece, [&](std::size_t c0, std::size_t c1) {
-                        encode_run(b, x.data() + c0, c1 - c0, inv, c0, t.packed.data() + c0);
-                    });
+                    detail::for_each_step_backward(
+                        begin, end, detail::backward_piece, [&](std::size_t c0, std::size_t c1) {
+                            encode_run(b, x.data() + c0, c1 - c0, inv, c0, t.packed.data() + c0);
+                        });
                     return;
                 }
                 if constexpr (requires { Format::flavour; }) {
                     if (b == backend::simd && opt_.round.mode == round_mode::nearest_even) {
-                        detail::for_each_step_backward(begin, end, detail::backward_piece, [&](std::size_t c0, std::size_t c1) {
-                            simd::encode_minifloat_rne_stream<Format>(x.data() + c0, c1 - c0, inv, t.packed.data() + c0);
-                        });
+                        detail::for_each_step_backward(
+                            begin, end, detail::backward_piece,
+                            [&](std::size_t c0, std::size_t c1) {
+                                simd::encode_minifloat_rne_stream<Format>(
+                                    x.data() + c0, c1 - c0, inv, t.packed.data() + c0);
+                            });
                         simd::stream_fence();
                         return;
                     }
                 }
                 alignas(64) std::uint8_t codes[stream_step];
-                detail::for_each_step_backward(begin, end, stream_step, [&](std::size_t c0, std::size_t c1) {
-                    encode_run(b, x.data() + c0, c1 - c0, inv, c0, codes);
-                    simd::stream_bytes<xsimd::default_arch>(t.packed.data() + c0, codes, c1 - c0);
-                });
+                detail::for_each_step_backward(
+                    begin, end, stream_step, [&](std::size_t c0, std::size_t c1) {
+                        encode_run(b, x.data() + c0, c1 - c0, inv, c0, codes);
+                        simd::stream_bytes<xsimd::default_arch>(t.packed.data() + c0, codes,
+                                                                c1 - c0);
+                    });
                 simd::stream_fence();
                 return;
             }
         }
         if constexpr (simd::fused_block_ok<Format, 32>) {
-            if (fused(b, G, t.shape, end)) {  // groups of 32 filling whole rows: the fused chunk kernel
+            if (fused(b, G, t.shape,
+                      end)) {  // groups of 32 filling whole rows: the fused chunk kernel
                 for (std::size_t c0 = begin; c0 < end; c0 += simd::fused_elements) {
                     const std::size_t c1 = std::min(c0 + simd::fused_elements, end);
                     bool zero_scale = false;
                     simd::encode_chunk_fused<Format, 32>(
                         x.data() + c0, (c1 - c0) / 32,
-                        [&](const float*, std::size_t nb, float* inv) {  // scales were set by prepare()
+                        [&](const float*, std::size_t nb,
+                            float* inv) {  // scales were set by prepare()
                             for (std::size_t k = 0; k < nb; ++k) {
                                 inv[k] = detail::safe_inverse(load_scale(t.scales[c0 / 32 + k]));
                                 zero_scale |= inv[k] == 0.0f;
                             }
                         },
                         opt_.round, c0, t.packed.data() + c0 * bits / 8);
-                    if (zero_scale) [[unlikely]]  // blocks of inverse 0 again, as the scalar path encodes them
+                    if (zero_scale)
+                        [[unlikely]]  // blocks of inverse 0 again, as the scalar path encodes them
                         for (std::size_t g = c0; g < c1; g += 32) {
-                            if (detail::safe_inverse(load_scale(t.scales[g / 32])) != 0.0f) continue;
+                            if (detail::safe_inverse(load_scale(t.scales[g / 32])) != 0.0f)
+                                continue;
                             alignas(64) std::uint8_t q[32];
                             encode_run(backend::scalar, x.data() + g, 32, 0.0f, g, q);
                             pack_reference(std::span<const std::uint8_t>(q, 32), bits,
-                                           std::span<std::uint8_t>(t.packed).subspan(g * bits / 8, 32 * bits / 8));
+                                           std::span<std::uint8_t>(t.packed).subspan(
+                                               g * bits / 8, 32 * bits / 8));
                         }
                 }
                 return;
@@ -323,30 +369,38 @@ public:
             [&](std::size_t c0, std::size_t c1) {
                 if constexpr (bits != 8) {
                     auto dst = std::span<std::uint8_t>(t.packed).subspan(c0 * bits / 8);
-                    if (b == backend::simd) pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
-                    else pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                    if (b == backend::simd)
+                        pack(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
+                    else
+                        pack_reference(std::span<const std::uint8_t>(buf, c1 - c0), bits, dst);
                 }
             });
     }
 
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
-    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end, backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
+                backend b) const {
+        detail::require(begin % chunk_elements == 0, "begin",
+                        "must be a multiple of chunk_elements");
         t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end", "must lie within t, and out must match it");
+        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
+                        "must lie within t, and out must match it");
         if (begin == end) return;
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
             if (G == 0) {
                 if (end > begin)
-                    detail::decode_elements<Format>(b, t.packed.data() + begin, end - begin, load_scale(t.scales[0]), out.data() + begin);
+                    detail::decode_elements<Format>(b, t.packed.data() + begin, end - begin,
+                                                    load_scale(t.scales[0]), out.data() + begin);
                 return;
             }
         }
         if constexpr (simd::fused_block_ok<Format, 32>) {
             if (fused(b, G, t.shape, end)) {
                 for (std::size_t g = begin; g < end; g += 32)
-                    simd::decode_block_fused<Format, 32>(t.packed.data() + g * bits / 8, load_scale(t.scales[g / 32]), out.data() + g);
+                    simd::decode_block_fused<Format, 32>(t.packed.data() + g * bits / 8,
+                                                         load_scale(t.scales[g / 32]),
+                                                         out.data() + g);
                 return;
             }
         }
@@ -361,12 +415,15 @@ public:
                     in = t.packed.data() + c0;
                 } else {
                     auto src = std::span<const std::uint8_t>(t.packed).subspan(c0 * bits / 8);
-                    if (b == backend::simd) unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
-                    else unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                    if (b == backend::simd)
+                        unpack(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
+                    else
+                        unpack_reference(src, bits, std::span<std::uint8_t>(buf, c1 - c0));
                 }
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t, std::size_t) {
-                detail::decode_elements<Format>(b, in + (i - base), e - i, load_scale(t.scales[slot]), out.data() + i);
+                detail::decode_elements<Format>(b, in + (i - base), e - i,
+                                                load_scale(t.scales[slot]), out.data() + i);
             },
             [](std::size_t, std::size_t) {});
     }
@@ -376,23 +433,29 @@ private:
     /// there assume the element index stays below 2^32, the lane precondition of rounding.hpp).
     bool fused(backend b, std::size_t G, shape2d shape, std::size_t end) const noexcept {
         return b == backend::simd && G == 32 && shape.cols % 32 == 0 &&
-               (opt_.round.mode != round_mode::stochastic || (end >> 32) == 0);
+            (opt_.round.mode != round_mode::stochastic || (end >> 32) == 0);
     }
     /// Encodes a run under inverse scale inv. A slot of inverse 0 (s = 0, or s so small that 1/s
     /// overflows) has no finite magnitude to saturate ±Inf to: its ±Inf become ±0 (Inf · 0 would
     /// be NaN), its finite values ±0 as x · 0 gives, its NaN stay NaN; the same on both paths.
-    void encode_run(backend b, const float* x, std::size_t n, float inv, std::uint64_t index0, std::uint8_t* codes) const noexcept {
-        if (inv != 0.0f) [[likely]] return detail::encode_elements<Format>(b, x, n, inv, opt_.round, index0, codes);
+    void encode_run(backend b, const float* x, std::size_t n, float inv, std::uint64_t index0,
+                    std::uint8_t* codes) const noexcept {
+        if (inv != 0.0f) [[likely]]
+            return detail::encode_elements<Format>(b, x, n, inv, opt_.round, index0, codes);
         float y[64];
         for (std::size_t i = 0; i < n; i += 64) {
             const std::size_t m = std::min<std::size_t>(64, n - i);
-            for (std::size_t k = 0; k < m; ++k) y[k] = std::isinf(x[i + k]) ? std::copysign(0.0f, x[i + k]) : x[i + k];
-            detail::encode_elements<Format>(backend::scalar, y, m, 0.0f, opt_.round, index0 + i, codes + i);
+            for (std::size_t k = 0; k < m; ++k)
+                y[k] = std::isinf(x[i + k]) ? std::copysign(0.0f, x[i + k]) : x[i + k];
+            detail::encode_elements<Format>(backend::scalar, y, m, 0.0f, opt_.round, index0 + i,
+                                            codes + i);
         }
     }
     /// Codes per run when they are streamed out (a stack buffer; divides detail::backward_piece).
     static constexpr std::size_t stream_step = 4096;
-    static ScaleT scale_for(float amax) noexcept { return store_scale<ScaleT>(amax / Format::max()); }
+    static ScaleT scale_for(float amax) noexcept {
+        return store_scale<ScaleT>(amax / Format::max());
+    }
     options opt_;
 };
 

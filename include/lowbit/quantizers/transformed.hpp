@@ -39,7 +39,8 @@ struct transformed_tensor {
     /// Throws lowbit::error naming the field when the inner tensor or `hadamard` is inconsistent.
     void validate() const {
         inner.validate();
-        detail::require(is_hadamard_size(hadamard), "t.hadamard", "must be a power of two in 2 … 32768");
+        detail::require(is_hadamard_size(hadamard), "t.hadamard",
+                        "must be a power of two in 2 … 32768");
     }
 };
 
@@ -50,28 +51,33 @@ public:
     using inner_quantizer = Q;
     using tensor_type = transformed_tensor<typename Q::tensor_type>;
     struct options {
-        std::size_t hadamard = 128;                    ///< block size H, a power of two in 2 … 32768
+        std::size_t hadamard = 128;  ///< block size H, a power of two in 2 … 32768
         non_finite on_non_finite = non_finite::error;  ///< ±Inf / NaN in x (file comment)
     };
 
     explicit transformed_quantizer(Q inner, options o = {}) : inner_(std::move(inner)), opt_(o) {
-        detail::require(is_hadamard_size(opt_.hadamard), "options.hadamard", "must be a power of two in 2 … 32768");
-        detail::require(opt_.on_non_finite == non_finite::error || opt_.on_non_finite == non_finite::saturate,
-                        "options.on_non_finite", "must be a non_finite value");
+        detail::require(is_hadamard_size(opt_.hadamard), "options.hadamard",
+                        "must be a power of two in 2 … 32768");
+        detail::require(
+            opt_.on_non_finite == non_finite::error || opt_.on_non_finite == non_finite::saturate,
+            "options.on_non_finite", "must be a non_finite value");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const Q& inner() const noexcept { return inner_; }
 
     /// Quantizes x (row-major `shape`) into t, reusing t's buffers where the inner quantizer does.
-    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd) const {
+    void quantize_into(std::span<const float> x, shape2d shape, tensor_type& t,
+                       backend b = backend::simd) const {
         detail::require_shape(x.size(), shape);
         std::vector<float> y(x.begin(), x.end());
-        for (std::size_t r = 0; r < shape.rows; ++r) finite_row(std::span<float>(y).subspan(r * shape.cols, shape.cols), r * shape.cols);
+        for (std::size_t r = 0; r < shape.rows; ++r)
+            finite_row(std::span<float>(y).subspan(r * shape.cols, shape.cols), r * shape.cols);
         hadamard_transform(y, shape, opt_.hadamard, b);
         inner_.quantize_into(y, shape, t.inner, b);
         t.hadamard = opt_.hadamard;
     }
-    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape, backend b = backend::simd) const {
+    [[nodiscard]] tensor_type quantize(std::span<const float> x, shape2d shape,
+                                       backend b = backend::simd) const {
         tensor_type t;
         quantize_into(x, shape, t, b);
         return t;
@@ -87,7 +93,8 @@ public:
         inner_.dequantize(t.inner, out, b);
         hadamard_transform(out, t.inner.shape, t.hadamard, b);
     }
-    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t, backend b = backend::simd) const {
+    [[nodiscard]] std::vector<float> dequantize(const tensor_type& t,
+                                                backend b = backend::simd) const {
         t.validate();
         std::vector<float> out(t.size());
         dequantize(t, out, b);
@@ -100,10 +107,16 @@ private:
         float big = 0.0f;
         bool any = false;
         for (std::size_t i = 0; i < row.size(); ++i) {
-            if (std::isfinite(row[i])) { big = std::max(big, std::fabs(row[i])); continue; }
+            if (std::isfinite(row[i])) {
+                big = std::max(big, std::fabs(row[i]));
+                continue;
+            }
             if (opt_.on_non_finite == non_finite::error)
-                throw error("x", "element " + std::to_string(at + i) + " is not finite: the Hadamard transform would spread it over its block "
-                                 "(options.on_non_finite = saturate maps it to a finite value)");
+                throw error(
+                    "x",
+                    "element " + std::to_string(at + i) +
+                        " is not finite: the Hadamard transform would spread it over its block "
+                        "(options.on_non_finite = saturate maps it to a finite value)");
             any = true;
         }
         if (!any) return;

@@ -17,7 +17,9 @@
 LOWBIT_NAMESPACE_BEGIN
 
 namespace detail {
-inline double normal_pdf(double x) { return std::isinf(x) ? 0.0 : 0.3989422804014327 * std::exp(-0.5 * x * x); }
+inline double normal_pdf(double x) {
+    return std::isinf(x) ? 0.0 : 0.3989422804014327 * std::exp(-0.5 * x * x);
+}
 inline double normal_cdf(double x) { return 0.5 * std::erfc(-x / 1.4142135623730951); }
 }  // namespace detail
 
@@ -30,9 +32,10 @@ inline double gaussian_expected_mse(std::span<const double> levels) {
         const double b = i + 1 == k ? INFINITY : 0.5 * (levels[i] + levels[i + 1]);
         const double y = levels[i];
         const double pa = detail::normal_pdf(a), pb = detail::normal_pdf(b);
-        const double apa = std::isinf(a) ? 0.0 : mul_unfused(a, pa), bpb = std::isinf(b) ? 0.0 : mul_unfused(b, pb);
-        total += mul_unfused(1 + mul_unfused(y, y), detail::normal_cdf(b) - detail::normal_cdf(a)) - (bpb - apa) +
-                 mul_unfused(2 * y, pb - pa);
+        const double apa = std::isinf(a) ? 0.0 : mul_unfused(a, pa),
+                     bpb = std::isinf(b) ? 0.0 : mul_unfused(b, pb);
+        total += mul_unfused(1 + mul_unfused(y, y), detail::normal_cdf(b) - detail::normal_cdf(a)) -
+            (bpb - apa) + mul_unfused(2 * y, pb - pa);
     }
     return total;
 }
@@ -55,15 +58,30 @@ inline double gaussian_optimal_step(std::span<const double> unit_levels) {
     for (int s = 1; s <= steps; ++s) {
         const double c = 8.0 * s / steps / span;
         const double v = cost(c);
-        if (v < best) { best = v; best_c = c; }
+        if (v < best) {
+            best = v;
+            best_c = c;
+        }
     }
     double lo = best_c - 8.0 / steps / span, hi = best_c + 8.0 / steps / span;
     if (lo <= 0) lo = 1e-9;
     const double g = 0.6180339887498949;
-    double x1 = hi - mul_unfused(g, hi - lo), x2 = lo + mul_unfused(g, hi - lo), f1 = cost(x1), f2 = cost(x2);
+    double x1 = hi - mul_unfused(g, hi - lo), x2 = lo + mul_unfused(g, hi - lo), f1 = cost(x1),
+           f2 = cost(x2);
     for (int it = 0; it < 200 && hi - lo > 1e-15; ++it) {
-        if (f1 < f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - mul_unfused(g, hi - lo); f1 = cost(x1); }
-        else { lo = x1; x1 = x2; f1 = f2; x2 = lo + mul_unfused(g, hi - lo); f2 = cost(x2); }
+        if (f1 < f2) {
+            hi = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = hi - mul_unfused(g, hi - lo);
+            f1 = cost(x1);
+        } else {
+            lo = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = lo + mul_unfused(g, hi - lo);
+            f2 = cost(x2);
+        }
     }
     return 0.5 * (lo + hi);
 }
@@ -77,14 +95,32 @@ inline double gaussian_optimal_step(std::span<const double> unit_levels) {
 /// each against the search.
 namespace detail {
 inline constexpr double midrise_steps[9] = {0.0,  // index: bits
-    0x1.988453cff0071p+0, 0x1.fdcaa4d268f08p-1, 0x1.2c0abd9f5a3cp-1, 0x1.573ed34a30edap-2,
-    0x1.814eea414974cp-3, 0x1.aa3dfb6c6bfb8p-4, 0x1.d1dc2a138084ep-5, 0x1.f802cd0905168p-6};
-inline constexpr double restricted_steps[9] = {0.0, 0.0,  // −(2^{b−1} − 1) … 2^{b−1} − 1, index: bits
-    0x1.39587b68ddb16p+0, 0x1.4d31af8bb0c08p-1, 0x1.69e4a7e2cc982p-2, 0x1.8bc5e1ad2c88ep-3,
-    0x1.b013c1af478d5p-4, 0x1.d5159e98367bap-5, 0x1.f9c68774b14c8p-6};
-inline constexpr double full_steps[9] = {0.0, 0.0,  // −2^{b−1} … 2^{b−1} − 1, index: bits
-    0x1.0c62f9bdff936p+0, 0x1.34224e8c8430ep-1, 0x1.5abc09cbdd6cep-2, 0x1.82a5804bb8ed8p-3,
-    0x1.aab81128bee0ap-4, 0x1.d20569083f61p-5, 0x1.f81030558ef08p-6};
+                                            0x1.988453cff0071p+0,
+                                            0x1.fdcaa4d268f08p-1,
+                                            0x1.2c0abd9f5a3cp-1,
+                                            0x1.573ed34a30edap-2,
+                                            0x1.814eea414974cp-3,
+                                            0x1.aa3dfb6c6bfb8p-4,
+                                            0x1.d1dc2a138084ep-5,
+                                            0x1.f802cd0905168p-6};
+inline constexpr double restricted_steps[9] = {0.0,
+                                               0.0,  // −(2^{b−1} − 1) … 2^{b−1} − 1, index: bits
+                                               0x1.39587b68ddb16p+0,
+                                               0x1.4d31af8bb0c08p-1,
+                                               0x1.69e4a7e2cc982p-2,
+                                               0x1.8bc5e1ad2c88ep-3,
+                                               0x1.b013c1af478d5p-4,
+                                               0x1.d5159e98367bap-5,
+                                               0x1.f9c68774b14c8p-6};
+inline constexpr double full_steps[9] = {0.0,
+                                         0.0,  // −2^{b−1} … 2^{b−1} − 1, index: bits
+                                         0x1.0c62f9bdff936p+0,
+                                         0x1.34224e8c8430ep-1,
+                                         0x1.5abc09cbdd6cep-2,
+                                         0x1.82a5804bb8ed8p-3,
+                                         0x1.aab81128bee0ap-4,
+                                         0x1.d20569083f61p-5,
+                                         0x1.f81030558ef08p-6};
 }  // namespace detail
 
 /// Unit levels of the 2^b-level midrise grid: k + ½ for k = −2^{b−1} … 2^{b−1} − 1.

@@ -13,8 +13,8 @@
 //     past it, or an infinite d², counts as FLT_MAX, so that some candidate always wins).
 // A W-lane kernel (W dividing 16) keeps the 16 float partials in 16/W registers, batch i of a
 // chunk going to register i mod (16/W), and folds them in registers: the same additions in the
-// same order as the scalar loop. Superblocks are independent, so threads may compute them in any order, and the result
-// does not depend on the thread count.
+// same order as the scalar loop. Superblocks are independent, so threads may compute them in any
+// order, and the result does not depend on the thread count.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -27,18 +27,18 @@
 LOWBIT_NAMESPACE_BEGIN
 namespace mse_search {
 
-inline constexpr std::size_t chunk = 1024;          ///< values per float chunk sum
-inline constexpr std::size_t partials = 16;         ///< float partial sums per chunk
-inline constexpr std::size_t superblock = 65536;    ///< values per double superblock sum
-inline constexpr int candidates = 49;               ///< clip ratios k/64, k = 64 … 16
+inline constexpr std::size_t chunk = 1024;        ///< values per float chunk sum
+inline constexpr std::size_t partials = 16;       ///< float partial sums per chunk
+inline constexpr std::size_t superblock = 65536;  ///< values per double superblock sum
+inline constexpr int candidates = 49;             ///< clip ratios k/64, k = 64 … 16
 
 /// The clip ratio of candidate c (0 … 48): (64 − c) / 64, widest first.
 inline constexpr float ratio(int c) noexcept { return float(64 - c) / 64.0f; }
 
 /// Adds d_j² of x[j0 … n) to the float partials p (value j to p[j mod 16]), skipping the
 /// non-finite values: the scalar definition, and the tail of the SIMD kernels.
-inline void add_chunk_partials(const float* x, std::size_t j0, std::size_t n, float inv, float s, float m, float qmin,
-                               float qmax, float* p) noexcept {
+inline void add_chunk_partials(const float* x, std::size_t j0, std::size_t n, float inv, float s,
+                               float m, float qmin, float qmax, float* p) noexcept {
     for (std::size_t j = j0; j < n; ++j) {
         if (!std::isfinite(x[j])) continue;
         const float y = (x[j] - m) * inv;
@@ -56,7 +56,8 @@ inline float fold(float* p) noexcept {
 }
 
 /// The float sum of one chunk (n <= 1024 values), scalar.
-inline float chunk_sum(const float* x, std::size_t n, float inv, float s, float m, float qmin, float qmax) noexcept {
+inline float chunk_sum(const float* x, std::size_t n, float inv, float s, float m, float qmin,
+                       float qmax) noexcept {
     float p[partials] = {};
     add_chunk_partials(x, 0, n, inv, s, m, qmin, qmax, p);
     return fold(p);

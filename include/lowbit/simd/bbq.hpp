@@ -30,7 +30,8 @@ namespace reference {
 
 /// Scalar reference BBQ encode: v = y·r, q_u = bbq_format<Bits>::encode(v), emitted as `c`.
 template <int Bits>
-inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c, std::uint8_t* codes) noexcept {
+inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, bbq_codes c,
+                           std::uint8_t* codes) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t qu = bbq_format<Bits>::encode(y[i] * r);
         codes[i] = bbq_emit<Bits>(qu, bbq_format<Bits>::level(qu, z), c);
@@ -38,14 +39,16 @@ inline void bbq_encode_run(const float* y, std::size_t n, float r, bbq_zero z, b
 }
 /// Scalar reference QuEST encode: u = y·a (a = 1/s), q_u = quest_format<Bits>::encode(u).
 template <int Bits>
-inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, std::uint8_t* codes) noexcept {
+inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c,
+                             std::uint8_t* codes) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t qu = quest_format<Bits>::encode(y[i] * a);
         codes[i] = bbq_emit<Bits>(qu, quest_format<Bits>::level(qu), c);
     }
 }
 /// Scalar reference linear decode: out = s · level_of_code[code].
-inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code, float* out) noexcept {
+inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s,
+                             const float* level_of_code, float* out) noexcept {
     for (std::size_t i = 0; i < n; ++i) out[i] = s * level_of_code[codes[i]];
 }
 
@@ -75,7 +78,8 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
     thread_local std::vector<double> level;  // reused: no allocation once large enough
     level.resize(leaves);
     alignas(64) double buf[tree_block];
-    // Leaf b's sum into level[b] (every leaf is independent: the order of the leaves changes nothing).
+    // Leaf b's sum into level[b] (every leaf is independent: the order of the leaves changes
+    // nothing).
     auto leaf = [&](std::size_t b) LOWBIT_LAMBDA_INLINE {
         const std::size_t base = b * tree_block, m = std::min(tree_block, n - base);
 #if defined(__AVX512F__)
@@ -126,8 +130,9 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
         level[b] = buf[0];
     };
     // Long inputs are read as detail::leaf_streams ascending streams at once (one leaf of each in
-    // turn): one core keeps more misses in flight over a few streams than over one (measured here on
-    // 64 MiB: 2.4 ms against 3.0 for one stream; 8 streams of whole leaves measured slower than one).
+    // turn): one core keeps more misses in flight over a few streams than over one (measured here
+    // on 64 MiB: 2.4 ms against 3.0 for one stream; 8 streams of whole leaves measured slower than
+    // one).
     std::size_t b = 0;
     if (leaves >= 256) {
         const std::size_t part = leaves / detail::leaf_streams;
@@ -142,7 +147,8 @@ inline double tree_sum_squares_finite(std::span<const float> x, std::size_t* fin
     while (size > 1) {
         const std::size_t next = (size + tree_block - 1) / tree_block;
         for (std::size_t b = 0; b < next; ++b) {
-            for (std::size_t i = 0; i < tree_block; ++i) buf[i] = b * tree_block + i < size ? level[b * tree_block + i] : 0.0;
+            for (std::size_t i = 0; i < tree_block; ++i)
+                buf[i] = b * tree_block + i < size ? level[b * tree_block + i] : 0.0;
             level[b] = lowbit::detail::butterfly256(buf);
         }
         size = next;
@@ -155,7 +161,8 @@ namespace detail {
 template <class Arch>
 inline xsimd::batch<float, Arch> nan_to_zero(xsimd::batch<float, Arch> v) noexcept {
 #if defined(__AVX512F__)
-    if constexpr (has_permute16<Arch>) return _mm512_fixupimm_ps(v, v, _mm512_set1_epi32(0x88), 0);  // QNaN, SNaN → +0
+    if constexpr (has_permute16<Arch>)
+        return _mm512_fixupimm_ps(v, v, _mm512_set1_epi32(0x88), 0);  // QNaN, SNaN → +0
 #endif
     return xsimd::select(xsimd::isnan(v), xsimd::batch<float, Arch>(0.0f), v);
 }
@@ -180,8 +187,10 @@ struct bbq_kernel {
     detail::bucket_table buckets;
     explicit bbq_kernel(bbq_zero z)
         : thresholds(bbq_format<Bits>::thresholds().data(), bbq_format<Bits>::levels - 1),
-          e2m1_bbq(patterns([&](std::uint8_t q) { return bbq_format<Bits>::level(q, z); }).data(), std::size_t{1} << Bits),
-          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(), std::size_t{1} << Bits),
+          e2m1_bbq(patterns([&](std::uint8_t q) { return bbq_format<Bits>::level(q, z); }).data(),
+                   std::size_t{1} << Bits),
+          e2m1_quest(patterns([](std::uint8_t q) { return quest_format<Bits>::level(q); }).data(),
+                     std::size_t{1} << Bits),
           buckets(detail::has_buckets<Arch> ? make_buckets() : detail::bucket_table()) {}
 
 private:
@@ -194,7 +203,8 @@ private:
     template <class F>
     static std::array<float, (std::size_t{1} << Bits)> patterns(F level) {
         std::array<float, (std::size_t{1} << Bits)> p{};
-        for (std::size_t q = 0; q < p.size(); ++q) p[q] = float(lowbit::detail::e2m1_pattern(level(static_cast<std::uint8_t>(q))));
+        for (std::size_t q = 0; q < p.size(); ++q)
+            p[q] = float(lowbit::detail::e2m1_pattern(level(static_cast<std::uint8_t>(q))));
         return p;
     }
 };
@@ -256,14 +266,15 @@ inline void bbq_encode_run_packed4(const float* y, std::size_t n, float r, bbq_z
     }
     std::uint8_t cs[W];
     reference::bbq_encode_run<Bits>(y + i, std::min(n - i, W), r, z, c, cs);
-    for (std::size_t j = 0; i + j + 1 < n; j += 2) out[(i + j) / 2] = static_cast<std::uint8_t>(cs[j] | (cs[j + 1] << 4));
+    for (std::size_t j = 0; i + j + 1 < n; j += 2)
+        out[(i + j) / 2] = static_cast<std::uint8_t>(cs[j] | (cs[j + 1] << 4));
 }
 
 /// Transform of one whole block of h = NV·W values of x and its BBQ codes, packed (low_first)
 /// to out[0 … h/2), without leaving registers; equals hadamard_block then bbq_encode_run.
 template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
-inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
-                                     std::uint8_t* out) noexcept {
+inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c,
+                                     const bbq_kernel<Bits, Arch>& k, std::uint8_t* out) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size;
     B v[NV];
@@ -271,12 +282,14 @@ inline void bbq_block_encode_packed4(const float* x, float r, bbq_codes c, const
     const B rb(r), zero(0.0f);
 #if defined(LOWBIT_SIMD_BUCKETS)
     if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
-        if (k.buckets.usable && c != bbq_codes::e2m1) {  // 64 codes per store; int_b flips bit 3 of every nibble
+        if (k.buckets.usable &&
+            c != bbq_codes::e2m1) {  // 64 codes per store; int_b flips bit 3 of every nibble
             const detail::bucket_regs br(k.buckets);
             const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
             for (std::size_t j = 0; j < NV; j += 4) {
                 __m512i q[4];
-                for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
+                for (std::size_t l = 0; l < 4; ++l)
+                    q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
                 detail::store_nibbles64(q[0], q[1], q[2], q[3], out + j * W / 2, flip);
             }
             return;
@@ -307,7 +320,8 @@ inline const bucket_table& z_buckets(std::size_t h, float r) {
         bucket_table table;
     };
     thread_local entry last;
-    if (last.h == h && std::bit_cast<std::uint32_t>(last.r) == std::bit_cast<std::uint32_t>(r)) return last.table;
+    if (last.h == h && std::bit_cast<std::uint32_t>(last.r) == std::bit_cast<std::uint32_t>(r))
+        return last.table;
     last.h = h;
     last.r = r;
     last.table = bucket_table();
@@ -331,8 +345,10 @@ inline const bucket_table& z_buckets(std::size_t h, float r) {
         std::int64_t a = key(-INFINITY), z = key(INFINITY);  // F(+Inf) = +Inf >= t_i: z qualifies
         while (a < z) {
             const std::int64_t m = a + (z - a) / 2;
-            if (F(from_key(m)) >= t[i]) z = m;
-            else a = m + 1;
+            if (F(from_key(m)) >= t[i])
+                z = m;
+            else
+                a = m + 1;
         }
         zt[i] = from_key(a);
         if (!std::isfinite(zt[i])) return last.table;
@@ -351,7 +367,8 @@ namespace detail {
 /// The order changes no result.
 template <class F>
 inline void tail_first(std::size_t blocks, std::size_t h, F&& f) {
-    lowbit::detail::for_each_step_backward<leaf_streams>(0, blocks * h, h, [&](std::size_t c0, std::size_t) { f(c0 / h); });
+    lowbit::detail::for_each_step_backward<leaf_streams>(
+        0, blocks * h, h, [&](std::size_t c0, std::size_t) { f(c0 / h); });
 }
 }  // namespace detail
 
@@ -359,15 +376,16 @@ inline void tail_first(std::size_t blocks, std::size_t h, F&& f) {
 /// encoded as bbq_block_encode_packed4 does, codes to out[0 … blocks·h/2), with the tables'
 /// registers loaded once; blocks visited detail::tail_first.
 template <int Bits, std::size_t NV, class Arch = xsimd::default_arch>
-inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float r, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
-                                      std::uint8_t* out) noexcept {
+inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float r, bbq_codes c,
+                                      const bbq_kernel<Bits, Arch>& k, std::uint8_t* out) noexcept {
     using B = xsimd::batch<float, Arch>;
     constexpr std::size_t W = B::size, h = NV * W;
 #if defined(LOWBIT_SIMD_BUCKETS)
     if constexpr (detail::has_buckets<Arch> && NV % 4 == 0 && W == 16) {
         if (k.buckets.usable && c != bbq_codes::e2m1) {  // the registers of the tables loaded once
             const std::uint8_t flip = c == bbq_codes::int_b ? 0x88 : 0x00;
-            if (const auto& zb = detail::z_buckets<Bits>(h, r); zb.usable) {  // no normalisation, no multiplication
+            if (const auto& zb = detail::z_buckets<Bits>(h, r);
+                zb.usable) {  // no normalisation, no multiplication
                 const detail::bucket_regs br(zb);
                 detail::tail_first(blocks, h, [&](std::size_t blk) {
                     B v[NV];
@@ -375,10 +393,15 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
                     __m512i q[NV];
                     if constexpr (NV % 8 == 0) {
                         __mmask16 m[NV];
-                        for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_base<true, true>(detail::nan_to_zero(v[j]), br, m[j]);
-                        for (std::size_t j = 0; j < NV; j += 8) detail::store_nibbles128_masked(q + j, m + j, out + (blk * h + j * W) / 2, flip);
+                        for (std::size_t j = 0; j < NV; ++j)
+                            q[j] = detail::bucket_base<true, true>(detail::nan_to_zero(v[j]), br,
+                                                                   m[j]);
+                        for (std::size_t j = 0; j < NV; j += 8)
+                            detail::store_nibbles128_masked(q + j, m + j,
+                                                            out + (blk * h + j * W) / 2, flip);
                     } else {
-                        for (std::size_t j = 0; j < NV; ++j) q[j] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j]), br);
+                        for (std::size_t j = 0; j < NV; ++j)
+                            q[j] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j]), br);
                         detail::store_nibbles64(q[0], q[1], q[2], q[3], out + blk * h / 2, flip);
                     }
                 });
@@ -391,15 +414,19 @@ inline void bbq_blocks_encode_packed4(const float* x, std::size_t blocks, float 
                 hadamard_block_load<Arch, NV>(x + blk * h, v);
                 for (std::size_t j = 0; j < NV; j += 4) {
                     __m512i q[4];
-                    for (std::size_t l = 0; l < 4; ++l) q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb), br);
-                    detail::store_nibbles64(q[0], q[1], q[2], q[3], out + (blk * h + j * W) / 2, flip);
+                    for (std::size_t l = 0; l < 4; ++l)
+                        q[l] = detail::bucket_codes<true, true>(detail::nan_to_zero(v[j + l] * rb),
+                                                                br);
+                    detail::store_nibbles64(q[0], q[1], q[2], q[3], out + (blk * h + j * W) / 2,
+                                            flip);
                 }
             });
             return;
         }
     }
 #endif
-    for (std::size_t blk = 0; blk < blocks; ++blk) bbq_block_encode_packed4<Bits, NV, Arch>(x + blk * h, r, c, k, out + blk * h / 2);
+    for (std::size_t blk = 0; blk < blocks; ++blk)
+        bbq_block_encode_packed4<Bits, NV, Arch>(x + blk * h, r, c, k, out + blk * h / 2);
 }
 
 /// Linear decode of one whole block of h = NV·W packed 4-bit codes (low_first) and its inverse
@@ -411,15 +438,16 @@ inline void level_decode_block_packed4(const std::uint8_t* in, float s, const le
     constexpr std::size_t W = B::size;
     const B sb(s);
     B v[NV];
-    for (std::size_t j = 0; j < NV; ++j) v[j] = sb * lookup<Arch>(load_nibbles<Arch>(in + j * W / 2), table);
+    for (std::size_t j = 0; j < NV; ++j)
+        v[j] = sb * lookup<Arch>(load_nibbles<Arch>(in + j * W / 2), table);
     hadamard_regs<Arch, NV>(v);
     for (std::size_t j = 0; j < NV; ++j) v[j].store_unaligned(out + j * W);
 }
 
 /// SIMD QuEST encode; equals reference::quest_encode_run.
 template <int Bits, class Arch = xsimd::default_arch>
-inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c, const bbq_kernel<Bits, Arch>& k,
-                             std::uint8_t* codes) noexcept {
+inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c,
+                             const bbq_kernel<Bits, Arch>& k, std::uint8_t* codes) noexcept {
     using B = xsimd::batch<float, Arch>;
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size;
@@ -436,17 +464,20 @@ inline void quest_encode_run(const float* y, std::size_t n, float a, bbq_codes c
     reference::quest_encode_run<Bits>(y + i, n - i, a, c, codes + i);
 }
 
-/// SIMD linear decode through a level table of 2^CodeBits entries; equals reference::level_decode_run.
+/// SIMD linear decode through a level table of 2^CodeBits entries; equals
+/// reference::level_decode_run.
 template <int CodeBits, class Arch = xsimd::default_arch>
-inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s, const float* level_of_code,
-                             const level_table<CodeBits>& table, float* out) noexcept {
+inline void level_decode_run(const std::uint8_t* codes, std::size_t n, float s,
+                             const float* level_of_code, const level_table<CodeBits>& table,
+                             float* out) noexcept {
     using B = xsimd::batch<float, Arch>;
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size;
     const B sb(s);
     const I mask((1 << CodeBits) - 1);
     std::size_t i = 0;
-    for (; i + W <= n; i += W) (sb * lookup<Arch>(load_bytes<Arch>(codes + i) & mask, table)).store_unaligned(out + i);
+    for (; i + W <= n; i += W)
+        (sb * lookup<Arch>(load_bytes<Arch>(codes + i) & mask, table)).store_unaligned(out + i);
     reference::level_decode_run(codes + i, n - i, s, level_of_code, out + i);
 }
 

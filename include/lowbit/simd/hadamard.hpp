@@ -28,7 +28,9 @@ namespace simd {
 namespace detail {
 template <std::size_t S>
 struct xor_lanes {
-    static constexpr std::uint32_t get(std::size_t i, std::size_t) noexcept { return static_cast<std::uint32_t>(i ^ S); }
+    static constexpr std::uint32_t get(std::size_t i, std::size_t) noexcept {
+        return static_cast<std::uint32_t>(i ^ S);
+    }
 };
 
 /// One in-register stage of distance S: lane j (bit S clear) gets x[j] + x[j + S], lane j + S
@@ -39,19 +41,26 @@ template <class Arch, std::size_t S>
 inline xsimd::batch<float, Arch> lane_butterfly(xsimd::batch<float, Arch> v) noexcept {
     using B = xsimd::batch<float, Arch>;
 #if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {  // immediate shuffles, same lanes as the swizzle
+    if constexpr (std::is_base_of_v<xsimd::avx512f,
+                                    Arch>) {  // immediate shuffles, same lanes as the swizzle
         // (zero-masked forms with a full mask: GCC 12 warns on the unmasked ones)
         __m512 sw;
-        if constexpr (S == 1) sw = _mm512_maskz_permute_ps(0xFFFF, v, 0xB1);
-        else if constexpr (S == 2) sw = _mm512_maskz_permute_ps(0xFFFF, v, 0x4E);
-        else if constexpr (S == 4) sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1);
-        else sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E);
+        if constexpr (S == 1)
+            sw = _mm512_maskz_permute_ps(0xFFFF, v, 0xB1);
+        else if constexpr (S == 2)
+            sw = _mm512_maskz_permute_ps(0xFFFF, v, 0x4E);
+        else if constexpr (S == 4)
+            sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1);
+        else
+            sw = _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E);
         // sw + (±1)·v rounded once: ±v is exact, so this is the reference's a + b and a − b.
         alignas(64) static constexpr float signs[16] = {
-            (0 & S) ? -1.f : 1.f, (1 & S) ? -1.f : 1.f, (2 & S) ? -1.f : 1.f, (3 & S) ? -1.f : 1.f,
-            (4 & S) ? -1.f : 1.f, (5 & S) ? -1.f : 1.f, (6 & S) ? -1.f : 1.f, (7 & S) ? -1.f : 1.f,
-            (8 & S) ? -1.f : 1.f, (9 & S) ? -1.f : 1.f, (10 & S) ? -1.f : 1.f, (11 & S) ? -1.f : 1.f,
-            (12 & S) ? -1.f : 1.f, (13 & S) ? -1.f : 1.f, (14 & S) ? -1.f : 1.f, (15 & S) ? -1.f : 1.f};
+            (0 & S) ? -1.f : 1.f,  (1 & S) ? -1.f : 1.f,  (2 & S) ? -1.f : 1.f,
+            (3 & S) ? -1.f : 1.f,  (4 & S) ? -1.f : 1.f,  (5 & S) ? -1.f : 1.f,
+            (6 & S) ? -1.f : 1.f,  (7 & S) ? -1.f : 1.f,  (8 & S) ? -1.f : 1.f,
+            (9 & S) ? -1.f : 1.f,  (10 & S) ? -1.f : 1.f, (11 & S) ? -1.f : 1.f,
+            (12 & S) ? -1.f : 1.f, (13 & S) ? -1.f : 1.f, (14 & S) ? -1.f : 1.f,
+            (15 & S) ? -1.f : 1.f};
         return B(_mm512_fmadd_ps(v, _mm512_load_ps(signs), sw));
     }
 #endif
@@ -85,7 +94,8 @@ inline void batch_pair(xsimd::batch<float, Arch>* v) noexcept {
 template <class Arch, std::size_t NV, std::size_t Len, std::size_t... K>
 inline void batch_stages(xsimd::batch<float, Arch>* v, std::index_sequence<K...> ks) noexcept {
     if constexpr (Len < NV) {
-        (batch_pair<Arch, Len, (K / Len) * 2 * Len + K % Len>(v), ...);  // the NV/2 pairs with bit Len of j clear
+        (batch_pair<Arch, Len, (K / Len) * 2 * Len + K % Len>(v),
+         ...);  // the NV/2 pairs with bit Len of j clear
         batch_stages<Arch, NV, 2 * Len>(v, ks);
     }
 }
@@ -149,9 +159,11 @@ inline void hadamard_blocks(float* x, std::size_t count, std::size_t h) noexcept
             (detail::lane_stages<Arch>(B::load_unaligned(x), h) * c).store_unaligned(x);
             continue;
         }
-        for (std::size_t i = 0; i < h; i += W) detail::lane_stages<Arch>(B::load_unaligned(x + i), h).store_unaligned(x + i);
+        for (std::size_t i = 0; i < h; i += W)
+            detail::lane_stages<Arch>(B::load_unaligned(x + i), h).store_unaligned(x + i);
         for (std::size_t len = W; len < h; len *= 2) {
-            const bool last = 2 * len == h;  // the last stage also applies c_h (same ops, fused loop)
+            const bool last =
+                2 * len == h;  // the last stage also applies c_h (same ops, fused loop)
             for (std::size_t i = 0; i < h; i += 2 * len)
                 for (std::size_t j = i; j < i + len; j += W) {
                     const B a = B::load_unaligned(x + j), b = B::load_unaligned(x + j + len);
@@ -171,14 +183,20 @@ template <class Arch>
 inline void hadamard_block_copy(const float* src, float* dst, std::size_t h) noexcept {
     constexpr std::size_t W = xsimd::batch<float, Arch>::size;
     switch (h / W) {
-        case 1: if (h == W) { hadamard_block_regs<Arch, 1>(src, dst); return; } break;
+        case 1:
+            if (h == W) {
+                hadamard_block_regs<Arch, 1>(src, dst);
+                return;
+            }
+            break;
         case 2: hadamard_block_regs<Arch, 2>(src, dst); return;
         case 4: hadamard_block_regs<Arch, 4>(src, dst); return;
         case 8: hadamard_block_regs<Arch, 8>(src, dst); return;
         case 16: hadamard_block_regs<Arch, 16>(src, dst); return;
         default: break;
     }
-    if (src != dst) for (std::size_t i = 0; i < h; ++i) dst[i] = src[i];
+    if (src != dst)
+        for (std::size_t i = 0; i < h; ++i) dst[i] = src[i];
     hadamard_blocks<Arch>(dst, 1, h);
 }
 
@@ -198,8 +216,12 @@ inline void hadamard_row(float* row, std::size_t n, std::size_t H) noexcept {
 template <class Arch = xsimd::default_arch>
 inline void hadamard_rows(float* x, shape2d shape, std::size_t H) {
     lowbit::detail::check_hadamard(H);
-    if (shape.cols % H == 0) { hadamard_blocks<Arch>(x, shape.size() / H, H); return; }
-    for (std::size_t r = 0; r < shape.rows; ++r) hadamard_row<Arch>(x + r * shape.cols, shape.cols, H);
+    if (shape.cols % H == 0) {
+        hadamard_blocks<Arch>(x, shape.size() / H, H);
+        return;
+    }
+    for (std::size_t r = 0; r < shape.rows; ++r)
+        hadamard_row<Arch>(x + r * shape.cols, shape.cols, H);
 }
 
 }  // namespace simd
@@ -207,10 +229,13 @@ inline void hadamard_rows(float* x, shape2d shape, std::size_t H) {
 /// Applies the normalised blockwise Hadamard transform (blocks of at most H) to every row of
 /// the row-major matrix x in place. Orthonormal and its own inverse. Throws lowbit::error when
 /// x.size() != shape.size() or H is not a power of two in 2 … 32768.
-inline void hadamard_transform(std::span<float> x, shape2d shape, std::size_t H, backend b = backend::simd) {
+inline void hadamard_transform(std::span<float> x, shape2d shape, std::size_t H,
+                               backend b = backend::simd) {
     detail::require_shape(x.size(), shape);
-    if (b == backend::simd) simd::hadamard_rows(x.data(), shape, H);
-    else reference::hadamard_rows(x.data(), shape, H);
+    if (b == backend::simd)
+        simd::hadamard_rows(x.data(), shape, H);
+    else
+        reference::hadamard_rows(x.data(), shape, H);
 }
 
 LOWBIT_NAMESPACE_END

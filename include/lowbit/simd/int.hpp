@@ -30,7 +30,8 @@ namespace simd {
 /// on AVX and AVX-512 those interleave within 128-bit lanes, so such a network never mixes
 /// the lanes of different 128-bit quarters.)
 template <class Arch = xsimd::default_arch>
-inline void group_extremes(const float* x, std::size_t G, std::size_t ng, float* lo, float* hi) noexcept {
+inline void group_extremes(const float* x, std::size_t G, std::size_t ng, float* lo,
+                           float* hi) noexcept {
     for (std::size_t g = 0; g < ng; ++g) minmax<Arch>(x + g * G, G, lo[g], hi[g]);
 }
 
@@ -55,8 +56,11 @@ LOWBIT_FORCE_INLINE float fold(const fbatch<Arch>* v) noexcept {
         for (std::size_t r = 0; r < h; ++r) t[r] = t[r] + t[r + h];
     B u = t[0];
     [&]<std::size_t... S>(std::index_sequence<S...>) LOWBIT_LAMBDA_INLINE {
-        ((u = u + xsimd::swizzle(u, xsimd::make_batch_constant<U, lanes_from<(B::size >> (S + 1))>>())), ...);
-    }(std::make_index_sequence<std::bit_width(B::size) - 1>{});
+        ((u = u +
+              xsimd::swizzle(u, xsimd::make_batch_constant<U, lanes_from<(B::size >> (S + 1))>>())),
+         ...);
+    }
+    (std::make_index_sequence<std::bit_width(B::size) - 1>{});
     return u.get(0);
 }
 }  // namespace detail_mse
@@ -86,7 +90,8 @@ inline void finite_magnitudes(const float* x, std::size_t n, float* out) noexcep
 /// Candidates evaluated together by mse_chunk_sums on Arch: enough independent chains of
 /// additions (K · 16/W accumulators, 4 in all) to hide the latency of each.
 template <class Arch = xsimd::default_arch>
-inline constexpr int mse_candidates_per_pass = fbatch<Arch>::size >= 4 ? int(fbatch<Arch>::size) / 4 : 1;
+inline constexpr int mse_candidates_per_pass = fbatch<Arch>::size >= 4 ? int(fbatch<Arch>::size) / 4
+                                                                       : 1;
 
 /// The float sums (to sum[0 … K)) of one chunk (n <= mse_search::chunk values) of the MSE
 /// search's squared errors, for K candidates (inv[k], s[k], m[k]) at once; each equals
@@ -97,12 +102,14 @@ inline constexpr int mse_candidates_per_pass = fbatch<Arch>::size >= 4 ? int(fba
 /// offset is left out: x − 0 is x, and q·s + 0 differs from q·s only in the sign of a zero,
 /// which d² does not see; of magnitudes (y >= 0) only the upper clamp can bind.
 template <mse_values Values, int K, class Arch = xsimd::default_arch>
-inline void mse_chunk_sums(const float* x, std::size_t n, const float* inv, const float* s, const float* m, float qmin,
-                           float qmax, float* sum) noexcept {
+inline void mse_chunk_sums(const float* x, std::size_t n, const float* inv, const float* s,
+                           const float* m, float qmin, float qmax, float* sum) noexcept {
     using B = fbatch<Arch>;
     constexpr std::size_t W = B::size;
     if constexpr (W > mse_search::partials || mse_search::partials % W != 0) {
-        for (int k = 0; k < K; ++k) sum[k] = mse_search::chunk_sum(x, n, inv[k], s[k], m[k], qmin, qmax);  // (magnitudes: same d²)
+        for (int k = 0; k < K; ++k)
+            sum[k] = mse_search::chunk_sum(x, n, inv[k], s[k], m[k], qmin,
+                                           qmax);  // (magnitudes: same d²)
     } else {
         constexpr std::size_t P = mse_search::partials, R = P / W, KR = std::size_t(K) * R;
         const B lo(qmin), hi(qmax), zero(0.0f);
@@ -115,13 +122,14 @@ inline void mse_chunk_sums(const float* x, std::size_t n, const float* inv, cons
         for (std::size_t i = 0; i < KR; ++i) acc[i] = zero;
         // One batch of 16 values from p into every accumulator (lanes at or past `valid` add 0),
         // unrolled at compile time: constant indices keep the accumulators in registers.
-        auto step = [&]<bool Tail, std::size_t... I>(const float* p, std::size_t valid,
-                                                     std::index_sequence<I...>) LOWBIT_LAMBDA_INLINE {
+        auto step = [&]<bool Tail, std::size_t... I>(
+            const float* p, std::size_t valid, std::index_sequence<I...>) LOWBIT_LAMBDA_INLINE {
             auto term = [&](std::size_t k, std::size_t r) LOWBIT_LAMBDA_INLINE {
                 const B xv = B::load_unaligned(p + r * W);
                 B d;
                 if constexpr (Values == mse_values::any) {
-                    const B q = xsimd::min(xsimd::max(xsimd::nearbyint((xv - vm[k]) * vinv[k]), lo), hi);
+                    const B q =
+                        xsimd::min(xsimd::max(xsimd::nearbyint((xv - vm[k]) * vinv[k]), lo), hi);
                     d = xv - (mul_unfused(q, vs[k]) + vm[k]);
                 } else if constexpr (Values == mse_values::magnitude) {
                     const B q = xsimd::min(xsimd::nearbyint(xv * vinv[k]), hi);
@@ -145,8 +153,10 @@ inline void mse_chunk_sums(const float* x, std::size_t n, const float* inv, cons
         if (j < n) {  // without an offset, zero padding adds d = 0 by itself
             alignas(64) float tail[P] = {};
             for (std::size_t i = 0; i < n - j; ++i) tail[i] = x[j + i];
-            if constexpr (Values == mse_values::any) step.template operator()<true>(tail, n - j, all);
-            else step.template operator()<false>(tail, P, all);
+            if constexpr (Values == mse_values::any)
+                step.template operator()<true>(tail, n - j, all);
+            else
+                step.template operator()<false>(tail, P, all);
         }
         for (int k = 0; k < K; ++k) sum[k] = detail_mse::fold<Arch, R>(acc + std::size_t(k) * R);
     }
@@ -160,14 +170,16 @@ inline void mse_chunk_sums(const float* x, std::size_t n, const float* inv, cons
 /// (of the magnitudes where Values is magnitude). No horizontal work: the better layout when a
 /// slot holds fewer values than mse_chunk_sums needs to amortise its folds.
 template <mse_values Values, class Arch = xsimd::default_arch>
-inline void mse_chunk_sums_across(const float* x, std::size_t n, const float* inv, const float* s, const float* m, int C,
-                                  float qmin, float qmax, float* sum) noexcept {
+inline void mse_chunk_sums_across(const float* x, std::size_t n, const float* inv, const float* s,
+                                  const float* m, int C, float qmin, float qmax,
+                                  float* sum) noexcept {
     using B = fbatch<Arch>;
     constexpr std::size_t W = B::size, P = mse_search::partials;
     const B lo(qmin), hi(qmax);
     for (int c0 = 0; c0 + int(W) <= C; c0 += int(W)) {
         alignas(64) float out[W];
-        const B vinv = B::load_unaligned(inv + c0), vs = B::load_unaligned(s + c0), vm = B::load_unaligned(m + c0);
+        const B vinv = B::load_unaligned(inv + c0), vs = B::load_unaligned(s + c0),
+                vm = B::load_unaligned(m + c0);
         auto term = [&](float xj) LOWBIT_LAMBDA_INLINE {
             const B xv(xj);
             B d;
@@ -177,7 +189,8 @@ inline void mse_chunk_sums_across(const float* x, std::size_t n, const float* in
             } else if constexpr (Values == mse_values::magnitude) {
                 d = xv - mul_unfused(xsimd::min(xsimd::nearbyint(xv * vinv), hi), vs);
             } else {
-                d = xv - mul_unfused(xsimd::min(xsimd::max(xsimd::nearbyint(xv * vinv), lo), hi), vs);
+                d = xv -
+                    mul_unfused(xsimd::min(xsimd::max(xsimd::nearbyint(xv * vinv), lo), hi), vs);
             }
             return mul_unfused(d, d);
         };
@@ -187,17 +200,21 @@ inline void mse_chunk_sums_across(const float* x, std::size_t n, const float* in
         for (; j + P <= n; j += P)
             [&]<std::size_t... R>(std::index_sequence<R...>) LOWBIT_LAMBDA_INLINE {
                 ((acc[R] = acc[R] + term(x[j + R])), ...);
-            }(std::make_index_sequence<P>{});
+            }
+        (std::make_index_sequence<P>{});
         const std::size_t rest = n - j;
         [&]<std::size_t... R>(std::index_sequence<R...>) LOWBIT_LAMBDA_INLINE {
             ((R < rest ? void(acc[R] = acc[R] + term(x[j + R])) : void()), ...);
-        }(std::make_index_sequence<P>{});
-        [&]<std::size_t... R>(std::index_sequence<R...>) LOWBIT_LAMBDA_INLINE {  // p_i += p_{i+w}, w = 8, 4, 2, 1
+        }
+        (std::make_index_sequence<P>{});
+        [&]<std::size_t... R>(std::index_sequence<R...>)
+            LOWBIT_LAMBDA_INLINE {  // p_i += p_{i+w}, w = 8, 4, 2, 1
             ((acc[R] = acc[R] + acc[R + 8]), ...);
             ((R < 4 ? void(acc[R] = acc[R] + acc[R + 4]) : void()), ...);
             ((R < 2 ? void(acc[R] = acc[R] + acc[R + 2]) : void()), ...);
             acc[0] = acc[0] + acc[1];
-        }(std::make_index_sequence<P / 2>{});
+        }
+        (std::make_index_sequence<P / 2>{});
         acc[0].store_aligned(out);
         for (std::size_t l = 0; l < W; ++l) sum[c0 + int(l)] = out[l];
     }
@@ -230,7 +247,8 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
             y = xsimd::select(xsimd::isnan(y), zero, y);
             // The mask keeps a negative code's low `bits` bits (two's complement), as the
             // reference does, for every width including 8.
-            store_low_bytes<Arch>(xsimd::nearbyint_as_int(xsimd::min(xsimd::max(y, lo), hi)) & mask, codes + at);
+            store_low_bytes<Arch>(xsimd::nearbyint_as_int(xsimd::min(xsimd::max(y, lo), hi)) & mask,
+                                  codes + at);
         };
         for (; i + 2 * W <= n; i += 2 * W) {
             one(i);
@@ -250,14 +268,20 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
     }
     if (i < n) {
         int_run_params tail = p;
-        if (p.stride) { tail.inv += i; tail.scale += i; tail.offset += i; tail.zero += i; }
+        if (p.stride) {
+            tail.inv += i;
+            tail.scale += i;
+            tail.offset += i;
+            tail.zero += i;
+        }
         reference::encode_int_run<Format>(x + i, n - i, tail, rnd, index0 + i, codes + i);
     }
 }
 
 /// SIMD decode of n one-byte codes; equals reference::decode_int_run.
 template <class Format, affine Form, class Arch = xsimd::default_arch>
-inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_run_params& p, float* out) noexcept {
+inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_run_params& p,
+                           float* out) noexcept {
     using B = fbatch<Arch>;
     using I = ibatch<Arch>;
     constexpr std::size_t W = B::size;
@@ -270,14 +294,22 @@ inline void decode_int_run(const std::uint8_t* codes, std::size_t n, const int_r
         const std::size_t k = i * p.stride;
         const B s = p.stride ? B::load_unaligned(p.scale + k) : B(p.scale[0]);
         B v;
-        if constexpr (Form == affine::none) v = q * s;
-        else if constexpr (Form == affine::offset) v = mul_unfused(q, s) + (p.stride ? B::load_unaligned(p.offset + k) : B(p.offset[0]));
-        else v = (q - (p.stride ? B::load_unaligned(p.zero + k) : B(p.zero[0]))) * s;
+        if constexpr (Form == affine::none)
+            v = q * s;
+        else if constexpr (Form == affine::offset)
+            v = mul_unfused(q, s) + (p.stride ? B::load_unaligned(p.offset + k) : B(p.offset[0]));
+        else
+            v = (q - (p.stride ? B::load_unaligned(p.zero + k) : B(p.zero[0]))) * s;
         v.store_unaligned(out + i);
     }
     if (i < n) {
         int_run_params tail = p;
-        if (p.stride) { tail.inv += i; tail.scale += i; tail.offset += i; tail.zero += i; }
+        if (p.stride) {
+            tail.inv += i;
+            tail.scale += i;
+            tail.offset += i;
+            tail.zero += i;
+        }
         reference::decode_int_run<Format, Form>(codes + i, n - i, tail, out + i);
     }
 }

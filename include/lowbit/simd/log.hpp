@@ -17,7 +17,8 @@ namespace simd {
 
 /// Codes of one batch of unit-domain values y (thr: Format::threshold of the rounding rule).
 template <class Format, class Arch = xsimd::default_arch>
-inline xsimd::batch<std::int32_t, Arch> encode_log_batch(fbatch<Arch> y, xsimd::batch<std::int32_t, Arch> thr) noexcept {
+inline xsimd::batch<std::int32_t, Arch> encode_log_batch(
+    fbatch<Arch> y, xsimd::batch<std::int32_t, Arch> thr) noexcept {
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr int top = Format::top, b = Format::bits;
     const I u = xsimd::bitwise_cast<I>(y);
@@ -42,7 +43,8 @@ inline fbatch<Arch> decode_log_batch(xsimd::batch<std::int32_t, Arch> c, float s
     const I sign = ((c >> (b - 1)) & I(1)) << 31;
     I mag;
     if ((sb >> 23) > static_cast<std::uint32_t>(top))
-        mag = I(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23))) + (k << 23);
+        mag =
+            I(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23))) + (k << 23);
     else
         mag = xsimd::bitwise_cast<I>(B(s) * xsimd::bitwise_cast<B>((k + I(127 - top)) << 23));
     return xsimd::bitwise_cast<B>(xsimd::select(k == I(0), I(0), mag) | sign);
@@ -50,7 +52,8 @@ inline fbatch<Arch> decode_log_batch(xsimd::batch<std::int32_t, Arch> c, float s
 
 /// SIMD encode; equals reference::encode_log_run.
 template <class Format, class Arch = xsimd::default_arch>
-inline void encode_log_run(const float* x, std::size_t n, float inv, log_rounding r, std::uint8_t* codes) noexcept {
+inline void encode_log_run(const float* x, std::size_t n, float inv, log_rounding r,
+                           std::uint8_t* codes) noexcept {
     using B = fbatch<Arch>;
     using I = xsimd::batch<std::int32_t, Arch>;
     constexpr std::size_t W = B::size;
@@ -69,7 +72,8 @@ inline void encode_log_run(const float* x, std::size_t n, float inv, log_roundin
             const I up = xsimd::select((a & I(0x7FFFFF)) >= thr, I(1), I(0));
             I k = (a >> 23) - I(127 - top) + up;
             k = xsimd::min(xsimd::max(k, I(1)), I(top));
-            I c = xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
+            I c =
+                xsimd::select(a < I(static_cast<std::int32_t>(Format::zero_below)), I(0), k) | sign;
             c = xsimd::select(a > I(0x7F800000), I(0), c);
             c.store_aligned(tmp + j * W);
         }
@@ -87,7 +91,8 @@ inline void decode_log_run(const std::uint8_t* codes, std::size_t n, float s, fl
     constexpr std::size_t W = B::size;
     constexpr int top = Format::top, b = Format::bits;
     const std::uint32_t sb = lowbit::detail::float_bits(s);
-    if ((sb >> 23) <= static_cast<std::uint32_t>(top)) return reference::decode_log_run<Format>(codes, n, s, out);
+    if ((sb >> 23) <= static_cast<std::uint32_t>(top))
+        return reference::decode_log_run<Format>(codes, n, s, out);
     constexpr std::size_t K = 64 / W > 0 ? 64 / W : 1;
     alignas(64) std::int32_t tmp[W * K];
     const I base(static_cast<std::int32_t>(sb - (static_cast<std::uint32_t>(top) << 23)));

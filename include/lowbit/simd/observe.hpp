@@ -38,7 +38,8 @@ inline float absmax(const float* x, std::size_t n) noexcept {
     B m0(0.0f), m1(0.0f);
     std::size_t i = 0;
     for (; i + 2 * W <= n; i += 2 * W) {
-        const B a0 = xsimd::abs(B::load_unaligned(x + i)), a1 = xsimd::abs(B::load_unaligned(x + i + W));
+        const B a0 = xsimd::abs(B::load_unaligned(x + i)),
+                a1 = xsimd::abs(B::load_unaligned(x + i + W));
         m0 = xsimd::max(m0, xsimd::select(a0 <= big, a0, zero));  // NaN and ±Inf compare false
         m1 = xsimd::max(m1, xsimd::select(a1 <= big, a1, zero));
     }
@@ -88,7 +89,10 @@ inline void minmax(const float* x, std::size_t n, float& lo, float& hi) noexcept
         l = v < l ? v : l;
         h = v > h ? v : h;
     }
-    if (l > h) { l = 0.0f; h = 0.0f; }
+    if (l > h) {
+        l = 0.0f;
+        h = 0.0f;
+    }
     lo = l;
     hi = h;
 }
@@ -108,11 +112,13 @@ inline std::uint32_t max_magnitude_bits(const float* x, std::size_t n) noexcept 
         m0 = xsimd::max(m0, xsimd::bitwise_cast<I>(B::load_unaligned(x + i)) & mask);
         m1 = xsimd::max(m1, xsimd::bitwise_cast<I>(B::load_unaligned(x + i + W)) & mask);
     }
-    for (; i + W <= n; i += W) m0 = xsimd::max(m0, xsimd::bitwise_cast<I>(B::load_unaligned(x + i)) & mask);
+    for (; i + W <= n; i += W)
+        m0 = xsimd::max(m0, xsimd::bitwise_cast<I>(B::load_unaligned(x + i)) & mask);
     alignas(64) std::int32_t lanes[W];
     xsimd::max(m0, m1).store_aligned(lanes);
     std::uint32_t m = 0;
-    for (std::size_t l = 0; l < W; ++l) m = std::uint32_t(lanes[l]) > m ? std::uint32_t(lanes[l]) : m;
+    for (std::size_t l = 0; l < W; ++l)
+        m = std::uint32_t(lanes[l]) > m ? std::uint32_t(lanes[l]) : m;
     if (i < n) {
         const std::uint32_t t = reference::max_magnitude_bits(x + i, n - i);
         m = t > m ? t : m;

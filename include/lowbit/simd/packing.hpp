@@ -82,12 +82,14 @@ inline void unpack_stream(const std::uint8_t* in, std::size_t n, std::uint8_t* c
             std::uint64_t w;
             std::memcpy(&w, in + c * Bits, 8);
             w &= group_mask;
-            for (int k = 0; k < 8; ++k) codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
+            for (int k = 0; k < 8; ++k)
+                codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
         }
         for (; c < full; ++c) {
             std::uint64_t w = 0;
             std::memcpy(&w, in + c * Bits, Bits);
-            for (int k = 0; k < 8; ++k) codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
+            for (int k = 0; k < 8; ++k)
+                codes[c * 8 + k] = static_cast<std::uint8_t>((w >> (k * Bits)) & mask);
         }
     }
     const std::size_t rest = n - full * 8;
@@ -99,13 +101,16 @@ inline void unpack_stream(const std::uint8_t* in, std::size_t n, std::uint8_t* c
     }
 }
 
-inline void pack_nibbles_high_first(const std::uint8_t* codes, std::size_t n, std::uint8_t* out) noexcept {
+inline void pack_nibbles_high_first(const std::uint8_t* codes, std::size_t n,
+                                    std::uint8_t* out) noexcept {
     for (std::size_t j = 0; j < n / 2; ++j)
-        out[j] = static_cast<std::uint8_t>(((codes[2 * j] & 0xFu) << 4) | (codes[2 * j + 1] & 0xFu));
+        out[j] =
+            static_cast<std::uint8_t>(((codes[2 * j] & 0xFu) << 4) | (codes[2 * j + 1] & 0xFu));
     if (n % 2) out[n / 2] = static_cast<std::uint8_t>((codes[n - 1] & 0xFu) << 4);
 }
 
-inline void unpack_nibbles_high_first(const std::uint8_t* in, std::size_t n, std::uint8_t* codes) noexcept {
+inline void unpack_nibbles_high_first(const std::uint8_t* in, std::size_t n,
+                                      std::uint8_t* codes) noexcept {
     for (std::size_t j = 0; j < n / 2; ++j) {
         codes[2 * j] = static_cast<std::uint8_t>(in[j] >> 4);
         codes[2 * j + 1] = static_cast<std::uint8_t>(in[j] & 0xFu);
@@ -113,7 +118,8 @@ inline void unpack_nibbles_high_first(const std::uint8_t* in, std::size_t n, std
     if (n % 2) codes[n - 1] = static_cast<std::uint8_t>(in[n / 2] >> 4);
 }
 
-inline void pack_nibbles_split(const std::uint8_t* codes, std::size_t n, std::uint8_t* out) noexcept {
+inline void pack_nibbles_split(const std::uint8_t* codes, std::size_t n,
+                               std::uint8_t* out) noexcept {
     for (std::size_t start = 0; start < n; start += 32) {
         const std::size_t m = n - start < 32 ? n - start : 32, h = (m + 1) / 2;
         std::uint8_t* o = out + start / 2;
@@ -124,7 +130,8 @@ inline void pack_nibbles_split(const std::uint8_t* codes, std::size_t n, std::ui
     }
 }
 
-inline void unpack_nibbles_split(const std::uint8_t* in, std::size_t n, std::uint8_t* codes) noexcept {
+inline void unpack_nibbles_split(const std::uint8_t* in, std::size_t n,
+                                 std::uint8_t* codes) noexcept {
     for (std::size_t start = 0; start < n; start += 32) {
         const std::size_t m = n - start < 32 ? n - start : 32, h = (m + 1) / 2;
         const std::uint8_t* b = in + start / 2;
@@ -158,14 +165,19 @@ inline void pack(std::span<const std::uint8_t> codes, int bits, std::span<std::u
     detail::check_bits(bits);
     detail::check_order(bits, order);
     const std::size_t n = codes.size();
-    detail::require(out.size() >= packed_size(n, bits), "out", "is smaller than packed_size(n, bits)");
+    detail::require(out.size() >= packed_size(n, bits), "out",
+                    "is smaller than packed_size(n, bits)");
     if (n == 0) return;
-    if (order == nibble_order::high_first) return detail::pack_nibbles_high_first(codes.data(), n, out.data());
-    if (order == nibble_order::ggml_split) return detail::pack_nibbles_split(codes.data(), n, out.data());
+    if (order == nibble_order::high_first)
+        return detail::pack_nibbles_high_first(codes.data(), n, out.data());
+    if (order == nibble_order::ggml_split)
+        return detail::pack_nibbles_split(codes.data(), n, out.data());
     if constexpr (std::endian::native != std::endian::little) {
         return pack_reference(codes, bits, out, order);
     } else {
-        detail::with_bits(bits, [&](auto b) { detail::pack_stream<decltype(b)::value>(codes.data(), n, out.data()); });
+        detail::with_bits(bits, [&](auto b) {
+            detail::pack_stream<decltype(b)::value>(codes.data(), n, out.data());
+        });
     }
 }
 
@@ -175,14 +187,19 @@ inline void unpack(std::span<const std::uint8_t> in, int bits, std::span<std::ui
     detail::check_bits(bits);
     detail::check_order(bits, order);
     const std::size_t n = codes.size();
-    detail::require(in.size() >= packed_size(n, bits), "in", "holds fewer than packed_size(n, bits) bytes");
+    detail::require(in.size() >= packed_size(n, bits), "in",
+                    "holds fewer than packed_size(n, bits) bytes");
     if (n == 0) return;
-    if (order == nibble_order::high_first) return detail::unpack_nibbles_high_first(in.data(), n, codes.data());
-    if (order == nibble_order::ggml_split) return detail::unpack_nibbles_split(in.data(), n, codes.data());
+    if (order == nibble_order::high_first)
+        return detail::unpack_nibbles_high_first(in.data(), n, codes.data());
+    if (order == nibble_order::ggml_split)
+        return detail::unpack_nibbles_split(in.data(), n, codes.data());
     if constexpr (std::endian::native != std::endian::little) {
         return unpack_reference(in, bits, codes, order);
     } else {
-        detail::with_bits(bits, [&](auto b) { detail::unpack_stream<decltype(b)::value>(in.data(), n, codes.data()); });
+        detail::with_bits(bits, [&](auto b) {
+            detail::unpack_stream<decltype(b)::value>(in.data(), n, codes.data());
+        });
     }
 }
 

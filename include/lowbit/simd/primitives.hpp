@@ -45,7 +45,8 @@ enum class threshold_rule { strictly_below, at_or_below };
 /// of the last one, so a 16-entry lookup never reads past the table.
 template <int Bits>
 struct level_table {
-    static_assert(Bits >= 1 && Bits <= 8, "lowbit: a level_table has 2^Bits entries, Bits in 1 … 8");
+    static_assert(Bits >= 1 && Bits <= 8,
+                  "lowbit: a level_table has 2^Bits entries, Bits in 1 … 8");
     static constexpr std::size_t size = std::size_t{1} << Bits;
     static constexpr std::size_t stored = size < 16 ? 16 : size;
     alignas(64) float v[stored] = {};
@@ -63,7 +64,8 @@ struct level_table {
 /// tables the searching forms of count_below use. Plain data: any family reads it.
 template <int Bits>
 struct threshold_table {
-    static_assert(Bits >= 1 && Bits <= 8, "lowbit: a threshold_table has 2^Bits − 1 entries, Bits in 1 … 8");
+    static_assert(Bits >= 1 && Bits <= 8,
+                  "lowbit: a threshold_table has 2^Bits − 1 entries, Bits in 1 … 8");
     static constexpr int count = (1 << Bits) - 1;
     /// t[0 … count) the thresholds; the entries after them repeat the last one.
     level_table<Bits> t;
@@ -74,7 +76,8 @@ struct threshold_table {
 
     threshold_table() = default;
     /// Copies n <= 2^Bits − 1 thresholds (non-decreasing; the caller's invariant).
-    threshold_table(const float* src, std::size_t n) noexcept : t(src, std::min<std::size_t>(n, count)) {
+    threshold_table(const float* src, std::size_t n) noexcept
+        : t(src, std::min<std::size_t>(n, count)) {
         if constexpr (Bits <= 4 && Bits > 1)
             for (int k = 0; k + 1 < Bits; ++k)
                 for (int i = 0; i < 16; ++i) step[k][i] = t.v[std::min(i + (1 << k) - 1, 15)];
@@ -87,14 +90,16 @@ inline void load_bytes(const std::uint8_t* p, std::size_t lanes, std::int32_t* o
     for (std::size_t l = 0; l < lanes; ++l) out[l] = p[l];
 }
 inline void store_low_bytes(const std::int32_t* q, std::size_t lanes, std::uint8_t* p) noexcept {
-    for (std::size_t l = 0; l < lanes; ++l) p[l] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(q[l]) & 0xFFu);
+    for (std::size_t l = 0; l < lanes; ++l)
+        p[l] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(q[l]) & 0xFFu);
 }
 inline void load_nibbles(const std::uint8_t* p, std::size_t lanes, std::int32_t* out) noexcept {
     for (std::size_t l = 0; l < lanes; ++l) out[l] = (p[l / 2] >> (4 * (l % 2))) & 0xF;
 }
 /// lanes even; every q[l] < 16.
 inline void store_nibbles(const std::int32_t* q, std::size_t lanes, std::uint8_t* p) noexcept {
-    for (std::size_t l = 0; l + 1 < lanes; l += 2) p[l / 2] = static_cast<std::uint8_t>(q[l] | (q[l + 1] << 4));
+    for (std::size_t l = 0; l + 1 < lanes; l += 2)
+        p[l / 2] = static_cast<std::uint8_t>(q[l] | (q[l + 1] << 4));
 }
 inline float hmax(const float* v, std::size_t lanes) noexcept {
     float m = v[0];
@@ -199,10 +204,13 @@ LOWBIT_FORCE_INLINE float hmin(const fbatch<Arch>& v) noexcept {
 
 /// table.v[idx] per lane; every idx in 0 … 2^Bits − 1 (the caller's invariant).
 template <class Arch, int Bits>
-LOWBIT_FORCE_INLINE fbatch<Arch> lookup(const ibatch<Arch>& idx, const level_table<Bits>& table) noexcept {
+LOWBIT_FORCE_INLINE fbatch<Arch> lookup(const ibatch<Arch>& idx,
+                                        const level_table<Bits>& table) noexcept {
     using K = detail_prim::hand<Arch>;
-    if constexpr (Bits <= 4 && requires { K::lookup16(idx, table.v); }) return fbatch<Arch>(K::lookup16(idx, table.v));
-    else return fbatch<Arch>::gather(table.v, idx);
+    if constexpr (Bits <= 4 && requires { K::lookup16(idx, table.v); })
+        return fbatch<Arch>(K::lookup16(idx, table.v));
+    else
+        return fbatch<Arch>::gather(table.v, idx);
 }
 
 /// #{k : t_k < y} per lane (at_or_below: t_k <= y); a NaN lane counts 0.
@@ -212,14 +220,20 @@ LOWBIT_FORCE_INLINE fbatch<Arch> lookup(const ibatch<Arch>& idx, const level_tab
 ///     the portable select form);
 ///   * 5 bits and more: the binary search with gathers of the thresholds.
 template <threshold_rule Rule, class Arch, int Bits>
-LOWBIT_FORCE_INLINE ibatch<Arch> count_below(const fbatch<Arch>& y, const threshold_table<Bits>& table) noexcept {
+LOWBIT_FORCE_INLINE ibatch<Arch> count_below(const fbatch<Arch>& y,
+                                             const threshold_table<Bits>& table) noexcept {
     using K = detail_prim::hand<Arch>;
     using B = fbatch<Arch>;
     constexpr bool inclusive = Rule == threshold_rule::at_or_below;
-    if constexpr (Bits <= 4 && requires { K::template search16<inclusive, Bits>(y, table.t.v, table.step); }) {
+    if constexpr (Bits <= 4 &&
+                  requires { K::template search16<inclusive, Bits>(y, table.t.v, table.step); }) {
         return ibatch<Arch>(K::template search16<inclusive, Bits>(y, table.t.v, table.step));
-    } else if constexpr (Bits <= 4 && requires { K::template count_linear<inclusive, threshold_table<Bits>::count>(y, table.t.v); }) {
-        return ibatch<Arch>(K::template count_linear<inclusive, threshold_table<Bits>::count>(y, table.t.v));
+    } else if constexpr (Bits <= 4 && requires {
+                             K::template count_linear<inclusive, threshold_table<Bits>::count>(
+                                 y, table.t.v);
+                         }) {
+        return ibatch<Arch>(
+            K::template count_linear<inclusive, threshold_table<Bits>::count>(y, table.t.v));
     } else if constexpr (Bits <= 4) {
         // Four partial sums of exact small integers in float: independent chains, exact sums.
         B c[4] = {B(0.0f), B(0.0f), B(0.0f), B(0.0f)};
@@ -232,7 +246,8 @@ LOWBIT_FORCE_INLINE ibatch<Arch> count_below(const fbatch<Arch>& y, const thresh
     } else {
         B idx(0.0f);
         for (int step = 1 << (Bits - 1); step >= 1; step /= 2) {
-            const B tv = B::gather(table.t.v, xsimd::batch_cast<std::int32_t>(idx) + ibatch<Arch>(step - 1));
+            const B tv =
+                B::gather(table.t.v, xsimd::batch_cast<std::int32_t>(idx) + ibatch<Arch>(step - 1));
             idx = idx + xsimd::select(inclusive ? (tv <= y) : (tv < y), B(float(step)), B(0.0f));
         }
         return xsimd::batch_cast<std::int32_t>(idx);

@@ -31,10 +31,12 @@ inline fbatch<Arch> random_uniform_batch(std::uint64_t seed, std::uint64_t index
     ubatch h = mix(lo ^ ubatch(static_cast<std::uint32_t>(seed)));
     h = mix(h ^ ubatch(hi + static_cast<std::uint32_t>(seed >> 32) * 0x9e3779b9U));
     h = h >> 8;
-    return xsimd::batch_cast<float>(xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>(h)) * fbatch<Arch>(0x1p-24f);
+    return xsimd::batch_cast<float>(xsimd::bitwise_cast<xsimd::batch<std::int32_t, Arch>>(h)) *
+        fbatch<Arch>(0x1p-24f);
 }
 
-/// True when index0 … index0 + lanes − 1 share their high 32 bits (random_uniform_batch's precondition).
+/// True when index0 … index0 + lanes − 1 share their high 32 bits (random_uniform_batch's
+/// precondition).
 template <class Arch>
 constexpr bool lanes_share_high_word(std::uint64_t index0) noexcept {
     return (index0 >> 32) == ((index0 + fbatch<Arch>::size - 1) >> 32);
@@ -48,7 +50,8 @@ inline fbatch<Arch> round_integral(fbatch<Arch> y, rounding r, std::uint64_t ind
         case round_mode::nearest_away: return xsimd::round(y);
         case round_mode::toward_zero: return xsimd::trunc(y);
         case round_mode::floor: return xsimd::floor(y);
-        case round_mode::stochastic: return xsimd::floor(y + random_uniform_batch<Arch>(r.seed, index0));
+        case round_mode::stochastic:
+            return xsimd::floor(y + random_uniform_batch<Arch>(r.seed, index0));
     }
     return y;
 }

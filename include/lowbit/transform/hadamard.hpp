@@ -45,7 +45,9 @@ constexpr std::size_t hadamard_block_at(std::size_t remaining, std::size_t H) no
 }
 
 /// The normalisation c_h = float(1/√h) of a block of h values.
-inline float hadamard_norm(std::size_t h) noexcept { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(h))); }
+inline float hadamard_norm(std::size_t h) noexcept {
+    return static_cast<float>(1.0 / std::sqrt(static_cast<double>(h)));
+}
 
 namespace detail {
 inline void check_hadamard(std::size_t H) {
