@@ -15,6 +15,7 @@ math(EXPR open "${open} + 7")
 math(EXPR len "${close} - ${open}")
 string(SUBSTRING "${block}" ${open} ${len} code)
 if(NOT code STREQUAL usage)
-  message(FATAL_ERROR "README.md's usage example differs from examples/usage.cpp: copy one into the other")
+  message(FATAL_ERROR
+    "README.md's usage example differs from examples/usage.cpp: copy one into the other")
 endif()
 message(STATUS "README usage example matches examples/usage.cpp")
