@@ -1,6 +1,6 @@
 # Sourced by the other scripts: installs the Debian 12 packages lowbit needs when some are
 # missing (as root, or through sudo), and does nothing when all are there.
-lowbit_packages=(cmake make g++ libeigen3-dev libxsimd-dev doctest-dev libbenchmark-dev libxnnpack-dev libpthreadpool-dev)
+lowbit_packages=(cmake make g++ libeigen3-dev libxsimd-dev nlohmann-json3-dev doctest-dev libbenchmark-dev libxnnpack-dev libpthreadpool-dev)
 
 lowbit_install() {  # lowbit_install PACKAGE...: apt-get install those not installed yet
     local missing=()
