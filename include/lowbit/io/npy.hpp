@@ -1,5 +1,5 @@
 // lowbit — reading tensors: NumPy .npy files, raw little-endian float32 files, and
-// directories of .npy files.
+// directories of .npy files; writing .npy files ('<f4' or '<f2', C order).
 //
 // Spec: numpy/lib/format.py ("NPY format", versions 1.0, 2.0 and 3.0). A file is
 //   bytes 0–5   magic "\x93NUMPY"
@@ -14,9 +14,17 @@
 // missing or trailing data bytes — throws lowbit::error naming the file and what is wrong.
 // The parser reads untrusted bytes: every index is bounds-checked and every product checked
 // for overflow before it is used (tests/fuzz/fuzz_npy.cpp runs it under ASan/UBSan).
+//
+// The writer produces what numpy.save writes for the same array, byte for byte: version 1.0,
+// the header's keys in sorted order, 21 spare spaces minus the digits of the first dimension
+// (numpy's room to grow the array in place), padded with spaces and '\n' so that the data
+// starts at a multiple of 64 bytes.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -40,7 +48,9 @@ LOWBIT_NAMESPACE_BEGIN
 struct npy_array {
     std::vector<std::size_t> shape;
     std::vector<float> data;
-    std::string dtype;  ///< "<f4" or "<f2" as stored; "raw-f32" for raw files
+    /// As stored: "<f4" or "<f2" for .npy files, "raw-f32" for raw files, the safetensors dtype
+    /// ("F32", "BF16", "F8_E4M3", …) for a tensor of a safetensors file.
+    std::string dtype;
 
     /// The 2-D view lowbit uses: first dimension rows, the rest flattened into columns; a 1-D
     /// array is one row, a 0-d scalar is 1 × 1.
@@ -72,6 +82,33 @@ inline float half_bits_to_float(std::uint16_t h) noexcept {
         bits = sign | (std::uint32_t(112 - e) << 23) | ((man & 0x3FFu) << 13);
     }
     return std::bit_cast<float>(bits);
+}
+
+/// float to IEEE binary16 bits, rounded to nearest, ties to even. Magnitudes from 65520 up
+/// (halfway between the largest half, 65504, and the next power of two) become ±Inf; below
+/// 2^-14 the result is subnormal, and at or below 2^-25 it is ±0. NaN stays NaN: quiet, its
+/// sign and the top 9 bits of its payload kept (a quiet float NaN gives 0x7E00, as numpy,
+/// PyTorch and Eigen write it).
+inline std::uint16_t float_to_half_bits(float f) noexcept {
+    const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+    const auto sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+    const std::uint32_t x = u & 0x7FFFFFFFu;
+    if (x > 0x7F800000u) return static_cast<std::uint16_t>(sign | 0x7E00u | ((x >> 13) & 0x3FFu));
+    if (x >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // 65520 and up
+    if (x >= 0x38800000u) {  // normal half: rebias 127 → 15, keep 10 mantissa bits
+        std::uint32_t h = (x - 0x38000000u) >> 13;
+        const std::uint32_t rest = x & 0x1FFFu;
+        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry may reach 0x7C00
+        return static_cast<std::uint16_t>(sign | h);
+    }
+    if (x <= 0x33000000u) return sign;  // at most half the smallest subnormal 2^-24: ties to 0
+    // Subnormal half: the value in units of 2^-24 is the 24-bit significand shifted right by
+    // 126 − e (14 … 24 for the exponents 112 … 102 that reach here).
+    const std::uint32_t e = x >> 23, mant = (x & 0x7FFFFFu) | 0x800000u, shift = 126u - e;
+    std::uint32_t h = mant >> shift;
+    const std::uint32_t rest = mant & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (h & 1u))) ++h;  // 0x400 is the smallest normal
+    return static_cast<std::uint16_t>(sign | h);
 }
 
 inline std::uint32_t load_le32(const std::uint8_t* p) noexcept {
@@ -237,6 +274,111 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& pa
     return bytes;
 }
 
+/// Writes a file through a sibling temporary that is renamed over `path` once complete, so that
+/// `path` never holds a partial file and a reader that has it open or mapped keeps the old
+/// contents. `write(std::ostream&)` emits the bytes. Any failure (the directory cannot be
+/// written, the disk is full, the rename fails) removes the temporary and throws lowbit::error
+/// naming `path`. The file is not fsync'ed: a crash of the machine may lose it, never mix it.
+template <class Writer>
+void write_file_atomically(const std::filesystem::path& path, Writer&& write) {
+    static std::atomic<unsigned> counter{0};
+    const auto stamp = static_cast<unsigned long long>(
+        std::chrono::steady_clock::now().time_since_epoch().count());
+    std::filesystem::path tmp = path;
+    tmp += ".tmp-" + std::to_string(stamp) + "-" + std::to_string(counter++);
+    const std::string name = path.string();
+    std::error_code ignored;
+    try {
+        errno = 0;  // what the stream leaves in errno names the cause; clear what came before
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f) {
+            const int err = errno;
+            throw error(name,
+                        "cannot be written: cannot create " + tmp.string() +
+                            (err ? std::string(": ") + std::strerror(err) : std::string()));
+        }
+        errno = 0;
+        write(static_cast<std::ostream&>(f));
+        f.flush();
+        const bool wrote = bool(f);
+        f.close();
+        if (!wrote || f.fail()) {
+            const int err = errno;
+            throw error(name,
+                        "cannot be written: writing " + tmp.string() + " failed" +
+                            (err ? std::string(" (") + std::strerror(err) + ")"
+                                 : std::string(" (disk full?)")));
+        }
+        std::error_code ec;
+        std::filesystem::rename(tmp, path, ec);
+        if (ec)
+            throw error(
+                name,
+                "cannot be written: renaming " + tmp.string() + " over it failed: " + ec.message());
+    } catch (...) {
+        std::filesystem::remove(tmp, ignored);
+        throw;
+    }
+}
+
+/// The .npy image header (magic, version, length, dict, padding) numpy writes for a C-order
+/// array of `descr` and `shape`.
+inline std::string npy_header(std::string_view descr, std::span<const std::size_t> shape) {
+    std::string dict = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': (";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i) dict += ", ";
+        dict += std::to_string(shape[i]);
+    }
+    dict += shape.size() == 1 ? ",), }" : "), }";
+    // numpy's spare room to rewrite the header in place when the array grows along axis 0.
+    if (!shape.empty()) {
+        const std::size_t digits = std::to_string(shape[0]).size();
+        if (digits < 21) dict.append(21 - digits, ' ');
+    }
+    // numpy pads with 64 − (prefix + dict + '\n') % 64 spaces: a full 64 when already aligned.
+    // With at most 32 dimensions the header stays far below version 1.0's 65535 bytes.
+    dict.append(64 - (10 + dict.size() + 1) % 64, ' ');
+    dict += '\n';
+    const std::size_t len = dict.size();
+    std::string out = "\x93NUMPY\x01";
+    out += '\0';
+    out += static_cast<char>(len & 0xFF);
+    out += static_cast<char>((len >> 8) & 0xFF);
+    return out + dict;
+}
+
+/// Checks that `shape` has `count` elements (without overflow), naming `path` otherwise.
+inline void check_npy_write_shape(const std::filesystem::path& path,
+                                  std::span<const std::size_t> shape, std::size_t count) {
+    const bool empty = std::find(shape.begin(), shape.end(), std::size_t{0}) != shape.end();
+    std::size_t n = empty ? 0 : 1;
+    for (std::size_t d : shape) {
+        if (n == 0) break;
+        require(!mul_overflows(n, d), path.string(), "shape's element count overflows");
+        n *= d;
+    }
+    require(n == count, path.string(),
+            "shape holds " + std::to_string(n) + " elements, the data " + std::to_string(count));
+    require(shape.size() <= 32, path.string(), "shape has more than 32 dimensions");
+}
+
+/// Streams `count` values through `convert` into little-endian items of `Item` bytes.
+template <std::size_t Item, class Convert>
+void write_le_items(std::ostream& out, std::span<const float> values, Convert&& convert) {
+    std::uint8_t buf[4096 * Item];
+    std::size_t at = 0;
+    for (float v : values) {
+        const auto bits = convert(v);
+        for (std::size_t b = 0; b < Item; ++b)
+            buf[at++] = static_cast<std::uint8_t>(bits >> (8 * b));
+        if (at == sizeof buf) {
+            out.write(reinterpret_cast<const char*>(buf), static_cast<std::streamsize>(at));
+            at = 0;
+        }
+    }
+    if (at) out.write(reinterpret_cast<const char*>(buf), static_cast<std::streamsize>(at));
+}
+
 }  // namespace detail
 
 /// Parses the bytes of a .npy file; `name` labels errors (the file name). Throws lowbit::error.
@@ -362,6 +504,35 @@ inline std::vector<std::pair<std::string, npy_array>> read_npy_dir(
     out.reserve(files.size());
     for (const auto& f : files) out.emplace_back(f.filename().string(), read_npy(f));
     return out;
+}
+
+/// Writes `values` as a .npy file of dtype '<f4' (version 1.0, C order) with the given shape
+/// (empty: a 0-d scalar), exactly as numpy.save writes it. The shape must hold values.size()
+/// elements (at most 32 dimensions, as numpy allows). The file is written through a temporary
+/// and renamed into place; failures throw lowbit::error naming `path`.
+inline void write_npy(const std::filesystem::path& path, std::span<const std::size_t> shape,
+                      std::span<const float> values) {
+    detail::check_npy_write_shape(path, shape, values.size());
+    const std::string header = detail::npy_header("<f4", shape);
+    detail::write_file_atomically(path, [&](std::ostream& out) {
+        out.write(header.data(), static_cast<std::streamsize>(header.size()));
+        detail::write_le_items<4>(out, values,
+                                  [](float v) { return std::bit_cast<std::uint32_t>(v); });
+    });
+}
+
+/// Writes `values` as a .npy file of dtype '<f2' (IEEE binary16), each rounded to nearest, ties
+/// to even; magnitudes of 65520 and above become ±Inf, NaN stays NaN (detail::float_to_half_bits).
+/// Otherwise as write_npy.
+inline void write_npy_f16(const std::filesystem::path& path, std::span<const std::size_t> shape,
+                          std::span<const float> values) {
+    detail::check_npy_write_shape(path, shape, values.size());
+    const std::string header = detail::npy_header("<f2", shape);
+    detail::write_file_atomically(path, [&](std::ostream& out) {
+        out.write(header.data(), static_cast<std::streamsize>(header.size()));
+        detail::write_le_items<2>(out, values,
+                                  [](float v) { return detail::float_to_half_bits(v); });
+    });
 }
 
 LOWBIT_NAMESPACE_END
