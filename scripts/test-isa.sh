@@ -25,7 +25,7 @@ for t in "${targets[@]}"; do
 done
 
 source scripts/deps.sh
-lowbit_install cmake make g++ libeigen3-dev libxsimd-dev doctest-dev || exit 1
+lowbit_install cmake make g++ libeigen3-dev libxsimd-dev nlohmann-json3-dev doctest-dev || exit 1
 [[ " ${targets[*]} " == *" aarch64 "* ]] && { lowbit_install "${lowbit_isa_packages[@]}" || exit 1; }
 
 logs=build-isa/logs

@@ -214,3 +214,125 @@ TEST_CASE("bad arguments are errors naming the argument") {
     CHECK_THROWS_AS((void)codebook_quantizer<4>().quantize(x, {3, 3}), error);
     CHECK_THROWS_AS((void)fit_codebook<4>(std::span<const float>(x.data(), 10)), error);
 }
+
+namespace {
+std::map<std::string, std::vector<float>> read_sf_tables() {
+    std::ifstream in(std::string(LOWBIT_TEST_DATA_DIR) + "/codebook/sf_tables.txt");
+    REQUIRE(in.good());
+    std::map<std::string, std::vector<float>> m;
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream s(line);
+        std::string name, tok;
+        s >> name;
+        while (s >> tok) m[name].push_back(from_hex(tok.substr(0, tok.find(':'))));
+    }
+    return m;
+}
+double laplace_quantile(double p) {
+    return -std::copysign(1.0, p - 0.5) * std::log1p(-2.0 * std::fabs(p - 0.5));
+}
+}  // namespace
+
+TEST_CASE("student_t_quantile: closed forms for 1 and 2 degrees of freedom, scipy elsewhere") {
+    const double pi = 3.14159265358979323846;
+    for (double p : {1e-9, 1e-4, 0.01, 0.2, 0.4999, 0.5000001, 0.6, 0.75, 0.9, 0.9677083, 0.999}) {
+        CAPTURE(p);
+        // ν = 1: tan(π(p − ½)), where p − ½ is exact (p >= ¼), else −1 / tan(πp)
+        const double cauchy = p >= 0.25 ? std::tan(pi * (p - 0.5)) : -1.0 / std::tan(pi * p);
+        CHECK(std::fabs(student_t_quantile(p, 1.0) - cauchy) <= 1e-12 * std::fabs(cauchy));
+        const double t2 = (2 * p - 1) / std::sqrt(2 * p * (1 - p));  // ν = 2
+        CHECK(std::fabs(student_t_quantile(p, 2.0) - t2) <= 1e-12 * std::fabs(t2));
+        if (p >= 0.25)  // 1 − p exact: the quantile is odd about ½
+            CHECK(student_t_quantile(1.0 - p, 5.0) == -student_t_quantile(p, 5.0));
+    }
+    CHECK(student_t_quantile(0.5, 5.0) == 0.0);
+    CHECK(student_t_quantile(0.0, 5.0) == -INFINITY);
+    CHECK(student_t_quantile(1.0, 5.0) == INFINITY);
+    // scipy.stats.t.ppf (scripts/gen_sf_vectors.py), ν from 0.5 to 100, p from 1e-12 to 1 − 1e-6.
+    std::ifstream in(std::string(LOWBIT_TEST_DATA_DIR) + "/codebook/t_quantiles.txt");
+    REQUIRE(in.good());
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream s(line);
+        double nu, p, want;
+        s >> nu >> p >> want;
+        CAPTURE(nu);
+        CAPTURE(p);
+        CHECK(std::fabs(student_t_quantile(p, nu) - want) <= 1e-11 * std::fabs(want));
+        ++n;
+    }
+    CHECK(n == 84);
+    CHECK_THROWS_AS((void)student_t_quantile(0.5, 0.0), error);
+    CHECK_THROWS_AS((void)student_t_quantile(0.5, 341.0), error);
+    CHECK_THROWS_AS((void)student_t_quantile(1.5, 5.0), error);
+    CHECK_THROWS_AS((void)student_t_quantile(NAN, 5.0), error);
+}
+
+TEST_CASE("SF4/SF3/SF2 and quantile codebooks equal the construction done with scipy") {
+    auto t = read_sf_tables();
+    check_table(student_float_codebook<4>(), t["sf4"]);
+    check_table(student_float_codebook<3>(), t["sf3"]);
+    check_table(student_float_codebook<2>(), t["sf2"]);
+    check_table(student_float_codebook<4>(3.0), t["sf4_nu3"]);
+    check_table(quantile_codebook<4>(laplace_quantile), t["laplace4"]);
+    const auto sf4 = student_float_codebook<4>();
+    CHECK(sf4.levels[7] == 0.0f);
+    CHECK(sf4.levels[0] == -1.0f);
+    CHECK(sf4.levels[15] == 1.0f);
+    // Heavier tails than the normal: SF4's inner levels sit closer to 0 than NF4's.
+    const auto nf4 = normal_float_codebook<4>();
+    for (int i = 1; i < 15; ++i)
+        if (i != 7) CHECK(std::fabs(sf4.levels[i]) < std::fabs(nf4.levels[i]));
+    // With the normal quantile, the any-distribution path is NormalFloat (Q(1 − p) = −Q(p) here
+    // to the bit for every level).
+    const auto q4 = quantile_codebook<4>([](double p) { return normal_quantile(p); });
+    for (int i = 0; i < 16; ++i) CHECK(std::fabs(q4.levels[i] - nf4.levels[i]) <= 1e-7f);
+    // An asymmetric distribution keeps its shape: the shifted-exponential quantile's lower levels
+    // are short of −1.
+    const auto skew =
+        quantile_codebook<3>([](double p) { return -std::log1p(-p) - std::log(2.0); });
+    CHECK(skew.levels[7] == 1.0f);
+    CHECK(skew.levels[0] > -1.0f);
+}
+
+TEST_CASE("SF4: quantize equals the reference on every path; bad quantile functions are errors") {
+    const codebook_quantizer<4> q(student_float_codebook<4>(), {});
+    for (std::size_t cols : lowbit_test::lengths())
+        for (int kind = 0; kind < 2; ++kind) {
+            const std::size_t rows = cols > 1000 ? 1 : 3;
+            const auto x = kind ? lowbit_test::adversarial(rows * cols, unsigned(cols + 5))
+                                : lowbit_test::gaussian(rows * cols, unsigned(cols * 7));
+            const auto a = q.quantize(x, {rows, cols}, backend::scalar);
+            const auto b = q.quantize(x, {rows, cols}, backend::simd);
+            CAPTURE(cols);
+            CAPTURE(kind);
+            CHECK(a.packed == b.packed);
+            CHECK(a.scales == b.scales);
+            CHECK(lowbit_test::same_bits(q.dequantize(a, backend::scalar),
+                                         q.dequantize(b, backend::simd)));
+        }
+    auto message = [](auto f) -> std::string {
+        try {
+            (void)f();
+        } catch (const error& e) { return e.what(); }
+        return "";
+    };
+    CHECK(message([] {
+              return quantile_codebook<4>([](double) { return NAN; });
+          }).find("inverse_cdf") != std::string::npos);
+    CHECK(message([] {
+              return quantile_codebook<4>([](double p) { return 0.5 - p; });
+          }).find("inverse_cdf") != std::string::npos);  // decreasing: wrong signs
+    CHECK(message([] {
+              return quantile_codebook<4>([](double p) {
+                  return p > 0.5 ? std::sin(40 * p) + 2 : -(std::sin(40 * p) + 2);
+              });
+          }).find("non-decreasing") != std::string::npos);
+    CHECK(message([] { return student_float_codebook<4>(0.0); }).find("nu") != std::string::npos);
+    CHECK(message([] { return student_float_codebook<4>(5.0, 0.4f); }).find("offset") !=
+          std::string::npos);
+}

@@ -55,6 +55,12 @@ TEST_CASE("spec strings build the quantizer their options describe") {
                    {.gran = granularity::group(128), .rule = scale_rule::mse_search()})));
     check_same(run(parse_scheme("nf4:g=64:dq")),
                run_direct(codebook_quantizer<4>({.group_size = 64, .double_quant = true})));
+    check_same(
+        run(parse_scheme("sf4:g=32:nu=3")),
+        run_direct(codebook_quantizer<4>(student_float_codebook<4>(3.0), {.group_size = 32})));
+    check_same(
+        run(parse_scheme("sf3:dq")),
+        run_direct(codebook_quantizer<3>(student_float_codebook<3>(), {.double_quant = true})));
     check_same(run(parse_scheme("quest4:sigma=row")),
                run_direct(quest_quantizer<4>({.sigma_from = sigma_source::per_row})));
     check_same(run(parse_scheme("hadamard128+nf4:g=64")),
@@ -62,6 +68,9 @@ TEST_CASE("spec strings build the quantizer their options describe") {
                                                                        {.hadamard = 128})));
     check_same(run(parse_scheme("e4m3fn:scale=channel")),
                run_direct(minifloat_quantizer<e4m3fn>({.gran = granularity::channel(0)})));
+    check_same(run(parse_scheme("e4m3fn:scale=mse:scale=channel")),
+               run_direct(minifloat_quantizer<e4m3fn>(
+                   {.gran = granularity::channel(0), .rule = scale_rule::mse_search()})));
     check_same(
         run(parse_scheme("uint4:gran=col:scale=mse:form=zp:st=bf16")),
         run_direct(int_quantizer<uint_format<4>, Eigen::bfloat16>({.gran = granularity::channel(1),
@@ -93,6 +102,7 @@ TEST_CASE("spec strings that spell a registered scheme give its results") {
         {"nf4", "nf4_g64"},
         {"nf3:g=64", "nf3_g64"},
         {"nf4:dq", "nf4_g64_dq"},
+        {"sf4", "sf4_g64"},
         {"bbq4", "bbq4"},
         {"bbq1", "bbq1"},
         {"quest3", "quest3"},
@@ -121,11 +131,19 @@ TEST_CASE("spec mistakes are errors that name the spec and list what is valid") 
           bad{"int5:g=32", "unknown format 'int5' (valid: int2, int3, int4, int8"},
           bad{"hadamard100+nf4", "hadamardH with H a power of two"},
           bad{"nf4:g=0", "'g' must be a group size >= 1"},
-          bad{"int4:g=32:gran=row", "exclude each other"}, bad{"nf4:dq=1", "'dq' is a flag"},
-          bad{"int4:g", "'g' needs a value"}, bad{"int4::g=3", "empty option"},
+          bad{"int4:g=32:gran=row", "exclude each other"},
+          bad{"nf4:dq=1", "'dq' is a flag"},
+          bad{"int4:g", "'g' needs a value"},
+          bad{"int4::g=3", "empty option"},
           bad{"quest4:h=96", "'h' must be 0 or a power of two"},
-          bad{"e4m3fn:scale=mse", "'scale' must be one of absmax, tensor"},
-          bad{"e4m3fn:st=bf16", "'st' must be one of f32, f16"}, bad{"e2m1:gran=col", "not col"},
+          bad{"e4m3fn:scale=gaussian", "'scale' must be one of absmax, mse, tensor"},
+          bad{"e4m3fn:st=bf16", "'st' must be one of f32, f16"},
+          bad{"e2m1:gran=col", "not col"},
+          bad{"sf4:nu=0", "'nu' must be a number in (0, 340] (got '0')"},
+          bad{"sf4:nu=5x", "'nu' must be a number"},
+          bad{"sf2:nu=400", "'nu' must be a number"},
+          bad{"nf4:nu=5", "takes no option 'nu' (valid: g, dq)"},
+          bad{"sf4:foo", "takes no option 'foo' (valid: g, dq, nu)"},
           bad{":g=3", "no format"}}) {
         CAPTURE(b.spec);
         CHECK_THROWS_WITH_AS((void)parse_scheme(b.spec), doctest::Contains(b.says), error);

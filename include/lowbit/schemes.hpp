@@ -177,6 +177,10 @@ inline const std::vector<scheme_info>& all_schemes() {
         add(v, "nf2_g64", "codebook",
             "NF2 (NormalFloat construction), group 64, absmax, fp32 scale",
             codebook_quantizer<2>());
+        add(v, "sf4_g64", "codebook",
+            "SF4 (Student Float: NF's construction with Student's t quantiles, nu = 5), group 64, "
+            "absmax, fp32 scale",
+            codebook_quantizer<4>(student_float_codebook<4>(), {}));
         add(v, "nf4_g64_dq", "codebook",
             "NF4, group 64, absmax double-quantised to 8 bits per 256 groups (QLoRA-style)",
             codebook_quantizer<4>({.double_quant = true}));

@@ -6,6 +6,7 @@
 //           | uint4 | uint8                      unsigned integers (min/max, offset form)
 //           | e4m3fn | e5m2 | e4m3fnuz | e3m2 | e2m3 | e2m1     minifloats (absmax → max finite)
 //           | nf2 | nf3 | nf4                    NormalFloat codebooks (group 64 by default)
+//           | sf2 | sf3 | sf4                    Student Float codebooks (Student's t, ν = 5)
 //           | bbq1 … bbq4 | quest2 … quest4      BBQ / QuEST (Hadamard 128, σ per tensor)
 //   option := key "=" value | flag
 // The same key means the same thing in every family that takes it:
@@ -16,7 +17,8 @@
 //   st=…         how scales are stored: f32, f16, bf16
 //   range=…      signed integers: restricted (−(2^{b−1}−1) … 2^{b−1}−1) or full (−2^{b−1} …)
 //   form=…       unsigned integers: offset (float minimum) or zp (8-bit zero point)
-//   dq           NormalFloat: double-quantised scales (QLoRA-style)
+//   dq           NormalFloat / Student Float: double-quantised scales (QLoRA-style)
+//   nu=V         Student Float: the t distribution's degrees of freedom, 0 < V <= 340
 //   sigma=…      BBQ / QuEST: σ per tensor or per row
 //   h=H          BBQ / QuEST: their own Hadamard block (0: none)
 // "hadamard128+nf4:g=64" rotates rows by the blockwise Hadamard transform of 128 before the NF4
@@ -26,8 +28,10 @@
 // This header is not part of lowbit.hpp: it instantiates a quantizer for every combination the
 // grammar allows, which costs compile time only where spec strings are wanted.
 #pragma once
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <system_error>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -107,6 +111,7 @@ struct settings {
     std::size_t group = 0;             ///< g
     std::string gran, rule, st, range, form, sigma;
     bool dq = false;
+    double nu = 5.0;
     std::size_t h = 128;
     bool h_given = false;
 
@@ -164,6 +169,11 @@ struct settings {
                 h_given = true;
             } else if (o.key == "dq") {
                 dq = true;
+            } else if (o.key == "nu") {
+                const char* end = o.value.data() + o.value.size();
+                const auto r = std::from_chars(o.value.data(), end, nu);
+                if (r.ec != std::errc{} || r.ptr != end || !(nu > 0.0 && nu <= 340.0))
+                    fail(p, "'nu' must be a number in (0, 340] (got '" + o.value + "')");
             }
         }
         if (group && !gran.empty() && gran != "tensor")
@@ -225,11 +235,13 @@ template <class Format>
 scheme_info minifloat_info(const parts& p, const settings& s) {
     typename minifloat_quantizer<Format>::options o;
     o.gran = s.granularity_or(granularity::tensor());
+    o.rule = s.rule_or(scale_rule::absmax());
     if (o.gran.type == granularity::kind::per_channel && o.gran.axis == 1)
         fail(p, "minifloat scales live per tensor, row or group (not col)");
     if (s.st == "f16") {
         typename minifloat_quantizer<Format, Eigen::half>::options h;
         h.gran = o.gran;
+        h.rule = o.rule;
         return info(p, "float", "minifloat scheme from a spec",
                     minifloat_quantizer<Format, Eigen::half>(h));
     }
@@ -242,6 +254,15 @@ scheme_info nf_info(const parts& p, const settings& s) {
     o.group_size = s.group ? s.group : 64;
     o.double_quant = s.dq;
     return info(p, "codebook", "NormalFloat scheme from a spec", codebook_quantizer<Bits>(o));
+}
+
+template <int Bits>
+scheme_info sf_info(const parts& p, const settings& s) {
+    codebook_options o;
+    o.group_size = s.group ? s.group : 64;
+    o.double_quant = s.dq;
+    return info(p, "codebook", "Student Float scheme from a spec",
+                codebook_quantizer<Bits>(student_float_codebook<Bits>(s.nu), o));
 }
 
 /// BBQ / QuEST options from the spec; BBQ of 1 and 2 bits puts its zero at −½ (as the
@@ -277,7 +298,7 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
     }
     if (b == "e4m3fn" || b == "e5m2" || b == "e4m3fnuz" || b == "e3m2" || b == "e2m3" ||
         b == "e2m1") {
-        settings s(p, {"g", "gran", "scale", "st"}, {"absmax"});
+        settings s(p, {"g", "gran", "scale", "st"}, {"absmax", "mse"});
         if (s.st == "bf16") fail(p, "'st' must be one of f32, f16 for minifloats (got 'bf16')");
         if (b == "e4m3fn") return minifloat_info<e4m3fn>(p, s);
         if (b == "e5m2") return minifloat_info<e5m2>(p, s);
@@ -291,6 +312,12 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
         if (b == "nf2") return nf_info<2>(p, s);
         if (b == "nf3") return nf_info<3>(p, s);
         return nf_info<4>(p, s);
+    }
+    if (b == "sf2" || b == "sf3" || b == "sf4") {
+        const settings s(p, {"g", "dq", "nu"}, {});
+        if (b == "sf2") return sf_info<2>(p, s);
+        if (b == "sf3") return sf_info<3>(p, s);
+        return sf_info<4>(p, s);
     }
     if (b == "bbq1" || b == "bbq2" || b == "bbq3" || b == "bbq4" || b == "quest2" ||
         b == "quest3" || b == "quest4") {
@@ -307,7 +334,7 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
     fail(p,
          "unknown format '" + b +
              "' (valid: int2, int3, int4, int8, uint4, uint8, e4m3fn, e5m2, e4m3fnuz, e3m2, e2m3, "
-             "e2m1, nf2, nf3, nf4, "
+             "e2m1, nf2, nf3, nf4, sf2, sf3, sf4, "
              "bbq1 … bbq4, quest2 … quest4; registered names: lowbit-compare --list)");
 }
 

@@ -17,6 +17,10 @@
 // for bit. δ = 0.9677083 for b = 4 (bitsandbytes' constant); for other b the same rule
 // δ_b = 1 − ½·(1/(2(n − 1)) + 1/(2n)) (which gives 0.96770833… for n = 16).
 //
+// The same construction takes any quantile function (quantile_construction): Student Float
+// (student_float_codebook; SF4 = 4 bits, Student's t with ν = 5, Dotzel et al. 2024) and
+// quantile_codebook for a user-given inverse CDF, whose lower levels are Q(1 − p).
+//
 // A codebook can also be fitted to data (fit_codebook): sort the finite sample, cut it into 2^b
 // equal-count bins (empirical quantiles) and take each bin's *mean* (the centroid, which
 // minimises the squared error within the bin; level_statistic::median is offered too and
@@ -28,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/bits.hpp"
@@ -84,6 +89,82 @@ inline double normal_quantile(double p) {
         x = x - u / (1 + mul_unfused(0.5 * x, u));
     }
     return x;
+}
+
+namespace detail {
+/// I_x(a, b), the regularised incomplete beta function, for a, b > 0 and x in [0, 1] given with
+/// y = 1 − x (each computed without cancellation by the caller), in double:
+/// its continued fraction (evaluated by the modified Lentz recurrence) where it converges fast,
+/// x < (a + 1) / (a + b + 2), and the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) elsewhere. Γ by
+/// std::tgamma (a + b <= 171, so that it stays finite; std::lgamma writes the global signgam).
+inline double incomplete_beta(double a, double b, double x, double y) noexcept {
+    if (x <= 0.0) return 0.0;
+    if (y <= 0.0) return 1.0;
+    if (x > (a + 1.0) / (a + b + 2.0)) return 1.0 - incomplete_beta(b, a, y, x);
+    const double front = std::exp(a * std::log(x) + b * std::log(y)) * std::tgamma(a + b) /
+        (std::tgamma(a) * std::tgamma(b)) / a;
+    // 1 / (1 + d1 / (1 + d2 / (1 + …))), d_{2m+1} = −(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1)),
+    // d_{2m} = m (b − m) x / ((a + 2m − 1)(a + 2m)); num / den kept away from 0 by `floor`.
+    constexpr double floor = 1e-300;
+    const auto away = [](double v) { return std::fabs(v) < floor ? floor : v; };
+    double num = 1.0, den = 1.0 / away(1.0 - (a + b) * x / (a + 1.0)), frac = den;
+    for (int m = 1; m <= 400; ++m) {
+        const double even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+        den = 1.0 / away(1.0 + even * den);
+        num = away(1.0 + even / num);
+        frac *= den * num;
+        const double odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+        den = 1.0 / away(1.0 + odd * den);
+        num = away(1.0 + odd / num);
+        const double step = den * num;
+        frac *= step;
+        if (std::fabs(step - 1.0) < 1e-16) break;
+    }
+    return front * frac;
+}
+}  // namespace detail
+
+/// P(T > t) for Student's t with ν degrees of freedom, t >= 0: ½ · I_{ν/(ν+t²)}(ν/2, ½), and
+/// the central mass P(0 < T <= t) = ½ · I_{t²/(ν+t²)}(½, ν/2) = ½ − P(T > t), each without
+/// cancellation where it is small.
+inline double student_t_upper_tail(double t, double nu) noexcept {
+    const double t2 = t * t;
+    return 0.5 * detail::incomplete_beta(nu / 2, 0.5, nu / (nu + t2), t2 / (nu + t2));
+}
+inline double student_t_central(double t, double nu) noexcept {
+    const double t2 = t * t;
+    return 0.5 * detail::incomplete_beta(0.5, nu / 2, t2 / (nu + t2), nu / (nu + t2));
+}
+
+/// The quantile of Student's t distribution with ν degrees of freedom (0 < ν <= 340), in double:
+/// the root of P(T > t) = 1 − p found by bisection to the last bit of t (the tail is
+/// monotone), odd about p = ½. ±Inf at p = 0, 1.
+inline double student_t_quantile(double p, double nu) {
+    detail::require(p >= 0.0 && p <= 1.0, "p", "must be in [0, 1]");
+    detail::require(nu > 0.0 && nu <= 340.0, "nu", "must be in (0, 340] (above, use the normal)");
+    if (p == 0.0) return -INFINITY;
+    if (p == 1.0) return INFINITY;
+    if (p == 0.5) return 0.0;
+    // Solve P(0 < T <= t) = |p − ½| near the centre and P(T > t) = min(p, 1 − p) in the tails:
+    // each target is exact in double there and each side is computed without cancellation.
+    const bool centre = p > 0.25 && p < 0.75;
+    const double target = centre ? std::fabs(p - 0.5) : (p > 0.5 ? 1.0 - p : p);
+    // below(t): t lies below the root (the function that is solved is monotone in t).
+    const auto below = [&](double t) {
+        return centre ? student_t_central(t, nu) < target : student_t_upper_tail(t, nu) > target;
+    };
+    double lo = 0.0, hi = 1.0;
+    while (below(hi) && std::isfinite(hi)) {
+        lo = hi;
+        hi *= 2.0;
+    }
+    for (;;) {  // bisection until lo and hi are adjacent doubles
+        const double mid = lo + (hi - lo) / 2;
+        if (mid <= lo || mid >= hi) break;
+        (below(mid) ? lo : hi) = mid;
+    }
+    const double t = hi;
+    return p > 0.5 ? t : -t;
 }
 
 namespace detail {
@@ -154,26 +235,83 @@ inline std::vector<float> linspace_f32(float a, float b, std::size_t steps) {
 }
 }  // namespace detail
 
+namespace detail {
+/// NormalFloat's construction for any quantile function (the file comment): with n = 2^Bits, the
+/// n/2 upper levels upper(p) at the points of linspace_f32(offset, ½, n/2 + 1) and the n/2 − 1
+/// lower levels lower(p) at those of linspace_f32(offset, ½, n/2), ½ dropped from each, an exact
+/// 0, all divided by the largest |level| in float. `what` names the function in errors.
+template <int Bits, class Upper, class Lower>
+codebook<Bits> quantile_construction(float offset, Upper upper, Lower lower, const char* what) {
+    detail::require(offset > 0.5f && offset < 1.0f, "offset", "must lie in (0.5, 1)");
+    constexpr std::size_t n = std::size_t{1} << Bits;
+    std::vector<float> v;
+    const auto pos = linspace_f32(offset, 0.5f, n / 2 + 1);
+    const auto neg = linspace_f32(offset, 0.5f, n / 2);
+    const char* sign =
+        "must give finite levels, > 0 above p = 1/2 and < 0 below (a distribution "
+        "centred at 0)";
+    const char* order = "must be non-decreasing in p";
+    for (std::size_t i = 0; i + 1 < pos.size(); ++i) {  // p falls towards ½: levels fall to 0
+        v.push_back(static_cast<float>(upper(double(pos[i]))));
+        detail::require(std::isfinite(v.back()) && v.back() > 0.0f, what, sign);
+        if (i) detail::require(v.back() <= v[v.size() - 2], what, order);
+    }
+    for (std::size_t i = 0; i + 1 < neg.size(); ++i) {  // and the lower ones rise to 0
+        v.push_back(static_cast<float>(lower(double(neg[i]))));
+        detail::require(std::isfinite(v.back()) && v.back() < 0.0f, what, sign);
+        if (i) detail::require(v.back() >= v[v.size() - 2], what, order);
+    }
+    v.push_back(0.0f);
+    std::sort(v.begin(), v.end());
+    const float mx = std::max(v.back(), -v.front());
+    for (auto& x : v) x = x / mx;
+    return codebook<Bits>::from_levels(v);
+}
+}  // namespace detail
+
 /// The NormalFloat codebook of `Bits` bits (NF4 = bitsandbytes' table exactly). Bits >= 2.
 template <int Bits>
 inline codebook<Bits> normal_float_codebook(float offset = normal_float_offset(Bits)) {
     static_assert(Bits >= 2,
                   "lowbit: a NormalFloat codebook needs at least 2 bits (one negative level, zero, "
                   "one positive)");
-    detail::require(offset > 0.5f && offset < 1.0f, "offset", "must lie in (0.5, 1)");
-    constexpr std::size_t n = std::size_t{1} << Bits;
-    std::vector<float> v;
-    const auto pos = detail::linspace_f32(offset, 0.5f, n / 2 + 1);
-    const auto neg = detail::linspace_f32(offset, 0.5f, n / 2);
-    for (std::size_t i = 0; i + 1 < pos.size(); ++i)
-        v.push_back(static_cast<float>(normal_quantile(pos[i])));
-    for (std::size_t i = 0; i + 1 < neg.size(); ++i)
-        v.push_back(static_cast<float>(-normal_quantile(neg[i])));
-    v.push_back(0.0f);
-    std::sort(v.begin(), v.end());
-    const float mx = v.back();
-    for (auto& x : v) x = x / mx;
-    return codebook<Bits>::from_levels(v);
+    return detail::quantile_construction<Bits>(
+        offset, [](double p) { return normal_quantile(p); },
+        [](double p) { return -normal_quantile(p); }, "normal_quantile");
+}
+
+/// Student Float (SF4 for Bits = 4; Dotzel et al. 2024): NormalFloat's construction with the
+/// quantiles of Student's t distribution of ν degrees of freedom (5 by default: heavier tails
+/// than the normal, closer to LLM weight distributions), NF's offsets. Bits >= 2.
+template <int Bits>
+inline codebook<Bits> student_float_codebook(double nu = 5.0,
+                                             float offset = normal_float_offset(Bits)) {
+    static_assert(Bits >= 2,
+                  "lowbit: a Student Float codebook needs at least 2 bits (one negative level, "
+                  "zero, one positive)");
+    detail::require(nu > 0.0 && nu <= 340.0, "nu", "must be in (0, 340]");
+    return detail::quantile_construction<Bits>(
+        offset, [nu](double p) { return student_t_quantile(p, nu); },
+        [nu](double p) { return -student_t_quantile(p, nu); }, "student_t_quantile");
+}
+
+/// The codebook of any distribution centred at 0, given its quantile function (inverse CDF)
+/// `inverse_cdf(p)` for p in (0, 1), by NormalFloat's construction: upper levels Q(p), lower
+/// levels Q(1 − p) (so an asymmetric distribution keeps its shape), an exact 0, scaled into
+/// [−1, 1]. Q must be finite, > 0 above ½ and < 0 below, and non-decreasing (an error names
+/// "inverse_cdf" otherwise). With normal_quantile it gives normal_float_codebook up to the last
+/// bit of each level (Q(1 − p) against −Q(p)). Bits >= 2.
+template <int Bits, class InverseCdf>
+inline codebook<Bits> quantile_codebook(InverseCdf&& inverse_cdf,
+                                        float offset = normal_float_offset(Bits)) {
+    static_assert(Bits >= 2,
+                  "lowbit: a quantile codebook needs at least 2 bits (one negative level, zero, "
+                  "one positive)");
+    static_assert(std::is_invocable_r_v<double, InverseCdf&, double>,
+                  "lowbit: quantile_codebook needs a callable double(double), the inverse CDF");
+    return detail::quantile_construction<Bits>(
+        offset, [&](double p) { return double(inverse_cdf(p)); },
+        [&](double p) { return double(inverse_cdf(1.0 - p)); }, "inverse_cdf");
 }
 
 /// Which statistic of an equal-count bin becomes its level.
