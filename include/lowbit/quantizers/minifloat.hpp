@@ -15,6 +15,10 @@
 // e.g. an all-Inf tensor) ±Inf encodes as ±0, never as NaN (Inf · 0). See docs/formats.md,
 // "Non-finite inputs". Huge finite inputs need no saturation here: s = amax / max_finite is
 // finite and decode(code) · s <= amax rounded (the element codes never exceed max_finite).
+//
+// options.rule = scale_rule::mse_search() searches the scale instead: the clip ratio of amax,
+// 64/64 … 16/64, whose codes reconstruct the slot with the least squared error (e.g. FP8 with a
+// per-channel MSE scale: {.gran = granularity::channel(0), .rule = scale_rule::mse_search()}).
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
@@ -33,6 +37,9 @@
 #include "../core/walk.hpp"
 #include "../formats/bfp.hpp"
 #include "../formats/minifloat.hpp"
+#include "../parallel.hpp"
+#include "../scale/mse.hpp"
+#include "../scale/rules.hpp"
 #include "../simd/bfp.hpp"
 #include "../simd/primitives.hpp"
 #include "../simd/minifloat.hpp"
@@ -212,6 +219,12 @@ public:
         granularity gran =
             granularity::tensor();  ///< per tensor, per row (channel(0)) or per group
         rounding round = {};
+        /// scale_rule::absmax() (s = amax / max finite) or scale_rule::mse_search(): of the
+        /// candidates s_c = scale(ratio(c) · amax), c = 0 … 48 (scale/mse.hpp), the one whose own
+        /// codes give the least squared error Σ (x − decode(code) · s_c)², summed in
+        /// mse_search::reconstruction_error's order superblock by superblock of the slot (the
+        /// widest candidate on a tie). The same on every backend and thread count.
+        scale_rule rule = scale_rule::absmax();
     };
 
     minifloat_quantizer() : minifloat_quantizer(options{}) {}
@@ -221,11 +234,19 @@ public:
             detail::require(opt_.gran.axis == 0, "options.gran.axis",
                             "minifloat quantizers scale rows (axis 0) or groups of a row");
         detail::check_rounding(opt_.round, "options.round.mode");
+        detail::require(
+            opt_.rule.type == scale_rule::kind::absmax ||
+                opt_.rule.type == scale_rule::kind::mse_search,
+            "options.rule",
+            "minifloat quantizers take scale_rule::absmax() or scale_rule::mse_search()");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
-    /// Sizes t and computes every scale (one pass over x).
-    void prepare(std::span<const float> x, shape2d shape, tensor_type& t) const {
+    /// Sizes t and computes every scale: one pass over x under absmax, 49 encode-decode passes
+    /// of each slot under mse_search (slots, or a per-tensor slot's superblocks, split over
+    /// `threads`; the scales do not depend on the thread count or the backend).
+    void prepare(std::span<const float> x, shape2d shape, tensor_type& t, backend b = backend::simd,
+                 unsigned threads = 1) const {
         detail::require(x.size() == detail::checked_elements(shape.rows, shape.cols, bits, "shape"),
                         "x", "must hold shape.rows * shape.cols values");
         t.shape = shape;
@@ -235,14 +256,22 @@ public:
         const std::size_t slots = opt_.gran.scale_count(shape);
         t.scales.resize(slots);
         if (G == 0) {
-            if (slots) t.scales[0] = scale_for(simd::block_absmax(x.data(), x.size()));
+            if (slots) t.scales[0] = slot_scale(b, x.data(), x.size(), 0, threads);
             return;
         }
         const std::size_t gpr = detail::ceil_div(shape.cols, G);
-        for (std::size_t s = 0; s < slots; ++s) {
-            const std::size_t r = s / gpr, c0 = (s % gpr) * G, c1 = std::min(c0 + G, shape.cols);
-            t.scales[s] = scale_for(simd::block_absmax(x.data() + r * shape.cols + c0, c1 - c0));
-        }
+        const auto range = [&](std::size_t s0, std::size_t s1) {
+            for (std::size_t s = s0; s < s1; ++s) {
+                const std::size_t r = s / gpr, c0 = (s % gpr) * G,
+                                  c1 = std::min(c0 + G, shape.cols);
+                t.scales[s] =
+                    slot_scale(b, x.data() + r * shape.cols + c0, c1 - c0, r * shape.cols + c0, 1);
+            }
+        };
+        if (threads > 1 && opt_.rule.type == scale_rule::kind::mse_search)
+            detail::split_items(slots, threads, range);
+        else
+            range(0, slots);
     }
 
     /// Quantizes x under scales chosen beforehand (from calibration, or the amax history of earlier
@@ -281,11 +310,7 @@ public:
     /// ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
+        detail::check_encode_range(t, x.size(), begin, end);
         if (begin == end) return;  // nothing to encode (and an empty tensor has no scale to read)
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
@@ -380,11 +405,7 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         if (begin == end) return;
         const std::size_t G = detail::group_of(t.gran, t.shape);
         if constexpr (bits == 8) {
@@ -453,6 +474,44 @@ private:
     }
     /// Codes per run when they are streamed out (a stack buffer; divides detail::backward_piece).
     static constexpr std::size_t stream_step = 4096;
+    /// The scale of the slot x[0 … n), whose first element is element index0 of the tensor (the
+    /// stochastic-rounding index of its codes): see options::rule.
+    ScaleT slot_scale(backend b, const float* x, std::size_t n, std::uint64_t index0,
+                      unsigned threads) const {
+        const float amax = detail::absmax(b, x, n);
+        if (opt_.rule.type != scale_rule::kind::mse_search || amax == 0.0f) return scale_for(amax);
+        constexpr int K = mse_search::candidates;
+        ScaleT cand[K];
+        for (int c = 0; c < K; ++c) cand[c] = scale_for(mse_search::ratio(c) * amax);
+        const std::size_t block = mse_search::superblock, blocks = detail::ceil_div(n, block);
+        std::vector<double> err(blocks * K);  // superblock k, candidate c at k · K + c
+        const auto run = [&](std::size_t k0, std::size_t k1) {
+            std::vector<std::uint8_t> codes(std::min(n, block));
+            std::vector<float> xhat(codes.size());
+            for (std::size_t k = k0; k < k1; ++k) {
+                const std::size_t j0 = k * block, m = std::min(n - j0, block);
+                for (int c = 0; c < K; ++c) {
+                    const float s = load_scale(cand[c]);
+                    encode_run(b, x + j0, m, detail::safe_inverse(s), index0 + j0, codes.data());
+                    detail::decode_elements<Format>(b, codes.data(), m, s, xhat.data());
+                    err[k * K + c] = mse_search::reconstruction_error(x + j0, xhat.data(), m);
+                }
+            }
+        };
+        if (threads > 1 && blocks > 1)
+            detail::split_items(blocks, threads, run);
+        else
+            run(0, blocks);
+        int best = 0;
+        float best_err = 0.0f;
+        for (int c = 0; c < K; ++c) {
+            double total = 0.0;
+            for (std::size_t k = 0; k < blocks; ++k) total += err[k * K + c];
+            const float e = mse_search::saturate(total);
+            if (c == 0 || e < best_err) best = c, best_err = e;
+        }
+        return cand[best];
+    }
     static ScaleT scale_for(float amax) noexcept {
         return store_scale<ScaleT>(amax / Format::max());
     }

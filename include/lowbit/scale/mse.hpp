@@ -63,6 +63,30 @@ inline float chunk_sum(const float* x, std::size_t n, float inv, float s, float 
     return fold(p);
 }
 
+/// The error of a reconstruction: Σ (x_j − x̂_j)² over n values (any length), non-finite x_j
+/// skipped, in the order of the file comment (chunks of 1024 into 16 float partials, chunk sums
+/// added in double per superblock, superblock sums in double), not yet saturated. For formats
+/// whose x̂ is not an affine function of a clamped integer (minifloats), computed from x̂.
+inline double reconstruction_error(const float* x, const float* xhat, std::size_t n) noexcept {
+    double total = 0.0;
+    for (std::size_t b0 = 0; b0 < n; b0 += superblock) {
+        const std::size_t b1 = std::min(n, b0 + superblock);
+        double block = 0.0;
+        for (std::size_t c0 = b0; c0 < b1; c0 += chunk) {
+            const std::size_t c1 = std::min(b1, c0 + chunk);
+            float p[partials] = {};
+            for (std::size_t j = c0; j < c1; ++j) {
+                if (!std::isfinite(x[j])) continue;
+                const float d = x[j] - xhat[j];
+                p[(j - c0) % partials] += mul_unfused(d, d);
+            }
+            block += fold(p);
+        }
+        total += block;
+    }
+    return total;
+}
+
 /// The total of superblock sums, saturated at FLT_MAX.
 inline float saturate(double total) noexcept {
     return float(std::min(total, double(std::numeric_limits<float>::max())));
