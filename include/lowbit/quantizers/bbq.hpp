@@ -303,14 +303,10 @@ public:
     /// are then unspecified; split over threads, the index is the first of the failing range).
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
+        detail::check_encode_range(t, x.size(), begin, end);
         detail::require(t.opt.hadamard == opt_.hadamard && t.opt.sigma_from == opt_.sigma_from &&
                             t.opt.order == opt_.order && t.opt.zero == opt_.zero,
                         "t.opt", "must be the options of this quantizer (prepare() sets them)");
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, H = opt_.hadamard;
         if constexpr (code_bits == 4 && !Quest) {
@@ -448,11 +444,7 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         const std::size_t cols = t.shape.cols, H = t.opt.hadamard;
         const simd::level_table<code_bits> table(t.level_of_code.data(),
                                                  std::size_t{1} << code_bits);

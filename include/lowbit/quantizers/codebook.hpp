@@ -191,13 +191,9 @@ public:
     /// disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
+        detail::check_encode_range(t, x.size(), begin, end);
         detail::require(t.cb.levels == cb_.levels, "t.cb",
                         "must be this quantizer's codebook (prepare() sets it; decode reads t.cb)");
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
         if (begin == end) return;
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];
@@ -287,11 +283,7 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         const simd::codebook_kernel<Bits> kern(t.cb, false);
         const std::size_t cols = t.shape.cols, G = t.group_size, gpr = t.groups_per_row();
         alignas(64) std::uint8_t buf[chunk_elements];

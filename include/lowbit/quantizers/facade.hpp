@@ -27,6 +27,27 @@
 LOWBIT_NAMESPACE_BEGIN
 
 namespace detail {
+/// What every decode(t, out, begin, end) checks before it reads t: begin on a chunk boundary, t
+/// valid (its validate()), [begin, end) within t and out as long as t.
+template <class T>
+void check_decode_range(const T& t, std::size_t out_size, std::size_t begin, std::size_t end) {
+    require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    t.validate();
+    require(begin <= end && end <= t.size() && out_size == t.size(), "end",
+            "must lie within t, and out must match it");
+}
+
+/// What every encode(x, t, begin, end) checks before it writes t: begin on a chunk boundary, t
+/// valid, [begin, end) within x and x as long as t (the quantizer then checks that t was
+/// prepared with its options).
+template <class T>
+void check_encode_range(const T& t, std::size_t x_size, std::size_t begin, std::size_t end) {
+    require(begin % chunk_elements == 0, "begin", "must be a multiple of chunk_elements");
+    t.validate();
+    require(begin <= end && end <= x_size && x_size == t.size(), "end",
+            "must lie within x, which must match t");
+}
+
 /// q.prepare into t, in place, with the backend and the thread count when the quantizer offers
 /// those overloads.
 template <class Q, class T>

@@ -212,15 +212,11 @@ public:
     /// disjoint ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
+        detail::check_encode_range(t, x.size(), begin, end);
         detail::require(t.gran.type == opt_.gran.type && t.gran.axis == opt_.gran.axis &&
                             t.gran.group_size == opt_.gran.group_size && t.order == opt_.order &&
                             t.form == opt_.form,
                         "t", "must be prepared by this quantizer (its gran, order and form)");
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
         if (b == backend::simd && aligned_runs(t)) return encode_aligned(x, t, begin, end);
         const shape2d shape = t.shape;
         const std::size_t cols = shape.cols;
@@ -275,11 +271,7 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         if (b == backend::simd && aligned_runs(t)) return decode_aligned(t, out, begin, end);
         const std::size_t cols = t.shape.cols;
         std::vector<float> col_inv, col_s, col_off, col_z;

@@ -94,11 +94,7 @@ public:
 
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
+        detail::check_encode_range(t, x.size(), begin, end);
         if (fused(b,
                   t)) {  // 4-bit codes in groups of 32 filling whole rows: the fused chunk kernel
             using FB = simd::fbatch<xsimd::default_arch>;
@@ -146,11 +142,7 @@ public:
 
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         if (fused(b, t)) {
             constexpr std::size_t W = simd::fbatch<xsimd::default_arch>::size;
             for (std::size_t g = begin; g < end; g += 32) {

@@ -124,11 +124,7 @@ public:
     /// ranges.
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
+        detail::check_encode_range(t, x.size(), begin, end);
         if constexpr (simd::fused_block_ok<Elem, Block>) {
             if (use_fused(
                     b, t.shape, opt_.round,
@@ -186,11 +182,7 @@ public:
     /// Decodes elements [begin, end) (begin a multiple of chunk_elements). Thread-safe.
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         alignas(64) std::uint8_t buf[chunk_elements];
         const std::uint8_t* in = buf;
         std::size_t base = 0;
@@ -336,11 +328,7 @@ public:
 
     void encode(std::span<const float> x, tensor_type& t, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= x.size() && x.size() == t.size(), "end",
-                        "must lie within x, which must match t");
+        detail::check_encode_range(t, x.size(), begin, end);
         const float g = t.global_scale;
         if constexpr (simd::fused_block_ok<e2m1, block>) {
             if (use_fused(b, t.shape, opt_.round, end)) {
@@ -387,11 +375,7 @@ public:
 
     void decode(const tensor_type& t, std::span<float> out, std::size_t begin, std::size_t end,
                 backend b) const {
-        detail::require(begin % chunk_elements == 0, "begin",
-                        "must be a multiple of chunk_elements");
-        t.validate();
-        detail::require(begin <= end && end <= t.size() && out.size() == t.size(), "end",
-                        "must lie within t, and out must match it");
+        detail::check_decode_range(t, out.size(), begin, end);
         const bool fused = use_fused(b, t.shape, rounding{}, end);
         if constexpr (simd::fused_block_ok<e2m1, block>) {
             if (fused) {  // rows of whole blocks: block k of the tensor is flat block k, its scale
