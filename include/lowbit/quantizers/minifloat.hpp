@@ -256,16 +256,18 @@ public:
         const std::size_t slots = opt_.gran.scale_count(shape);
         t.scales.resize(slots);
         if (G == 0) {
-            if (slots) t.scales[0] = slot_scale(b, x.data(), x.size(), 0, threads);
+            mse_scratch w;
+            if (slots) t.scales[0] = slot_scale(b, x.data(), x.size(), 0, threads, w);
             return;
         }
         const std::size_t gpr = detail::ceil_div(shape.cols, G);
         const auto range = [&](std::size_t s0, std::size_t s1) {
+            mse_scratch w;
             for (std::size_t s = s0; s < s1; ++s) {
                 const std::size_t r = s / gpr, c0 = (s % gpr) * G,
                                   c1 = std::min(c0 + G, shape.cols);
-                t.scales[s] =
-                    slot_scale(b, x.data() + r * shape.cols + c0, c1 - c0, r * shape.cols + c0, 1);
+                t.scales[s] = slot_scale(b, x.data() + r * shape.cols + c0, c1 - c0,
+                                         r * shape.cols + c0, 1, w);
             }
         };
         if (threads > 1 && opt_.rule.type == scale_rule::kind::mse_search)
@@ -474,39 +476,52 @@ private:
     }
     /// Codes per run when they are streamed out (a stack buffer; divides detail::backward_piece).
     static constexpr std::size_t stream_step = 4096;
+    /// Buffers of the MSE search, reused across the slots one thread visits.
+    struct mse_scratch {
+        std::vector<std::uint8_t> codes;
+        std::vector<float> xhat;
+        std::vector<double> err;  ///< superblock k, candidate c at k · candidates + c
+    };
+    /// Writes err[c] = the error of candidate cand[c] over the superblock x[0 … m).
+    void superblock_errors(backend b, const float* x, std::size_t m, std::uint64_t index0,
+                           const ScaleT* cand, double* err, mse_scratch& w) const {
+        if (w.codes.size() < m) w.codes.resize(m), w.xhat.resize(m);
+        for (int c = 0; c < mse_search::candidates; ++c) {
+            const float s = load_scale(cand[c]);
+            encode_run(b, x, m, detail::safe_inverse(s), index0, w.codes.data());
+            detail::decode_elements<Format>(b, w.codes.data(), m, s, w.xhat.data());
+            err[c] = mse_search::reconstruction_error(x, w.xhat.data(), m);
+        }
+    }
     /// The scale of the slot x[0 … n), whose first element is element index0 of the tensor (the
     /// stochastic-rounding index of its codes): see options::rule.
     ScaleT slot_scale(backend b, const float* x, std::size_t n, std::uint64_t index0,
-                      unsigned threads) const {
+                      unsigned threads, mse_scratch& w) const {
         const float amax = detail::absmax(b, x, n);
         if (opt_.rule.type != scale_rule::kind::mse_search || amax == 0.0f) return scale_for(amax);
         constexpr int K = mse_search::candidates;
         ScaleT cand[K];
         for (int c = 0; c < K; ++c) cand[c] = scale_for(mse_search::ratio(c) * amax);
         const std::size_t block = mse_search::superblock, blocks = detail::ceil_div(n, block);
-        std::vector<double> err(blocks * K);  // superblock k, candidate c at k · K + c
-        const auto run = [&](std::size_t k0, std::size_t k1) {
-            std::vector<std::uint8_t> codes(std::min(n, block));
-            std::vector<float> xhat(codes.size());
-            for (std::size_t k = k0; k < k1; ++k) {
-                const std::size_t j0 = k * block, m = std::min(n - j0, block);
-                for (int c = 0; c < K; ++c) {
-                    const float s = load_scale(cand[c]);
-                    encode_run(b, x + j0, m, detail::safe_inverse(s), index0 + j0, codes.data());
-                    detail::decode_elements<Format>(b, codes.data(), m, s, xhat.data());
-                    err[k * K + c] = mse_search::reconstruction_error(x + j0, xhat.data(), m);
-                }
-            }
+        w.err.resize(blocks * K);
+        const auto run = [&](std::size_t k0, std::size_t k1, mse_scratch& own) {
+            for (std::size_t k = k0; k < k1; ++k)
+                superblock_errors(b, x + k * block, std::min(n - k * block, block),
+                                  index0 + k * block, cand, w.err.data() + k * K, own);
         };
-        if (threads > 1 && blocks > 1)
-            detail::split_items(blocks, threads, run);
-        else
-            run(0, blocks);
+        if (threads > 1 && blocks > 1) {
+            detail::split_items(blocks, threads, [&](std::size_t k0, std::size_t k1) {
+                mse_scratch own;
+                run(k0, k1, own);
+            });
+        } else {
+            run(0, blocks, w);
+        }
         int best = 0;
         float best_err = 0.0f;
         for (int c = 0; c < K; ++c) {
             double total = 0.0;
-            for (std::size_t k = 0; k < blocks; ++k) total += err[k * K + c];
+            for (std::size_t k = 0; k < blocks; ++k) total += w.err[k * K + c];
             const float e = mse_search::saturate(total);
             if (c == 0 || e < best_err) best = c, best_err = e;
         }
