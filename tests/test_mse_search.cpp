@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -275,8 +276,11 @@ float defined_minifloat_scale(const std::vector<float>& x) {
 TEST_CASE_TEMPLATE("minifloat MSE scale: the defined candidate, on every path and thread count", F,
                    e4m3fn, e5m2, e2m1, e3m2) {
     const minifloat_quantizer<F> q({.rule = scale_rule::mse_search()});
-    for (std::size_t n : {std::size_t{1}, std::size_t{1023}, std::size_t{4097},
-                          std::size_t{65536 + 1000}, std::size_t{2 * 65536 + 17}})
+    // Slots past one superblock (65 536 values) for one format: the summation across superblocks
+    // does not depend on the element format, and each length costs 49 reference passes.
+    std::vector<std::size_t> lengths = {1, 1023, 4097};
+    if (std::is_same_v<F, e4m3fn>) lengths.insert(lengths.end(), {65536 + 1000, 2 * 65536 + 17});
+    for (std::size_t n : lengths)
         for (bool adv : {false, true}) {
             CAPTURE(n);
             CAPTURE(adv);
