@@ -34,6 +34,7 @@
 //   __nv_bfloat16* q.dequantize(t.view(), y, stream);                          // y: device float*,
 //   __half*, __nv_bfloat16*
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -344,8 +345,8 @@ struct engine {
             check(cudaGetDevice(&dev), "cudaGetDevice");
             check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev),
                   "cudaDeviceGetAttribute");
-            const unsigned cap = unsigned(sms) * 8;
-            amax_kernel<In> < <<grid<cap ? grid : cap, threads, 0, stream>>>(x, n, key, vin);
+            const unsigned amax_grid = std::min(grid, unsigned(sms) * 8);
+            amax_kernel<In><<<amax_grid, threads, 0, stream>>>(x, n, key, vin);
             make_global(key, t.global_scale, stream);
         }
         const fp_quantize_path p = path(shape, gran);
