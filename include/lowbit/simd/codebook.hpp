@@ -341,8 +341,8 @@ template <class Arch>
 inline xsimd::batch<float, Arch> broadcast_max(xsimd::batch<float, Arch> v) noexcept {
     using B = xsimd::batch<float, Arch>;
 #if defined(__AVX512F__)
-    if constexpr (has_permute16<Arch>) {  // (zero-masked forms with a full mask: GCC 12 warns on
-                                          // the plain ones)
+    // Zero-masked forms with an all-ones mask are the plain operations (simd/arch/x86.hpp).
+    if constexpr (has_permute16<Arch>) {
         __m512 w = v;
         w = _mm512_maskz_max_ps(0xFFFF, w, _mm512_maskz_shuffle_f32x4(0xFFFF, w, w, 0x4E));
         w = _mm512_maskz_max_ps(0xFFFF, w, _mm512_maskz_shuffle_f32x4(0xFFFF, w, w, 0xB1));
@@ -423,7 +423,7 @@ inline void encode_codebook_16groups_packed4(const float* x, const codebook_kern
                 0xFFFF, _mm512_maskz_max_epu32(0xFFFF, absbits(p), absbits(p + 16)),
                 _mm512_maskz_max_epu32(0xFFFF, absbits(p + 32), absbits(p + 48)));
         }
-        // (zero-masked forms with a full mask: GCC 12 warns on the plain ones.)
+        // (zero-masked forms with an all-ones mask: the plain operations, simd/arch/x86.hpp)
         // Transposing reduction: 16 vectors → one whose lane g is the maximum of m[g]'s lanes.
         __m512i r[8], q[4], u[2];
         for (int p = 0; p < 8;

@@ -43,7 +43,7 @@ inline xsimd::batch<float, Arch> lane_butterfly(xsimd::batch<float, Arch> v) noe
 #if defined(__AVX512F__)
     if constexpr (std::is_base_of_v<xsimd::avx512f,
                                     Arch>) {  // immediate shuffles, same lanes as the swizzle
-        // (zero-masked forms with a full mask: GCC 12 warns on the unmasked ones)
+        // (zero-masked forms with an all-ones mask: the plain operations, simd/arch/x86.hpp)
         __m512 sw;
         if constexpr (S == 1)
             sw = _mm512_maskz_permute_ps(0xFFFF, v, 0xB1);
