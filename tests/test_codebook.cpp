@@ -26,8 +26,9 @@ float from_hex(const std::string& h) {
     std::memcpy(&f, &u, 4);
     return f;
 }
-std::map<std::string, std::vector<float>> read_tables() {
-    std::ifstream in(std::string(LOWBIT_TEST_DATA_DIR) + "/codebook/nf_tables.txt");
+/// A table file of tests/data/codebook/: name, then levels as float32 hex:decimal, per line.
+std::map<std::string, std::vector<float>> read_tables(const char* file = "nf_tables.txt") {
+    std::ifstream in(std::string(LOWBIT_TEST_DATA_DIR) + "/codebook/" + file);
     REQUIRE(in.good());
     std::map<std::string, std::vector<float>> m;
     std::string line;
@@ -216,20 +217,6 @@ TEST_CASE("bad arguments are errors naming the argument") {
 }
 
 namespace {
-std::map<std::string, std::vector<float>> read_sf_tables() {
-    std::ifstream in(std::string(LOWBIT_TEST_DATA_DIR) + "/codebook/sf_tables.txt");
-    REQUIRE(in.good());
-    std::map<std::string, std::vector<float>> m;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] == '#') continue;
-        std::istringstream s(line);
-        std::string name, tok;
-        s >> name;
-        while (s >> tok) m[name].push_back(from_hex(tok.substr(0, tok.find(':'))));
-    }
-    return m;
-}
 double laplace_quantile(double p) {
     return -std::copysign(1.0, p - 0.5) * std::log1p(-2.0 * std::fabs(p - 0.5));
 }
@@ -273,7 +260,7 @@ TEST_CASE("student_t_quantile: closed forms for 1 and 2 degrees of freedom, scip
 }
 
 TEST_CASE("SF4/SF3/SF2 and quantile codebooks equal the construction done with scipy") {
-    auto t = read_sf_tables();
+    auto t = read_tables("sf_tables.txt");
     check_table(student_float_codebook<4>(), t["sf4"]);
     check_table(student_float_codebook<3>(), t["sf3"]);
     check_table(student_float_codebook<2>(), t["sf2"]);
