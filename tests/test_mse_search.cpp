@@ -24,9 +24,8 @@ namespace {
 
 using namespace lowbit;
 
-/// The error of candidate (s, m) as scale/mse.hpp defines it.
-float defined_error(const std::vector<float>& x, float s, float m, float qmin, float qmax) {
-    const float inv = s == 0.0f || !std::isfinite(1.0f / s) ? 0.0f : 1.0f / s;
+/// Σ (x − x̂)² as scale/mse.hpp defines it, for a reconstruction x̂ given in full.
+float defined_reconstruction_error(const std::vector<float>& x, const std::vector<float>& xhat) {
     double total = 0.0;
     for (std::size_t sb = 0; sb < x.size(); sb += 65536) {
         double sum = 0.0;
@@ -34,10 +33,7 @@ float defined_error(const std::vector<float>& x, float s, float m, float qmin, f
             float p[16] = {};
             for (std::size_t j = c0; j < std::min({c0 + 1024, sb + 65536, x.size()}); ++j) {
                 if (!std::isfinite(x[j])) continue;
-                volatile float y = (x[j] - m) * inv;  // volatile: each operation rounded on its own
-                const float q = std::min(std::max(std::nearbyint(float(y)), qmin), qmax);
-                volatile float qs = q * s;
-                volatile float d = x[j] - (qs + m);
+                volatile float d = x[j] - xhat[j];
                 volatile float d2 = d * d;
                 p[(j - c0) % 16] += d2;
             }
@@ -48,6 +44,21 @@ float defined_error(const std::vector<float>& x, float s, float m, float qmin, f
         total += sum;
     }
     return float(std::min(total, double(std::numeric_limits<float>::max())));
+}
+
+/// The error of candidate (s, m) as scale/mse.hpp defines it: x̂ = clamp(RNE((x − m) · (1/s))) · s
+/// + m, each operation rounded on its own, then the defined sum.
+float defined_error(const std::vector<float>& x, float s, float m, float qmin, float qmax) {
+    const float inv = s == 0.0f || !std::isfinite(1.0f / s) ? 0.0f : 1.0f / s;
+    std::vector<float> xhat(x.size());
+    for (std::size_t j = 0; j < x.size(); ++j) {
+        if (!std::isfinite(x[j])) continue;   // skipped by the sum
+        volatile float y = (x[j] - m) * inv;  // volatile: each operation rounded on its own
+        const float q = std::min(std::max(std::nearbyint(float(y)), qmin), qmax);
+        volatile float qs = q * s;
+        xhat[j] = qs + m;
+    }
+    return defined_reconstruction_error(x, xhat);
 }
 
 float finite_absmax(const std::vector<float>& x) {
@@ -232,28 +243,6 @@ TEST_CASE("MSE search per group and per channel: scalar and SIMD choose the same
 }
 
 namespace {
-/// Σ (x − x̂)² as scale/mse.hpp defines it, for a reconstruction x̂ given in full.
-float defined_reconstruction_error(const std::vector<float>& x, const std::vector<float>& xhat) {
-    double total = 0.0;
-    for (std::size_t sb = 0; sb < x.size(); sb += 65536) {
-        double sum = 0.0;
-        for (std::size_t c0 = sb; c0 < std::min(sb + 65536, x.size()); c0 += 1024) {
-            float p[16] = {};
-            for (std::size_t j = c0; j < std::min({c0 + 1024, sb + 65536, x.size()}); ++j) {
-                if (!std::isfinite(x[j])) continue;
-                volatile float d = x[j] - xhat[j];
-                volatile float d2 = d * d;
-                p[(j - c0) % 16] += d2;
-            }
-            for (int w = 8; w >= 1; w /= 2)
-                for (int i = 0; i < w; ++i) p[i] += p[i + w];
-            sum += double(p[0]);
-        }
-        total += sum;
-    }
-    return float(std::min(total, double(std::numeric_limits<float>::max())));
-}
-
 /// The scale the definition picks for one slot quantized per tensor: candidate by candidate,
 /// the scalar reference's own codes and values, the first of least error.
 template <class Format>
