@@ -128,7 +128,7 @@ void check_paths_agree(const Q& q, const std::vector<float>& x, shape2d shape) {
     q.dequantize(ts, yv, backend::simd);
     REQUIRE(lowbit_test::same_bits(ys, yv));
     // Threads: bit-identical to the single-thread result whatever the count.
-    for (unsigned th : {2u, 3u, 7u}) {
+    for (unsigned th : lowbit_test::thread_counts()) {
         auto tp = quantize_parallel(q, x, shape, th);
         REQUIRE(tp.packed == tv.packed);
         std::vector<float> yp(x.size());

@@ -227,7 +227,7 @@ void check_paths(const Q& q, const std::vector<float>& x, shape2d shape) {
     q.dequantize(ts, ys, backend::scalar);
     q.dequantize(ts, yv, backend::simd);
     REQUIRE(lowbit_test::same_bits(ys, yv));
-    for (unsigned th : {2u, 3u}) {
+    for (unsigned th : lowbit_test::thread_counts()) {
         auto tp = quantize_parallel(q, x, shape, th);
         REQUIRE(tp.packed == tv.packed);
         REQUIRE(tp.scales == tv.scales);

@@ -31,6 +31,15 @@ inline std::size_t scaled(std::size_t n, std::size_t at_least = 1, std::size_t m
     return std::max(m, at_least);
 }
 
+/// The thread counts a path is checked under against its single-thread result: 2, 3 and 7 (an
+/// even split, uneven ones, more threads than some tensors have chunks). Under a reduced
+/// LOWBIT_TEST_SCALE only 3 (uneven, split points inside rows): the split logic is the same on
+/// every instruction set and the default build checks all three, while under qemu the thread
+/// start-ups of the full set cost more than every kernel the test runs.
+inline std::vector<unsigned> thread_counts() {
+    return test_scale() < 1.0 ? std::vector<unsigned>{3u} : std::vector<unsigned>{2u, 3u, 7u};
+}
+
 /// Lengths every kernel is run on: empty, tiny, around SIMD widths and chunk boundaries, large odd.
 inline const std::vector<std::size_t>& lengths() {
     static const std::vector<std::size_t> v = {0,   1,   2,   3,   7,    8,    15,   16,
