@@ -7,11 +7,13 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.hpp"
@@ -19,6 +21,7 @@
 #include "parallel.hpp"
 #include "quantizers/bbq.hpp"
 #include "quantizers/codebook.hpp"
+#include "quantizers/fields.hpp"
 #include "quantizers/int.hpp"
 #include "quantizers/log.hpp"
 #include "quantizers/minifloat.hpp"
@@ -51,6 +54,30 @@ public:
     [[nodiscard]] virtual int code_bits() const = 0;
     /// Storage of the last result per value: codes plus scales and other side data.
     [[nodiscard]] virtual double bits_per_value() const = 0;
+    /// The shape of the last result.
+    [[nodiscard]] virtual shape2d shape() const = 0;
+
+    /// One data field of the last result (quantizers/fields.hpp names them): its element type,
+    /// whether it is a single number rather than an array, its element count and its bytes in
+    /// the host's byte order (valid until the next quantize or assign).
+    struct field_view {
+        std::string_view name;
+        field_type type = field_type::u8;
+        bool scalar = false;
+        std::size_t count = 0;
+        std::span<const std::uint8_t> bytes;
+    };
+    /// The data fields of the last result, in visit_fields order.
+    [[nodiscard]] virtual std::vector<field_view> fields() const = 0;
+    /// Supplies the bytes of a field (host byte order) given its name, type and whether it is a
+    /// scalar (`count` and `bytes` of the request are empty); throws when it has none.
+    using field_source = std::function<std::span<const std::uint8_t>(const field_view& wanted)>;
+    /// Replaces the last result with the tensor of `shape` whose data fields `get` supplies; the
+    /// structure (granularity, layout, codebook, options) is this scheme's. Checked as the
+    /// tensor's validate() checks it before anything is replaced: lowbit::error naming the field
+    /// ("t.scales", …) when an array's length does not fit the shape, or the field's name when
+    /// its byte count is not a whole number of elements (exactly one for a scalar).
+    virtual void assign(shape2d shape, const field_source& get) = 0;
 };
 
 /// A named scheme.
@@ -80,6 +107,62 @@ public:
     [[nodiscard]] std::vector<std::uint8_t> codes() const override { return t_.codes(); }
     [[nodiscard]] int code_bits() const override { return Q::tensor_type::bits; }
     [[nodiscard]] double bits_per_value() const override { return t_.bits_per_value(); }
+    [[nodiscard]] shape2d shape() const override {
+        if constexpr (requires { t_.inner; })
+            return t_.inner.shape;
+        else
+            return t_.shape;
+    }
+    [[nodiscard]] std::vector<field_view> fields() const override {
+        std::vector<field_view> out;
+        visit_fields(t_, [&](std::string_view name, const auto& f) {
+            using F = std::remove_cvref_t<decltype(f)>;
+            if constexpr (std::is_same_v<F, float>) {
+                out.push_back({name,
+                               field_type::f32,
+                               true,
+                               1,
+                               {reinterpret_cast<const std::uint8_t*>(&f), sizeof f}});
+            } else {
+                using T = typename F::value_type;
+                out.push_back(
+                    {name,
+                     field_type_of<T>(),
+                     false,
+                     f.size(),
+                     {reinterpret_cast<const std::uint8_t*>(f.data()), f.size() * sizeof(T)}});
+            }
+        });
+        return out;
+    }
+    void assign(shape2d shape, const field_source& get) override {
+        typename Q::tensor_type t;
+        // An empty input gives the scheme's structure (options, codebook, layout, decode tables)
+        // with empty data; the data and the shape replace it.
+        q_.quantize_into(std::span<const float>(), shape2d{0, 0}, t, backend::scalar);
+        if constexpr (requires { t.inner; })
+            t.inner.shape = shape;
+        else
+            t.shape = shape;
+        visit_fields(t, [&](std::string_view name, auto& f) {
+            using F = std::remove_cvref_t<decltype(f)>;
+            if constexpr (std::is_same_v<F, float>) {
+                const auto b = get({name, field_type::f32, true, 0, {}});
+                detail::require(b.size() == sizeof f, std::string(name),
+                                "must be exactly one float32");
+                std::memcpy(&f, b.data(), sizeof f);
+            } else {
+                using T = typename F::value_type;
+                const auto b = get({name, field_type_of<T>(), false, 0, {}});
+                detail::require(b.size() % sizeof(T) == 0, std::string(name),
+                                "must hold a whole number of elements");
+                f.resize(b.size() / sizeof(T));
+                if (!b.empty()) std::memcpy(f.data(), b.data(), b.size());
+            }
+        });
+        t.validate();
+        t_ = std::move(t);
+    }
     [[nodiscard]] const Q& quantizer() const noexcept { return q_; }
     [[nodiscard]] const typename Q::tensor_type& tensor() const noexcept { return t_; }
 
