@@ -280,6 +280,13 @@ public:
         sources_.push_back(
             safetensors_source::from_floats(std::move(name), std::move(shape), values, as));
     }
+    /// Bytes stored as they are under a safetensors dtype string ("I64", "U8", …), e.g. a tensor
+    /// of token ids passed through.
+    void add_bytes(std::string name, std::string_view dtype, std::vector<std::size_t> shape,
+                   std::span<const std::uint8_t> bytes) {
+        sources_.push_back(
+            safetensors_source::from_bytes(std::move(name), dtype, std::move(shape), bytes));
+    }
     /// The writer's own metadata; keys starting with "lowbit." are the format's.
     void set_metadata(std::string key, std::string value) {
         detail::require(!key.starts_with("lowbit."), "key",
