@@ -110,7 +110,7 @@ TEST_CASE_TEMPLATE(
                                  granularity::group(7), granularity::group(300),
                                  granularity::channel(0)};
     const round_mode modes[] = {round_mode::nearest_even, round_mode::stochastic,
-                                round_mode::nearest_away};
+                                round_mode::nearest_away, round_mode::nearest_up};
     for (std::size_t n : lowbit_test::lengths())
         for (int adv = 0; adv < 2; ++adv) {
             const auto x =

@@ -141,7 +141,9 @@ TEST_CASE_TEMPLATE("scalar and SIMD agree bit for bit", F, int_format<8>,
                    int_format<4, int_range::full>, int_format<3>, int_format<2, int_range::full>,
                    uint_format<4>, uint_format<5>, int_format<7>) {
     const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away,
-                                round_mode::toward_zero, round_mode::floor, round_mode::stochastic};
+                                round_mode::toward_zero,  round_mode::floor,
+                                round_mode::stochastic,   round_mode::nearest_up,
+                                round_mode::nearest_zero};
     const granularity grans[] = {granularity::tensor(),   granularity::group(32),
                                  granularity::group(7),   granularity::group(300),
                                  granularity::channel(0), granularity::channel(1)};
@@ -292,4 +294,52 @@ TEST_CASE("errors name the argument") {
     auto t = q.quantize(x);
     std::vector<float> small(3);
     CHECK_THROWS_AS(q.dequantize(t, small), lowbit::error);
+}
+
+TEST_CASE_TEMPLATE(
+    "codes from the unrounded scale (ggml): the float scale's codes, rounded storage", F,
+    int_format<8>, int_format<4, int_range::full>, int_format<5, int_range::full>, uint_format<4>,
+    uint_format<5>) {
+    for (int adv = 0; adv < 2; ++adv) {
+        const shape2d shape{7, 320};
+        const auto x = adv ? lowbit_test::adversarial(shape.size(), 71)
+                           : lowbit_test::gaussian(shape.size(), 72);
+        for (auto m : {round_mode::nearest_up, round_mode::nearest_away}) {
+            CAPTURE(adv);
+            CAPTURE(int(m));
+            typename int_quantizer<F>::options o;
+            o.gran = granularity::group(32);
+            o.round = {m, 0};
+            o.order = F::bits == 4 ? nibble_order::ggml_split : nibble_order::low_first;
+            const auto exact = int_quantizer<F>(o).quantize(x, shape);  // float scales
+            o.codes_from = code_scale::unrounded;
+            // Adversarial groups reach float's range, where the float-scale quantizer saturates
+            // its scales and fp16 storage saturates differently: the paths must still agree.
+            for (auto b : {backend::scalar, backend::simd}) {
+                if (adv) break;
+                const auto t = int_quantizer<F, Eigen::half>(o).quantize(x, shape, b);
+                CHECK(t.packed == exact.packed);
+                REQUIRE(t.scales.size() == exact.scales.size());
+                for (std::size_t i = 0; i < t.scales.size(); ++i) {
+                    CHECK(lowbit_test::same_bits(
+                        std::vector<float>{float(t.scales[i])},
+                        std::vector<float>{float(store_scale<Eigen::half>(exact.scales[i]))}));
+                }
+                for (std::size_t i = 0; i < t.offsets.size(); ++i)
+                    CHECK(float(t.offsets[i]) == float(store_scale<Eigen::half>(exact.offsets[i])));
+            }
+            check_paths_agree(int_quantizer<F, Eigen::half>(o), x, shape);
+            check_paths_agree(int_quantizer<F, Eigen::half>(o),
+                              std::vector<float>(x.begin(), x.begin() + 5 * 301),
+                              {5, 301});  // partial groups
+        }
+    }
+    typename int_quantizer<F>::options o;
+    o.codes_from = code_scale::unrounded;  // per tensor: encode reads the stored scale back
+    CHECK_THROWS_WITH_AS(int_quantizer<F>{o}, doctest::Contains("options.codes_from"), error);
+    o.gran = granularity::group(512);
+    CHECK_THROWS_AS(int_quantizer<F>{o}, error);
+    o.codes_from = static_cast<code_scale>(7);
+    o.gran = granularity::group(32);
+    CHECK_THROWS_AS(int_quantizer<F>{o}, error);
 }

@@ -41,7 +41,9 @@ std::vector<float> both_signs(std::size_t n, std::uint32_t seed, float inv) {
 template <class F>
 void check_encode_runs() {
     const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away,
-                                round_mode::toward_zero, round_mode::floor, round_mode::stochastic};
+                                round_mode::toward_zero,  round_mode::floor,
+                                round_mode::stochastic,   round_mode::nearest_up,
+                                round_mode::nearest_zero};
     constexpr float inv = 2.0f;  // scale 0.5
     for (std::size_t n = 0; n <= 3 * W + 1; ++n) {
         const auto x = both_signs(n, 31 * std::uint32_t(n) + F::bits, inv);

@@ -330,7 +330,9 @@ TEST_CASE_TEMPLATE(
     "SIMD equals scalar: sweeps, every code, random and adversarial data, every length", F, e4m3fn,
     e4m3fnuz, e5m2, e5m2fnuz, e3m2, e2m3, e2m1, e4m3, e3m4) {
     const round_mode modes[] = {round_mode::nearest_even, round_mode::nearest_away,
-                                round_mode::toward_zero, round_mode::floor, round_mode::stochastic};
+                                round_mode::toward_zero,  round_mode::floor,
+                                round_mode::stochastic,   round_mode::nearest_up,
+                                round_mode::nearest_zero};
     std::vector<float> sweep;
     for (const char* f : {"e4m3fn", "e5m2", "e3m2", "e2m1", "e2m3", "e4m3fnuz"})
         for (auto u : lowbit_test::read_u32(std::string(f) + ".sweep.u32"))
@@ -351,4 +353,29 @@ TEST_CASE_TEMPLATE(
     reference::decode_minifloat_run<F>(all.data(), all.size(), 1.0f, ya.data());
     simd::decode_minifloat_run<F>(all.data(), all.size(), 1.0f, yb.data());
     CHECK(lowbit_test::same_bits(ya, yb));
+}
+
+TEST_CASE("ties toward +inf and toward zero: integers and minifloats") {
+    const rounding up{round_mode::nearest_up}, zero{round_mode::nearest_zero};
+    CHECK(round_integral(2.5f, up, 0) == 3.0f);
+    CHECK(round_integral(-2.5f, up, 0) == -2.0f);
+    CHECK(round_integral(2.4999998f, up, 0) == 2.0f);
+    CHECK(round_integral(0x1.fffffep-2f, up, 0) == 0.0f);  // 0.5 − 2^-25: no float sum rounds it
+    CHECK(round_integral(-0.5f, up, 0) == 0.0f);
+    CHECK(round_integral(2.5f, zero, 0) == 2.0f);
+    CHECK(round_integral(-2.5f, zero, 0) == -2.0f);
+    CHECK(round_integral(2.5000002f, zero, 0) == 3.0f);
+    CHECK(round_integral(-2.5000002f, zero, 0) == -3.0f);
+    CHECK(std::signbit(round_integral(-0.5f, zero, 0)));
+    CHECK(round_integral(0x1p30f, up, 0) == 0x1p30f);
+    // E2M1 levels 0, 0.5, 1, 1.5, 2, 3, 4, 6.
+    CHECK(e2m1::decode(e2m1::encode(0.25f, round_mode::nearest_up)) == 0.5f);
+    CHECK(e2m1::decode(e2m1::encode(-0.25f, round_mode::nearest_up)) == 0.0f);
+    CHECK(e2m1::decode(e2m1::encode(5.0f, round_mode::nearest_up)) == 6.0f);
+    CHECK(e2m1::decode(e2m1::encode(-5.0f, round_mode::nearest_up)) == -4.0f);
+    CHECK(e2m1::decode(e2m1::encode(0.25f, round_mode::nearest_zero)) == 0.0f);
+    CHECK(e2m1::decode(e2m1::encode(1.25f, round_mode::nearest_zero)) == 1.0f);
+    CHECK(e2m1::decode(e2m1::encode(-5.0f, round_mode::nearest_zero)) == -4.0f);
+    CHECK(e2m1::decode(e2m1::encode(5.0001f, round_mode::nearest_zero)) == 6.0f);
+    CHECK(e2m1::encode(-0.25f, round_mode::nearest_zero) == 0x8);  // −0: the sign is kept
 }

@@ -241,7 +241,7 @@ void check_paths(const Q& q, const std::vector<float>& x, shape2d shape) {
 TEST_CASE_TEMPLATE("MX and BFP: scalar and SIMD agree bit for bit", E, e4m3fn, e5m2, e3m2, e2m3,
                    e2m1, mx_int8, bfp_element<3>) {
     const round_mode modes[] = {round_mode::nearest_even, round_mode::stochastic,
-                                round_mode::toward_zero};
+                                round_mode::toward_zero, round_mode::nearest_zero};
     const mx_scale_rounding rules[] = {mx_scale_rounding::ocp_floor,
                                        mx_scale_rounding::nearest_even, mx_scale_rounding::round_up,
                                        mx_scale_rounding::ml_dtypes};
@@ -361,4 +361,90 @@ TEST_CASE("errors name the argument") {
     CHECK_THROWS_WITH_AS(q.dequantize(t),
                          "lowbit: t.scales: must hold one E8M0 code per block of each row",
                          lowbit::error);
+}
+
+TEST_CASE("negative_zero::positive writes +0 where an element encodes as -0 (ggml MXFP4)") {
+    auto x = lowbit_test::gaussian(6 * 256, 81);
+    for (std::size_t i = 0; i < x.size(); i += 7) x[i] = -0.0f;
+    for (std::size_t i = 3; i < x.size(); i += 11) x[i] *= 1e-3f;  // negatives that round to 0
+    const shape2d shape{6, 256};
+    for (auto m : {round_mode::nearest_even, round_mode::nearest_zero}) {
+        CAPTURE(int(m));
+        const mx_quantizer<e2m1> keep({.round = {m, 0}});
+        const mx_quantizer<e2m1> pos({.round = {m, 0}, .zero = negative_zero::positive});
+        const auto a = keep.quantize(x, shape), b = pos.quantize(x, shape);
+        CHECK(a.scales == b.scales);
+        const auto ca = a.codes(), cb = b.codes();
+        std::size_t negative_zeros = 0;
+        for (std::size_t i = 0; i < ca.size(); ++i) {
+            CHECK(cb[i] != e2m1::sign_mask);
+            negative_zeros += ca[i] == e2m1::sign_mask;
+            CHECK(cb[i] == (ca[i] == e2m1::sign_mask ? 0 : ca[i]));
+        }
+        CHECK(negative_zeros > 100);
+        check_paths(pos, x, shape);
+        check_paths(pos, std::vector<float>(x.begin(), x.begin() + 5 * 301), {5, 301});
+    }
+    check_paths(mx_quantizer<e4m3fn>({.zero = negative_zero::positive}), x, shape);
+    CHECK_THROWS_WITH_AS(mx_quantizer<mx_int8>({.zero = negative_zero::positive}),
+                         doctest::Contains("options.zero"), error);
+    CHECK_THROWS_AS(mx_quantizer<e4m3fnuz>({.zero = negative_zero::positive}), error);
+}
+
+TEST_CASE("mx_scale_rounding::log2f: floor of float32's correctly rounded log2 (ggml MXFP4)") {
+    // log2 in double rounded to float is float32's correctly rounded log2 here: no float within
+    // these ranges has a log2 near a float32 rounding boundary at double's precision.
+    auto floor_log2f = [](float a) {
+        return int(std::floor(static_cast<float>(std::log2(static_cast<double>(a)))));
+    };
+    std::size_t checked = 0, rounded_up = 0;
+    for (int K = -125; K <= 128; ++K) {
+        // The 300 floats below 2^K and the 300 from 2^K up (2^128 itself is not a float).
+        float a = K == 128 ? std::numeric_limits<float>::max() : std::ldexp(1.0f, K);
+        if (K < 128) a = std::nextafter(a, 0.0f);
+        for (int j = 0; j < 300; ++j, a = std::nextafter(a, 0.0f)) {
+            const int e = mx_scale_exponent<e2m1>(a, mx_scale_rounding::log2f);
+            CAPTURE(a);
+            CHECK(e == std::clamp(floor_log2f(a) - e2m1::emax, -127, 127));
+            rounded_up += floor_log2f(a) == K;
+            ++checked;
+        }
+        if (K == 128) continue;
+        a = std::ldexp(1.0f, K);
+        for (int j = 0; j < 300; ++j, a = std::nextafter(a, 1e38f))
+            CHECK(mx_scale_exponent<e2m1>(a, mx_scale_rounding::log2f) ==
+                  std::clamp(floor_log2f(a) - e2m1::emax, -127, 127));
+    }
+    CHECK(checked == 254 * 300);
+    CHECK(rounded_up > 1000);  // the rule differs from ocp_floor where it should
+    const auto x = lowbit_test::gaussian(4 * 256, 5);
+    check_paths(mx_quantizer<e2m1>({.scale_rounding = mx_scale_rounding::log2f}), x, {4, 256});
+}
+
+TEST_CASE_TEMPLATE("blocks near FLT_MAX decode to finite values under every scale rule", E, e2m1,
+                   e2m3, e3m2, e4m3fn, e5m2) {
+    // Scales of 2^126 and 2^127 put the top element levels past FLT_MAX; those elements saturate
+    // to the largest level that stays finite, on the fused, block and scalar paths alike.
+    std::vector<float> x = lowbit_test::gaussian(4 * 256, 9);
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] *= i < 512 ? 0x1p124f : 1.0f;  // |x| up to ~2^127: scales 2^125 … 2^127
+    x[3] = std::numeric_limits<float>::max();
+    x[40] = -std::numeric_limits<float>::max();
+    x[77] = 0x1.fffffep126f;
+    for (auto r :
+         {mx_scale_rounding::ocp_floor, mx_scale_rounding::nearest_even,
+          mx_scale_rounding::round_up, mx_scale_rounding::ml_dtypes, mx_scale_rounding::log2f}) {
+        CAPTURE(int(r));
+        const mx_quantizer<E> q({.scale_rounding = r});
+        for (auto b : {backend::scalar, backend::simd}) {
+            const auto y = q.dequantize(q.quantize(x, {4, 256}, b), b);
+            for (float v : y) REQUIRE(std::isfinite(v));
+            CHECK(std::fabs(y[3]) > 0x1p126f);  // saturated to a large level, not zeroed
+        }
+        check_paths(q, x, {4, 256});
+        check_paths(q, x, {8, 128});
+    }
+    CHECK(mx_finite_bound<e2m1>(125) == 0.0f);
+    CHECK(mx_finite_bound<e2m1>(126) == 3.0f * 0x1p126f);
+    CHECK(mx_finite_bound<e2m1>(127) == 1.5f * 0x1p127f);
 }

@@ -228,6 +228,8 @@ std::string round_name(rounding r) {
         case round_mode::nearest_even: return "rne";
         case round_mode::toward_zero: return "rtz";
         case round_mode::stochastic: return "sr";
+        case round_mode::nearest_up: return "rnu";
+        case round_mode::nearest_zero: return "rnz";
         default: return "other";
     }
 }
@@ -573,7 +575,8 @@ void misuse() {
 }
 
 void run_all() {
-    const rounding rne{}, rtz{round_mode::toward_zero, 0}, sr{round_mode::stochastic, 1234};
+    const rounding rne{}, rtz{round_mode::toward_zero, 0}, sr{round_mode::stochastic, 1234},
+        up{round_mode::nearest_up, 0}, nz{round_mode::nearest_zero, 0};
     const auto T = granularity::tensor(), R = granularity::channel(0);
     const auto g32 = granularity::group(32), g16 = granularity::group(16),
                g7 = granularity::group(7), g64 = granularity::group(64);
@@ -589,7 +592,7 @@ void run_all() {
     minifloat_cases<lowbit::e5m2fnuz, 0>("e5m2fnuz", {T, g32}, {rne});
     minifloat_cases<lowbit::e3m2, 0>("e3m2", {g32, g16, g7, T}, {rne});
     minifloat_cases<lowbit::e2m3, 0>("e2m3", {g32, g16, R}, {rne});
-    minifloat_cases<lowbit::e2m1, 0>("e2m1", {g32, g16, g7, T}, {rne, sr});
+    minifloat_cases<lowbit::e2m1, 0>("e2m1", {g32, g16, g7, T}, {rne, sr, up, nz});
     minifloat_cases<lowbit::e2m1, 2>("e2m1", {g32}, {rne});
     minifloat_cases<lowbit::e2m1, 0, __nv_bfloat16>("e2m1", {g32}, {rne});
     const std::vector<mx_scale_rounding> rules = {
@@ -599,7 +602,7 @@ void run_all() {
     mx_cases<lowbit::e5m2>("mxfp8_e5m2", rules, {rne});
     mx_cases<lowbit::e3m2>("mxfp6_e3m2", rules, {rne});
     mx_cases<lowbit::e2m3>("mxfp6_e2m3", rules, {rne});
-    mx_cases<lowbit::e2m1>("mxfp4", rules, {rne, sr});
+    mx_cases<lowbit::e2m1>("mxfp4", rules, {rne, sr, nz});
     mx_cases<lowbit::e2m1, __nv_bfloat16>("mxfp4", {mx_scale_rounding::ocp_floor}, {rne});
     mx_cases<lowbit::mx_int8>("mxint8", rules, {rne, sr, rtz});
     nvfp4_cases({rne, sr});

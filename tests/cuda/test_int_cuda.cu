@@ -287,7 +287,8 @@ void run_format(bool full) {
         scale_rule::gaussian_optimal(),
         Format::is_signed ? scale_rule::fixed(1.5f) : scale_rule::fixed_range(-0.75f, 2.5f)};
     const round_mode rounds[] = {round_mode::nearest_away, round_mode::toward_zero,
-                                 round_mode::floor, round_mode::stochastic};
+                                 round_mode::floor,        round_mode::stochastic,
+                                 round_mode::nearest_up,   round_mode::nearest_zero};
     const bool outs = !std::is_same_v<In, float> || K != 0 || Format::bits == 4;
 
     for (affine form : forms) {

@@ -20,6 +20,9 @@ enum class round_mode : std::uint8_t {
     toward_zero,   ///< truncation
     floor,         ///< toward −∞
     stochastic,  ///< floor(y + u), u uniform in [0, 1) from (seed, index): unbiased in expectation
+    nearest_up,  ///< to nearest, ties toward +∞ (integer formats: as ggml computes it, with the
+                 ///< sum y + ½ − qmin rounded to float first: reference::round_int)
+    nearest_zero,  ///< to nearest, ties toward zero (ggml's MXFP4: the first closest level)
 };
 
 /// Seed and element offset for stochastic rounding. `offset` is the global index of the first
@@ -34,7 +37,8 @@ namespace detail {
 inline void check_rounding(rounding r, std::string_view what) {
     require(r.mode == round_mode::nearest_even || r.mode == round_mode::nearest_away ||
                 r.mode == round_mode::toward_zero || r.mode == round_mode::floor ||
-                r.mode == round_mode::stochastic,
+                r.mode == round_mode::stochastic || r.mode == round_mode::nearest_up ||
+                r.mode == round_mode::nearest_zero,
             what, "must be a round_mode value");
 }
 /// A 32-bit integer hash with low bias (xor-shift / multiply, 2 multiplies and 3 shifts).
@@ -73,6 +77,14 @@ inline float round_integral(float y, rounding r, std::uint64_t index) noexcept {
         case round_mode::toward_zero: return std::trunc(y);
         case round_mode::floor: return std::floor(y);
         case round_mode::stochastic: return std::floor(y + random_uniform(r.seed, index));
+        case round_mode::nearest_up: {  // y − ⌊y⌋ is exact, so the tie test is too
+            const float f = std::floor(y);
+            return y - f >= 0.5f ? f + 1.0f : f;
+        }
+        case round_mode::nearest_zero: {
+            const float t = std::trunc(y);
+            return std::fabs(y - t) > 0.5f ? t + std::copysign(1.0f, y) : t;
+        }
     }
     return y;
 }

@@ -430,7 +430,10 @@ __device__ __forceinline__ std::uint8_t encode_one(float x, const int_param& p, 
                                                    std::uint64_t index) {
     float y = Form == affine::none ? __fmul_rn(x, p.inv) : __fmul_rn(__fsub_rn(x, p.offset), p.inv);
     if (isnan(y)) y = 0.0f;
-    float r = RNE ? rintf(y) : round_device(y, rnd, index);
+    float r = RNE ? rintf(y)
+        : rnd.mode == round_mode::nearest_up
+        ? floorf(__fadd_rn(y, 0.5f - float(Format::qmin))) + float(Format::qmin)
+        : round_device(y, rnd, index);
     if constexpr (Form == affine::zero_point) r = __fadd_rn(r, p.zero);
     r = fminf(fmaxf(r, float(Format::qmin)),
               float(Format::qmax));  // r is never NaN here: the CPU's clamp

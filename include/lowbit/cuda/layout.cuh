@@ -134,6 +134,14 @@ __device__ __forceinline__ float round_device(float y, const rounding& r, std::u
         case round_mode::toward_zero: return truncf(y);
         case round_mode::floor: return floorf(y);
         case round_mode::stochastic: return floorf(__fadd_rn(y, random_uniform(r.seed, index)));
+        case round_mode::nearest_up: {
+            const float f = floorf(y);
+            return __fsub_rn(y, f) >= 0.5f ? __fadd_rn(f, 1.0f) : f;
+        }
+        case round_mode::nearest_zero: {
+            const float t = truncf(y);
+            return fabsf(__fsub_rn(y, t)) > 0.5f ? __fadd_rn(t, copysignf(1.0f, y)) : t;
+        }
     }
     return y;
 }

@@ -147,6 +147,12 @@ __device__ __forceinline__ std::uint8_t encode_slot_elem(float x, float inv, con
     if constexpr (requires { Policy::zero_inverse_zeroes_inf; })
         if (inv == 0.0f && isinf(x)) [[unlikely]]
             x = copysignf(0.0f, x);
+    if constexpr (requires { Policy::bounds_top_levels; }) {  // MX: mx_finite_bound
+        if (inv < 0x1p-125f) [[unlikely]] {
+            const float L = mx_finite_bound<Elem>(-lowbit::detail::floor_log2(inv));
+            if (L != 0.0f) x = x > L ? L : x < -L ? -L : x;
+        }
+    }
     return encode_elem<Elem>(x, inv, r, index);
 }
 

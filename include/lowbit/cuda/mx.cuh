@@ -24,6 +24,7 @@ namespace detail::fp {
 template <class Elem>
 struct e8m0_policy {
     using stored = std::uint8_t;
+    static constexpr bool bounds_top_levels = true;
     __device__ static stored make_with(float amax, mx_scale_rounding r) {
         return static_cast<std::uint8_t>(mx_scale_exponent<Elem>(amax, r) + 127);
     }
@@ -117,6 +118,8 @@ public:
                 return run<mx_scale_rounding::round_up>(x, shape, t, stream);
             case mx_scale_rounding::ml_dtypes:
                 return run<mx_scale_rounding::ml_dtypes>(x, shape, t, stream);
+            case mx_scale_rounding::log2f:
+                return run<mx_scale_rounding::log2f>(x, shape, t, stream);
         }
     }
     /// Dequantizes t into y (device, t.shape.size() elements).

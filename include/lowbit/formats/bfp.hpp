@@ -36,6 +36,9 @@ enum class mx_scale_rounding : std::uint8_t {
                 ///< element saturates (CUTLASS / cuBLAS "RCEIL").
     ml_dtypes,  ///< X = float8_e8m0fnu(amax / max_elem) by ml_dtypes' cast: nearest power of two,
                 ///< ties up.
+    log2f,      ///< E = floor(log2f(amax)) − emax with log2f float32's correctly rounded log2, as
+                ///< ggml's MXFP4 computes it: the same as ocp_floor except for the few floats just
+                ///< below a power of two whose log2 rounds up to it (then E is one larger).
 };
 
 namespace detail {
@@ -46,6 +49,22 @@ LOWBIT_HOST_DEVICE constexpr int floor_log2(float a) noexcept {
     int j = 0;  // subnormal: a = u · 2^-149, floor(log2 u) = j
     for (std::uint32_t m = u; m > 1u; m >>= 1) ++j;
     return j - 149;
+}
+/// How many float32 values just below 2^K have a correctly rounded float32 log2 equal to K
+/// (normal K − 1 binade, −125 ≤ K ≤ 128): log2 is flat near K, so the top few values of the
+/// binade below lie within half a float32 spacing (at K) of K. The counts depend only on the
+/// spacing of float32 values near K, so on |K|'s binade; tests/test_mx.cpp checks them against
+/// log2 in double precision for every K.
+constexpr int log2f_rounds_up(int K) noexcept {
+    const int m = K > 0 ? K : 1 - K;  // below zero, the values under K are those of |K| + 1's
+                                      // binade when |K| is a power of two
+    if (K >= -1 && K <= 2) return 0;
+    if (m <= 4) return 1;
+    if (m <= 8) return 2;
+    if (m <= 16) return 5;
+    if (m <= 32) return 11;
+    if (m <= 64) return 22;
+    return 44;
 }
 /// The significand bits (23 bits below the hidden 1) of a finite a > 0, normalised.
 LOWBIT_HOST_DEVICE constexpr std::uint32_t significand23(float a) noexcept {
@@ -81,8 +100,33 @@ LOWBIT_HOST_DEVICE constexpr int mx_scale_exponent(float amax, mx_scale_rounding
             e = c == e8m0::nan_code ? -127 : static_cast<int>(c) - 127;
             break;
         }
+        case mx_scale_rounding::log2f:
+            // Normal amax only: below 2^-126 every E is clamped to −127 − emax or less anyway.
+            if (k >= -126 &&
+                detail::significand23(amax) >=
+                    (1u << 23) - unsigned(detail::log2f_rounds_up(k + 1)))
+                ++e;
+            break;
     }
     return e < -127 ? -127 : e > 127 ? 127 : e;
+}
+
+/// The largest |x| that a minifloat element under the block scale X = 2^E may take so that its
+/// level decodes to a finite value, or 0 when every level does. Only scales of 2^126 and 2^127
+/// reach past FLT_MAX (4 · 2^126 = 2^128 for E2M1, under mx_scale_rounding::nearest_even,
+/// round_up and log2f): elements beyond the bound saturate to it, the largest finite level.
+template <class Elem>
+LOWBIT_HOST_DEVICE constexpr float mx_finite_bound(int E) noexcept {
+    if constexpr (requires { Elem::flavour; }) {
+        constexpr float flt_max = 0x1.fffffep127f;
+        if (E < 0 || E > 127) return 0.0f;
+        const float X = detail::pow2f(E);
+        if (float(Elem::max()) * X <= flt_max) return 0.0f;
+        const float room = flt_max * detail::pow2f(-E);  // exact: a power-of-two scaling
+        return float(Elem::decode(Elem::encode(room, round_mode::toward_zero))) * X;
+    } else {
+        return 0.0f;
+    }
 }
 
 /// Block element: a sign and M mantissa bits, no hidden bit, as an (M+1)-bit two's complement

@@ -96,8 +96,19 @@ struct int_run_params {
 
 namespace reference {
 
+/// The rounding step of the integer formats: round_integral, except that round_mode::nearest_up
+/// is computed as ggml's Q4_0 … Q5_1 compute it, ⌊y + (½ − qmin)⌋ + qmin with the sum rounded to
+/// float first (so a y within half a float spacing, at the sum's magnitude, below a tie rounds up
+/// too; ½ − qmin and the final addition are exact).
+template <class Format>
+inline float round_int(float y, rounding rnd, std::uint64_t index) noexcept {
+    if (rnd.mode == round_mode::nearest_up)
+        return std::floor(y + (0.5f - float(Format::qmin))) + float(Format::qmin);
+    return round_integral(y, rnd, index);
+}
+
 /// Scalar reference encode of n values. Per element:
-///   y = (x − m) · (1/s);  y = 0 if y is NaN;  r = round(y) + z;  q = clamp(r, qmin, qmax).
+///   y = (x − m) · (1/s);  y = 0 if y is NaN;  r = round_int(y) + z;  q = clamp(r, qmin, qmax).
 template <class Format>
 inline void encode_int_run(const float* x, std::size_t n, const int_run_params& p, rounding rnd,
                            std::uint64_t index0, std::uint8_t* codes) noexcept {
@@ -105,7 +116,7 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
         const std::size_t k = i * p.stride;
         float y = (x[i] - p.offset[k]) * p.inv[k];
         if (std::isnan(y)) y = 0.0f;
-        float r = round_integral(y, rnd, index0 + i) + p.zero[k];
+        float r = round_int<Format>(y, rnd, index0 + i) + p.zero[k];
         r = r < float(Format::qmin) ? float(Format::qmin) : r;
         r = r > float(Format::qmax) ? float(Format::qmax) : r;
         codes[i] = Format::to_code(static_cast<int>(r));

@@ -88,6 +88,8 @@ LOWBIT_HOST_DEVICE constexpr bool round_up(round_mode mode, std::uint32_t rem, i
         case round_mode::toward_zero: return false;
         case round_mode::floor: return negative && rem != 0;
         case round_mode::stochastic: return frac24 + random24 >= (1u << 24);
+        case round_mode::nearest_up: return rem > half || (rem == half && !negative);
+        case round_mode::nearest_zero: return rem > half;
     }
     return false;
 }

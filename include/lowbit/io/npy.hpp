@@ -84,6 +84,15 @@ inline float half_bits_to_float(std::uint16_t h) noexcept {
     return std::bit_cast<float>(bits);
 }
 
+/// float to bfloat16 bits, rounded to nearest, ties to even (values beyond the largest bf16
+/// round to ±Inf, as the exponent range is float's). NaN stays NaN: quiet, sign and the top 6
+/// bits of its payload kept (a quiet float NaN gives 0x7FC0).
+inline std::uint16_t float_to_bf16_bits(float f) noexcept {
+    const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
+    return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
 /// float to IEEE binary16 bits, rounded to nearest, ties to even. Magnitudes from 65520 up
 /// (halfway between the largest half, 65504, and the next power of two) become ±Inf; below
 /// 2^-14 the result is subnormal, and at or below 2^-25 it is ±0. NaN stays NaN: quiet, its

@@ -66,19 +66,12 @@
 #include <utility>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#define LOWBIT_SAFETENSORS_MMAP 1
-#endif
-
 #include <nlohmann/json.hpp>
 
 #include "../core/checked.hpp"
 #include "../core/error.hpp"
 #include "../formats/minifloat.hpp"
+#include "mapped_file.hpp"
 #include "npy.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
@@ -755,106 +748,33 @@ inline npy_array safetensors_view::read_float(const safetensors_tensor& t) const
 class safetensors_file : public safetensors_view {
 public:
     /// Opens, maps and validates `path`. Throws lowbit::error naming the path.
-    explicit safetensors_file(const std::filesystem::path& path) : path_(path) {
-        const std::string name = path.string();
-#if defined(LOWBIT_SAFETENSORS_MMAP)
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            const int err = errno;
-            throw error(name, std::string("cannot be opened: ") + std::strerror(err));
-        }
-        struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd);
-            throw error(name, "is not a regular file");
-        }
-        const auto size = static_cast<std::uintmax_t>(st.st_size);
-        if (size > std::uintmax_t(std::numeric_limits<std::ptrdiff_t>::max())) {
-            ::close(fd);
-            throw error(name, "is too large to map");
-        }
-        size_ = static_cast<std::size_t>(size);
-        if (size_ >= 8) {  // a shorter file is refused by the parse below; mmap of 0 bytes fails
-            void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-            const int err = errno;
-            ::close(fd);  // the mapping keeps the file
-            if (m == MAP_FAILED)
-                throw error(name, std::string("cannot be mapped: ") + std::strerror(err));
-            map_ = m;
-        } else {
-            small_.resize(size_);
-            const ::ssize_t got = size_ ? ::read(fd, small_.data(), size_) : 0;
-            ::close(fd);
-            if (got != static_cast<::ssize_t>(size_)) throw error(name, "cannot be read");
-        }
-        const std::span<const std::uint8_t> all = map_
-            ? std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(map_), size_)
-            : std::span<const std::uint8_t>(small_);
-#else
-        small_ = detail::read_file_bytes(path);
-        const std::span<const std::uint8_t> all(small_);
-#endif
-        try {
-            static_cast<safetensors_view&>(*this) = parse_safetensors(all, name);
-        } catch (...) {
-            release();
-            throw;
-        }
+    explicit safetensors_file(const std::filesystem::path& path) : file_(path) {
+        static_cast<safetensors_view&>(*this) = parse_safetensors(file_.bytes(), path.string());
     }
     safetensors_file(const safetensors_file&) = delete;
     safetensors_file& operator=(const safetensors_file&) = delete;
+    // The view's spans point into the mapping (or the read buffer), which a move does not move.
     safetensors_file(safetensors_file&& o) noexcept
         : safetensors_view(std::exchange(static_cast<safetensors_view&>(o), safetensors_view{})),
-          path_(std::move(o.path_)),
-          map_(std::exchange(o.map_, nullptr)),
-          size_(std::exchange(o.size_, 0)),
-          small_(std::move(o.small_)) {}
+          file_(std::move(o.file_)) {}
     safetensors_file& operator=(safetensors_file&& o) noexcept {
         if (this != &o) {
-            release();
             static_cast<safetensors_view&>(*this) =
                 std::exchange(static_cast<safetensors_view&>(o), safetensors_view{});
-            path_ = std::move(o.path_);
-            map_ = std::exchange(o.map_, nullptr);
-            size_ = std::exchange(o.size_, 0);
-            small_ = std::move(o.small_);
+            file_ = std::move(o.file_);
         }
         return *this;
     }
-    ~safetensors_file() { release(); }
 
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_.path(); }
     /// True when the bytes are a memory mapping of the file, false when they were read in.
-    [[nodiscard]] bool memory_mapped() const noexcept { return map_ != nullptr; }
+    [[nodiscard]] bool memory_mapped() const noexcept { return file_.memory_mapped(); }
 
 private:
-    void release() noexcept {
-#if defined(LOWBIT_SAFETENSORS_MMAP)
-        if (map_) ::munmap(map_, size_);
-#endif
-        map_ = nullptr;
-        size_ = 0;
-        small_.clear();
-    }
-
-    std::filesystem::path path_;
-    void* map_ = nullptr;
-    std::size_t size_ = 0;
-    std::vector<std::uint8_t> small_;  ///< the bytes, where they are not mapped
+    mapped_file file_;
 };
 
 // ---- writing -------------------------------------------------------------------------------
-
-namespace detail {
-/// float to bfloat16 bits, rounded to nearest, ties to even (values beyond the largest bf16
-/// round to ±Inf, as the exponent range is float's). NaN stays NaN: quiet, sign and the top 6
-/// bits of its payload kept (a quiet float NaN gives 0x7FC0).
-inline std::uint16_t float_to_bf16_bits(float f) noexcept {
-    const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
-    return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-}  // namespace detail
 
 /// One tensor to write: float values converted to F32, F16 or BF16, or bytes written as they
 /// are under any dtype. Refers to the caller's data, which must live until the write returns.

@@ -113,10 +113,18 @@ struct int_tensor {
     }
 };
 
+/// Which scale and offset the codes are computed with when they are stored in fp16 or bf16.
+enum class code_scale : std::uint8_t {
+    stored,     ///< the stored (rounded) values: decode uses exactly what chose the codes
+    unrounded,  ///< the float values before storage rounding, as ggml's Q8_0 … Q5_1 do (their
+                ///< fp16 d and m are rounded after the codes are chosen)
+};
+
 /// Options of int_quantizer<Format, …> (shared by every scale storage type). Checked when the
 /// quantizer is constructed: `gran` any legal granularity (per channel on axis 0 or 1; groups of
 /// 1 … 2^32 elements of a row, a group longer than the row covering the whole row), `form` as
-/// int_tensor::validate states, `order` existing for the code width, `round.mode` a round_mode.
+/// int_tensor::validate states, `order` existing for the code width, `round.mode` a round_mode,
+/// `codes_from` a code_scale (unrounded: groups of at most chunk_elements values, the CPU only).
 template <class Format>
 struct int_options {
     granularity gran = granularity::tensor();
@@ -124,6 +132,7 @@ struct int_options {
     rounding round = {};
     affine form = Format::is_signed ? affine::none : affine::offset;
     nibble_order order = nibble_order::low_first;
+    code_scale codes_from = code_scale::stored;
 };
 
 /// Quantizes floats with an integer format; see the file comment for the semantics.
@@ -148,6 +157,13 @@ public:
             "signed formats take affine::none, unsigned ones affine::offset or affine::zero_point");
         detail::check_order(bits, opt_.order, "options.order");
         detail::check_rounding(opt_.round, "options.round.mode");
+        detail::require(
+            opt_.codes_from == code_scale::stored ||
+                (opt_.codes_from == code_scale::unrounded && lazy_groups()),
+            "options.codes_from",
+            "must be code_scale::stored, or code_scale::unrounded with per-group scales "
+            "of at most chunk_elements values (the codes use each group's float "
+            "scale as it is computed; other granularities read the stored scale back)");
         if (opt_.rule.type == scale_rule::kind::gaussian_optimal) gaussian_step_ = gaussian_step();
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
@@ -768,10 +784,11 @@ private:
     LOWBIT_FORCE_INLINE void finish_slot(float s, float lo, slot& out) const noexcept {
         out.s_st = store_scale<ScaleT>(s);
         out.scale = load_scale(out.s_st);
-        out.inv = inverse(out.scale);
+        const bool unrounded = opt_.codes_from == code_scale::unrounded;
+        out.inv = inverse(unrounded ? s : out.scale);
         if (opt_.form == affine::offset) {
             out.m_st = store_scale<ScaleT>(lo);
-            out.offset = load_scale(out.m_st);
+            out.offset = unrounded ? lo : load_scale(out.m_st);
         }
         // Saturation: every decoded value code · s (+ m) must stay finite. A group whose range
         // reaches FLT_MAX can round s up past FLT_MAX / |code|max; s then steps down to the

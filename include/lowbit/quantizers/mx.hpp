@@ -36,6 +36,13 @@ constexpr std::size_t row_blocks(shape2d s, std::size_t block) noexcept {
 }
 }  // namespace detail
 
+/// How an element that encodes as −0 (a negative value that rounds to zero, or −0 itself) is
+/// written by a quantizer whose element format has a signed zero.
+enum class negative_zero : std::uint8_t {
+    keep,      ///< the −0 code (sign bit set), as OCP MX and ml_dtypes do
+    positive,  ///< the +0 code, as ggml's MXFP4 does
+};
+
 /// The result of mx_quantizer: packed element codes and one E8M0 code per block.
 template <class Elem, std::size_t Block = 32>
 struct mx_tensor {
@@ -83,12 +90,14 @@ public:
     using tensor_type = mx_tensor<Elem, Block>;
     static constexpr int bits = Elem::bits;
 
-    /// Checked when the quantizer is constructed: both enums in range. The block size is the
-    /// template argument Block (>= 1); rows of any length are legal, a row whose length Block does
-    /// not divide ending in a short block with its own scale.
+    /// Checked when the quantizer is constructed: the enums in range (`zero` positive only for
+    /// a minifloat element with a signed zero). The block size is the template argument Block
+    /// (>= 1); rows of any length are legal, a row whose length Block does not divide ending in a
+    /// short block with its own scale.
     struct options {
         mx_scale_rounding scale_rounding = mx_scale_rounding::ocp_floor;
         rounding round = {};  ///< element rounding (nearest-even by default)
+        negative_zero zero = negative_zero::keep;
     };
 
     mx_quantizer() : mx_quantizer(options{}) {}
@@ -96,9 +105,15 @@ public:
         detail::require(opt_.scale_rounding == mx_scale_rounding::ocp_floor ||
                             opt_.scale_rounding == mx_scale_rounding::nearest_even ||
                             opt_.scale_rounding == mx_scale_rounding::round_up ||
-                            opt_.scale_rounding == mx_scale_rounding::ml_dtypes,
+                            opt_.scale_rounding == mx_scale_rounding::ml_dtypes ||
+                            opt_.scale_rounding == mx_scale_rounding::log2f,
                         "options.scale_rounding", "must be an mx_scale_rounding value");
         detail::check_rounding(opt_.round, "options.round.mode");
+        detail::require(opt_.zero == negative_zero::keep ||
+                            (opt_.zero == negative_zero::positive && signed_zero),
+                        "options.zero",
+                        "must be negative_zero::keep, or positive for a minifloat element with a "
+                        "signed zero");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
@@ -126,7 +141,8 @@ public:
                 backend b) const {
         detail::check_encode_range(t, x.size(), begin, end);
         if constexpr (simd::fused_block_ok<Elem, Block>) {
-            if (use_fused(
+            if (opt_.zero == negative_zero::keep &&
+                use_fused(
                     b, t.shape, opt_.round,
                     end)) {  // whole blocks: block k of the tensor is flat block c0 / Block + k
                 const bool stream = t.size() >= detail::stream_min_elements;
@@ -144,6 +160,18 @@ public:
                         c1 + simd::fused_elements <= end
                             ? x.data() + c1
                             : nullptr);  // the next chunk, when it is whole
+                    // Blocks whose scale is so large that a top element level would decode past
+                    // FLT_MAX are encoded again, bounded (rare: amax near FLT_MAX).
+                    for (std::size_t k = 0; k < (c1 - c0) / Block; ++k) {
+                        const std::size_t s = c0 / Block + k;
+                        if (finite_bound(t.scales[s]) == 0.0f) continue;
+                        std::uint8_t q[Block];
+                        encode_bounded(b, x.data() + c0 + k * Block, Block, t.scales[s],
+                                       c0 + k * Block, q);
+                        pack(std::span<const std::uint8_t>(q, Block), bits,
+                             std::span<std::uint8_t>((stream ? codes : out) + k * Block * bits / 8,
+                                                     Block * bits / 8));
+                    }
                     if (stream)
                         simd::stream_bytes<xsimd::default_arch>(out, codes, (c1 - c0) * bits / 8);
                 }
@@ -163,10 +191,7 @@ public:
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
                 const std::uint8_t code = block_scale(x.subspan(g0, g1 - g0), b);
                 if (i == g0) t.scales[slot] = code;
-                const float inv =
-                    lowbit::detail::pow2f(127 - static_cast<int>(code));  // 2^−E, exact
-                detail::encode_elements<Elem>(b, x.data() + i, e - i, inv, opt_.round, i,
-                                              out + (i - base));
+                encode_bounded(b, x.data() + i, e - i, code, i, out + (i - base));
             },
             [&](std::size_t c0, std::size_t c1) {
                 if constexpr (bits != 8) {
@@ -218,8 +243,37 @@ public:
     }
 
 private:
+    static float finite_bound(std::uint8_t code) noexcept {
+        return code == e8m0::nan_code ? 0.0f : mx_finite_bound<Elem>(static_cast<int>(code) - 127);
+    }
+    /// encode_elements for n values of one block with scale code `code`, bounded by
+    /// mx_finite_bound (NaN passes through to the element encoder).
+    void encode_bounded(backend b, const float* x, std::size_t n, std::uint8_t code,
+                        std::uint64_t index0, std::uint8_t* codes) const {
+        const float inv = lowbit::detail::pow2f(127 - static_cast<int>(code));  // 2^−E, exact
+        alignas(64) float bounded[chunk_elements];
+        if (const float L = finite_bound(code); L != 0.0f) {
+            for (std::size_t j = 0; j < n; ++j) bounded[j] = x[j] > L ? L : x[j] < -L ? -L : x[j];
+            x = bounded;
+        }
+        detail::encode_elements<Elem>(b, x, n, inv, opt_.round, index0, codes);
+        if constexpr (signed_zero)
+            if (opt_.zero == negative_zero::positive)
+                for (std::uint8_t* c = codes; c != codes + n; ++c)
+                    if (*c == Elem::sign_mask) *c = 0;
+    }
+    static constexpr bool signed_zero = [] {
+        if constexpr (requires {
+                          Elem::has_negative_zero;
+                          Elem::sign_mask;
+                      })
+            return Elem::has_negative_zero;
+        else
+            return false;
+    }();
     /// The fused SIMD block kernels run when every block is whole and chunk-aligned and stochastic
-    /// draws do not cross a 2^32 index boundary (their lane precondition).
+    /// draws do not cross a 2^32 index boundary (their lane precondition). They encode −0 as it
+    /// rounds, so negative_zero::positive encodes block by block.
     static bool use_fused(backend b, shape2d shape, rounding r, std::size_t end) noexcept {
         return simd::fused_block_ok<Elem, Block> && b == backend::simd &&
             chunk_elements % Block == 0 && shape.cols % Block == 0 &&

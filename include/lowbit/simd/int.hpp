@@ -264,7 +264,10 @@ inline void encode_int_run(const float* x, std::size_t n, const int_run_params& 
         const B z = p.stride ? B::load_unaligned(p.zero + k) : B(p.zero[0]);
         B y = (B::load_unaligned(x + i) - off) * inv;
         y = xsimd::select(xsimd::isnan(y), zero, y);
-        finish(round_integral<Arch>(y, rnd, index0 + i) + z, i);
+        const B r = rnd.mode == round_mode::nearest_up
+            ? xsimd::floor(y + B(0.5f - float(Format::qmin))) + lo
+            : round_integral<Arch>(y, rnd, index0 + i);
+        finish(r + z, i);
     }
     if (i < n) {
         int_run_params tail = p;

@@ -155,6 +155,10 @@ inline ibatch<Arch> magnitude_generic(ibatch<Arch> a, ibatch<Arch> negative, rou
             up = xsimd::select(frac24 + random24 >= I(1 << 24), I(1), I(0));
             break;
         }
+        case round_mode::nearest_up:
+            up = xsimd::select((rem > half) || ((rem == half) && (negative == I(0))), I(1), I(0));
+            break;
+        case round_mode::nearest_zero: up = xsimd::select(rem > half, I(1), I(0)); break;
     }
     return ((t - I(emin)) << M) + trunc + up;
 }

@@ -52,6 +52,16 @@ inline fbatch<Arch> round_integral(fbatch<Arch> y, rounding r, std::uint64_t ind
         case round_mode::floor: return xsimd::floor(y);
         case round_mode::stochastic:
             return xsimd::floor(y + random_uniform_batch<Arch>(r.seed, index0));
+        case round_mode::nearest_up: {
+            using B = fbatch<Arch>;
+            const B f = xsimd::floor(y);
+            return xsimd::select(y - f >= B(0.5f), f + B(1.0f), f);
+        }
+        case round_mode::nearest_zero: {
+            using B = fbatch<Arch>;
+            const B t = xsimd::trunc(y);
+            return xsimd::select(xsimd::abs(y - t) > B(0.5f), t + xsimd::copysign(B(1.0f), y), t);
+        }
     }
     return y;
 }
