@@ -3,6 +3,7 @@
 // lowbit's quantized-tensor records (docs/io.md), with a summary of bits per weight, quality
 // (SQNR) and time. See --help and docs/quantize.md.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include <lowbit/core/metrics.hpp>
+#include <lowbit/io/gguf.hpp>
 #include <lowbit/io/npy.hpp>
 #include <lowbit/io/quantized.hpp>
 #include <lowbit/model/llama2c.hpp>
@@ -40,14 +42,20 @@ Reads a model, quantizes every tensor of rank 2 or more (viewed as its first dim
 rest) with the scheme its name selects, keeps the others (norms, biases, scalars; tensors that
 --keep matches) in float, and writes OUTPUT as safetensors: each quantized tensor as its data
 fields and a lowbit.tensor.NAME record (docs/io.md), which lowbit::load_quantized reads back.
+An OUTPUT ending in .gguf is written as GGUF instead: schemes are then ggml types (q8_0, q4_0,
+q4_1, q5_0, q5_1, mxfp4, f16, bf16, f32; byte-identical with gguf-py), blocks run along each
+tensor's last dimension (a tensor whose last dimension is not whole blocks stays in float), and
+a GGUF INPUT's metadata is kept.
 
-INPUT is a safetensors file, a llama2.c checkpoint (.bin) or a directory of .npy files (tensor
-names: file names without .npy). With --dequantize, INPUT is a file this tool wrote and OUTPUT
-gets every tensor in float32 (quantized ones dequantized) under its original name and shape.
+INPUT is a safetensors file, a GGUF file (.gguf), a llama2.c checkpoint (.bin) or a directory
+of .npy files (tensor names: file names without .npy). With --dequantize, INPUT is a file this
+tool wrote (or any GGUF file whose types lowbit reads) and OUTPUT gets every tensor in float32
+(quantized ones dequantized) under its original name and shape, as safetensors.
 
 options:
-  --scheme SPEC      the scheme of every tensor no --rule matches (default int4_g32): a
-                     registered name (lowbit-compare --list) or a spec string (int4:g=64:scale=mse)
+  --scheme SPEC      the scheme of every tensor no --rule matches (default int4_g32, or q4_0
+                     for a .gguf OUTPUT): a registered name (lowbit-compare --list) or a spec
+                     string (int4:g=64:scale=mse)
   --rule GLOB=SPEC   tensors whose name matches GLOB (shell wildcards * ? [..]) use SPEC; may be
                      repeated, the first matching rule wins
   --keep GLOB        tensors whose name matches GLOB stay in float; may be repeated
@@ -69,13 +77,31 @@ struct usage_error {
     std::string message;
 };
 
+/// The ggml type a .gguf OUTPUT's scheme names (any case); nullopt for another name.
+std::optional<lowbit::ggml_type> gguf_type_of(std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    using t = lowbit::ggml_type;
+    for (auto [name, type] : {std::pair{"q8_0", t::q8_0},
+                              {"q4_0", t::q4_0},
+                              {"q4_1", t::q4_1},
+                              {"q5_0", t::q5_0},
+                              {"q5_1", t::q5_1},
+                              {"mxfp4", t::mxfp4},
+                              {"f16", t::f16},
+                              {"bf16", t::bf16},
+                              {"f32", t::f32}})
+        if (s == name) return type;
+    return std::nullopt;
+}
+
 struct rule {
     std::string glob, spec;
 };
 
 struct options {
     std::string input, output;
-    std::string scheme = "int4_g32";
+    std::string scheme;  ///< empty: the default of the output format
+    bool gguf_out = false;
     std::vector<rule> rules;
     std::vector<std::string> keep;
     std::string keep_dtype = "same";
@@ -147,17 +173,29 @@ options parse(int argc, char** argv) {
                           " paths)"};
     o.input = positional[0];
     o.output = positional[1];
-    if (o.dequantize && (!o.rules.empty() || !o.keep.empty() || o.scheme != "int4_g32"))
+    if (o.dequantize && (!o.rules.empty() || !o.keep.empty() || !o.scheme.empty()))
         throw usage_error{"--dequantize takes no --scheme, --rule or --keep"};
+    o.gguf_out = fs::path(o.output).extension() == ".gguf";
+    if (o.dequantize && o.gguf_out)
+        throw usage_error{"--dequantize writes safetensors, not '" + o.output + "'"};
+    if (o.scheme.empty()) o.scheme = o.gguf_out ? "q4_0" : "int4_g32";
     // Every scheme is checked before any work.
-    auto check = [](const std::string& what, const std::string& spec) {
+    auto check = [&](const std::string& what, const std::string& spec) {
+        if (o.gguf_out) {
+            if (!gguf_type_of(spec))
+                throw usage_error{what + ": '" + spec +
+                                  "' is not a ggml type a .gguf OUTPUT holds (q8_0, q4_0, q4_1, "
+                                  "q5_0, q5_1, mxfp4, f16, bf16, f32)"};
+            return;
+        }
         try {
             (void)lowbit::resolve_scheme(spec);
         } catch (const lowbit::error& e) {
             throw usage_error{what + ": '" + spec +
                               "' is neither a registered name (lowbit-compare --list) nor a "
                               "valid spec (" +
-                              e.what() + ")"};
+                              e.what() + ")" +
+                              (gguf_type_of(spec) ? "; ggml types need a .gguf OUTPUT" : "")};
         }
     };
     check("--scheme", o.scheme);
@@ -179,6 +217,7 @@ struct source {
 struct model_input {
     std::vector<source> tensors;
     std::shared_ptr<void> keep_alive;
+    lowbit::gguf_metadata metadata;  ///< a GGUF input's
 };
 
 model_input open_input(const fs::path& p) {
@@ -193,6 +232,20 @@ model_input open_input(const fs::path& p) {
             in.tensors.push_back({name, a.shape, a.dtype, true, [ap] { return *ap; }, {}});
         }
         in.keep_alive = arrays;
+    } else if (p.extension() == ".gguf") {
+        auto f = std::make_shared<lowbit::gguf_file>(p);
+        for (const auto& t : f->tensors()) {
+            const auto* tp = &t;
+            const auto* fp = f.get();
+            const bool as_float = t.type == lowbit::ggml_type::f32 ||
+                t.type == lowbit::ggml_type::f16 || t.type == lowbit::ggml_type::bf16 ||
+                t.type == lowbit::ggml_type::f64 || lowbit::detail::ggml_block_type(t.type);
+            in.tensors.push_back({t.name, t.shape(), std::string(t.type_name()), as_float,
+                                  [fp, tp] { return fp->read_float(*tp); },
+                                  [fp, tp] { return fp->bytes(*tp); }});
+        }
+        in.metadata = f->metadata();
+        in.keep_alive = f;
     } else if (p.extension() == ".bin") {
         auto m = std::make_shared<lowbit::llama2c::model>(lowbit::llama2c::read_checkpoint(p));
         for (const auto& w : m->weights()) {
@@ -318,6 +371,25 @@ struct quantized_row {
     double sqnr = 0;
 };
 
+/// The ggml type of a tensor copied as it is: a GGUF input's type, or a safetensors integer dtype
+/// that GGUF has (I8, I16, I32, I64); nullopt otherwise.
+std::optional<lowbit::ggml_type> raw_ggml_type(const std::string& dtype) {
+    for (const auto& t : lowbit::detail::ggml_types)
+        if (t.name == dtype) return t.type;
+    return std::nullopt;
+}
+
+/// GGUF holds 1 … 4 dimensions: a 0-d scalar is written as [1].
+std::vector<std::size_t> gguf_shape(const std::vector<std::size_t>& shape) {
+    return shape.empty() ? std::vector<std::size_t>{1} : shape;
+}
+
+/// shape as ggml's rows: blocks run along the last dimension.
+lowbit::shape2d ggml_rows(const std::vector<std::size_t>& shape, std::size_t n) {
+    const std::size_t last = shape.empty() ? 1 : shape.back();
+    return {last ? n / last : 0, last};
+}
+
 int quantize(const options& o) {
     const model_input in = open_input(o.input);
     double total = 0;
@@ -329,6 +401,8 @@ int quantize(const options& o) {
     lowbit::quantized_writer w;
     w.set_metadata("source", fs::path(o.input).filename().string());
     w.set_metadata("producer", "lowbit-quantize");
+    std::vector<lowbit::gguf_source> g;  // a .gguf OUTPUT's tensors
+    std::deque<std::vector<std::uint8_t>> g_bytes;
     std::deque<std::unique_ptr<lowbit::scheme_instance>> instances;
     std::deque<lowbit::npy_array> kept;
     std::vector<quantized_row> rows;
@@ -339,51 +413,101 @@ int quantize(const options& o) {
     for (const auto& t : in.tensors) {
         bar.update(done, t.name);
         if (!t.is_float) {  // integer tensors (token ids, masks) pass through as they are
-            w.add_bytes(t.name, t.dtype, t.shape, t.bytes());
+            if (o.gguf_out) {
+                const auto type = raw_ggml_type(t.dtype);
+                if (!type)
+                    throw std::runtime_error("tensor '" + t.name + "' (" + t.dtype +
+                                             ") has no GGUF type to be copied as");
+                g.push_back({t.name, *type, gguf_shape(t.shape), t.bytes()});
+            } else {
+                if (!lowbit::parse_safetensors_dtype(t.dtype))
+                    throw std::runtime_error("tensor '" + t.name + "' is " + t.dtype +
+                                             ", which lowbit cannot read as float; a .gguf "
+                                             "OUTPUT copies it as it is");
+                w.add_bytes(t.name, t.dtype, t.shape, t.bytes());
+            }
             ++raw_tensors;
             continue;
         }
         lowbit::npy_array a = t.read();
         done += double(a.data.size());
-        const bool keep = t.shape.size() < 2 ||
+        bool keep = t.shape.size() < 2 ||
             std::any_of(o.keep.begin(), o.keep.end(),
                         [&](const std::string& g) { return matches(g, t.name); });
-        if (keep) {
-            kvalues += double(a.data.size());
-            kept.push_back(std::move(a));
-            w.add_float(t.name, kept.back().shape, kept.back().data,
-                        kept_dtype(o.keep_dtype, t.dtype));
-            continue;
-        }
         std::string spec = o.scheme;
         for (const auto& r : o.rules)
             if (matches(r.glob, t.name)) {
                 spec = r.spec;
                 break;
             }
-        auto q = lowbit::resolve_scheme(spec).make();
+        std::string note;
+        if (o.gguf_out && !keep) {
+            const auto& tr = lowbit::ggml_traits(*gguf_type_of(spec));
+            if (a.shape.back() % tr.block_size != 0) {
+                keep = true;
+                note = " (rows of " + std::to_string(a.shape.back()) + " are not whole " +
+                    std::string(tr.name) + " blocks)";
+            }
+        }
+        if (keep) {
+            kvalues += double(a.data.size());
+            kept.push_back(std::move(a));
+            const auto& k = kept.back();
+            const auto kd = kept_dtype(o.keep_dtype, t.dtype);
+            if (o.gguf_out) {
+                const auto type = kd == lowbit::safetensors_dtype::f16 ? lowbit::ggml_type::f16
+                    : kd == lowbit::safetensors_dtype::bf16            ? lowbit::ggml_type::bf16
+                                                                       : lowbit::ggml_type::f32;
+                g_bytes.push_back(
+                    lowbit::ggml_quantize(type, k.data, ggml_rows(k.shape, k.data.size())));
+                g.push_back({t.name, type, gguf_shape(k.shape), g_bytes.back()});
+            } else {
+                w.add_float(t.name, k.shape, k.data, kd);
+            }
+            if (!note.empty() && !o.quiet) {
+                bar.finish();
+                std::printf("  %-40s %-16s kept in float%s\n", t.name.c_str(),
+                            dims_text(k.shape).c_str(), note.c_str());
+            }
+            continue;
+        }
+        double bpv = 0;
         try {
-            q->quantize_parallel(a.data, a.matrix_shape(), o.threads);
+            if (o.gguf_out) {
+                const auto type = *gguf_type_of(spec);
+                const auto& tr = lowbit::ggml_traits(type);
+                const auto s2 = ggml_rows(a.shape, a.data.size());
+                g_bytes.push_back(lowbit::ggml_quantize(type, a.data, s2, o.threads));
+                y = lowbit::ggml_dequantize(type, g_bytes.back(), s2);
+                bpv = double(tr.type_size * 8) / double(tr.block_size);
+                g.push_back({t.name, type, a.shape, g_bytes.back()});
+            } else {
+                auto q = lowbit::resolve_scheme(spec).make();
+                q->quantize_parallel(a.data, a.matrix_shape(), o.threads);
+                y.resize(a.data.size());
+                q->dequantize(y);
+                bpv = q->bits_per_value();
+                w.add(t.name, spec, *q, a.shape);
+                instances.push_back(std::move(q));
+            }
         } catch (const std::exception& e) {
             throw std::runtime_error("scheme '" + spec + "' on tensor '" + t.name +
                                      "': " + e.what());
         }
-        y.resize(a.data.size());
-        q->dequantize(y);
         rows.push_back({t.name, spec, lowbit::sqnr_db(a.data, y)});
         qvalues += double(a.data.size());
-        qbits += q->bits_per_value() * double(a.data.size());
-        w.add(t.name, spec, *q, a.shape);
-        instances.push_back(std::move(q));
+        qbits += bpv * double(a.data.size());
         if (!o.quiet) {
             bar.finish();
             std::printf("  %-40s %-16s %-16s %6.2f bits/value  SQNR %6.2f dB\n", t.name.c_str(),
-                        dims_text(a.shape).c_str(), spec.c_str(),
-                        instances.back()->bits_per_value(), rows.back().sqnr);
+                        dims_text(a.shape).c_str(), spec.c_str(), bpv, rows.back().sqnr);
         }
     }
     bar.update(total, "writing " + o.output);
-    w.write(o.output);
+    if (o.gguf_out)
+        lowbit::write_gguf(o.output, g, in.metadata);
+    else
+        w.write(o.output);
     bar.finish();
     const double seconds = bar.seconds();
     const double in_bytes = input_bytes(o.input);
@@ -405,7 +529,35 @@ int quantize(const options& o) {
     return 0;
 }
 
+/// --dequantize of a GGUF file: every tensor in float32 (the types lowbit reads), integer tensors
+/// of the types safetensors has copied.
+int dequantize_gguf(const options& o) {
+    const lowbit::gguf_file f(o.input);
+    std::vector<lowbit::safetensors_source> out;
+    std::deque<std::vector<float>> values;
+    std::size_t converted = 0;
+    for (const auto& t : f.tensors()) {
+        const std::string name(t.type_name());
+        if (t.type == lowbit::ggml_type::i8 || t.type == lowbit::ggml_type::i16 ||
+            t.type == lowbit::ggml_type::i32 || t.type == lowbit::ggml_type::i64) {
+            out.push_back(
+                lowbit::safetensors_source::from_bytes(t.name, name, t.shape(), f.bytes(t)));
+            continue;
+        }
+        values.push_back(f.read_float(t).data);  // names the tensor and type it cannot convert
+        out.push_back(lowbit::safetensors_source::from_floats(t.name, t.shape(), values.back()));
+        converted += t.type != lowbit::ggml_type::f32;
+    }
+    lowbit::write_safetensors(o.output, out);
+    if (!o.quiet)
+        std::printf(
+            "lowbit-quantize: %zu GGUF tensors converted to float32, %zu tensors in all -> %s\n",
+            converted, out.size(), o.output.c_str());
+    return 0;
+}
+
 int dequantize(const options& o) {
+    if (fs::path(o.input).extension() == ".gguf") return dequantize_gguf(o);
     const lowbit::safetensors_file f(o.input);
     const auto infos = lowbit::quantized_tensors(f);
     std::vector<lowbit::safetensors_source> out;

@@ -6,6 +6,7 @@
 // the file or the tensor.
 #include <doctest/doctest.h>
 
+#include <lowbit/io/gguf.hpp>
 #include <lowbit/io/npy.hpp>
 #include <lowbit/io/quantized.hpp>
 
@@ -258,4 +259,62 @@ TEST_CASE("a progress bar on a terminal, none otherwise") {
     CHECK(piped.err.find('\033') == std::string::npos);
     fs::remove(out);
     fs::remove(log);
+}
+
+TEST_CASE("GGUF out (ggml types, byte for byte with ggml_quantize) and GGUF in") {
+    const model_file m;
+    const fs::path out = scratch("out.gguf");
+    auto r = run("'" + m.path.string() + "' '" + out.string() +
+                 "' --rule 'b.*=q8_0' --keep-dtype f16 --quiet");
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    {
+        const gguf_file f(out);
+        CHECK(f.info("a.weight").type == ggml_type::q4_0);  // the .gguf default
+        CHECK(f.info("b.weight").type == ggml_type::q8_0);
+        const auto qa = ggml_quantize(ggml_type::q4_0, m.a, {64, 96});
+        CHECK(std::equal(qa.begin(), qa.end(), f.bytes("a.weight").begin(),
+                         f.bytes("a.weight").end()));
+        CHECK(f.info("a.weight").shape() == std::vector<std::size_t>{64, 96});
+        // conv.weight's rows of 3 are not whole blocks: kept (as --keep-dtype says).
+        CHECK(f.info("conv.weight").type == ggml_type::f16);
+        CHECK(f.info("norm.weight").type == ggml_type::f16);
+        CHECK(f.info("ids").type == ggml_type::i64);
+        CHECK(std::equal(f.bytes("ids").begin(), f.bytes("ids").end(), m.ids.begin()));
+    }
+    // GGUF in: the file just written, to safetensors; and --dequantize of it.
+    const fs::path st = scratch("from_gguf.safetensors"), back = scratch("gguf_back.safetensors");
+    r = run("'" + out.string() + "' '" + st.string() + "' --scheme nf4_g64 --quiet");
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    {
+        const safetensors_file f(st);
+        const gguf_file g(out);
+        const auto a = g.read_float("a.weight");
+        CHECK(lowbit_test::same_bits(loaded(f, "a.weight"), expected("nf4_g64", a.data, {64, 96})));
+        CHECK(f.info("ids").dtype == safetensors_dtype::i64);
+    }
+    r = run("--dequantize '" + out.string() + "' '" + back.string() + "'");
+    REQUIRE(r.status == 0);
+    {
+        const safetensors_file f(back);
+        const gguf_file g(out);
+        CHECK(lowbit_test::same_bits(
+            f.read_float("a.weight").data,
+            ggml_dequantize(ggml_type::q4_0, g.bytes("a.weight"), {64, 96})));
+        CHECK(f.info("conv.weight").shape == std::vector<std::size_t>{8, 4, 3, 3});
+    }
+    // gguf-py's file: metadata kept through a .gguf OUTPUT.
+    const fs::path small = fs::path(LOWBIT_TEST_DATA_DIR) / "gguf" / "small.gguf";
+    r = run("'" + small.string() + "' '" + out.string() + "' --scheme mxfp4 --quiet");
+    REQUIRE(r.status == 0);
+    CHECK(gguf_file(out).metadata() == gguf_file(small).metadata());
+    // Schemes of the wrong kind for the output name the fix.
+    r = run("'" + m.path.string() + "' '" + out.string() + "' --scheme nf4_g64");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("not a ggml type") != std::string::npos);
+    r = run("'" + m.path.string() + "' '" + st.string() + "' --scheme q4_0");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("need a .gguf OUTPUT") != std::string::npos);
+    for (const auto& p : {out, st, back}) fs::remove(p);
 }

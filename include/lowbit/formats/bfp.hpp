@@ -55,7 +55,7 @@ LOWBIT_HOST_DEVICE constexpr int floor_log2(float a) noexcept {
 /// binade below lie within half a float32 spacing (at K) of K. The counts depend only on the
 /// spacing of float32 values near K, so on |K|'s binade; tests/test_mx.cpp checks them against
 /// log2 in double precision for every K.
-constexpr int log2f_rounds_up(int K) noexcept {
+LOWBIT_HOST_DEVICE constexpr int log2f_rounds_up(int K) noexcept {
     const int m = K > 0 ? K : 1 - K;  // below zero, the values under K are those of |K| + 1's
                                       // binade when |K| is a power of two
     if (K >= -1 && K <= 2) return 0;
