@@ -423,8 +423,8 @@ TEST_CASE("mx_scale_rounding::log2f: floor of float32's correctly rounded log2 (
 
 TEST_CASE_TEMPLATE("blocks near FLT_MAX decode to finite values under every scale rule", E, e2m1,
                    e2m3, e3m2, e4m3fn, e5m2) {
-    // Scales of 2^126 and 2^127 put the top element levels past FLT_MAX; those elements saturate
-    // to the largest level that stays finite, on the fused, block and scalar paths alike.
+    // Scales near FLT_MAX / max_elem put the top element levels past FLT_MAX; those elements
+    // saturate to the largest level that stays finite, on the fused, block and scalar paths alike.
     std::vector<float> x = lowbit_test::gaussian(4 * 256, 9);
     for (std::size_t i = 0; i < x.size(); ++i)
         x[i] *= i < 512 ? 0x1p124f : 1.0f;  // |x| up to ~2^127: scales 2^125 … 2^127

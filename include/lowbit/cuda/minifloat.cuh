@@ -148,7 +148,7 @@ __device__ __forceinline__ std::uint8_t encode_slot_elem(float x, float inv, con
         if (inv == 0.0f && isinf(x)) [[unlikely]]
             x = copysignf(0.0f, x);
     if constexpr (requires { Policy::bounds_top_levels; }) {  // MX: mx_finite_bound
-        if (inv < 0x1p-125f) [[unlikely]] {
+        if (inv < 0x1p-100f) [[unlikely]] {  // E > 100: every element's max · 2^100 is finite
             const float L = mx_finite_bound<Elem>(-lowbit::detail::floor_log2(inv));
             if (L != 0.0f) x = x > L ? L : x < -L ? -L : x;
         }

@@ -112,9 +112,10 @@ LOWBIT_HOST_DEVICE constexpr int mx_scale_exponent(float amax, mx_scale_rounding
 }
 
 /// The largest |x| that a minifloat element under the block scale X = 2^E may take so that its
-/// level decodes to a finite value, or 0 when every level does. Only scales of 2^126 and 2^127
-/// reach past FLT_MAX (4 · 2^126 = 2^128 for E2M1, under mx_scale_rounding::nearest_even,
-/// round_up and log2f): elements beyond the bound saturate to it, the largest finite level.
+/// level decodes to a finite value, or 0 when every level does. Only scales near FLT_MAX /
+/// max_elem reach past FLT_MAX (E2M1: 4 · 2^126 = 2^128; E4M3FN: 448 · 2^120), which the rules
+/// that round the scale exponent up (nearest_even, round_up, log2f) give for amax near FLT_MAX:
+/// elements beyond the bound saturate to it, the largest level that stays finite.
 template <class Elem>
 LOWBIT_HOST_DEVICE constexpr float mx_finite_bound(int E) noexcept {
     if constexpr (requires { Elem::flavour; }) {
