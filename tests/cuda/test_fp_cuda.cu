@@ -597,7 +597,7 @@ void run_all() {
     minifloat_cases<lowbit::e2m1, 0, __nv_bfloat16>("e2m1", {g32}, {rne});
     const std::vector<mx_scale_rounding> rules = {
         mx_scale_rounding::ocp_floor, mx_scale_rounding::nearest_even, mx_scale_rounding::round_up,
-        mx_scale_rounding::ml_dtypes};
+        mx_scale_rounding::ml_dtypes, mx_scale_rounding::log2f};
     mx_cases<lowbit::e4m3fn>("mxfp8_e4m3", rules, {rne});
     mx_cases<lowbit::e5m2>("mxfp8_e5m2", rules, {rne});
     mx_cases<lowbit::e3m2>("mxfp6_e3m2", rules, {rne});
