@@ -3,12 +3,17 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <lowbit/core/granularity.hpp>
+#include <lowbit/io/gguf.hpp>
 #include <lowbit/io/npy.hpp>
+#include <lowbit/io/safetensors.hpp>
+#include <lowbit/model/llama2c.hpp>
 
 namespace compare {
 
@@ -59,16 +64,78 @@ inline std::vector<dataset> builtin_datasets() {
     return out;
 }
 
-/// Tensors from --input: a directory of .npy files (one dataset each, named by file), or one file
-/// (.npy or raw float32, named by its file name).
-inline std::vector<dataset> file_datasets(const std::filesystem::path& input) {
-    std::vector<dataset> out;
+/// Whether --input names a model file (several tensors): safetensors, GGUF, llama2.c.
+inline bool is_model_file(const std::filesystem::path& p) {
+    const auto e = p.extension();
+    return e == ".safetensors" || e == ".gguf" || e == ".bin";
+}
+
+/// One tensor of --input, read when it is evaluated (a model's tensors are not all held at once).
+struct dataset_source {
+    std::string name;
+    std::size_t rank = 2;  ///< of the tensor as stored; `total` counts the tensors of rank >= 2
+    std::function<dataset()> load;
+};
+
+/// The tensors of --input: a directory of .npy files (one dataset each, named by file), a model
+/// file (safetensors, GGUF, a llama2.c checkpoint .bin: every tensor read as float, named by the
+/// tensor; others are listed in `skipped`), or one .npy or raw float32 file (named by its file
+/// name).
+inline std::vector<dataset_source> file_sources(const std::filesystem::path& input,
+                                                std::vector<std::string>& skipped) {
+    std::vector<dataset_source> out;
+    auto from_array = [](std::string name, lowbit::npy_array a) {
+        const lowbit::shape2d s = a.matrix_shape();
+        return dataset{std::move(name), s, std::move(a.data)};
+    };
+    const std::string ext = input.extension().string();
     if (std::filesystem::is_directory(input)) {
-        for (auto& [name, a] : lowbit::read_npy_dir(input))
-            out.push_back({name, a.matrix_shape(), std::move(a.data)});
+        auto arrays = std::make_shared<std::vector<std::pair<std::string, lowbit::npy_array>>>(
+            lowbit::read_npy_dir(input));
+        for (auto& [name, a] : *arrays) {
+            auto* ap = &a;
+            out.push_back({name, a.shape.size(), [arrays, ap, name = name, from_array] {
+                               return from_array(name, std::move(*ap));
+                           }});
+        }
+    } else if (ext == ".safetensors") {
+        auto f = std::make_shared<lowbit::safetensors_file>(input);
+        for (const auto& t : f->tensors()) {
+            if (!lowbit::safetensors_dtype_reads_as_float(t.dtype)) {
+                skipped.push_back(t.name + " (" + std::string(t.dtype_name()) + ")");
+                continue;
+            }
+            out.push_back({t.name, t.shape.size(), [f, tp = &t, from_array] {
+                               return from_array(tp->name, f->read_float(*tp));
+                           }});
+        }
+    } else if (ext == ".gguf") {
+        auto f = std::make_shared<lowbit::gguf_file>(input);
+        for (const auto& t : f->tensors()) {
+            if (!(t.type == lowbit::ggml_type::f32 || t.type == lowbit::ggml_type::f16 ||
+                  t.type == lowbit::ggml_type::bf16 || t.type == lowbit::ggml_type::f64 ||
+                  lowbit::detail::ggml_block_type(t.type))) {
+                skipped.push_back(t.name + " (" + std::string(t.type_name()) + ")");
+                continue;
+            }
+            out.push_back({t.name, t.ne.size(), [f, tp = &t, from_array] {
+                               return from_array(tp->name, f->read_float(*tp));
+                           }});
+        }
+    } else if (ext == ".bin") {
+        auto m = std::make_shared<lowbit::llama2c::model>(lowbit::llama2c::read_checkpoint(input));
+        for (const auto& w : m->weights())
+            out.push_back({w.name(), w.shape().size(), [m, wp = &w] {
+                               return dataset{
+                                   wp->name(), wp->matrix_shape(),
+                                   std::vector<float>(wp->values().begin(), wp->values().end())};
+                           }});
     } else {
-        auto a = lowbit::read_tensor(input);
-        out.push_back({input.filename().string(), a.matrix_shape(), std::move(a.data)});
+        auto a = std::make_shared<lowbit::npy_array>(lowbit::read_tensor(input));
+        out.push_back({input.filename().string(), a->shape.size(),
+                       [a, name = input.filename().string(), from_array] {
+                           return from_array(name, std::move(*a));
+                       }});
     }
     return out;
 }

@@ -1,10 +1,12 @@
 // lowbit-compare — quantizes data with every scheme of the library (or those named) and reports
 // bits per value, error, code entropy and single-thread speed. See --help and docs/formats.md
 // ("Reading the comparison output").
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,8 +37,12 @@ options:
   --format F       table (default), csv, json or markdown. JSON is an array of objects with the
                    keys above plus dataset and scheme; a non-finite number is written as null.
   --input PATH     a .npy file (float32 or float16, C order), a raw little-endian float32 file,
-                   or a directory of .npy files: each is a dataset named by its file name, and
-                   `total` sums over all of them. The first dimension is rows, the others are
+                   a directory of .npy files (each a dataset named by its file name), or a model
+                   file: safetensors, GGUF (.gguf) or a llama2.c checkpoint (.bin), each tensor
+                   a dataset named by the tensor (tensors not read as float are left out, named
+                   on stderr). A directory or model gets `total`, summed over its weights: the
+                   tensors of rank 2 or more (1-D norms and biases are listed but not counted,
+                   unless there is nothing else). The first dimension is rows, the others are
                    flattened into columns; 1-D data is one row.
   --schemes A,B    only these schemes: names as --list prints them, or spec strings such as
                    int4:g=128:scale=mse, nf4:g=64:dq, hadamard128+nf4:g=64 (docs/formats.md)
@@ -173,14 +179,35 @@ int main(int argc, char** argv) {
             compare::print_list(list, o.format, stdout);
             return 0;
         }
-        const auto data = o.input ? compare::file_datasets(*o.input) : compare::builtin_datasets();
-        const bool total =
-            o.input && std::filesystem::is_directory(*o.input);  // a directory always gets `total`
+        std::vector<compare::dataset_source> sources;
+        std::vector<std::string> skipped;
+        if (o.input) {
+            sources = compare::file_sources(*o.input, skipped);
+        } else {
+            for (auto& d : compare::builtin_datasets()) {
+                auto p = std::make_shared<compare::dataset>(std::move(d));
+                sources.push_back({p->name, 2, [p] { return std::move(*p); }});
+            }
+        }
+        for (const auto& s : skipped)
+            std::fprintf(stderr, "lowbit-compare: %s not read as float, left out\n", s.c_str());
+        // A directory or a model file gets `total` over its weights: the tensors of rank >= 2
+        // (1-D norms and biases are listed, not counted), or over everything when none is.
+        const bool total = o.input &&
+            (std::filesystem::is_directory(*o.input) || compare::is_model_file(*o.input));
+        const bool any_2d =
+            std::any_of(sources.begin(), sources.end(), [](const auto& s) { return s.rank >= 2; });
         std::vector<compare::result> rows;
         std::vector<compare::totals> sums(schemes.size());
-        for (const auto& d : data)
-            for (std::size_t k = 0; k < schemes.size(); ++k)
-                rows.push_back(compare::evaluate(schemes[k], d, o.min_time, sums[k]));
+        for (const auto& src : sources) {
+            const compare::dataset d = src.load();
+            const bool counted = !any_2d || src.rank >= 2;
+            for (std::size_t k = 0; k < schemes.size(); ++k) {
+                compare::totals ignored;
+                rows.push_back(
+                    compare::evaluate(schemes[k], d, o.min_time, counted ? sums[k] : ignored));
+            }
+        }
         if (total)
             for (std::size_t k = 0; k < schemes.size(); ++k)
                 rows.push_back(sums[k].finish("total", schemes[k].name));

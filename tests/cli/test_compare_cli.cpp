@@ -2,6 +2,9 @@
 // messages, and that JSON output parses (a strict parser below) with exactly the documented keys.
 #include <doctest/doctest.h>
 
+#include <lowbit/io/gguf.hpp>
+#include <lowbit/io/safetensors.hpp>
+
 #include <lowbit/schemes.hpp>
 
 #include "../../examples/compare/datasets.hpp"
@@ -320,7 +323,7 @@ TEST_CASE("cli: --schemes takes spec strings beside registered names") {
     CHECK(bad.err.find("valid: g, dq") != std::string::npos);
 }
 
-TEST_CASE("cli: a directory is evaluated per file and in total") {
+TEST_CASE("cli: a directory is evaluated per file and in total over its tensors of rank >= 2") {
     const fs::path d = fs::temp_directory_path() / ("lowbit_cli_dir_" + std::to_string(::getpid()));
     fs::remove_all(d);
     fs::create_directories(d);
@@ -350,11 +353,11 @@ TEST_CASE("cli: a directory is evaluated per file and in total") {
     check_rows(j);
     const char* order[] = {"a_line.npy", "b_small.npy", "c_big.npy", "total"};
     for (std::size_t i = 0; i < 12; ++i) CHECK(j.arr()[i].at("dataset").str() == order[i / 3]);
-    // total = value-weighted combination of the files.
+    // total = value-weighted combination of the files of rank >= 2 (a_line is 1-D: left out).
     const double n[] = {12, 12, 512};
     for (std::size_t s = 0; s < 3; ++s) {
         double se = 0, bits = 0, maxe = 0;
-        for (std::size_t f = 0; f < 3; ++f) {
+        for (std::size_t f = 1; f < 3; ++f) {
             const auto& row = j.arr()[f * 3 + s];
             se += row.at("mse").num() * n[f];
             bits += row.at("bits_per_value").num() * n[f];
@@ -362,8 +365,8 @@ TEST_CASE("cli: a directory is evaluated per file and in total") {
         }
         const auto& tot = j.arr()[9 + s];
         CHECK(tot.at("scheme").str() == j.arr()[s].at("scheme").str());
-        CHECK(tot.at("mse").num() == doctest::Approx(se / 536.0).epsilon(1e-6));
-        CHECK(tot.at("bits_per_value").num() == doctest::Approx(bits / 536.0).epsilon(1e-6));
+        CHECK(tot.at("mse").num() == doctest::Approx(se / 524.0).epsilon(1e-6));
+        CHECK(tot.at("bits_per_value").num() == doctest::Approx(bits / 524.0).epsilon(1e-6));
         CHECK(tot.at("max_abs_error").num() == doctest::Approx(maxe).epsilon(1e-6));
         CHECK(tot.at("quantize_gbps").num() > 0);
     }
@@ -462,4 +465,50 @@ TEST_CASE("built-in datasets: names, shapes, moments, and exactly 0.1 % outliers
     CHECK(outliers == (1u << 20) / 1000);
     // The clean part is the same N(0,1) draw as its own seed gives, not a copy of `gaussian`.
     CHECK(d[3].values != d[0].values);
+}
+
+TEST_CASE("cli: model files, one dataset per tensor, total over the weights") {
+    // A safetensors model with a 1-D norm, two matrices (one BF16) and an integer tensor.
+    const fs::path m = fs::temp_directory_path() /
+        ("lowbit_cli_model_" + std::to_string(::getpid()) + ".safetensors");
+    std::vector<float> w(64 * 96), v(32 * 64), norm(64, 1.0f);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(float(i) * 0.37f);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::cos(float(i) * 0.11f) * 3.0f;
+    const std::vector<std::uint8_t> ids(16, 1);
+    lowbit::write_safetensors(
+        m,
+        std::vector{lowbit::safetensors_source::from_floats("w", {64, 96}, w),
+                    lowbit::safetensors_source::from_floats("norm", {64}, norm),
+                    lowbit::safetensors_source::from_floats("v", {32, 64}, v,
+                                                            lowbit::safetensors_dtype::bf16),
+                    lowbit::safetensors_source::from_bytes("ids", lowbit::safetensors_dtype::i64,
+                                                           {2}, ids)});
+    const auto r = run("--input " + m.string() + " --format json --min-time 0 --schemes int4_g32");
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("ids (I64) not read as float") != std::string::npos);
+    const auto j = parse_json(r.out);
+    REQUIRE(j.arr().size() == 4);
+    const char* order[] = {"w", "norm", "v", "total"};
+    for (std::size_t i = 0; i < 4; ++i) CHECK(j.arr()[i].at("dataset").str() == order[i]);
+    const double se = j.arr()[0].at("mse").num() * 6144 + j.arr()[2].at("mse").num() * 2048;
+    CHECK(j.arr()[3].at("mse").num() == doctest::Approx(se / 8192).epsilon(1e-6));
+    // The same model as GGUF (F32 and F16 tensors): the same tensors, by name.
+    const fs::path g = fs::path(m).replace_extension(".gguf");
+    {
+        const auto bw = lowbit::ggml_quantize(lowbit::ggml_type::f32, w, {64, 96});
+        const auto bv = lowbit::ggml_quantize(lowbit::ggml_type::f16, v, {32, 64});
+        lowbit::write_gguf(
+            g,
+            std::vector<lowbit::gguf_source>{{"w", lowbit::ggml_type::f32, {64, 96}, bw},
+                                             {"v", lowbit::ggml_type::f16, {32, 64}, bv}});
+    }
+    const auto rg = run("--input " + g.string() + " --format json --min-time 0 --schemes int4_g32");
+    REQUIRE(rg.status == 0);
+    const auto jg = parse_json(rg.out);
+    REQUIRE(jg.arr().size() == 3);
+    CHECK(jg.arr()[0].at("dataset").str() == "w");
+    CHECK(jg.arr()[0].at("mse").num() == j.arr()[0].at("mse").num());
+    CHECK(jg.arr()[2].at("dataset").str() == "total");
+    fs::remove(m);
+    fs::remove(g);
 }
