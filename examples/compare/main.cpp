@@ -17,6 +17,7 @@
 
 #include "datasets.hpp"
 #include "evaluate.hpp"
+#include "plot.hpp"
 #include "report.hpp"
 
 namespace {
@@ -47,6 +48,11 @@ options:
   --schemes A,B    only these schemes: names as --list prints them, or spec strings such as
                    int4:g=128:scale=mse, nf4:g=64:dq, hadamard128+nf4:g=64 (docs/formats.md)
   --min-time S     time each operation for at least S seconds (default 0.05; 0: one run)
+  --worst N        with a directory or model: after the tables (table and markdown formats),
+                   each scheme's N tensors of rank >= 2 with the lowest SQNR (default 10; 0: none)
+  --plot PATH      write an SVG rate-distortion plot: SQNR and code entropy against bits per
+                   value, a point per scheme (on `total` when there is one, else on the first
+                   dataset), the points of a family joined and labelled
   --list           list the schemes (name, family, bits/value on 1024 x 1024, description)
   --help           this text
 
@@ -60,7 +66,8 @@ struct usage_error {
 
 struct options {
     std::string format = "table";
-    std::optional<std::string> input;
+    std::optional<std::string> input, plot;
+    std::size_t worst = 10;
     std::optional<std::string> schemes;
     double min_time = 0.05;
     bool list = false, help = false;
@@ -96,7 +103,17 @@ options parse(int argc, char** argv) {
             o.input = take();
         else if (a == "--schemes")
             o.schemes = take();
-        else if (a == "--min-time") {
+        else if (a == "--plot") {
+            o.plot = take();
+            if (o.plot->empty()) throw usage_error{"--plot needs a path"};
+        } else if (a == "--worst") {
+            const std::string v = take();
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n < 0 || n > 100000)
+                throw usage_error{"--worst needs a count in [0, 100000], not '" + v + "'"};
+            o.worst = std::size_t(n);
+        } else if (a == "--min-time") {
             const std::string v = take();
             char* end = nullptr;
             o.min_time = std::strtod(v.c_str(), &end);
@@ -212,6 +229,33 @@ int main(int argc, char** argv) {
             for (std::size_t k = 0; k < schemes.size(); ++k)
                 rows.push_back(sums[k].finish("total", schemes[k].name));
         print(rows, o.format);
+        if (total && o.worst > 0 && (o.format == "table" || o.format == "markdown")) {
+            std::vector<std::string> weights;
+            for (const auto& src : sources)
+                if (!any_2d || src.rank >= 2) weights.push_back(src.name);
+            compare::print_worst(rows, weights, o.worst, stdout);
+        }
+        if (o.plot) {
+            const std::string on = total ? "total" : sources.empty() ? "" : sources[0].name;
+            std::vector<compare::plot_point> pts;
+            for (const auto& r : rows)
+                if (r.dataset == on)
+                    for (const auto& s : schemes)
+                        if (s.name == r.scheme) {
+                            pts.push_back(
+                                {r.scheme, s.family, r.bits_per_value, r.sqnr_db, r.entropy_bits});
+                            break;
+                        }
+            const std::string svg = compare::rate_distortion_svg(
+                pts,
+                (o.input ? std::filesystem::path(*o.input).filename().string()
+                         : std::string("built-in data")) +
+                    ", " + on);
+            std::FILE* f = std::fopen(o.plot->c_str(), "wb");
+            if (!f || std::fwrite(svg.data(), 1, svg.size(), f) != svg.size() ||
+                std::fclose(f) != 0)
+                throw std::runtime_error(*o.plot + ": cannot be written");
+        }
         return std::fflush(stdout) == 0 ? 0 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "lowbit-compare: %s\n", e.what());

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -511,4 +512,94 @@ TEST_CASE("cli: model files, one dataset per tensor, total over the weights") {
     CHECK(jg.arr()[2].at("dataset").str() == "total");
     fs::remove(m);
     fs::remove(g);
+}
+
+namespace {
+/// The value of attribute `key` in an SVG element's text ("" when absent).
+std::string attr(const std::string& element, const std::string& key) {
+    const auto at = element.find(" " + key + "=\"");
+    if (at == std::string::npos) return "";
+    const auto begin = at + key.size() + 3;
+    return element.substr(begin, element.find('"', begin) - begin);
+}
+/// Every element `<tag ...>` of an SVG text, as its opening tag.
+std::vector<std::string> elements(const std::string& svg, const std::string& tag) {
+    std::vector<std::string> out;
+    for (std::size_t at = svg.find("<" + tag + " "); at != std::string::npos;
+         at = svg.find("<" + tag + " ", at + 1))
+        out.push_back(svg.substr(at, svg.find('>', at) - at + 1));
+    return out;
+}
+}  // namespace
+
+TEST_CASE("cli: --plot writes the rate-distortion SVG of the total; --worst lists weights") {
+    const fs::path m = fs::temp_directory_path() /
+        ("lowbit_cli_plot_" + std::to_string(::getpid()) + ".safetensors");
+    const fs::path svg_path = fs::path(m).replace_extension(".svg");
+    std::vector<float> w(64 * 96), v(32 * 64), norm(64);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(float(i) * 0.37f);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::cos(float(i) * 0.11f) * 3.0f;
+    for (std::size_t i = 0; i < norm.size(); ++i) norm[i] = 1.0f + 0.01f * float(i);
+    lowbit::write_safetensors(
+        m,
+        std::vector{lowbit::safetensors_source::from_floats("w", {64, 96}, w),
+                    lowbit::safetensors_source::from_floats("norm", {64}, norm),
+                    lowbit::safetensors_source::from_floats("v", {32, 64}, v)});
+    const std::string schemes = " --schemes int8,int4_g32,int2_g32,e4m3fn,mxfp4,nf4_g64";
+    const auto r = run("--input " + m.string() + " --min-time 0 --plot " + svg_path.string() +
+                       " --worst 1" + schemes);
+    REQUIRE(r.status == 0);
+    // --worst 1: one line per scheme, a weight (never the 1-D norm).
+    const auto at = r.out.find("worst tensors, int4_g32");
+    REQUIRE(at != std::string::npos);
+    const std::string line =
+        r.out.substr(r.out.find('\n', at) + 1,
+                     r.out.find('\n', r.out.find('\n', at) + 1) - r.out.find('\n', at) - 1);
+    CHECK((line.find(" w") != std::string::npos || line.find(" v") != std::string::npos));
+    CHECK(r.out.find("dB  norm") == std::string::npos);
+    const auto j =
+        parse_json(run("--input " + m.string() + " --min-time 0 --format json" + schemes).out);
+    std::ifstream f(svg_path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string svg = ss.str();
+    fs::remove(m);
+    fs::remove(svg_path);
+    REQUIRE(svg.rfind("<svg ", 0) == 0);
+    CHECK(svg.find("</svg>") != std::string::npos);
+    const auto panels = elements(svg, "g");
+    REQUIRE(panels.size() == 2);
+    const auto circles = elements(svg, "circle");
+    REQUIRE(circles.size() == 2 * 6);  // a point per scheme in each panel
+    // Each point holds the total row's figures and sits where the axes put them.
+    for (std::size_t k = 0; k < circles.size(); ++k) {
+        const auto& c = circles[k];
+        const auto& p = panels[k / 6];
+        CAPTURE(c);
+        const std::string scheme = attr(c, "data-scheme");
+        const json* row = nullptr;
+        for (const auto& x : j.arr())
+            if (x.at("dataset").str() == "total" && x.at("scheme").str() == scheme) row = &x;
+        REQUIRE(row);
+        const double bits = std::stod(attr(c, "data-bits"));
+        CHECK(bits == doctest::Approx(row->at("bits_per_value").num()).epsilon(1e-7));
+        CHECK(std::stod(attr(c, "data-sqnr")) ==
+              doctest::Approx(row->at("sqnr_db").num()).epsilon(1e-7));
+        CHECK(std::stod(attr(c, "data-entropy")) ==
+              doctest::Approx(row->at("entropy_bits").num()).epsilon(1e-7));
+        const double x0 = std::stod(attr(p, "data-x0")), y0 = std::stod(attr(p, "data-y0"));
+        const double W = std::stod(attr(p, "data-w")), H = std::stod(attr(p, "data-h"));
+        const double ymin = std::stod(attr(p, "data-ymin")), ymax = std::stod(attr(p, "data-ymax"));
+        const double yv =
+            attr(p, "data-y") == "sqnr" ? row->at("sqnr_db").num() : row->at("entropy_bits").num();
+        CHECK(std::stod(attr(c, "cx")) ==
+              doctest::Approx(x0 + W * bits / std::stod(attr(p, "data-xmax"))).epsilon(1e-3));
+        CHECK(std::stod(attr(c, "cy")) ==
+              doctest::Approx(y0 - H * (yv - ymin) / (ymax - ymin)).epsilon(1e-3));
+    }
+    // A labelled line per family in each panel: int, float (e4m3fn, mxfp4 share one?), codebook.
+    std::set<std::string> families;
+    for (const auto& c : circles) families.insert(attr(c, "data-family"));
+    CHECK(elements(svg, "polyline").size() == 2 * families.size());
+    for (const auto& fam : families) CHECK(svg.find(">" + fam + "</text>") != std::string::npos);
 }
