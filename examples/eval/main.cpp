@@ -69,6 +69,8 @@ options:
   --threads T       threads over sequences (default 1; 0: all cores); results do not change
   --csv PATH        also write the rows as CSV
   --json PATH       also write the run (model, settings, text sample, rows) as JSON
+  --plot PATH       also write an SVG plot of mean KL (log scale) against bits per value, a
+                    labelled point per scheme (beside lowbit-compare's SQNR plot)
   --help            this text
 
 exit status: 0 success, 1 unreadable model or tokenizer, unwritable output or a scheme that
@@ -82,7 +84,7 @@ struct usage_error {
 
 struct options {
     std::string model = default_model;
-    std::optional<std::string> tokenizer, schemes, csv, json;
+    std::optional<std::string> tokenizer, schemes, csv, json, plot;
     std::size_t sequences = 8, length = 64;
     std::uint64_t seed = 1;
     unsigned threads = 1;
@@ -143,6 +145,8 @@ options parse(int argc, char** argv) {
             o.csv = path();
         else if (a == "--json")
             o.json = path();
+        else if (a == "--plot")
+            o.plot = path();
         else
             throw usage_error{"unknown argument '" + std::string(argv[i]) + "'"};
     }
@@ -225,6 +229,67 @@ std::string fmt(const char* f, double v) {
     char b[64];
     std::snprintf(b, sizeof b, f, v);
     return b;
+}
+
+/// An SVG of mean KL (log10 axis, nats) against bits per value: a <circle> per scheme with
+/// data-scheme, data-bits and data-kl holding the plotted numbers, labelled with the scheme. KL of
+/// 0 (an exact scheme) is drawn at the bottom edge.
+std::string kl_plot_svg(const std::vector<row>& rows, const std::string& title) {
+    double bmax = 1, lo = -3, hi = 0;
+    for (const auto& r : rows) {
+        bmax = std::max(bmax, r.bits_per_value);
+        if (r.c.mean_kl > 0) {
+            lo = std::min(lo, std::floor(std::log10(r.c.mean_kl)));
+            hi = std::max(hi, std::ceil(std::log10(r.c.mean_kl)));
+        }
+    }
+    bmax = std::ceil(bmax + 0.5);
+    if (hi <= lo) hi = lo + 1;
+    constexpr double L = 70, T = 50, W = 560, H = 360;
+    auto F = [](const char* f, double v) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, f, v);
+        return std::string(buf);
+    };
+    auto esc = [](const std::string& s) {
+        std::string o;
+        for (char ch : s)
+            o += ch == '<'  ? "&lt;"
+                : ch == '>' ? "&gt;"
+                : ch == '&' ? "&amp;"
+                : ch == '"' ? "&quot;"
+                            : std::string(1, ch);
+        return o;
+    };
+    std::string s = F("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\"", L + W + 40) +
+        F(" height=\"%.0f\" font-family=\"sans-serif\" font-size=\"11\">\n", T + H + 50);
+    s += "<text x=\"70\" y=\"20\" font-size=\"14\">lowbit-eval: " + esc(title) + "</text>\n";
+    s += F("<g class=\"panel\" data-x0=\"%.3f\"", L) + F(" data-y0=\"%.3f\"", T + H) +
+        F(" data-w=\"%.3f\"", W) + F(" data-h=\"%.3f\"", H) + F(" data-xmax=\"%.9g\"", bmax) +
+        F(" data-log10min=\"%.9g\"", lo) + F(" data-log10max=\"%.9g\">\n", hi);
+    s +=
+        F("<rect x=\"%.1f\" y=\"50\" width=\"560\" height=\"360\" fill=\"none\" "
+          "stroke=\"#444\"/>\n",
+          L);
+    for (int k = 0; k <= int(bmax); ++k)
+        s += F("<text x=\"%.1f\" y=\"424\" text-anchor=\"middle\">", L + W * k / bmax) +
+            std::to_string(k) + "</text>\n";
+    for (double e = lo; e <= hi + 1e-9; e += 1)
+        s += F("<text x=\"64\" y=\"%.1f\" text-anchor=\"end\">",
+               T + H - H * (e - lo) / (hi - lo) + 4) +
+            F("1e%.0f</text>\n", e);
+    s += "<text x=\"350\" y=\"442\" text-anchor=\"middle\">bits per value</text>"
+         "<text x=\"70\" y=\"44\">mean KL (nats, log scale)</text>\n";
+    for (const auto& r : rows) {
+        const double x = L + W * r.bits_per_value / bmax;
+        const double e = r.c.mean_kl > 0 ? std::clamp(std::log10(r.c.mean_kl), lo, hi) : lo;
+        const double y = T + H - H * (e - lo) / (hi - lo);
+        s += F("<circle cx=\"%.3f\"", x) + F(" cy=\"%.3f\" r=\"3\" fill=\"#1f77b4\"", y) +
+            " data-scheme=\"" + esc(r.scheme) + "\"" + F(" data-bits=\"%.9g\"", r.bits_per_value) +
+            F(" data-kl=\"%.9g\"/>", r.c.mean_kl) + F("<text x=\"%.1f\"", x + 5) +
+            F(" y=\"%.1f\" font-size=\"9\">", y - 4) + esc(r.scheme) + "</text>\n";
+    }
+    return s + "</g>\n</svg>\n";
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -392,6 +457,7 @@ int main(int argc, char** argv) {
                 *o.json,
                 j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
         }
+        if (o.plot) write_text(*o.plot, kl_plot_svg(rows, model_name));
         return std::fflush(stdout) == 0 ? 0 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "lowbit-eval: %s\n", e.what());

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -229,4 +230,52 @@ TEST_CASE("eval cli: two schemes on two short sequences, table, CSV and JSON") {
             "/no/such/dir/rows.csv");
     CHECK(unwritable.status == 1);
     CHECK(unwritable.err.find("/no/such/dir/rows.csv") != std::string::npos);
+}
+
+TEST_CASE("eval cli: --plot writes the KL plot, a point per scheme holding the CSV's figures") {
+    if (model_absent()) return;
+    const fs::path csv = scratch("plot.csv"), svg = scratch("plot.svg");
+    const auto r = run("--model '" + model +
+                       "' --schemes int8,int4_g32,int2_g32 --sequences 2 --length 16 --csv '" +
+                       csv.string() + "' --plot '" + svg.string() + "'");
+    REQUIRE(r.status == 0);
+    const std::string s = slurp(svg);
+    const auto c = lines(slurp(csv));
+    fs::remove(csv);
+    fs::remove(svg);
+    REQUIRE(s.rfind("<svg ", 0) == 0);
+    CHECK(s.find("</svg>") != std::string::npos);
+    auto attr = [](const std::string& e, const std::string& k) {
+        const auto at = e.find(" " + k + "=\"");
+        REQUIRE(at != std::string::npos);
+        const auto b = at + k.size() + 3;
+        return e.substr(b, e.find('"', b) - b);
+    };
+    const auto g0 = s.find("<g ");
+    REQUIRE(g0 != std::string::npos);
+    const std::string g = s.substr(g0, s.find('>', g0) - g0);
+    std::vector<std::string> circles;
+    for (auto at = s.find("<circle "); at != std::string::npos; at = s.find("<circle ", at + 1))
+        circles.push_back(s.substr(at, s.find('>', at) - at));
+    REQUIRE(circles.size() == 3);
+    REQUIRE(c.size() == 4);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto f = split(c[i + 1], ',');
+        CAPTURE(circles[i]);
+        CHECK(attr(circles[i], "data-scheme") == f[0]);
+        const double bits = std::stod(attr(circles[i], "data-bits"));
+        const double kl = std::stod(attr(circles[i], "data-kl"));
+        CHECK(bits == doctest::Approx(std::stod(f[1])).epsilon(1e-5));
+        CHECK(kl == doctest::Approx(std::stod(f[2])).epsilon(1e-6));
+        const double lo = std::stod(attr(g, "data-log10min")),
+                     hi = std::stod(attr(g, "data-log10max"));
+        const double y0 = std::stod(attr(g, "data-y0")), h = std::stod(attr(g, "data-h"));
+        CHECK(std::stod(attr(circles[i], "cy")) ==
+              doctest::Approx(y0 - h * (std::log10(kl) - lo) / (hi - lo)).epsilon(1e-4));
+        CHECK(std::stod(attr(circles[i], "cx")) ==
+              doctest::Approx(std::stod(attr(g, "data-x0")) +
+                              std::stod(attr(g, "data-w")) * bits / std::stod(attr(g, "data-xmax")))
+                  .epsilon(1e-4));
+        CHECK(s.find(">" + f[0] + "</text>") != std::string::npos);
+    }
 }
