@@ -325,3 +325,22 @@ TEST_CASE("the reader refuses malformed files with the byte and field") {
     CHECK(edited(info + 4 + 16 + 4, {0, 0, 0, 0, 1, 0, 0, 0}).find("end of the file") !=
           std::string::npos);
 }
+
+TEST_CASE("float32 metadata keeps its bits: NaN payloads and signalling NaNs included") {
+    std::vector<gguf_value> items;
+    for (std::uint32_t u : {0x7F800001u, 0xFFC00123u, 0x80000000u, 0x00000001u, 0x7F7FFFFFu})
+        items.push_back(gguf_value::f32(std::bit_cast<float>(u)));
+    const gguf_metadata meta = {{"f", gguf_value::array(gguf_value_type::f32, items)},
+                                {"s", gguf_value::f32(std::bit_cast<float>(0x7FA00000u))}};
+    const auto bytes = serialize_gguf({}, meta);
+    const auto v = parse_gguf(bytes, "nan.gguf");
+    CHECK(v.metadata() == meta);  // bitwise: NaN equals the same NaN
+    // The file holds the original bits.
+    const std::uint32_t want[] = {0x7F800001u, 0xFFC00123u, 0x80000000u, 0x00000001u, 0x7F7FFFFFu};
+    for (std::size_t i = 0; i < 5; ++i)
+        CHECK(detail::f32_bits(v.metadata()[0].second.items[i].as_double()) == want[i]);
+    const auto again = serialize_gguf({}, v.metadata());
+    CHECK(again == bytes);
+    CHECK(!(gguf_value::f32(std::bit_cast<float>(0x7FC00000u)) ==
+            gguf_value::f32(std::bit_cast<float>(0x7FC00001u))));
+}

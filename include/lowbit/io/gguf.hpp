@@ -158,8 +158,29 @@ enum class gguf_value_type : std::uint32_t {
     f64 = 12,
 };
 
+namespace detail {
+/// float32 bits as a double holding the same value; a NaN keeps its sign, its quiet bit and its
+/// payload (a hardware conversion would quiet a signalling NaN), so f32_bits gives them back.
+constexpr double f32_as_double(std::uint32_t u) noexcept {
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u)
+        return std::bit_cast<double>(std::uint64_t(u >> 31) << 63 | 0x7FF0000000000000ull |
+                                     std::uint64_t(u & 0x7FFFFFu) << 29);
+    return double(std::bit_cast<float>(u));
+}
+/// The float32 bits of a double made by f32_as_double (other doubles rounded to nearest).
+constexpr std::uint32_t f32_bits(double d) noexcept {
+    const auto u = std::bit_cast<std::uint64_t>(d);
+    if ((u & 0x7FFFFFFFFFFFFFFFull) > 0x7FF0000000000000ull) {
+        const auto m = std::uint32_t(u >> 29) & 0x7FFFFFu;
+        return std::uint32_t(u >> 63) << 31 | 0x7F800000u | (m ? m : 0x400000u);
+    }
+    return std::bit_cast<std::uint32_t>(float(d));
+}
+}  // namespace detail
+
 /// One metadata value. Integers are held widened (`unsigned_value` for u8 … u64 and bool,
-/// `signed_value` for i8 … i64), floats as double (f32 values exactly), strings as their bytes;
+/// `signed_value` for i8 … i64), floats as double (f32 values exactly, NaN payloads included:
+/// detail::f32_as_double), strings as their bytes;
 /// an array holds `items` of one `item_type`. The writer stores each in its `type` and refuses
 /// a value its type cannot hold.
 struct gguf_value {
@@ -173,7 +194,9 @@ struct gguf_value {
     static gguf_value of(gguf_value_type t, double v) { return {t, v, {}, {}}; }
     static gguf_value u32(std::uint32_t v) { return of(gguf_value_type::u32, std::uint64_t{v}); }
     static gguf_value i32(std::int32_t v) { return of(gguf_value_type::i32, std::int64_t{v}); }
-    static gguf_value f32(float v) { return of(gguf_value_type::f32, double(v)); }
+    static gguf_value f32(float v) {
+        return of(gguf_value_type::f32, detail::f32_as_double(std::bit_cast<std::uint32_t>(v)));
+    }
     static gguf_value boolean(bool v) { return of(gguf_value_type::boolean, std::uint64_t{v}); }
     static gguf_value string(std::string v) {
         return {gguf_value_type::string, std::move(v), {}, {}};
@@ -199,7 +222,15 @@ struct gguf_value {
         if (const auto* v = std::get_if<std::string>(&scalar); v && !is_array()) return *v;
         throw error(what, "is not a string");
     }
-    friend bool operator==(const gguf_value&, const gguf_value&) = default;
+    /// Equal types, items and values; floats compare by their bits (a NaN equals the same NaN).
+    friend bool operator==(const gguf_value& a, const gguf_value& b) {
+        if (a.type != b.type || a.item_type != b.item_type || a.items != b.items) return false;
+        const auto* x = std::get_if<double>(&a.scalar);
+        const auto* y = std::get_if<double>(&b.scalar);
+        if (x || y)
+            return x && y && std::bit_cast<std::uint64_t>(*x) == std::bit_cast<std::uint64_t>(*y);
+        return a.scalar == b.scalar;
+    }
 };
 
 /// One tensor of a parsed file.
@@ -359,7 +390,9 @@ inline gguf_value read_gguf_value(gguf_cursor& c, std::uint32_t raw_type, const 
         case gguf_value_type::i32: v.scalar = std::int64_t{c.read<std::int32_t>(field)}; break;
         case gguf_value_type::u64: v.scalar = c.read<std::uint64_t>(field); break;
         case gguf_value_type::i64: v.scalar = c.read<std::int64_t>(field); break;
-        case gguf_value_type::f32: v.scalar = double(c.read<float>(field)); break;
+        case gguf_value_type::f32:
+            v.scalar = detail::f32_as_double(c.read<std::uint32_t>(field));
+            break;
         case gguf_value_type::f64: v.scalar = c.read<double>(field); break;
         case gguf_value_type::boolean: {
             const auto b = c.read<std::uint8_t>(field);
@@ -859,7 +892,7 @@ inline void put_gguf_value(gguf_out& o, const gguf_value& v, const std::string& 
         case T::i16: o.put(std::int16_t(int_fits(INT16_MIN, INT16_MAX))); break;
         case T::i32: o.put(std::int32_t(int_fits(INT32_MIN, INT32_MAX))); break;
         case T::i64: o.put(int_fits(INT64_MIN, INT64_MAX)); break;
-        case T::f32: o.put(float(v.as_double(what))); break;
+        case T::f32: o.put(detail::f32_bits(v.as_double(what))); break;
         case T::f64: o.put(v.as_double(what)); break;
         case T::string: o.str(v.as_string(what)); break;
         case T::array:
