@@ -108,7 +108,7 @@ std::vector<float> adversarial_groups(std::size_t n, std::uint32_t seed) {
 std::string describe(const ref_options& o, shape2d s) {
     static const char* rules[] = {"absmax", "minmax", "percentile", "mse", "gaussian", "fixed"};
     static const char* grans[] = {"tensor", "channel", "group"};
-    static const char* rounds[] = {"even", "away", "zero", "floor", "stochastic"};
+    static const char* rounds[] = {"even", "away", "zero", "floor", "stochastic", "up", "tie-zero"};
     static const char* forms[] = {"none", "offset", "zero_point"};
     static const char* orders[] = {"low", "high", "ggml"};
     std::string g = grans[int(o.gran.type)];
