@@ -639,15 +639,13 @@ void tensor_to_blocks(ggml_type type, const Tensor& t, std::uint8_t* out) {
             o[0] = t.scales[b];  // E8M0
             at = 1;
         }
-        // Unsigned block codes: signed formats are stored offset by 2^(bits−1) (ggml's q − 8).
+        // Unsigned block codes: Q4_0 and Q5_0 store the signed code offset by 2^(bits−1) (ggml's
+        // q − 8); Q8_0 stores its int8 codes as they are.
         std::uint8_t u[32];
-        const bool is_signed =
-            type == ggml_type::q8_0 || type == ggml_type::q4_0 || type == ggml_type::q5_0;
         for (int j = 0; j < 32; ++j)
             u[j] = type == ggml_type::q4_0 ? std::uint8_t(q[j] ^ 0x8u)
                 : type == ggml_type::q5_0  ? std::uint8_t(q[j] ^ 0x10u)
                                            : q[j];
-        (void)is_signed;
         if (type == ggml_type::q8_0) {
             std::memcpy(o + at, q, 32);  // two's complement int8, as stored
             continue;
