@@ -3,7 +3,7 @@
 //
 // A scheme is registered by name with a factory. Names are stable (they appear in JSON output
 // and benchmark names). To add a scheme: write its quantizer (formats/, simd/, quantizers/),
-// then add one `add<...>(...)` line in the family's section of all_schemes() below.
+// then add one `add<...>(...)` line in its family's function below.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +26,27 @@
 #include "quantizers/log.hpp"
 #include "quantizers/minifloat.hpp"
 #include "quantizers/mx.hpp"
+
+// Where the registry is compiled. all_schemes() and parse_scheme() (spec.hpp) instantiate every
+// quantizer the library names, which is most of the compile time of a program that calls them.
+// By default they are inline functions, compiled in every translation unit that includes this
+// header. A program whose translation units all define LOWBIT_SEPARATE_SCHEMES sees declarations
+// only and compiles the definitions once, in translation units that include <lowbit/spec.hpp>
+// with LOWBIT_SCHEMES_PART set to 1, 2, 3, 4 and 5 (one each; lowbit's own tests and tools build
+// src/schemes/part*.cpp as the static library lowbit_schemes). The parts split the work so that a
+// parallel build compiles them side by side. Every translation unit of a program must agree on
+// LOWBIT_SEPARATE_SCHEMES: the functions are inline in one mode and external in the other.
+#ifdef LOWBIT_SEPARATE_SCHEMES
+#define LOWBIT_SCHEMES_INLINE
+#ifdef LOWBIT_SCHEMES_PART
+#define LOWBIT_SCHEMES_DEFINES(part) (LOWBIT_SCHEMES_PART == (part))
+#else
+#define LOWBIT_SCHEMES_DEFINES(part) 0
+#endif
+#else
+#define LOWBIT_SCHEMES_INLINE inline
+#define LOWBIT_SCHEMES_DEFINES(part) 1
+#endif
 
 LOWBIT_NAMESPACE_BEGIN
 
@@ -180,130 +201,144 @@ void add(std::vector<scheme_info>& v, std::string name, std::string family, std:
 }
 }  // namespace detail
 
+namespace detail {
+/// The registry by family, in all_schemes() order (one part each where the registry is compiled
+/// separately).
+LOWBIT_SCHEMES_INLINE void add_int_and_float_schemes(std::vector<scheme_info>& v);
+LOWBIT_SCHEMES_INLINE void add_codebook_and_bbq_schemes(std::vector<scheme_info>& v);
+}  // namespace detail
+
 /// Every named scheme, in a stable order.
-inline const std::vector<scheme_info>& all_schemes() {
+LOWBIT_SCHEMES_INLINE const std::vector<scheme_info>& all_schemes();
+
+#if LOWBIT_SCHEMES_DEFINES(1)
+LOWBIT_SCHEMES_INLINE const std::vector<scheme_info>& all_schemes() {
     static const std::vector<scheme_info> list = [] {
         std::vector<scheme_info> v;
-        using detail::add;
-        using half = Eigen::half;
-
-        // ---- integer formats (formats/int.hpp) ----
-        add(v, "int8", "int", "INT8 symmetric restricted, per tensor, absmax, fp32 scale",
-            int_quantizer<int_format<8>>());
-        add(v, "int8_mse", "int",
-            "INT8 symmetric restricted, per tensor, MSE-searched clip, fp32 scale",
-            int_quantizer<int_format<8>>({.rule = scale_rule::mse_search()}));
-        add(v, "int8_static", "int",
-            "INT8 symmetric restricted, per tensor, given scale (L = 4), fp32 scale",
-            int_quantizer<int_format<8>>({.rule = scale_rule::fixed(4.0f)}));
-        add(v, "int4_g32", "int",
-            "INT4 symmetric full range, group 32, absmax, fp16 scale (ggml Q4_0-like)",
-            int_quantizer<int_format<4, int_range::full>, half>({.gran = granularity::group(32)}));
-        add(v, "uint4_g32", "int",
-            "UINT4 asymmetric, group 32, min/max, fp16 scale and minimum (ggml Q4_1-like)",
-            int_quantizer<uint_format<4>, half>(
-                {.gran = granularity::group(32), .rule = scale_rule::minmax()}));
-        add(v, "int4_ch", "int", "INT4 symmetric restricted, per channel (row), absmax, fp32 scale",
-            int_quantizer<int_format<4>>({.gran = granularity::channel(0)}));
-        add(v, "int3_g32", "int", "INT3 symmetric full range, group 32, absmax, fp16 scale",
-            int_quantizer<int_format<3, int_range::full>, half>({.gran = granularity::group(32)}));
-        add(v, "int2_g32", "int", "INT2 symmetric full range, group 32, absmax, fp16 scale",
-            int_quantizer<int_format<2, int_range::full>, half>({.gran = granularity::group(32)}));
-        // ---- end integer formats ----
-
-        // ---- floating-point family: minifloats, BFP, MX, NVFP4, log (issue 3) ----
-        // Minifloats: absmax scale mapped to the format's max finite (quantizers/minifloat.hpp);
-        // FP8 per tensor with an fp32 scale, FP6/FP4 per group of 32 with an fp16 scale.
-        add(v, "e4m3fn", "float", "FP8 E4M3FN, per tensor, absmax -> 448, fp32 scale",
-            minifloat_quantizer<e4m3fn>());
-        add(v, "e5m2", "float", "FP8 E5M2, per tensor, absmax -> 57344, fp32 scale",
-            minifloat_quantizer<e5m2>());
-        add(v, "e4m3fnuz", "float", "FP8 E4M3FNUZ, per tensor, absmax -> 240, fp32 scale",
-            minifloat_quantizer<e4m3fnuz>());
-        add(v, "e3m2_g32", "float", "FP6 E3M2, group 32, absmax -> 28, fp16 scale",
-            minifloat_quantizer<e3m2, half>({.gran = granularity::group(32)}));
-        add(v, "e2m3_g32", "float", "FP6 E2M3, group 32, absmax -> 7.5, fp16 scale",
-            minifloat_quantizer<e2m3, half>({.gran = granularity::group(32)}));
-        add(v, "e2m1_g32", "float", "FP4 E2M1, group 32, absmax -> 6, fp16 scale",
-            minifloat_quantizer<e2m1, half>({.gran = granularity::group(32)}));
-        // OCP MX v1.0: block 32, E8M0 scale 2^(floor(log2 amax) - emax_elem) (quantizers/mx.hpp).
-        add(v, "mxfp8_e4m3", "float", "OCP MXFP8 E4M3, block 32, E8M0 scale (OCP floor rule)",
-            mx_quantizer<e4m3fn>());
-        add(v, "mxfp8_e5m2", "float", "OCP MXFP8 E5M2, block 32, E8M0 scale (OCP floor rule)",
-            mx_quantizer<e5m2>());
-        add(v, "mxfp6_e3m2", "float", "OCP MXFP6 E3M2, block 32, E8M0 scale (OCP floor rule)",
-            mx_quantizer<e3m2>());
-        add(v, "mxfp6_e2m3", "float", "OCP MXFP6 E2M3, block 32, E8M0 scale (OCP floor rule)",
-            mx_quantizer<e2m3>());
-        add(v, "mxfp4", "float", "OCP MXFP4 E2M1, block 32, E8M0 scale (OCP floor rule)",
-            mx_quantizer<e2m1>());
-        add(v, "mxint8", "float", "OCP MXINT8 (int8, 6 fraction bits), block 32, E8M0 scale",
-            mx_quantizer<mx_int8>());
-        add(v, "nvfp4", "float", "NVFP4: E2M1, E4M3 scale per 16, fp32 scale per tensor",
-            nvfp4_quantizer());
-        // Logarithmic: sign + exponent code, zero code, window ending at the group absmax
-        // (quantizers/log.hpp).
-        add(v, "log4", "float",
-            "log2 4-bit (+-s*2^-k, k = 0..6, and 0), group 32, fp16 scale = absmax",
-            log_quantizer<4>());
-        add(v, "log3", "float",
-            "log2 3-bit (+-s*2^-k, k = 0..2, and 0), group 32, fp16 scale = absmax",
-            log_quantizer<3>());
-        // ---- end floating-point family ----
-
-        // ---- codebooks, Hadamard, BBQ and QuEST (issue 4) ----
-        add(v, "nf4_g64", "codebook", "NF4 (bitsandbytes' table), group 64, absmax, fp32 scale",
-            codebook_quantizer<4>());
-        add(v, "nf3_g64", "codebook",
-            "NF3 (NormalFloat construction), group 64, absmax, fp32 scale",
-            codebook_quantizer<3>());
-        add(v, "nf2_g64", "codebook",
-            "NF2 (NormalFloat construction), group 64, absmax, fp32 scale",
-            codebook_quantizer<2>());
-        add(v, "sf4_g64", "codebook",
-            "SF4 (Student Float: NF's construction with Student's t quantiles, nu = 5), group 64, "
-            "absmax, fp32 scale",
-            codebook_quantizer<4>(student_float_codebook<4>(), {}));
-        add(v, "nf4_g64_dq", "codebook",
-            "NF4, group 64, absmax double-quantised to 8 bits per 256 groups (QLoRA-style)",
-            codebook_quantizer<4>({.double_quant = true}));
-        add(v, "bbq1", "bbq",
-            "BBQ 1-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* "
-            "sigma, INT1 codes",
-            bbq_quantizer<1>({.zero = bbq_zero::half}));
-        add(v, "bbq2", "bbq",
-            "BBQ 2-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* "
-            "sigma, INT2 codes",
-            bbq_quantizer<2>({.zero = bbq_zero::half}));
-        add(v, "bbq3", "bbq",
-            "BBQ 3-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* "
-            "sigma, INT3 codes",
-            bbq_quantizer<3>());
-        add(v, "bbq4", "bbq",
-            "BBQ 4-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* "
-            "sigma, INT4 codes",
-            bbq_quantizer<4>());
-        add(v, "bbq3_fp4", "bbq",
-            "BBQ 3-bit as FP4 E2M1 bit patterns (-4 ... 3 exact): Hadamard 128, sigma per tensor, "
-            "z = 0",
-            bbq_quantizer<3, bbq_codes::e2m1>());
-        add(v, "quest2", "bbq",
-            "QuEST 2-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
-            "grid",
-            quest_quantizer<2>());
-        add(v, "quest3", "bbq",
-            "QuEST 3-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
-            "grid",
-            quest_quantizer<3>());
-        add(v, "quest4", "bbq",
-            "QuEST 4-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
-            "grid",
-            quest_quantizer<4>());
-        // ---- end codebooks and BBQ ----
+        detail::add_int_and_float_schemes(v);
+        detail::add_codebook_and_bbq_schemes(v);
         return v;
     }();
     return list;
 }
+
+LOWBIT_SCHEMES_INLINE void detail::add_int_and_float_schemes(std::vector<scheme_info>& v) {
+    using half = Eigen::half;
+    // ---- integer formats (formats/int.hpp) ----
+    add(v, "int8", "int", "INT8 symmetric restricted, per tensor, absmax, fp32 scale",
+        int_quantizer<int_format<8>>());
+    add(v, "int8_mse", "int",
+        "INT8 symmetric restricted, per tensor, MSE-searched clip, fp32 scale",
+        int_quantizer<int_format<8>>({.rule = scale_rule::mse_search()}));
+    add(v, "int8_static", "int",
+        "INT8 symmetric restricted, per tensor, given scale (L = 4), fp32 scale",
+        int_quantizer<int_format<8>>({.rule = scale_rule::fixed(4.0f)}));
+    add(v, "int4_g32", "int",
+        "INT4 symmetric full range, group 32, absmax, fp16 scale (ggml Q4_0-like)",
+        int_quantizer<int_format<4, int_range::full>, half>({.gran = granularity::group(32)}));
+    add(v, "uint4_g32", "int",
+        "UINT4 asymmetric, group 32, min/max, fp16 scale and minimum (ggml Q4_1-like)",
+        int_quantizer<uint_format<4>, half>(
+            {.gran = granularity::group(32), .rule = scale_rule::minmax()}));
+    add(v, "int4_ch", "int", "INT4 symmetric restricted, per channel (row), absmax, fp32 scale",
+        int_quantizer<int_format<4>>({.gran = granularity::channel(0)}));
+    add(v, "int3_g32", "int", "INT3 symmetric full range, group 32, absmax, fp16 scale",
+        int_quantizer<int_format<3, int_range::full>, half>({.gran = granularity::group(32)}));
+    add(v, "int2_g32", "int", "INT2 symmetric full range, group 32, absmax, fp16 scale",
+        int_quantizer<int_format<2, int_range::full>, half>({.gran = granularity::group(32)}));
+    // ---- end integer formats ----
+
+    // ---- floating-point family: minifloats, BFP, MX, NVFP4, log ----
+    // Minifloats: absmax scale mapped to the format's max finite (quantizers/minifloat.hpp);
+    // FP8 per tensor with an fp32 scale, FP6/FP4 per group of 32 with an fp16 scale.
+    add(v, "e4m3fn", "float", "FP8 E4M3FN, per tensor, absmax -> 448, fp32 scale",
+        minifloat_quantizer<e4m3fn>());
+    add(v, "e5m2", "float", "FP8 E5M2, per tensor, absmax -> 57344, fp32 scale",
+        minifloat_quantizer<e5m2>());
+    add(v, "e4m3fnuz", "float", "FP8 E4M3FNUZ, per tensor, absmax -> 240, fp32 scale",
+        minifloat_quantizer<e4m3fnuz>());
+    add(v, "e3m2_g32", "float", "FP6 E3M2, group 32, absmax -> 28, fp16 scale",
+        minifloat_quantizer<e3m2, half>({.gran = granularity::group(32)}));
+    add(v, "e2m3_g32", "float", "FP6 E2M3, group 32, absmax -> 7.5, fp16 scale",
+        minifloat_quantizer<e2m3, half>({.gran = granularity::group(32)}));
+    add(v, "e2m1_g32", "float", "FP4 E2M1, group 32, absmax -> 6, fp16 scale",
+        minifloat_quantizer<e2m1, half>({.gran = granularity::group(32)}));
+    // OCP MX v1.0: block 32, E8M0 scale 2^(floor(log2 amax) - emax_elem) (quantizers/mx.hpp).
+    add(v, "mxfp8_e4m3", "float", "OCP MXFP8 E4M3, block 32, E8M0 scale (OCP floor rule)",
+        mx_quantizer<e4m3fn>());
+    add(v, "mxfp8_e5m2", "float", "OCP MXFP8 E5M2, block 32, E8M0 scale (OCP floor rule)",
+        mx_quantizer<e5m2>());
+    add(v, "mxfp6_e3m2", "float", "OCP MXFP6 E3M2, block 32, E8M0 scale (OCP floor rule)",
+        mx_quantizer<e3m2>());
+    add(v, "mxfp6_e2m3", "float", "OCP MXFP6 E2M3, block 32, E8M0 scale (OCP floor rule)",
+        mx_quantizer<e2m3>());
+    add(v, "mxfp4", "float", "OCP MXFP4 E2M1, block 32, E8M0 scale (OCP floor rule)",
+        mx_quantizer<e2m1>());
+    add(v, "mxint8", "float", "OCP MXINT8 (int8, 6 fraction bits), block 32, E8M0 scale",
+        mx_quantizer<mx_int8>());
+    add(v, "nvfp4", "float", "NVFP4: E2M1, E4M3 scale per 16, fp32 scale per tensor",
+        nvfp4_quantizer());
+    // Logarithmic: sign + exponent code, zero code, window ending at the group absmax
+    // (quantizers/log.hpp).
+    add(v, "log4", "float", "log2 4-bit (+-s*2^-k, k = 0..6, and 0), group 32, fp16 scale = absmax",
+        log_quantizer<4>());
+    add(v, "log3", "float", "log2 3-bit (+-s*2^-k, k = 0..2, and 0), group 32, fp16 scale = absmax",
+        log_quantizer<3>());
+    // ---- end floating-point family ----
+}
+#endif
+
+#if LOWBIT_SCHEMES_DEFINES(2)
+LOWBIT_SCHEMES_INLINE void detail::add_codebook_and_bbq_schemes(std::vector<scheme_info>& v) {
+    // ---- codebooks, Hadamard, BBQ and QuEST ----
+    add(v, "nf4_g64", "codebook", "NF4 (bitsandbytes' table), group 64, absmax, fp32 scale",
+        codebook_quantizer<4>());
+    add(v, "nf3_g64", "codebook", "NF3 (NormalFloat construction), group 64, absmax, fp32 scale",
+        codebook_quantizer<3>());
+    add(v, "nf2_g64", "codebook", "NF2 (NormalFloat construction), group 64, absmax, fp32 scale",
+        codebook_quantizer<2>());
+    add(v, "sf4_g64", "codebook",
+        "SF4 (Student Float: NF's construction with Student's t quantiles, nu = 5), group 64, "
+        "absmax, fp32 scale",
+        codebook_quantizer<4>(student_float_codebook<4>(), {}));
+    add(v, "nf4_g64_dq", "codebook",
+        "NF4, group 64, absmax double-quantised to 8 bits per 256 groups (QLoRA-style)",
+        codebook_quantizer<4>({.double_quant = true}));
+    add(v, "bbq1", "bbq",
+        "BBQ 1-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* "
+        "sigma, INT1 codes",
+        bbq_quantizer<1>({.zero = bbq_zero::half}));
+    add(v, "bbq2", "bbq",
+        "BBQ 2-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = -1/2, gamma = zeta* "
+        "sigma, INT2 codes",
+        bbq_quantizer<2>({.zero = bbq_zero::half}));
+    add(v, "bbq3", "bbq",
+        "BBQ 3-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* "
+        "sigma, INT3 codes",
+        bbq_quantizer<3>());
+    add(v, "bbq4", "bbq",
+        "BBQ 4-bit: Hadamard 128, sigma per tensor, Phi thresholds, z = 0, gamma = zeta* "
+        "sigma, INT4 codes",
+        bbq_quantizer<4>());
+    add(v, "bbq3_fp4", "bbq",
+        "BBQ 3-bit as FP4 E2M1 bit patterns (-4 ... 3 exact): Hadamard 128, sigma per tensor, "
+        "z = 0",
+        bbq_quantizer<3, bbq_codes::e2m1>());
+    add(v, "quest2", "bbq",
+        "QuEST 2-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
+        "grid",
+        quest_quantizer<2>());
+    add(v, "quest3", "bbq",
+        "QuEST 3-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
+        "grid",
+        quest_quantizer<3>());
+    add(v, "quest4", "bbq",
+        "QuEST 4-bit: Hadamard 128, sigma per tensor, Gaussian-optimal clip, uniform midrise "
+        "grid",
+        quest_quantizer<4>());
+    // ---- end codebooks and BBQ ----
+}
+#endif
 
 /// The scheme called `name`; throws lowbit::error naming the argument when there is none.
 inline const scheme_info& find_scheme(std::string_view name) {

@@ -26,9 +26,11 @@
 // list, is a lowbit::error that names the spec and lists the valid keys or values.
 //
 // This header is not part of lowbit.hpp: it instantiates a quantizer for every combination the
-// grammar allows, which costs compile time only where spec strings are wanted.
+// grammar allows, which costs compile time only where spec strings are wanted (and once per
+// program where the registry is compiled separately: schemes.hpp says how).
 #pragma once
 #include <charconv>
+#include <initializer_list>
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
@@ -275,6 +277,18 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
     return o;
 }
 
+/// The families of parse_scheme(), one part each where the registry is compiled separately
+/// (schemes.hpp): each returns the scheme of a spec whose base it owns.
+LOWBIT_SCHEMES_INLINE scheme_info parse_signed_int(const parts& p);
+LOWBIT_SCHEMES_INLINE scheme_info parse_unsigned_int_or_minifloat(const parts& p);
+LOWBIT_SCHEMES_INLINE scheme_info parse_codebook_or_bbq(const parts& p);
+
+inline bool is_any_of(const std::string& b, std::initializer_list<std::string_view> names) {
+    for (const auto n : names)
+        if (b == n) return true;
+    return false;
+}
+
 }  // namespace detail_spec
 
 /// The scheme a spec string describes (see the file comment); throws lowbit::error naming
@@ -283,30 +297,52 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
     using namespace detail_spec;
     const parts p = split(spec);
     const std::string& b = p.base;
-    const std::vector<std::string> int_keys = {"g", "gran", "scale", "st", "range"},
-                                   uint_keys = {"g", "gran", "scale", "st", "form"};
-    if (b == "int2" || b == "int3" || b == "int4" || b == "int8") {
-        const settings s(p, int_keys, {"absmax", "mse", "gaussian"});
-        if (b == "int2") return signed_int<2>(p, s);
-        if (b == "int3") return signed_int<3>(p, s);
-        if (b == "int4") return signed_int<4>(p, s);
-        return signed_int<8>(p, s);
-    }
+    if (is_any_of(b, {"int2", "int3", "int4", "int8"})) return parse_signed_int(p);
+    if (is_any_of(b, {"uint4", "uint8", "e4m3fn", "e5m2", "e4m3fnuz", "e3m2", "e2m3", "e2m1"}))
+        return parse_unsigned_int_or_minifloat(p);
+    if (is_any_of(b,
+                  {"nf2", "nf3", "nf4", "sf2", "sf3", "sf4", "bbq1", "bbq2", "bbq3", "bbq4",
+                   "quest2", "quest3", "quest4"}))
+        return parse_codebook_or_bbq(p);
+    fail(p,
+         "unknown format '" + b +
+             "' (valid: int2, int3, int4, int8, uint4, uint8, e4m3fn, e5m2, e4m3fnuz, e3m2, e2m3, "
+             "e2m1, nf2, nf3, nf4, sf2, sf3, sf4, "
+             "bbq1 … bbq4, quest2 … quest4; registered names: lowbit-compare --list)");
+}
+
+#if LOWBIT_SCHEMES_DEFINES(3)
+LOWBIT_SCHEMES_INLINE scheme_info detail_spec::parse_signed_int(const parts& p) {
+    const std::string& b = p.base;
+    const settings s(p, {"g", "gran", "scale", "st", "range"}, {"absmax", "mse", "gaussian"});
+    if (b == "int2") return signed_int<2>(p, s);
+    if (b == "int3") return signed_int<3>(p, s);
+    if (b == "int4") return signed_int<4>(p, s);
+    return signed_int<8>(p, s);
+}
+#endif
+
+#if LOWBIT_SCHEMES_DEFINES(4)
+LOWBIT_SCHEMES_INLINE scheme_info detail_spec::parse_unsigned_int_or_minifloat(const parts& p) {
+    const std::string& b = p.base;
     if (b == "uint4" || b == "uint8") {
-        const settings s(p, uint_keys, {"minmax", "mse", "gaussian"});
+        const settings s(p, {"g", "gran", "scale", "st", "form"}, {"minmax", "mse", "gaussian"});
         return b == "uint4" ? int_scaled<uint_format<4>>(p, s) : int_scaled<uint_format<8>>(p, s);
     }
-    if (b == "e4m3fn" || b == "e5m2" || b == "e4m3fnuz" || b == "e3m2" || b == "e2m3" ||
-        b == "e2m1") {
-        settings s(p, {"g", "gran", "scale", "st"}, {"absmax", "mse"});
-        if (s.st == "bf16") fail(p, "'st' must be one of f32, f16 for minifloats (got 'bf16')");
-        if (b == "e4m3fn") return minifloat_info<e4m3fn>(p, s);
-        if (b == "e5m2") return minifloat_info<e5m2>(p, s);
-        if (b == "e4m3fnuz") return minifloat_info<e4m3fnuz>(p, s);
-        if (b == "e3m2") return minifloat_info<e3m2>(p, s);
-        if (b == "e2m3") return minifloat_info<e2m3>(p, s);
-        return minifloat_info<e2m1>(p, s);
-    }
+    settings s(p, {"g", "gran", "scale", "st"}, {"absmax", "mse"});
+    if (s.st == "bf16") fail(p, "'st' must be one of f32, f16 for minifloats (got 'bf16')");
+    if (b == "e4m3fn") return minifloat_info<e4m3fn>(p, s);
+    if (b == "e5m2") return minifloat_info<e5m2>(p, s);
+    if (b == "e4m3fnuz") return minifloat_info<e4m3fnuz>(p, s);
+    if (b == "e3m2") return minifloat_info<e3m2>(p, s);
+    if (b == "e2m3") return minifloat_info<e2m3>(p, s);
+    return minifloat_info<e2m1>(p, s);
+}
+#endif
+
+#if LOWBIT_SCHEMES_DEFINES(5)
+LOWBIT_SCHEMES_INLINE scheme_info detail_spec::parse_codebook_or_bbq(const parts& p) {
+    const std::string& b = p.base;
     if (b == "nf2" || b == "nf3" || b == "nf4") {
         const settings s(p, {"g", "dq"}, {});
         if (b == "nf2") return nf_info<2>(p, s);
@@ -319,24 +355,17 @@ inline bbq_options bbq_opts(const settings& s, int bits, bool bbq) {
         if (b == "sf3") return sf_info<3>(p, s);
         return sf_info<4>(p, s);
     }
-    if (b == "bbq1" || b == "bbq2" || b == "bbq3" || b == "bbq4" || b == "quest2" ||
-        b == "quest3" || b == "quest4") {
-        const settings s(p, {"sigma", "h"}, {});
-        const std::string d = "BBQ / QuEST scheme from a spec";
-        if (b == "bbq1") return info(p, "bbq", d, bbq_quantizer<1>(bbq_opts(s, 1, true)));
-        if (b == "bbq2") return info(p, "bbq", d, bbq_quantizer<2>(bbq_opts(s, 2, true)));
-        if (b == "bbq3") return info(p, "bbq", d, bbq_quantizer<3>(bbq_opts(s, 3, true)));
-        if (b == "bbq4") return info(p, "bbq", d, bbq_quantizer<4>(bbq_opts(s, 4, true)));
-        if (b == "quest2") return info(p, "bbq", d, quest_quantizer<2>(bbq_opts(s, 2, false)));
-        if (b == "quest3") return info(p, "bbq", d, quest_quantizer<3>(bbq_opts(s, 3, false)));
-        return info(p, "bbq", d, quest_quantizer<4>(bbq_opts(s, 4, false)));
-    }
-    fail(p,
-         "unknown format '" + b +
-             "' (valid: int2, int3, int4, int8, uint4, uint8, e4m3fn, e5m2, e4m3fnuz, e3m2, e2m3, "
-             "e2m1, nf2, nf3, nf4, sf2, sf3, sf4, "
-             "bbq1 … bbq4, quest2 … quest4; registered names: lowbit-compare --list)");
+    const settings s(p, {"sigma", "h"}, {});
+    const std::string d = "BBQ / QuEST scheme from a spec";
+    if (b == "bbq1") return info(p, "bbq", d, bbq_quantizer<1>(bbq_opts(s, 1, true)));
+    if (b == "bbq2") return info(p, "bbq", d, bbq_quantizer<2>(bbq_opts(s, 2, true)));
+    if (b == "bbq3") return info(p, "bbq", d, bbq_quantizer<3>(bbq_opts(s, 3, true)));
+    if (b == "bbq4") return info(p, "bbq", d, bbq_quantizer<4>(bbq_opts(s, 4, true)));
+    if (b == "quest2") return info(p, "bbq", d, quest_quantizer<2>(bbq_opts(s, 2, false)));
+    if (b == "quest3") return info(p, "bbq", d, quest_quantizer<3>(bbq_opts(s, 3, false)));
+    return info(p, "bbq", d, quest_quantizer<4>(bbq_opts(s, 4, false)));
 }
+#endif
 
 /// A registered scheme name (all_schemes()) or, failing that, a spec string.
 [[nodiscard]] inline scheme_info resolve_scheme(std::string_view name_or_spec) {
