@@ -5,6 +5,7 @@
 
 #include <lowbit/lowbit.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -389,6 +390,57 @@ TEST_CASE("negative_zero::positive writes +0 where an element encodes as -0 (ggm
     CHECK_THROWS_WITH_AS(mx_quantizer<mx_int8>({.zero = negative_zero::positive}),
                          doctest::Contains("options.zero"), error);
     CHECK_THROWS_AS(mx_quantizer<e4m3fnuz>({.zero = negative_zero::positive}), error);
+}
+
+TEST_CASE_TEMPLATE(
+    "mx_nonfinite::nan_scale: a block with NaN or Inf gets the NaN scale (OCP "
+    "reference)",
+    E, e2m1, e4m3fn, e5m2, e3m2, mx_int8) {
+    const float inf = std::numeric_limits<float>::infinity();
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (const shape2d shape : {shape2d{6, 256}, shape2d{5, 301}}) {
+        CAPTURE(shape.cols);
+        auto x = lowbit_test::gaussian(shape.size(), 97);
+        // One non-finite value in some blocks, several in one, none in the rest.
+        for (std::size_t i = 5; i < x.size(); i += 97)
+            x[i] = (i / 97) % 3 == 0 ? nan : (i / 97) % 3 == 1 ? inf : -inf;
+        x[shape.cols + 1] = x[shape.cols + 2] = nan;
+        const mx_quantizer<E> ocp({.nonfinite = mx_nonfinite::nan_scale});
+        const mx_quantizer<E> kept;
+        const auto t = ocp.quantize(x, shape), k = kept.quantize(x, shape);
+        const auto codes = t.codes(), kcodes = k.codes();
+        const auto y = ocp.dequantize(t);
+        const std::size_t per_row = (shape.cols + 31) / 32;
+        std::size_t nan_blocks = 0;
+        for (std::size_t r = 0; r < shape.rows; ++r) {
+            for (std::size_t b = 0; b < per_row; ++b) {
+                const std::size_t i0 = r * shape.cols + b * 32,
+                                  i1 = r * shape.cols + std::min(shape.cols, (b + 1) * 32);
+                const bool nonfinite = std::any_of(x.begin() + i0, x.begin() + i1,
+                                                   [](float v) { return !std::isfinite(v); });
+                const std::uint8_t scale = t.scales[r * per_row + b];
+                CAPTURE(i0);
+                if (nonfinite) {
+                    ++nan_blocks;
+                    CHECK(scale == 0xFF);
+                    for (std::size_t i = i0; i < i1; ++i) {
+                        CHECK(codes[i] == 0);
+                        CHECK(std::isnan(y[i]));
+                    }
+                } else {
+                    CHECK(scale == k.scales[r * per_row + b]);
+                    CHECK(std::equal(codes.begin() + i0, codes.begin() + i1, kcodes.begin() + i0));
+                }
+            }
+        }
+        CHECK(nan_blocks > 10);
+        check_paths(ocp, x, shape);
+        check_paths(mx_quantizer<E>({.round = {round_mode::stochastic, 5},
+                                     .nonfinite = mx_nonfinite::nan_scale}),
+                    x, shape);
+    }
+    CHECK_THROWS_WITH_AS(mx_quantizer<E>({.nonfinite = static_cast<mx_nonfinite>(2)}),
+                         doctest::Contains("options.nonfinite"), error);
 }
 
 TEST_CASE("mx_scale_rounding::log2f: floor of float32's correctly rounded log2 (ggml MXFP4)") {

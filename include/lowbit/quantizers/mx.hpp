@@ -10,6 +10,7 @@
 // block); the semantics of each step are in formats/bfp.hpp. Per block:
 //   amax = block_absmax (finite values only), E = mx_scale_exponent(amax, rule), X = 2^E stored as
 //   E8M0 code E + 127, codes = encode(x · 2^−E) saturating to ±max_elem, x̂ = decode(code) · 2^E.
+// options.nonfinite chooses the OCP reference's NaN scale instead for a block holding NaN or ±Inf.
 // Codes are packed densely (core/packing.hpp): FP4 two per byte (element 0 in the low nibble),
 // FP6 four codes in three bytes, 8-bit codes one per byte.
 #pragma once
@@ -41,6 +42,17 @@ constexpr std::size_t row_blocks(shape2d s, std::size_t block) noexcept {
 enum class negative_zero : std::uint8_t {
     keep,      ///< the −0 code (sign bit set), as OCP MX and ml_dtypes do
     positive,  ///< the +0 code, as ggml's MXFP4 does
+};
+
+/// The scale of an MX block that holds NaN or ±Inf.
+enum class mx_nonfinite : std::uint8_t {
+    /// The scale of the block's finite values; NaN and ±Inf go to the element encoder, which
+    /// keeps NaN and ±Inf where the element format has them and saturates otherwise. The other
+    /// values of the block keep their precision.
+    finite_scale,
+    /// The NaN scale (E8M0 0xFF) and zero element codes: the whole block decodes as NaN, as the
+    /// OCP MX reference implementation (microxcaling) quantizes it.
+    nan_scale,
 };
 
 /// The result of mx_quantizer: packed element codes and one E8M0 code per block.
@@ -98,6 +110,7 @@ public:
         mx_scale_rounding scale_rounding = mx_scale_rounding::ocp_floor;
         rounding round = {};  ///< element rounding (nearest-even by default)
         negative_zero zero = negative_zero::keep;
+        mx_nonfinite nonfinite = mx_nonfinite::finite_scale;  ///< blocks holding NaN or ±Inf
     };
 
     mx_quantizer() : mx_quantizer(options{}) {}
@@ -114,6 +127,9 @@ public:
                         "options.zero",
                         "must be negative_zero::keep, or positive for a minifloat element with a "
                         "signed zero");
+        detail::require(opt_.nonfinite == mx_nonfinite::finite_scale ||
+                            opt_.nonfinite == mx_nonfinite::nan_scale,
+                        "options.nonfinite", "must be an mx_nonfinite value");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
@@ -141,7 +157,7 @@ public:
                 backend b) const {
         detail::check_encode_range(t, x.size(), begin, end);
         if constexpr (simd::fused_block_ok<Elem, Block>) {
-            if (opt_.zero == negative_zero::keep &&
+            if (opt_.zero == negative_zero::keep && opt_.nonfinite == mx_nonfinite::finite_scale &&
                 use_fused(
                     b, t.shape, opt_.round,
                     end)) {  // whole blocks: block k of the tensor is flat block c0 / Block + k
@@ -189,7 +205,15 @@ public:
                 out = bits == 8 ? t.packed.data() + c0 : buf;
             },
             [&](std::size_t i, std::size_t e, std::size_t slot, std::size_t g0, std::size_t g1) {
-                const std::uint8_t code = block_scale(x.subspan(g0, g1 - g0), b);
+                const auto block = x.subspan(g0, g1 - g0);
+                if (opt_.nonfinite == mx_nonfinite::nan_scale &&
+                    std::any_of(block.begin(), block.end(),
+                                [](float v) { return !std::isfinite(v); })) {
+                    if (i == g0) t.scales[slot] = e8m0::nan_code;
+                    std::fill(out + (i - base), out + (e - base), std::uint8_t{0});
+                    return;
+                }
+                const std::uint8_t code = block_scale(block, b);
                 if (i == g0) t.scales[slot] = code;
                 encode_bounded(b, x.data() + i, e - i, code, i, out + (i - base));
             },
@@ -273,7 +297,8 @@ private:
     }();
     /// The fused SIMD block kernels run when every block is whole and chunk-aligned and stochastic
     /// draws do not cross a 2^32 index boundary (their lane precondition). They encode −0 as it
-    /// rounds, so negative_zero::positive encodes block by block.
+    /// rounds and give every block the scale of its finite values, so negative_zero::positive and
+    /// mx_nonfinite::nan_scale encode block by block.
     static bool use_fused(backend b, shape2d shape, rounding r, std::size_t end) noexcept {
         return simd::fused_block_ok<Elem, Block> && b == backend::simd &&
             chunk_elements % Block == 0 && shape.cols % Block == 0 &&
