@@ -6,11 +6,15 @@
 #include <lowbit/quantizers/codebook.hpp>
 #include <lowbit/core/metrics.hpp>
 #include <lowbit/parallel.hpp>
+#include <lowbit/io/safetensors.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -122,7 +126,7 @@ TEST_CASE_TEMPLATE("SIMD equals the reference: codes, scales, values", T,
                    std::integral_constant<int, 4>, std::integral_constant<int, 5>,
                    std::integral_constant<int, 8>) {
     constexpr int B = T::value;
-    for (bool dq : {false, true})
+    for (int dq = 0; dq < 3; ++dq)  // none, linear INT8, bitsandbytes' dynamic map
         for (std::size_t group : {std::size_t{64}, std::size_t{32}, std::size_t{7}})
             for (std::size_t cols : lowbit_test::lengths())
                 for (int kind = 0; kind < 2; ++kind) {
@@ -130,7 +134,10 @@ TEST_CASE_TEMPLATE("SIMD equals the reference: codes, scales, values", T,
                     const auto x = kind
                         ? lowbit_test::adversarial(rows * cols, unsigned(cols + group))
                         : lowbit_test::gaussian(rows * cols, unsigned(cols * 3 + group));
-                    codebook_quantizer<B> q({.group_size = group, .double_quant = dq});
+                    codebook_quantizer<B> q({.group_size = group,
+                                             .double_quant = dq > 0,
+                                             .dq_map = dq == 2 ? double_quant_map::bnb_dynamic
+                                                               : double_quant_map::linear_int8});
                     const auto a = q.quantize(x, {rows, cols}, backend::scalar);
                     const auto b = q.quantize(x, {rows, cols}, backend::simd);
                     INFO("B = " << B << " dq = " << dq << " group = " << group << " cols = " << cols
@@ -178,6 +185,80 @@ TEST_CASE("double quantisation: 8-bit scales, per 256 groups, close to the absma
     const double s_dq = sqnr_db(x, q.dequantize(t)),
                  s = sqnr_db(x, codebook_quantizer<4>().dequantize(plain));
     CHECK(s_dq > s - 0.3);
+}
+
+TEST_CASE("bitsandbytes' NF4 with compress_statistics: its map, codes and decode exactly") {
+    // tests/data/codebook/bnb_nf4_dq.safetensors: bitsandbytes 0.50.2 on the CPU
+    // (scripts/make_bnb_nf4_vectors.py).
+    const safetensors_file f(std::string(LOWBIT_TEST_DATA_DIR) +
+                             "/codebook/bnb_nf4_dq.safetensors");
+    auto floats = [&](const std::string& name) {
+        const auto b = f.bytes(name);
+        std::vector<float> v(b.size() / 4);
+        std::memcpy(v.data(), b.data(), b.size());
+        return v;
+    };
+    auto bytes = [&](const std::string& name) {
+        const auto b = f.bytes(name);
+        return std::vector<std::uint8_t>(b.begin(), b.end());
+    };
+    const auto& map = bnb_dynamic_map();
+    const auto ref_map = floats("dynamic_map");
+    REQUIRE(ref_map.size() == 256);
+    CHECK(std::memcmp(map.data(), ref_map.data(), sizeof(float) * 256) == 0);
+
+    const codebook_quantizer<4> q({.double_quant = true,
+                                   .order = nibble_order::high_first,
+                                   .dq_map = double_quant_map::bnb_dynamic});
+    std::size_t near_ties = 0;
+    for (const std::string c : {"a", "b"}) {
+        CAPTURE(c);
+        const auto& info = f.info(c + ".x");
+        const shape2d shape{info.shape[0], info.shape[1]};
+        const auto x = floats(c + ".x");
+        const auto t = q.quantize(x, shape);
+        // The 4-bit codes, packed high nibble first: bitsandbytes' bytes.
+        CHECK(t.packed == bytes(c + ".packed"));
+        // The mean of the absmaxes: lowbit sums in double, torch in float32 (its cascade order);
+        // the two agree to the last bit or differ in it.
+        const float offset = floats(c + ".offset")[0];
+        CHECK(std::fabs(t.dq_mean - offset) <= std::nextafter(offset, INFINITY) - offset);
+        // Given bitsandbytes' mean, each block's absmax is its exactly, and each index is the map
+        // value nearest (a_g - m) / d. bitsandbytes' CPU search returns the next index up for
+        // some values just below a midpoint: there its value is the farther of the two.
+        const std::size_t groups = t.group_count();
+        std::vector<float> a(groups);
+        for (std::size_t g = 0; g < groups; ++g) a[g] = observe_absmax(x.data() + g * 64, 64);
+        const auto qref = bytes(c + ".qabsmax");
+        const auto dref = floats(c + ".absmax2");
+        REQUIRE(qref.size() == groups);
+        REQUIRE(dref.size() == (groups + 255) / 256);
+        for (std::size_t k = 0; k < dref.size(); ++k) {
+            const std::size_t g0 = k * 256, n = std::min<std::size_t>(256, groups - g0);
+            float d = 0;
+            std::vector<std::int8_t> qs(n);
+            detail::bnb_absmax_block(std::span<const float>(a).subspan(g0, n), offset, d, qs);
+            CHECK(d == dref[k]);
+            for (std::size_t i = 0; i < n; ++i) {
+                const int ours = std::uint8_t(qs[i]), theirs = qref[g0 + i];
+                if (ours == theirs) continue;
+                const float y = (a[g0 + i] - offset) / d;
+                CAPTURE(y);
+                CHECK(theirs == ours + 1);
+                CHECK(std::fabs(y - map[ours]) < std::fabs(y - map[theirs]));
+                ++near_ties;
+            }
+        }
+        // Decode of bitsandbytes' own state: dequantize_4bit's values, bit for bit.
+        auto u = t;
+        u.qscales.assign(qref.begin(), qref.end());
+        u.dq_steps = dref;
+        u.dq_mean = offset;
+        u.packed = bytes(c + ".packed");
+        CHECK(lowbit_test::same_bits(q.dequantize(u), floats(c + ".y")));
+        CHECK(lowbit_test::same_bits(q.dequantize(u, backend::scalar), floats(c + ".y")));
+    }
+    MESSAGE(near_ties << " of 392 absmax indices are bitsandbytes' next one up");
 }
 
 TEST_CASE("fitted codebook: equal-count bins give near-uniform code use; mean vs median") {

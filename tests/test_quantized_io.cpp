@@ -115,8 +115,8 @@ TEST_CASE("spec strings round-trip: every structure a spec can give") {
     for (const char* spec :
          {"int4:scale=row", "int8:gran=col", "int3:g=7:range=full:st=bf16", "uint4:form=zp:g=32",
           "uint8:scale=mse:scale=row", "e4m3fn:g=32:st=f16", "e2m1:scale=row", "e5m2:scale=mse",
-          "nf4:g=64:dq", "nf3:g=32", "sf4:nu=7", "bbq4:sigma=row", "bbq2:h=0", "quest3",
-          "hadamard128+nf4:g=64", "hadamard64+int4:g=32"}) {
+          "nf4:g=64:dq", "nf4:dq=bnb", "nf3:g=32", "sf4:nu=7", "bbq4:sigma=row", "bbq2:h=0",
+          "quest3", "hadamard128+nf4:g=64", "hadamard64+int4:g=32"}) {
         round_trip(spec, {4, 256}, ++seed);
         round_trip(spec, {2, 192}, ++seed);
     }

@@ -55,6 +55,15 @@ TEST_CASE("spec strings build the quantizer their options describe") {
                    {.gran = granularity::group(128), .rule = scale_rule::mse_search()})));
     check_same(run(parse_scheme("nf4:g=64:dq")),
                run_direct(codebook_quantizer<4>({.group_size = 64, .double_quant = true})));
+    check_same(run(parse_scheme("nf4:dq=int8")),
+               run_direct(codebook_quantizer<4>({.double_quant = true})));
+    check_same(run(parse_scheme("nf4:dq=bnb")),
+               run_direct(codebook_quantizer<4>(
+                   {.double_quant = true, .dq_map = double_quant_map::bnb_dynamic})));
+    check_same(
+        run(parse_scheme("nf2:g=32:dq=bnb")),
+        run_direct(codebook_quantizer<2>(
+            {.group_size = 32, .double_quant = true, .dq_map = double_quant_map::bnb_dynamic})));
     check_same(
         run(parse_scheme("sf4:g=32:nu=3")),
         run_direct(codebook_quantizer<4>(student_float_codebook<4>(3.0), {.group_size = 32})));
@@ -132,7 +141,7 @@ TEST_CASE("spec mistakes are errors that name the spec and list what is valid") 
           bad{"hadamard100+nf4", "hadamardH with H a power of two"},
           bad{"nf4:g=0", "'g' must be a group size >= 1"},
           bad{"int4:g=32:gran=row", "exclude each other"},
-          bad{"nf4:dq=1", "'dq' is a flag"},
+          bad{"nf4:dq=1", "'dq' must be given alone or as dq=int8 or dq=bnb (got '1')"},
           bad{"int4:g", "'g' needs a value"},
           bad{"int4::g=3", "empty option"},
           bad{"quest4:h=96", "'h' must be 0 or a power of two"},

@@ -17,7 +17,8 @@
 //   st=…         how scales are stored: f32, f16, bf16
 //   range=…      signed integers: restricted (−(2^{b−1}−1) … 2^{b−1}−1) or full (−2^{b−1} …)
 //   form=…       unsigned integers: offset (float minimum) or zp (8-bit zero point)
-//   dq           NormalFloat / Student Float: double-quantised scales (QLoRA-style)
+//   dq[=…]       NormalFloat / Student Float: double-quantised scales; dq or dq=int8: linear
+//                INT8 per 256 groups (lowbit's), dq=bnb: bitsandbytes' dynamic 8-bit map
 //   nu=V         Student Float: the t distribution's degrees of freedom, 0 < V <= 340
 //   sigma=…      BBQ / QuEST: σ per tensor or per row
 //   h=H          BBQ / QuEST: their own Hadamard block (0: none)
@@ -113,6 +114,7 @@ struct settings {
     std::size_t group = 0;             ///< g
     std::string gran, rule, st, range, form, sigma;
     bool dq = false;
+    bool dq_bnb = false;  ///< dq=bnb
     double nu = 5.0;
     std::size_t h = 128;
     bool h_given = false;
@@ -140,9 +142,7 @@ struct settings {
                 fail(p,
                      "'" + p.base + "' takes no option '" + o.key + "' (valid: " + list(allowed) +
                          ")");
-            const bool flag = o.key == "dq";
-            if (flag != o.value.empty())
-                fail(p, flag ? "'dq' is a flag, without a value" : "'" + o.key + "' needs a value");
+            if (o.key != "dq" && o.value.empty()) fail(p, "'" + o.key + "' needs a value");
             if (o.key == "g") {
                 if (!parse_size(o.value, group) || group == 0)
                     fail(p, "'g' must be a group size >= 1 (got '" + o.value + "')");
@@ -170,7 +170,12 @@ struct settings {
                     fail(p, "'h' must be 0 or a power of two in 2 … 32768 (got '" + o.value + "')");
                 h_given = true;
             } else if (o.key == "dq") {
+                if (!o.value.empty() && o.value != "int8" && o.value != "bnb")
+                    fail(
+                        p,
+                        "'dq' must be given alone or as dq=int8 or dq=bnb (got '" + o.value + "')");
                 dq = true;
+                dq_bnb = o.value == "bnb";
             } else if (o.key == "nu") {
                 const char* end = o.value.data() + o.value.size();
                 const auto r = std::from_chars(o.value.data(), end, nu);
@@ -255,6 +260,7 @@ scheme_info nf_info(const parts& p, const settings& s) {
     codebook_options o;
     o.group_size = s.group ? s.group : 64;
     o.double_quant = s.dq;
+    if (s.dq_bnb) o.dq_map = double_quant_map::bnb_dynamic;
     return info(p, "codebook", "NormalFloat scheme from a spec", codebook_quantizer<Bits>(o));
 }
 
@@ -263,6 +269,7 @@ scheme_info sf_info(const parts& p, const settings& s) {
     codebook_options o;
     o.group_size = s.group ? s.group : 64;
     o.double_quant = s.dq;
+    if (s.dq_bnb) o.dq_map = double_quant_map::bnb_dynamic;
     return info(p, "codebook", "Student Float scheme from a spec",
                 codebook_quantizer<Bits>(student_float_codebook<Bits>(s.nu), o));
 }

@@ -12,8 +12,17 @@
 //     q_g = clamp(nearbyint((a_g − m) / d), −127, 127)   (int8; 0 when d = 0)
 //     a'_g = min(max(0, m + q_g · d), FLT_MAX)             (the scale every code is computed with)
 // so a group costs 8 bits plus 32 bits per 256 groups plus one 32-bit mean per tensor
-// (4 + 8/64 + 32/16384 bits per value for NF4 in groups of 64). QLoRA uses the same block of 256
-// and mean offset but bitsandbytes' 8-bit "dynamic" float map for q_g; ours is linear INT8.
+// (4 + 8/64 + 32/16384 bits per value for NF4 in groups of 64).
+//
+// options.dq_map = double_quant_map::bnb_dynamic stores what bitsandbytes' quantize_4bit with
+// compress_statistics=True stores: the same mean m and blocks of 256 groups, but per block the
+// absmax d = max_g |a_g − m| and, per group, the index q_g of the value of bnb_dynamic_map()
+// nearest to (a_g − m) / d (the lower index on a tie; the index of 0 when d = 0), held in qscales
+// as its byte. A group decodes with a'_g = m + map[q_g] · d (not clamped: bitsandbytes' a'_g may
+// be a little below 0) and its codes are computed from its own absmax a_g, as bitsandbytes
+// computes them before compressing the absmaxes. With nibble_order::high_first and rows whose
+// length is a multiple of the group (bitsandbytes' blocks run over the flattened tensor) the
+// packed codes are bitsandbytes' bytes; docs/formats.md gives what matches its files and what not.
 //
 // SIMD: 4-bit low_first codes of groups of 64 on AVX-512 go 16 whole groups per call
 // (simd/codebook.hpp: encode_codebook_16groups_packed4), bit-identical to the reference.
@@ -28,6 +37,7 @@
 #pragma once
 #include "facade.hpp"
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +59,70 @@ LOWBIT_NAMESPACE_BEGIN
 /// Groups per block of the double-quantised scales (QLoRA's 256).
 inline constexpr std::size_t double_quant_block = 256;
 
+/// How double quantisation stores a group's absmax (see the file comment).
+enum class double_quant_map : std::uint8_t {
+    linear_int8,  ///< q_g = round((a_g − m) / d) in −127 … 127, d = max |a_g − m| / 127
+    bnb_dynamic,  ///< the index of the nearest bnb_dynamic_map() value, d = max |a_g − m|
+};
+
+/// bitsandbytes' signed 8-bit "dynamic" map (create_dynamic_map(signed=True)), ascending: for
+/// k = 0 … 6, the 2^k midpoints of linspace(0.1, 1, 2^k + 1) times 10^(k−6) and their negatives,
+/// then 0 and 1. Built with float32 arithmetic as torch builds it (linspace's points as single
+/// roundings of a + step · i), so every value is bitsandbytes' exactly (tests/test_codebook.cpp).
+inline const std::array<float, 256>& bnb_dynamic_map() {
+    static const std::array<float, 256> map = [] {
+        std::array<float, 256> m{};
+        std::size_t n = 0;
+        constexpr double decade[7] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+        for (int k = 0; k < 7; ++k) {
+            const int points = (1 << k) + 1, half = points / 2;
+            const float a = 0.1f, b = 1.0f, step = (b - a) / float(points - 1);
+            auto point = [&](int i) {
+                return i < half ? std::fma(step, float(i), a)
+                                : std::fma(-step, float(points - 1 - i), b);
+            };
+            const float e = static_cast<float>(decade[k]);
+            for (int i = 0; i + 1 < points; ++i) {
+                const float mean = (point(i) + point(i + 1)) / 2.0f;
+                m[n++] = mean * e;
+                m[n++] = -(mean * e);
+            }
+        }
+        m[n++] = 0.0f;
+        m[n++] = 1.0f;
+        std::sort(m.begin(), m.end());
+        return m;
+    }();
+    return map;
+}
+
+namespace detail {
+/// One block of double_quant_map::bnb_dynamic: d = max |a_g − m| and, per group, the index of
+/// the bnb_dynamic_map() value nearest (a_g − m) / d (the lower one on a tie, as bitsandbytes
+/// keeps the left neighbour unless the right one is strictly nearer; 0's index when d = 0), as
+/// its byte.
+inline void bnb_absmax_block(std::span<const float> a, float m, float& d,
+                             std::span<std::int8_t> q) {
+    const auto& map = bnb_dynamic_map();
+    d = 0.0f;
+    for (const float v : a) d = std::max(d, std::fabs(v - m));
+    const auto zero = std::lower_bound(map.begin(), map.end(), 0.0f);
+    for (std::size_t g = 0; g < a.size(); ++g) {
+        auto it = zero;
+        if (d > 0.0f) {
+            const float y = (a[g] - m) / d;
+            it = std::lower_bound(map.begin(), map.end(), y);  // the first value >= y
+            if (it == map.end())
+                --it;
+            else if (it != map.begin() && *it != y &&
+                     std::fabs(y - *(it - 1)) <= std::fabs(*it - y))
+                --it;
+        }
+        q[g] = static_cast<std::int8_t>(static_cast<std::uint8_t>(it - map.begin()));
+    }
+}
+}  // namespace detail
+
 /// The result of codebook_quantizer::quantize.
 template <int Bits>
 struct codebook_tensor {
@@ -59,7 +133,8 @@ struct codebook_tensor {
     std::vector<std::uint8_t> packed;  ///< packed_size(size(), Bits) bytes of level indices
     std::vector<float> scales;         ///< absmax per group (empty when double-quantised)
     bool double_quant = false;
-    std::vector<std::int8_t> qscales;  ///< double_quant: q_g per group
+    double_quant_map dq_map = double_quant_map::linear_int8;
+    std::vector<std::int8_t> qscales;  ///< double_quant: q_g per group (bnb_dynamic: its byte)
     std::vector<float> dq_steps;       ///< double_quant: d per block of 256 groups
     float dq_mean = 0;                 ///< double_quant: m
 
@@ -69,10 +144,15 @@ struct codebook_tensor {
         return group_size == 0 ? 0 : detail::ceil_div(shape.cols, group_size);
     }
     [[nodiscard]] std::size_t group_count() const noexcept { return shape.rows * groups_per_row(); }
-    /// The scale group g's codes were computed with (a_g, or a'_g when double-quantised).
+    /// The scale group g decodes with: a_g, or a'_g when double-quantised (linear_int8 computes
+    /// the codes with it too; bnb_dynamic computes them with a_g).
     [[nodiscard]] float scale(std::size_t g) const noexcept {
         if (!double_quant) return scales[g];
-        const float a = dq_mean + mul_unfused(float(qscales[g]), dq_steps[g / double_quant_block]);
+        const float d = dq_steps[g / double_quant_block];
+        if (dq_map == double_quant_map::bnb_dynamic)
+            return dq_mean +
+                mul_unfused(bnb_dynamic_map()[static_cast<std::uint8_t>(qscales[g])], d);
+        const float a = dq_mean + mul_unfused(float(qscales[g]), d);
         return a > 0.0f ? std::min(a, 3.40282346638528859812e+38f)
                         : 0.0f;  // m + q·d may round past FLT_MAX
     }
@@ -91,6 +171,9 @@ struct codebook_tensor {
         const std::size_t n = detail::checked_elements(shape.rows, shape.cols, bits, "t.shape");
         detail::check_group_size(group_size, "t.group_size");
         detail::check_order(bits, order, "t.order");
+        detail::require(
+            dq_map == double_quant_map::linear_int8 || dq_map == double_quant_map::bnb_dynamic,
+            "t.dq_map", "must be a double_quant_map value");
         detail::require(packed.size() == packed_size(n, bits), "t.packed",
                         "must hold exactly packed_size(rows * cols, bits) bytes");
         const std::size_t groups = group_count();
@@ -119,6 +202,8 @@ struct codebook_options {
     std::size_t group_size = 64;
     bool double_quant = false;
     nibble_order order = nibble_order::low_first;  ///< bitsandbytes packs high_first
+    /// How double quantisation stores the absmaxes (bnb_dynamic: as bitsandbytes does).
+    double_quant_map dq_map = double_quant_map::linear_int8;
 };
 
 /// Quantizes floats to a codebook; see the file comment.
@@ -136,6 +221,9 @@ public:
     codebook_quantizer(const codebook<Bits>& cb, options o) : cb_(cb), opt_(o), kern_(cb) {
         detail::check_group_size(opt_.group_size, "options.group_size");
         detail::check_order(bits, opt_.order, "options.order");
+        detail::require(opt_.dq_map == double_quant_map::linear_int8 ||
+                            opt_.dq_map == double_quant_map::bnb_dynamic,
+                        "options.dq_map", "must be a double_quant_map value");
     }
     [[nodiscard]] const options& opts() const noexcept { return opt_; }
     [[nodiscard]] const codebook<Bits>& book() const noexcept { return cb_; }
@@ -148,6 +236,7 @@ public:
         t.order = opt_.order;
         t.cb = cb_;
         t.double_quant = opt_.double_quant;
+        t.dq_map = opt_.dq_map;
         t.packed.resize(packed_size(shape.size(), bits));  // every byte is written by encode()
         const std::size_t groups = t.group_count();
         if (!opt_.double_quant) {
@@ -175,6 +264,12 @@ public:
         for (std::size_t k = 0; k < t.dq_steps.size(); ++k) {
             const std::size_t g0 = k * double_quant_block,
                               g1 = std::min(g0 + double_quant_block, groups);
+            if (opt_.dq_map == double_quant_map::bnb_dynamic) {
+                detail::bnb_absmax_block(std::span<const float>(a).subspan(g0, g1 - g0), m,
+                                         t.dq_steps[k],
+                                         std::span<std::int8_t>(t.qscales).subspan(g0, g1 - g0));
+                continue;
+            }
             float dev = 0;
             for (std::size_t g = g0; g < g1; ++g) dev = std::max(dev, std::fabs(a[g] - m));
             const float d = dev / 127.0f;
@@ -229,11 +324,11 @@ public:
                         }
                         continue;
                     }
-                    if (t.double_quant) {
+                    if (t.double_quant && t.dq_map == double_quant_map::linear_int8) {
                         s = t.scale(g);
                     } else {
                         s = simd::absmax(x.data() + g0, gc1 - gc0);
-                        if (i == g0) t.scales[g] = s;
+                        if (i == g0 && !t.double_quant) t.scales[g] = s;
                     }
                     simd::encode_codebook_run_packed4<Bits>(x.data() + i, run_end - i, inverse(s),
                                                             cb_, kern_, t.packed.data() + i / 2);
@@ -256,12 +351,12 @@ public:
                                   g1 = std::min(g0 + G, (r + 1) * cols);
                 const std::size_t run_end = std::min(c1, g1);
                 float s;
-                if (t.double_quant) {
+                if (t.double_quant && t.dq_map == double_quant_map::linear_int8) {
                     s = t.scale(g);
                 } else {
                     s = b == backend::simd ? simd::absmax(x.data() + g0, g1 - g0)
                                            : observe_absmax(x.data() + g0, g1 - g0);
-                    if (i == g0) t.scales[g] = s;
+                    if (i == g0 && !t.double_quant) t.scales[g] = s;
                 }
                 const float inv = inverse(s);
                 if (b == backend::simd)

@@ -10,10 +10,9 @@
 //   offsets       int_tensor, affine::offset           (empty otherwise)
 //   zero_points   int_tensor, affine::zero_point (u8)  (empty otherwise)
 //   sigmas        bbq_tensor: σ per slot
-//   qscales       codebook_tensor, double-quantised: q_g per group (i8)
-//   dq_steps      codebook_tensor, double-quantised: d per block of 256 groups
-//   dq_mean       codebook_tensor, double-quantised: m (one float)
-//   global_scale  nvfp4_tensor (one float)
+//   qscales       codebook_tensor, double-quantised: q_g per group (i8; bnb_dynamic: the index
+//   byte) dq_steps      codebook_tensor, double-quantised: d per block of 256 groups dq_mean
+//   codebook_tensor, double-quantised: m (one float) global_scale  nvfp4_tensor (one float)
 //
 // A transformed tensor (Hadamard + inner quantizer) has its inner tensor's fields. Fields are
 // arrays (std::vector) or single floats; an array's length is data too, checked against the
