@@ -25,6 +25,8 @@
 #include <variant>
 #include <vector>
 
+#include "cli_util.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -182,35 +184,12 @@ private:
 json parse_json(const std::string& s) { return json_parser(s).parse(); }
 
 // ---- running the binary ----
-struct run_result {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using lowbit_cli::run_result;
+using lowbit_cli::slurp;
 
 run_result run(const std::string& args) {
-    static int k = 0;
-    const fs::path dir = fs::temp_directory_path();
-    const fs::path out =
-        dir / ("lowbit_cli_out_" + std::to_string(::getpid()) + "_" + std::to_string(k));
-    const fs::path err =
-        dir / ("lowbit_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(k++));
-    const std::string cmd = std::string(LOWBIT_COMPARE_LAUNCHER) + "'" + LOWBIT_COMPARE_EXE + "' " +
-        args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int raw = std::system(cmd.c_str());
-    run_result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
+    return lowbit_cli::run_program(LOWBIT_COMPARE_LAUNCHER, LOWBIT_COMPARE_EXE,
+                                   "lowbit_compare_cli", args);
 }
 
 const std::string data_dir = std::string(LOWBIT_TEST_DATA_DIR) + "/npy";

@@ -17,41 +17,19 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cli_util.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct run_result {
-    int status = -1;
-    std::string out, err;
-};
+using lowbit_cli::run_result;
+using lowbit_cli::slurp;
 
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-fs::path scratch(const std::string& name) {
-    return fs::temp_directory_path() /
-        ("lowbit_eval_cli_" + std::to_string(::getpid()) + "_" + name);
-}
+fs::path scratch(const std::string& name) { return lowbit_cli::scratch("lowbit_eval_cli", name); }
 
 run_result run(const std::string& args) {
-    static int k = 0;
-    const fs::path out = scratch("out" + std::to_string(k));
-    const fs::path err = scratch("err" + std::to_string(k++));
-    const std::string cmd = std::string(LOWBIT_EVAL_LAUNCHER) + "'" + LOWBIT_EVAL_EXE + "' " +
-        args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int raw = std::system(cmd.c_str());
-    run_result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
+    return lowbit_cli::run_program(LOWBIT_EVAL_LAUNCHER, LOWBIT_EVAL_EXE, "lowbit_eval_cli", args);
 }
 
 std::vector<std::string> lines(const std::string& s) {

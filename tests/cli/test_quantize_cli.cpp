@@ -21,43 +21,23 @@
 #include <vector>
 
 #include "../test_util.hpp"
+#include "cli_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
 
 namespace {
 
-struct run_result {
-    int status = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+using lowbit_cli::run_result;
+using lowbit_cli::slurp;
 
 fs::path scratch(const std::string& name) {
-    return fs::temp_directory_path() /
-        ("lowbit_quantize_cli_" + std::to_string(::getpid()) + "_" + name);
+    return lowbit_cli::scratch("lowbit_quantize_cli", name);
 }
 
 run_result run(const std::string& args) {
-    static int k = 0;
-    const fs::path out = scratch("out" + std::to_string(k));
-    const fs::path err = scratch("err" + std::to_string(k++));
-    const std::string cmd = std::string(LOWBIT_QUANTIZE_LAUNCHER) + "'" + LOWBIT_QUANTIZE_EXE +
-        "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-    const int raw = std::system(cmd.c_str());
-    run_result r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
+    return lowbit_cli::run_program(LOWBIT_QUANTIZE_LAUNCHER, LOWBIT_QUANTIZE_EXE,
+                                   "lowbit_quantize_cli", args);
 }
 
 /// The input model: two matrices (one BF16), a 4-D kernel, a 1-D F16 norm and an I64 tensor.
