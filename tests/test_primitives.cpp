@@ -361,3 +361,142 @@ TEST_CASE("stream_bytes copies exactly n bytes at any alignment") {
     std::mt19937 rng(16);
     for_each_arch([&](auto arch) { check_stream<decltype(arch)>(rng); });
 }
+
+/// dot8_i4 / dot8_i8 against their twins: every byte value, activations at ±127 and 0, 0 … 5
+/// blocks, a row stride with padding; exact integers, so equal.
+template <class Arch>
+void check_dots(std::mt19937& rng) {
+    std::uniform_int_distribution<int> qd(-127, 127);
+    for (std::size_t blocks = 0; blocks <= 5; ++blocks)
+        for (int bits : {4, 8}) {
+            const std::size_t block_bytes = bits == 4 ? 16 : 32;
+            const std::size_t stride = block_bytes * blocks + rng() % 7;
+            std::vector<std::uint8_t> w(8 * stride + 1);
+            for (auto& b : w) b = static_cast<std::uint8_t>(rng());
+            std::vector<std::int8_t> q(32 * blocks + 1);
+            for (auto& v : q) {
+                const int pick = int(rng() % 5);
+                v = static_cast<std::int8_t>(pick == 0 ? 127 : pick == 1 ? -127 : qd(rng));
+            }
+            if (blocks == 2)  // the extremes everywhere: the largest sums, both signs
+                for (std::size_t i = 0; i < w.size(); ++i) {
+                    w[i] = bits == 4 ? 0x88 : 0x80;
+                    if (i < q.size()) q[i] = -127;
+                }
+            std::int32_t got[8], want[8];
+            if (bits == 4) {
+                sp::dot8_i4<Arch>(w.data(), stride, q.data(), blocks, got);
+                sp::scalar::dot8_i4(w.data(), stride, q.data(), blocks, want);
+            } else {
+                sp::dot8_i8<Arch>(w.data(), stride, q.data(), blocks, got);
+                sp::scalar::dot8_i8(w.data(), stride, q.data(), blocks, want);
+            }
+            INFO("bits " << bits << ", blocks " << blocks);
+            CHECK(std::vector<std::int32_t>(got, got + 8) ==
+                  std::vector<std::int32_t>(want, want + 8));
+        }
+}
+
+/// scale_add8 against its twin, bit for bit: ±0, ±Inf, NaN, subnormal and huge factors, int32
+/// values that float cannot hold exactly (the conversion's rounding), sums that cancel.
+template <class Arch>
+void check_scale_add(std::mt19937& rng) {
+    const float special[] = {0.0f,
+                             -0.0f,
+                             1.0f,
+                             -1.0f,
+                             1e-45f,
+                             -3e-39f,
+                             3.4e38f,
+                             -3.4e38f,
+                             std::numeric_limits<float>::infinity(),
+                             -std::numeric_limits<float>::infinity(),
+                             std::numeric_limits<float>::quiet_NaN(),
+                             0.1f,
+                             1.0f / 3.0f};
+    std::uniform_real_distribution<float> u(-1e4f, 1e4f);
+    auto pick = [&] { return rng() % 3 == 0 ? special[rng() % std::size(special)] : u(rng); };
+    for (int trial = 0; trial < 500; ++trial) {
+        float acc1[8], acc2[8], f[8];
+        std::int32_t d[8];
+        const auto ints = adversarial_ints(rng, 8);
+        for (int i = 0; i < 8; ++i) {
+            acc1[i] = acc2[i] = pick();
+            f[i] = pick();
+            d[i] = ints[i];
+        }
+        sp::scale_add8<Arch>(acc1, f, d);
+        sp::scalar::scale_add8(acc2, f, d);
+        for (int i = 0; i < 8; ++i) {
+            INFO("acc " << acc2[i] << ", f " << f[i] << ", d " << d[i]);
+            CHECK((std::isnan(acc1[i]) ? std::isnan(acc2[i])
+                                       : std::bit_cast<std::uint32_t>(acc1[i]) ==
+                           std::bit_cast<std::uint32_t>(acc2[i])));
+        }
+    }
+}
+
+/// gemv8 against its twin: group lengths of 1 … 4 blocks, a short last group, scales with
+/// ±0, ±Inf, NaN, subnormals; the products and sums in float, so bit for bit.
+template <class Arch, int Bits>
+void check_gemv8(std::mt19937& rng) {
+    std::uniform_int_distribution<int> qd(-127, 127);
+    std::uniform_real_distribution<float> sd(-0.1f, 0.1f);
+    const float special[] = {0.0f,
+                             -0.0f,
+                             std::numeric_limits<float>::infinity(),
+                             std::numeric_limits<float>::quiet_NaN(),
+                             1e-41f,
+                             3e38f};
+    for (std::size_t glen : {32u, 64u, 96u, 128u})
+        for (std::size_t cols : {0u, 32u, 64u, 160u, 256u}) {
+            const std::size_t stride = cols * Bits / 8 + rng() % 5,
+                              groups = (cols + glen - 1) / glen;
+            std::vector<std::uint8_t> w(8 * stride + 1);
+            for (auto& b : w) b = static_cast<std::uint8_t>(rng());
+            std::vector<std::int8_t> q(cols + 1);
+            for (auto& v : q) v = static_cast<std::int8_t>(qd(rng));
+            std::vector<float> sx(groups + 1), sw(8 * groups + 1);
+            for (auto& v : sx) v = rng() % 7 == 0 ? special[rng() % 6] : sd(rng);
+            for (auto& v : sw) v = rng() % 7 == 0 ? special[rng() % 6] : sd(rng);
+            float got[8], want[8];
+            for (int i = 0; i < 8; ++i) got[i] = want[i] = float(i) - 3.5f;
+            sp::gemv8<Arch, Bits>(w.data(), stride, q.data(), sx.data(), sw.data(), cols, glen,
+                                  got);
+            sp::scalar::gemv8<Bits>(w.data(), stride, q.data(), sx.data(), sw.data(), cols, glen,
+                                    want);
+            for (int i = 0; i < 8; ++i) {
+                INFO("bits " << Bits << ", cols " << cols << ", group " << glen << ", row " << i);
+                CHECK((std::isnan(got[i]) ? std::isnan(want[i])
+                                          : std::bit_cast<std::uint32_t>(got[i]) ==
+                               std::bit_cast<std::uint32_t>(want[i])));
+            }
+        }
+}
+
+TEST_CASE("gemv8 equals its twin bit for bit, every Arch") {
+    std::mt19937 rng(73);
+    for_each_arch([&](auto arch) {
+        check_gemv8<decltype(arch), 4>(rng);
+        check_gemv8<decltype(arch), 8>(rng);
+    });
+}
+
+TEST_CASE("dot8_i4 and dot8_i8 equal their twins, every Arch") {
+    std::mt19937 rng(71);
+    for_each_arch([&](auto arch) { check_dots<decltype(arch)>(rng); });
+}
+
+TEST_CASE("scale_add8 equals its twin bit for bit, every Arch") {
+    std::mt19937 rng(72);
+    for_each_arch([&](auto arch) { check_scale_add<decltype(arch)>(rng); });
+}
+
+TEST_CASE("the integer dots are hand-written on every x86 and AArch64 target") {
+    // ops::gemv's fast path exists only where the family has them (see linear_kernel_for).
+#if defined(__x86_64__) || defined(__aarch64__)
+    CHECK(sp::has_int_dot<xsimd::default_arch>);
+#else
+    CHECK(!sp::has_int_dot<xsimd::default_arch>);
+#endif
+}

@@ -15,6 +15,11 @@
 //   count_below<rule>(y, t)  #{k : t_k < y[l]} (rule at_or_below: t_k <= y[l]) for the sorted
 //                            thresholds of a threshold_table; a NaN lane counts 0
 //   stream_bytes, stream_fence  a copy by non-temporal stores where the ISA has them
+//   dot8_i4, dot8_i8         exact int32 dots of 8 rows of 4- / 8-bit signed codes with int8
+//                            activations, over blocks of 32 (no portable form: the twin)
+//   scale_add8(acc, f, d)    acc[i] = acc[i] + f[i]·float(d[i]), product rounded, 8 lanes
+//   gemv8<Bits>(…)           8 rows of a quantized linear layer over whole 32-blocks: per group
+//                            dot8, then scale_add8 with f = s_w·s_x (the composition otherwise)
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -25,6 +30,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../core/config.hpp"
+#include "../core/unfused.hpp"
 #include "arch/family.hpp"
 #include "arch/neon.hpp"
 #include "arch/x86.hpp"
@@ -121,6 +127,57 @@ inline std::int32_t count_below(float y, const threshold_table<Bits>& table) noe
     for (int k = 0; k < threshold_table<Bits>::count; ++k)
         c += Rule == threshold_rule::at_or_below ? (table.t.v[k] <= y) : (table.t.v[k] < y);
     return c;
+}
+/// Σ_l code·q[l] over `blocks` blocks of 32 lanes, for 8 rows. Row i's block b is 16 bytes at
+/// w + i·stride + 16·b; byte j holds the 4-bit two's complement codes of lanes j (low nibble)
+/// and j + 16 (high nibble); lane l of block b multiplies q[32·b + l]. Every q in −127 … 127;
+/// exact while blocks · 32 · 128 · 127 < 2^31.
+inline void dot8_i4(const std::uint8_t* w, std::size_t stride, const std::int8_t* q,
+                    std::size_t blocks, std::int32_t* out) noexcept {
+    auto value = [](unsigned nibble) { return int(nibble ^ 8u) - 8; };
+    for (std::size_t i = 0; i < 8; ++i) {
+        std::int32_t s = 0;
+        for (std::size_t b = 0; b < blocks; ++b)
+            for (std::size_t j = 0; j < 16; ++j) {
+                const unsigned byte = w[i * stride + 16 * b + j];
+                s += value(byte & 0xFu) * q[32 * b + j] + value(byte >> 4) * q[32 * b + 16 + j];
+            }
+        out[i] = s;
+    }
+}
+/// As dot8_i4 with 32 signed bytes per block: row i's block b at w + i·stride + 32·b.
+inline void dot8_i8(const std::uint8_t* w, std::size_t stride, const std::int8_t* q,
+                    std::size_t blocks, std::int32_t* out) noexcept {
+    for (std::size_t i = 0; i < 8; ++i) {
+        std::int32_t s = 0;
+        for (std::size_t l = 0; l < 32 * blocks; ++l) {
+            const int byte = w[i * stride + l];
+            s += (byte - ((byte & 0x80) << 1)) * q[l];  // the byte as two's complement
+        }
+        out[i] = s;
+    }
+}
+/// acc[i] = acc[i] + f[i]·float(d[i]) for i < 8, the product rounded to float on its own.
+inline void scale_add8(float* acc, const float* f, const std::int32_t* d) noexcept {
+    for (std::size_t i = 0; i < 8; ++i) acc[i] = acc[i] + mul_unfused(f[i], float(d[i]));
+}
+/// 8 weight rows · one activation row, every group a whole number of 32-blocks: for each
+/// group g (columns [g·glen, min(g·glen + glen, cols)), cols and glen multiples of 32) in order,
+/// d = dot8_i<Bits> of the group, f[i] = sw[8·g + i] · sx[g], scale_add8(out, f, d).
+template <int Bits>
+inline void gemv8(const std::uint8_t* w, std::size_t stride, const std::int8_t* q, const float* sx,
+                  const float* sw, std::size_t cols, std::size_t glen, float* out) noexcept {
+    std::int32_t d[8];
+    float f[8];
+    for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+        const std::size_t blocks = std::min(glen, cols - c0) / 32;
+        if constexpr (Bits == 4)
+            dot8_i4(w + c0 / 2, stride, q + c0, blocks, d);
+        else
+            dot8_i8(w + c0, stride, q + c0, blocks, d);
+        for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * sx[g];
+        scale_add8(out, f, d);
+    }
 }
 }  // namespace scalar
 
@@ -281,6 +338,72 @@ inline void stream_fence() noexcept {
     using K = std::conditional_t<sizeof(Arch) != 0, arch::kernels<arch::isa::sse2>, void>;
     if constexpr (requires { K::fence(); }) K::fence();
 }
+
+/// simd::scalar::dot8_i4 (the definition) in the family's instructions.
+template <class Arch>
+LOWBIT_FORCE_INLINE void dot8_i4(const std::uint8_t* w, std::size_t stride, const std::int8_t* q,
+                                 std::size_t blocks, std::int32_t* out) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::dot8_i4(w, stride, q, blocks, out); })
+        K::dot8_i4(w, stride, q, blocks, out);
+    else
+        scalar::dot8_i4(w, stride, q, blocks, out);
+}
+
+/// simd::scalar::dot8_i8 (the definition) in the family's instructions.
+template <class Arch>
+LOWBIT_FORCE_INLINE void dot8_i8(const std::uint8_t* w, std::size_t stride, const std::int8_t* q,
+                                 std::size_t blocks, std::int32_t* out) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::dot8_i8(w, stride, q, blocks, out); })
+        K::dot8_i8(w, stride, q, blocks, out);
+    else
+        scalar::dot8_i8(w, stride, q, blocks, out);
+}
+
+/// simd::scalar::scale_add8 (the definition) in the family's instructions.
+template <class Arch>
+LOWBIT_FORCE_INLINE void scale_add8(float* acc, const float* f, const std::int32_t* d) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::scale_add8(acc, f, d); })
+        K::scale_add8(acc, f, d);
+    else
+        scalar::scale_add8(acc, f, d);
+}
+
+/// simd::scalar::gemv8 (the definition): the family's fused form, or the composition of its
+/// dot8_i4 / dot8_i8 and scale_add8.
+template <class Arch, int Bits>
+LOWBIT_FORCE_INLINE void gemv8(const std::uint8_t* w, std::size_t stride, const std::int8_t* q,
+                               const float* sx, const float* sw, std::size_t cols, std::size_t glen,
+                               float* out) noexcept {
+    static_assert(Bits == 4 || Bits == 8, "lowbit: gemv8 takes 4- or 8-bit codes");
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::template gemv8<Bits>(w, stride, q, sx, sw, cols, glen, out); }) {
+        K::template gemv8<Bits>(w, stride, q, sx, sw, cols, glen, out);
+    } else {
+        std::int32_t d[8];
+        float f[8];
+        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+            const std::size_t blocks = std::min(glen, cols - c0) / 32;
+            if constexpr (Bits == 4)
+                dot8_i4<Arch>(w + c0 / 2, stride, q + c0, blocks, d);
+            else
+                dot8_i8<Arch>(w + c0, stride, q + c0, blocks, d);
+            for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * sx[g];
+            scale_add8<Arch>(out, f, d);
+        }
+    }
+}
+
+/// Whether the family of Arch has hand-written integer dots (dot8_i4 / dot8_i8): the quantized
+/// linear operators take their SIMD path only then.
+template <class Arch>
+inline constexpr bool has_int_dot = requires(const std::uint8_t* w, const std::int8_t* q,
+                                             std::int32_t* o) {
+    detail_prim::hand<Arch>::dot8_i4(w, std::size_t{}, q, std::size_t{}, o);
+    detail_prim::hand<Arch>::dot8_i8(w, std::size_t{}, q, std::size_t{}, o);
+};
 
 }  // namespace simd
 LOWBIT_NAMESPACE_END

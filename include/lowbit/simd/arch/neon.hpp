@@ -9,6 +9,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../../core/unfused.hpp"
 #include "family.hpp"
 
 #if XSIMD_WITH_NEON64
@@ -73,6 +74,61 @@ struct kernels<isa::neon> {
         }
         (std::make_integer_sequence<int, N>{});
         return vreinterpretq_s32_u32(c);
+    }
+    /// 8 rows × 32-code blocks (see simd::scalar::dot8_i4): nibbles XOR 8 minus 8 are the signed
+    /// codes; with the dot-product extension sdot sums four products per lane, otherwise
+    /// widening multiplies (|c·q| ≤ 8·127 fits 16 bits) are pairwise added into 32 bits.
+    LOWBIT_FORCE_INLINE static void dot8_i4(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+        int32x4_t acc[8];
+        for (auto& a : acc) a = vdupq_n_s32(0);
+        const uint8x16_t m4 = vdupq_n_u8(0x0F), x88 = vdupq_n_u8(0x88);
+        const int8x16_t eight = vdupq_n_s8(8);
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const int8x16_t q0 = vld1q_s8(q + 32 * b), q1 = vld1q_s8(q + 32 * b + 16);
+            for (int r = 0; r < 8; ++r) {
+                const uint8x16_t raw = veorq_u8(vld1q_u8(w + r * stride + 16 * b), x88);
+                const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(raw, m4)), eight);
+                const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)), eight);
+                acc[r] = dot16(dot16(acc[r], lo, q0), hi, q1);
+            }
+        }
+        for (int r = 0; r < 8; ++r) out[r] = vaddvq_s32(acc[r]);
+    }
+    /// 8 rows × 32 signed bytes per block, as dot8_i4 without the nibble split.
+    LOWBIT_FORCE_INLINE static void dot8_i8(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+        int32x4_t acc[8];
+        for (auto& a : acc) a = vdupq_n_s32(0);
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const int8x16_t q0 = vld1q_s8(q + 32 * b), q1 = vld1q_s8(q + 32 * b + 16);
+            for (int r = 0; r < 8; ++r) {
+                const std::int8_t* p =
+                    reinterpret_cast<const std::int8_t*>(w + r * stride + 32 * b);
+                acc[r] = dot16(dot16(acc[r], vld1q_s8(p), q0), vld1q_s8(p + 16), q1);
+            }
+        }
+        for (int r = 0; r < 8; ++r) out[r] = vaddvq_s32(acc[r]);
+    }
+    /// acc + Σ a·b over 16 signed bytes into 4 lanes (|a·b| ≤ 128·127 fits 16 bits).
+    LOWBIT_FORCE_INLINE static int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) noexcept {
+#if defined(__ARM_FEATURE_DOTPROD)
+        return vdotq_s32(acc, a, b);
+#else
+        return vpadalq_s16(vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b))),
+                           vmull_high_s8(a, b));
+#endif
+    }
+    /// acc[i] = acc[i] + f[i]·float(d[i]), the product rounded on its own, i < 8.
+    LOWBIT_FORCE_INLINE static void scale_add8(float* acc, const float* f,
+                                               const std::int32_t* d) noexcept {
+        for (int h = 0; h < 8; h += 4) {
+            const float32x4_t p =
+                detail::opaque(vmulq_f32(vld1q_f32(f + h), vcvtq_f32_s32(vld1q_s32(d + h))));
+            vst1q_f32(acc + h, vaddq_f32(vld1q_f32(acc + h), p));
+        }
     }
 };
 

@@ -9,6 +9,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../../core/unfused.hpp"
 #include "family.hpp"
 
 #if XSIMD_WITH_SSE2
@@ -81,6 +82,107 @@ struct kernels<isa::sse2> {
         for (int j = 0; j < 64; j += 16)
             _mm_stream_si128(reinterpret_cast<__m128i*>(dst + j),
                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j)));
+    }
+    /// 8 rows × 32-code blocks (see simd::scalar::dot8_i4). Nibbles offset to u = c + 8 (an XOR
+    /// with 8) and zero-extended to 16 bits; _mm_madd_epi16 sums pairs of u·q exactly; the offset
+    /// is removed at the end as 8·Σq.
+    LOWBIT_FORCE_INLINE static void dot8_i4(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+        const __m128i z = _mm_setzero_si128(), m4 = _mm_set1_epi8(0x0F);
+        __m128i acc[8], qsum = z;
+        for (auto& a : acc) a = z;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            __m128i qs[4];  // q sign-extended to 16 bits: lanes 0-7, 8-15, 16-23, 24-31
+            for (int h = 0; h < 2; ++h) {
+                const __m128i v =
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * b + 16 * h));
+                const __m128i s = _mm_cmpgt_epi8(z, v);
+                qs[2 * h] = _mm_unpacklo_epi8(v, s);
+                qs[2 * h + 1] = _mm_unpackhi_epi8(v, s);
+            }
+            const __m128i one = _mm_set1_epi16(1);
+            qsum = _mm_add_epi32(
+                qsum,
+                _mm_add_epi32(
+                    _mm_add_epi32(_mm_madd_epi16(qs[0], one), _mm_madd_epi16(qs[1], one)),
+                    _mm_add_epi32(_mm_madd_epi16(qs[2], one), _mm_madd_epi16(qs[3], one))));
+            for (int r = 0; r < 8; ++r) {
+                const __m128i raw = _mm_xor_si128(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * stride + 16 * b)),
+                    _mm_set1_epi8(static_cast<char>(0x88)));
+                const __m128i lo = _mm_and_si128(raw, m4),
+                              hi = _mm_and_si128(_mm_srli_epi16(raw, 4), m4);
+                const __m128i s0 = _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(lo, z), qs[0]),
+                                                 _mm_madd_epi16(_mm_unpackhi_epi8(lo, z), qs[1]));
+                const __m128i s1 = _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(hi, z), qs[2]),
+                                                 _mm_madd_epi16(_mm_unpackhi_epi8(hi, z), qs[3]));
+                acc[r] = _mm_add_epi32(acc[r], _mm_add_epi32(s0, s1));
+            }
+        }
+        finish8(acc, 8 * hsum_i32(qsum), out);
+    }
+    /// 8 rows × 32 signed bytes per block: bytes and q sign-extended to 16 bits, _mm_madd_epi16.
+    LOWBIT_FORCE_INLINE static void dot8_i8(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+        const __m128i z = _mm_setzero_si128();
+        __m128i acc[8];
+        for (auto& a : acc) a = z;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            __m128i qs[4];
+            for (int h = 0; h < 2; ++h) {
+                const __m128i v =
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 32 * b + 16 * h));
+                const __m128i s = _mm_cmpgt_epi8(z, v);
+                qs[2 * h] = _mm_unpacklo_epi8(v, s);
+                qs[2 * h + 1] = _mm_unpackhi_epi8(v, s);
+            }
+            for (int r = 0; r < 8; ++r) {
+                __m128i sum = z;
+                for (int h = 0; h < 2; ++h) {
+                    const __m128i v = _mm_loadu_si128(
+                        reinterpret_cast<const __m128i*>(w + r * stride + 32 * b + 16 * h));
+                    const __m128i s = _mm_cmpgt_epi8(z, v);
+                    sum = _mm_add_epi32(
+                        sum,
+                        _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(v, s), qs[2 * h]),
+                                      _mm_madd_epi16(_mm_unpackhi_epi8(v, s), qs[2 * h + 1])));
+                }
+                acc[r] = _mm_add_epi32(acc[r], sum);
+            }
+        }
+        finish8(acc, 0, out);
+    }
+    /// acc[i] = acc[i] + f[i]·float(d[i]), the product rounded on its own, i < 8.
+    LOWBIT_FORCE_INLINE static void scale_add8(float* acc, const float* f,
+                                               const std::int32_t* d) noexcept {
+        for (int h = 0; h < 8; h += 4) {
+            const __m128 p = detail::opaque(_mm_mul_ps(
+                _mm_loadu_ps(f + h),
+                _mm_cvtepi32_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + h)))));
+            _mm_storeu_ps(acc + h, _mm_add_ps(_mm_loadu_ps(acc + h), p));
+        }
+    }
+    LOWBIT_FORCE_INLINE static std::int32_t hsum_i32(__m128i v) noexcept {
+        v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+        v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+        return _mm_cvtsi128_si32(v);
+    }
+    /// out[r] = (the lane sum of acc[r]) − minus: a 4 × 4 transpose by unpacks, twice.
+    LOWBIT_FORCE_INLINE static void finish8(const __m128i* acc, std::int32_t minus,
+                                            std::int32_t* out) noexcept {
+        for (int g = 0; g < 8; g += 4) {
+            const __m128i t0 = _mm_unpacklo_epi32(acc[g], acc[g + 1]),
+                          t1 = _mm_unpackhi_epi32(acc[g], acc[g + 1]),
+                          t2 = _mm_unpacklo_epi32(acc[g + 2], acc[g + 3]),
+                          t3 = _mm_unpackhi_epi32(acc[g + 2], acc[g + 3]);
+            const __m128i s = _mm_add_epi32(
+                _mm_add_epi32(_mm_unpacklo_epi64(t0, t2), _mm_unpackhi_epi64(t0, t2)),
+                _mm_add_epi32(_mm_unpacklo_epi64(t1, t3), _mm_unpackhi_epi64(t1, t3)));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(out + g),
+                             _mm_sub_epi32(s, _mm_set1_epi32(minus)));
+        }
     }
     LOWBIT_FORCE_INLINE static void fence() noexcept { _mm_sfence(); }
 };
@@ -174,6 +276,150 @@ struct kernels<isa::avx2> {
             _mm256_stream_si256(reinterpret_cast<__m256i*>(dst + j),
                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j)));
     }
+    /// 8 rows × 32-code blocks (see simd::scalar::dot8_i4): the 16 bytes of a block XOR 0x88 give
+    /// u = c + 8 in each nibble; low nibbles in the lower 128 bits and high nibbles in the upper
+    /// (the block's lane order) feed _mm256_maddubs_epi16 (|u·q| pairs ≤ 2·15·127, no
+    /// saturation); the offset is removed at the end as 8·Σq.
+    LOWBIT_FORCE_INLINE static void dot8_i4(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+        const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1),
+                      ones8 = _mm256_set1_epi8(1);
+        __m256i acc[8], qsum = _mm256_setzero_si256();
+        for (auto& a : acc) a = _mm256_setzero_si256();
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+            qsum = _mm256_add_epi32(qsum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qb), ones));
+            for (int r = 0; r < 8; ++r) {
+                const __m128i raw = _mm_xor_si128(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * stride + 16 * b)),
+                    _mm_set1_epi8(static_cast<char>(0x88)));
+                const __m256i u = _mm256_and_si256(
+                    _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
+                    m4);
+                acc[r] =
+                    _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(u, qb), ones));
+            }
+        }
+        finish8(acc, 8 * hsum_i32(qsum), out);
+    }
+    /// 8 rows × 32 signed bytes per block: _mm256_maddubs_epi16(|w|, q·sign(w)) (pairs ≤
+    /// 2·128·127, no saturation; q ≠ −128 so the sign flip cannot overflow).
+    LOWBIT_FORCE_INLINE static void dot8_i8(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+        const __m256i ones = _mm256_set1_epi16(1);
+        __m256i acc[8];
+        for (auto& a : acc) a = _mm256_setzero_si256();
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+            for (int r = 0; r < 8; ++r) {
+                const __m256i v =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * stride + 32 * b));
+                acc[r] = _mm256_add_epi32(
+                    acc[r],
+                    _mm256_madd_epi16(
+                        _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(qb, v)), ones));
+            }
+        }
+        finish8(acc, 0, out);
+    }
+    /// acc[i] = acc[i] + f[i]·float(d[i]), the product rounded on its own, i < 8.
+    LOWBIT_FORCE_INLINE static void scale_add8(float* acc, const float* f,
+                                               const std::int32_t* d) noexcept {
+        const __m256 p = detail::opaque(_mm256_mul_ps(
+            _mm256_loadu_ps(f),
+            _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d)))));
+        _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_loadu_ps(acc), p));
+    }
+    LOWBIT_FORCE_INLINE static std::int32_t hsum_i32(__m256i v) noexcept {
+        return kernels<isa::sse2>::hsum_i32(
+            _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+    }
+    /// out[r] = (the lane sum of acc[r]) − minus: two rounds of hadd leave rows 0-3 and 4-7
+    /// as halves of two registers, which a cross-lane permute pairs up.
+    LOWBIT_FORCE_INLINE static void finish8(const __m256i* acc, std::int32_t minus,
+                                            std::int32_t* out) noexcept {
+        const __m256i a =
+            _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
+        const __m256i b =
+            _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_hadd_epi32(acc[6], acc[7]));
+        const __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+                                           _mm256_permute2x128_si256(a, b, 0x31));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                            _mm256_sub_epi32(s, _mm256_set1_epi32(minus)));
+    }
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    static constexpr bool has_vnni = true;
+#else
+    static constexpr bool has_vnni = false;
+#endif
+    /// One 32-code block of 8 rows into acc (see dot8_i4 / dot8_i8); Vnni: vpdpbusd on the
+    /// offset codes (4-bit: c + 8; 8-bit: c + 128), else maddubs as dot8_i4 / dot8_i8 do.
+    template <int Bits, bool Vnni>
+    LOWBIT_FORCE_INLINE static __m256i block_dot(__m256i acc, const std::uint8_t* p,
+                                                 __m256i qb) noexcept {
+        if constexpr (Bits == 4) {
+            const __m128i raw = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
+                                              _mm_set1_epi8(static_cast<char>(0x88)));
+            const __m256i u = _mm256_and_si256(
+                _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
+                _mm256_set1_epi8(0x0F));
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+            if constexpr (Vnni) return _mm256_dpbusd_epi32(acc, u, qb);
+#endif
+            return _mm256_add_epi32(
+                acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, qb), _mm256_set1_epi16(1)));
+        } else {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+            if constexpr (Vnni)
+                return _mm256_dpbusd_epi32(
+                    acc, _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))), qb);
+#endif
+            return _mm256_add_epi32(
+                acc,
+                _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(qb, v)),
+                                  _mm256_set1_epi16(1)));
+        }
+    }
+    /// simd::scalar::gemv8 with the group's dots, scales and sum in registers.
+    template <int Bits, bool Vnni = false>
+        requires(!Vnni || has_vnni)
+    LOWBIT_FORCE_INLINE static void gemv8(const std::uint8_t* w, std::size_t stride,
+                                          const std::int8_t* q, const float* sx, const float* sw,
+                                          std::size_t cols, std::size_t glen, float* out) noexcept {
+        // The offset the codes carry into Σ u·q: none for maddubs on 8-bit (|w|, sign).
+        constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
+        __m256 acc = _mm256_loadu_ps(out);
+        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+            const std::size_t blocks = std::min(glen, cols - c0) / 32;
+            __m256i a[8], qs = _mm256_setzero_si256();
+            for (auto& v : a) v = _mm256_setzero_si256();
+            for (std::size_t b = 0; b < blocks; ++b) {
+                const std::size_t c = c0 + 32 * b;
+                const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c));
+                if constexpr (offset != 0)
+                    qs = _mm256_add_epi32(
+                        qs,
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qb),
+                                          _mm256_set1_epi16(1)));
+                const std::uint8_t* p = w + c * Bits / 8;
+                for (int r = 0; r < 8; ++r) a[r] = block_dot<Bits, Vnni>(a[r], p + r * stride, qb);
+            }
+            const __m256i t =
+                _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+            const __m256i h =
+                _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+            __m256i d = _mm256_add_epi32(_mm256_permute2x128_si256(t, h, 0x20),
+                                         _mm256_permute2x128_si256(t, h, 0x31));
+            if constexpr (offset != 0)
+                d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * hsum_i32(qs)));
+            const __m256 f = _mm256_mul_ps(_mm256_loadu_ps(sw + 8 * g), _mm256_set1_ps(sx[g]));
+            acc = _mm256_add_ps(acc, detail::opaque(_mm256_mul_ps(f, _mm256_cvtepi32_ps(d))));
+        }
+        _mm256_storeu_ps(out, acc);
+    }
 };
 #endif
 
@@ -224,6 +470,69 @@ struct kernels<isa::avx512> {
     LOWBIT_FORCE_INLINE static void stream_line(std::uint8_t* dst,
                                                 const std::uint8_t* src) noexcept {
         _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), _mm512_loadu_si512(src));
+    }
+    /// 8 rows × 32-code blocks. With AVX-512 VNNI, vpdpbusd sums four u·q products per lane
+    /// without intermediate saturation; otherwise the AVX2 form.
+    LOWBIT_FORCE_INLINE static void dot8_i4(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1);
+        __m256i acc[8], qsum = _mm256_setzero_si256();
+        for (auto& a : acc) a = _mm256_setzero_si256();
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+            qsum = _mm256_dpbusd_epi32(qsum, ones8, qb);
+            for (int r = 0; r < 8; ++r) {
+                const __m128i raw = _mm_xor_si128(
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * stride + 16 * b)),
+                    _mm_set1_epi8(static_cast<char>(0x88)));
+                const __m256i u = _mm256_and_si256(
+                    _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
+                    m4);
+                acc[r] = _mm256_dpbusd_epi32(acc[r], u, qb);
+            }
+        }
+        kernels<isa::avx2>::finish8(acc, 8 * kernels<isa::avx2>::hsum_i32(qsum), out);
+#else
+        kernels<isa::avx2>::dot8_i4(w, stride, q, blocks, out);
+#endif
+    }
+    /// 8 rows × 32 signed bytes. With VNNI: u = w XOR 0x80 = w + 128 into vpdpbusd, the offset
+    /// removed as 128·Σq; otherwise the AVX2 form.
+    LOWBIT_FORCE_INLINE static void dot8_i8(const std::uint8_t* w, std::size_t stride,
+                                            const std::int8_t* q, std::size_t blocks,
+                                            std::int32_t* out) noexcept {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        const __m256i ones8 = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+        __m256i acc[8], qsum = _mm256_setzero_si256();
+        for (auto& a : acc) a = _mm256_setzero_si256();
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+            qsum = _mm256_dpbusd_epi32(qsum, ones8, qb);
+            for (int r = 0; r < 8; ++r)
+                acc[r] = _mm256_dpbusd_epi32(
+                    acc[r],
+                    _mm256_xor_si256(_mm256_loadu_si256(
+                                         reinterpret_cast<const __m256i*>(w + r * stride + 32 * b)),
+                                     flip),
+                    qb);
+        }
+        kernels<isa::avx2>::finish8(acc, 128 * kernels<isa::avx2>::hsum_i32(qsum), out);
+#else
+        kernels<isa::avx2>::dot8_i8(w, stride, q, blocks, out);
+#endif
+    }
+    LOWBIT_FORCE_INLINE static void scale_add8(float* acc, const float* f,
+                                               const std::int32_t* d) noexcept {
+        kernels<isa::avx2>::scale_add8(acc, f, d);
+    }
+    template <int Bits>
+    LOWBIT_FORCE_INLINE static void gemv8(const std::uint8_t* w, std::size_t stride,
+                                          const std::int8_t* q, const float* sx, const float* sw,
+                                          std::size_t cols, std::size_t glen, float* out) noexcept {
+        kernels<isa::avx2>::gemv8<Bits, kernels<isa::avx2>::has_vnni>(w, stride, q, sx, sw, cols,
+                                                                      glen, out);
     }
 };
 #endif

@@ -1,0 +1,343 @@
+// lowbit — quantized linear layers computed on the codes: y = W·x (gemv) and Y = X·Wᵀ (gemm),
+// W an int_tensor of a signed integer format (int4_g32 ≈ ggml Q4_0, int8_g32 ≈ Q8_0, …).
+//
+//   lowbit::int_quantizer<lowbit::int_format<4, lowbit::int_range::full>> q(
+//       {.gran = lowbit::granularity::group(32)});
+//   auto w = q.quantize(weights, {out_features, in_features});
+//   lowbit::ops::gemv(w, x, y);                        // y[out_features]
+//   lowbit::ops::gemm(w, xs, batch, ys, {.threads = 2}); // ys[batch][out_features]
+//
+// Semantics (the scalar reference; the SIMD path equals it bit for bit, for any thread count):
+//   * W is rows × cols, row-major, one scale s_w per group of a row: granularity::group(g)
+//     (group k covers columns [k·g, min(k·g + g, cols))), per_channel(0) and per_tensor (one
+//     group per row). Per-column scales (per_channel(1)) vary inside a dot product: rejected.
+//   * Each activation row is quantized per group of the same columns to int8:
+//     a = max |x_i|, s_x = a / 127, q_i = clamp(round_half_even(x_i / s_x), −127, 127), and
+//     q = 0 when s_x = 0. A group holding NaN or ±Inf gets s_x = NaN (so its outputs are NaN).
+//   * d_k = Σ w_i · q_i over group k, exact in int32 (w_i the code's integer value); groups are
+//     limited to 2^17 elements so that it cannot overflow.
+//   * y_r = (…((0 + t_0) + t_1) + …) + t_{K−1}, t_k = (s_w,k · s_x,k) · float(d_k), each product
+//     rounded to float on its own: groups in order, no reassociation, no FMA.
+//   Against the exact product dequantize(W)·x the error is at most Σ_k |s_w,k|·Σ|w_i|·s_x,k / 2
+//   (the activation rounding) plus the rounding of the K-term float sum.
+//
+// Kernels (linear_kernel): 4- and 8-bit codes run on the integer dot primitives
+// (simd::gemv8, dot8_i4 / dot8_i8: AVX2 maddubs, AVX-512 VNNI, NEON sdot, SSE2 madd) eight rows
+// at a time, when the rows and groups start on byte boundaries (4-bit: even cols and group
+// length; ggml_split order: multiples of 32) and a group holds at least one block of 32: fused
+// over the row (simd_i4 / simd_i8) when every group is whole 32-blocks, group by group with the
+// last columns one at a time otherwise (…_tails). The last rows % 8 rows, other widths and
+// backend::scalar run the reference.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/checked.hpp"
+#include "../core/error.hpp"
+#include "../core/granularity.hpp"
+#include "../core/packing.hpp"
+#include "../core/scale_type.hpp"
+#include "../core/unfused.hpp"
+#include "../formats/int.hpp"
+#include "../parallel.hpp"
+#include "../quantizers/int.hpp"
+#include "../simd/primitives.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace ops {
+
+/// Options of gemv / gemm.
+struct linear_options {
+    unsigned threads = 1;          ///< output rows split over this many threads (0: one per core)
+    backend path = backend::simd;  ///< scalar: the reference, whatever the codes
+};
+
+/// The kernel gemv / gemm run for a weight tensor (see linear_kernel_for).
+enum class linear_kernel : std::uint8_t {
+    scalar,         ///< the reference loop
+    simd_i4,        ///< simd::gemv8<4>: eight rows, every group whole 32-blocks
+    simd_i8,        ///< simd::gemv8<8>
+    simd_i4_tails,  ///< simd::dot8_i4 per group, the groups' last < 32 columns one by one
+    simd_i8_tails,  ///< simd::dot8_i8 likewise
+};
+
+/// Longest group the integer dot accepts: 2^17 · 128 · 127 < 2^31.
+inline constexpr std::size_t max_linear_group = std::size_t{1} << 17;
+
+namespace detail_ops {
+
+/// Where the groups of a weight row are and which scale each one uses.
+struct row_groups {
+    std::size_t rows = 0, cols = 0;
+    std::size_t len = 0;      ///< group length (the last group of a row may be shorter)
+    std::size_t per_row = 0;  ///< groups per row
+    granularity::kind kind = granularity::kind::per_tensor;
+
+    [[nodiscard]] std::size_t begin(std::size_t k) const noexcept { return k * len; }
+    [[nodiscard]] std::size_t end(std::size_t k) const noexcept {
+        return std::min(begin(k) + len, cols);
+    }
+    [[nodiscard]] std::size_t scale_index(std::size_t r, std::size_t k) const noexcept {
+        switch (kind) {
+            case granularity::kind::per_group: return r * per_row + k;
+            case granularity::kind::per_channel: return r;
+            default: return 0;
+        }
+    }
+};
+
+/// Validates w and describes its groups; throws lowbit::error naming the field it cannot use.
+template <class T>
+row_groups groups_of(const T& w) {
+    w.validate();
+    row_groups g;
+    g.rows = w.shape.rows;
+    g.cols = w.shape.cols;
+    g.kind = w.gran.type;
+    if (w.gran.type == granularity::kind::per_group) {
+        g.len = std::min(w.gran.group_size, g.cols);
+        g.per_row = w.gran.groups_per_row(w.shape);
+    } else {
+        detail::require(w.gran.type != granularity::kind::per_channel || w.gran.axis == 0, "w.gran",
+                        "per-column scales (per_channel axis 1) vary inside a row's dot product; "
+                        "quantize W per group along its rows (granularity::group) or per row "
+                        "(granularity::channel(0))");
+        g.len = g.cols;
+        g.per_row = g.cols ? 1 : 0;
+    }
+    detail::require(g.len <= max_linear_group, "w.gran",
+                    "groups of more than 131072 elements could overflow the int32 dot product; "
+                    "quantize W with smaller groups");
+    return g;
+}
+
+/// Code i (of n) of a packed stream, any width and nibble order (core/packing.hpp's layout).
+inline unsigned code_at(const std::uint8_t* p, std::size_t n, std::size_t i, int bits,
+                        nibble_order order) noexcept {
+    if (bits == 8) return p[i];
+    if (bits == 4) {
+        if (order == nibble_order::ggml_split) {
+            const std::size_t base = i / 32 * 32, m = std::min<std::size_t>(32, n - base);
+            const std::size_t h = (m + 1) / 2, j = i - base;
+            const unsigned byte = p[base / 2 + (j < h ? j : j - h)];
+            return j < h ? byte & 0xFu : byte >> 4;
+        }
+        const bool high = ((i & 1) != 0) != (order == nibble_order::high_first);
+        const unsigned byte = p[i / 2];
+        return high ? byte >> 4 : byte & 0xFu;
+    }
+    const std::size_t bit = i * static_cast<std::size_t>(bits), byte = bit / 8;
+    unsigned v = p[byte];
+    if (bit % 8 + static_cast<std::size_t>(bits) > 8) v |= unsigned(p[byte + 1]) << 8;
+    return (v >> (bit % 8)) & ((1u << bits) - 1u);
+}
+
+/// One activation row quantized per group (see the file comment).
+struct int8_row {
+    std::vector<std::int8_t> q;   ///< the codes in column order
+    std::vector<std::int8_t> qk;  ///< the same codes in the dot kernels' lane order
+    std::vector<float> scale;     ///< s_x per group
+};
+
+/// Lane l of a 32-code block of the 4-bit kernels reads the nibble of byte l mod 16 (low for
+/// l < 16): the column offset within the block that nibble holds in `order`.
+inline std::size_t lane_column(std::size_t l, nibble_order order) noexcept {
+    if (order == nibble_order::ggml_split) return l;
+    const std::size_t byte = l % 16;
+    const bool low = l < 16;
+    return 2 * byte + ((order == nibble_order::low_first) == low ? 0 : 1);
+}
+
+/// Quantizes x[0 … cols) per group of g into a; `kernel_order` also fills a.qk for the 4-bit
+/// (`bits` = 4, `order`) or 8-bit kernels.
+inline void quantize_activations(const float* x, const row_groups& g, int bits, nibble_order order,
+                                 bool kernel_order, int8_row& a) {
+    a.q.assign(g.cols, 0);
+    a.scale.assign(g.per_row, 0.0f);
+    for (std::size_t k = 0; k < g.per_row; ++k) {
+        const std::size_t b = g.begin(k), e = g.end(k);
+        float amax = 0.0f;
+        bool finite = true;
+        for (std::size_t i = b; i < e; ++i) {
+            if (!std::isfinite(x[i]))
+                finite = false;
+            else
+                amax = std::max(amax, std::fabs(x[i]));
+        }
+        const float s = finite ? amax / 127.0f : std::numeric_limits<float>::quiet_NaN();
+        a.scale[k] = s;
+        if (!(s > 0.0f)) continue;  // zero, NaN: every q stays 0
+        for (std::size_t i = b; i < e; ++i) {
+            const float r = std::clamp(std::nearbyint(x[i] / s), -127.0f, 127.0f);
+            a.q[i] = static_cast<std::int8_t>(r);
+        }
+    }
+    if (!kernel_order) return;
+    a.qk = a.q;
+    if (bits != 4 || order == nibble_order::ggml_split) return;
+    for (std::size_t k = 0; k < g.per_row; ++k)
+        for (std::size_t b = g.begin(k); b + 32 <= g.end(k); b += 32)
+            for (std::size_t l = 0; l < 32; ++l) a.qk[b + l] = a.q[b + lane_column(l, order)];
+}
+
+/// The reference dot of weight row r with one activation row.
+template <class Format, class ScaleT>
+float row_reference(const int_tensor<Format, ScaleT>& w, const row_groups& g, const int8_row& a,
+                    std::size_t r) noexcept {
+    const std::uint8_t* p = w.packed.data();
+    const std::size_t n = w.size(), row0 = r * g.cols;
+    float acc = 0.0f;
+    for (std::size_t k = 0; k < g.per_row; ++k) {
+        std::int32_t d = 0;
+        for (std::size_t i = g.begin(k); i < g.end(k); ++i)
+            d += Format::to_int(static_cast<code_t<Format::bits>>(
+                     code_at(p, n, row0 + i, Format::bits, w.order))) *
+                a.q[i];
+        const float f = load_scale(w.scales[g.scale_index(r, k)]) * a.scale[k];
+        acc = acc + mul_unfused(f, float(d));
+    }
+    return acc;
+}
+
+/// Which kernel runs w under `path` (see linear_kernel_for).
+template <class Format, class ScaleT>
+linear_kernel kernel_for(const int_tensor<Format, ScaleT>& w, const row_groups& g, backend path) {
+    using Arch = xsimd::default_arch;
+    if constexpr (Format::bits != 4 && Format::bits != 8) {
+        return linear_kernel::scalar;
+    } else {
+        if (path != backend::simd || !simd::has_int_dot<Arch> || g.len < 32)
+            return linear_kernel::scalar;
+        const bool whole = g.cols % 32 == 0 && g.len % 32 == 0;
+        if constexpr (Format::bits == 8) {
+            return whole ? linear_kernel::simd_i8 : linear_kernel::simd_i8_tails;
+        } else {
+            const std::size_t align = w.order == nibble_order::ggml_split ? 32 : 2;
+            if (g.cols % align != 0 || g.len % align != 0) return linear_kernel::scalar;
+            return whole ? linear_kernel::simd_i4 : linear_kernel::simd_i4_tails;
+        }
+    }
+}
+
+/// Rows [r, r + 8) against one activation row, group by group on the dot primitives (any
+/// group length of at least one block; the tails column by column).
+template <class Arch, class Format, class ScaleT>
+void tile8_tails(const int_tensor<Format, ScaleT>& w, const row_groups& g, const int8_row& a,
+                 std::size_t r, const float* sw, float* y) noexcept {
+    constexpr int bits = Format::bits;
+    const std::size_t stride = g.cols * bits / 8, n = w.size();
+    const std::uint8_t* p = w.packed.data();
+    alignas(32) float f[8];
+    alignas(32) std::int32_t d[8];
+    for (std::size_t k = 0; k < g.per_row; ++k) {
+        const std::size_t b = g.begin(k), e = g.end(k), blocks = (e - b) / 32;
+        const std::uint8_t* base = p + r * stride + b * bits / 8;
+        if constexpr (bits == 4)
+            simd::dot8_i4<Arch>(base, stride, a.qk.data() + b, blocks, d);
+        else
+            simd::dot8_i8<Arch>(base, stride, a.qk.data() + b, blocks, d);
+        for (std::size_t i = b + 32 * blocks; i < e; ++i)  // the group's tail: exact integers too
+            for (std::size_t j = 0; j < 8; ++j)
+                d[j] += Format::to_int(static_cast<code_t<bits>>(
+                            code_at(p, n, (r + j) * g.cols + i, bits, w.order))) *
+                    a.q[i];
+        for (std::size_t j = 0; j < 8; ++j) f[j] = sw[8 * k + j] * a.scale[k];
+        simd::scale_add8<Arch>(y, f, d);
+    }
+}
+
+/// Y[b][r] = row r of W · activation row b for batch rows [0, batch) and weight rows
+/// [r0, r1), r0 a multiple of 8.
+template <class Format, class ScaleT>
+void rows(const int_tensor<Format, ScaleT>& w, const row_groups& g, linear_kernel kern,
+          const std::vector<int8_row>& act, std::size_t r0, std::size_t r1, float* y) {
+    using Arch = xsimd::default_arch;
+    std::size_t r = r0;
+    if constexpr (Format::bits == 4 || Format::bits == 8) {
+        if (kern != linear_kernel::scalar) {
+            // The tile's scales as floats, group-major: sw[8·k + j] for row r + j.
+            std::vector<float> sw(8 * g.per_row);
+            const std::size_t stride = g.cols * Format::bits / 8;
+            for (; r + 8 <= r1; r += 8) {
+                for (std::size_t j = 0; j < 8; ++j) {
+                    const ScaleT* s = w.scales.data() + g.scale_index(r + j, 0);
+                    const std::size_t step = g.kind == granularity::kind::per_group ? 1 : 0;
+                    for (std::size_t k = 0; k < g.per_row; ++k)
+                        sw[8 * k + j] = load_scale(s[k * step]);
+                }
+                for (std::size_t b = 0; b < act.size(); ++b) {
+                    alignas(32) float t[8] = {};
+                    if (kern == linear_kernel::simd_i4 || kern == linear_kernel::simd_i8)
+                        simd::gemv8<Arch, Format::bits>(w.packed.data() + r * stride, stride,
+                                                        act[b].qk.data(), act[b].scale.data(),
+                                                        sw.data(), g.cols, g.len, t);
+                    else
+                        tile8_tails<Arch>(w, g, act[b], r, sw.data(), t);
+                    for (std::size_t j = 0; j < 8; ++j) y[b * g.rows + r + j] = t[j];
+                }
+            }
+        }
+    }
+    for (; r < r1; ++r)
+        for (std::size_t b = 0; b < act.size(); ++b)
+            y[b * g.rows + r] = row_reference(w, g, act[b], r);
+}
+
+template <class Format, class ScaleT>
+void run(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::size_t batch,
+         std::span<float> y, const linear_options& o) {
+    static_assert(Format::is_signed,
+                  "lowbit::ops::gemv / gemm: W must use a signed (symmetric) int_format; "
+                  "asymmetric formats are not supported by the integer dot yet");
+    const row_groups g = groups_of(w);
+    detail::require(x.size() == detail::checked_mul(batch, g.cols, "x"), "x",
+                    "must hold batch · w.shape.cols values (gemv: w.shape.cols)");
+    detail::require(y.size() == detail::checked_mul(batch, g.rows, "y"), "y",
+                    "must hold batch · w.shape.rows values (gemv: w.shape.rows)");
+    detail::require(o.path == backend::scalar || o.path == backend::simd, "options.path",
+                    "must be backend::scalar or backend::simd");
+    const linear_kernel kern = kernel_for(w, g, o.path);
+    std::vector<int8_row> act(batch);
+    for (std::size_t b = 0; b < batch; ++b)
+        quantize_activations(x.data() + b * g.cols, g, Format::bits, w.order,
+                             kern != linear_kernel::scalar, act[b]);
+    const std::size_t tiles = (g.rows + 7) / 8;
+    detail::split_items(tiles, o.threads, [&](std::size_t t0, std::size_t t1) {
+        rows(w, g, kern, act, 8 * t0, std::min(8 * t1, g.rows), y.data());
+    });
+}
+
+}  // namespace detail_ops
+
+/// The kernel gemv / gemm use for w under `path` (tests check that the fast path is taken).
+/// Throws lowbit::error as gemv does when w is invalid or its granularity unusable.
+template <class Format, scale_storage ScaleT>
+[[nodiscard]] linear_kernel linear_kernel_for(const int_tensor<Format, ScaleT>& w,
+                                              backend path = backend::simd) {
+    return detail_ops::kernel_for(w, detail_ops::groups_of(w), path);
+}
+
+/// y = W·x: x holds w.shape.cols values, y w.shape.rows. See the file comment for the exact
+/// arithmetic. Throws lowbit::error naming `w`'s field, `x` or `y` on a mismatch.
+template <class Format, scale_storage ScaleT>
+void gemv(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::span<float> y,
+          const linear_options& options = {}) {
+    detail_ops::run(w, x, 1, y, options);
+}
+
+/// Y = X·Wᵀ for `batch` rows: x is batch × w.shape.cols, y batch × w.shape.rows, both
+/// row-major. Row b of y equals gemv of row b of x, bit for bit.
+template <class Format, scale_storage ScaleT>
+void gemm(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::size_t batch,
+          std::span<float> y, const linear_options& options = {}) {
+    detail_ops::run(w, x, batch, y, options);
+}
+
+}  // namespace ops
+LOWBIT_NAMESPACE_END

@@ -1,0 +1,262 @@
+// ops::gemv / ops::gemm on integer codes (ops/linear.hpp): the documented arithmetic on a worked
+// example, the SIMD kernels bit for bit against the reference (every nibble order, scale type,
+// odd shape and adversarial activation), the fast path taken where linear_kernel_for says so,
+// thread-count independence, gemm = gemv per row, the error bound against dequantize(W)·x in
+// double, and the errors.
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include <lowbit/ops/linear.hpp>
+#include <lowbit/quantizers/int.hpp>
+
+#include "test_util.hpp"
+
+namespace {
+
+using namespace lowbit;
+using lowbit::ops::linear_kernel;
+
+bool same(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!(std::isnan(a[i]) && std::isnan(b[i])) &&
+            std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]))
+            return false;
+    return true;
+}
+
+/// Gaussian activations; `kind` 1 puts NaN, ±Inf, ±0, subnormal and huge values into a few
+/// groups (whole groups of `g` otherwise clean), kind 2 zeroes some groups entirely.
+std::vector<float> activations(std::size_t n, std::size_t g, int kind, std::uint32_t seed) {
+    auto x = lowbit_test::gaussian(n, seed, 3.0f);
+    if (n == 0 || g == 0) return x;
+    std::mt19937 rng(seed);
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(),
+                              -0.0f,
+                              std::numeric_limits<float>::denorm_min(),
+                              3e38f,
+                              -std::numeric_limits<float>::max(),
+                              1e-40f};
+    const std::size_t groups = (n + g - 1) / g;
+    for (std::size_t k = 0; k < groups; ++k) {
+        const std::size_t b = k * g, e = std::min(n, b + g);
+        if (kind == 1 && rng() % 4 == 0) x[b + rng() % (e - b)] = specials[rng() % 8];
+        if (kind == 2 && rng() % 3 == 0)
+            for (std::size_t i = b; i < e; ++i) x[i] = 0.0f;
+        if (kind == 1 && rng() % 5 == 0)  // a group of only tiny values: s_x subnormal
+            for (std::size_t i = b; i < e; ++i) x[i] = 1e-41f * float(int(rng() % 200) - 100);
+    }
+    return x;
+}
+
+/// The kernel ops::linear_kernel_for must pick, by the rule of ops/linear.hpp's file comment.
+template <int Bits>
+linear_kernel expected_kernel(std::size_t cols, std::size_t len, nibble_order order) {
+    if (!simd::has_int_dot<xsimd::default_arch> || len < 32) return linear_kernel::scalar;
+    const bool whole = cols % 32 == 0 && len % 32 == 0;
+    if (Bits == 8) return whole ? linear_kernel::simd_i8 : linear_kernel::simd_i8_tails;
+    if (Bits != 4) return linear_kernel::scalar;
+    const std::size_t align = order == nibble_order::ggml_split ? 32 : 2;
+    if (cols % align != 0 || len % align != 0) return linear_kernel::scalar;
+    return whole ? linear_kernel::simd_i4 : linear_kernel::simd_i4_tails;
+}
+
+template <class F, class S>
+void check_paths(granularity gran, nibble_order order, std::size_t rows, std::size_t cols,
+                 int xkind, std::uint32_t seed) {
+    int_options<F> o;
+    o.gran = gran;
+    o.order = order;
+    const int_quantizer<F, S> q(o);
+    const auto wf = xkind == 3 ? lowbit_test::adversarial(rows * cols, seed)
+                               : lowbit_test::gaussian(rows * cols, seed, 0.05f);
+    const auto w = q.quantize(wf, {rows, cols});
+    const std::size_t len = gran.type == granularity::kind::per_group
+        ? std::min(gran.group_size, cols)
+        : cols;
+    INFO("bits " << F::bits << ", rows " << rows << ", cols " << cols << ", group " << len
+                 << ", order " << int(order) << ", x kind " << xkind);
+    const linear_kernel kern = ops::linear_kernel_for(w);
+    CHECK(kern == expected_kernel<F::bits>(cols, len, order));
+    CHECK(ops::linear_kernel_for(w, backend::scalar) == linear_kernel::scalar);
+
+    const std::size_t batch = 3;
+    const auto x = activations(batch * cols, len ? len : 1, xkind % 3, seed + 1);
+    std::vector<float> ys(batch * rows), yv(batch * rows), yt(batch * rows);
+    ops::gemm(w, x, batch, ys, {.threads = 1, .path = backend::scalar});
+    ops::gemm(w, x, batch, yv, {.threads = 1, .path = backend::simd});
+    CHECK(same(ys, yv));
+    for (unsigned t : lowbit_test::thread_counts()) {
+        ops::gemm(w, x, batch, yt, {.threads = t});
+        CHECK(same(yt, yv));
+    }
+    // gemm row b is gemv of activation row b.
+    std::vector<float> y1(rows);
+    for (std::size_t b = 0; b < batch; ++b) {
+        ops::gemv(w, std::span<const float>(x).subspan(b * cols, cols), y1);
+        CHECK(same(y1, std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("gemv follows the documented arithmetic on a worked example") {
+    // W = [[1, −2, 3, 7], [−8, 0, 5, −1]] as int4 full-range codes, one scale per row (group 4).
+    int_tensor<int_format<4, int_range::full>> w;
+    w.shape = {2, 4};
+    w.gran = granularity::group(4);
+    const int codes[] = {1, -2, 3, 7, -8, 0, 5, -1};
+    w.packed.assign(4, 0);
+    for (int i = 0; i < 8; ++i)
+        w.packed[i / 2] |= std::uint8_t((unsigned(codes[i]) & 0xF) << (4 * (i % 2)));
+    w.scales = {0.5f, 0.25f};
+    const std::vector<float> x = {1.0f, -1.0f, 0.5f, 2.0f};
+    // s_x = 2/127; x/s_x = 63.5, −63.5, 31.75, 127 → q = 64, −64, 32, 127 (ties to even).
+    const float sx = 2.0f / 127.0f;
+    const int d0 = 1 * 64 + (-2) * (-64) + 3 * 32 + 7 * 127;  // 1177
+    const int d1 = -8 * 64 + 0 + 5 * 32 + (-1) * 127;         // −479
+    std::vector<float> y(2);
+    for (backend b : {backend::scalar, backend::simd}) {
+        ops::gemv(w, x, y, {.path = b});
+        CHECK(y[0] == 0.0f + (0.5f * sx) * float(d0));
+        CHECK(y[1] == 0.0f + (0.25f * sx) * float(d1));
+    }
+}
+
+TEST_CASE("gemv and gemm: the SIMD kernels equal the reference bit for bit") {
+    using I4 = int_format<4, int_range::full>;
+    using I4r = int_format<4, int_range::restricted>;
+    using I8 = int_format<8, int_range::full>;
+    using I8r = int_format<8, int_range::restricted>;
+    std::uint32_t seed = 100;
+    const std::size_t row_set[] = {0, 1, 7, 8, 9, 17};
+    const std::size_t col_set[] = {0, 2, 31, 32, 33, 64, 96, 130, 256};
+    const granularity grans[] = {granularity::group(32), granularity::group(64),
+                                 granularity::group(48), granularity::group(16),
+                                 granularity::group(128), granularity::channel(0),
+                                 granularity::tensor()};
+    for (std::size_t rows : row_set)
+        for (std::size_t cols : col_set)
+            for (const granularity& g : grans) {
+                const int xk = int(seed % 4);
+                for (nibble_order order :
+                     {nibble_order::low_first, nibble_order::high_first, nibble_order::ggml_split}) {
+                    check_paths<I4, float>(g, order, rows, cols, xk, ++seed);
+                    if (order == nibble_order::low_first) {
+                        check_paths<I4r, Eigen::half>(g, order, rows, cols, xk, ++seed);
+                        check_paths<I4, Eigen::bfloat16>(g, order, rows, cols, xk, ++seed);
+                    }
+                }
+                check_paths<I8, float>(g, nibble_order::low_first, rows, cols, xk, ++seed);
+                check_paths<I8r, Eigen::half>(g, nibble_order::low_first, rows, cols, xk, ++seed);
+                check_paths<int_format<3>, float>(g, nibble_order::low_first, rows, cols, xk,
+                                                  ++seed);
+                check_paths<int_format<2, int_range::full>, float>(g, nibble_order::low_first, rows,
+                                                                   cols, xk, ++seed);
+            }
+}
+
+TEST_CASE("gemv and gemm on a layer-sized matrix, every thread count") {
+    using I4 = int_format<4, int_range::full>;
+    const std::size_t rows = lowbit_test::scaled(300, 17), cols = 1024;
+    for (int xk = 0; xk < 4; ++xk) {
+        check_paths<I4, Eigen::half>(granularity::group(32), nibble_order::ggml_split, rows, cols,
+                                     xk, 900 + xk);
+        check_paths<int_format<8, int_range::full>, Eigen::half>(
+            granularity::group(32), nibble_order::low_first, rows, cols, xk, 910 + xk);
+        check_paths<I4, float>(granularity::group(128), nibble_order::low_first, rows, cols, xk,
+                               920 + xk);
+    }
+}
+
+TEST_CASE("gemv stays within its stated error bound of dequantize(W)·x in double") {
+    using I4 = int_format<4, int_range::full>;
+    const std::size_t rows = 40, cols = 512;
+    for (std::size_t gsize : {32u, 128u, 512u}) {
+        int_options<I4> o;
+        o.gran = granularity::group(gsize);
+        const int_quantizer<I4> q(o);
+        const auto w = q.quantize(lowbit_test::gaussian(rows * cols, 7, 0.02f), {rows, cols});
+        const auto x = lowbit_test::gaussian(cols, 8, 1.5f);
+        std::vector<float> y(rows);
+        ops::gemv(w, x, y);
+        const auto codes = w.codes();
+        const std::size_t groups = cols / gsize;
+        const double u = std::ldexp(1.0, -24);
+        for (std::size_t r = 0; r < rows; ++r) {
+            double exact = 0.0, act = 0.0, terms = 0.0, l1wx = 0.0;
+            for (std::size_t k = 0; k < groups; ++k) {
+                double amax = 0.0, l1 = 0.0, dot = 0.0;
+                for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i) amax = std::max(amax, double(std::fabs(x[i])));
+                const double sx = amax / 127.0, sw = w.scales[r * groups + k];
+                for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i) {
+                    const int c = I4::to_int(codes[r * cols + i]);
+                    exact += sw * c * double(x[i]);  // dequantize(W) exactly, in double
+                    l1wx += std::fabs(sw * c * double(x[i]));
+                    l1 += std::abs(c);
+                    dot += c * std::nearbyint(double(x[i]) / sx);
+                }
+                act += std::fabs(sw) * l1 * sx / 2.0;
+                terms += std::fabs(sw * sx * dot);
+            }
+            const double bound = act * (1.0 + 1e-4) + double(groups + 3) * u * terms * 1.001;
+            INFO("row " << r << ", group " << gsize);
+            CHECK(std::fabs(double(y[r]) - exact) <= bound);
+            // The bound is not vacuous: a few percent of the products' magnitude.
+            CHECK(bound < 0.05 * l1wx);
+        }
+    }
+}
+
+TEST_CASE("gemv: NaN or Inf activations make exactly their rows' outputs NaN; zeros give 0") {
+    using I4 = int_format<4, int_range::full>;
+    const int_quantizer<I4> q({.gran = granularity::group(32)});
+    const auto w = q.quantize(lowbit_test::gaussian(16 * 64, 3), {16, 64});
+    std::vector<float> x(64, 0.0f), y(16, 1.0f);
+    ops::gemv(w, x, y);
+    for (float v : y) CHECK(v == 0.0f);
+    x[40] = std::numeric_limits<float>::infinity();
+    ops::gemv(w, x, y);
+    for (float v : y) CHECK(std::isnan(v));
+}
+
+TEST_CASE("gemv and gemm name the argument they cannot use") {
+    using I4 = int_format<4, int_range::full>;
+    const int_quantizer<I4> q({.gran = granularity::group(32)});
+    auto w = q.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64});
+    std::vector<float> x(64), y(8);
+    auto arg = [](auto&& f) {
+        try {
+            f();
+        } catch (const lowbit::error& e) {
+            return e.argument();
+        }
+        return std::string("(nothing thrown)");
+    };
+    CHECK(arg([&] { ops::gemv(w, std::span<const float>(x).first(63), y); }) == "x");
+    CHECK(arg([&] { ops::gemv(w, x, std::span<float>(y).first(7)); }) == "y");
+    CHECK(arg([&] { ops::gemm(w, x, 2, y); }) == "x");
+    CHECK(arg([&] {
+              ops::gemv(w, x, y, {.path = static_cast<backend>(9)});
+          }) == "options.path");
+    const int_quantizer<I4> qc({.gran = granularity::channel(1)});
+    const auto wc = qc.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64});
+    CHECK(arg([&] { ops::gemv(wc, x, y); }) == "w.gran");
+    CHECK(arg([&] { (void)ops::linear_kernel_for(wc); }) == "w.gran");
+    const int_quantizer<I4> qt;
+    const std::size_t wide = ops::max_linear_group + 2;
+    const auto wt = qt.quantize(std::vector<float>(wide, 1.0f), {1, wide});
+    std::vector<float> xw(wide), y1(1);
+    CHECK(arg([&] { ops::gemv(wt, xw, y1); }) == "w.gran");
+    w.packed.pop_back();  // a tensor from outside that does not validate
+    CHECK(arg([&] { ops::gemv(w, x, y); }) == "t.packed");
+}
