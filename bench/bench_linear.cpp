@@ -49,7 +49,7 @@ int_tensor<F, Eigen::half> weights(shape_case s) {
     int_options<F> o;
     o.gran = granularity::group(32);
     return int_quantizer<F, Eigen::half>(o).quantize(uniform(s.rows * s.cols, 1, 0.05f),
-                                                      {s.rows, s.cols});
+                                                     {s.rows, s.cols});
 }
 
 template <class T>
@@ -112,8 +112,8 @@ using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Row
 void eigen_gemv(benchmark::State& st, shape_case s) {
     const auto wv = uniform(s.rows * s.cols, 1, 0.05f);
     const Eigen::Map<const RowMajor> w(wv.data(), Eigen::Index(s.rows), Eigen::Index(s.cols));
-    const Eigen::VectorXf x = Eigen::Map<const Eigen::VectorXf>(uniform(s.cols, 2, 1.0f).data(),
-                                                                Eigen::Index(s.cols));
+    const Eigen::VectorXf x =
+        Eigen::Map<const Eigen::VectorXf>(uniform(s.cols, 2, 1.0f).data(), Eigen::Index(s.cols));
     Eigen::VectorXf y(Eigen::Index(s.rows));
     for (auto _ : st) {
         y.noalias() = w * x;
@@ -156,10 +156,9 @@ template <class F>
 void register_scheme(const std::string& name) {
     for (shape_case s : shapes) {
         const std::string d = dims(s);
-        benchmark::RegisterBenchmark(("linear/readsum/" + d + "/" + name).c_str(),
-                                     [s](benchmark::State& st) {
-                                         readsum(st, weight_bytes(weights<F>(s)));
-                                     });
+        benchmark::RegisterBenchmark(
+            ("linear/readsum/" + d + "/" + name).c_str(),
+            [s](benchmark::State& st) { readsum(st, weight_bytes(weights<F>(s))); });
         for (unsigned t : {1u, 2u})
             benchmark::RegisterBenchmark(
                 ("linear/gemv/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),

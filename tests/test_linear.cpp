@@ -38,14 +38,11 @@ std::vector<float> activations(std::size_t n, std::size_t g, int kind, std::uint
     auto x = lowbit_test::gaussian(n, seed, 3.0f);
     if (n == 0 || g == 0) return x;
     std::mt19937 rng(seed);
-    const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
-                              std::numeric_limits<float>::infinity(),
-                              -std::numeric_limits<float>::infinity(),
-                              -0.0f,
-                              std::numeric_limits<float>::denorm_min(),
-                              3e38f,
-                              -std::numeric_limits<float>::max(),
-                              1e-40f};
+    const float specials[] = {
+        std::numeric_limits<float>::quiet_NaN(),  std::numeric_limits<float>::infinity(),
+        -std::numeric_limits<float>::infinity(),  -0.0f,
+        std::numeric_limits<float>::denorm_min(), 3e38f,
+        -std::numeric_limits<float>::max(),       1e-40f};
     const std::size_t groups = (n + g - 1) / g;
     for (std::size_t k = 0; k < groups; ++k) {
         const std::size_t b = k * g, e = std::min(n, b + g);
@@ -80,9 +77,8 @@ void check_paths(granularity gran, nibble_order order, std::size_t rows, std::si
     const auto wf = xkind == 3 ? lowbit_test::adversarial(rows * cols, seed)
                                : lowbit_test::gaussian(rows * cols, seed, 0.05f);
     const auto w = q.quantize(wf, {rows, cols});
-    const std::size_t len = gran.type == granularity::kind::per_group
-        ? std::min(gran.group_size, cols)
-        : cols;
+    const std::size_t len =
+        gran.type == granularity::kind::per_group ? std::min(gran.group_size, cols) : cols;
     INFO("bits " << F::bits << ", rows " << rows << ", cols " << cols << ", group " << len
                  << ", order " << int(order) << ", x kind " << xkind);
     const linear_kernel kern = ops::linear_kernel_for(w);
@@ -140,16 +136,16 @@ TEST_CASE("gemv and gemm: the SIMD kernels equal the reference bit for bit") {
     std::uint32_t seed = 100;
     const std::size_t row_set[] = {0, 1, 7, 8, 9, 17};
     const std::size_t col_set[] = {0, 2, 31, 32, 33, 64, 96, 130, 256};
-    const granularity grans[] = {granularity::group(32), granularity::group(64),
-                                 granularity::group(48), granularity::group(16),
+    const granularity grans[] = {granularity::group(32),  granularity::group(64),
+                                 granularity::group(48),  granularity::group(16),
                                  granularity::group(128), granularity::channel(0),
                                  granularity::tensor()};
     for (std::size_t rows : row_set)
         for (std::size_t cols : col_set)
             for (const granularity& g : grans) {
                 const int xk = int(seed % 4);
-                for (nibble_order order :
-                     {nibble_order::low_first, nibble_order::high_first, nibble_order::ggml_split}) {
+                for (nibble_order order : {nibble_order::low_first, nibble_order::high_first,
+                                           nibble_order::ggml_split}) {
                     check_paths<I4, float>(g, order, rows, cols, xk, ++seed);
                     if (order == nibble_order::low_first) {
                         check_paths<I4r, Eigen::half>(g, order, rows, cols, xk, ++seed);
@@ -196,7 +192,8 @@ TEST_CASE("gemv stays within its stated error bound of dequantize(W)·x in doubl
             double exact = 0.0, act = 0.0, terms = 0.0, l1wx = 0.0;
             for (std::size_t k = 0; k < groups; ++k) {
                 double amax = 0.0, l1 = 0.0, dot = 0.0;
-                for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i) amax = std::max(amax, double(std::fabs(x[i])));
+                for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i)
+                    amax = std::max(amax, double(std::fabs(x[i])));
                 const double sx = amax / 127.0, sw = w.scales[r * groups + k];
                 for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i) {
                     const int c = I4::to_int(codes[r * cols + i]);
@@ -237,17 +234,13 @@ TEST_CASE("gemv and gemm name the argument they cannot use") {
     auto arg = [](auto&& f) {
         try {
             f();
-        } catch (const lowbit::error& e) {
-            return e.argument();
-        }
+        } catch (const lowbit::error& e) { return e.argument(); }
         return std::string("(nothing thrown)");
     };
     CHECK(arg([&] { ops::gemv(w, std::span<const float>(x).first(63), y); }) == "x");
     CHECK(arg([&] { ops::gemv(w, x, std::span<float>(y).first(7)); }) == "y");
     CHECK(arg([&] { ops::gemm(w, x, 2, y); }) == "x");
-    CHECK(arg([&] {
-              ops::gemv(w, x, y, {.path = static_cast<backend>(9)});
-          }) == "options.path");
+    CHECK(arg([&] { ops::gemv(w, x, y, {.path = static_cast<backend>(9)}); }) == "options.path");
     const int_quantizer<I4> qc({.gran = granularity::channel(1)});
     const auto wc = qc.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64});
     CHECK(arg([&] { ops::gemv(wc, x, y); }) == "w.gran");
