@@ -4,6 +4,8 @@
 //                                          (codes + scales): the read ceiling of a GEMV
 //   linear/gemv/<scheme>/<R>x<C>/t<T>       ops::gemv on T threads
 //   linear/gemm/<scheme>/<R>x<C>/b<B>       ops::gemm, batch B, one thread
+//   linear/gemv_prepared/…, gemm_prepared/…  the same through ops::int_linear (prepared once,
+//                                          outside the timing; bytes counted as the tensor's)
 //   linear/eigen_f32_gemv/<R>x<C>           Eigen's fp32 matrix–vector product (row-major W)
 //   linear/eigen_f32_gemm/<R>x<C>/b<B>      Eigen's fp32 X·Wᵀ
 //   linear/dequant_eigen_gemv/<scheme>/<R>x<C>  dequantize W, then Eigen's fp32 GEMV
@@ -96,6 +98,32 @@ void gemv(benchmark::State& st, shape_case s, unsigned threads) {
 }
 
 template <class F>
+void gemv_prepared(benchmark::State& st, shape_case s, unsigned threads) {
+    const auto w = weights<F>(s);
+    const ops::int_linear<F::bits> lin(w);
+    const auto x = uniform(s.cols, 2, 1.0f);
+    std::vector<float> y(s.rows);
+    for (auto _ : st) {
+        lin.gemv(x, y, {.threads = threads});
+        benchmark::DoNotOptimize(y.data());
+    }
+    counters(st, weight_bytes(w), s.rows * s.cols);
+}
+
+template <class F>
+void gemm_prepared(benchmark::State& st, shape_case s, std::size_t batch) {
+    const auto w = weights<F>(s);
+    const ops::int_linear<F::bits> lin(w);
+    const auto x = uniform(batch * s.cols, 2, 1.0f);
+    std::vector<float> y(batch * s.rows);
+    for (auto _ : st) {
+        lin.gemm(x, batch, y);
+        benchmark::DoNotOptimize(y.data());
+    }
+    counters(st, weight_bytes(w), batch * s.rows * s.cols);
+}
+
+template <class F>
 void gemm(benchmark::State& st, shape_case s, std::size_t batch) {
     const auto w = weights<F>(s);
     const auto x = uniform(batch * s.cols, 2, 1.0f);
@@ -164,6 +192,15 @@ void register_scheme(const std::string& name) {
                 ("linear/gemv/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
                 [s, t](benchmark::State& st) { gemv<F>(st, s, t); })
                 ->UseRealTime();
+        for (unsigned t : {1u, 2u})
+            benchmark::RegisterBenchmark(
+                ("linear/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
+                [s, t](benchmark::State& st) { gemv_prepared<F>(st, s, t); })
+                ->UseRealTime();
+        for (std::size_t b : {std::size_t{8}, std::size_t{64}})
+            benchmark::RegisterBenchmark(
+                ("linear/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
+                [s, b](benchmark::State& st) { gemm_prepared<F>(st, s, b); });
         for (std::size_t b : {std::size_t{8}, std::size_t{64}})
             benchmark::RegisterBenchmark(
                 ("linear/gemm/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),

@@ -253,3 +253,100 @@ TEST_CASE("gemv and gemm name the argument they cannot use") {
     w.packed.pop_back();  // a tensor from outside that does not validate
     CHECK(arg([&] { ops::gemv(w, x, y); }) == "t.packed");
 }
+
+namespace {
+
+template <int Bits, class F, class S>
+void check_prepared(granularity gran, nibble_order order, std::size_t rows, std::size_t cols,
+                    int xkind, std::uint32_t seed) {
+    int_options<F> o;
+    o.gran = gran;
+    o.order = order;
+    const int_quantizer<F, S> q(o);
+    const auto w = q.quantize(lowbit_test::gaussian(rows * cols, seed, 0.05f), {rows, cols});
+    const ops::int_linear<Bits> lin(w);
+    INFO("bits " << Bits << ", rows " << rows << ", cols " << cols << ", order " << int(order)
+                 << ", x kind " << xkind);
+    CHECK(lin.kernel() ==
+          (simd::has_packed_dot<xsimd::default_arch>
+               ? (Bits == 4 ? linear_kernel::packed_i4 : linear_kernel::packed_i8)
+               : linear_kernel::scalar));
+    CHECK(lin.kernel(backend::scalar) == linear_kernel::scalar);
+    const std::size_t batch = 3,
+                      len = gran.type == granularity::kind::per_group
+        ? std::min(gran.group_size, cols)
+        : cols;
+    const auto x = activations(batch * cols, len ? len : 1, xkind % 3, seed + 1);
+    std::vector<float> want(batch * rows), got(batch * rows);
+    ops::gemm(w, x, batch, want, {.path = backend::scalar});
+    for (backend b : {backend::simd, backend::scalar}) {
+        lin.gemm(x, batch, got, {.path = b});
+        CHECK(same(got, want));
+    }
+    for (unsigned t : lowbit_test::thread_counts()) {
+        lin.gemm(x, batch, got, {.threads = t});
+        CHECK(same(got, want));
+    }
+    std::vector<float> y1(rows);
+    lin.gemv(std::span<const float>(x).first(cols), y1);
+    CHECK(same(y1, std::vector<float>(want.begin(), want.begin() + rows)));
+}
+
+}  // namespace
+
+TEST_CASE("int_linear: the prepared layout gives ops::gemm's bits, every kernel and thread count") {
+    using I4 = int_format<4, int_range::full>;
+    using I8 = int_format<8, int_range::full>;
+    std::uint32_t seed = 5000;
+    const granularity grans[] = {granularity::group(32), granularity::group(64),
+                                 granularity::group(96), granularity::channel(0),
+                                 granularity::tensor()};
+    for (std::size_t rows : {0u, 1u, 7u, 8u, 9u, 17u, 40u})
+        for (std::size_t cols : {0u, 32u, 96u, 256u})
+            for (const granularity& g : grans) {
+                const std::size_t len =
+                    g.type == granularity::kind::per_group ? std::min(g.group_size, cols) : cols;
+                if (len % 32 != 0) continue;  // int_linear rejects it (checked below)
+                const int xk = int(seed % 4);
+                for (nibble_order order :
+                     {nibble_order::low_first, nibble_order::high_first, nibble_order::ggml_split})
+                    check_prepared<4, I4, Eigen::half>(g, order, rows, cols, xk, ++seed);
+                check_prepared<4, int_format<4>, float>(g, nibble_order::low_first, rows, cols, xk,
+                                                        ++seed);
+                check_prepared<8, I8, Eigen::bfloat16>(g, nibble_order::low_first, rows, cols, xk,
+                                                       ++seed);
+                check_prepared<8, int_format<8>, float>(g, nibble_order::low_first, rows, cols, xk,
+                                                        ++seed);
+            }
+    const std::size_t rows = lowbit_test::scaled(200, 17), cols = 1024;
+    for (int xk = 0; xk < 3; ++xk) {
+        check_prepared<4, I4, Eigen::half>(granularity::group(32), nibble_order::ggml_split, rows,
+                                           cols, xk, 6000 + xk);
+        check_prepared<8, I8, Eigen::half>(granularity::group(128), nibble_order::low_first, rows,
+                                           cols, xk, 6010 + xk);
+    }
+}
+
+TEST_CASE("int_linear names what it cannot prepare") {
+    using I4 = int_format<4, int_range::full>;
+    auto arg = [](auto&& f) {
+        try {
+            f();
+        } catch (const lowbit::error& e) { return e.argument(); }
+        return std::string("(nothing thrown)");
+    };
+    const int_quantizer<I4> q48({.gran = granularity::group(48)});
+    const auto w48 = q48.quantize(lowbit_test::gaussian(8 * 96, 1), {8, 96});
+    CHECK(arg([&] { ops::int_linear<4> l(w48); }) == "w.gran");
+    const int_quantizer<I4> q32({.gran = granularity::group(32)});
+    const auto w40 = q32.quantize(lowbit_test::gaussian(8 * 40, 1), {8, 40});
+    CHECK(arg([&] { ops::int_linear<4> l(w40); }) == "w.shape");
+    const auto w = q32.quantize(lowbit_test::gaussian(8 * 64, 1), {8, 64});
+    const ops::int_linear<4> lin(w);
+    std::vector<float> x(64), y(8);
+    CHECK(arg([&] { lin.gemv(std::span<const float>(x).first(32), y); }) == "x");
+    CHECK(arg([&] { lin.gemv(x, std::span<float>(y).first(4)); }) == "y");
+    CHECK(arg([&] { lin.gemv(x, y, {.path = static_cast<backend>(7)}); }) == "options.path");
+    CHECK(lin.shape().rows == 8);
+    CHECK(lin.storage_bytes() == 8 * 64 / 2 + 2 * 8 * sizeof(float));
+}

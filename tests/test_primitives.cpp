@@ -474,6 +474,73 @@ void check_gemv8(std::mt19937& rng) {
         }
 }
 
+/// gemv8p against its twin, and the twin against gemv8 on the same codes in the plain layout
+/// (which pins tile8p's definition).
+template <class Arch, int Bits>
+void check_gemv8p(std::mt19937& rng) {
+    using T = sp::scalar::tile8p<Bits>;
+    std::uniform_int_distribution<int> qd(-127, 127);
+    std::uniform_real_distribution<float> sd(-0.1f, 0.1f);
+    for (std::size_t glen : {32u, 64u, 96u})
+        for (std::size_t cols : {0u, 32u, 64u, 160u, 256u}) {
+            const std::size_t blocks = cols / 32, groups = (cols + glen - 1) / glen;
+            std::vector<std::uint8_t> t(blocks * T::bytes);
+            for (auto& b : t) b = static_cast<std::uint8_t>(rng());
+            // The plain layout of gemv8 holding the same codes.
+            const std::size_t stride = cols * Bits / 8;
+            std::vector<std::uint8_t> plain(8 * stride + 1, 0);
+            for (std::size_t i = 0; i < 8; ++i)
+                for (std::size_t c = 0; c < cols; ++c) {
+                    const int v = T::code(t.data() + c / 32 * T::bytes, i, c % 32);
+                    std::uint8_t* row = plain.data() + i * stride;
+                    if (Bits == 8)
+                        row[c] = static_cast<std::uint8_t>(v);
+                    else  // dot8_i4's block order: byte j holds lanes j and j + 16
+                        row[c / 32 * 16 + c % 16] |= static_cast<std::uint8_t>(
+                            (unsigned(v) & 0xFu) << (c % 32 < 16 ? 0 : 4));
+                }
+            std::vector<std::int8_t> q(cols + 1);
+            for (auto& v : q) v = static_cast<std::int8_t>(rng() % 4 == 0 ? -127 : qd(rng));
+            std::vector<std::int32_t> qsum(groups + 1, 0);
+            for (std::size_t c = 0; c < cols; ++c) qsum[c / glen] += q[c];
+            std::vector<float> sx(groups + 1), sw(8 * groups + 1);
+            for (auto& v : sx)
+                v = rng() % 9 == 0 ? std::numeric_limits<float>::quiet_NaN() : sd(rng);
+            for (auto& v : sw) v = rng() % 9 == 0 ? -0.0f : sd(rng);
+            float got[8], want[8], plain_out[8];
+            for (int i = 0; i < 8; ++i) got[i] = want[i] = plain_out[i] = float(i) * 0.25f;
+            sp::gemv8p<Arch, Bits>(t.data(), q.data(), qsum.data(), sx.data(), sw.data(), cols,
+                                   glen, got);
+            sp::scalar::gemv8p<Bits>(t.data(), q.data(), qsum.data(), sx.data(), sw.data(), cols,
+                                     glen, want);
+            sp::scalar::gemv8<Bits>(plain.data(), stride, q.data(), sx.data(), sw.data(), cols,
+                                    glen, plain_out);
+            for (int i = 0; i < 8; ++i) {
+                INFO("bits " << Bits << ", cols " << cols << ", group " << glen << ", row " << i);
+                const auto bits = [](float v) { return std::bit_cast<std::uint32_t>(v); };
+                CHECK((std::isnan(got[i]) ? std::isnan(want[i]) : bits(got[i]) == bits(want[i])));
+                CHECK((std::isnan(plain_out[i]) ? std::isnan(want[i])
+                                                : bits(plain_out[i]) == bits(want[i])));
+            }
+        }
+}
+
+TEST_CASE("gemv8p equals its twin, and the twin equals gemv8 on the plain layout, every Arch") {
+    std::mt19937 rng(74);
+    for_each_arch([&](auto arch) {
+        check_gemv8p<decltype(arch), 4>(rng);
+        check_gemv8p<decltype(arch), 8>(rng);
+    });
+}
+
+TEST_CASE("the prepared-layout kernel is hand-written where the ISA has a 4-byte dot") {
+#if defined(__AVX2__) || (defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD))
+    CHECK(sp::has_packed_dot<xsimd::default_arch>);
+#else
+    CHECK(!sp::has_packed_dot<xsimd::default_arch>);
+#endif
+}
+
 TEST_CASE("gemv8 equals its twin bit for bit, every Arch") {
     std::mt19937 rng(73);
     for_each_arch([&](auto arch) {

@@ -65,6 +65,8 @@ enum class linear_kernel : std::uint8_t {
     simd_i8,        ///< simd::gemv8<8>
     simd_i4_tails,  ///< simd::dot8_i4 per group, the groups' last < 32 columns one by one
     simd_i8_tails,  ///< simd::dot8_i8 likewise
+    packed_i4,      ///< int_linear<4>: simd::gemv8p<4> on row-interleaved tiles
+    packed_i8,      ///< int_linear<8>: simd::gemv8p<8>
 };
 
 /// Longest group the integer dot accepts: 2^17 · 128 · 127 < 2^31.
@@ -140,9 +142,10 @@ inline unsigned code_at(const std::uint8_t* p, std::size_t n, std::size_t i, int
 
 /// One activation row quantized per group (see the file comment).
 struct int8_row {
-    std::vector<std::int8_t> q;   ///< the codes in column order
-    std::vector<std::int8_t> qk;  ///< the same codes in the dot kernels' lane order
-    std::vector<float> scale;     ///< s_x per group
+    std::vector<std::int8_t> q;     ///< the codes in column order
+    std::vector<std::int8_t> qk;    ///< the same codes in the dot kernels' lane order
+    std::vector<float> scale;       ///< s_x per group
+    std::vector<std::int32_t> sum;  ///< Σ q per group (int_linear's offset correction)
 };
 
 /// Lane l of a 32-code block of the 4-bit kernels reads the nibble of byte l mod 16 (low for
@@ -178,6 +181,9 @@ inline void quantize_activations(const float* x, const row_groups& g, int bits, 
             a.q[i] = static_cast<std::int8_t>(r);
         }
     }
+    a.sum.assign(g.per_row, 0);
+    for (std::size_t k = 0; k < g.per_row; ++k)
+        for (std::size_t i = g.begin(k); i < g.end(k); ++i) a.sum[k] += a.q[i];
     if (!kernel_order) return;
     a.qk = a.q;
     if (bits != 4 || order == nibble_order::ggml_split) return;
@@ -338,6 +344,121 @@ void gemm(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::si
           std::span<float> y, const linear_options& options = {}) {
     detail_ops::run(w, x, batch, y, options);
 }
+
+/// W prepared for repeated products: its codes re-laid in row-interleaved tiles of 8 rows
+/// (simd::scalar::tile8p: one load holds 4 codes of each row, so the SIMD lanes accumulate
+/// the rows' dots with no horizontal sums) and its scales as floats, tile by tile. gemv and
+/// gemm give exactly the bits of ops::gemv / ops::gemm on the tensor it was built from; the
+/// layout costs one pass over W when it is built and, for 4-bit codes with fp16 scales,
+/// 2 bytes more per 32 weights (float scales).
+///
+/// Needs a signed Bits-bit int_tensor (Bits 4 or 8) whose rows and groups are whole 32-column
+/// blocks (cols and the group length multiples of 32); the last tile is padded with zero rows.
+/// The kernel is hand-written for AVX2, AVX-512 (VNNI where present) and NEON with the
+/// dot-product extension; other targets run its scalar form (ops::gemv's SIMD path is then the
+/// faster choice).
+template <int Bits>
+class int_linear {
+    static_assert(Bits == 4 || Bits == 8, "lowbit::ops::int_linear<Bits>: Bits must be 4 or 8");
+
+public:
+    template <class Format, scale_storage ScaleT>
+    explicit int_linear(const int_tensor<Format, ScaleT>& w) : g_(detail_ops::groups_of(w)) {
+        static_assert(Format::is_signed && Format::bits == Bits,
+                      "lowbit::ops::int_linear<Bits>: W must use a signed int_format of Bits "
+                      "bits");
+        detail::require(g_.cols % 32 == 0, "w.shape",
+                        "int_linear needs cols to be a multiple of 32 (ops::gemv takes any)");
+        detail::require(g_.len % 32 == 0, "w.gran",
+                        "int_linear needs the group length to be a multiple of 32 (ops::gemv "
+                        "takes any)");
+        using T = simd::scalar::tile8p<Bits>;
+        const std::size_t tiles = (g_.rows + 7) / 8, blocks = g_.cols / 32;
+        tile_bytes_ = blocks * T::bytes;
+        codes_.assign(tiles * tile_bytes_, Bits == 4 ? 0x88 : 0x00);  // padding rows: code 0
+        scales_.assign(tiles * 8 * g_.per_row, 0.0f);
+        const std::uint8_t* p = w.packed.data();
+        const std::size_t n = w.size();
+        for (std::size_t r = 0; r < g_.rows; ++r) {
+            const std::size_t t = r / 8, i = r % 8;
+            for (std::size_t k = 0; k < g_.per_row; ++k)
+                scales_[(t * g_.per_row + k) * 8 + i] = load_scale(w.scales[g_.scale_index(r, k)]);
+            for (std::size_t c = 0; c < g_.cols; ++c) {
+                const int v = Format::to_int(static_cast<code_t<Bits>>(
+                    detail_ops::code_at(p, n, r * g_.cols + c, Bits, w.order)));
+                std::uint8_t* blk = codes_.data() + t * tile_bytes_ + c / 32 * T::bytes;
+                const std::size_t j = c % 32;
+                if constexpr (Bits == 8) {
+                    blk[32 * (j / 4) + 4 * i + j % 4] = static_cast<std::uint8_t>(v);
+                } else {
+                    std::uint8_t& b = blk[32 * (j % 16 / 4) + 4 * i + j % 4];
+                    const unsigned u = static_cast<unsigned>(v + 8);
+                    b = static_cast<std::uint8_t>(j < 16 ? (b & 0xF0u) | u
+                                                         : (b & 0x0Fu) | (u << 4));
+                }
+            }
+        }
+    }
+
+    [[nodiscard]] shape2d shape() const noexcept { return {g_.rows, g_.cols}; }
+    /// Bytes the prepared codes and scales occupy.
+    [[nodiscard]] std::size_t storage_bytes() const noexcept {
+        return codes_.size() + scales_.size() * sizeof(float);
+    }
+    /// The kernel gemv / gemm run under `path`.
+    [[nodiscard]] linear_kernel kernel(backend path = backend::simd) const noexcept {
+        if (path == backend::simd && simd::has_packed_dot<xsimd::default_arch>)
+            return Bits == 4 ? linear_kernel::packed_i4 : linear_kernel::packed_i8;
+        return linear_kernel::scalar;
+    }
+
+    /// y = W·x, bit for bit ops::gemv on the tensor this was built from.
+    void gemv(std::span<const float> x, std::span<float> y,
+              const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+
+    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
+    void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        detail::require(x.size() == detail::checked_mul(batch, g_.cols, "x"), "x",
+                        "must hold batch · cols values (gemv: cols)");
+        detail::require(y.size() == detail::checked_mul(batch, g_.rows, "y"), "y",
+                        "must hold batch · rows values (gemv: rows)");
+        detail::require(options.path == backend::scalar || options.path == backend::simd,
+                        "options.path", "must be backend::scalar or backend::simd");
+        std::vector<detail_ops::int8_row> act(batch);
+        for (std::size_t b = 0; b < batch; ++b)
+            detail_ops::quantize_activations(x.data() + b * g_.cols, g_, Bits,
+                                             nibble_order::low_first, false, act[b]);
+        const bool fast = kernel(options.path) != linear_kernel::scalar;
+        detail::split_items(
+            (g_.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
+                for (std::size_t t = t0; t < t1; ++t)
+                    for (std::size_t b = 0; b < batch; ++b) {
+                        const auto& a = act[b];
+                        alignas(32) float out[8] = {};
+                        const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+                        const float* sw = scales_.data() + t * 8 * g_.per_row;
+                        if (fast)
+                            simd::gemv8p<xsimd::default_arch, Bits>(tile, a.q.data(), a.sum.data(),
+                                                                    a.scale.data(), sw, g_.cols,
+                                                                    g_.len, out);
+                        else
+                            simd::scalar::gemv8p<Bits>(tile, a.q.data(), a.sum.data(),
+                                                       a.scale.data(), sw, g_.cols, g_.len, out);
+                        for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
+                            y[b * g_.rows + 8 * t + i] = out[i];
+                    }
+            });
+    }
+
+private:
+    detail_ops::row_groups g_;
+    std::size_t tile_bytes_ = 0;
+    std::vector<std::uint8_t> codes_;  ///< tiles of 8 rows, blocks of simd::scalar::tile8p
+    std::vector<float> scales_;        ///< [tile][group][row of the tile]
+};
 
 }  // namespace ops
 LOWBIT_NAMESPACE_END

@@ -20,6 +20,7 @@
 //   scale_add8(acc, f, d)    acc[i] = acc[i] + f[i]·float(d[i]), product rounded, 8 lanes
 //   gemv8<Bits>(…)           8 rows of a quantized linear layer over whole 32-blocks: per group
 //                            dot8, then scale_add8 with f = s_w·s_x (the composition otherwise)
+//   gemv8p<Bits>(…)          gemv8 on the row-interleaved layout of ops::int_linear (tile8p)
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -175,6 +176,55 @@ inline void gemv8(const std::uint8_t* w, std::size_t stride, const std::int8_t* 
             dot8_i4(w + c0 / 2, stride, q + c0, blocks, d);
         else
             dot8_i8(w + c0, stride, q + c0, blocks, d);
+        for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * sx[g];
+        scale_add8(out, f, d);
+    }
+}
+/// The row-interleaved tile of 8 rows × 32 columns ops::int_linear stores (the layout
+/// gemv8p reads): per block, chunks of 4 columns with each row's 4 codes side by side, so one
+/// 32-byte load holds 4 codes of each of the 8 rows and a broadcast of 4 activations multiplies
+/// them lane by lane.
+///   8-bit: 256 bytes; byte 32·k + 4·i + j = code of row i, column 4·k + j (k < 8), two's
+///          complement.
+///   4-bit: 128 bytes; byte 32·k + 4·i + j (k < 4) holds u = code + 8 of row i, column 4·k + j
+///          in its low nibble and of column 16 + 4·k + j in its high nibble.
+template <int Bits>
+struct tile8p {
+    static_assert(Bits == 4 || Bits == 8, "lowbit: tile8p holds 4- or 8-bit codes");
+    static constexpr std::size_t bytes = Bits == 4 ? 128 : 256;
+    /// The signed code of row i, column c (< 32) of the block at p.
+    static int code(const std::uint8_t* p, std::size_t i, std::size_t c) noexcept {
+        if constexpr (Bits == 8) {
+            const int b = p[32 * (c / 4) + 4 * i + c % 4];
+            return b - ((b & 0x80) << 1);
+        } else {
+            const std::size_t k = c % 16 / 4;
+            const unsigned b = p[32 * k + 4 * i + c % 4];
+            return int(c < 16 ? b & 0xFu : b >> 4) - 8;
+        }
+    }
+};
+
+/// gemv8 over tiles in the tile8p layout: the blocks of the 8 rows follow one another from t
+/// (tile8p<Bits>::bytes each); q the activations in column order. For each group g (columns
+/// [g·glen, min(g·glen + glen, cols)), cols and glen multiples of 32) in order: d[i] = Σ code ·
+/// q over the group, f[i] = sw[8·g + i] · sx[g], scale_add8(out, f, d). qsum[g] = Σ q over
+/// group g (the kernels' offset correction; the definition does not read it).
+template <int Bits>
+inline void gemv8p(const std::uint8_t* t, const std::int8_t* q, const std::int32_t* qsum,
+                   const float* sx, const float* sw, std::size_t cols, std::size_t glen,
+                   float* out) noexcept {
+    (void)qsum;
+    std::int32_t d[8];
+    float f[8];
+    for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+        const std::size_t end = std::min(c0 + glen, cols);
+        for (std::size_t i = 0; i < 8; ++i) {
+            std::int32_t s = 0;
+            for (std::size_t c = c0; c < end; ++c)
+                s += tile8p<Bits>::code(t + c / 32 * tile8p<Bits>::bytes, i, c % 32) * q[c];
+            d[i] = s;
+        }
         for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * sx[g];
         scale_add8(out, f, d);
     }
@@ -395,6 +445,25 @@ LOWBIT_FORCE_INLINE void gemv8(const std::uint8_t* w, std::size_t stride, const 
         }
     }
 }
+
+/// simd::scalar::gemv8p (the definition) in the family's instructions, where it has them.
+template <class Arch, int Bits>
+LOWBIT_FORCE_INLINE void gemv8p(const std::uint8_t* t, const std::int8_t* q,
+                                const std::int32_t* qsum, const float* sx, const float* sw,
+                                std::size_t cols, std::size_t glen, float* out) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::template gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out); })
+        K::template gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out);
+    else
+        scalar::gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out);
+}
+
+/// Whether the family of Arch has a hand-written gemv8p (ops::int_linear's fast path).
+template <class Arch>
+inline constexpr bool has_packed_dot = requires(const std::uint8_t* t, const std::int8_t* q,
+                                                const std::int32_t* s, const float* f, float* o) {
+    detail_prim::hand<Arch>::template gemv8p<4>(t, q, s, f, f, std::size_t{}, std::size_t{}, o);
+};
 
 /// Whether the family of Arch has hand-written integer dots (dot8_i4 / dot8_i8): the quantized
 /// linear operators take their SIMD path only then.

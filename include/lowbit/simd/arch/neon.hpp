@@ -130,6 +130,74 @@ struct kernels<isa::neon> {
             vst1q_f32(acc + h, vaddq_f32(vld1q_f32(acc + h), p));
         }
     }
+#if defined(__ARM_FEATURE_DOTPROD)
+    /// Chunk K of a 4-bit tile8p block: rows 0-3 in its first 16 bytes, 4-7 in the next; low
+    /// nibbles are columns 4K … 4K + 3 (lane K of qa), high ones 16 + 4K … (lane K of qb).
+    template <int K>
+    LOWBIT_FORCE_INLINE static void chunk4(const std::uint8_t* p, int8x16_t qa, int8x16_t qb,
+                                           uint8x16_t m4, int32x4_t& a0, int32x4_t& a1) noexcept {
+        const uint8x16_t v0 = vld1q_u8(p + 32 * K), v1 = vld1q_u8(p + 32 * K + 16);
+        a0 = vdotq_laneq_s32(a0, vreinterpretq_s8_u8(vandq_u8(v0, m4)), qa, K);
+        a1 = vdotq_laneq_s32(a1, vreinterpretq_s8_u8(vandq_u8(v1, m4)), qa, K);
+        a0 = vdotq_laneq_s32(a0, vreinterpretq_s8_u8(vshrq_n_u8(v0, 4)), qb, K);
+        a1 = vdotq_laneq_s32(a1, vreinterpretq_s8_u8(vshrq_n_u8(v1, 4)), qb, K);
+    }
+    /// Chunk K of an 8-bit tile8p block: columns 4K … 4K + 3, lane K mod 4 of q.
+    template <int K>
+    LOWBIT_FORCE_INLINE static void chunk8(const std::uint8_t* p, int8x16_t q, int32x4_t& a0,
+                                           int32x4_t& a1) noexcept {
+        const auto* b = reinterpret_cast<const std::int8_t*>(p + 32 * K);
+        a0 = vdotq_laneq_s32(a0, vld1q_s8(b), q, K % 4);
+        a1 = vdotq_laneq_s32(a1, vld1q_s8(b + 16), q, K % 4);
+    }
+    /// simd::scalar::gemv8p with sdot by lane: a 16-byte load holds 4 codes of 4 rows, the
+    /// activations' 4-byte group k is lane k of one q register. Only with the dot-product
+    /// extension (else the twin runs).
+    template <int Bits>
+    LOWBIT_FORCE_INLINE static void gemv8p(const std::uint8_t* t, const std::int8_t* q,
+                                           const std::int32_t* qsum, const float* sx,
+                                           const float* sw, std::size_t cols, std::size_t glen,
+                                           float* out) noexcept {
+        constexpr std::size_t block = Bits == 4 ? 128 : 256;
+        float32x4_t acc0 = vld1q_f32(out), acc1 = vld1q_f32(out + 4);
+        const uint8x16_t m4 = vdupq_n_u8(0x0F);
+        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+            const std::size_t end = std::min(c0 + glen, cols);
+            int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0);
+            for (std::size_t c = c0; c < end; c += 32) {
+                const std::uint8_t* p = t + c / 32 * block;
+                const int8x16_t qa = vld1q_s8(q + c), qb = vld1q_s8(q + c + 16);
+                if constexpr (Bits == 4) {
+                    chunk4<0>(p, qa, qb, m4, a0, a1);
+                    chunk4<1>(p, qa, qb, m4, a0, a1);
+                    chunk4<2>(p, qa, qb, m4, a0, a1);
+                    chunk4<3>(p, qa, qb, m4, a0, a1);
+                } else {
+                    chunk8<0>(p, qa, a0, a1);
+                    chunk8<1>(p, qa, a0, a1);
+                    chunk8<2>(p, qa, a0, a1);
+                    chunk8<3>(p, qa, a0, a1);
+                    chunk8<4>(p, qb, a0, a1);
+                    chunk8<5>(p, qb, a0, a1);
+                    chunk8<6>(p, qb, a0, a1);
+                    chunk8<7>(p, qb, a0, a1);
+                }
+            }
+            if constexpr (Bits == 4) {  // the codes carried +8
+                const int32_t off = 8 * qsum[g];
+                a0 = vsubq_s32(a0, vdupq_n_s32(off));
+                a1 = vsubq_s32(a1, vdupq_n_s32(off));
+            }
+            const float32x4_t s = vdupq_n_f32(sx[g]);
+            const float32x4_t f0 = vmulq_f32(vld1q_f32(sw + 8 * g), s),
+                              f1 = vmulq_f32(vld1q_f32(sw + 8 * g + 4), s);
+            acc0 = vaddq_f32(acc0, detail::opaque(vmulq_f32(f0, vcvtq_f32_s32(a0))));
+            acc1 = vaddq_f32(acc1, detail::opaque(vmulq_f32(f1, vcvtq_f32_s32(a1))));
+        }
+        vst1q_f32(out, acc0);
+        vst1q_f32(out + 4, acc1);
+    }
+#endif
 };
 
 }  // namespace simd::arch

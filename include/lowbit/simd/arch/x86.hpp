@@ -420,6 +420,74 @@ struct kernels<isa::avx2> {
         }
         _mm256_storeu_ps(out, acc);
     }
+    /// a + Σ over each 4-byte lane of u·q (u unsigned < 128 or 4-bit, q signed): vpdpbusd with
+    /// VNNI, else maddubs (pairs ≤ 2·127·127, no saturation) and madd.
+    template <bool Vnni>
+    LOWBIT_FORCE_INLINE static __m256i dot_u8i8(__m256i a, __m256i u, __m256i q) noexcept {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+        if constexpr (Vnni) return _mm256_dpbusd_epi32(a, u, q);
+#endif
+        return _mm256_add_epi32(
+            a, _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), _mm256_set1_epi16(1)));
+    }
+    LOWBIT_FORCE_INLINE static __m256i bcast4(const std::int8_t* p) noexcept {
+        std::int32_t v;
+        std::memcpy(&v, p, 4);
+        return _mm256_set1_epi32(v);
+    }
+    /// simd::scalar::gemv8p: per chunk one load holds 4 codes of each row (a lane each), the 4
+    /// activations are broadcast, and the lanes accumulate the rows' dots directly.
+    template <int Bits, bool Vnni = false>
+        requires(!Vnni || has_vnni)
+    LOWBIT_FORCE_INLINE static void gemv8p(const std::uint8_t* t, const std::int8_t* q,
+                                           const std::int32_t* qsum, const float* sx,
+                                           const float* sw, std::size_t cols, std::size_t glen,
+                                           float* out) noexcept {
+        // 4-bit codes carry +8; 8-bit ones +128 on the VNNI form (XOR 0x80), none with maddubs.
+        constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
+        constexpr std::size_t block = Bits == 4 ? 128 : 256;
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        __m256 acc = _mm256_loadu_ps(out);
+        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+            const std::size_t end = std::min(c0 + glen, cols);
+            __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+            for (std::size_t c = c0; c < end; c += 32) {
+                const std::uint8_t* p = t + c / 32 * block;
+                const std::int8_t* qc = q + c;
+                if constexpr (Bits == 4) {
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i v =
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+                        a0 = dot_u8i8<Vnni>(a0, _mm256_and_si256(v, m4), bcast4(qc + 4 * k));
+                        a1 = dot_u8i8<Vnni>(a1, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                            bcast4(qc + 16 + 4 * k));
+                    }
+                } else {
+                    for (int k = 0; k < 8; ++k) {
+                        const __m256i v =
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+                        const __m256i qk = bcast4(qc + 4 * k);
+                        __m256i& a = (k & 1) ? a1 : a0;
+                        if constexpr (Vnni)
+                            a = dot_u8i8<true>(
+                                a, _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))),
+                                qk);
+                        else
+                            a = _mm256_add_epi32(
+                                a,
+                                _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v),
+                                                                       _mm256_sign_epi8(qk, v)),
+                                                  _mm256_set1_epi16(1)));
+                    }
+                }
+            }
+            __m256i d = _mm256_add_epi32(a0, a1);
+            if constexpr (offset != 0) d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * qsum[g]));
+            const __m256 f = _mm256_mul_ps(_mm256_loadu_ps(sw + 8 * g), _mm256_set1_ps(sx[g]));
+            acc = _mm256_add_ps(acc, detail::opaque(_mm256_mul_ps(f, _mm256_cvtepi32_ps(d))));
+        }
+        _mm256_storeu_ps(out, acc);
+    }
 };
 #endif
 
@@ -533,6 +601,14 @@ struct kernels<isa::avx512> {
                                           std::size_t cols, std::size_t glen, float* out) noexcept {
         kernels<isa::avx2>::gemv8<Bits, kernels<isa::avx2>::has_vnni>(w, stride, q, sx, sw, cols,
                                                                       glen, out);
+    }
+    template <int Bits>
+    LOWBIT_FORCE_INLINE static void gemv8p(const std::uint8_t* t, const std::int8_t* q,
+                                           const std::int32_t* qsum, const float* sx,
+                                           const float* sw, std::size_t cols, std::size_t glen,
+                                           float* out) noexcept {
+        kernels<isa::avx2>::gemv8p<Bits, kernels<isa::avx2>::has_vnni>(t, q, qsum, sx, sw, cols,
+                                                                       glen, out);
     }
 };
 #endif
