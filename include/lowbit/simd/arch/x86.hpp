@@ -446,42 +446,53 @@ struct kernels<isa::avx2> {
         // 4-bit codes carry +8; 8-bit ones +128 on the VNNI form (XOR 0x80), none with maddubs.
         constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
         constexpr std::size_t block = Bits == 4 ? 128 : 256;
+        // Lines this far ahead are requested before they are needed: the tiles are one
+        // sequential stream, and the dots alone do not keep enough loads in flight for DRAM.
+        // A prefetch past the end of the buffer is a hint and never faults.
+        constexpr std::size_t prefetch_distance = 32 * block;
         const __m256i m4 = _mm256_set1_epi8(0x0F);
         __m256 acc = _mm256_loadu_ps(out);
         for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
             const std::size_t end = std::min(c0 + glen, cols);
-            __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+            // Four accumulators: short dependency chains, so blocks of a group overlap.
+            __m256i a[4];
+            for (auto& v : a) v = _mm256_setzero_si256();
             for (std::size_t c = c0; c < end; c += 32) {
                 const std::uint8_t* p = t + c / 32 * block;
+                for (std::size_t l = 0; l < block; l += 64)
+                    _mm_prefetch(reinterpret_cast<const char*>(p + prefetch_distance + l),
+                                 _MM_HINT_T0);
                 const std::int8_t* qc = q + c;
                 if constexpr (Bits == 4) {
                     for (int k = 0; k < 4; ++k) {
                         const __m256i v =
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
-                        a0 = dot_u8i8<Vnni>(a0, _mm256_and_si256(v, m4), bcast4(qc + 4 * k));
-                        a1 = dot_u8i8<Vnni>(a1, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
-                                            bcast4(qc + 16 + 4 * k));
+                        a[k & 1] =
+                            dot_u8i8<Vnni>(a[k & 1], _mm256_and_si256(v, m4), bcast4(qc + 4 * k));
+                        a[2 + (k & 1)] = dot_u8i8<Vnni>(
+                            a[2 + (k & 1)], _mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                            bcast4(qc + 16 + 4 * k));
                     }
                 } else {
                     for (int k = 0; k < 8; ++k) {
                         const __m256i v =
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
                         const __m256i qk = bcast4(qc + 4 * k);
-                        __m256i& a = (k & 1) ? a1 : a0;
                         if constexpr (Vnni)
-                            a = dot_u8i8<true>(
-                                a, _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))),
-                                qk);
+                            a[k & 3] = dot_u8i8<true>(
+                                a[k & 3],
+                                _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))), qk);
                         else
-                            a = _mm256_add_epi32(
-                                a,
+                            a[k & 3] = _mm256_add_epi32(
+                                a[k & 3],
                                 _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v),
                                                                        _mm256_sign_epi8(qk, v)),
                                                   _mm256_set1_epi16(1)));
                     }
                 }
             }
-            __m256i d = _mm256_add_epi32(a0, a1);
+            __m256i d =
+                _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]));
             if constexpr (offset != 0) d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * qsum[g]));
             const __m256 f = _mm256_mul_ps(_mm256_loadu_ps(sw + 8 * g), _mm256_set1_ps(sx[g]));
             acc = _mm256_add_ps(acc, detail::opaque(_mm256_mul_ps(f, _mm256_cvtepi32_ps(d))));
