@@ -36,6 +36,16 @@ inline const std::vector<float>& gaussian(std::size_t n) {
     return v;
 }
 
+/// n values uniform in [−scale, scale) from `seed` (the linear-layer benchmarks and their peers
+/// draw weights and activations alike from this).
+inline std::vector<float> uniform(std::size_t n, std::uint32_t seed, float scale) {
+    std::mt19937 g(seed);
+    std::uniform_real_distribution<float> d(-scale, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(g);
+    return v;
+}
+
 /// bytes_per_second counts the fp32 side (4 bytes per element), items_per_second elements.
 inline void set_counters(benchmark::State& state, std::size_t n) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *

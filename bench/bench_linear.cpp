@@ -14,6 +14,8 @@
 // the batch), the axis on which every form compares.
 #include <benchmark/benchmark.h>
 
+#include "bench_common.hpp"
+
 #include <Eigen/Core>
 #include <xsimd/xsimd.hpp>
 
@@ -21,7 +23,6 @@
 #include <lowbit/quantizers/int.hpp>
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -38,13 +39,7 @@ constexpr shape_case shapes[] = {{4096, 4096}, {14336, 4096}};
 
 std::string dims(shape_case s) { return std::to_string(s.rows) + "x" + std::to_string(s.cols); }
 
-std::vector<float> uniform(std::size_t n, std::uint32_t seed, float scale) {
-    std::mt19937 g(seed);
-    std::uniform_real_distribution<float> d(-scale, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(g);
-    return v;
-}
+using lowbit_bench::uniform;
 
 template <class F>
 int_tensor<F, Eigen::half> weights(shape_case s) {

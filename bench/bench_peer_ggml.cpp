@@ -10,6 +10,8 @@
 #if LOWBIT_BENCH_GGML
 #include <benchmark/benchmark.h>
 
+#include "bench_common.hpp"
+
 #include <ggml-alloc.h>
 #include <ggml-backend.h>
 #include <ggml-cpu.h>
@@ -20,7 +22,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,13 +33,7 @@ struct shape_case {
 };
 constexpr shape_case shapes[] = {{4096, 4096}, {14336, 4096}};
 
-std::vector<float> uniform(std::size_t n, std::uint32_t seed, float scale) {
-    std::mt19937 g(seed);
-    std::uniform_real_distribution<float> d(-scale, scale);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(g);
-    return v;
-}
+using lowbit_bench::uniform;
 
 std::size_t weight_bytes(ggml_type t, shape_case s) {
     return ggml_row_size(t, s.cols) * std::size_t(s.rows);

@@ -32,6 +32,25 @@ bool same(const std::vector<float>& a, const std::vector<float>& b) {
     return true;
 }
 
+/// W quantized with format F, scale type S, granularity `gran` and nibble order `order`.
+template <class F, class S>
+int_tensor<F, S> quantized(const std::vector<float>& values, granularity gran, nibble_order order,
+                           std::size_t rows, std::size_t cols) {
+    int_options<F> o;
+    o.gran = gran;
+    o.order = order;
+    return int_quantizer<F, S>(o).quantize(values, {rows, cols});
+}
+
+/// The argument named by the lowbit::error f() throws ("(nothing thrown)" when it does not).
+template <class Fn>
+std::string thrown_argument(Fn&& f) {
+    try {
+        f();
+    } catch (const lowbit::error& e) { return e.argument(); }
+    return "(nothing thrown)";
+}
+
 /// Gaussian activations; `kind` 1 puts NaN, ±Inf, ±0, subnormal and huge values into a few
 /// groups (whole groups of `g` otherwise clean), kind 2 zeroes some groups entirely.
 std::vector<float> activations(std::size_t n, std::size_t g, int kind, std::uint32_t seed) {
@@ -70,13 +89,9 @@ linear_kernel expected_kernel(std::size_t cols, std::size_t len, nibble_order or
 template <class F, class S>
 void check_paths(granularity gran, nibble_order order, std::size_t rows, std::size_t cols,
                  int xkind, std::uint32_t seed) {
-    int_options<F> o;
-    o.gran = gran;
-    o.order = order;
-    const int_quantizer<F, S> q(o);
-    const auto wf = xkind == 3 ? lowbit_test::adversarial(rows * cols, seed)
-                               : lowbit_test::gaussian(rows * cols, seed, 0.05f);
-    const auto w = q.quantize(wf, {rows, cols});
+    const auto w = quantized<F, S>(xkind == 3 ? lowbit_test::adversarial(rows * cols, seed)
+                                              : lowbit_test::gaussian(rows * cols, seed, 0.05f),
+                                   gran, order, rows, cols);
     const std::size_t len =
         gran.type == granularity::kind::per_group ? std::min(gran.group_size, cols) : cols;
     INFO("bits " << F::bits << ", rows " << rows << ", cols " << cols << ", group " << len
@@ -231,27 +246,22 @@ TEST_CASE("gemv and gemm name the argument they cannot use") {
     const int_quantizer<I4> q({.gran = granularity::group(32)});
     auto w = q.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64});
     std::vector<float> x(64), y(8);
-    auto arg = [](auto&& f) {
-        try {
-            f();
-        } catch (const lowbit::error& e) { return e.argument(); }
-        return std::string("(nothing thrown)");
-    };
-    CHECK(arg([&] { ops::gemv(w, std::span<const float>(x).first(63), y); }) == "x");
-    CHECK(arg([&] { ops::gemv(w, x, std::span<float>(y).first(7)); }) == "y");
-    CHECK(arg([&] { ops::gemm(w, x, 2, y); }) == "x");
-    CHECK(arg([&] { ops::gemv(w, x, y, {.path = static_cast<backend>(9)}); }) == "options.path");
+    CHECK(thrown_argument([&] { ops::gemv(w, std::span<const float>(x).first(63), y); }) == "x");
+    CHECK(thrown_argument([&] { ops::gemv(w, x, std::span<float>(y).first(7)); }) == "y");
+    CHECK(thrown_argument([&] { ops::gemm(w, x, 2, y); }) == "x");
+    CHECK(thrown_argument([&] { ops::gemv(w, x, y, {.path = static_cast<backend>(9)}); }) ==
+          "options.path");
     const int_quantizer<I4> qc({.gran = granularity::channel(1)});
     const auto wc = qc.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64});
-    CHECK(arg([&] { ops::gemv(wc, x, y); }) == "w.gran");
-    CHECK(arg([&] { (void)ops::linear_kernel_for(wc); }) == "w.gran");
+    CHECK(thrown_argument([&] { ops::gemv(wc, x, y); }) == "w.gran");
+    CHECK(thrown_argument([&] { (void)ops::linear_kernel_for(wc); }) == "w.gran");
     const int_quantizer<I4> qt;
     const std::size_t wide = ops::max_linear_group + 2;
     const auto wt = qt.quantize(std::vector<float>(wide, 1.0f), {1, wide});
     std::vector<float> xw(wide), y1(1);
-    CHECK(arg([&] { ops::gemv(wt, xw, y1); }) == "w.gran");
+    CHECK(thrown_argument([&] { ops::gemv(wt, xw, y1); }) == "w.gran");
     w.packed.pop_back();  // a tensor from outside that does not validate
-    CHECK(arg([&] { ops::gemv(w, x, y); }) == "t.packed");
+    CHECK(thrown_argument([&] { ops::gemv(w, x, y); }) == "t.packed");
 }
 
 namespace {
@@ -259,11 +269,8 @@ namespace {
 template <int Bits, class F, class S>
 void check_prepared(granularity gran, nibble_order order, std::size_t rows, std::size_t cols,
                     int xkind, std::uint32_t seed) {
-    int_options<F> o;
-    o.gran = gran;
-    o.order = order;
-    const int_quantizer<F, S> q(o);
-    const auto w = q.quantize(lowbit_test::gaussian(rows * cols, seed, 0.05f), {rows, cols});
+    const auto w =
+        quantized<F, S>(lowbit_test::gaussian(rows * cols, seed, 0.05f), gran, order, rows, cols);
     const ops::int_linear<Bits> lin(w);
     INFO("bits " << Bits << ", rows " << rows << ", cols " << cols << ", order " << int(order)
                  << ", x kind " << xkind);
@@ -329,24 +336,19 @@ TEST_CASE("int_linear: the prepared layout gives ops::gemm's bits, every kernel 
 
 TEST_CASE("int_linear names what it cannot prepare") {
     using I4 = int_format<4, int_range::full>;
-    auto arg = [](auto&& f) {
-        try {
-            f();
-        } catch (const lowbit::error& e) { return e.argument(); }
-        return std::string("(nothing thrown)");
-    };
     const int_quantizer<I4> q48({.gran = granularity::group(48)});
     const auto w48 = q48.quantize(lowbit_test::gaussian(8 * 96, 1), {8, 96});
-    CHECK(arg([&] { ops::int_linear<4> l(w48); }) == "w.gran");
+    CHECK(thrown_argument([&] { ops::int_linear<4> l(w48); }) == "w.gran");
     const int_quantizer<I4> q32({.gran = granularity::group(32)});
     const auto w40 = q32.quantize(lowbit_test::gaussian(8 * 40, 1), {8, 40});
-    CHECK(arg([&] { ops::int_linear<4> l(w40); }) == "w.shape");
+    CHECK(thrown_argument([&] { ops::int_linear<4> l(w40); }) == "w.shape");
     const auto w = q32.quantize(lowbit_test::gaussian(8 * 64, 1), {8, 64});
     const ops::int_linear<4> lin(w);
     std::vector<float> x(64), y(8);
-    CHECK(arg([&] { lin.gemv(std::span<const float>(x).first(32), y); }) == "x");
-    CHECK(arg([&] { lin.gemv(x, std::span<float>(y).first(4)); }) == "y");
-    CHECK(arg([&] { lin.gemv(x, y, {.path = static_cast<backend>(7)}); }) == "options.path");
+    CHECK(thrown_argument([&] { lin.gemv(std::span<const float>(x).first(32), y); }) == "x");
+    CHECK(thrown_argument([&] { lin.gemv(x, std::span<float>(y).first(4)); }) == "y");
+    CHECK(thrown_argument([&] { lin.gemv(x, y, {.path = static_cast<backend>(7)}); }) ==
+          "options.path");
     CHECK(lin.shape().rows == 8);
     CHECK(lin.storage_bytes() == 8 * 64 / 2 + 2 * 8 * sizeof(float));
 }

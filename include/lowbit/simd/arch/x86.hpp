@@ -210,6 +210,12 @@ struct kernels<isa::sse4_1> : kernels<isa::sse2> {
 /// AVX2: 8 lanes.
 template <>
 struct kernels<isa::avx2> {
+    /// Whether the build has vpdpbusd on 256-bit registers (AVX-512 VNNI + VL): the Vnni forms.
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    static constexpr bool has_vnni = true;
+#else
+    static constexpr bool has_vnni = false;
+#endif
     /// Lanes reduced to 0 … 255 first: the packs saturate, and a negative lane would become 0.
     LOWBIT_FORCE_INLINE static void store_low_bytes(__m256i q, std::uint8_t* p) noexcept {
         const __m256i m = _mm256_and_si256(q, _mm256_set1_epi32(0xFF));
@@ -276,53 +282,65 @@ struct kernels<isa::avx2> {
             _mm256_stream_si256(reinterpret_cast<__m256i*>(dst + j),
                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + j)));
     }
-    /// 8 rows × 32-code blocks (see simd::scalar::dot8_i4): the 16 bytes of a block XOR 0x88 give
-    /// u = c + 8 in each nibble; low nibbles in the lower 128 bits and high nibbles in the upper
-    /// (the block's lane order) feed _mm256_maddubs_epi16 (|u·q| pairs ≤ 2·15·127, no
-    /// saturation); the offset is removed at the end as 8·Σq.
+    /// One 32-code block of 8 rows into acc (see simd::scalar::dot8_i4 / dot8_i8).
+    ///   4-bit: the 16 bytes XOR 0x88 give u = c + 8 in each nibble; low nibbles in the lower
+    ///          128 bits, high nibbles in the upper (the block's lane order), u·q summed by
+    ///          dot_u8i8 (the caller removes 8·Σq).
+    ///   8-bit: Vnni: u = w XOR 0x80 = w + 128 into vpdpbusd (the caller removes 128·Σq); else
+    ///          maddubs(|w|, q·sign(w)) (pairs ≤ 2·128·127, no saturation; q ≠ −128, so the
+    ///          sign flip cannot overflow), no offset.
+    template <int Bits, bool Vnni>
+    LOWBIT_FORCE_INLINE static __m256i block_dot(__m256i acc, const std::uint8_t* p,
+                                                 __m256i qb) noexcept {
+        if constexpr (Bits == 4) {
+            const __m128i raw = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
+                                              _mm_set1_epi8(static_cast<char>(0x88)));
+            const __m256i u = _mm256_and_si256(
+                _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
+                _mm256_set1_epi8(0x0F));
+            return dot_u8i8<Vnni>(acc, u, qb);
+        } else {
+            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+            if constexpr (Vnni)
+                return dot_u8i8<true>(
+                    acc, _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))), qb);
+            return _mm256_add_epi32(
+                acc,
+                _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(qb, v)),
+                                  _mm256_set1_epi16(1)));
+        }
+    }
+    /// The exact dots of 8 rows over `blocks` 32-code blocks (row i at w + i·stride), one lane
+    /// per row: block_dot per block, the lanes of each row summed, the codes' offset removed.
+    template <int Bits, bool Vnni>
+    LOWBIT_FORCE_INLINE static __m256i dots8(const std::uint8_t* w, std::size_t stride,
+                                             const std::int8_t* q, std::size_t blocks) noexcept {
+        constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
+        __m256i acc[8], qs = _mm256_setzero_si256();
+        for (auto& a : acc) a = _mm256_setzero_si256();
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
+            if constexpr (offset != 0) qs = dot_u8i8<Vnni>(qs, _mm256_set1_epi8(1), qb);
+            const std::uint8_t* p = w + b * 4 * Bits;  // 32 codes of Bits bits
+            for (int r = 0; r < 8; ++r) acc[r] = block_dot<Bits, Vnni>(acc[r], p + r * stride, qb);
+        }
+        return sum8(acc, offset * hsum_i32(qs));
+    }
+    /// 8 rows × 32-code blocks (see simd::scalar::dot8_i4), maddubs or (Vnni) vpdpbusd.
+    template <bool Vnni = false>
+        requires(!Vnni || has_vnni)
     LOWBIT_FORCE_INLINE static void dot8_i4(const std::uint8_t* w, std::size_t stride,
                                             const std::int8_t* q, std::size_t blocks,
                                             std::int32_t* out) noexcept {
-        const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1),
-                      ones8 = _mm256_set1_epi8(1);
-        __m256i acc[8], qsum = _mm256_setzero_si256();
-        for (auto& a : acc) a = _mm256_setzero_si256();
-        for (std::size_t b = 0; b < blocks; ++b) {
-            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
-            qsum = _mm256_add_epi32(qsum, _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, qb), ones));
-            for (int r = 0; r < 8; ++r) {
-                const __m128i raw = _mm_xor_si128(
-                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * stride + 16 * b)),
-                    _mm_set1_epi8(static_cast<char>(0x88)));
-                const __m256i u = _mm256_and_si256(
-                    _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
-                    m4);
-                acc[r] =
-                    _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(u, qb), ones));
-            }
-        }
-        finish8(acc, 8 * hsum_i32(qsum), out);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), dots8<4, Vnni>(w, stride, q, blocks));
     }
-    /// 8 rows × 32 signed bytes per block: _mm256_maddubs_epi16(|w|, q·sign(w)) (pairs ≤
-    /// 2·128·127, no saturation; q ≠ −128 so the sign flip cannot overflow).
+    /// 8 rows × 32 signed bytes per block (see simd::scalar::dot8_i8).
+    template <bool Vnni = false>
+        requires(!Vnni || has_vnni)
     LOWBIT_FORCE_INLINE static void dot8_i8(const std::uint8_t* w, std::size_t stride,
                                             const std::int8_t* q, std::size_t blocks,
                                             std::int32_t* out) noexcept {
-        const __m256i ones = _mm256_set1_epi16(1);
-        __m256i acc[8];
-        for (auto& a : acc) a = _mm256_setzero_si256();
-        for (std::size_t b = 0; b < blocks; ++b) {
-            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
-            for (int r = 0; r < 8; ++r) {
-                const __m256i v =
-                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * stride + 32 * b));
-                acc[r] = _mm256_add_epi32(
-                    acc[r],
-                    _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(qb, v)), ones));
-            }
-        }
-        finish8(acc, 0, out);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), dots8<8, Vnni>(w, stride, q, blocks));
     }
     /// acc[i] = acc[i] + f[i]·float(d[i]), the product rounded on its own, i < 8.
     LOWBIT_FORCE_INLINE static void scale_add8(float* acc, const float* f,
@@ -336,52 +354,16 @@ struct kernels<isa::avx2> {
         return kernels<isa::sse2>::hsum_i32(
             _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
     }
-    /// out[r] = (the lane sum of acc[r]) − minus: two rounds of hadd leave rows 0-3 and 4-7
-    /// as halves of two registers, which a cross-lane permute pairs up.
-    LOWBIT_FORCE_INLINE static void finish8(const __m256i* acc, std::int32_t minus,
-                                            std::int32_t* out) noexcept {
+    /// Lane r = (the lane sum of acc[r]) − minus: two rounds of hadd leave rows 0-3 and 4-7 as
+    /// halves of two registers, which a cross-lane permute pairs up.
+    LOWBIT_FORCE_INLINE static __m256i sum8(const __m256i* acc, std::int32_t minus) noexcept {
         const __m256i a =
             _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
         const __m256i b =
             _mm256_hadd_epi32(_mm256_hadd_epi32(acc[4], acc[5]), _mm256_hadd_epi32(acc[6], acc[7]));
         const __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
                                            _mm256_permute2x128_si256(a, b, 0x31));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
-                            _mm256_sub_epi32(s, _mm256_set1_epi32(minus)));
-    }
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    static constexpr bool has_vnni = true;
-#else
-    static constexpr bool has_vnni = false;
-#endif
-    /// One 32-code block of 8 rows into acc (see dot8_i4 / dot8_i8); Vnni: vpdpbusd on the
-    /// offset codes (4-bit: c + 8; 8-bit: c + 128), else maddubs as dot8_i4 / dot8_i8 do.
-    template <int Bits, bool Vnni>
-    LOWBIT_FORCE_INLINE static __m256i block_dot(__m256i acc, const std::uint8_t* p,
-                                                 __m256i qb) noexcept {
-        if constexpr (Bits == 4) {
-            const __m128i raw = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
-                                              _mm_set1_epi8(static_cast<char>(0x88)));
-            const __m256i u = _mm256_and_si256(
-                _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
-                _mm256_set1_epi8(0x0F));
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-            if constexpr (Vnni) return _mm256_dpbusd_epi32(acc, u, qb);
-#endif
-            return _mm256_add_epi32(
-                acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, qb), _mm256_set1_epi16(1)));
-        } else {
-            const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-            if constexpr (Vnni)
-                return _mm256_dpbusd_epi32(
-                    acc, _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))), qb);
-#endif
-            return _mm256_add_epi32(
-                acc,
-                _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(qb, v)),
-                                  _mm256_set1_epi16(1)));
-        }
+        return _mm256_sub_epi32(s, _mm256_set1_epi32(minus));
     }
     /// simd::scalar::gemv8 with the group's dots, scales and sum in registers.
     template <int Bits, bool Vnni = false>
@@ -389,32 +371,10 @@ struct kernels<isa::avx2> {
     LOWBIT_FORCE_INLINE static void gemv8(const std::uint8_t* w, std::size_t stride,
                                           const std::int8_t* q, const float* sx, const float* sw,
                                           std::size_t cols, std::size_t glen, float* out) noexcept {
-        // The offset the codes carry into Σ u·q: none for maddubs on 8-bit (|w|, sign).
-        constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
         __m256 acc = _mm256_loadu_ps(out);
         for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
-            const std::size_t blocks = std::min(glen, cols - c0) / 32;
-            __m256i a[8], qs = _mm256_setzero_si256();
-            for (auto& v : a) v = _mm256_setzero_si256();
-            for (std::size_t b = 0; b < blocks; ++b) {
-                const std::size_t c = c0 + 32 * b;
-                const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + c));
-                if constexpr (offset != 0)
-                    qs = _mm256_add_epi32(
-                        qs,
-                        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), qb),
-                                          _mm256_set1_epi16(1)));
-                const std::uint8_t* p = w + c * Bits / 8;
-                for (int r = 0; r < 8; ++r) a[r] = block_dot<Bits, Vnni>(a[r], p + r * stride, qb);
-            }
-            const __m256i t =
-                _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
-            const __m256i h =
-                _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
-            __m256i d = _mm256_add_epi32(_mm256_permute2x128_si256(t, h, 0x20),
-                                         _mm256_permute2x128_si256(t, h, 0x31));
-            if constexpr (offset != 0)
-                d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * hsum_i32(qs)));
+            const __m256i d = dots8<Bits, Vnni>(w + c0 * Bits / 8, stride, q + c0,
+                                                std::min(glen, cols - c0) / 32);
             const __m256 f = _mm256_mul_ps(_mm256_loadu_ps(sw + 8 * g), _mm256_set1_ps(sx[g]));
             acc = _mm256_add_ps(acc, detail::opaque(_mm256_mul_ps(f, _mm256_cvtepi32_ps(d))));
         }
@@ -550,57 +510,16 @@ struct kernels<isa::avx512> {
                                                 const std::uint8_t* src) noexcept {
         _mm512_stream_si512(reinterpret_cast<__m512i*>(dst), _mm512_loadu_si512(src));
     }
-    /// 8 rows × 32-code blocks. With AVX-512 VNNI, vpdpbusd sums four u·q products per lane
-    /// without intermediate saturation; otherwise the AVX2 form.
+    /// The AVX2 forms on 256-bit registers, with vpdpbusd where the build has AVX-512 VNNI.
     LOWBIT_FORCE_INLINE static void dot8_i4(const std::uint8_t* w, std::size_t stride,
                                             const std::int8_t* q, std::size_t blocks,
                                             std::int32_t* out) noexcept {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-        const __m256i m4 = _mm256_set1_epi8(0x0F), ones8 = _mm256_set1_epi8(1);
-        __m256i acc[8], qsum = _mm256_setzero_si256();
-        for (auto& a : acc) a = _mm256_setzero_si256();
-        for (std::size_t b = 0; b < blocks; ++b) {
-            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
-            qsum = _mm256_dpbusd_epi32(qsum, ones8, qb);
-            for (int r = 0; r < 8; ++r) {
-                const __m128i raw = _mm_xor_si128(
-                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * stride + 16 * b)),
-                    _mm_set1_epi8(static_cast<char>(0x88)));
-                const __m256i u = _mm256_and_si256(
-                    _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1),
-                    m4);
-                acc[r] = _mm256_dpbusd_epi32(acc[r], u, qb);
-            }
-        }
-        kernels<isa::avx2>::finish8(acc, 8 * kernels<isa::avx2>::hsum_i32(qsum), out);
-#else
-        kernels<isa::avx2>::dot8_i4(w, stride, q, blocks, out);
-#endif
+        kernels<isa::avx2>::dot8_i4<kernels<isa::avx2>::has_vnni>(w, stride, q, blocks, out);
     }
-    /// 8 rows × 32 signed bytes. With VNNI: u = w XOR 0x80 = w + 128 into vpdpbusd, the offset
-    /// removed as 128·Σq; otherwise the AVX2 form.
     LOWBIT_FORCE_INLINE static void dot8_i8(const std::uint8_t* w, std::size_t stride,
                                             const std::int8_t* q, std::size_t blocks,
                                             std::int32_t* out) noexcept {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-        const __m256i ones8 = _mm256_set1_epi8(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
-        __m256i acc[8], qsum = _mm256_setzero_si256();
-        for (auto& a : acc) a = _mm256_setzero_si256();
-        for (std::size_t b = 0; b < blocks; ++b) {
-            const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * b));
-            qsum = _mm256_dpbusd_epi32(qsum, ones8, qb);
-            for (int r = 0; r < 8; ++r)
-                acc[r] = _mm256_dpbusd_epi32(
-                    acc[r],
-                    _mm256_xor_si256(_mm256_loadu_si256(
-                                         reinterpret_cast<const __m256i*>(w + r * stride + 32 * b)),
-                                     flip),
-                    qb);
-        }
-        kernels<isa::avx2>::finish8(acc, 128 * kernels<isa::avx2>::hsum_i32(qsum), out);
-#else
-        kernels<isa::avx2>::dot8_i8(w, stride, q, blocks, out);
-#endif
+        kernels<isa::avx2>::dot8_i8<kernels<isa::avx2>::has_vnni>(w, stride, q, blocks, out);
     }
     LOWBIT_FORCE_INLINE static void scale_add8(float* acc, const float* f,
                                                const std::int32_t* d) noexcept {
