@@ -35,10 +35,12 @@ bool same(const std::vector<float>& a, const std::vector<float>& b) {
 /// W quantized with format F, scale type S, granularity `gran` and nibble order `order`.
 template <class F, class S>
 int_tensor<F, S> quantized(const std::vector<float>& values, granularity gran, nibble_order order,
-                           std::size_t rows, std::size_t cols) {
+                           std::size_t rows, std::size_t cols,
+                           affine form = F::is_signed ? affine::none : affine::offset) {
     int_options<F> o;
     o.gran = gran;
     o.order = order;
+    o.form = form;
     return int_quantizer<F, S>(o).quantize(values, {rows, cols});
 }
 
@@ -76,28 +78,32 @@ std::vector<float> activations(std::size_t n, std::size_t g, int kind, std::uint
 
 /// The kernel ops::linear_kernel_for must pick, by the rule of ops/linear.hpp's file comment.
 template <int Bits>
-linear_kernel expected_kernel(std::size_t cols, std::size_t len, nibble_order order) {
+linear_kernel expected_kernel(std::size_t cols, std::size_t len, nibble_order order,
+                              bool unsigned_codes = false) {
     if (!simd::has_int_dot<xsimd::default_arch> || len < 32) return linear_kernel::scalar;
     const bool whole = cols % 32 == 0 && len % 32 == 0;
+    if (Bits == 8 && unsigned_codes) return linear_kernel::simd_u8;
     if (Bits == 8) return whole ? linear_kernel::simd_i8 : linear_kernel::simd_i8_tails;
     if (Bits != 4) return linear_kernel::scalar;
     const std::size_t align = order == nibble_order::ggml_split ? 32 : 2;
     if (cols % align != 0 || len % align != 0) return linear_kernel::scalar;
+    if (unsigned_codes) return linear_kernel::simd_u4;
     return whole ? linear_kernel::simd_i4 : linear_kernel::simd_i4_tails;
 }
 
 template <class F, class S>
 void check_paths(granularity gran, nibble_order order, std::size_t rows, std::size_t cols,
-                 int xkind, std::uint32_t seed) {
+                 int xkind, std::uint32_t seed,
+                 affine form = F::is_signed ? affine::none : affine::offset) {
     const auto w = quantized<F, S>(xkind == 3 ? lowbit_test::adversarial(rows * cols, seed)
                                               : lowbit_test::gaussian(rows * cols, seed, 0.05f),
-                                   gran, order, rows, cols);
+                                   gran, order, rows, cols, form);
     const std::size_t len =
         gran.type == granularity::kind::per_group ? std::min(gran.group_size, cols) : cols;
     INFO("bits " << F::bits << ", rows " << rows << ", cols " << cols << ", group " << len
-                 << ", order " << int(order) << ", x kind " << xkind);
+                 << ", order " << int(order) << ", x kind " << xkind << ", form " << int(form));
     const linear_kernel kern = ops::linear_kernel_for(w);
-    CHECK(kern == expected_kernel<F::bits>(cols, len, order));
+    CHECK(kern == expected_kernel<F::bits>(cols, len, order, !F::is_signed));
     CHECK(ops::linear_kernel_for(w, backend::scalar) == linear_kernel::scalar);
 
     const std::size_t batch = 3;
@@ -174,6 +180,103 @@ TEST_CASE("gemv and gemm: the SIMD kernels equal the reference bit for bit") {
                 check_paths<int_format<2, int_range::full>, float>(g, nibble_order::low_first, rows,
                                                                    cols, xk, ++seed);
             }
+}
+
+TEST_CASE("gemv follows the documented arithmetic with a zero point and with a minimum") {
+    // W = [[3, 0, 15, 9]] as uint4 codes, one group; x = [1, −1, 0.5, 2] → q = 64, −64, 32, 127.
+    int_tensor<uint_format<4>> w;
+    w.shape = {1, 4};
+    w.gran = granularity::group(4);
+    w.packed = {0x03, 0x9F};
+    w.scales = {0.5f};
+    const std::vector<float> x = {1.0f, -1.0f, 0.5f, 2.0f};
+    const float sx = 2.0f / 127.0f;
+    const int qsum = 64 - 64 + 32 + 127;
+    std::vector<float> y(1);
+    w.form = affine::zero_point;  // x̂ = s·(u − z), z = 9
+    w.zero_points = {9};
+    const int dz = (3 - 9) * 64 + (0 - 9) * (-64) + (15 - 9) * 32 + (9 - 9) * 127;
+    for (backend b : {backend::scalar, backend::simd}) {
+        ops::gemv(w, x, y, {.path = b});
+        CHECK(y[0] == 0.0f + (0.5f * sx) * float(dz));
+    }
+    w.form = affine::offset;  // x̂ = s·u + m, m = −2.25
+    w.zero_points.clear();
+    w.offsets = {-2.25f};
+    const int du = 3 * 64 + 0 + 15 * 32 + 9 * 127;
+    for (backend b : {backend::scalar, backend::simd}) {
+        ops::gemv(w, x, y, {.path = b});
+        CHECK(y[0] == (0.0f + (0.5f * sx) * float(du)) + (-2.25f * sx) * float(qsum));
+    }
+}
+
+TEST_CASE("gemv and gemm on asymmetric codes: the SIMD kernels equal the reference") {
+    std::uint32_t seed = 3000;
+    const granularity grans[] = {granularity::group(32), granularity::group(48),
+                                 granularity::group(128), granularity::channel(0),
+                                 granularity::tensor()};
+    for (std::size_t rows : {0u, 1u, 8u, 9u, 17u})
+        for (std::size_t cols : {0u, 2u, 32u, 33u, 96u, 130u})
+            for (const granularity& g : grans)
+                for (affine form : {affine::offset, affine::zero_point}) {
+                    const int xk = int(seed % 4);
+                    for (nibble_order order : {nibble_order::low_first, nibble_order::high_first,
+                                               nibble_order::ggml_split})
+                        check_paths<uint_format<4>, float>(g, order, rows, cols, xk, ++seed, form);
+                    check_paths<uint_format<4>, Eigen::half>(g, nibble_order::low_first, rows, cols,
+                                                             xk, ++seed, form);
+                    check_paths<uint_format<8>, Eigen::bfloat16>(g, nibble_order::low_first, rows,
+                                                                 cols, xk, ++seed, form);
+                    check_paths<uint_format<3>, float>(g, nibble_order::low_first, rows, cols, xk,
+                                                       ++seed, form);
+                }
+    const std::size_t rows = lowbit_test::scaled(200, 17), cols = 1024;
+    for (int xk = 0; xk < 4; ++xk)
+        for (affine form : {affine::offset, affine::zero_point}) {
+            check_paths<uint_format<4>, Eigen::half>(
+                granularity::group(32), nibble_order::ggml_split, rows, cols, xk, 3900 + xk, form);
+            check_paths<uint_format<8>, float>(granularity::group(64), nibble_order::low_first,
+                                               rows, cols, xk, 3910 + xk, form);
+        }
+}
+
+TEST_CASE("gemv on asymmetric codes stays within its error bound of dequantize(W)·x") {
+    const std::size_t rows = 24, cols = 256, gsize = 64, groups = cols / gsize;
+    for (affine form : {affine::offset, affine::zero_point}) {
+        int_options<uint_format<4>> o;
+        o.gran = granularity::group(gsize);
+        o.form = form;
+        const int_quantizer<uint_format<4>> q(o);
+        const auto w = q.quantize(lowbit_test::gaussian(rows * cols, 17, 0.02f), {rows, cols});
+        std::vector<float> wd(rows * cols);
+        q.dequantize(w, wd);
+        const auto x = lowbit_test::gaussian(cols, 18, 1.5f);
+        std::vector<float> y(rows);
+        ops::gemv(w, x, y);
+        const double u = std::ldexp(1.0, -24);
+        for (std::size_t r = 0; r < rows; ++r) {
+            double exact = 0.0, act = 0.0, l1wx = 0.0;
+            for (std::size_t k = 0; k < groups; ++k) {
+                double amax = 0.0;
+                for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i)
+                    amax = std::max(amax, double(std::fabs(x[i])));
+                for (std::size_t i = k * gsize; i < (k + 1) * gsize; ++i) {
+                    // dequantize(W) is the decode of x̂ = s·u + m (rounded once) or s·(u − z):
+                    // the operator's ŵ within one rounding, so that is added to the bound.
+                    const double wi = wd[r * cols + i];
+                    exact += wi * double(x[i]);
+                    l1wx += std::fabs(wi * double(x[i]));
+                    act += std::fabs(wi) * (amax / 127.0) / 2.0 * (1.0 + 1e-6);
+                }
+            }
+            // The float sum of 2·groups terms and the rounding of m + s·u in dequantize: both
+            // below (2·groups + 4)·u relative to Σ|ŵ_i·x_i| plus the activations' magnitude.
+            const double bound = act + double(2 * groups + 4) * u * (l1wx + act) * 4.0;
+            INFO("row " << r << ", form " << int(form));
+            CHECK(std::fabs(double(y[r]) - exact) <= bound);
+            CHECK(bound < 0.05 * l1wx);
+        }
+    }
 }
 
 TEST_CASE("gemv and gemm on a layer-sized matrix, every thread count") {
@@ -260,6 +363,11 @@ TEST_CASE("gemv and gemm name the argument they cannot use") {
     const auto wt = qt.quantize(std::vector<float>(wide, 1.0f), {1, wide});
     std::vector<float> xw(wide), y1(1);
     CHECK(thrown_argument([&] { ops::gemv(wt, xw, y1); }) == "w.gran");
+    const int_quantizer<uint_format<8>> qu;  // unsigned 8-bit codes: groups up to 2^16
+    const std::size_t wide_u = ops::max_linear_group / 2 + 1;
+    const auto wu = qu.quantize(std::vector<float>(wide_u, 1.0f), {1, wide_u});
+    std::vector<float> xu(wide_u);
+    CHECK(thrown_argument([&] { ops::gemv(wu, xu, y1); }) == "w.gran");
     w.packed.pop_back();  // a tensor from outside that does not validate
     CHECK(thrown_argument([&] { ops::gemv(w, x, y); }) == "t.packed");
 }

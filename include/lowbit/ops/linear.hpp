@@ -1,5 +1,6 @@
 // lowbit — quantized linear layers computed on the codes: y = W·x (gemv) and Y = X·Wᵀ (gemm),
-// W an int_tensor of a signed integer format (int4_g32 ≈ ggml Q4_0, int8_g32 ≈ Q8_0, …).
+// W an int_tensor of an integer format, symmetric (int4_g32 ≈ ggml Q4_0, int8_g32 ≈ Q8_0, …) or
+// asymmetric (uint4 with a float minimum ≈ Q4_1, or an integer zero point).
 //
 //   lowbit::int_quantizer<lowbit::int_format<4, lowbit::int_range::full>> q(
 //       {.gran = lowbit::granularity::group(32)});
@@ -14,20 +15,27 @@
 //   * Each activation row is quantized per group of the same columns to int8:
 //     a = max |x_i|, s_x = a / 127, q_i = clamp(round_half_even(x_i / s_x), −127, 127), and
 //     q = 0 when s_x = 0. A group holding NaN or ±Inf gets s_x = NaN (so its outputs are NaN).
-//   * d_k = Σ w_i · q_i over group k, exact in int32 (w_i the code's integer value); groups are
-//     limited to 2^17 elements so that it cannot overflow.
+//   * d_k = Σ w_i · q_i over group k, exact in int32, w_i the code's integer value: the signed
+//     code (symmetric formats, affine::none), u_i − z_k (affine::zero_point: code u_i, the
+//     group's integer zero point z_k) or u_i (affine::offset). Groups are limited to 2^17
+//     elements (2^16 for 8-bit unsigned codes) so that it cannot overflow.
 //   * y_r = (…((0 + t_0) + t_1) + …) + t_{K−1}, t_k = (s_w,k · s_x,k) · float(d_k), each product
-//     rounded to float on its own: groups in order, no reassociation, no FMA.
-//   Against the exact product dequantize(W)·x the error is at most Σ_k |s_w,k|·Σ|w_i|·s_x,k / 2
-//   (the activation rounding) plus the rounding of the K-term float sum.
+//     rounded to float on its own: groups in order, no reassociation, no FMA. With
+//     affine::offset (x̂ = s·u + m) each group adds its minimum's share right after: the running
+//     sum becomes (acc + t_k) + (m_k · s_x,k) · float(Σ_i q_i), the zero point handled through
+//     the activation group sums rather than per element.
+//   Against the exact product dequantize(W)·x the error is at most Σ_k Σ_i |ŵ_i|·s_x,k / 2 (the
+//   activation rounding, ŵ the dequantized weight) plus the rounding of the float sum.
 //
 // Kernels (linear_kernel): 4- and 8-bit codes run on the integer dot primitives
 // (simd::gemv8, dot8_i4 / dot8_i8: AVX2 maddubs, AVX-512 VNNI, NEON sdot, SSE2 madd) eight rows
 // at a time, when the rows and groups start on byte boundaries (4-bit: even cols and group
 // length; ggml_split order: multiples of 32) and a group holds at least one block of 32: fused
 // over the row (simd_i4 / simd_i8) when every group is whole 32-blocks, group by group with the
-// last columns one at a time otherwise (…_tails). The last rows % 8 rows, other widths and
-// backend::scalar run the reference.
+// last columns one at a time otherwise (…_tails). Unsigned codes (asymmetric formats) take the
+// same dots on a copy of each 8-row tile whose codes are offset to signed ones (u − 8, u − 128;
+// simd_u4 / simd_u8), the offset and zero point added back through the group sums. The last
+// rows % 8 rows, other widths and backend::scalar run the reference.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -67,9 +75,12 @@ enum class linear_kernel : std::uint8_t {
     simd_i8_tails,  ///< simd::dot8_i8 likewise
     packed_i4,      ///< int_linear<4>: simd::gemv8p<4> on row-interleaved tiles
     packed_i8,      ///< int_linear<8>: simd::gemv8p<8>
+    simd_u4,        ///< unsigned 4-bit codes: dot8_i4 per group on a tile offset to signed codes
+    simd_u8,        ///< unsigned 8-bit codes likewise
 };
 
-/// Longest group the integer dot accepts: 2^17 · 128 · 127 < 2^31.
+/// Longest group the integer dot accepts: 2^17 · 128 · 127 < 2^31 (half of it for unsigned 8-bit
+/// codes, whose |u − z| reaches 255).
 inline constexpr std::size_t max_linear_group = std::size_t{1} << 17;
 
 namespace detail_ops {
@@ -113,6 +124,10 @@ row_groups groups_of(const T& w) {
         g.len = g.cols;
         g.per_row = g.cols ? 1 : 0;
     }
+    if constexpr (!T::format::is_signed && T::bits == 8)
+        detail::require(g.len <= max_linear_group / 2, "w.gran",
+                        "groups of more than 65536 unsigned 8-bit codes could overflow the int32 "
+                        "dot product; quantize W with smaller groups");
     detail::require(g.len <= max_linear_group, "w.gran",
                     "groups of more than 131072 elements could overflow the int32 dot product; "
                     "quantize W with smaller groups");
@@ -200,13 +215,18 @@ float row_reference(const int_tensor<Format, ScaleT>& w, const row_groups& g, co
     const std::size_t n = w.size(), row0 = r * g.cols;
     float acc = 0.0f;
     for (std::size_t k = 0; k < g.per_row; ++k) {
+        const std::size_t slot = g.scale_index(r, k);
+        const int z = w.form == affine::zero_point ? int(w.zero_points[slot]) : 0;
         std::int32_t d = 0;
         for (std::size_t i = g.begin(k); i < g.end(k); ++i)
-            d += Format::to_int(static_cast<code_t<Format::bits>>(
-                     code_at(p, n, row0 + i, Format::bits, w.order))) *
+            d += (Format::to_int(static_cast<code_t<Format::bits>>(
+                      code_at(p, n, row0 + i, Format::bits, w.order))) -
+                  z) *
                 a.q[i];
-        const float f = load_scale(w.scales[g.scale_index(r, k)]) * a.scale[k];
+        const float f = load_scale(w.scales[slot]) * a.scale[k];
         acc = acc + mul_unfused(f, float(d));
+        if (w.form == affine::offset)
+            acc = acc + mul_unfused(load_scale(w.offsets[slot]) * a.scale[k], float(a.sum[k]));
     }
     return acc;
 }
@@ -222,40 +242,74 @@ linear_kernel kernel_for(const int_tensor<Format, ScaleT>& w, const row_groups& 
             return linear_kernel::scalar;
         const bool whole = g.cols % 32 == 0 && g.len % 32 == 0;
         if constexpr (Format::bits == 8) {
+            if constexpr (!Format::is_signed) return linear_kernel::simd_u8;
             return whole ? linear_kernel::simd_i8 : linear_kernel::simd_i8_tails;
         } else {
             const std::size_t align = w.order == nibble_order::ggml_split ? 32 : 2;
             if (g.cols % align != 0 || g.len % align != 0) return linear_kernel::scalar;
+            if constexpr (!Format::is_signed) return linear_kernel::simd_u4;
             return whole ? linear_kernel::simd_i4 : linear_kernel::simd_i4_tails;
         }
     }
 }
 
+/// The integer an unsigned code is offset by to become a signed one of the same width.
+template <class Format>
+inline constexpr int code_offset = Format::is_signed ? 0 : 1 << (Format::bits - 1);
+
 /// Rows [r, r + 8) against one activation row, group by group on the dot primitives (any
-/// group length of at least one block; the tails column by column).
+/// group length of at least one block; the tails column by column). `codes` holds the tile's
+/// rows `stride` bytes apart as signed codes: w's own (signed formats) or w's unsigned codes
+/// minus code_offset (tile_signed); `zw` / `mw` the tile's zero points / minima group-major
+/// like `sw` (affine::zero_point / affine::offset only).
 template <class Arch, class Format, class ScaleT>
 void tile8_tails(const int_tensor<Format, ScaleT>& w, const row_groups& g, const int8_row& a,
-                 std::size_t r, const float* sw, float* y) noexcept {
-    constexpr int bits = Format::bits;
+                 std::size_t r, const std::uint8_t* codes, const float* sw, const std::int32_t* zw,
+                 const float* mw, float* y) noexcept {
+    constexpr int bits = Format::bits, off = code_offset<Format>;
     const std::size_t stride = g.cols * bits / 8, n = w.size();
     const std::uint8_t* p = w.packed.data();
     alignas(32) float f[8];
     alignas(32) std::int32_t d[8];
     for (std::size_t k = 0; k < g.per_row; ++k) {
         const std::size_t b = g.begin(k), e = g.end(k), blocks = (e - b) / 32;
-        const std::uint8_t* base = p + r * stride + b * bits / 8;
+        const std::uint8_t* base = codes + b * bits / 8;
         if constexpr (bits == 4)
             simd::dot8_i4<Arch>(base, stride, a.qk.data() + b, blocks, d);
         else
             simd::dot8_i8<Arch>(base, stride, a.qk.data() + b, blocks, d);
         for (std::size_t i = b + 32 * blocks; i < e; ++i)  // the group's tail: exact integers too
             for (std::size_t j = 0; j < 8; ++j)
-                d[j] += Format::to_int(static_cast<code_t<bits>>(
-                            code_at(p, n, (r + j) * g.cols + i, bits, w.order))) *
+                d[j] += (Format::to_int(static_cast<code_t<bits>>(
+                             code_at(p, n, (r + j) * g.cols + i, bits, w.order))) -
+                         off) *
                     a.q[i];
+        if constexpr (off != 0) {
+            // Σ (u − z)·q = Σ (u − off)·q + (off − z)·Σ q: exact, every term within int32.
+            for (std::size_t j = 0; j < 8; ++j) d[j] += (off - (zw ? zw[8 * k + j] : 0)) * a.sum[k];
+        }
         for (std::size_t j = 0; j < 8; ++j) f[j] = sw[8 * k + j] * a.scale[k];
         simd::scale_add8<Arch>(y, f, d);
+        if (mw) {
+            for (std::size_t j = 0; j < 8; ++j) {
+                f[j] = mw[8 * k + j] * a.scale[k];
+                d[j] = a.sum[k];
+            }
+            simd::scale_add8<Arch>(y, f, d);
+        }
     }
+}
+
+/// Rows [r, r + 8) of w's unsigned codes as signed ones (u − code_offset) into buf, each row
+/// `stride` bytes: flipping the top bit of every code (0x88 per byte for nibbles, 0x80 for
+/// bytes) subtracts the offset in two's complement, whatever the nibble order.
+template <class Format, class ScaleT>
+void tile_signed(const int_tensor<Format, ScaleT>& w, std::size_t r, std::size_t stride,
+                 std::vector<std::uint8_t>& buf) {
+    buf.resize(8 * stride);
+    const std::uint8_t flip = Format::bits == 4 ? 0x88 : 0x80;
+    const std::uint8_t* p = w.packed.data() + r * stride;
+    for (std::size_t i = 0; i < 8 * stride; ++i) buf[i] = p[i] ^ flip;
 }
 
 /// Y[b][r] = row r of W · activation row b for batch rows [0, batch) and weight rows
@@ -267,24 +321,36 @@ void rows(const int_tensor<Format, ScaleT>& w, const row_groups& g, linear_kerne
     std::size_t r = r0;
     if constexpr (Format::bits == 4 || Format::bits == 8) {
         if (kern != linear_kernel::scalar) {
-            // The tile's scales as floats, group-major: sw[8·k + j] for row r + j.
-            std::vector<float> sw(8 * g.per_row);
+            // The tile's scales as floats, group-major: sw[8·k + j] for row r + j; likewise
+            // its zero points (zw) or minima (mw) for asymmetric formats.
+            const bool zp = w.form == affine::zero_point, offs = w.form == affine::offset;
+            std::vector<float> sw(8 * g.per_row), mw(offs ? 8 * g.per_row : 0);
+            std::vector<std::int32_t> zw(zp ? 8 * g.per_row : 0);
+            std::vector<std::uint8_t> buf;
             const std::size_t stride = g.cols * Format::bits / 8;
+            const std::size_t step = g.kind == granularity::kind::per_group ? 1 : 0;
             for (; r + 8 <= r1; r += 8) {
-                for (std::size_t j = 0; j < 8; ++j) {
-                    const ScaleT* s = w.scales.data() + g.scale_index(r + j, 0);
-                    const std::size_t step = g.kind == granularity::kind::per_group ? 1 : 0;
-                    for (std::size_t k = 0; k < g.per_row; ++k)
-                        sw[8 * k + j] = load_scale(s[k * step]);
+                for (std::size_t j = 0; j < 8; ++j)
+                    for (std::size_t k = 0; k < g.per_row; ++k) {
+                        const std::size_t slot = g.scale_index(r + j, 0) + k * step;
+                        sw[8 * k + j] = load_scale(w.scales[slot]);
+                        if (zp) zw[8 * k + j] = w.zero_points[slot];
+                        if (offs) mw[8 * k + j] = load_scale(w.offsets[slot]);
+                    }
+                const std::uint8_t* codes = w.packed.data() + r * stride;
+                if constexpr (!Format::is_signed) {
+                    tile_signed(w, r, stride, buf);
+                    codes = buf.data();
                 }
                 for (std::size_t b = 0; b < act.size(); ++b) {
                     alignas(32) float t[8] = {};
                     if (kern == linear_kernel::simd_i4 || kern == linear_kernel::simd_i8)
-                        simd::gemv8<Arch, Format::bits>(w.packed.data() + r * stride, stride,
-                                                        act[b].qk.data(), act[b].scale.data(),
-                                                        sw.data(), g.cols, g.len, t);
+                        simd::gemv8<Arch, Format::bits>(codes, stride, act[b].qk.data(),
+                                                        act[b].scale.data(), sw.data(), g.cols,
+                                                        g.len, t);
                     else
-                        tile8_tails<Arch>(w, g, act[b], r, sw.data(), t);
+                        tile8_tails<Arch>(w, g, act[b], r, codes, sw.data(),
+                                          zp ? zw.data() : nullptr, offs ? mw.data() : nullptr, t);
                     for (std::size_t j = 0; j < 8; ++j) y[b * g.rows + r + j] = t[j];
                 }
             }
@@ -298,9 +364,6 @@ void rows(const int_tensor<Format, ScaleT>& w, const row_groups& g, linear_kerne
 template <class Format, class ScaleT>
 void run(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::size_t batch,
          std::span<float> y, const linear_options& o) {
-    static_assert(Format::is_signed,
-                  "lowbit::ops::gemv / gemm: W must use a signed (symmetric) int_format; "
-                  "asymmetric formats are not supported by the integer dot yet");
     const row_groups g = groups_of(w);
     detail::require(x.size() == detail::checked_mul(batch, g.cols, "x"), "x",
                     "must hold batch · w.shape.cols values (gemv: w.shape.cols)");
@@ -366,7 +429,7 @@ public:
     explicit int_linear(const int_tensor<Format, ScaleT>& w) : g_(detail_ops::groups_of(w)) {
         static_assert(Format::is_signed && Format::bits == Bits,
                       "lowbit::ops::int_linear<Bits>: W must use a signed int_format of Bits "
-                      "bits");
+                      "bits (ops::gemv / ops::gemm take asymmetric formats too)");
         detail::require(g_.cols % 32 == 0, "w.shape",
                         "int_linear needs cols to be a multiple of 32 (ops::gemv takes any)");
         detail::require(g_.len % 32 == 0, "w.gran",

@@ -69,6 +69,7 @@ struct int_tensor {
     std::vector<ScaleT> offsets;            ///< affine::offset only
     std::vector<std::uint8_t> zero_points;  ///< affine::zero_point only
 
+    using format = Format;
     static constexpr int bits = Format::bits;
     [[nodiscard]] std::size_t size() const noexcept { return shape.size(); }
     /// Unpacked codes, one byte each.
