@@ -17,6 +17,7 @@
 
 #include "datasets.hpp"
 #include "evaluate.hpp"
+#include "gemv.hpp"
 #include "plot.hpp"
 #include "report.hpp"
 
@@ -53,6 +54,14 @@ options:
   --plot PATH      write an SVG rate-distortion plot: SQNR and code entropy against bits per
                    value, a point per scheme (on `total` when there is one, else on the first
                    dataset), the points of a family joined and labelled
+  --gemv           instead: each scheme with a quantized linear layer (lowbit::ops) multiplies
+                   the quantized tensor (rows x cols) by a vector x ~ N(0, 1) (fixed seed);
+                   reported per dataset and scheme: bits_per_value, gemv_rel_error
+                   (|y - W x| / |W x|, W the float data, y the operator's output on the codes),
+                   weight_rel_error (the same for dequantize(W) x: the weights' share),
+                   gemv_us and gemv_gbps (one thread; packed weight bytes per second) and
+                   fp32_speedup (Eigen's fp32 GEMV time on W over gemv_us). Schemes without a
+                   linear operator are left out.
   --list           list the schemes (name, family, bits/value on 1024 x 1024, description)
   --help           this text
 
@@ -70,7 +79,7 @@ struct options {
     std::size_t worst = 10;
     std::optional<std::string> schemes;
     double min_time = 0.05;
-    bool list = false, help = false;
+    bool list = false, help = false, gemv = false;
 };
 
 options parse(int argc, char** argv) {
@@ -94,6 +103,9 @@ options parse(int argc, char** argv) {
         if (a == "--help" || a == "-h") {
             no_value();
             o.help = true;
+        } else if (a == "--gemv") {
+            no_value();
+            o.gemv = true;
         } else if (a == "--list") {
             no_value();
             o.list = true;
@@ -126,6 +138,7 @@ options parse(int argc, char** argv) {
     if (o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "markdown")
         throw usage_error{"--format must be table, csv, json or markdown, not '" + o.format + "'"};
     if (o.input && o.input->empty()) throw usage_error{"--input needs a path"};
+    if (o.gemv && o.plot) throw usage_error{"--plot draws the quantization table, not --gemv"};
     return o;
 }
 
@@ -214,6 +227,16 @@ int main(int argc, char** argv) {
             (std::filesystem::is_directory(*o.input) || compare::is_model_file(*o.input));
         const bool any_2d =
             std::any_of(sources.begin(), sources.end(), [](const auto& s) { return s.rank >= 2; });
+        if (o.gemv) {
+            std::vector<compare::gemv_result> rows;
+            for (const auto& src : sources) {
+                const compare::dataset d = src.load();
+                for (const auto& s : schemes)
+                    if (auto r = compare::evaluate_gemv(s, d, o.min_time)) rows.push_back(*r);
+            }
+            compare::print_gemv(rows, o.format, stdout);
+            return std::fflush(stdout) == 0 ? 0 : 1;
+        }
         std::vector<compare::result> rows;
         std::vector<compare::totals> sums(schemes.size());
         for (const auto& src : sources) {

@@ -18,6 +18,7 @@
 
 #include "core/error.hpp"
 #include "core/granularity.hpp"
+#include "ops/linear.hpp"
 #include "parallel.hpp"
 #include "quantizers/bbq.hpp"
 #include "quantizers/codebook.hpp"
@@ -99,6 +100,15 @@ public:
     /// ("t.scales", …) when an array's length does not fit the shape, or the field's name when
     /// its byte count is not a whole number of elements (exactly one for a scalar).
     virtual void assign(shape2d shape, const field_source& get) = 0;
+    /// Y = X·Wᵀ on the codes of the last result (ops::gemm of ops/linear.hpp, W the last result
+    /// as shape().rows × shape().cols): x holds `batch` rows of shape().cols values, y `batch`
+    /// rows of shape().rows. Returns false, writing nothing, when the library has no linear
+    /// operator for this scheme's tensors; throws lowbit::error as ops::gemm does.
+    virtual bool linear(std::span<const float> x, std::size_t batch, std::span<float> y,
+                        unsigned threads = 1) const {
+        (void)x, (void)batch, (void)y, (void)threads;
+        return false;
+    }
 };
 
 /// A named scheme.
@@ -183,6 +193,15 @@ public:
         });
         t.validate();
         t_ = std::move(t);
+    }
+    bool linear(std::span<const float> x, std::size_t batch, std::span<float> y,
+                unsigned threads) const override {
+        if constexpr (requires { ops::gemm(t_, x, batch, y, ops::linear_options{}); }) {
+            ops::gemm(t_, x, batch, y, {.threads = threads});
+            return true;
+        } else {
+            return false;
+        }
     }
     [[nodiscard]] const Q& quantizer() const noexcept { return q_; }
     [[nodiscard]] const typename Q::tensor_type& tensor() const noexcept { return t_; }

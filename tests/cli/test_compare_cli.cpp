@@ -582,3 +582,37 @@ TEST_CASE("cli: --plot writes the rate-distortion SVG of the total; --worst list
     CHECK(elements(svg, "polyline").size() == 2 * families.size());
     for (const auto& fam : families) CHECK(svg.find(">" + fam + "</text>") != std::string::npos);
 }
+
+TEST_CASE("cli: --gemv reports the linear layer's error beside its speed, schemes with one only") {
+    const auto r =
+        run("--gemv --format json --min-time 0 --schemes int8,int4_g32,uint4_g32,e4m3fn");
+    REQUIRE(r.status == 0);
+    const auto j = parse_json(r.out);
+    // e4m3fn has no linear operator on its codes: left out. 3 schemes × 4 built-in datasets.
+    REQUIRE(j.arr().size() == 12);
+    const std::vector<std::string> gemv_keys = {
+        "dataset",          "scheme",  "bits_per_value", "gemv_rel_error",
+        "weight_rel_error", "gemv_us", "gemv_gbps",      "fp32_speedup"};
+    for (const auto& row : j.arr()) {
+        const auto& o = row.obj();
+        REQUIRE(o.size() == gemv_keys.size());
+        for (std::size_t k = 0; k < gemv_keys.size(); ++k) CHECK(o[k].first == gemv_keys[k]);
+        CHECK(row.at("scheme").str() != "e4m3fn");
+        CHECK(row.at("gemv_us").num() > 0);
+        CHECK(row.at("gemv_gbps").num() > 0);
+        // The int8 activations add little to the weights' own error; never remove it.
+        const double g = row.at("gemv_rel_error").num(), w = row.at("weight_rel_error").num();
+        CHECK(w > 0);
+        CHECK(g >= 0.5 * w);
+        CHECK(g <= 1.5 * w + 0.005);
+    }
+    // int4 groups of 32 on N(0, 1): ≈ 21 dB of SQNR, so the output error is near 10^(−21/20).
+    CHECK(j.arr()[1].at("scheme").str() == "int4_g32");
+    CHECK(j.arr()[1].at("weight_rel_error").num() == doctest::Approx(0.088).epsilon(0.1));
+    const auto t = run("--gemv --min-time 0 --schemes int4_g32");
+    CHECK(t.status == 0);
+    CHECK(t.out.find("gemv_rel_error") != std::string::npos);
+    const auto bad = run("--gemv --plot /tmp/x.svg");
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("--plot") != std::string::npos);
+}
