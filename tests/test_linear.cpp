@@ -376,9 +376,10 @@ namespace {
 
 template <int Bits, class F, class S>
 void check_prepared(granularity gran, nibble_order order, std::size_t rows, std::size_t cols,
-                    int xkind, std::uint32_t seed) {
-    const auto w =
-        quantized<F, S>(lowbit_test::gaussian(rows * cols, seed, 0.05f), gran, order, rows, cols);
+                    int xkind, std::uint32_t seed,
+                    affine form = F::is_signed ? affine::none : affine::offset) {
+    const auto w = quantized<F, S>(lowbit_test::gaussian(rows * cols, seed, 0.05f), gran, order,
+                                   rows, cols, form);
     const ops::int_linear<Bits> lin(w);
     INFO("bits " << Bits << ", rows " << rows << ", cols " << cols << ", order " << int(order)
                  << ", x kind " << xkind);
@@ -432,6 +433,12 @@ TEST_CASE("int_linear: the prepared layout gives ops::gemm's bits, every kernel 
                                                        ++seed);
                 check_prepared<8, int_format<8>, float>(g, nibble_order::low_first, rows, cols, xk,
                                                         ++seed);
+                for (affine form : {affine::offset, affine::zero_point}) {
+                    check_prepared<4, uint_format<4>, Eigen::half>(g, nibble_order::ggml_split,
+                                                                   rows, cols, xk, ++seed, form);
+                    check_prepared<8, uint_format<8>, float>(g, nibble_order::low_first, rows, cols,
+                                                             xk, ++seed, form);
+                }
             }
     const std::size_t rows = lowbit_test::scaled(200, 17), cols = 1024;
     for (int xk = 0; xk < 3; ++xk) {

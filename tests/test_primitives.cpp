@@ -522,6 +522,49 @@ void check_gemv8p(std::mt19937& rng) {
                 CHECK((std::isnan(plain_out[i]) ? std::isnan(want[i])
                                                 : bits(plain_out[i]) == bits(want[i])));
             }
+            // The affine terms: per-row zero points, one offset for all, float minima.
+            std::uniform_int_distribution<int> zd(-128, 128);
+            std::vector<std::int32_t> zc(8 * groups + 1);
+            std::vector<float> mw(8 * groups + 1);
+            for (auto& v : zc) v = zd(rng);
+            for (auto& v : mw) v = rng() % 11 == 0 ? -0.0f : sd(rng);
+            const sp::gemv8p_affine affs[] = {{zc.data(), 0, nullptr},
+                                              {nullptr, Bits == 4 ? 8 : 128, mw.data()},
+                                              {zc.data(), 0, mw.data()}};
+            for (const auto& aff : affs) {
+                for (int i = 0; i < 8; ++i) got[i] = want[i] = float(i) * 0.5f;
+                sp::gemv8p<Arch, Bits>(t.data(), q.data(), qsum.data(), sx.data(), sw.data(), cols,
+                                       glen, got, &aff);
+                sp::scalar::gemv8p<Bits>(t.data(), q.data(), qsum.data(), sx.data(), sw.data(),
+                                         cols, glen, want, &aff);
+                // The twin's definition: d + z·qsum, then (mw·sx)·qsum after each group's term.
+                float def[8];
+                for (int i = 0; i < 8; ++i) def[i] = float(i) * 0.5f;
+                for (std::size_t g = 0; g < groups; ++g) {
+                    const std::size_t c1 = std::min(cols, (g + 1) * glen);
+                    for (int i = 0; i < 8; ++i) {
+                        std::int32_t d = 0;
+                        for (std::size_t c = g * glen; c < c1; ++c)
+                            d += T::code(t.data() + c / 32 * T::bytes, std::size_t(i), c % 32) *
+                                q[c];
+                        d += (aff.zc ? aff.zc[8 * g + i] : aff.zc_all) * qsum[g];
+                        def[i] = def[i] + lowbit::mul_unfused(sw[8 * g + i] * sx[g], float(d));
+                        if (aff.mw)
+                            def[i] = def[i] +
+                                lowbit::mul_unfused(aff.mw[8 * g + i] * sx[g], float(qsum[g]));
+                    }
+                }
+                for (int i = 0; i < 8; ++i) {
+                    INFO("affine: bits " << Bits << ", cols " << cols << ", group " << glen
+                                         << ", row " << i << ", zc " << (aff.zc != nullptr)
+                                         << ", mw " << (aff.mw != nullptr));
+                    const auto bits = [](float v) { return std::bit_cast<std::uint32_t>(v); };
+                    CHECK(
+                        (std::isnan(got[i]) ? std::isnan(want[i]) : bits(got[i]) == bits(want[i])));
+                    CHECK(
+                        (std::isnan(def[i]) ? std::isnan(want[i]) : bits(def[i]) == bits(want[i])));
+                }
+            }
         }
 }
 

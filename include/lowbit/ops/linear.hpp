@@ -415,8 +415,10 @@ void gemm(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::si
 /// layout costs one pass over W when it is built and, for 4-bit codes with fp16 scales,
 /// 2 bytes more per 32 weights (float scales).
 ///
-/// Needs a signed Bits-bit int_tensor (Bits 4 or 8) whose rows and groups are whole 32-column
-/// blocks (cols and the group length multiples of 32); the last tile is padded with zero rows.
+/// Needs a Bits-bit int_tensor (Bits 4 or 8) whose rows and groups are whole 32-column blocks
+/// (cols and the group length multiples of 32); the last tile is padded with zero rows.
+/// Unsigned codes are stored as signed ones (u − 8, u − 128) and their zero points or minima
+/// kept per tile and group (simd::gemv8p_affine), which add back exactly what ops::gemv does.
 /// The kernel is hand-written for AVX2, AVX-512 (VNNI where present) and NEON with the
 /// dot-product extension; other targets run its scalar form (ops::gemv's SIMD path is then the
 /// faster choice).
@@ -427,9 +429,8 @@ class int_linear {
 public:
     template <class Format, scale_storage ScaleT>
     explicit int_linear(const int_tensor<Format, ScaleT>& w) : g_(detail_ops::groups_of(w)) {
-        static_assert(Format::is_signed && Format::bits == Bits,
-                      "lowbit::ops::int_linear<Bits>: W must use a signed int_format of Bits "
-                      "bits (ops::gemv / ops::gemm take asymmetric formats too)");
+        static_assert(Format::bits == Bits,
+                      "lowbit::ops::int_linear<Bits>: W must use an integer format of Bits bits");
         detail::require(g_.cols % 32 == 0, "w.shape",
                         "int_linear needs cols to be a multiple of 32 (ops::gemv takes any)");
         detail::require(g_.len % 32 == 0, "w.gran",
@@ -440,15 +441,27 @@ public:
         tile_bytes_ = blocks * T::bytes;
         codes_.assign(tiles * tile_bytes_, Bits == 4 ? 0x88 : 0x00);  // padding rows: code 0
         scales_.assign(tiles * 8 * g_.per_row, 0.0f);
+        constexpr int off = detail_ops::code_offset<Format>;
+        affine_ = !Format::is_signed;
+        if (w.form == affine::zero_point) zc_.assign(tiles * 8 * g_.per_row, 0);
+        if (w.form == affine::offset) {
+            zc_all_ = off;  // Σ u·q = Σ (u − off)·q + off·Σ q
+            mw_.assign(tiles * 8 * g_.per_row, 0.0f);
+        }
         const std::uint8_t* p = w.packed.data();
         const std::size_t n = w.size();
         for (std::size_t r = 0; r < g_.rows; ++r) {
             const std::size_t t = r / 8, i = r % 8;
-            for (std::size_t k = 0; k < g_.per_row; ++k)
-                scales_[(t * g_.per_row + k) * 8 + i] = load_scale(w.scales[g_.scale_index(r, k)]);
+            for (std::size_t k = 0; k < g_.per_row; ++k) {
+                const std::size_t slot = g_.scale_index(r, k), at = (t * g_.per_row + k) * 8 + i;
+                scales_[at] = load_scale(w.scales[slot]);
+                if (!zc_.empty()) zc_[at] = off - int(w.zero_points[slot]);
+                if (!mw_.empty()) mw_[at] = load_scale(w.offsets[slot]);
+            }
             for (std::size_t c = 0; c < g_.cols; ++c) {
                 const int v = Format::to_int(static_cast<code_t<Bits>>(
-                    detail_ops::code_at(p, n, r * g_.cols + c, Bits, w.order)));
+                                  detail_ops::code_at(p, n, r * g_.cols + c, Bits, w.order))) -
+                    off;
                 std::uint8_t* blk = codes_.data() + t * tile_bytes_ + c / 32 * T::bytes;
                 const std::size_t j = c % 32;
                 if constexpr (Bits == 8) {
@@ -466,7 +479,8 @@ public:
     [[nodiscard]] shape2d shape() const noexcept { return {g_.rows, g_.cols}; }
     /// Bytes the prepared codes and scales occupy.
     [[nodiscard]] std::size_t storage_bytes() const noexcept {
-        return codes_.size() + scales_.size() * sizeof(float);
+        return codes_.size() + (scales_.size() + mw_.size()) * sizeof(float) +
+            zc_.size() * sizeof(std::int32_t);
     }
     /// The kernel gemv / gemm run under `path`.
     [[nodiscard]] linear_kernel kernel(backend path = backend::simd) const noexcept {
@@ -502,14 +516,20 @@ public:
                         const auto& a = act[b];
                         alignas(32) float out[8] = {};
                         const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
-                        const float* sw = scales_.data() + t * 8 * g_.per_row;
+                        const std::size_t at = t * 8 * g_.per_row;
+                        const float* sw = scales_.data() + at;
+                        const simd::gemv8p_affine aff{zc_.empty() ? nullptr : zc_.data() + at,
+                                                      zc_all_,
+                                                      mw_.empty() ? nullptr : mw_.data() + at};
+                        const simd::gemv8p_affine* ap = affine_ ? &aff : nullptr;
                         if (fast)
                             simd::gemv8p<xsimd::default_arch, Bits>(tile, a.q.data(), a.sum.data(),
                                                                     a.scale.data(), sw, g_.cols,
-                                                                    g_.len, out);
+                                                                    g_.len, out, ap);
                         else
                             simd::scalar::gemv8p<Bits>(tile, a.q.data(), a.sum.data(),
-                                                       a.scale.data(), sw, g_.cols, g_.len, out);
+                                                       a.scale.data(), sw, g_.cols, g_.len, out,
+                                                       ap);
                         for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
                             y[b * g_.rows + 8 * t + i] = out[i];
                     }
@@ -521,6 +541,10 @@ private:
     std::size_t tile_bytes_ = 0;
     std::vector<std::uint8_t> codes_;  ///< tiles of 8 rows, blocks of simd::scalar::tile8p
     std::vector<float> scales_;        ///< [tile][group][row of the tile]
+    bool affine_ = false;              ///< unsigned codes: the gemv8p_affine terms apply
+    std::vector<std::int32_t> zc_;     ///< affine::zero_point: off − z, laid out as scales_
+    std::int32_t zc_all_ = 0;          ///< affine::offset: off for every row and group
+    std::vector<float> mw_;            ///< affine::offset: the minima, laid out as scales_
 };
 
 }  // namespace ops

@@ -209,12 +209,11 @@ struct tile8p {
 /// (tile8p<Bits>::bytes each); q the activations in column order. For each group g (columns
 /// [g·glen, min(g·glen + glen, cols)), cols and glen multiples of 32) in order: d[i] = Σ code ·
 /// q over the group, f[i] = sw[8·g + i] · sx[g], scale_add8(out, f, d). qsum[g] = Σ q over
-/// group g (the kernels' offset correction; the definition does not read it).
+/// group g (the kernels' offset correction, and the affine terms' factor when aff is set).
 template <int Bits>
 inline void gemv8p(const std::uint8_t* t, const std::int8_t* q, const std::int32_t* qsum,
-                   const float* sx, const float* sw, std::size_t cols, std::size_t glen,
-                   float* out) noexcept {
-    (void)qsum;
+                   const float* sx, const float* sw, std::size_t cols, std::size_t glen, float* out,
+                   const gemv8p_affine* aff = nullptr) noexcept {
     std::int32_t d[8];
     float f[8];
     for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
@@ -224,9 +223,17 @@ inline void gemv8p(const std::uint8_t* t, const std::int8_t* q, const std::int32
             for (std::size_t c = c0; c < end; ++c)
                 s += tile8p<Bits>::code(t + c / 32 * tile8p<Bits>::bytes, i, c % 32) * q[c];
             d[i] = s;
+            if (aff) d[i] += (aff->zc ? aff->zc[8 * g + i] : aff->zc_all) * qsum[g];
         }
         for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * sx[g];
         scale_add8(out, f, d);
+        if (aff && aff->mw) {
+            for (std::size_t i = 0; i < 8; ++i) {
+                f[i] = aff->mw[8 * g + i] * sx[g];
+                d[i] = qsum[g];
+            }
+            scale_add8(out, f, d);
+        }
     }
 }
 }  // namespace scalar
@@ -450,19 +457,21 @@ LOWBIT_FORCE_INLINE void gemv8(const std::uint8_t* w, std::size_t stride, const 
 template <class Arch, int Bits>
 LOWBIT_FORCE_INLINE void gemv8p(const std::uint8_t* t, const std::int8_t* q,
                                 const std::int32_t* qsum, const float* sx, const float* sw,
-                                std::size_t cols, std::size_t glen, float* out) noexcept {
+                                std::size_t cols, std::size_t glen, float* out,
+                                const gemv8p_affine* aff = nullptr) noexcept {
     using K = detail_prim::hand<Arch>;
-    if constexpr (requires { K::template gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out); })
-        K::template gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out);
+    if constexpr (requires { K::template gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out, aff); })
+        K::template gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out, aff);
     else
-        scalar::gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out);
+        scalar::gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out, aff);
 }
 
 /// Whether the family of Arch has a hand-written gemv8p (ops::int_linear's fast path).
 template <class Arch>
 inline constexpr bool has_packed_dot = requires(const std::uint8_t* t, const std::int8_t* q,
                                                 const std::int32_t* s, const float* f, float* o) {
-    detail_prim::hand<Arch>::template gemv8p<4>(t, q, s, f, f, std::size_t{}, std::size_t{}, o);
+    detail_prim::hand<Arch>::template gemv8p<4>(t, q, s, f, f, std::size_t{}, std::size_t{}, o,
+                                                nullptr);
 };
 
 /// Whether the family of Arch has hand-written integer dots (dot8_i4 / dot8_i8): the quantized

@@ -9,6 +9,7 @@
 // simd/primitives.hpp calls the family's function when it has one and its portable xsimd form
 // otherwise, so a family may implement any subset.
 #pragma once
+#include <cstdint>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -16,6 +17,18 @@
 #include "../../core/config.hpp"
 
 LOWBIT_NAMESPACE_BEGIN
+namespace simd {
+/// The terms gemv8p adds for unsigned codes stored as signed ones (code − offset): per group g
+/// and row i, d[i] += z_i · qsum[g] before the scaling, z_i = zc[8·g + i] (zc set) or zc_all;
+/// then, when mw is set, out[i] = out[i] + (mw[8·g + i] · sx[g]) · float(qsum[g]), the product
+/// rounded on its own (a float minimum's share of the group).
+struct gemv8p_affine {
+    const std::int32_t* zc = nullptr;
+    std::int32_t zc_all = 0;
+    const float* mw = nullptr;
+};
+}  // namespace simd
+
 namespace simd::arch {
 
 /// Instruction-set families with hand-written primitives. `generic` is every other Arch (the

@@ -157,7 +157,7 @@ struct kernels<isa::neon> {
     LOWBIT_FORCE_INLINE static void gemv8p(const std::uint8_t* t, const std::int8_t* q,
                                            const std::int32_t* qsum, const float* sx,
                                            const float* sw, std::size_t cols, std::size_t glen,
-                                           float* out) noexcept {
+                                           float* out, const gemv8p_affine* aff) noexcept {
         constexpr std::size_t block = Bits == 4 ? 128 : 256;
         float32x4_t acc0 = vld1q_f32(out), acc1 = vld1q_f32(out + 4);
         const uint8x16_t m4 = vdupq_n_u8(0x0F);
@@ -188,11 +188,27 @@ struct kernels<isa::neon> {
                 a0 = vsubq_s32(a0, vdupq_n_s32(off));
                 a1 = vsubq_s32(a1, vdupq_n_s32(off));
             }
+            if (aff) {
+                const int32x4_t n = vdupq_n_s32(qsum[g]);
+                const int32x4_t z0 =
+                                    aff->zc ? vld1q_s32(aff->zc + 8 * g) : vdupq_n_s32(aff->zc_all),
+                                z1 = aff->zc ? vld1q_s32(aff->zc + 8 * g + 4)
+                                             : vdupq_n_s32(aff->zc_all);
+                a0 = vaddq_s32(a0, vmulq_s32(z0, n));
+                a1 = vaddq_s32(a1, vmulq_s32(z1, n));
+            }
             const float32x4_t s = vdupq_n_f32(sx[g]);
             const float32x4_t f0 = vmulq_f32(vld1q_f32(sw + 8 * g), s),
                               f1 = vmulq_f32(vld1q_f32(sw + 8 * g + 4), s);
             acc0 = vaddq_f32(acc0, detail::opaque(vmulq_f32(f0, vcvtq_f32_s32(a0))));
             acc1 = vaddq_f32(acc1, detail::opaque(vmulq_f32(f1, vcvtq_f32_s32(a1))));
+            if (aff && aff->mw) {
+                const float32x4_t n = vdupq_n_f32(static_cast<float>(qsum[g]));
+                const float32x4_t m0 = vmulq_f32(vld1q_f32(aff->mw + 8 * g), s),
+                                  m1 = vmulq_f32(vld1q_f32(aff->mw + 8 * g + 4), s);
+                acc0 = vaddq_f32(acc0, detail::opaque(vmulq_f32(m0, n)));
+                acc1 = vaddq_f32(acc1, detail::opaque(vmulq_f32(m1, n)));
+            }
         }
         vst1q_f32(out, acc0);
         vst1q_f32(out + 4, acc1);

@@ -402,7 +402,7 @@ struct kernels<isa::avx2> {
     LOWBIT_FORCE_INLINE static void gemv8p(const std::uint8_t* t, const std::int8_t* q,
                                            const std::int32_t* qsum, const float* sx,
                                            const float* sw, std::size_t cols, std::size_t glen,
-                                           float* out) noexcept {
+                                           float* out, const gemv8p_affine* aff) noexcept {
         // 4-bit codes carry +8; 8-bit ones +128 on the VNNI form (XOR 0x80), none with maddubs.
         constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
         constexpr std::size_t block = Bits == 4 ? 128 : 256;
@@ -454,8 +454,21 @@ struct kernels<isa::avx2> {
             __m256i d =
                 _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]));
             if constexpr (offset != 0) d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * qsum[g]));
+            if (aff) {
+                const __m256i z = aff->zc
+                    ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aff->zc + 8 * g))
+                    : _mm256_set1_epi32(aff->zc_all);
+                d = _mm256_add_epi32(d, _mm256_mullo_epi32(z, _mm256_set1_epi32(qsum[g])));
+            }
             const __m256 f = _mm256_mul_ps(_mm256_loadu_ps(sw + 8 * g), _mm256_set1_ps(sx[g]));
             acc = _mm256_add_ps(acc, detail::opaque(_mm256_mul_ps(f, _mm256_cvtepi32_ps(d))));
+            if (aff && aff->mw) {
+                const __m256 fm =
+                    _mm256_mul_ps(_mm256_loadu_ps(aff->mw + 8 * g), _mm256_set1_ps(sx[g]));
+                acc = _mm256_add_ps(
+                    acc,
+                    detail::opaque(_mm256_mul_ps(fm, _mm256_set1_ps(static_cast<float>(qsum[g])))));
+            }
         }
         _mm256_storeu_ps(out, acc);
     }
@@ -536,9 +549,9 @@ struct kernels<isa::avx512> {
     LOWBIT_FORCE_INLINE static void gemv8p(const std::uint8_t* t, const std::int8_t* q,
                                            const std::int32_t* qsum, const float* sx,
                                            const float* sw, std::size_t cols, std::size_t glen,
-                                           float* out) noexcept {
+                                           float* out, const gemv8p_affine* aff) noexcept {
         kernels<isa::avx2>::gemv8p<Bits, kernels<isa::avx2>::has_vnni>(t, q, qsum, sx, sw, cols,
-                                                                       glen, out);
+                                                                       glen, out, aff);
     }
 };
 #endif
