@@ -175,6 +175,8 @@ void dequant_eigen_gemv(benchmark::State& st, shape_case s) {
     counters(st, weight_bytes(w), s.rows * s.cols);
 }
 
+constexpr std::size_t batches[] = {8, 64, 512};
+
 template <class F>
 void register_scheme(const std::string& name) {
     for (shape_case s : shapes) {
@@ -187,15 +189,17 @@ void register_scheme(const std::string& name) {
                 ("linear/gemv/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
                 [s, t](benchmark::State& st) { gemv<F>(st, s, t); })
                 ->UseRealTime();
-        for (unsigned t : {1u, 2u})
-            benchmark::RegisterBenchmark(
-                ("linear/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
-                [s, t](benchmark::State& st) { gemv_prepared<F>(st, s, t); })
-                ->UseRealTime();
-        for (std::size_t b : {std::size_t{8}, std::size_t{64}})
-            benchmark::RegisterBenchmark(
-                ("linear/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
-                [s, b](benchmark::State& st) { gemm_prepared<F>(st, s, b); });
+        if constexpr (F::is_signed) {  // int_linear takes signed codes
+            for (unsigned t : {1u, 2u})
+                benchmark::RegisterBenchmark(
+                    ("linear/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
+                    [s, t](benchmark::State& st) { gemv_prepared<F>(st, s, t); })
+                    ->UseRealTime();
+            for (std::size_t b : batches)
+                benchmark::RegisterBenchmark(
+                    ("linear/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
+                    [s, b](benchmark::State& st) { gemm_prepared<F>(st, s, b); });
+        }
         for (std::size_t b : {std::size_t{8}, std::size_t{64}})
             benchmark::RegisterBenchmark(
                 ("linear/gemm/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
@@ -208,10 +212,11 @@ void register_scheme(const std::string& name) {
 const int registered = [] {
     register_scheme<I4>("int4_g32");
     register_scheme<I8>("int8_g32");
+    register_scheme<uint_format<4>>("uint4_g32");
     for (shape_case s : shapes) {
         benchmark::RegisterBenchmark(("linear/eigen_f32_gemv/" + dims(s)).c_str(),
                                      [s](benchmark::State& st) { eigen_gemv(st, s); });
-        for (std::size_t b : {std::size_t{8}, std::size_t{64}})
+        for (std::size_t b : batches)
             benchmark::RegisterBenchmark(
                 ("linear/eigen_f32_gemm/" + dims(s) + "/b" + std::to_string(b)).c_str(),
                 [s, b](benchmark::State& st) { eigen_gemm(st, s, b); });
