@@ -19,6 +19,8 @@
 #include "core/error.hpp"
 #include "core/granularity.hpp"
 #include "ops/linear.hpp"
+#include "ops/linear_bbq.hpp"
+#include "ops/linear_fp4.hpp"
 #include "parallel.hpp"
 #include "quantizers/bbq.hpp"
 #include "quantizers/codebook.hpp"
@@ -196,7 +198,7 @@ public:
     }
     bool linear(std::span<const float> x, std::size_t batch, std::span<float> y,
                 unsigned threads) const override {
-        if constexpr (requires { ops::gemm(t_, x, batch, y, ops::linear_options{}); }) {
+        if constexpr (ops::has_linear<typename Q::tensor_type>) {
             ops::gemm(t_, x, batch, y, {.threads = threads});
             return true;
         } else {

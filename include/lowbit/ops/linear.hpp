@@ -79,6 +79,13 @@ enum class linear_kernel : std::uint8_t {
     simd_u8,        ///< unsigned 8-bit codes likewise
 };
 
+/// Whether ops::gemv / ops::gemm multiply tensors of type T (each ops/linear*.hpp header adds
+/// its tensor types): the registry (scheme_instance::linear) asks this before it calls them.
+template <class T>
+inline constexpr bool has_linear = false;
+template <class Format, class ScaleT>
+inline constexpr bool has_linear<int_tensor<Format, ScaleT>> = true;
+
 /// Longest group the integer dot accepts: 2^17 · 128 · 127 < 2^31 (half of it for unsigned 8-bit
 /// codes, whose |u − z| reaches 255).
 inline constexpr std::size_t max_linear_group = std::size_t{1} << 17;
