@@ -49,9 +49,11 @@ int_tensor<F, Eigen::half> weights(shape_case s) {
                                                      {s.rows, s.cols});
 }
 
+/// Packed codes plus scales, and the minima or zero points of asymmetric formats.
 template <class T>
 std::size_t weight_bytes(const T& w) {
-    return w.packed.size() + w.scales.size() * sizeof(w.scales[0]);
+    return w.packed.size() + w.scales.size() * sizeof(w.scales[0]) +
+        w.offsets.size() * sizeof(w.scales[0]) + w.zero_points.size();
 }
 
 void counters(benchmark::State& st, std::size_t bytes, std::size_t macs) {
@@ -189,17 +191,15 @@ void register_scheme(const std::string& name) {
                 ("linear/gemv/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
                 [s, t](benchmark::State& st) { gemv<F>(st, s, t); })
                 ->UseRealTime();
-        if constexpr (F::is_signed) {  // int_linear takes signed codes
-            for (unsigned t : {1u, 2u})
-                benchmark::RegisterBenchmark(
-                    ("linear/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
-                    [s, t](benchmark::State& st) { gemv_prepared<F>(st, s, t); })
-                    ->UseRealTime();
-            for (std::size_t b : batches)
-                benchmark::RegisterBenchmark(
-                    ("linear/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
-                    [s, b](benchmark::State& st) { gemm_prepared<F>(st, s, b); });
-        }
+        for (unsigned t : {1u, 2u})
+            benchmark::RegisterBenchmark(
+                ("linear/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
+                [s, t](benchmark::State& st) { gemv_prepared<F>(st, s, t); })
+                ->UseRealTime();
+        for (std::size_t b : batches)
+            benchmark::RegisterBenchmark(
+                ("linear/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
+                [s, b](benchmark::State& st) { gemm_prepared<F>(st, s, b); });
         for (std::size_t b : {std::size_t{8}, std::size_t{64}})
             benchmark::RegisterBenchmark(
                 ("linear/gemm/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
