@@ -98,8 +98,13 @@ constexpr level_table make_levels() {
         std::int32_t m = 0;
         for (int c = 0; c < (1 << Elem::bits) && ok; ++c) {
             const double d = double(Elem::decode(static_cast<std::uint8_t>(c)));
+            // NaN and ±Inf (FP8 codes) first: constant evaluation may not compute with them.
+            if (!(d == d) || d > 1e9 || d < -1e9) {
+                ok = false;
+                break;
+            }
             const double v = d * double(std::int64_t{1} << s);
-            if (!(d == d) || v > 1e9 || v < -1e9 || v != double(std::int64_t(v))) {
+            if (v > 1e9 || v < -1e9 || v != double(std::int64_t(v))) {
                 ok = false;
             } else {
                 const auto i = static_cast<std::int32_t>(v);
