@@ -9,8 +9,8 @@
 #     x86-64-v2         SSE4.2                    aarch64           NEON, cross-built, run under qemu-user
 #     x86-64-v3         AVX2 + FMA                fp-contract-fast  x86-64-v3, -ffp-contract=fast, no pin
 #   JOBS (default 2); LOWBIT_TEST_SCALE (default 0.25: the heavy tests' sizes, see tests/test_util.hpp)
-#   ISA_EXTRA_DIGEST=LABEL:EXE adds the digest of an executable built elsewhere (CI: the native
-#   build, which is the AVX-512 target on a host that has it) to the cross-target comparison
+#   ISA_EXTRA_DIGEST="LABEL:EXE ..." adds the digests of executables built elsewhere (CI: the native
+#   build, and the sanitizer build, which is the x86-64-v3 target) to the cross-target comparison
 #
 # Prints one summary line per target; a target the host cannot run says so ("not run: …"), never
 # passes silently. Exit status 1 when a target that ran failed or the digests differ.
@@ -104,9 +104,9 @@ done
 # Cross-target agreement: every scheme's digest line must be the same in every target that ran.
 ran=()
 for t in "${targets[@]}"; do [ -s "${digest_file[$t]:-}" ] && ran+=("$t"); done
-if [ -n "${ISA_EXTRA_DIGEST:-}" ]; then
-    label=${ISA_EXTRA_DIGEST%%:*}
-    exe=${ISA_EXTRA_DIGEST#*:}
+for extra in ${ISA_EXTRA_DIGEST:-}; do
+    label=${extra%%:*}
+    exe=${extra#*:}
     digest_file[$label]=$logs/$label.digest
     if "$exe" >"${digest_file[$label]}" 2>"$logs/$label.log"; then
         ran+=("$label")
@@ -117,7 +117,7 @@ if [ -n "${ISA_EXTRA_DIGEST:-}" ]; then
         failed=1
     fi
     targets+=("$label")
-fi
+done
 digest_msg=""
 if [ ${#ran[@]} -ge 2 ]; then
     ref=${ran[0]}
