@@ -10,7 +10,8 @@
 #     x86-64-v3         AVX2 + FMA                fp-contract-fast  x86-64-v3, -ffp-contract=fast, no pin
 #   JOBS (default 2); LOWBIT_TEST_SCALE (default 0.25: the heavy tests' sizes, see tests/test_util.hpp)
 #   ISA_EXTRA_DIGEST="LABEL:EXE ..." adds the digests of executables built elsewhere (CI: the native
-#   build, and the sanitizer build, which is the x86-64-v3 target) to the cross-target comparison
+#   build, and the sanitizer build, which stands for x86-64-v3 or x86-64: see .ci/run) to the
+#   cross-target comparison
 #
 # Prints one summary line per target; a target the host cannot run says so ("not run: …"), never
 # passes silently. Exit status 1 when a target that ran failed or the digests differ.
