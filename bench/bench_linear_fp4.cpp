@@ -2,8 +2,9 @@
 // of ops/linear.hpp as the baseline, in one run:
 //   linear_fp4/gemv/<scheme>/<R>x<C>/t<T>   ops::gemv on T threads
 //   linear_fp4/gemm/<scheme>/<R>x<C>/b<B>   ops::gemm, batch B, one thread
-// schemes: mxfp4 (E2M1, E8M0 per 32), nvfp4 (E2M1, E4M3 per 16, FP32 per tensor), nf4_g64
-// (codebook, fp32 absmax per 64), int4_g32 (ops/linear.hpp, fp16 scale per 32).
+// schemes: mxfp4 (E2M1, E8M0 per 32), nvfp4 (E2M1, E4M3 per 16, FP32 per tensor), log4_g32
+// (log2 4-bit, fp16 absmax per 32), nf4_g64 (codebook, fp32 absmax per 64), int4_g32
+// (ops/linear.hpp, fp16 scale per 32).
 // bytes_per_second counts the weight bytes one product reads (packed codes + scales);
 // items_per_second the multiply-adds (R·C per row of the batch).
 #include <benchmark/benchmark.h>
@@ -16,6 +17,7 @@
 #include <lowbit/ops/linear_fp4.hpp>
 #include <lowbit/quantizers/codebook.hpp>
 #include <lowbit/quantizers/int.hpp>
+#include <lowbit/quantizers/log.hpp>
 #include <lowbit/quantizers/mx.hpp>
 
 #include <cstdint>
@@ -53,6 +55,15 @@ struct nvfp4 {
     template <class T>
     static std::size_t bytes(const T& w) {
         return w.packed.size() + w.scales.size() + sizeof(float);
+    }
+};
+struct log4_g32 {
+    static auto make(shape_case s) {
+        return log_quantizer<4>().quantize(values(s), {s.rows, s.cols});
+    }
+    template <class T>
+    static std::size_t bytes(const T& w) {
+        return w.packed.size() + w.scales.size() * sizeof(w.scales[0]);
     }
 };
 struct nf4_g64 {
@@ -123,6 +134,7 @@ void register_scheme(const std::string& name) {
 const int registered = [] {
     register_scheme<mxfp4>("mxfp4");
     register_scheme<nvfp4>("nvfp4");
+    register_scheme<log4_g32>("log4_g32");
     register_scheme<nf4_g64>("nf4_g64");
     register_scheme<int4_g32>("int4_g32");
     return 0;

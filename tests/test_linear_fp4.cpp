@@ -17,6 +17,7 @@
 
 #include <lowbit/ops/linear_fp4.hpp>
 #include <lowbit/quantizers/codebook.hpp>
+#include <lowbit/quantizers/log.hpp>
 #include <lowbit/quantizers/mx.hpp>
 
 #include "test_util.hpp"
@@ -135,6 +136,17 @@ void check_nv(std::size_t rows, std::size_t cols, int wkind, int xkind, std::uin
     check_tensor(w, 16, 4, xkind, seed + 1);
 }
 
+/// A B-bit log tensor with groups of `group`; wkind 2 also plants an fp16 Inf scale.
+template <int B>
+void check_log(std::size_t rows, std::size_t cols, std::size_t group, int wkind, int xkind,
+               std::uint32_t seed) {
+    const log_quantizer<B> q({.group = group});
+    auto w = q.quantize(weights(rows, cols, group, wkind, seed), {rows, cols});
+    if (wkind == 2 && !w.scales.empty())
+        w.scales[seed % w.scales.size()] = Eigen::half(std::numeric_limits<float>::infinity());
+    check_tensor(w, group, B, xkind, seed + 1);
+}
+
 }  // namespace
 
 TEST_CASE("MXFP4 gemv follows the documented arithmetic on a worked example") {
@@ -212,6 +224,48 @@ TEST_CASE("gemv and gemm on FP4 codes: the SIMD kernel equals the reference bit 
             }
 }
 
+TEST_CASE("log4 gemv follows the documented arithmetic on a worked example") {
+    // Codes +1 (k = 7, L = 64), −1/2 (sign, k = 6, L = −32), +2^−6 (k = 1, L = 1), 0; scale 2,
+    // so s_w = 2 · 2^−6.
+    log_tensor<4> w;
+    w.shape = {1, 4};
+    w.group = 32;
+    w.packed = {0xE7, 0x01};
+    w.scales = {Eigen::half(2.0f)};
+    const std::vector<float> x = {1.0f, -1.0f, 0.5f, 2.0f};
+    const float sx = 2.0f / 127.0f;  // q = 64, −64, 32, 127
+    const int d = 64 * 64 + (-32) * (-64) + 1 * 32 + 0 * 127;
+    std::vector<float> y(1);
+    for (backend b : {backend::scalar, backend::simd}) {
+        ops::gemv(w, x, y, {.path = b});
+        CHECK(y[0] == 0.0f + mul_unfused(0.03125f * sx, float(d)));
+    }
+    const log_quantizer<4> q;
+    const auto wd = q.dequantize(w);
+    CHECK(wd == std::vector<float>{2.0f, -1.0f, 0.03125f, 0.0f});  // the same levels
+}
+
+TEST_CASE("gemv and gemm on log codes: the SIMD kernel equals the reference bit for bit") {
+    std::uint32_t seed = 700;
+    const std::size_t row_set[] = {0, 1, 8, 9, 17};
+    const std::size_t col_set[] = {0, 1, 2, 16, 17, 32, 33, 64, 80, 130, 256};
+    for (std::size_t rows : row_set)
+        for (std::size_t cols : col_set)
+            for (int wk = 0; wk < 3; ++wk) {
+                const int xk = int(seed % 3);
+                check_log<4>(rows, cols, 32, wk, xk, ++seed);
+                if (wk == 0) {
+                    check_log<4>(rows, cols, 16, wk, (xk + 1) % 3, ++seed);
+                    check_log<4>(rows, cols, 24, wk, xk, ++seed);  // any other group: reference
+                    check_log<3>(rows, cols, 32, wk, xk, ++seed);
+                    check_log<2>(rows, cols, 32, wk, xk, ++seed);
+                    check_log<5>(rows, cols, 64, wk, xk, ++seed);
+                }
+            }
+    const std::size_t rows = lowbit_test::scaled(120, 17);
+    for (int xk = 0; xk < 3; ++xk) check_log<4>(rows, 1024, 32, xk, xk, 950 + xk);
+}
+
 TEST_CASE("gemv and gemm on FP4 codes: a layer-sized matrix, every thread count") {
     const std::size_t rows = lowbit_test::scaled(300, 17), cols = 1024;
     for (int xk = 0; xk < 3; ++xk) {
@@ -267,6 +321,44 @@ TEST_CASE("FP4 gemv stays within its stated error bound of dequantize(W)·x in d
     check_bound(nv, nv.quantize(wv, {rows, cols}), 16, x);
     const mx_quantizer<e2m3> mx6;
     check_bound(mx6, mx6.quantize(wv, {rows, cols}), 32, x);
+}
+
+TEST_CASE("log gemv stays within its stated error bound; group limits and errors") {
+    const std::size_t rows = 40, cols = 520;
+    const auto wv = lowbit_test::gaussian(rows * cols, 17, 0.02f);
+    const auto x = lowbit_test::gaussian(cols, 18, 1.5f);
+    const log_quantizer<4> q4;
+    check_bound(q4, q4.quantize(wv, {rows, cols}), 32, x);
+    const log_quantizer<3> q3({.group = 64});
+    check_bound(q3, q3.quantize(wv, {rows, cols}), 64, x);
+    const log_quantizer<5> q5({.group = 128});
+    check_bound(q5, q5.quantize(wv, {rows, cols}), 128, x);
+
+    static_assert(ops::log_max_group<4> == ops::max_linear_group);
+    static_assert(ops::log_max_group<5> == 0x7FFFFFFF / (16384 * 127));  // 1032
+    static_assert(ops::has_linear<log_tensor<4>> && ops::has_linear<log_tensor<5, float>>);
+    static_assert(!ops::has_linear<log_tensor<6>>);
+    const log_quantizer<5> long_groups({.group = 2048});
+    const auto wl = long_groups.quantize(lowbit_test::gaussian(2 * 2048, 3), {2, 2048});
+    std::vector<float> xl(2048), yl(2);
+    CHECK(thrown_argument([&] { ops::gemv(wl, xl, yl); }) == "t.group");
+    CHECK(thrown_argument([&] { (void)ops::linear_kernel_for(wl); }) == "t.group");
+    // The same group on a row shorter than the limit is accepted (the group covers the row).
+    const auto ws = long_groups.quantize(lowbit_test::gaussian(2 * 1000, 3), {2, 1000});
+    std::vector<float> xs(1000, 1.0f);
+    ops::gemv(ws, xs, yl);
+    CHECK(std::isfinite(yl[0]));
+
+    auto w = q4.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64});
+    std::vector<float> xv(64), yv(8);
+    CHECK(thrown_argument([&] { ops::gemv(w, std::span<const float>(xv).first(63), yv); }) == "x");
+    CHECK(thrown_argument([&] { ops::gemm(w, xv, 2, yv); }) == "x");
+    w.scales.pop_back();
+    CHECK(thrown_argument([&] { ops::gemv(w, xv, yv); }) == "t.scales");
+#if defined(__SSSE3__) || defined(__aarch64__)
+    CHECK(ops::linear_kernel_for(q4.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64})) ==
+          fp4_kernel::simd_lut4);
+#endif
 }
 
 TEST_CASE("FP4 gemv: NaN or Inf activations make their rows NaN; zeros give 0") {

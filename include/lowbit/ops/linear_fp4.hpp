@@ -1,6 +1,6 @@
 // lowbit — quantized linear layers computed on FP4-like codes: y = W·x (gemv) and Y = X·Wᵀ
-// (gemm) for W an MX tensor (MXFP4, MXFP6, MXINT8, …), an NVFP4 tensor or a 4-bit codebook
-// tensor (NF4).
+// (gemm) for W an MX tensor (MXFP4, MXFP6, MXINT8, …), an NVFP4 tensor, a logarithmic tensor
+// (log_quantizer: log2, log3, log4, log5) or a 4-bit codebook tensor (NF4).
 //
 //   lowbit::mx_quantizer<lowbit::e2m1> q;               // MXFP4
 //   auto w = q.quantize(weights, {out_features, in_features});
@@ -23,14 +23,22 @@
 //   * The block's weight scale, in float:
 //       MX:    s_w,k = E8M0(e_k) · 2^−m, exact (a power of two ≥ 2^−127−m; NaN for e = 0xFF);
 //       NVFP4: s_w,k = (E4M3(s_k) · g) · 0.5, the product rounded to float as the quantizer's
-//              effective scale is, the halving exact unless that product is below 2^−125.
+//              effective scale is, the halving exact unless that product is below 2^−125;
+//       log:   s_w,k = s_k · 2^−m, s_k the group's stored scale as float, m = top − 1 (log4:
+//              L(c) = ±2^(k−1) ∈ {0, ±1, …, ±64}, m = 6), exact unless s_k · 2^−m is below
+//              2^−126 (never for fp16 scales). Log is shift-and-add by table: the powers of two
+//              are the table's integers, so the dot is the same integer dot as FP4's.
+//              Blocks are the tensor's groups (any length); a group of a B-bit log tensor may
+//              hold at most log_max_group<B> elements (131072 up to log4, 1032 for log5), so
+//              that d_k fits int32; B ≥ 6 (powers beyond 2^−16) is not accepted.
 //   * y_r = (…((0 + t_0) + t_1) + …) + t_{K−1}, t_k = (s_w,k · s_x,k) · float(d_k), each product
 //     rounded on its own (MX: s_w,k · s_x,k is exact unless it leaves the normal range), blocks in
 //     order, no FMA. A NaN block scale makes the row's outputs NaN, as dequantize does.
 //   Against dequantize(W)·x the error is at most Σ_k |s_w,k|·Σ|L(c_i)|·s_x,k / 2 (the activation
 //   rounding) plus the rounding of the scale products and of the K-term float sum.
 //
-// Kernels (fp4_kernel): 4-bit elements with an even number of columns run simd::dot8_lut4
+// Kernels (fp4_kernel): 4-bit elements in blocks of 16 or 32 (log: groups of 16 or 32) with an
+// even number of columns run simd::dot8_lut4
 // (simd/lut_dot.hpp: the 16-entry table looked up in registers, SSSE3 / AVX2 / AVX-512 VNNI /
 // NEON sdot) on whole 32-column chunks eight rows at a time, the blocks past the last whole chunk
 // column by column; the last rows % 8 rows, other elements (FP6, MXINT8: integer levels, scalar
@@ -61,10 +69,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/unfused.hpp"
 #include "../quantizers/codebook.hpp"
+#include "../quantizers/log.hpp"
 #include "../quantizers/mx.hpp"
 #include "../simd/lut_dot.hpp"
 #include "linear.hpp"
@@ -298,7 +309,59 @@ inline auto nv_source(const nvfp4_tensor& t) {
     return source<e2m1, nvfp4::block, decltype(scale)>{t.packed.data(), t.size(), scale};
 }
 
+/// The longest group of a B-bit log tensor whose integer dot fits int32 (see the file comment):
+/// max_abs · 127 · n < 2^31, and no longer than the INT layers' max_linear_group.
+template <int B>
+constexpr std::size_t log_group_limit() {
+    using L = int_levels<log2_format<B>>;
+    if constexpr (!L::t.usable) {
+        return 0;
+    } else {
+        const std::size_t fit =
+            std::size_t{0x7FFFFFFF} / (static_cast<std::size_t>(L::t.max_abs) * 127u);
+        return std::min(fit, max_linear_group);
+    }
+}
+
+/// A log tensor's codes and block scales as a source of Block-column blocks (Block 16 or 32
+/// allows the SIMD kernel; 0 stands for any other group length, which runs the reference).
+template <std::size_t Block, int B, class ScaleT>
+auto log_source(const log_tensor<B, ScaleT>& t) {
+    using L = int_levels<log2_format<B>>;
+    const float unit = lowbit::detail::pow2f(-L::t.shift);  // 2^−m
+    const ScaleT* s = t.scales.data();
+    auto scale = [s, unit](std::size_t i) { return load_scale(s[i]) * unit; };
+    return source<log2_format<B>, Block, decltype(scale)>{t.packed.data(), t.size(), scale};
+}
+
+/// Validates t, checks its group against log_group_limit, and calls fn(source, blocks) with the
+/// source type its group length selects.
+template <int B, class ScaleT, class Fn>
+decltype(auto) with_log_source(const log_tensor<B, ScaleT>& t, Fn&& fn) {
+    static_assert(int_levels<log2_format<B>>::t.usable,
+                  "lowbit::ops::gemv / gemm on a log_tensor<B>: the powers of two of B >= 6 bits "
+                  "reach below 2^-16 and are not integer levels; use B <= 5");
+    t.validate();
+    constexpr std::size_t limit = log_group_limit<B>();
+    detail::require(std::min(t.group, t.shape.cols) <= limit, "t.group",
+                    "groups of more than " + std::to_string(limit) + " elements of a " +
+                        std::to_string(B) +
+                        "-bit log tensor could overflow the int32 dot product; quantize W "
+                        "with smaller groups");
+    const detail_ops::row_groups g = blocks_of(t.shape, t.group);
+    if (t.group == 32) return fn(log_source<32>(t), g);
+    if (t.group == 16) return fn(log_source<16>(t), g);
+    return fn(log_source<0>(t), g);
+}
+
 }  // namespace detail_fp4
+
+/// The longest group (elements per scale) ops::gemv / gemm accept in a B-bit log tensor.
+template <int B>
+inline constexpr std::size_t log_max_group = detail_fp4::log_group_limit<B>();
+
+template <int B, class ScaleT>
+inline constexpr bool has_linear<log_tensor<B, ScaleT>> = (log_max_group<B> > 0);
 
 template <class Elem, std::size_t Block>
 inline constexpr bool has_linear<mx_tensor<Elem, Block>> =
@@ -357,6 +420,32 @@ inline void gemm(const nvfp4_tensor& w, std::span<const float> x, std::size_t ba
 /// y = W·x for an NVFP4 tensor (see the file comment).
 inline void gemv(const nvfp4_tensor& w, std::span<const float> x, std::span<float> y,
                  const linear_options& options = {}) {
+    gemm(w, x, 1, y, options);
+}
+
+/// The kernel gemv / gemm use for a log tensor under `path`. Throws lowbit::error as gemv does.
+template <int B, class ScaleT>
+[[nodiscard]] fp4_kernel linear_kernel_for(const log_tensor<B, ScaleT>& w,
+                                           backend path = backend::simd) {
+    return detail_fp4::with_log_source(w, [&](const auto& src, const detail_ops::row_groups& g) {
+        return detail_fp4::kernel_for<std::decay_t<decltype(src)>>(g, path);
+    });
+}
+
+/// Y = X·Wᵀ for a logarithmic tensor: the integer path of the file comment with L(c) = ±2^(k−1).
+/// Row b of y equals gemv of row b of x, bit for bit.
+template <int B, class ScaleT>
+void gemm(const log_tensor<B, ScaleT>& w, std::span<const float> x, std::size_t batch,
+          std::span<float> y, const linear_options& options = {}) {
+    detail_fp4::with_log_source(w, [&](const auto& src, const detail_ops::row_groups& g) {
+        detail_fp4::run(src, g, x, batch, y, options);
+    });
+}
+
+/// y = W·x for a logarithmic tensor (see the file comment).
+template <int B, class ScaleT>
+void gemv(const log_tensor<B, ScaleT>& w, std::span<const float> x, std::span<float> y,
+          const linear_options& options = {}) {
     gemm(w, x, 1, y, options);
 }
 
