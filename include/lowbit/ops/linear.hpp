@@ -36,13 +36,20 @@
 // same dots on a copy of each 8-row tile whose codes are offset to signed ones (u − 8, u − 128;
 // simd_u4 / simd_u8), the offset and zero point added back through the group sums. The last
 // rows % 8 rows, other widths and backend::scalar run the reference.
+//
+// Activations in bf16 or fp16 (Eigen::bfloat16, Eigen::half; every ops/linear*.hpp operator and
+// int_linear take a contiguous range of either): each value widens to float exactly, so the
+// result is bit for bit the float overload's on the widened values. The widened copy holds the
+// activations only (batch · cols floats), never W.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <ranges>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/backend.hpp"
@@ -85,6 +92,16 @@ template <class T>
 inline constexpr bool has_linear = false;
 template <class Format, class ScaleT>
 inline constexpr bool has_linear<int_tensor<Format, ScaleT>> = true;
+
+/// Activation element types the linear layers take besides float: every value of these widens
+/// to float exactly.
+template <class T>
+concept half_activation = std::is_same_v<T, Eigen::bfloat16> || std::is_same_v<T, Eigen::half>;
+
+/// A contiguous range of bf16 or fp16 activations (std::vector, std::span, std::array, …).
+template <class R>
+concept half_activations = std::ranges::contiguous_range<R> && std::ranges::sized_range<R> &&
+    half_activation<std::remove_cv_t<std::ranges::range_value_t<R>>>;
 
 /// Longest group the integer dot accepts: 2^17 · 128 · 127 < 2^31 (half of it for unsigned 8-bit
 /// codes, whose |u − z| reaches 255).
@@ -236,6 +253,15 @@ float row_reference(const int_tensor<Format, ScaleT>& w, const row_groups& g, co
             acc = acc + mul_unfused(load_scale(w.offsets[slot]) * a.scale[k], float(a.sum[k]));
     }
     return acc;
+}
+
+/// x widened to float (exact for bf16 and fp16).
+template <half_activations R>
+std::vector<float> widen(const R& x) {
+    const auto* p = std::ranges::data(x);
+    std::vector<float> f(std::ranges::size(x));
+    for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(p[i]);
+    return f;
 }
 
 /// Which kernel runs w under `path` (see linear_kernel_for).
@@ -415,6 +441,23 @@ void gemm(const int_tensor<Format, ScaleT>& w, std::span<const float> x, std::si
     detail_ops::run(w, x, batch, y, options);
 }
 
+/// Y = X·Wᵀ with bf16 or fp16 activations, for every W that has_linear: bit for bit the float
+/// overload on X widened to float (see the file comment).
+template <class W, half_activations X>
+    requires has_linear<W>
+void gemm(const W& w, const X& x, std::size_t batch, std::span<float> y,
+          const linear_options& options = {}) {
+    const std::vector<float> xf = detail_ops::widen(x);
+    gemm(w, std::span<const float>(xf), batch, y, options);
+}
+
+/// y = W·x with bf16 or fp16 activations (see gemm above).
+template <class W, half_activations X>
+    requires has_linear<W>
+void gemv(const W& w, const X& x, std::span<float> y, const linear_options& options = {}) {
+    gemm(w, x, 1, y, options);
+}
+
 /// W prepared for repeated products: its codes re-laid in row-interleaved tiles of 8 rows
 /// (simd::scalar::tile8p: one load holds 4 codes of each row, so the SIMD lanes accumulate
 /// the rows' dots with no horizontal sums) and its scales as floats, tile by tile. gemv and
@@ -500,6 +543,18 @@ public:
     void gemv(std::span<const float> x, std::span<float> y,
               const linear_options& options = {}) const {
         gemm(x, 1, y, options);
+    }
+
+    /// The same with bf16 or fp16 activations, widened to float first (exact).
+    template <half_activations X>
+    void gemv(const X& x, std::span<float> y, const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+    template <half_activations X>
+    void gemm(const X& x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        const std::vector<float> xf = detail_ops::widen(x);
+        gemm(std::span<const float>(xf), batch, y, options);
     }
 
     /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
