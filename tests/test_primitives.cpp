@@ -5,6 +5,7 @@
 // for the searches, thresholds with repeats, values on, just below and just above every
 // threshold. Guard bytes after every output catch a store that writes too far.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -566,6 +567,74 @@ void check_gemv8p(std::mt19937& rng) {
                 }
             }
         }
+}
+
+/// gemm8p on m activation rows (1 … 9: the 4-row steps and every remainder) equals the twin's
+/// gemv8p row by row, with and without the affine terms.
+template <class Arch, int Bits>
+void check_gemm8p(std::mt19937& rng) {
+    using T = sp::scalar::tile8p<Bits>;
+    std::uniform_int_distribution<int> qd(-127, 127), zd(-128, 128);
+    std::uniform_real_distribution<float> sd(-0.1f, 0.1f);
+    for (std::size_t glen : {32u, 96u})
+        for (std::size_t cols : {0u, 32u, 192u}) {
+            const std::size_t groups = (cols + glen - 1) / glen;
+            std::vector<std::uint8_t> t(cols / 32 * T::bytes);
+            for (auto& b : t) b = static_cast<std::uint8_t>(rng());
+            std::vector<float> sw(8 * groups + 1), mw(8 * groups + 1);
+            for (auto& v : sw) v = rng() % 9 == 0 ? -0.0f : sd(rng);
+            for (auto& v : mw) v = sd(rng);
+            std::vector<std::int32_t> zc(8 * groups + 1);
+            for (auto& v : zc) v = zd(rng);
+            constexpr std::size_t max_m = 9;
+            std::vector<std::vector<std::int8_t>> q(max_m, std::vector<std::int8_t>(cols + 1));
+            std::vector<std::vector<std::int32_t>> qsum(max_m,
+                                                        std::vector<std::int32_t>(groups + 1));
+            std::vector<std::vector<float>> sx(max_m, std::vector<float>(groups + 1));
+            for (std::size_t j = 0; j < max_m; ++j) {
+                for (auto& v : q[j]) v = static_cast<std::int8_t>(rng() % 4 == 0 ? 127 : qd(rng));
+                for (std::size_t c = 0; c < cols; ++c) qsum[j][c / glen] += q[j][c];
+                for (auto& v : sx[j])
+                    v = rng() % 9 == 0 ? std::numeric_limits<float>::quiet_NaN() : sd(rng);
+            }
+            const sp::gemv8p_affine affs[] = {
+                {}, {zc.data(), 0, nullptr}, {nullptr, Bits == 4 ? 8 : 128, mw.data()}};
+            for (std::size_t m = 1; m <= max_m; ++m)
+                for (std::size_t a = 0; a < 3; ++a) {
+                    const sp::gemv8p_affine* ap = a == 0 ? nullptr : &affs[a];
+                    std::vector<std::array<float, 8>> got(m), want(m);
+                    std::vector<sp::gemv8p_row> rows(m);
+                    for (std::size_t j = 0; j < m; ++j) {
+                        for (int i = 0; i < 8; ++i) got[j][i] = want[j][i] = float(i + j) * 0.25f;
+                        rows[j] = {q[j].data(), qsum[j].data(), sx[j].data(), got[j].data()};
+                        sp::scalar::gemv8p<Bits>(t.data(), q[j].data(), qsum[j].data(),
+                                                 sx[j].data(), sw.data(), cols, glen,
+                                                 want[j].data(), ap);
+                    }
+                    sp::gemm8p<Arch, Bits>(t.data(), rows.data(), m, sw.data(), cols, glen, ap);
+                    for (std::size_t j = 0; j < m; ++j)
+                        for (int i = 0; i < 8; ++i) {
+                            INFO("bits " << Bits << ", cols " << cols << ", group " << glen
+                                         << ", m " << m << ", affine " << a << ", row " << j
+                                         << ", lane " << i);
+                            const float g = got[j][i], w = want[j][i];
+                            CHECK((std::isnan(g) ? std::isnan(w)
+                                                 : std::bit_cast<std::uint32_t>(g) ==
+                                           std::bit_cast<std::uint32_t>(w)));
+                        }
+                }
+        }
+}
+
+TEST_CASE("gemm8p equals gemv8p's twin row by row, every Arch and row count") {
+    std::mt19937 rng(75);
+    for_each_arch([&](auto arch) {
+        check_gemm8p<decltype(arch), 4>(rng);
+        check_gemm8p<decltype(arch), 8>(rng);
+    });
+#if defined(__AVX2__)
+    CHECK(sp::has_packed_gemm<xsimd::default_arch>);
+#endif
 }
 
 TEST_CASE("gemv8p equals its twin, and the twin equals gemv8 on the plain layout, every Arch") {

@@ -571,30 +571,37 @@ public:
             detail_ops::quantize_activations(x.data() + b * g_.cols, g_, Bits,
                                              nibble_order::low_first, false, act[b]);
         const bool fast = kernel(options.path) != linear_kernel::scalar;
+        // Activation rows go to the kernel `rows_per_call` at a time, so that each load of a
+        // tile serves all of them (simd::gemm8p); every row's bits are gemv8p's.
+        constexpr std::size_t rows_per_call = 16;
         detail::split_items(
             (g_.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
-                for (std::size_t t = t0; t < t1; ++t)
-                    for (std::size_t b = 0; b < batch; ++b) {
-                        const auto& a = act[b];
-                        alignas(32) float out[8] = {};
-                        const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
-                        const std::size_t at = t * 8 * g_.per_row;
-                        const float* sw = scales_.data() + at;
-                        const simd::gemv8p_affine aff{zc_.empty() ? nullptr : zc_.data() + at,
-                                                      zc_all_,
-                                                      mw_.empty() ? nullptr : mw_.data() + at};
-                        const simd::gemv8p_affine* ap = affine_ ? &aff : nullptr;
+                alignas(32) float out[rows_per_call][8];
+                simd::gemv8p_row rows[rows_per_call];
+                for (std::size_t t = t0; t < t1; ++t) {
+                    const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+                    const std::size_t at = t * 8 * g_.per_row;
+                    const float* sw = scales_.data() + at;
+                    const simd::gemv8p_affine aff{zc_.empty() ? nullptr : zc_.data() + at, zc_all_,
+                                                  mw_.empty() ? nullptr : mw_.data() + at};
+                    const simd::gemv8p_affine* ap = affine_ ? &aff : nullptr;
+                    for (std::size_t b0 = 0; b0 < batch; b0 += rows_per_call) {
+                        const std::size_t m = std::min(rows_per_call, batch - b0);
+                        for (std::size_t j = 0; j < m; ++j) {
+                            const auto& a = act[b0 + j];
+                            std::fill(out[j], out[j] + 8, 0.0f);
+                            rows[j] = {a.q.data(), a.sum.data(), a.scale.data(), out[j]};
+                        }
                         if (fast)
-                            simd::gemv8p<xsimd::default_arch, Bits>(tile, a.q.data(), a.sum.data(),
-                                                                    a.scale.data(), sw, g_.cols,
-                                                                    g_.len, out, ap);
+                            simd::gemm8p<xsimd::default_arch, Bits>(tile, rows, m, sw, g_.cols,
+                                                                    g_.len, ap);
                         else
-                            simd::scalar::gemv8p<Bits>(tile, a.q.data(), a.sum.data(),
-                                                       a.scale.data(), sw, g_.cols, g_.len, out,
-                                                       ap);
-                        for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
-                            y[b * g_.rows + 8 * t + i] = out[i];
+                            simd::scalar::gemm8p<Bits>(tile, rows, m, sw, g_.cols, g_.len, ap);
+                        for (std::size_t j = 0; j < m; ++j)
+                            for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
+                                y[(b0 + j) * g_.rows + 8 * t + i] = out[j][i];
                     }
+                }
             });
     }
 

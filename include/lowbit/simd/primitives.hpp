@@ -21,6 +21,7 @@
 //   gemv8<Bits>(…)           8 rows of a quantized linear layer over whole 32-blocks: per group
 //                            dot8, then scale_add8 with f = s_w·s_x (the composition otherwise)
 //   gemv8p<Bits>(…)          gemv8 on the row-interleaved layout of ops::int_linear (tile8p)
+//   gemm8p<Bits>(t, rows, m, …)  gemv8p for m activation rows, each tile load serving them all
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -235,6 +236,16 @@ inline void gemv8p(const std::uint8_t* t, const std::int8_t* q, const std::int32
             scale_add8(out, f, d);
         }
     }
+}
+/// gemv8p for each of the m activation rows (rows[j].q, .qsum, .sx, .out) on the same tile:
+/// the result of each row is exactly gemv8p's; forms that share each weight load between rows
+/// (ops::int_linear's gemm) must give the same bits.
+template <int Bits>
+inline void gemm8p(const std::uint8_t* t, const gemv8p_row* rows, std::size_t m, const float* sw,
+                   std::size_t cols, std::size_t glen,
+                   const gemv8p_affine* aff = nullptr) noexcept {
+    for (std::size_t j = 0; j < m; ++j)
+        gemv8p<Bits>(t, rows[j].q, rows[j].qsum, rows[j].sx, sw, cols, glen, rows[j].out, aff);
 }
 }  // namespace scalar
 
@@ -465,6 +476,29 @@ LOWBIT_FORCE_INLINE void gemv8p(const std::uint8_t* t, const std::int8_t* q,
     else
         scalar::gemv8p<Bits>(t, q, qsum, sx, sw, cols, glen, out, aff);
 }
+
+/// simd::scalar::gemm8p (the definition): the family's gemm8p where it has one (each weight
+/// load shared by several rows), else its gemv8p row by row.
+template <class Arch, int Bits>
+LOWBIT_FORCE_INLINE void gemm8p(const std::uint8_t* t, const gemv8p_row* rows, std::size_t m,
+                                const float* sw, std::size_t cols, std::size_t glen,
+                                const gemv8p_affine* aff = nullptr) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::template gemm8p<Bits>(t, rows, m, sw, cols, glen, aff); })
+        K::template gemm8p<Bits>(t, rows, m, sw, cols, glen, aff);
+    else
+        for (std::size_t j = 0; j < m; ++j)
+            gemv8p<Arch, Bits>(t, rows[j].q, rows[j].qsum, rows[j].sx, sw, cols, glen, rows[j].out,
+                               aff);
+}
+
+/// Whether the family of Arch has a hand-written gemm8p (int_linear's GEMM shares weight loads).
+template <class Arch>
+inline constexpr bool has_packed_gemm = requires(const std::uint8_t* t, const gemv8p_row* r,
+                                                 const float* f) {
+    detail_prim::hand<Arch>::template gemm8p<4>(t, r, std::size_t{}, f, std::size_t{},
+                                                std::size_t{}, nullptr);
+};
 
 /// Whether the family of Arch has a hand-written gemv8p (ops::int_linear's fast path).
 template <class Arch>

@@ -27,6 +27,14 @@ struct gemv8p_affine {
     std::int32_t zc_all = 0;
     const float* mw = nullptr;
 };
+/// One activation row of gemm8p: its int8 codes in column order, Σ q per group, s_x per group,
+/// and the 8 outputs it accumulates into (gemv8p's q, qsum, sx and out).
+struct gemv8p_row {
+    const std::int8_t* q = nullptr;
+    const std::int32_t* qsum = nullptr;
+    const float* sx = nullptr;
+    float* out = nullptr;
+};
 }  // namespace simd
 
 namespace simd::arch {

@@ -472,6 +472,103 @@ struct kernels<isa::avx2> {
         }
         _mm256_storeu_ps(out, acc);
     }
+    /// gemv8p for M activation rows at once: each 32-byte load of the tile (and its nibble
+    /// split) serves all M rows, so a GEMM's instructions per weight byte fall by about half.
+    /// Integer sums are exact, so splitting them over accumulators does not change d; the float
+    /// steps per row are gemv8p's.
+    template <int Bits, bool Vnni, int M>
+        requires(!Vnni || has_vnni)
+    LOWBIT_FORCE_INLINE static void gemm8p_m(const std::uint8_t* t, const gemv8p_row* rows,
+                                             const float* sw, std::size_t cols, std::size_t glen,
+                                             const gemv8p_affine* aff) noexcept {
+        constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
+        constexpr std::size_t block = Bits == 4 ? 128 : 256;
+        constexpr std::size_t prefetch_distance = 32 * block;
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        __m256 acc[M];
+        for (int j = 0; j < M; ++j) acc[j] = _mm256_loadu_ps(rows[j].out);
+        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+            const std::size_t end = std::min(c0 + glen, cols);
+            __m256i a[M][2];
+            for (int j = 0; j < M; ++j) a[j][0] = a[j][1] = _mm256_setzero_si256();
+            for (std::size_t c = c0; c < end; c += 32) {
+                const std::uint8_t* p = t + c / 32 * block;
+                for (std::size_t l = 0; l < block; l += 64)
+                    _mm_prefetch(reinterpret_cast<const char*>(p + prefetch_distance + l),
+                                 _MM_HINT_T0);
+                if constexpr (Bits == 4) {
+                    for (int k = 0; k < 4; ++k) {
+                        const __m256i v =
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+                        const __m256i lo = _mm256_and_si256(v, m4),
+                                      hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                        for (int j = 0; j < M; ++j) {
+                            const std::int8_t* qc = rows[j].q + c;
+                            a[j][0] = dot_u8i8<Vnni>(a[j][0], lo, bcast4(qc + 4 * k));
+                            a[j][1] = dot_u8i8<Vnni>(a[j][1], hi, bcast4(qc + 16 + 4 * k));
+                        }
+                    }
+                } else {
+                    for (int k = 0; k < 8; ++k) {
+                        const __m256i v =
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+                        const __m256i u = Vnni
+                            ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)))
+                            : _mm256_abs_epi8(v);
+                        for (int j = 0; j < M; ++j) {
+                            const __m256i qk = bcast4(rows[j].q + c + 4 * k);
+                            if constexpr (Vnni)
+                                a[j][k & 1] = dot_u8i8<true>(a[j][k & 1], u, qk);
+                            else
+                                a[j][k & 1] = _mm256_add_epi32(
+                                    a[j][k & 1],
+                                    _mm256_madd_epi16(
+                                        _mm256_maddubs_epi16(u, _mm256_sign_epi8(qk, v)),
+                                        _mm256_set1_epi16(1)));
+                        }
+                    }
+                }
+            }
+            const __m256 swg = _mm256_loadu_ps(sw + 8 * g);
+            for (int j = 0; j < M; ++j) {
+                const std::int32_t qs = rows[j].qsum[g];
+                __m256i d = _mm256_add_epi32(a[j][0], a[j][1]);
+                if constexpr (offset != 0) d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * qs));
+                if (aff) {
+                    const __m256i z = aff->zc
+                        ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(aff->zc + 8 * g))
+                        : _mm256_set1_epi32(aff->zc_all);
+                    d = _mm256_add_epi32(d, _mm256_mullo_epi32(z, _mm256_set1_epi32(qs)));
+                }
+                const __m256 sx = _mm256_set1_ps(rows[j].sx[g]);
+                const __m256 f = _mm256_mul_ps(swg, sx);
+                acc[j] =
+                    _mm256_add_ps(acc[j], detail::opaque(_mm256_mul_ps(f, _mm256_cvtepi32_ps(d))));
+                if (aff && aff->mw) {
+                    const __m256 fm = _mm256_mul_ps(_mm256_loadu_ps(aff->mw + 8 * g), sx);
+                    acc[j] = _mm256_add_ps(
+                        acc[j],
+                        detail::opaque(_mm256_mul_ps(fm, _mm256_set1_ps(static_cast<float>(qs)))));
+                }
+            }
+        }
+        for (int j = 0; j < M; ++j) _mm256_storeu_ps(rows[j].out, acc[j]);
+    }
+    /// simd::scalar::gemm8p: four rows at a time, then the last one to three together.
+    template <int Bits, bool Vnni = false>
+        requires(!Vnni || has_vnni)
+    LOWBIT_FORCE_INLINE static void gemm8p(const std::uint8_t* t, const gemv8p_row* rows,
+                                           std::size_t m, const float* sw, std::size_t cols,
+                                           std::size_t glen, const gemv8p_affine* aff) noexcept {
+        std::size_t j = 0;
+        for (; j + 4 <= m; j += 4) gemm8p_m<Bits, Vnni, 4>(t, rows + j, sw, cols, glen, aff);
+        switch (m - j) {
+            case 3: gemm8p_m<Bits, Vnni, 3>(t, rows + j, sw, cols, glen, aff); break;
+            case 2: gemm8p_m<Bits, Vnni, 2>(t, rows + j, sw, cols, glen, aff); break;
+            case 1: gemm8p_m<Bits, Vnni, 1>(t, rows + j, sw, cols, glen, aff); break;
+            default: break;
+        }
+    }
 };
 #endif
 
@@ -552,6 +649,13 @@ struct kernels<isa::avx512> {
                                            float* out, const gemv8p_affine* aff) noexcept {
         kernels<isa::avx2>::gemv8p<Bits, kernels<isa::avx2>::has_vnni>(t, q, qsum, sx, sw, cols,
                                                                        glen, out, aff);
+    }
+    template <int Bits>
+    LOWBIT_FORCE_INLINE static void gemm8p(const std::uint8_t* t, const gemv8p_row* rows,
+                                           std::size_t m, const float* sw, std::size_t cols,
+                                           std::size_t glen, const gemv8p_affine* aff) noexcept {
+        kernels<isa::avx2>::gemm8p<Bits, kernels<isa::avx2>::has_vnni>(t, rows, m, sw, cols, glen,
+                                                                       aff);
     }
 };
 #endif
