@@ -22,15 +22,8 @@ namespace {
 
 using namespace lowbit;
 using lowbit::ops::linear_kernel;
-
-bool same(const std::vector<float>& a, const std::vector<float>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!(std::isnan(a[i]) && std::isnan(b[i])) &&
-            std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]))
-            return false;
-    return true;
-}
+using lowbit_test::same_or_nan;
+using lowbit_test::thrown_argument;
 
 /// W quantized with format F, scale type S, granularity `gran` and nibble order `order`.
 template <class F, class S>
@@ -42,15 +35,6 @@ int_tensor<F, S> quantized(const std::vector<float>& values, granularity gran, n
     o.order = order;
     o.form = form;
     return int_quantizer<F, S>(o).quantize(values, {rows, cols});
-}
-
-/// The argument named by the lowbit::error f() throws ("(nothing thrown)" when it does not).
-template <class Fn>
-std::string thrown_argument(Fn&& f) {
-    try {
-        f();
-    } catch (const lowbit::error& e) { return e.argument(); }
-    return "(nothing thrown)";
 }
 
 /// Gaussian activations; `kind` 1 puts NaN, ±Inf, ±0, subnormal and huge values into a few
@@ -111,16 +95,17 @@ void check_paths(granularity gran, nibble_order order, std::size_t rows, std::si
     std::vector<float> ys(batch * rows), yv(batch * rows), yt(batch * rows);
     ops::gemm(w, x, batch, ys, {.threads = 1, .path = backend::scalar});
     ops::gemm(w, x, batch, yv, {.threads = 1, .path = backend::simd});
-    CHECK(same(ys, yv));
+    CHECK(same_or_nan(ys, yv));
     for (unsigned t : lowbit_test::thread_counts()) {
         ops::gemm(w, x, batch, yt, {.threads = t});
-        CHECK(same(yt, yv));
+        CHECK(same_or_nan(yt, yv));
     }
     // gemm row b is gemv of activation row b.
     std::vector<float> y1(rows);
     for (std::size_t b = 0; b < batch; ++b) {
         ops::gemv(w, std::span<const float>(x).subspan(b * cols, cols), y1);
-        CHECK(same(y1, std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
+        CHECK(same_or_nan(y1,
+                          std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
     }
 }
 
@@ -399,15 +384,15 @@ void check_prepared(granularity gran, nibble_order order, std::size_t rows, std:
     ops::gemm(w, x, batch, want, {.path = backend::scalar});
     for (backend b : {backend::simd, backend::scalar}) {
         lin.gemm(x, batch, got, {.path = b});
-        CHECK(same(got, want));
+        CHECK(same_or_nan(got, want));
     }
     for (unsigned t : lowbit_test::thread_counts()) {
         lin.gemm(x, batch, got, {.threads = t});
-        CHECK(same(got, want));
+        CHECK(same_or_nan(got, want));
     }
     std::vector<float> y1(rows);
     lin.gemv(std::span<const float>(x).first(cols), y1);
-    CHECK(same(y1, std::vector<float>(want.begin(), want.begin() + rows)));
+    CHECK(same_or_nan(y1, std::vector<float>(want.begin(), want.begin() + rows)));
 }
 
 }  // namespace

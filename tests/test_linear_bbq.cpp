@@ -22,24 +22,8 @@ namespace {
 
 using namespace lowbit;
 using lowbit::ops::linear_kernel;
-
-bool same(const std::vector<float>& a, const std::vector<float>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!(std::isnan(a[i]) && std::isnan(b[i])) &&
-            std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]))
-            return false;
-    return true;
-}
-
-/// The argument named by the lowbit::error f() throws ("(nothing thrown)" when it does not).
-template <class Fn>
-std::string thrown_argument(Fn&& f) {
-    try {
-        f();
-    } catch (const lowbit::error& e) { return e.argument(); }
-    return "(nothing thrown)";
-}
+using lowbit_test::same_or_nan;
+using lowbit_test::thrown_argument;
 
 /// Gaussian activations; kind 1 puts NaN, ±Inf, ±0, subnormal and huge values into a few
 /// groups of 32 and makes some groups all tiny, kind 2 zeroes some groups entirely, kind 3 is
@@ -86,15 +70,16 @@ void check_tensor(const bbq_tensor<CB>& w, int xkind, std::uint32_t seed) {
     std::vector<float> ys(batch * rows), yv(batch * rows), yt(batch * rows);
     ops::gemm(w, x, batch, ys, {.threads = 1, .path = backend::scalar});
     ops::gemm(w, x, batch, yv, {.threads = 1, .path = backend::simd});
-    CHECK(same(ys, yv));
+    CHECK(same_or_nan(ys, yv));
     for (unsigned t : lowbit_test::thread_counts()) {
         ops::gemm(w, x, batch, yt, {.threads = t});
-        CHECK(same(yt, yv));
+        CHECK(same_or_nan(yt, yv));
     }
     std::vector<float> y1(rows);
     for (std::size_t b = 0; b < batch; ++b) {
         ops::gemv(w, std::span<const float>(x).subspan(b * cols, cols), y1);
-        CHECK(same(y1, std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
+        CHECK(same_or_nan(y1,
+                          std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
     }
 }
 
@@ -235,7 +220,7 @@ TEST_CASE("BBQ gemv: a decode table other than the quantizer's goes through the 
     std::vector<float> x = lowbit_test::gaussian(cols, 42), ys(rows), yv(rows);
     ops::gemv(w, x, ys, {.path = backend::scalar});
     ops::gemv(w, x, yv);
-    CHECK(same(ys, yv));
+    CHECK(same_or_nan(ys, yv));
     // 8-bit codes through a table.
     bbq_quantizer<8> q8;
     auto w8 = q8.quantize(lowbit_test::gaussian(rows * cols, 43, 0.05f), {rows, cols});

@@ -26,23 +26,8 @@ namespace {
 
 using namespace lowbit;
 using lowbit::ops::fp4_kernel;
-
-bool same(const std::vector<float>& a, const std::vector<float>& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!(std::isnan(a[i]) && std::isnan(b[i])) &&
-            std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i]))
-            return false;
-    return true;
-}
-
-template <class Fn>
-std::string thrown_argument(Fn&& f) {
-    try {
-        f();
-    } catch (const lowbit::error& e) { return e.argument(); }
-    return "(nothing thrown)";
-}
+using lowbit_test::same_or_nan;
+using lowbit_test::thrown_argument;
 
 /// Gaussian activations; `kind` 1 puts NaN, ±Inf, ±0, subnormal and huge values into a few
 /// blocks of `g` and makes some blocks all tiny (s_x subnormal), kind 2 zeroes some blocks.
@@ -107,15 +92,16 @@ void check_tensor(const T& w, std::size_t block, int bits, int xkind, std::uint3
     std::vector<float> ys(batch * rows), yv(batch * rows), yt(batch * rows);
     ops::gemm(w, x, batch, ys, {.threads = 1, .path = backend::scalar});
     ops::gemm(w, x, batch, yv, {.threads = 1, .path = backend::simd});
-    CHECK(same(ys, yv));
+    CHECK(same_or_nan(ys, yv));
     for (unsigned t : lowbit_test::thread_counts()) {
         ops::gemm(w, x, batch, yt, {.threads = t});
-        CHECK(same(yt, yv));
+        CHECK(same_or_nan(yt, yv));
     }
     std::vector<float> y1(rows);
     for (std::size_t b = 0; b < batch; ++b) {
         ops::gemv(w, std::span<const float>(x).subspan(b * cols, cols), y1);
-        CHECK(same(y1, std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
+        CHECK(same_or_nan(y1,
+                          std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
     }
 }
 
@@ -513,15 +499,16 @@ void check_codebook(std::size_t rows, std::size_t cols, std::size_t group, nibbl
     std::vector<float> ys(batch * rows), yv(batch * rows), yt(batch * rows);
     ops::gemm(w, x, batch, ys, {.threads = 1, .path = backend::scalar});
     ops::gemm(w, x, batch, yv, {.threads = 1, .path = backend::simd});
-    CHECK(same(ys, yv));
+    CHECK(same_or_nan(ys, yv));
     for (unsigned t : lowbit_test::thread_counts()) {
         ops::gemm(w, x, batch, yt, {.threads = t});
-        CHECK(same(yt, yv));
+        CHECK(same_or_nan(yt, yv));
     }
     std::vector<float> y1(rows);
     for (std::size_t b = 0; b < batch; ++b) {
         ops::gemv(w, std::span<const float>(x).subspan(b * cols, cols), y1);
-        CHECK(same(y1, std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
+        CHECK(same_or_nan(y1,
+                          std::vector<float>(yv.begin() + b * rows, yv.begin() + (b + 1) * rows)));
     }
 }
 
@@ -599,7 +586,7 @@ void check_lut_dotf(std::size_t n, std::uint32_t seed) {
     const float got =
         simd::dot_lut4f<xsimd::default_arch, Order>(p.data(), x.data() + 1, n, t.data());
     INFO("n " << n << ", order " << int(Order) << ", seed " << seed);
-    CHECK(same({want}, {got}));
+    CHECK(same_or_nan({want}, {got}));
 }
 
 }  // namespace

@@ -7,7 +7,10 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
+
+#include <lowbit/core/error.hpp>
 
 namespace lowbit_test {
 
@@ -87,6 +90,28 @@ inline std::vector<float> adversarial(std::size_t n, std::uint32_t seed, float t
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() &&
         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+/// Bitwise equality of float vectors where any NaN equals any NaN (+0 != −0): the linear layers'
+/// SIMD paths against their references (a NaN's payload is not part of their contract).
+inline bool same_or_nan(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        std::uint32_t x, y;
+        std::memcpy(&x, &a[i], sizeof x);
+        std::memcpy(&y, &b[i], sizeof y);
+        if (!(std::isnan(a[i]) && std::isnan(b[i])) && x != y) return false;
+    }
+    return true;
+}
+
+/// The argument named by the lowbit::error f() throws ("(nothing thrown)" when it does not).
+template <class Fn>
+std::string thrown_argument(Fn&& f) {
+    try {
+        f();
+    } catch (const lowbit::error& e) { return e.argument(); }
+    return "(nothing thrown)";
 }
 
 }  // namespace lowbit_test
