@@ -2,6 +2,8 @@
 // of ops/linear.hpp as the baseline, in one run:
 //   linear_fp4/gemv/<scheme>/<R>x<C>/t<T>   ops::gemv on T threads
 //   linear_fp4/gemm/<scheme>/<R>x<C>/b<B>   ops::gemm, batch B, one thread
+//   linear_fp4/gemv_prepared/<scheme>/<R>x<C>/t<T>, linear_fp4/gemm_prepared/<scheme>/<R>x<C>/b<B>
+//                                           ops::lut_linear (mxfp4, log4_g32): prepared once
 // schemes: mxfp4 (E2M1, E8M0 per 32), nvfp4 (E2M1, E4M3 per 16, FP32 per tensor), log4_g32
 // (log2 4-bit, fp16 absmax per 32), nf4_g64 (codebook, fp32 absmax per 64), int4_g32
 // (ops/linear.hpp, fp16 scale per 32).
@@ -118,6 +120,48 @@ void gemm(benchmark::State& st, shape_case s, std::size_t batch) {
 }
 
 template <class S>
+void gemv_prepared(benchmark::State& st, shape_case s, unsigned threads) {
+    const auto w = S::make(s);
+    const ops::lut_linear lin(w);
+    const auto x = uniform(s.cols, 2, 1.0f);
+    std::vector<float> y(s.rows);
+    for (auto _ : st) {
+        lin.gemv(x, y, {.threads = threads});
+        benchmark::DoNotOptimize(y.data());
+    }
+    counters(st, S::bytes(w), s.rows * s.cols);
+}
+
+template <class S>
+void gemm_prepared(benchmark::State& st, shape_case s, std::size_t batch) {
+    const auto w = S::make(s);
+    const ops::lut_linear lin(w);
+    const auto x = uniform(batch * s.cols, 2, 1.0f);
+    std::vector<float> y(batch * s.rows);
+    for (auto _ : st) {
+        lin.gemm(x, batch, y);
+        benchmark::DoNotOptimize(y.data());
+    }
+    counters(st, S::bytes(w), batch * s.rows * s.cols);
+}
+
+template <class S>
+void register_prepared(const std::string& name) {
+    for (shape_case s : shapes) {
+        const std::string d = dims(s);
+        for (unsigned t : {1u, 2u})
+            benchmark::RegisterBenchmark(
+                ("linear_fp4/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
+                [s, t](benchmark::State& st) { gemv_prepared<S>(st, s, t); })
+                ->UseRealTime();
+        for (std::size_t b : {std::size_t{8}, std::size_t{64}})
+            benchmark::RegisterBenchmark(
+                ("linear_fp4/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
+                [s, b](benchmark::State& st) { gemm_prepared<S>(st, s, b); });
+    }
+}
+
+template <class S>
 void register_scheme(const std::string& name) {
     for (shape_case s : shapes) {
         const std::string d = dims(s);
@@ -137,6 +181,8 @@ const int registered = [] {
     register_scheme<log4_g32>("log4_g32");
     register_scheme<nf4_g64>("nf4_g64");
     register_scheme<int4_g32>("int4_g32");
+    register_prepared<mxfp4>("mxfp4");
+    register_prepared<log4_g32>("log4_g32");
     return 0;
 }();
 

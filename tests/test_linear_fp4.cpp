@@ -252,6 +252,66 @@ TEST_CASE("gemv and gemm on log codes: the SIMD kernel equals the reference bit 
     for (int xk = 0; xk < 3; ++xk) check_log<4>(rows, 1024, 32, xk, xk, 950 + xk);
 }
 
+namespace {
+
+/// lut_linear built from w against ops::gemm on w (the reference path) for batches of 1, 6 and
+/// 21 rows, both paths, thread counts, gemv.
+template <class T>
+void check_lut_linear(const T& w, std::uint32_t seed) {
+    const std::size_t rows = w.shape.rows, cols = w.shape.cols;
+    const ops::lut_linear lin(w);
+    INFO("rows " << rows << ", cols " << cols << ", seed " << seed);
+    CHECK(
+        lin.kernel() ==
+        (simd::has_packed_lut<xsimd::default_arch> ? fp4_kernel::packed_lut4 : fp4_kernel::scalar));
+    CHECK(lin.kernel(backend::scalar) == fp4_kernel::scalar);
+    for (std::size_t batch : {std::size_t{1}, std::size_t{6}, std::size_t{21}}) {
+        const auto x = activations(batch * cols, 32, int(seed % 3), seed);
+        std::vector<float> want(batch * rows), got(batch * rows);
+        ops::gemm(w, x, batch, want, {.path = backend::scalar});
+        for (backend b : {backend::simd, backend::scalar}) {
+            lin.gemm(x, batch, got, {.path = b});
+            CHECK(same_or_nan(got, want));
+        }
+        lin.gemm(x, batch, got, {.threads = 3});
+        CHECK(same_or_nan(got, want));
+        std::vector<float> y1(rows);
+        lin.gemv(std::span<const float>(x).first(cols), y1);
+        CHECK(same_or_nan(y1, std::vector<float>(want.begin(), want.begin() + long(rows))));
+        ++seed;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("lut_linear: the prepared MXFP4 and log4 layouts give ops::gemm's bits") {
+    std::uint32_t seed = 1200;
+    for (std::size_t rows : {0u, 1u, 8u, 13u, 40u})
+        for (std::size_t cols : {0u, 32u, 96u, 256u})
+            for (int wk = 0; wk < 3; ++wk) {
+                const auto wv = weights(rows, cols, 32, wk, ++seed);
+                typename mx_quantizer<e2m1>::options mo;
+                if (wk == 1) mo.nonfinite = mx_nonfinite::nan_scale;
+                check_lut_linear(mx_quantizer<e2m1>(mo).quantize(wv, {rows, cols}), ++seed);
+                check_lut_linear(log_quantizer<4>().quantize(wv, {rows, cols}), ++seed);
+                if (cols % 64 == 0)
+                    check_lut_linear(log_quantizer<4>({.group = 64}).quantize(wv, {rows, cols}),
+                                     ++seed);
+                check_lut_linear(log_quantizer<4>({.group = 4096}).quantize(wv, {rows, cols}),
+                                 ++seed);  // one group per row
+            }
+    const mx_quantizer<e2m1> q;
+    const auto w40 = q.quantize(lowbit_test::gaussian(8 * 40, 3), {8, 40});
+    CHECK(thrown_argument([&] { ops::lut_linear l(w40); }) == "w.shape");
+    const auto l48 =
+        log_quantizer<4>({.group = 48}).quantize(lowbit_test::gaussian(8 * 96, 3), {8, 96});
+    CHECK(thrown_argument([&] { ops::lut_linear l(l48); }) == "w.group");
+    const ops::lut_linear lin(q.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64}));
+    std::vector<float> x(64), y(8);
+    CHECK(thrown_argument([&] { lin.gemv(std::span<const float>(x).first(63), y); }) == "x");
+    CHECK(thrown_argument([&] { lin.gemv(x, std::span<float>(y).first(7)); }) == "y");
+}
+
 TEST_CASE("gemv and gemm on FP4 codes: a layer-sized matrix, every thread count") {
     const std::size_t rows = lowbit_test::scaled(300, 17), cols = 1024;
     for (int xk = 0; xk < 3; ++xk) {

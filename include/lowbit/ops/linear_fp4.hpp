@@ -85,9 +85,10 @@ namespace ops {
 
 /// The kernel gemv / gemm run for a block-scaled minifloat tensor (see linear_kernel_for).
 enum class fp4_kernel : std::uint8_t {
-    scalar,      ///< the reference loop
-    simd_lut4,   ///< simd::dot8_lut4: eight rows, whole 32-column chunks, tails column by column
-    simd_lut4f,  ///< codebooks: simd::dot_lut4f per group (the levels looked up in registers)
+    scalar,       ///< the reference loop
+    simd_lut4,    ///< simd::dot8_lut4: eight rows, whole 32-column chunks, tails column by column
+    simd_lut4f,   ///< codebooks: simd::dot_lut4f per group (the levels looked up in registers)
+    packed_lut4,  ///< lut_linear: simd::gemm8p_lut on row-interleaved tiles
 };
 
 namespace detail_fp4 {
@@ -539,6 +540,154 @@ void gemv(const codebook_tensor<Bits>& w, std::span<const float> x, std::span<fl
           const linear_options& options = {}) {
     gemm(w, x, 1, y, options);
 }
+
+/// W prepared for repeated products, as int_linear is for INT codes: the 4-bit codes of an MX
+/// tensor of a 4-bit element (MXFP4) or of a 4-bit log tensor re-laid in row-interleaved tiles
+/// of 8 rows (simd::scalar::tile8p<4>'s layout, the nibble holding the code itself), the levels
+/// as 16 unsigned bytes L + 64 looked up in registers, the block scales s_w as floats tile by
+/// tile. gemv and gemm give exactly the bits of ops::gemv / ops::gemm on the tensor it was
+/// built from (the integer path of the file comment: each block's d is the same exact int32,
+/// the float steps the same), on any thread count; gemm multiplies each tile with up to 16
+/// activation rows per kernel call.
+///
+/// Needs cols a multiple of 32 and blocks of a multiple of 32 columns (MX: 32; log: its group,
+/// or a group covering the row), and every level within ±64 (E2M1: ±12, log4: ±64). The kernel
+/// is hand-written for AVX2 and AVX-512 (VNNI where present); other targets run its scalar form
+/// (ops::gemv's SIMD path is then the faster choice).
+class lut_linear {
+public:
+    template <class Elem>
+    explicit lut_linear(const mx_tensor<Elem, 32>& w) {
+        static_assert(Elem::bits == 4 && detail_fp4::int_levels<Elem>::lut_ok &&
+                          detail_fp4::int_levels<Elem>::t.max_abs <= 64,
+                      "lowbit::ops::lut_linear: the MX element must be a 4-bit format whose "
+                      "levels are integers within ±64 (MXFP4's E2M1)");
+        w.validate();
+        build(detail_fp4::mx_source(w), w.shape, 32);
+    }
+    template <class ScaleT>
+    explicit lut_linear(const log_tensor<4, ScaleT>& w) {
+        w.validate();
+        build(detail_fp4::log_source<0>(w), w.shape, w.group);
+    }
+
+    [[nodiscard]] shape2d shape() const noexcept { return {g_.rows, g_.cols}; }
+    /// Bytes the prepared codes and scales occupy.
+    [[nodiscard]] std::size_t storage_bytes() const noexcept {
+        return codes_.size() + scales_.size() * sizeof(float);
+    }
+    /// The kernel gemv / gemm run under `path`.
+    [[nodiscard]] fp4_kernel kernel(backend path = backend::simd) const noexcept {
+        return path == backend::simd && simd::has_packed_lut<xsimd::default_arch>
+            ? fp4_kernel::packed_lut4
+            : fp4_kernel::scalar;
+    }
+
+    /// y = W·x, bit for bit ops::gemv on the tensor this was built from.
+    void gemv(std::span<const float> x, std::span<float> y,
+              const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+    /// The same with bf16 or fp16 activations, widened to float first (exact).
+    template <half_activations X>
+    void gemv(const X& x, std::span<float> y, const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+    template <half_activations X>
+    void gemm(const X& x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        const std::vector<float> xf = detail_ops::widen(x);
+        gemm(std::span<const float>(xf), batch, y, options);
+    }
+
+    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
+    void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        detail::require(x.size() == detail::checked_mul(batch, g_.cols, "x"), "x",
+                        "must hold batch · cols values (gemv: cols)");
+        detail::require(y.size() == detail::checked_mul(batch, g_.rows, "y"), "y",
+                        "must hold batch · rows values (gemv: rows)");
+        detail::require(options.path == backend::scalar || options.path == backend::simd,
+                        "options.path", "must be backend::scalar or backend::simd");
+        std::vector<detail_ops::int8_row> act(batch);
+        for (std::size_t b = 0; b < batch; ++b)
+            detail_ops::quantize_activations(x.data() + b * g_.cols, g_, 8, nibble_order::low_first,
+                                             false, act[b]);
+        const bool fast = kernel(options.path) != fp4_kernel::scalar;
+        constexpr std::size_t rows_per_call = 16;
+        detail::split_items(
+            (g_.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
+                alignas(32) float out[rows_per_call][8];
+                simd::gemv8p_row rows[rows_per_call];
+                for (std::size_t t = t0; t < t1; ++t) {
+                    const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+                    const float* sw = scales_.data() + t * 8 * g_.per_row;
+                    for (std::size_t b0 = 0; b0 < batch; b0 += rows_per_call) {
+                        const std::size_t m = std::min(rows_per_call, batch - b0);
+                        for (std::size_t j = 0; j < m; ++j) {
+                            const auto& a = act[b0 + j];
+                            std::fill(out[j], out[j] + 8, 0.0f);
+                            rows[j] = {a.q.data(), a.sum.data(), a.scale.data(), out[j]};
+                        }
+                        if (fast)
+                            simd::gemm8p_lut<xsimd::default_arch>(tile, lut_.data(), rows, m, sw,
+                                                                  g_.cols, g_.len);
+                        else
+                            simd::scalar::gemm8p_lut(tile, lut_.data(), rows, m, sw, g_.cols,
+                                                     g_.len);
+                        for (std::size_t j = 0; j < m; ++j)
+                            for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
+                                y[(b0 + j) * g_.rows + 8 * t + i] = out[j][i];
+                    }
+                }
+            });
+    }
+
+private:
+    template <class Src>
+    void build(const Src& w, shape2d shape, std::size_t group) {
+        g_.rows = shape.rows;
+        g_.cols = shape.cols;
+        g_.kind = granularity::kind::per_group;
+        g_.len = std::min(group, shape.cols);
+        g_.per_row = shape.cols ? (shape.cols + g_.len - 1) / g_.len : 0;
+        detail::require(g_.cols % 32 == 0, "w.shape",
+                        "lut_linear needs cols to be a multiple of 32 (ops::gemv takes any)");
+        detail::require(
+            g_.len % 32 == 0, "w.group",
+            "lut_linear needs blocks of a multiple of 32 columns (ops::gemv takes any)");
+        // (|L| + 64) · 127 · len < 2^31: the kernel's offset sums stay in int32.
+        detail::require(g_.len <= max_linear_group, "w.group",
+                        "groups of more than 131072 elements could overflow the int32 dot "
+                        "product; quantize W with smaller groups");
+        for (std::size_t c = 0; c < 16; ++c)
+            lut_[c] = static_cast<std::uint8_t>(Src::levels::t.v[c] + 64);
+        using T = simd::scalar::tile8p<4>;
+        const std::size_t tiles = (g_.rows + 7) / 8, blocks = g_.cols / 32;
+        tile_bytes_ = blocks * T::bytes;
+        codes_.assign(tiles * tile_bytes_, 0);  // padding rows: code 0, level 0
+        scales_.assign(tiles * 8 * g_.per_row, 0.0f);
+        for (std::size_t r = 0; r < g_.rows; ++r) {
+            const std::size_t t = r / 8, i = r % 8;
+            for (std::size_t k = 0; k < g_.per_row; ++k)
+                scales_[(t * g_.per_row + k) * 8 + i] = w.scale(r * g_.per_row + k);
+            for (std::size_t c = 0; c < g_.cols; ++c) {
+                const unsigned u =
+                    detail_ops::code_at(w.packed, w.n, r * g_.cols + c, 4, nibble_order::low_first);
+                std::uint8_t* blk = codes_.data() + t * tile_bytes_ + c / 32 * T::bytes;
+                const std::size_t j = c % 32;
+                std::uint8_t& b = blk[32 * (j % 16 / 4) + 4 * i + j % 4];
+                b = static_cast<std::uint8_t>(j < 16 ? (b & 0xF0u) | u : (b & 0x0Fu) | (u << 4));
+            }
+        }
+    }
+
+    detail_ops::row_groups g_;
+    std::size_t tile_bytes_ = 0;
+    std::array<std::uint8_t, 16> lut_{};  ///< L(c) + 64
+    std::vector<std::uint8_t> codes_;     ///< tiles of 8 rows, blocks of simd::scalar::tile8p<4>
+    std::vector<float> scales_;           ///< [tile][block][row of the tile]
+};
 
 }  // namespace ops
 LOWBIT_NAMESPACE_END

@@ -22,6 +22,7 @@
 //                            dot8, then scale_add8 with f = s_w·s_x (the composition otherwise)
 //   gemv8p<Bits>(…)          gemv8 on the row-interleaved layout of ops::int_linear (tile8p)
 //   gemm8p<Bits>(t, rows, m, …)  gemv8p for m activation rows, each tile load serving them all
+//   gemm8p_lut(t, lut, rows, m, …)  gemm8p on 4-bit tiles of table codes (levels L + 64)
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -246,6 +247,33 @@ inline void gemm8p(const std::uint8_t* t, const gemv8p_row* rows, std::size_t m,
                    const gemv8p_affine* aff = nullptr) noexcept {
     for (std::size_t j = 0; j < m; ++j)
         gemv8p<Bits>(t, rows[j].q, rows[j].qsum, rows[j].sx, sw, cols, glen, rows[j].out, aff);
+}
+/// gemm8p on 4-bit tiles (tile8p<4>'s layout) whose nibbles u are codes of a table format:
+/// lut holds 16 unsigned levels L(u) + 64 (|L| ≤ 64). Per row j and group g, d[i] = Σ (lut[u] −
+/// 64) · q over the group, exact in int32 (|L|·127·glen < 2^31 is the caller's to keep, and
+/// so is (|L| + 64)·127·glen), then gemv8p's float steps: out[i] = out[i] + (sw[8·g + i] ·
+/// sx[g]) · float(d[i]), the product rounded on its own.
+inline void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut, const gemv8p_row* rows,
+                       std::size_t m, const float* sw, std::size_t cols,
+                       std::size_t glen) noexcept {
+    std::int32_t d[8];
+    float f[8];
+    for (std::size_t j = 0; j < m; ++j) {
+        const gemv8p_row& r = rows[j];
+        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+            const std::size_t end = std::min(c0 + glen, cols);
+            for (std::size_t i = 0; i < 8; ++i) {
+                std::int32_t s = 0;
+                for (std::size_t c = c0; c < end; ++c) {
+                    const int u = tile8p<4>::code(t + c / 32 * tile8p<4>::bytes, i, c % 32) + 8;
+                    s += (int(lut[u]) - 64) * r.q[c];
+                }
+                d[i] = s;
+            }
+            for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * r.sx[g];
+            scale_add8(r.out, f, d);
+        }
+    }
 }
 }  // namespace scalar
 
@@ -491,6 +519,25 @@ LOWBIT_FORCE_INLINE void gemm8p(const std::uint8_t* t, const gemv8p_row* rows, s
             gemv8p<Arch, Bits>(t, rows[j].q, rows[j].qsum, rows[j].sx, sw, cols, glen, rows[j].out,
                                aff);
 }
+
+/// simd::scalar::gemm8p_lut (the definition) in the family's instructions, where it has them.
+template <class Arch>
+LOWBIT_FORCE_INLINE void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut,
+                                    const gemv8p_row* rows, std::size_t m, const float* sw,
+                                    std::size_t cols, std::size_t glen) noexcept {
+    using K = detail_prim::hand<Arch>;
+    if constexpr (requires { K::gemm8p_lut(t, lut, rows, m, sw, cols, glen); })
+        K::gemm8p_lut(t, lut, rows, m, sw, cols, glen);
+    else
+        scalar::gemm8p_lut(t, lut, rows, m, sw, cols, glen);
+}
+
+/// Whether the family of Arch has a hand-written gemm8p_lut (ops::lut_linear's fast path).
+template <class Arch>
+inline constexpr bool has_packed_lut = requires(const std::uint8_t* t, const gemv8p_row* r,
+                                                const float* f) {
+    detail_prim::hand<Arch>::gemm8p_lut(t, t, r, std::size_t{}, f, std::size_t{}, std::size_t{});
+};
 
 /// Whether the family of Arch has a hand-written gemm8p (int_linear's GEMM shares weight loads).
 template <class Arch>

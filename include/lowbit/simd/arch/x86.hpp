@@ -476,15 +476,24 @@ struct kernels<isa::avx2> {
     /// split) serves all M rows, so a GEMM's instructions per weight byte fall by about half.
     /// Integer sums are exact, so splitting them over accumulators does not change d; the float
     /// steps per row are gemv8p's.
-    template <int Bits, bool Vnni, int M>
+    /// How gemm8p_m reads a 4-bit tile's nibbles: offset8, the INT codes c + 8; table, codes
+    /// looked up in 16 unsigned levels L + 64 (gemm8p_lut).
+    enum class nibble_decode : std::uint8_t { offset8, table };
+    template <int Bits, bool Vnni, int M, nibble_decode Dec = nibble_decode::offset8>
         requires(!Vnni || has_vnni)
     LOWBIT_FORCE_INLINE static void gemm8p_m(const std::uint8_t* t, const gemv8p_row* rows,
                                              const float* sw, std::size_t cols, std::size_t glen,
-                                             const gemv8p_affine* aff) noexcept {
-        constexpr int offset = Bits == 4 ? 8 : (Vnni ? 128 : 0);
+                                             const gemv8p_affine* aff,
+                                             const std::uint8_t* lut = nullptr) noexcept {
+        constexpr bool table = Dec == nibble_decode::table;
+        constexpr int offset = Bits == 4 ? (table ? 64 : 8) : (Vnni ? 128 : 0);
         constexpr std::size_t block = Bits == 4 ? 128 : 256;
         constexpr std::size_t prefetch_distance = 32 * block;
         const __m256i m4 = _mm256_set1_epi8(0x0F);
+        __m256i tbl = _mm256_setzero_si256();
+        if constexpr (table)
+            tbl =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lut)));
         __m256 acc[M];
         for (int j = 0; j < M; ++j) acc[j] = _mm256_loadu_ps(rows[j].out);
         for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
@@ -500,8 +509,12 @@ struct kernels<isa::avx2> {
                     for (int k = 0; k < 4; ++k) {
                         const __m256i v =
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
-                        const __m256i lo = _mm256_and_si256(v, m4),
-                                      hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                        __m256i lo = _mm256_and_si256(v, m4),
+                                hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                        if constexpr (table) {
+                            lo = _mm256_shuffle_epi8(tbl, lo);
+                            hi = _mm256_shuffle_epi8(tbl, hi);
+                        }
                         for (int j = 0; j < M; ++j) {
                             const std::int8_t* qc = rows[j].q + c;
                             a[j][0] = dot_u8i8<Vnni>(a[j][0], lo, bcast4(qc + 4 * k));
@@ -566,6 +579,25 @@ struct kernels<isa::avx2> {
             case 3: gemm8p_m<Bits, Vnni, 3>(t, rows + j, sw, cols, glen, aff); break;
             case 2: gemm8p_m<Bits, Vnni, 2>(t, rows + j, sw, cols, glen, aff); break;
             case 1: gemm8p_m<Bits, Vnni, 1>(t, rows + j, sw, cols, glen, aff); break;
+            default: break;
+        }
+    }
+    /// simd::scalar::gemm8p_lut: gemm8p_m reading the nibbles through the table; levels
+    /// L + 64 ≤ 128, so maddubs pairs stay below 2^15 and vpdpbusd takes them as unsigned.
+    template <bool Vnni = false>
+        requires(!Vnni || has_vnni)
+    LOWBIT_FORCE_INLINE static void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut,
+                                               const gemv8p_row* rows, std::size_t m,
+                                               const float* sw, std::size_t cols,
+                                               std::size_t glen) noexcept {
+        constexpr auto T = nibble_decode::table;
+        std::size_t j = 0;
+        for (; j + 4 <= m; j += 4)
+            gemm8p_m<4, Vnni, 4, T>(t, rows + j, sw, cols, glen, nullptr, lut);
+        switch (m - j) {
+            case 3: gemm8p_m<4, Vnni, 3, T>(t, rows + j, sw, cols, glen, nullptr, lut); break;
+            case 2: gemm8p_m<4, Vnni, 2, T>(t, rows + j, sw, cols, glen, nullptr, lut); break;
+            case 1: gemm8p_m<4, Vnni, 1, T>(t, rows + j, sw, cols, glen, nullptr, lut); break;
             default: break;
         }
     }
@@ -656,6 +688,13 @@ struct kernels<isa::avx512> {
                                            std::size_t glen, const gemv8p_affine* aff) noexcept {
         kernels<isa::avx2>::gemm8p<Bits, kernels<isa::avx2>::has_vnni>(t, rows, m, sw, cols, glen,
                                                                        aff);
+    }
+    LOWBIT_FORCE_INLINE static void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut,
+                                               const gemv8p_row* rows, std::size_t m,
+                                               const float* sw, std::size_t cols,
+                                               std::size_t glen) noexcept {
+        kernels<isa::avx2>::gemm8p_lut<kernels<isa::avx2>::has_vnni>(t, lut, rows, m, sw, cols,
+                                                                     glen);
     }
 };
 #endif
