@@ -311,12 +311,27 @@ void tile8_tails(const int_tensor<Format, ScaleT>& w, const row_groups& g, const
             simd::dot8_i4<Arch>(base, stride, a.qk.data() + b, blocks, d);
         else
             simd::dot8_i8<Arch>(base, stride, a.qk.data() + b, blocks, d);
-        for (std::size_t i = b + 32 * blocks; i < e; ++i)  // the group's tail: exact integers too
-            for (std::size_t j = 0; j < 8; ++j)
-                d[j] += (Format::to_int(static_cast<code_t<bits>>(
-                             code_at(p, n, (r + j) * g.cols + i, bits, w.order))) -
-                         off) *
-                    a.q[i];
+        // The group's tail, exact integers too. 8-bit: from the tile's signed bytes (u − off
+        // for unsigned codes), sign-extended by arithmetic as simd::scalar::dot8_i8 does, so
+        // that no widening byte-product idiom is inferred from a conversion.
+        if constexpr (bits == 8) {
+            for (std::size_t j = 0; j < 8; ++j) {
+                const std::uint8_t* row = codes + j * stride;
+                std::int32_t s = 0;
+                for (std::size_t i = b + 32 * blocks; i < e; ++i) {
+                    const int byte = row[i];
+                    s += (byte - ((byte & 0x80) << 1)) * a.q[i];
+                }
+                d[j] += s;
+            }
+        } else {
+            for (std::size_t i = b + 32 * blocks; i < e; ++i)
+                for (std::size_t j = 0; j < 8; ++j)
+                    d[j] += (Format::to_int(static_cast<code_t<bits>>(
+                                 code_at(p, n, (r + j) * g.cols + i, bits, w.order))) -
+                             off) *
+                        a.q[i];
+        }
         if constexpr (off != 0) {
             // Σ (u − z)·q = Σ (u − off)·q + (off − z)·Σ q: exact, every term within int32.
             for (std::size_t j = 0; j < 8; ++j) d[j] += (off - (zw ? zw[8 * k + j] : 0)) * a.sum[k];
