@@ -264,6 +264,42 @@ std::vector<float> widen(const R& x) {
     return f;
 }
 
+/// The prepared layers' GEMM (int_linear, lut_linear): checks x, y and the path, quantizes each
+/// activation row per group of g, then for each tile of 8 weight rows calls tile_kernel(t,
+/// rows, m) with up to 16 activation rows (so that each tile load serves them all) and stores
+/// the 8 outputs of each row that exist.
+template <class TileKernel>
+void tiled_gemm(const row_groups& g, std::span<const float> x, std::size_t batch,
+                std::span<float> y, const linear_options& options, TileKernel&& tile_kernel) {
+    detail::require(x.size() == detail::checked_mul(batch, g.cols, "x"), "x",
+                    "must hold batch · cols values (gemv: cols)");
+    detail::require(y.size() == detail::checked_mul(batch, g.rows, "y"), "y",
+                    "must hold batch · rows values (gemv: rows)");
+    detail::require(options.path == backend::scalar || options.path == backend::simd,
+                    "options.path", "must be backend::scalar or backend::simd");
+    std::vector<int8_row> act(batch);
+    for (std::size_t b = 0; b < batch; ++b)
+        quantize_activations(x.data() + b * g.cols, g, 8, nibble_order::low_first, false, act[b]);
+    constexpr std::size_t rows_per_call = 16;
+    detail::split_items((g.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
+        alignas(32) float out[rows_per_call][8];
+        simd::gemv8p_row rows[rows_per_call];
+        for (std::size_t t = t0; t < t1; ++t)
+            for (std::size_t b0 = 0; b0 < batch; b0 += rows_per_call) {
+                const std::size_t m = std::min(rows_per_call, batch - b0);
+                for (std::size_t j = 0; j < m; ++j) {
+                    const auto& a = act[b0 + j];
+                    std::fill(out[j], out[j] + 8, 0.0f);
+                    rows[j] = {a.q.data(), a.sum.data(), a.scale.data(), out[j]};
+                }
+                tile_kernel(t, rows, m);
+                for (std::size_t j = 0; j < m; ++j)
+                    for (std::size_t i = 0; i < 8 && 8 * t + i < g.rows; ++i)
+                        y[(b0 + j) * g.rows + 8 * t + i] = out[j][i];
+            }
+    });
+}
+
 /// Which kernel runs w under `path` (see linear_kernel_for).
 template <class Format, class ScaleT>
 linear_kernel kernel_for(const int_tensor<Format, ScaleT>& w, const row_groups& g, backend path) {
@@ -575,49 +611,22 @@ public:
     /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
     void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
               const linear_options& options = {}) const {
-        detail::require(x.size() == detail::checked_mul(batch, g_.cols, "x"), "x",
-                        "must hold batch · cols values (gemv: cols)");
-        detail::require(y.size() == detail::checked_mul(batch, g_.rows, "y"), "y",
-                        "must hold batch · rows values (gemv: rows)");
-        detail::require(options.path == backend::scalar || options.path == backend::simd,
-                        "options.path", "must be backend::scalar or backend::simd");
-        std::vector<detail_ops::int8_row> act(batch);
-        for (std::size_t b = 0; b < batch; ++b)
-            detail_ops::quantize_activations(x.data() + b * g_.cols, g_, Bits,
-                                             nibble_order::low_first, false, act[b]);
         const bool fast = kernel(options.path) != linear_kernel::scalar;
-        // Activation rows go to the kernel `rows_per_call` at a time, so that each load of a
-        // tile serves all of them (simd::gemm8p); every row's bits are gemv8p's.
-        constexpr std::size_t rows_per_call = 16;
-        detail::split_items(
-            (g_.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
-                alignas(32) float out[rows_per_call][8];
-                simd::gemv8p_row rows[rows_per_call];
-                for (std::size_t t = t0; t < t1; ++t) {
-                    const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
-                    const std::size_t at = t * 8 * g_.per_row;
-                    const float* sw = scales_.data() + at;
-                    const simd::gemv8p_affine aff{zc_.empty() ? nullptr : zc_.data() + at, zc_all_,
-                                                  mw_.empty() ? nullptr : mw_.data() + at};
-                    const simd::gemv8p_affine* ap = affine_ ? &aff : nullptr;
-                    for (std::size_t b0 = 0; b0 < batch; b0 += rows_per_call) {
-                        const std::size_t m = std::min(rows_per_call, batch - b0);
-                        for (std::size_t j = 0; j < m; ++j) {
-                            const auto& a = act[b0 + j];
-                            std::fill(out[j], out[j] + 8, 0.0f);
-                            rows[j] = {a.q.data(), a.sum.data(), a.scale.data(), out[j]};
-                        }
-                        if (fast)
-                            simd::gemm8p<xsimd::default_arch, Bits>(tile, rows, m, sw, g_.cols,
-                                                                    g_.len, ap);
-                        else
-                            simd::scalar::gemm8p<Bits>(tile, rows, m, sw, g_.cols, g_.len, ap);
-                        for (std::size_t j = 0; j < m; ++j)
-                            for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
-                                y[(b0 + j) * g_.rows + 8 * t + i] = out[j][i];
-                    }
-                }
-            });
+        detail_ops::tiled_gemm(g_, x, batch, y, options,
+                               [&](std::size_t t, const simd::gemv8p_row* rows, std::size_t m) {
+                                   const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+                                   const std::size_t at = t * 8 * g_.per_row;
+                                   const simd::gemv8p_affine aff{
+                                       zc_.empty() ? nullptr : zc_.data() + at, zc_all_,
+                                       mw_.empty() ? nullptr : mw_.data() + at};
+                                   const simd::gemv8p_affine* ap = affine_ ? &aff : nullptr;
+                                   if (fast)
+                                       simd::gemm8p<xsimd::default_arch, Bits>(
+                                           tile, rows, m, scales_.data() + at, g_.cols, g_.len, ap);
+                                   else
+                                       simd::scalar::gemm8p<Bits>(
+                                           tile, rows, m, scales_.data() + at, g_.cols, g_.len, ap);
+                               });
     }
 
 private:

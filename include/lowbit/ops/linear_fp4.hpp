@@ -603,44 +603,18 @@ public:
     /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
     void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
               const linear_options& options = {}) const {
-        detail::require(x.size() == detail::checked_mul(batch, g_.cols, "x"), "x",
-                        "must hold batch · cols values (gemv: cols)");
-        detail::require(y.size() == detail::checked_mul(batch, g_.rows, "y"), "y",
-                        "must hold batch · rows values (gemv: rows)");
-        detail::require(options.path == backend::scalar || options.path == backend::simd,
-                        "options.path", "must be backend::scalar or backend::simd");
-        std::vector<detail_ops::int8_row> act(batch);
-        for (std::size_t b = 0; b < batch; ++b)
-            detail_ops::quantize_activations(x.data() + b * g_.cols, g_, 8, nibble_order::low_first,
-                                             false, act[b]);
         const bool fast = kernel(options.path) != fp4_kernel::scalar;
-        constexpr std::size_t rows_per_call = 16;
-        detail::split_items(
-            (g_.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
-                alignas(32) float out[rows_per_call][8];
-                simd::gemv8p_row rows[rows_per_call];
-                for (std::size_t t = t0; t < t1; ++t) {
-                    const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
-                    const float* sw = scales_.data() + t * 8 * g_.per_row;
-                    for (std::size_t b0 = 0; b0 < batch; b0 += rows_per_call) {
-                        const std::size_t m = std::min(rows_per_call, batch - b0);
-                        for (std::size_t j = 0; j < m; ++j) {
-                            const auto& a = act[b0 + j];
-                            std::fill(out[j], out[j] + 8, 0.0f);
-                            rows[j] = {a.q.data(), a.sum.data(), a.scale.data(), out[j]};
-                        }
-                        if (fast)
-                            simd::gemm8p_lut<xsimd::default_arch>(tile, lut_.data(), rows, m, sw,
-                                                                  g_.cols, g_.len);
-                        else
-                            simd::scalar::gemm8p_lut(tile, lut_.data(), rows, m, sw, g_.cols,
-                                                     g_.len);
-                        for (std::size_t j = 0; j < m; ++j)
-                            for (std::size_t i = 0; i < 8 && 8 * t + i < g_.rows; ++i)
-                                y[(b0 + j) * g_.rows + 8 * t + i] = out[j][i];
-                    }
-                }
-            });
+        detail_ops::tiled_gemm(g_, x, batch, y, options,
+                               [&](std::size_t t, const simd::gemv8p_row* rows, std::size_t m) {
+                                   const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+                                   const float* sw = scales_.data() + t * 8 * g_.per_row;
+                                   if (fast)
+                                       simd::gemm8p_lut<xsimd::default_arch>(
+                                           tile, lut_.data(), rows, m, sw, g_.cols, g_.len);
+                                   else
+                                       simd::scalar::gemm8p_lut(tile, lut_.data(), rows, m, sw,
+                                                                g_.cols, g_.len);
+                               });
     }
 
 private:
