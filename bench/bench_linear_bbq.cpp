@@ -2,6 +2,9 @@
 //   linear_bbq/gemv/<scheme>/<R>x<C>/t<T>   ops::gemv on T threads (the activation row's
 //                                           Hadamard transform and int8 groups included)
 //   linear_bbq/gemm/<scheme>/<R>x<C>/b<B>   ops::gemm, batch B, one thread
+//   linear_bbq/gemv_prepared/<scheme>/<R>x<C>/t<T>, …/gemm_prepared/…/b<B>
+//                                           ops::lut_linear built once from the tensor
+//                                           (4-bit codes: bbq4, quest4, bbq4_index_half)
 // Schemes: bbq4 (INT4 codes, z = 0, H = 128: the codes read in place, fused over the row),
 // bbq4_index_half (index codes, z = −½: XORed per tile, group sums folded in), quest4, bbq8
 // (INT8 codes) and bbq3 (3-bit codes unpacked per tile). bench_linear.cpp's int4_g32 /
@@ -13,6 +16,7 @@
 #include "bench_common.hpp"
 
 #include <lowbit/ops/linear_bbq.hpp>
+#include <lowbit/ops/lut_linear.hpp>
 #include <lowbit/quantizers/bbq.hpp>
 
 #include <cstdint>
@@ -78,6 +82,48 @@ void gemm(benchmark::State& st, shape_case s, const bbq_options& o, std::size_t 
 }
 
 template <class Q>
+void gemv_prepared(benchmark::State& st, shape_case s, const bbq_options& o, unsigned threads) {
+    const auto& w = weights<Q>(s, o);
+    const ops::lut_linear lin(w);
+    const auto x = uniform(s.cols, 2, 1.0f);
+    std::vector<float> y(s.rows);
+    for (auto _ : st) {
+        lin.gemv(x, y, {.threads = threads});
+        benchmark::DoNotOptimize(y.data());
+    }
+    counters(st, weight_bytes(w), s.rows * s.cols);
+}
+
+template <class Q>
+void gemm_prepared(benchmark::State& st, shape_case s, const bbq_options& o, std::size_t batch) {
+    const auto& w = weights<Q>(s, o);
+    const ops::lut_linear lin(w);
+    const auto x = uniform(batch * s.cols, 2, 1.0f);
+    std::vector<float> y(batch * s.rows);
+    for (auto _ : st) {
+        lin.gemm(x, batch, y);
+        benchmark::DoNotOptimize(y.data());
+    }
+    counters(st, weight_bytes(w), batch * s.rows * s.cols);
+}
+
+template <class Q>
+void register_prepared(const std::string& name, const bbq_options& o) {
+    for (shape_case s : shapes) {
+        const std::string d = dims(s);
+        for (unsigned t : {1u, 2u})
+            benchmark::RegisterBenchmark(
+                ("linear_bbq/gemv_prepared/" + name + "/" + d + "/t" + std::to_string(t)).c_str(),
+                [s, o, t](benchmark::State& st) { gemv_prepared<Q>(st, s, o, t); })
+                ->UseRealTime();
+        for (std::size_t b : {std::size_t{8}, std::size_t{64}})
+            benchmark::RegisterBenchmark(
+                ("linear_bbq/gemm_prepared/" + name + "/" + d + "/b" + std::to_string(b)).c_str(),
+                [s, o, b](benchmark::State& st) { gemm_prepared<Q>(st, s, o, b); });
+    }
+}
+
+template <class Q>
 void register_scheme(const std::string& name, const bbq_options& o) {
     for (shape_case s : shapes) {
         const std::string d = dims(s);
@@ -97,8 +143,11 @@ const int registered = [] {
     register_scheme<bbq_quantizer<8>>("bbq8", o);
     register_scheme<bbq_quantizer<3>>("bbq3", o);
     register_scheme<quest_quantizer<4>>("quest4", o);
+    register_prepared<bbq_quantizer<4>>("bbq4", o);
+    register_prepared<quest_quantizer<4>>("quest4", o);
     o.zero = bbq_zero::half;
     register_scheme<bbq_quantizer<4, bbq_codes::index>>("bbq4_index_half", o);
+    register_prepared<bbq_quantizer<4, bbq_codes::index>>("bbq4_index_half", o);
     return 0;
 }();
 

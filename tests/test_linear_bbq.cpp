@@ -14,6 +14,7 @@
 #include <doctest/doctest.h>
 
 #include <lowbit/ops/linear_bbq.hpp>
+#include <lowbit/ops/lut_linear.hpp>
 #include <lowbit/quantizers/bbq.hpp>
 
 #include "test_util.hpp"
@@ -343,4 +344,96 @@ TEST_CASE("BBQ gemv and gemm name the argument they cannot use") {
     CHECK(thrown_argument([&] { ops::gemv(ws, x, y); }) == "t.scales");
     w.packed.pop_back();  // a tensor from outside that does not validate
     CHECK(thrown_argument([&] { ops::gemv(w, x, y); }) == "t.packed");
+}
+
+namespace {
+
+/// ops::lut_linear built from w against ops::gemm on w (the reference path): batches of 1, 5
+/// and 21 rows, both paths, thread counts, gemv.
+void check_lut(const bbq_tensor<4>& w, int xkind, std::uint32_t seed) {
+    const std::size_t rows = w.shape.rows, cols = w.shape.cols;
+    INFO("rows " << rows << ", cols " << cols << ", H " << w.opt.hadamard << ", zero "
+                 << int(w.opt.zero) << ", order " << int(w.opt.order) << ", x kind " << xkind);
+    const ops::lut_linear lin(w);
+    CHECK(lin.kernel() ==
+          (simd::has_packed_lut<xsimd::default_arch> ? ops::fp4_kernel::packed_lut4
+                                                     : ops::fp4_kernel::scalar));
+    CHECK(lin.kernel(backend::scalar) == ops::fp4_kernel::scalar);
+    // One scale per row, so the prepared weights hold 4 bits per weight and a float per row.
+    CHECK(lin.storage_bytes() == (rows + 7) / 8 * 8 * (cols / 2 + sizeof(float)));
+    for (std::size_t batch : {std::size_t{1}, std::size_t{5}, std::size_t{21}}) {
+        const auto x = activations(batch * cols, xkind, seed + std::uint32_t(batch));
+        std::vector<float> want(batch * rows), got(batch * rows);
+        ops::gemm(w, x, batch, want, {.path = backend::scalar});
+        for (backend b : {backend::simd, backend::scalar}) {
+            lin.gemm(x, batch, got, {.path = b});
+            CHECK(same_or_nan(got, want));
+        }
+        for (unsigned t : lowbit_test::thread_counts()) {
+            lin.gemm(x, batch, got, {.threads = t});
+            CHECK(same_or_nan(got, want));
+        }
+        std::vector<float> y1(rows);
+        lin.gemv(std::span<const float>(x).first(cols), y1);
+        CHECK(same_or_nan(y1, std::vector<float>(want.begin(), want.begin() + long(rows))));
+    }
+}
+
+template <bool Quest, bbq_codes Codes, int Bits>
+void check_lut_format(std::uint32_t& seed) {
+    const sigma_source sig[] = {sigma_source::per_tensor, sigma_source::per_row,
+                                sigma_source::given};
+    const std::size_t hs[] = {128, 0, 32, 16};
+    for (std::size_t rows : {0u, 1u, 8u, 13u, 40u})
+        for (std::size_t cols : {32u, 96u, 256u})
+            for (bbq_zero z : {bbq_zero::integer, bbq_zero::half}) {
+                if (Quest && z == bbq_zero::integer) continue;
+                if (Codes == bbq_codes::e2m1 && !bbq_e2m1_exact(Bits, z)) continue;
+                ++seed;
+                bbq_options o;
+                o.hadamard = hs[seed % 4];
+                o.sigma_from = sig[seed / 4 % 3];
+                o.sigma = 0.05f;
+                o.zero = z;
+                o.order = seed % 2 ? nibble_order::high_first : nibble_order::low_first;
+                std::vector<float> values = lowbit_test::gaussian(rows * cols, seed, 0.05f);
+                const int xkind = int(seed % 4);
+                if (xkind == 3) {
+                    o.on_non_finite = non_finite::saturate;
+                    values = lowbit_test::adversarial(rows * cols, seed);
+                }
+                check_lut(rotated_quantizer<Bits, Quest, Codes>(o).quantize(values, {rows, cols}),
+                          xkind, seed);
+            }
+}
+
+}  // namespace
+
+TEST_CASE("lut_linear on BBQ / QuEST 4-bit codes gives ops::gemm's bits") {
+    std::uint32_t seed = 3100;
+    check_lut_format<false, bbq_codes::int_b, 4>(seed);
+    check_lut_format<false, bbq_codes::index, 4>(seed);
+    check_lut_format<true, bbq_codes::int_b, 4>(seed);
+    check_lut_format<true, bbq_codes::index, 4>(seed);
+    check_lut_format<false, bbq_codes::e2m1, 3>(seed);  // E2M1 patterns: a table of levels
+    // A table of levels from elsewhere, up to the ±64 the kernel takes.
+    bbq_quantizer<4> q;
+    auto w = q.quantize(lowbit_test::gaussian(19 * 96, 44, 0.05f), {19, 96});
+    for (int c = 0; c < 16; ++c) w.level_of_code[c] = float(c * 9 - 64 - (c == 15 ? 7 : 0));
+    check_lut(w, 1, 45);
+    w.level_of_code[4] = 65.0f;
+    CHECK(thrown_argument([&] { ops::lut_linear l(w); }) == "w.level_of_code");
+    w.opt.zero = bbq_zero::half;  // 2·q + 1 within ±64: |q + ½| <= 32
+    for (int c = 0; c < 16; ++c) w.level_of_code[c] = float(c * 4 - 31) + 0.5f;
+    check_lut(w, 2, 46);
+    w.level_of_code[0] = -32.5f;  // 2·(−33) + 1 = −65
+    CHECK(thrown_argument([&] { ops::lut_linear l(w); }) == "w.level_of_code");
+    const auto w40 = q.quantize(lowbit_test::gaussian(8 * 40, 3), {8, 40});
+    CHECK(thrown_argument([&] { ops::lut_linear l(w40); }) == "w.shape");
+    const ops::lut_linear lin(q.quantize(lowbit_test::gaussian(8 * 64, 3), {8, 64}));
+    std::vector<float> x(64), y(8);
+    CHECK(thrown_argument([&] { lin.gemv(std::span<const float>(x).first(63), y); }) == "x");
+    CHECK(thrown_argument([&] { lin.gemv(x, std::span<float>(y).first(7)); }) == "y");
+    CHECK(thrown_argument([&] { lin.gemv(x, y, {.path = static_cast<backend>(9)}); }) ==
+          "options.path");
 }

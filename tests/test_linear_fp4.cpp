@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <lowbit/ops/linear_fp4.hpp>
+#include <lowbit/ops/lut_linear.hpp>
 #include <lowbit/quantizers/codebook.hpp>
 #include <lowbit/quantizers/log.hpp>
 #include <lowbit/quantizers/mx.hpp>
@@ -261,6 +262,14 @@ void check_lut_linear(const T& w, std::uint32_t seed) {
     const std::size_t rows = w.shape.rows, cols = w.shape.cols;
     const ops::lut_linear lin(w);
     INFO("rows " << rows << ", cols " << cols << ", seed " << seed);
+    if constexpr (!std::is_same_v<T, log_tensor<4>>) {
+        // Byte block scales stay bytes: the prepared weights are the tensor's codes and scales
+        // (padded to whole tiles) and the 256-entry table.
+        const std::size_t padded = (rows + 7) / 8 * 8;
+        CHECK(lin.storage_bytes() ==
+              padded * cols / 2 + padded * w.scales.size() / std::max<std::size_t>(rows, 1) +
+                  (rows != 0 && cols != 0 ? 256 * sizeof(float) : 0));
+    }
     CHECK(
         lin.kernel() ==
         (simd::has_packed_lut<xsimd::default_arch> ? fp4_kernel::packed_lut4 : fp4_kernel::scalar));
@@ -284,7 +293,7 @@ void check_lut_linear(const T& w, std::uint32_t seed) {
 
 }  // namespace
 
-TEST_CASE("lut_linear: the prepared MXFP4 and log4 layouts give ops::gemm's bits") {
+TEST_CASE("lut_linear: the prepared MXFP4, NVFP4 and log4 layouts give ops::gemm's bits") {
     std::uint32_t seed = 1200;
     for (std::size_t rows : {0u, 1u, 8u, 13u, 40u})
         for (std::size_t cols : {0u, 32u, 96u, 256u})
@@ -294,6 +303,13 @@ TEST_CASE("lut_linear: the prepared MXFP4 and log4 layouts give ops::gemm's bits
                 if (wk == 1) mo.nonfinite = mx_nonfinite::nan_scale;
                 check_lut_linear(mx_quantizer<e2m1>(mo).quantize(wv, {rows, cols}), ++seed);
                 check_lut_linear(log_quantizer<4>().quantize(wv, {rows, cols}), ++seed);
+                check_lut_linear(log_quantizer<4>({.group = 16}).quantize(wv, {rows, cols}),
+                                 ++seed);
+                auto nv = nvfp4_quantizer().quantize(wv, {rows, cols});
+                if (wk == 1)  // NaN, zero and subnormal block scales, through the scale table
+                    for (std::size_t i = 0; i < nv.scales.size(); i += 3)
+                        nv.scales[i] = std::array<std::uint8_t, 3>{0x7F, 0x00, 0x01}[i / 3 % 3];
+                check_lut_linear(nv, ++seed);
                 if (cols % 64 == 0)
                     check_lut_linear(log_quantizer<4>({.group = 64}).quantize(wv, {rows, cols}),
                                      ++seed);

@@ -626,68 +626,92 @@ void check_gemm8p(std::mt19937& rng) {
         }
 }
 
-/// gemm8p_lut against its twin, and the twin against its definition through tile8p<4>::code.
+/// gemm8p_lut against its twin, and the twin against its definition through tile8p<4>::code,
+/// with the weight scales as floats per group (step 8), per row (step 0) and as byte codes
+/// through a table holding NaN, ±0 and subnormals.
 template <class Arch>
 void check_gemm8p_lut(std::mt19937& rng) {
     using T = sp::scalar::tile8p<4>;
     std::uniform_int_distribution<int> qd(-127, 127), ld(-64, 64);
     std::uniform_real_distribution<float> sd(-0.1f, 0.1f);
-    for (std::size_t glen : {32u, 64u, 160u})
-        for (std::size_t cols : {0u, 32u, 96u, 320u}) {
-            const std::size_t groups = (cols + glen - 1) / glen;
-            std::vector<std::uint8_t> t(cols / 32 * T::bytes);
-            for (auto& b : t) b = static_cast<std::uint8_t>(rng());
-            std::array<std::uint8_t, 16> lut{};
-            for (auto& v : lut) v = static_cast<std::uint8_t>(64 + ld(rng));
-            lut[rng() % 16] = 0;  // the extremes, L = ±64
-            lut[rng() % 16] = 128;
-            std::vector<float> sw(8 * groups + 1);
-            for (auto& v : sw) v = rng() % 9 == 0 ? -0.0f : sd(rng);
-            constexpr std::size_t max_m = 6;
-            std::vector<std::vector<std::int8_t>> q(max_m, std::vector<std::int8_t>(cols + 1));
-            std::vector<std::vector<std::int32_t>> qsum(max_m,
-                                                        std::vector<std::int32_t>(groups + 1));
-            std::vector<std::vector<float>> sx(max_m, std::vector<float>(groups + 1));
-            for (std::size_t j = 0; j < max_m; ++j) {
-                for (auto& v : q[j]) v = static_cast<std::int8_t>(rng() % 4 == 0 ? -127 : qd(rng));
-                for (std::size_t c = 0; c < cols; ++c) qsum[j][c / glen] += q[j][c];
-                for (auto& v : sx[j])
-                    v = rng() % 9 == 0 ? std::numeric_limits<float>::quiet_NaN() : sd(rng);
-            }
-            for (std::size_t m = 1; m <= max_m; ++m) {
-                std::vector<std::array<float, 8>> got(m), want(m), def(m);
-                std::vector<sp::gemv8p_row> rg(m), rw(m);
-                for (std::size_t j = 0; j < m; ++j) {
-                    for (int i = 0; i < 8; ++i)
-                        got[j][i] = want[j][i] = def[j][i] = float(i + 2 * j) * 0.5f;
-                    rg[j] = {q[j].data(), qsum[j].data(), sx[j].data(), got[j].data()};
-                    rw[j] = {q[j].data(), qsum[j].data(), sx[j].data(), want[j].data()};
-                    for (std::size_t g = 0; g < groups; ++g)
+    std::array<float, 256> table{};
+    for (auto& v : table) v = sd(rng);
+    table[0] = 0.0f;
+    table[1] = -0.0f;
+    table[2] = std::numeric_limits<float>::quiet_NaN();
+    table[3] = std::numeric_limits<float>::denorm_min();
+    table[255] = std::numeric_limits<float>::max();
+    for (int mode = 0; mode < 3; ++mode)
+        for (std::size_t glen : {16u, 32u, 64u, 160u})
+            for (std::size_t cols : {0u, 32u, 96u, 320u}) {
+                const std::size_t groups = (cols + glen - 1) / glen;
+                std::vector<std::uint8_t> t(cols / 32 * T::bytes);
+                for (auto& b : t) b = static_cast<std::uint8_t>(rng());
+                std::array<std::uint8_t, 16> lut{};
+                for (auto& v : lut) v = static_cast<std::uint8_t>(64 + ld(rng));
+                lut[rng() % 16] = 0;  // the extremes, L = ±64
+                lut[rng() % 16] = 128;
+                std::vector<float> sw(8 * groups + 1);
+                for (auto& v : sw) v = rng() % 9 == 0 ? -0.0f : sd(rng);
+                std::vector<std::uint8_t> sc_codes(8 * groups + 1);
+                for (auto& v : sc_codes)
+                    v = static_cast<std::uint8_t>(rng() % 3 == 0 ? rng() % 4 : rng());
+                sp::tile_scales sc;
+                if (mode == 0) sc = {sw.data(), 8};
+                if (mode == 1) sc = {sw.data(), 0};
+                if (mode == 2) sc = {nullptr, 8, sc_codes.data(), table.data()};
+                const auto s_w = [&](std::size_t g, int i) {
+                    return mode == 0 ? sw[8 * g + std::size_t(i)]
+                        : mode == 1  ? sw[std::size_t(i)]
+                                     : table[sc_codes[8 * g + std::size_t(i)]];
+                };
+                constexpr std::size_t max_m = 6;
+                std::vector<std::vector<std::int8_t>> q(max_m, std::vector<std::int8_t>(cols + 1));
+                std::vector<std::vector<std::int32_t>> qsum(max_m,
+                                                            std::vector<std::int32_t>(groups + 1));
+                std::vector<std::vector<float>> sx(max_m, std::vector<float>(groups + 1));
+                for (std::size_t j = 0; j < max_m; ++j) {
+                    for (auto& v : q[j])
+                        v = static_cast<std::int8_t>(rng() % 4 == 0 ? -127 : qd(rng));
+                    for (std::size_t c = 0; c < cols; ++c) qsum[j][c / glen] += q[j][c];
+                    for (auto& v : sx[j])
+                        v = rng() % 9 == 0 ? std::numeric_limits<float>::quiet_NaN() : sd(rng);
+                }
+                for (std::size_t m = 1; m <= max_m; ++m) {
+                    std::vector<std::array<float, 8>> got(m), want(m), def(m);
+                    std::vector<sp::gemv8p_row> rg(m), rw(m);
+                    for (std::size_t j = 0; j < m; ++j) {
+                        for (int i = 0; i < 8; ++i)
+                            got[j][i] = want[j][i] = def[j][i] = float(i + 2 * j) * 0.5f;
+                        rg[j] = {q[j].data(), qsum[j].data(), sx[j].data(), got[j].data()};
+                        rw[j] = {q[j].data(), qsum[j].data(), sx[j].data(), want[j].data()};
+                        for (std::size_t g = 0; g < groups; ++g)
+                            for (int i = 0; i < 8; ++i) {
+                                std::int32_t d = 0;
+                                for (std::size_t c = g * glen; c < std::min(cols, (g + 1) * glen);
+                                     ++c)
+                                    d += (int(lut[std::size_t(T::code(t.data() + c / 32 * T::bytes,
+                                                                      std::size_t(i), c % 32) +
+                                                              8)]) -
+                                          64) *
+                                        q[j][c];
+                                def[j][i] =
+                                    def[j][i] + lowbit::mul_unfused(s_w(g, i) * sx[j][g], float(d));
+                            }
+                    }
+                    sp::gemm8p_lut<Arch>(t.data(), lut.data(), rg.data(), m, sc, cols, glen);
+                    sp::scalar::gemm8p_lut(t.data(), lut.data(), rw.data(), m, sc, cols, glen);
+                    const auto bits = [](float v) { return std::bit_cast<std::uint32_t>(v); };
+                    for (std::size_t j = 0; j < m; ++j)
                         for (int i = 0; i < 8; ++i) {
-                            std::int32_t d = 0;
-                            for (std::size_t c = g * glen; c < std::min(cols, (g + 1) * glen); ++c)
-                                d += (int(lut[std::size_t(T::code(t.data() + c / 32 * T::bytes,
-                                                                  std::size_t(i), c % 32) +
-                                                          8)]) -
-                                      64) *
-                                    q[j][c];
-                            def[j][i] =
-                                def[j][i] + lowbit::mul_unfused(sw[8 * g + i] * sx[j][g], float(d));
+                            INFO("scales " << mode << ", cols " << cols << ", group " << glen
+                                           << ", m " << m << ", row " << j << ", lane " << i);
+                            const float g = got[j][i], w = want[j][i], e = def[j][i];
+                            CHECK((std::isnan(g) ? std::isnan(w) : bits(g) == bits(w)));
+                            CHECK((std::isnan(e) ? std::isnan(w) : bits(e) == bits(w)));
                         }
                 }
-                sp::gemm8p_lut<Arch>(t.data(), lut.data(), rg.data(), m, sw.data(), cols, glen);
-                sp::scalar::gemm8p_lut(t.data(), lut.data(), rw.data(), m, sw.data(), cols, glen);
-                const auto bits = [](float v) { return std::bit_cast<std::uint32_t>(v); };
-                for (std::size_t j = 0; j < m; ++j)
-                    for (int i = 0; i < 8; ++i) {
-                        INFO("cols " << cols << ", group " << glen << ", m " << m << ", row " << j
-                                     << ", lane " << i);
-                        const float g = got[j][i], w = want[j][i], e = def[j][i];
-                        CHECK((std::isnan(g) ? std::isnan(w) : bits(g) == bits(w)));
-                        CHECK((std::isnan(e) ? std::isnan(w) : bits(e) == bits(w)));
-                    }
             }
-        }
 }
 
 TEST_CASE("gemm8p_lut equals its twin, and the twin its definition, every Arch") {

@@ -249,12 +249,14 @@ inline void gemm8p(const std::uint8_t* t, const gemv8p_row* rows, std::size_t m,
         gemv8p<Bits>(t, rows[j].q, rows[j].qsum, rows[j].sx, sw, cols, glen, rows[j].out, aff);
 }
 /// gemm8p on 4-bit tiles (tile8p<4>'s layout) whose nibbles u are codes of a table format:
-/// lut holds 16 unsigned levels L(u) + 64 (|L| ≤ 64). Per row j and group g, d[i] = Σ (lut[u] −
-/// 64) · q over the group, exact in int32 (|L|·127·glen < 2^31 is the caller's to keep, and
-/// so is (|L| + 64)·127·glen), then gemv8p's float steps: out[i] = out[i] + (sw[8·g + i] ·
-/// sx[g]) · float(d[i]), the product rounded on its own.
+/// lut holds 16 unsigned levels L(u) + 64 (|L| ≤ 64). Groups are glen columns: 16 (each
+/// 32-column block is two groups, its low nibbles and its high ones) or a multiple of 32. Per
+/// row j and group g, d[i] = Σ (lut[u] − 64) · q over the group, exact in int32 (|L|·127·glen
+/// < 2^31 is the caller's to keep, and so is (|L| + 64)·127·glen), then gemv8p's float steps:
+/// out[i] = out[i] + (s_w · sx[g]) · float(d[i]), s_w = sc.at(g, i), the product rounded on
+/// its own.
 inline void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut, const gemv8p_row* rows,
-                       std::size_t m, const float* sw, std::size_t cols,
+                       std::size_t m, const tile_scales& sc, std::size_t cols,
                        std::size_t glen) noexcept {
     std::int32_t d[8];
     float f[8];
@@ -270,7 +272,7 @@ inline void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut, const gem
                 }
                 d[i] = s;
             }
-            for (std::size_t i = 0; i < 8; ++i) f[i] = sw[8 * g + i] * r.sx[g];
+            for (std::size_t i = 0; i < 8; ++i) f[i] = sc.at(g, i) * r.sx[g];
             scale_add8(r.out, f, d);
         }
     }
@@ -523,20 +525,20 @@ LOWBIT_FORCE_INLINE void gemm8p(const std::uint8_t* t, const gemv8p_row* rows, s
 /// simd::scalar::gemm8p_lut (the definition) in the family's instructions, where it has them.
 template <class Arch>
 LOWBIT_FORCE_INLINE void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut,
-                                    const gemv8p_row* rows, std::size_t m, const float* sw,
+                                    const gemv8p_row* rows, std::size_t m, const tile_scales& sc,
                                     std::size_t cols, std::size_t glen) noexcept {
     using K = detail_prim::hand<Arch>;
-    if constexpr (requires { K::gemm8p_lut(t, lut, rows, m, sw, cols, glen); })
-        K::gemm8p_lut(t, lut, rows, m, sw, cols, glen);
+    if constexpr (requires { K::gemm8p_lut(t, lut, rows, m, sc, cols, glen); })
+        K::gemm8p_lut(t, lut, rows, m, sc, cols, glen);
     else
-        scalar::gemm8p_lut(t, lut, rows, m, sw, cols, glen);
+        scalar::gemm8p_lut(t, lut, rows, m, sc, cols, glen);
 }
 
 /// Whether the family of Arch has a hand-written gemm8p_lut (ops::lut_linear's fast path).
 template <class Arch>
 inline constexpr bool has_packed_lut = requires(const std::uint8_t* t, const gemv8p_row* r,
-                                                const float* f) {
-    detail_prim::hand<Arch>::gemm8p_lut(t, t, r, std::size_t{}, f, std::size_t{}, std::size_t{});
+                                                const tile_scales& sc) {
+    detail_prim::hand<Arch>::gemm8p_lut(t, t, r, std::size_t{}, sc, std::size_t{}, std::size_t{});
 };
 
 /// Whether the family of Arch has a hand-written gemm8p (int_linear's GEMM shares weight loads).

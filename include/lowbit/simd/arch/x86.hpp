@@ -482,8 +482,8 @@ struct kernels<isa::avx2> {
     template <int Bits, bool Vnni, int M, nibble_decode Dec = nibble_decode::offset8>
         requires(!Vnni || has_vnni)
     LOWBIT_FORCE_INLINE static void gemm8p_m(const std::uint8_t* t, const gemv8p_row* rows,
-                                             const float* sw, std::size_t cols, std::size_t glen,
-                                             const gemv8p_affine* aff,
+                                             const tile_scales& sc, std::size_t cols,
+                                             std::size_t glen, const gemv8p_affine* aff,
                                              const std::uint8_t* lut = nullptr) noexcept {
         constexpr bool table = Dec == nibble_decode::table;
         constexpr int offset = Bits == 4 ? (table ? 64 : 8) : (Vnni ? 128 : 0);
@@ -496,56 +496,63 @@ struct kernels<isa::avx2> {
                 _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lut)));
         __m256 acc[M];
         for (int j = 0; j < M; ++j) acc[j] = _mm256_loadu_ps(rows[j].out);
-        for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
-            const std::size_t end = std::min(c0 + glen, cols);
-            __m256i a[M][2];
+        // a[j][0] sums the low nibbles of each block (its columns 0-15), a[j][1] the high ones
+        // (16-31); 8-bit blocks alternate between the two.
+        __m256i a[M][2];
+        const auto clear = [&]() LOWBIT_LAMBDA_INLINE {
             for (int j = 0; j < M; ++j) a[j][0] = a[j][1] = _mm256_setzero_si256();
-            for (std::size_t c = c0; c < end; c += 32) {
-                const std::uint8_t* p = t + c / 32 * block;
-                for (std::size_t l = 0; l < block; l += 64)
-                    _mm_prefetch(reinterpret_cast<const char*>(p + prefetch_distance + l),
-                                 _MM_HINT_T0);
-                if constexpr (Bits == 4) {
-                    for (int k = 0; k < 4; ++k) {
-                        const __m256i v =
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
-                        __m256i lo = _mm256_and_si256(v, m4),
-                                hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                        if constexpr (table) {
-                            lo = _mm256_shuffle_epi8(tbl, lo);
-                            hi = _mm256_shuffle_epi8(tbl, hi);
-                        }
-                        for (int j = 0; j < M; ++j) {
-                            const std::int8_t* qc = rows[j].q + c;
-                            a[j][0] = dot_u8i8<Vnni>(a[j][0], lo, bcast4(qc + 4 * k));
-                            a[j][1] = dot_u8i8<Vnni>(a[j][1], hi, bcast4(qc + 16 + 4 * k));
-                        }
+        };
+        const auto add_block = [&](std::size_t c) LOWBIT_LAMBDA_INLINE {
+            const std::uint8_t* p = t + c / 32 * block;
+            for (std::size_t l = 0; l < block; l += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(p + prefetch_distance + l), _MM_HINT_T0);
+            if constexpr (Bits == 4) {
+                for (int k = 0; k < 4; ++k) {
+                    const __m256i v =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+                    __m256i lo = _mm256_and_si256(v, m4),
+                            hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                    if constexpr (table) {
+                        lo = _mm256_shuffle_epi8(tbl, lo);
+                        hi = _mm256_shuffle_epi8(tbl, hi);
                     }
-                } else {
-                    for (int k = 0; k < 8; ++k) {
-                        const __m256i v =
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
-                        const __m256i u = Vnni
-                            ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)))
-                            : _mm256_abs_epi8(v);
-                        for (int j = 0; j < M; ++j) {
-                            const __m256i qk = bcast4(rows[j].q + c + 4 * k);
-                            if constexpr (Vnni)
-                                a[j][k & 1] = dot_u8i8<true>(a[j][k & 1], u, qk);
-                            else
-                                a[j][k & 1] = _mm256_add_epi32(
-                                    a[j][k & 1],
-                                    _mm256_madd_epi16(
-                                        _mm256_maddubs_epi16(u, _mm256_sign_epi8(qk, v)),
-                                        _mm256_set1_epi16(1)));
-                        }
+                    for (int j = 0; j < M; ++j) {
+                        const std::int8_t* qc = rows[j].q + c;
+                        a[j][0] = dot_u8i8<Vnni>(a[j][0], lo, bcast4(qc + 4 * k));
+                        a[j][1] = dot_u8i8<Vnni>(a[j][1], hi, bcast4(qc + 16 + 4 * k));
+                    }
+                }
+            } else {
+                for (int k = 0; k < 8; ++k) {
+                    const __m256i v =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+                    const __m256i u = Vnni
+                        ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)))
+                        : _mm256_abs_epi8(v);
+                    for (int j = 0; j < M; ++j) {
+                        const __m256i qk = bcast4(rows[j].q + c + 4 * k);
+                        if constexpr (Vnni)
+                            a[j][k & 1] = dot_u8i8<true>(a[j][k & 1], u, qk);
+                        else
+                            a[j][k & 1] = _mm256_add_epi32(
+                                a[j][k & 1],
+                                _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_sign_epi8(qk, v)),
+                                                  _mm256_set1_epi16(1)));
                     }
                 }
             }
-            const __m256 swg = _mm256_loadu_ps(sw + 8 * g);
+        };
+        // Group g's float steps for every row j, d[j] its integer sums (offset not yet removed).
+        const auto finish = [&](std::size_t g, const __m256i* d0) LOWBIT_LAMBDA_INLINE {
+            const __m256 swg = sc.codes
+                ? _mm256_i32gather_ps(sc.table,
+                                      _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                          reinterpret_cast<const __m128i*>(sc.codes + 8 * g))),
+                                      4)
+                : _mm256_loadu_ps(sc.sw + sc.step * g);
             for (int j = 0; j < M; ++j) {
                 const std::int32_t qs = rows[j].qsum[g];
-                __m256i d = _mm256_add_epi32(a[j][0], a[j][1]);
+                __m256i d = d0[j];
                 if constexpr (offset != 0) d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * qs));
                 if (aff) {
                     const __m256i z = aff->zc
@@ -564,6 +571,25 @@ struct kernels<isa::avx2> {
                         detail::opaque(_mm256_mul_ps(fm, _mm256_set1_ps(static_cast<float>(qs)))));
                 }
             }
+        };
+        __m256i d[M];
+        if (Bits == 4 && glen == 16) {  // each block is two groups: its low and high nibbles
+            for (std::size_t c = 0, g = 0; c < cols; c += 32, g += 2) {
+                clear();
+                add_block(c);
+                for (int j = 0; j < M; ++j) d[j] = a[j][0];
+                finish(g, d);
+                for (int j = 0; j < M; ++j) d[j] = a[j][1];
+                finish(g + 1, d);
+            }
+        } else {
+            for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
+                const std::size_t end = std::min(c0 + glen, cols);
+                clear();
+                for (std::size_t c = c0; c < end; c += 32) add_block(c);
+                for (int j = 0; j < M; ++j) d[j] = _mm256_add_epi32(a[j][0], a[j][1]);
+                finish(g, d);
+            }
         }
         for (int j = 0; j < M; ++j) _mm256_storeu_ps(rows[j].out, acc[j]);
     }
@@ -573,12 +599,13 @@ struct kernels<isa::avx2> {
     LOWBIT_FORCE_INLINE static void gemm8p(const std::uint8_t* t, const gemv8p_row* rows,
                                            std::size_t m, const float* sw, std::size_t cols,
                                            std::size_t glen, const gemv8p_affine* aff) noexcept {
+        const tile_scales sc{sw};
         std::size_t j = 0;
-        for (; j + 4 <= m; j += 4) gemm8p_m<Bits, Vnni, 4>(t, rows + j, sw, cols, glen, aff);
+        for (; j + 4 <= m; j += 4) gemm8p_m<Bits, Vnni, 4>(t, rows + j, sc, cols, glen, aff);
         switch (m - j) {
-            case 3: gemm8p_m<Bits, Vnni, 3>(t, rows + j, sw, cols, glen, aff); break;
-            case 2: gemm8p_m<Bits, Vnni, 2>(t, rows + j, sw, cols, glen, aff); break;
-            case 1: gemm8p_m<Bits, Vnni, 1>(t, rows + j, sw, cols, glen, aff); break;
+            case 3: gemm8p_m<Bits, Vnni, 3>(t, rows + j, sc, cols, glen, aff); break;
+            case 2: gemm8p_m<Bits, Vnni, 2>(t, rows + j, sc, cols, glen, aff); break;
+            case 1: gemm8p_m<Bits, Vnni, 1>(t, rows + j, sc, cols, glen, aff); break;
             default: break;
         }
     }
@@ -588,16 +615,16 @@ struct kernels<isa::avx2> {
         requires(!Vnni || has_vnni)
     LOWBIT_FORCE_INLINE static void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut,
                                                const gemv8p_row* rows, std::size_t m,
-                                               const float* sw, std::size_t cols,
+                                               const tile_scales& sc, std::size_t cols,
                                                std::size_t glen) noexcept {
         constexpr auto T = nibble_decode::table;
         std::size_t j = 0;
         for (; j + 4 <= m; j += 4)
-            gemm8p_m<4, Vnni, 4, T>(t, rows + j, sw, cols, glen, nullptr, lut);
+            gemm8p_m<4, Vnni, 4, T>(t, rows + j, sc, cols, glen, nullptr, lut);
         switch (m - j) {
-            case 3: gemm8p_m<4, Vnni, 3, T>(t, rows + j, sw, cols, glen, nullptr, lut); break;
-            case 2: gemm8p_m<4, Vnni, 2, T>(t, rows + j, sw, cols, glen, nullptr, lut); break;
-            case 1: gemm8p_m<4, Vnni, 1, T>(t, rows + j, sw, cols, glen, nullptr, lut); break;
+            case 3: gemm8p_m<4, Vnni, 3, T>(t, rows + j, sc, cols, glen, nullptr, lut); break;
+            case 2: gemm8p_m<4, Vnni, 2, T>(t, rows + j, sc, cols, glen, nullptr, lut); break;
+            case 1: gemm8p_m<4, Vnni, 1, T>(t, rows + j, sc, cols, glen, nullptr, lut); break;
             default: break;
         }
     }
@@ -691,9 +718,9 @@ struct kernels<isa::avx512> {
     }
     LOWBIT_FORCE_INLINE static void gemm8p_lut(const std::uint8_t* t, const std::uint8_t* lut,
                                                const gemv8p_row* rows, std::size_t m,
-                                               const float* sw, std::size_t cols,
+                                               const tile_scales& sc, std::size_t cols,
                                                std::size_t glen) noexcept {
-        kernels<isa::avx2>::gemm8p_lut<kernels<isa::avx2>::has_vnni>(t, lut, rows, m, sw, cols,
+        kernels<isa::avx2>::gemm8p_lut<kernels<isa::avx2>::has_vnni>(t, lut, rows, m, sc, cols,
                                                                      glen);
     }
 };

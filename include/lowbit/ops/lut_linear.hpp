@@ -1,0 +1,239 @@
+// lowbit — ops::lut_linear: 4-bit weights of a table format prepared once for repeated
+// products (y = W·x, Y = X·Wᵀ), as ops::int_linear is for INT codes.
+//
+//   lowbit::bbq_quantizer<4> q;
+//   const lowbit::ops::lut_linear layer(q.quantize(weights, {out_features, in_features}));
+//   layer.gemv(x, y);                                  // bit for bit ops::gemv on the tensor
+//   layer.gemm(xs, batch, ys, {.threads = 2});
+//
+// What it takes, and what each keeps (the products are those of ops/linear_fp4.hpp and
+// ops/linear_bbq.hpp, whose file comments define them):
+//   * MXFP4 (mx_tensor<E2M1, 32>): levels 2·v, blocks of 32, the E8M0 byte of each block;
+//   * NVFP4 (nvfp4_tensor): levels 2·v, blocks of 16, the E4M3 byte of each block;
+//   * log4 (log_tensor<4>): levels ±2^(k−1), groups of any multiple of 32, a float per group;
+//   * BBQ / QuEST with 4-bit codes (bbq_tensor<4>): levels q(c) (zero point 0) or 2·q(c) + 1
+//     (zero point −½, the doubled half-integer levels: D = 2·d + Σa of linear_bbq.hpp, per
+//     element instead of per group, the same integer), activation groups of 32, the row's
+//     decode step ŝ_r once per row; the activations are rotated (x' = Ĥ·x) before they are
+//     quantized, exactly as ops::gemv does.
+// The codes are re-laid in row-interleaved tiles of 8 rows (simd::scalar::tile8p<4>: one load
+// holds 4 codes of each row, in its nibbles as stored) and looked up in registers in 16
+// unsigned bytes L + 64 (|L| ≤ 64, so maddubs cannot saturate and vpdpbusd reads them as
+// unsigned); the offset returns through the activation group sums. Byte block scales stay
+// bytes, decoded by a 256-entry table in the kernel (simd::tile_scales), so the prepared
+// weights are no larger than the tensor (plus the padding of the last tile). Every group's
+// integer dot is the exact int32 of the unprepared path and the float steps are the same, so
+// gemv and gemm give exactly the bits of ops::gemv / ops::gemm, on any thread count.
+//
+// Needs cols a multiple of 32 and groups of 16 (NVFP4) or a multiple of 32 columns. The kernel
+// is hand-written for AVX2 and AVX-512 (VNNI where present); other targets run its scalar form
+// (ops::gemv's SIMD path is then the faster choice).
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "linear_bbq.hpp"
+#include "linear_fp4.hpp"
+
+LOWBIT_NAMESPACE_BEGIN
+namespace ops {
+
+class lut_linear {
+public:
+    template <class Elem>
+    explicit lut_linear(const mx_tensor<Elem, 32>& w) {
+        using L = detail_fp4::int_levels<Elem>;
+        static_assert(Elem::bits == 4 && L::lut_ok && L::t.max_abs <= 64,
+                      "lowbit::ops::lut_linear: the MX element must be a 4-bit format whose "
+                      "levels are integers within ±64 (MXFP4's E2M1)");
+        w.validate();
+        const float unit = lowbit::detail::pow2f(-L::t.shift);  // as detail_fp4::mx_source
+        for (unsigned c = 0; c < 256; ++c)
+            table_[c] = e8m0::decode(static_cast<std::uint8_t>(c)) * unit;
+        layout(w.shape, 32, "w.shape");
+        set_levels(L::t.v);
+        lay_codes(w.packed.data(), w.size(), nibble_order::low_first);
+        lay_byte_scales(w.scales.data());
+    }
+    explicit lut_linear(const nvfp4_tensor& w) {
+        using L = detail_fp4::int_levels<e2m1>;
+        w.validate();
+        for (unsigned c = 0; c < 256; ++c)  // as detail_fp4::nv_source
+            table_[c] = nvfp4::effective_scale(static_cast<std::uint8_t>(c), w.global_scale) * 0.5f;
+        layout(w.shape, nvfp4::block, "w.shape");
+        set_levels(L::t.v);
+        lay_codes(w.packed.data(), w.size(), nibble_order::low_first);
+        lay_byte_scales(w.scales.data());
+    }
+    template <class ScaleT>
+    explicit lut_linear(const log_tensor<4, ScaleT>& w) {
+        using L = detail_fp4::int_levels<log2_format<4>>;
+        w.validate();
+        layout(w.shape, w.group, "w.group");
+        // (|L| + 64) · 127 · len < 2^31: the kernel's offset sums stay in int32.
+        detail::require(g_.len <= max_linear_group, "w.group",
+                        "groups of more than 131072 elements could overflow the int32 dot "
+                        "product; quantize W with smaller groups");
+        set_levels(L::t.v);
+        lay_codes(w.packed.data(), w.size(), nibble_order::low_first);
+        const auto src = detail_fp4::log_source<0>(w);
+        scales_.assign(tiles() * 8 * g_.per_row, 0.0f);
+        for (std::size_t r = 0; r < g_.rows; ++r)
+            for (std::size_t k = 0; k < g_.per_row; ++k)
+                scales_[(r / 8 * g_.per_row + k) * 8 + r % 8] = src.scale(r * g_.per_row + k);
+    }
+    explicit lut_linear(const bbq_tensor<4>& w) {
+        const detail_bbq::plan p = detail_bbq::make_plan(w, backend::scalar);
+        layout(w.shape, bbq_activation_group, "w.shape");
+        std::array<std::int32_t, 256> lv{};
+        for (std::size_t c = 0; c < 16; ++c) {
+            lv[c] = p.half ? 2 * p.q[c] + 1 : p.q[c];
+            detail::require(lv[c] >= -64 && lv[c] <= 64, "w.level_of_code",
+                            "lut_linear needs every code's integer level within ±64 (±32 "
+                            "for a zero point of -1/2); ops::gemv takes any");
+        }
+        set_levels(lv);
+        lay_codes(w.packed.data(), w.size(), w.opt.order);
+        hadamard_ = p.hadamard;
+        scale_step_ = 0;
+        scales_.assign(tiles() * 8, 0.0f);
+        for (std::size_t r = 0; r < g_.rows; ++r) scales_[r] = detail_bbq::step_of(w, p, r);
+    }
+
+    [[nodiscard]] shape2d shape() const noexcept { return {g_.rows, g_.cols}; }
+    /// Bytes the prepared codes and scales occupy.
+    [[nodiscard]] std::size_t storage_bytes() const noexcept {
+        return codes_.size() + scale_codes_.size() +
+            (scales_.size() + (scale_codes_.empty() ? 0 : table_.size())) * sizeof(float);
+    }
+    /// The kernel gemv / gemm run under `path`.
+    [[nodiscard]] fp4_kernel kernel(backend path = backend::simd) const noexcept {
+        return path == backend::simd && simd::has_packed_lut<xsimd::default_arch>
+            ? fp4_kernel::packed_lut4
+            : fp4_kernel::scalar;
+    }
+
+    /// y = W·x, bit for bit ops::gemv on the tensor this was built from.
+    void gemv(std::span<const float> x, std::span<float> y,
+              const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+    /// The same with bf16 or fp16 activations, widened to float first (exact).
+    template <half_activations X>
+    void gemv(const X& x, std::span<float> y, const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+    template <half_activations X>
+    void gemm(const X& x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        const std::vector<float> xf = detail_ops::widen(x);
+        gemm(std::span<const float>(xf), batch, y, options);
+    }
+
+    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
+    void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        const bool fast = kernel(options.path) != fp4_kernel::scalar;
+        std::vector<float> rotated;
+        if (hadamard_ != 0 && x.size() == batch * g_.cols && g_.cols != 0) {
+            // x' = Ĥ·x per row, by the transform ops::gemv on a BBQ tensor uses on this path.
+            rotated.assign(x.begin(), x.end());
+            for (std::size_t b = 0; b < batch; ++b) {
+                float* row = rotated.data() + b * g_.cols;
+                if (options.path == backend::simd)
+                    simd::hadamard_row(row, g_.cols, hadamard_);
+                else
+                    reference::hadamard_rows(row, {1, g_.cols}, hadamard_);
+            }
+            x = rotated;
+        }
+        detail_ops::tiled_gemm(g_, x, batch, y, options,
+                               [&](std::size_t t, const simd::gemv8p_row* rows, std::size_t m) {
+                                   const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+                                   const simd::tile_scales sc = scales_of(t);
+                                   if (fast)
+                                       simd::gemm8p_lut<xsimd::default_arch>(
+                                           tile, lut_.data(), rows, m, sc, g_.cols, g_.len);
+                                   else
+                                       simd::scalar::gemm8p_lut(tile, lut_.data(), rows, m, sc,
+                                                                g_.cols, g_.len);
+                               });
+    }
+
+private:
+    [[nodiscard]] std::size_t tiles() const noexcept { return (g_.rows + 7) / 8; }
+
+    /// The groups of `block` columns (a block covering the row when it is longer) and the
+    /// shape checks; `field` names what a wrong group length is blamed on.
+    void layout(shape2d shape, std::size_t block, const char* field) {
+        g_.rows = shape.rows;
+        g_.cols = shape.cols;
+        g_.kind = granularity::kind::per_group;
+        g_.len = std::min(block, shape.cols);
+        g_.per_row = shape.cols ? (shape.cols + g_.len - 1) / g_.len : 0;
+        detail::require(g_.cols % 32 == 0, "w.shape",
+                        "lut_linear needs cols to be a multiple of 32 (ops::gemv takes any)");
+        detail::require(g_.len == 16 || g_.len % 32 == 0, field,
+                        "lut_linear needs groups of 16 or of a multiple of 32 columns "
+                        "(ops::gemv takes any)");
+    }
+
+    template <std::size_t N>
+    void set_levels(const std::array<std::int32_t, N>& v) {
+        for (std::size_t c = 0; c < 16; ++c) lut_[c] = static_cast<std::uint8_t>(v[c] + 64);
+    }
+
+    /// The codes of W (rows × cols, 4 bits each in `order`) into tiles; padding rows hold
+    /// code 0, whose outputs are never stored.
+    void lay_codes(const std::uint8_t* packed, std::size_t n, nibble_order order) {
+        using T = simd::scalar::tile8p<4>;
+        tile_bytes_ = g_.cols / 32 * T::bytes;
+        codes_.assign(tiles() * tile_bytes_, 0);
+        for (std::size_t r = 0; r < g_.rows; ++r) {
+            const std::size_t t = r / 8, i = r % 8;
+            for (std::size_t c = 0; c < g_.cols; ++c) {
+                const unsigned u = detail_ops::code_at(packed, n, r * g_.cols + c, 4, order);
+                std::uint8_t* blk = codes_.data() + t * tile_bytes_ + c / 32 * T::bytes;
+                const std::size_t j = c % 32;
+                std::uint8_t& b = blk[32 * (j % 16 / 4) + 4 * i + j % 4];
+                b = static_cast<std::uint8_t>(j < 16 ? (b & 0xF0u) | u : (b & 0x0Fu) | (u << 4));
+            }
+        }
+    }
+
+    /// One scale byte per row and group (scales[r·per_row + k]), tile by tile.
+    void lay_byte_scales(const std::uint8_t* scales) {
+        scale_codes_.assign(tiles() * 8 * g_.per_row, 0);
+        for (std::size_t r = 0; r < g_.rows; ++r)
+            for (std::size_t k = 0; k < g_.per_row; ++k)
+                scale_codes_[(r / 8 * g_.per_row + k) * 8 + r % 8] = scales[r * g_.per_row + k];
+    }
+
+    [[nodiscard]] simd::tile_scales scales_of(std::size_t t) const noexcept {
+        simd::tile_scales sc;
+        if (!scale_codes_.empty()) {
+            sc.codes = scale_codes_.data() + t * 8 * g_.per_row;
+            sc.table = table_.data();
+        } else {
+            sc.step = scale_step_;
+            sc.sw = scales_.data() + t * 8 * (scale_step_ ? g_.per_row : 1);
+        }
+        return sc;
+    }
+
+    detail_ops::row_groups g_;
+    std::size_t tile_bytes_ = 0;
+    std::array<std::uint8_t, 16> lut_{};     ///< L(c) + 64
+    std::vector<std::uint8_t> codes_;        ///< tiles of 8 rows, blocks of simd::scalar::tile8p<4>
+    std::vector<std::uint8_t> scale_codes_;  ///< byte scales: [tile][group][row of the tile]
+    std::array<float, 256> table_{};         ///< s_w of each scale byte
+    std::vector<float> scales_;  ///< float scales: [tile][group][row] (step 8) or [tile][row] (0)
+    std::size_t scale_step_ = 8;
+    std::size_t hadamard_ = 0;  ///< BBQ: the rotation's block, 0 for none
+};
+
+}  // namespace ops
+LOWBIT_NAMESPACE_END
