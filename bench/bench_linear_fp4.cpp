@@ -3,7 +3,8 @@
 //   linear_fp4/gemv/<scheme>/<R>x<C>/t<T>   ops::gemv on T threads
 //   linear_fp4/gemm/<scheme>/<R>x<C>/b<B>   ops::gemm, batch B, one thread
 //   linear_fp4/gemv_prepared/<scheme>/<R>x<C>/t<T>, linear_fp4/gemm_prepared/<scheme>/<R>x<C>/b<B>
-//                                           ops::lut_linear (mxfp4, nvfp4, log4_g32): prepared once
+//                                           ops::lut_linear, prepared once (mxfp4, nvfp4,
+//                                           log4_g32; nf4_g64 at 7-bit levels)
 // schemes: mxfp4 (E2M1, E8M0 per 32), nvfp4 (E2M1, E4M3 per 16, FP32 per tensor), log4_g32
 // (log2 4-bit, fp16 absmax per 32), nf4_g64 (codebook, fp32 absmax per 64), int4_g32
 // (ops/linear.hpp, fp16 scale per 32).
@@ -184,6 +185,7 @@ const int registered = [] {
     register_scheme<int4_g32>("int4_g32");
     register_prepared<mxfp4>("mxfp4");
     register_prepared<nvfp4>("nvfp4");
+    register_prepared<nf4_g64>("nf4_g64");
     register_prepared<log4_g32>("log4_g32");
     return 0;
 }();

@@ -691,3 +691,139 @@ TEST_CASE("simd::dot_lut4f equals its scalar twin on every length") {
         p.data(), x.data(), 17, t.data());
     CHECK(r == std::ldexp(1.0f, 24) + 65534.0f);
 }
+
+namespace {
+
+/// The integer form lut_linear documents for a 4-bit codebook, computed here from its
+/// definition: 7-bit levels, int8 activations per group, exact integer dots, the float steps.
+std::vector<float> codebook_int_form(const codebook_tensor<4>& w, std::span<const float> x,
+                                     std::size_t batch) {
+    const std::size_t rows = w.shape.rows, cols = w.shape.cols, len = std::min(w.group_size, cols);
+    const std::size_t per_row = w.groups_per_row();
+    const auto codes = w.codes();
+    std::vector<float> y(batch * rows);
+    for (std::size_t b = 0; b < batch; ++b) {
+        const float* xb = x.data() + b * cols;
+        std::vector<int> q(cols);
+        std::vector<float> sx(per_row);
+        for (std::size_t k = 0; k < per_row; ++k) {
+            const std::size_t e = std::min(cols, (k + 1) * len);
+            float a = 0.0f;
+            bool finite = true;
+            for (std::size_t i = k * len; i < e; ++i) {
+                finite = finite && std::isfinite(xb[i]);
+                a = std::max(a, std::fabs(xb[i]));
+            }
+            sx[k] = finite ? a / 127.0f : std::numeric_limits<float>::quiet_NaN();
+            for (std::size_t i = k * len; i < e; ++i)
+                q[i] = finite && sx[k] > 0.0f
+                    ? int(std::clamp(std::nearbyint(xb[i] / sx[k]), -127.0f, 127.0f))
+                    : 0;
+        }
+        for (std::size_t r = 0; r < rows; ++r) {
+            float acc = 0.0f;
+            for (std::size_t k = 0; k < per_row; ++k) {
+                std::int32_t d = 0;
+                for (std::size_t i = k * len; i < std::min(cols, (k + 1) * len); ++i)
+                    d += int(std::nearbyint(w.cb.levels[codes[r * cols + i]] * 64.0f)) * q[i];
+                const float sw = w.scale(r * per_row + k) * 0.015625f;
+                acc = acc + lowbit::mul_unfused(sw * sx[k], float(d));
+            }
+            y[b * rows + r] = acc;
+        }
+    }
+    return y;
+}
+
+}  // namespace
+
+TEST_CASE("lut_linear on a 4-bit codebook: its integer form on every path, within its bound") {
+    std::uint32_t seed = 1500;
+    for (std::size_t rows : {1u, 8u, 13u, 40u})
+        for (std::size_t cols : {32u, 128u, 320u})
+            for (std::size_t group : {32u, 64u, 4096u})
+                for (bool dq : {false, true}) {
+                    ++seed;
+                    codebook_options o;
+                    o.group_size = group;
+                    o.double_quant = dq;
+                    o.order = seed % 2 ? nibble_order::high_first : nibble_order::low_first;
+                    const int wk = int(seed % 3), xk = int(seed / 3 % 3);
+                    const auto w = codebook_quantizer<4>(o).quantize(
+                        weights(rows, cols, group, wk, seed), {rows, cols});
+                    INFO("rows " << rows << ", cols " << cols << ", group " << group << ", dq "
+                                 << dq << ", w kind " << wk << ", x kind " << xk);
+                    const ops::lut_linear lin(w);
+                    CHECK(lin.kernel() ==
+                          (simd::has_packed_lut<xsimd::default_arch> ? fp4_kernel::packed_lut4
+                                                                     : fp4_kernel::scalar));
+                    const std::size_t batch = 5;
+                    const auto x = activations(batch * cols, std::min(group, cols), xk, seed);
+                    const auto want = codebook_int_form(w, x, batch);
+                    std::vector<float> got(batch * rows);
+                    for (backend b : {backend::simd, backend::scalar}) {
+                        lin.gemm(x, batch, got, {.path = b});
+                        CHECK(same_or_nan(got, want));
+                    }
+                    for (unsigned t : lowbit_test::thread_counts()) {
+                        lin.gemm(x, batch, got, {.threads = t});
+                        CHECK(same_or_nan(got, want));
+                    }
+                    if (wk != 0 || xk != 0) continue;
+                    // The bound of the file comment against the exact product of the levels.
+                    const auto codes = w.codes();
+                    const std::size_t len = std::min(group, cols), per_row = w.groups_per_row();
+                    for (std::size_t b = 0; b < batch; ++b)
+                        for (std::size_t r = 0; r < rows; ++r) {
+                            double exact = 0, bound = 0, terms = 0;
+                            for (std::size_t k = 0; k < per_row; ++k) {
+                                const double s = w.scale(r * per_row + k);
+                                double dot = 0, xs = 0, ls = 0, a = 0;
+                                for (std::size_t i = k * len; i < std::min(cols, (k + 1) * len);
+                                     ++i) {
+                                    const double xi = x[b * cols + i];
+                                    const double l = w.cb.levels[codes[r * cols + i]];
+                                    dot += l * xi;
+                                    xs += std::fabs(xi);
+                                    ls += std::fabs(std::nearbyint(l * 64.0));
+                                    a = std::max(a, std::fabs(xi));
+                                }
+                                exact += s * dot;
+                                // |ℓ − L/64| <= 1/128; |x − s_x·q| <= s_x/2, the division's
+                                // rounding adding at most 127·u to the half.
+                                const double sx = double(float(a) / 127.0f);
+                                bound += std::fabs(s) *
+                                    (xs / 128.0 + sx * (0.5 + 127.0 * 0x1p-24) * ls / 64.0);
+                                terms += std::fabs(s) * sx * 127.0 * ls / 64.0;  // >= |t_k|
+                            }
+                            bound += double(per_row + 2) * 0x1p-24 * terms * 1.001;
+                            CHECK(std::fabs(double(got[b * rows + r]) - exact) <= bound);
+                        }
+                }
+    // NF4's levels land on the 7-bit grid within 1/128: the error stays near ops::gemv's.
+    const codebook_quantizer<4> q;
+    const std::size_t rows = 64, cols = 512;
+    const auto w = q.quantize(lowbit_test::gaussian(rows * cols, 5, 0.05f), {rows, cols});
+    const auto x = lowbit_test::gaussian(cols, 6, 1.0f);
+    const auto deq = q.dequantize(w);
+    std::vector<float> yf(rows), yi(rows);
+    ops::gemv(w, x, yf);
+    ops::lut_linear(w).gemv(x, yi);
+    double ef = 0, ei = 0, ref2 = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+        double ref = 0;
+        for (std::size_t c = 0; c < cols; ++c) ref += double(deq[r * cols + c]) * x[c];
+        ef += (yf[r] - ref) * (yf[r] - ref);
+        ei += (yi[r] - ref) * (yi[r] - ref);
+        ref2 += ref * ref;
+    }
+    INFO("relative error: float path " << std::sqrt(ef / ref2) << ", 7-bit levels "
+                                       << std::sqrt(ei / ref2));
+    CHECK(std::sqrt(ei / ref2) < 0.02);
+    auto wl = w;
+    wl.cb.levels[3] = std::numeric_limits<float>::quiet_NaN();
+    CHECK(thrown_argument([&] { ops::lut_linear l(wl); }) == "w.cb.levels");
+    const auto w48 = codebook_quantizer<4>({.group_size = 48})
+                         .quantize(lowbit_test::gaussian(8 * 96, 3), {8, 96});
+    CHECK(thrown_argument([&] { ops::lut_linear l(w48); }) == "w.group_size");
+}

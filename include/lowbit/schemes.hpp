@@ -21,7 +21,6 @@
 #include "ops/linear.hpp"
 #include "ops/linear_bbq.hpp"
 #include "ops/linear_fp4.hpp"
-#include "ops/lut_linear.hpp"
 #include "parallel.hpp"
 #include "quantizers/bbq.hpp"
 #include "quantizers/codebook.hpp"

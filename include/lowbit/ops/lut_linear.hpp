@@ -15,7 +15,18 @@
 //     (zero point −½, the doubled half-integer levels: D = 2·d + Σa of linear_bbq.hpp, per
 //     element instead of per group, the same integer), activation groups of 32, the row's
 //     decode step ŝ_r once per row; the activations are rotated (x' = Ĥ·x) before they are
-//     quantized, exactly as ops::gemv does.
+//     quantized, exactly as ops::gemv does;
+//   * 4-bit codebooks (codebook_tensor<4>: NF4, fitted codebooks): not ops::gemv's float path
+//     but its integer form at 7-bit level precision, the way int8-table formats (ggml's
+//     IQ4_NL) multiply non-uniform levels: L(c) = round_half_even(64·ℓ_c) (ℓ in [−1, 1], so
+//     |L| ≤ 64), the activations quantized to int8 per group of the tensor (ops/linear.hpp's
+//     rule: s_x = max|x| / 127, q = round_half_even(x / s_x)), d_k = Σ L(c_i)·q_i exact in
+//     int32, s_w,k = scale_k · 2^−6 (the group's scale, a'_k when double-quantised, rounded to
+//     float), and y_r = (…((0 + t_0) + t_1) + …) + t_{K−1}, t_k = (s_w,k·s_x,k)·float(d_k), each
+//     product rounded on its own. Against Σ_k scale_k·Σ_i ℓ_i·x_i the error of row r is at most
+//       Σ_k |scale_k| · (Σ_i |x_i| / 128 + s_x,k · Σ_i |L_i| / 128)   (levels, activations)
+//       + (K + 2)·u·Σ_k |t_k|                                         (the float steps)
+//     to first order in u = 2^−24; NaN or ±Inf in a group's activations makes the row NaN.
 // The codes are re-laid in row-interleaved tiles of 8 rows (simd::scalar::tile8p<4>: one load
 // holds 4 codes of each row, in its nibbles as stored) and looked up in registers in 16
 // unsigned bytes L + 64 (|L| ≤ 64, so maddubs cannot saturate and vpdpbusd reads them as
@@ -23,13 +34,15 @@
 // bytes, decoded by a 256-entry table in the kernel (simd::tile_scales), so the prepared
 // weights are no larger than the tensor (plus the padding of the last tile). Every group's
 // integer dot is the exact int32 of the unprepared path and the float steps are the same, so
-// gemv and gemm give exactly the bits of ops::gemv / ops::gemm, on any thread count.
+// gemv and gemm give exactly the bits of ops::gemv / ops::gemm, on any thread count (codebooks:
+// the bits of the integer form above, on every path and thread count).
 //
 // Needs cols a multiple of 32 and groups of 16 (NVFP4) or a multiple of 32 columns. The kernel
 // is hand-written for AVX2 and AVX-512 (VNNI where present); other targets run its scalar form
 // (ops::gemv's SIMD path is then the faster choice).
 #pragma once
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -101,6 +114,30 @@ public:
         scale_step_ = 0;
         scales_.assign(tiles() * 8, 0.0f);
         for (std::size_t r = 0; r < g_.rows; ++r) scales_[r] = detail_bbq::step_of(w, p, r);
+    }
+
+    /// A 4-bit codebook at 7-bit level precision (see the file comment): its own product, not
+    /// ops::gemv's float one.
+    explicit lut_linear(const codebook_tensor<4>& w) {
+        w.validate();
+        layout(w.shape, w.group_size, "w.group_size");
+        detail::require(g_.len <= max_linear_group, "w.group_size",
+                        "groups of more than 131072 elements could overflow the int32 dot "
+                        "product; quantize W with smaller groups");
+        std::array<std::int32_t, 16> lv{};
+        for (std::size_t c = 0; c < 16; ++c) {
+            const float l = w.cb.levels[c];
+            detail::require(l >= -1.0f && l <= 1.0f, "w.cb.levels",
+                            "lut_linear needs every level in [-1, 1] (NaN is not a level)");
+            lv[c] = static_cast<std::int32_t>(std::nearbyint(l * 64.0f));  // ties to even
+        }
+        set_levels(lv);
+        lay_codes(w.packed.data(), w.size(), w.order);
+        scales_.assign(tiles() * 8 * g_.per_row, 0.0f);
+        for (std::size_t r = 0; r < g_.rows; ++r)
+            for (std::size_t k = 0; k < g_.per_row; ++k)
+                scales_[(r / 8 * g_.per_row + k) * 8 + r % 8] =
+                    w.scale(r * g_.per_row + k) * 0.015625f;
     }
 
     [[nodiscard]] shape2d shape() const noexcept { return {g_.rows, g_.cols}; }
