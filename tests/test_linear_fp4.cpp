@@ -263,12 +263,10 @@ void check_lut_linear(const T& w, std::uint32_t seed) {
     const ops::lut_linear lin(w);
     INFO("rows " << rows << ", cols " << cols << ", seed " << seed);
     if constexpr (!std::is_same_v<T, log_tensor<4>>) {
-        // Byte block scales stay bytes: the prepared weights are the tensor's codes and scales
-        // (padded to whole tiles) and the 256-entry table.
+        // 4 bits per weight and a float per row and block, padded to whole tiles.
         const std::size_t padded = (rows + 7) / 8 * 8;
         CHECK(lin.storage_bytes() ==
-              padded * cols / 2 + padded * w.scales.size() / std::max<std::size_t>(rows, 1) +
-                  (rows != 0 && cols != 0 ? 256 * sizeof(float) : 0));
+              padded * cols / 2 + padded * (rows ? w.scales.size() / rows : 0) * sizeof(float));
     }
     CHECK(
         lin.kernel() ==

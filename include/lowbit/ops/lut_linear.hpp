@@ -8,8 +8,8 @@
 //
 // What it takes, and what each keeps (the products are those of ops/linear_fp4.hpp and
 // ops/linear_bbq.hpp, whose file comments define them):
-//   * MXFP4 (mx_tensor<E2M1, 32>): levels 2·v, blocks of 32, the E8M0 byte of each block;
-//   * NVFP4 (nvfp4_tensor): levels 2·v, blocks of 16, the E4M3 byte of each block;
+//   * MXFP4 (mx_tensor<E2M1, 32>): levels 2·v, blocks of 32;
+//   * NVFP4 (nvfp4_tensor): levels 2·v, blocks of 16 (each 32-column block is two groups);
 //   * log4 (log_tensor<4>): levels ±2^(k−1), groups of any multiple of 32, a float per group;
 //   * BBQ / QuEST with 4-bit codes (bbq_tensor<4>): levels q(c) (zero point 0) or 2·q(c) + 1
 //     (zero point −½, the doubled half-integer levels: D = 2·d + Σa of linear_bbq.hpp, per
@@ -30,9 +30,10 @@
 // The codes are re-laid in row-interleaved tiles of 8 rows (simd::scalar::tile8p<4>: one load
 // holds 4 codes of each row, in its nibbles as stored) and looked up in registers in 16
 // unsigned bytes L + 64 (|L| ≤ 64, so maddubs cannot saturate and vpdpbusd reads them as
-// unsigned); the offset returns through the activation group sums. Byte block scales stay
-// bytes, decoded by a 256-entry table in the kernel (simd::tile_scales), so the prepared
-// weights are no larger than the tensor (plus the padding of the last tile). Every group's
+// unsigned); the offset returns through the activation group sums. The scales are floats,
+// s_w per row and group (BBQ: per row, simd::tile_scales), so the prepared weights take 4 bits
+// per weight plus 32 bits per group (MXFP4: 5 bits per weight, NVFP4: 6, BBQ: 4 and a float
+// per row) and the padding of the last tile. Every group's
 // integer dot is the exact int32 of the unprepared path and the float steps are the same, so
 // gemv and gemm give exactly the bits of ops::gemv / ops::gemm, on any thread count (codebooks:
 // the bits of the integer form above, on every path and thread count).
@@ -63,23 +64,17 @@ public:
                       "lowbit::ops::lut_linear: the MX element must be a 4-bit format whose "
                       "levels are integers within ±64 (MXFP4's E2M1)");
         w.validate();
-        const float unit = lowbit::detail::pow2f(-L::t.shift);  // as detail_fp4::mx_source
-        for (unsigned c = 0; c < 256; ++c)
-            table_[c] = e8m0::decode(static_cast<std::uint8_t>(c)) * unit;
         layout(w.shape, 32, "w.shape");
         set_levels(L::t.v);
         lay_codes(w.packed.data(), w.size(), nibble_order::low_first);
-        lay_byte_scales(w.scales.data());
+        lay_group_scales(detail_fp4::mx_source(w));
     }
     explicit lut_linear(const nvfp4_tensor& w) {
-        using L = detail_fp4::int_levels<e2m1>;
         w.validate();
-        for (unsigned c = 0; c < 256; ++c)  // as detail_fp4::nv_source
-            table_[c] = nvfp4::effective_scale(static_cast<std::uint8_t>(c), w.global_scale) * 0.5f;
         layout(w.shape, nvfp4::block, "w.shape");
-        set_levels(L::t.v);
+        set_levels(detail_fp4::int_levels<e2m1>::t.v);
         lay_codes(w.packed.data(), w.size(), nibble_order::low_first);
-        lay_byte_scales(w.scales.data());
+        lay_group_scales(detail_fp4::nv_source(w));
     }
     template <class ScaleT>
     explicit lut_linear(const log_tensor<4, ScaleT>& w) {
@@ -92,11 +87,7 @@ public:
                         "product; quantize W with smaller groups");
         set_levels(L::t.v);
         lay_codes(w.packed.data(), w.size(), nibble_order::low_first);
-        const auto src = detail_fp4::log_source<0>(w);
-        scales_.assign(tiles() * 8 * g_.per_row, 0.0f);
-        for (std::size_t r = 0; r < g_.rows; ++r)
-            for (std::size_t k = 0; k < g_.per_row; ++k)
-                scales_[(r / 8 * g_.per_row + k) * 8 + r % 8] = src.scale(r * g_.per_row + k);
+        lay_group_scales(detail_fp4::log_source<0>(w));
     }
     explicit lut_linear(const bbq_tensor<4>& w) {
         const detail_bbq::plan p = detail_bbq::make_plan(w, backend::scalar);
@@ -133,18 +124,13 @@ public:
         }
         set_levels(lv);
         lay_codes(w.packed.data(), w.size(), w.order);
-        scales_.assign(tiles() * 8 * g_.per_row, 0.0f);
-        for (std::size_t r = 0; r < g_.rows; ++r)
-            for (std::size_t k = 0; k < g_.per_row; ++k)
-                scales_[(r / 8 * g_.per_row + k) * 8 + r % 8] =
-                    w.scale(r * g_.per_row + k) * 0.015625f;
+        lay_group_scales([&w](std::size_t i) { return w.scale(i) * 0.015625f; });
     }
 
     [[nodiscard]] shape2d shape() const noexcept { return {g_.rows, g_.cols}; }
     /// Bytes the prepared codes and scales occupy.
     [[nodiscard]] std::size_t storage_bytes() const noexcept {
-        return codes_.size() + scale_codes_.size() +
-            (scales_.size() + (scale_codes_.empty() ? 0 : table_.size())) * sizeof(float);
+        return codes_.size() + scales_.size() * sizeof(float);
     }
     /// The kernel gemv / gemm run under `path`.
     [[nodiscard]] fp4_kernel kernel(backend path = backend::simd) const noexcept {
@@ -241,33 +227,32 @@ private:
         }
     }
 
-    /// One scale byte per row and group (scales[r·per_row + k]), tile by tile.
-    void lay_byte_scales(const std::uint8_t* scales) {
-        scale_codes_.assign(tiles() * 8 * g_.per_row, 0);
+    /// s_w of every row and group as floats, tile by tile: scale(r·per_row + k) for a callable,
+    /// or a source's .scale.
+    template <class Scale>
+    void lay_group_scales(const Scale& scale) {
+        scales_.assign(tiles() * 8 * g_.per_row, 0.0f);
         for (std::size_t r = 0; r < g_.rows; ++r)
-            for (std::size_t k = 0; k < g_.per_row; ++k)
-                scale_codes_[(r / 8 * g_.per_row + k) * 8 + r % 8] = scales[r * g_.per_row + k];
+            for (std::size_t k = 0; k < g_.per_row; ++k) {
+                const std::size_t i = r * g_.per_row + k;
+                float s;
+                if constexpr (requires { scale.scale(i); })
+                    s = scale.scale(i);
+                else
+                    s = scale(i);
+                scales_[(r / 8 * g_.per_row + k) * 8 + r % 8] = s;
+            }
     }
 
     [[nodiscard]] simd::tile_scales scales_of(std::size_t t) const noexcept {
-        simd::tile_scales sc;
-        if (!scale_codes_.empty()) {
-            sc.codes = scale_codes_.data() + t * 8 * g_.per_row;
-            sc.table = table_.data();
-        } else {
-            sc.step = scale_step_;
-            sc.sw = scales_.data() + t * 8 * (scale_step_ ? g_.per_row : 1);
-        }
-        return sc;
+        return {scales_.data() + t * 8 * (scale_step_ ? g_.per_row : 1), scale_step_};
     }
 
     detail_ops::row_groups g_;
     std::size_t tile_bytes_ = 0;
-    std::array<std::uint8_t, 16> lut_{};     ///< L(c) + 64
-    std::vector<std::uint8_t> codes_;        ///< tiles of 8 rows, blocks of simd::scalar::tile8p<4>
-    std::vector<std::uint8_t> scale_codes_;  ///< byte scales: [tile][group][row of the tile]
-    std::array<float, 256> table_{};         ///< s_w of each scale byte
-    std::vector<float> scales_;  ///< float scales: [tile][group][row] (step 8) or [tile][row] (0)
+    std::array<std::uint8_t, 16> lut_{};  ///< L(c) + 64
+    std::vector<std::uint8_t> codes_;     ///< tiles of 8 rows, blocks of simd::scalar::tile8p<4>
+    std::vector<float> scales_;           ///< [tile][group][row] (step 8) or [tile][row] (step 0)
     std::size_t scale_step_ = 8;
     std::size_t hadamard_ = 0;  ///< BBQ: the rotation's block, 0 for none
 };

@@ -29,17 +29,11 @@ struct gemv8p_affine {
     const float* mw = nullptr;
 };
 /// Where gemm8p_lut reads the weight scale s_w of row i (< 8) of a tile in group g:
-///   codes set: table[codes[8·g + i]], a byte per row and group decoded by a 256-entry table
-///              (E8M0 or E4M3 block scales: a quarter of the bytes of floats);
-///   otherwise: sw[step·g + i], step 8 (a float per row and group) or 0 (one per row).
+/// sw[step·g + i], step 8 (a float per row and group) or 0 (one per row, every group).
 struct tile_scales {
     const float* sw = nullptr;
     std::size_t step = 8;
-    const std::uint8_t* codes = nullptr;
-    const float* table = nullptr;
-    [[nodiscard]] float at(std::size_t g, std::size_t i) const noexcept {
-        return codes ? table[codes[8 * g + i]] : sw[step * g + i];
-    }
+    [[nodiscard]] float at(std::size_t g, std::size_t i) const noexcept { return sw[step * g + i]; }
 };
 /// One activation row of gemm8p: its int8 codes in column order, Σ q per group, s_x per group,
 /// and the 8 outputs it accumulates into (gemv8p's q, qsum, sx and out).

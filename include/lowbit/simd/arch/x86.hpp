@@ -542,17 +542,13 @@ struct kernels<isa::avx2> {
                 }
             }
         };
-        // Group g's float steps for every row j, d[j] its integer sums (offset not yet removed).
-        const auto finish = [&](std::size_t g, const __m256i* d0) LOWBIT_LAMBDA_INLINE {
-            const __m256 swg = sc.codes
-                ? _mm256_i32gather_ps(sc.table,
-                                      _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                                          reinterpret_cast<const __m128i*>(sc.codes + 8 * g))),
-                                      4)
-                : _mm256_loadu_ps(sc.sw + sc.step * g);
+        // Group g's float steps for every row j on its integer sums (offset not yet removed):
+        // a[j][half], or a[j][0] + a[j][1] for half = 2.
+        const auto finish = [&](std::size_t g, int half) LOWBIT_LAMBDA_INLINE {
+            const __m256 swg = _mm256_loadu_ps(sc.sw + sc.step * g);
             for (int j = 0; j < M; ++j) {
                 const std::int32_t qs = rows[j].qsum[g];
-                __m256i d = d0[j];
+                __m256i d = half == 2 ? _mm256_add_epi32(a[j][0], a[j][1]) : a[j][half];
                 if constexpr (offset != 0) d = _mm256_sub_epi32(d, _mm256_set1_epi32(offset * qs));
                 if (aff) {
                     const __m256i z = aff->zc
@@ -572,23 +568,19 @@ struct kernels<isa::avx2> {
                 }
             }
         };
-        __m256i d[M];
         if (Bits == 4 && glen == 16) {  // each block is two groups: its low and high nibbles
             for (std::size_t c = 0, g = 0; c < cols; c += 32, g += 2) {
                 clear();
                 add_block(c);
-                for (int j = 0; j < M; ++j) d[j] = a[j][0];
-                finish(g, d);
-                for (int j = 0; j < M; ++j) d[j] = a[j][1];
-                finish(g + 1, d);
+                finish(g, 0);
+                finish(g + 1, 1);
             }
         } else {
             for (std::size_t c0 = 0, g = 0; c0 < cols; c0 += glen, ++g) {
                 const std::size_t end = std::min(c0 + glen, cols);
                 clear();
                 for (std::size_t c = c0; c < end; c += 32) add_block(c);
-                for (int j = 0; j < M; ++j) d[j] = _mm256_add_epi32(a[j][0], a[j][1]);
-                finish(g, d);
+                finish(g, 2);
             }
         }
         for (int j = 0; j < M; ++j) _mm256_storeu_ps(rows[j].out, acc[j]);
