@@ -10,7 +10,7 @@
 // ops/linear_bbq.hpp, whose file comments define them):
 //   * MXFP4 (mx_tensor<E2M1, 32>): levels 2·v, blocks of 32;
 //   * NVFP4 (nvfp4_tensor): levels 2·v, blocks of 16 (each 32-column block is two groups);
-//   * log4 (log_tensor<4>): levels ±2^(k−1), groups of any multiple of 32, a float per group;
+//   * log4 (log_tensor<4>): levels ±2^(k−1), groups of 16 or any multiple of 32;
 //   * BBQ / QuEST with 4-bit codes (bbq_tensor<4>): levels q(c) (zero point 0) or 2·q(c) + 1
 //     (zero point −½, the doubled half-integer levels: D = 2·d + Σa of linear_bbq.hpp, per
 //     element instead of per group, the same integer), activation groups of 32, the row's
@@ -33,10 +33,10 @@
 // unsigned); the offset returns through the activation group sums. The scales are floats,
 // s_w per row and group (BBQ: per row, simd::tile_scales), so the prepared weights take 4 bits
 // per weight plus 32 bits per group (MXFP4: 5 bits per weight, NVFP4: 6, BBQ: 4 and a float
-// per row) and the padding of the last tile. Every group's
-// integer dot is the exact int32 of the unprepared path and the float steps are the same, so
-// gemv and gemm give exactly the bits of ops::gemv / ops::gemm, on any thread count (codebooks:
-// the bits of the integer form above, on every path and thread count).
+// per row) and the padding of the last tile. Every group's integer dot is the exact int32 of
+// the unprepared path and the float steps are the same, so gemv and gemm give exactly the
+// bits of ops::gemv / ops::gemm, on any thread count (codebooks: the bits of the integer form
+// above, on every path and thread count).
 //
 // Needs cols a multiple of 32 and groups of 16 (NVFP4) or a multiple of 32 columns. The kernel
 // is hand-written for AVX2 and AVX-512 (VNNI where present); other targets run its scalar form
