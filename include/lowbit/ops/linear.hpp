@@ -265,12 +265,14 @@ std::vector<float> widen(const R& x) {
 }
 
 /// The prepared layers' GEMM (int_linear, lut_linear): checks x, y and the path, quantizes each
-/// activation row per group of g, then for each tile of 8 weight rows calls tile_kernel(t,
-/// rows, m) with up to 16 activation rows (so that each tile load serves them all) and stores
-/// the 8 outputs of each row that exist.
-template <class TileKernel>
+/// activation row per group of g (after transform(row), on a copy, when a transform is given),
+/// then for each tile of 8 weight rows calls tile_kernel(t, rows, m) with up to 16 activation
+/// rows (so that each tile load serves them all) and stores the 8 outputs of each row that
+/// exist.
+template <class TileKernel, class RowTransform = std::nullptr_t>
 void tiled_gemm(const row_groups& g, std::span<const float> x, std::size_t batch,
-                std::span<float> y, const linear_options& options, TileKernel&& tile_kernel) {
+                std::span<float> y, const linear_options& options, TileKernel&& tile_kernel,
+                RowTransform&& transform = nullptr) {
     detail::require(x.size() == detail::checked_mul(batch, g.cols, "x"), "x",
                     "must hold batch · cols values (gemv: cols)");
     detail::require(y.size() == detail::checked_mul(batch, g.rows, "y"), "y",
@@ -278,8 +280,16 @@ void tiled_gemm(const row_groups& g, std::span<const float> x, std::size_t batch
     detail::require(options.path == backend::scalar || options.path == backend::simd,
                     "options.path", "must be backend::scalar or backend::simd");
     std::vector<int8_row> act(batch);
-    for (std::size_t b = 0; b < batch; ++b)
-        quantize_activations(x.data() + b * g.cols, g, 8, nibble_order::low_first, false, act[b]);
+    std::vector<float> row;
+    for (std::size_t b = 0; b < batch; ++b) {
+        const float* xb = x.data() + b * g.cols;
+        if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<RowTransform>>) {
+            row.assign(xb, xb + g.cols);
+            transform(row.data());
+            xb = row.data();
+        }
+        quantize_activations(xb, g, 8, nibble_order::low_first, false, act[b]);
+    }
     constexpr std::size_t rows_per_call = 16;
     detail::split_items((g.rows + 7) / 8, options.threads, [&](std::size_t t0, std::size_t t1) {
         alignas(32) float out[rows_per_call][8];
@@ -509,6 +519,34 @@ void gemv(const W& w, const X& x, std::span<float> y, const linear_options& opti
     gemm(w, x, 1, y, options);
 }
 
+namespace detail_ops {
+/// The entry points a prepared layer (int_linear, lut_linear) derives from its float gemm:
+/// gemv as a batch of one, bf16 / fp16 activations widened to float first (exact). Layer
+/// brings the bf16 / fp16 gemm into scope beside its own (`using prepared_entry_points::gemm`).
+template <class Layer>
+class prepared_entry_points {
+public:
+    /// y = W·x, bit for bit ops::gemv on the tensor the layer was built from.
+    void gemv(std::span<const float> x, std::span<float> y,
+              const linear_options& options = {}) const {
+        layer().gemm(x, 1, y, options);
+    }
+    template <half_activations X>
+    void gemv(const X& x, std::span<float> y, const linear_options& options = {}) const {
+        gemm(x, 1, y, options);
+    }
+    template <half_activations X>
+    void gemm(const X& x, std::size_t batch, std::span<float> y,
+              const linear_options& options = {}) const {
+        const std::vector<float> xf = widen(x);
+        layer().gemm(std::span<const float>(xf), batch, y, options);
+    }
+
+private:
+    const Layer& layer() const noexcept { return static_cast<const Layer&>(*this); }
+};
+}  // namespace detail_ops
+
 /// W prepared for repeated products: its codes re-laid in row-interleaved tiles of 8 rows
 /// (simd::scalar::tile8p: one load holds 4 codes of each row, so the SIMD lanes accumulate
 /// the rows' dots with no horizontal sums) and its scales as floats, tile by tile. gemv and
@@ -524,10 +562,12 @@ void gemv(const W& w, const X& x, std::span<float> y, const linear_options& opti
 /// dot-product extension; other targets run its scalar form (ops::gemv's SIMD path is then the
 /// faster choice).
 template <int Bits>
-class int_linear {
+class int_linear : public detail_ops::prepared_entry_points<int_linear<Bits>> {
     static_assert(Bits == 4 || Bits == 8, "lowbit::ops::int_linear<Bits>: Bits must be 4 or 8");
 
 public:
+    using detail_ops::prepared_entry_points<int_linear<Bits>>::gemm;
+
     template <class Format, scale_storage ScaleT>
     explicit int_linear(const int_tensor<Format, ScaleT>& w) : g_(detail_ops::groups_of(w)) {
         static_assert(Format::bits == Bits,
@@ -590,25 +630,8 @@ public:
         return linear_kernel::scalar;
     }
 
-    /// y = W·x, bit for bit ops::gemv on the tensor this was built from.
-    void gemv(std::span<const float> x, std::span<float> y,
-              const linear_options& options = {}) const {
-        gemm(x, 1, y, options);
-    }
-
-    /// The same with bf16 or fp16 activations, widened to float first (exact).
-    template <half_activations X>
-    void gemv(const X& x, std::span<float> y, const linear_options& options = {}) const {
-        gemm(x, 1, y, options);
-    }
-    template <half_activations X>
-    void gemm(const X& x, std::size_t batch, std::span<float> y,
-              const linear_options& options = {}) const {
-        const std::vector<float> xf = detail_ops::widen(x);
-        gemm(std::span<const float>(xf), batch, y, options);
-    }
-
-    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
+    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from
+    /// (gemv and the bf16 / fp16 entry points: detail_ops::prepared_entry_points).
     void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
               const linear_options& options = {}) const {
         const bool fast = kernel(options.path) != linear_kernel::scalar;

@@ -55,8 +55,10 @@
 LOWBIT_NAMESPACE_BEGIN
 namespace ops {
 
-class lut_linear {
+class lut_linear : public detail_ops::prepared_entry_points<lut_linear> {
 public:
+    using detail_ops::prepared_entry_points<lut_linear>::gemm;
+
     template <class Elem>
     explicit lut_linear(const mx_tensor<Elem, 32>& w) {
         using L = detail_fp4::int_levels<Elem>;
@@ -139,51 +141,31 @@ public:
             : fp4_kernel::scalar;
     }
 
-    /// y = W·x, bit for bit ops::gemv on the tensor this was built from.
-    void gemv(std::span<const float> x, std::span<float> y,
-              const linear_options& options = {}) const {
-        gemm(x, 1, y, options);
-    }
-    /// The same with bf16 or fp16 activations, widened to float first (exact).
-    template <half_activations X>
-    void gemv(const X& x, std::span<float> y, const linear_options& options = {}) const {
-        gemm(x, 1, y, options);
-    }
-    template <half_activations X>
-    void gemm(const X& x, std::size_t batch, std::span<float> y,
-              const linear_options& options = {}) const {
-        const std::vector<float> xf = detail_ops::widen(x);
-        gemm(std::span<const float>(xf), batch, y, options);
-    }
-
-    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from.
+    /// Y = X·Wᵀ for `batch` rows, bit for bit ops::gemm on the tensor this was built from
+    /// (gemv and the bf16 / fp16 entry points: detail_ops::prepared_entry_points).
     void gemm(std::span<const float> x, std::size_t batch, std::span<float> y,
               const linear_options& options = {}) const {
         const bool fast = kernel(options.path) != fp4_kernel::scalar;
-        std::vector<float> rotated;
-        if (hadamard_ != 0 && x.size() == batch * g_.cols && g_.cols != 0) {
-            // x' = Ĥ·x per row, by the transform ops::gemv on a BBQ tensor uses on this path.
-            rotated.assign(x.begin(), x.end());
-            for (std::size_t b = 0; b < batch; ++b) {
-                float* row = rotated.data() + b * g_.cols;
-                if (options.path == backend::simd)
-                    simd::hadamard_row(row, g_.cols, hadamard_);
-                else
-                    reference::hadamard_rows(row, {1, g_.cols}, hadamard_);
-            }
-            x = rotated;
+        const auto tile_kernel = [&](std::size_t t, const simd::gemv8p_row* rows, std::size_t m) {
+            const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
+            const simd::tile_scales sc = scales_of(t);
+            if (fast)
+                simd::gemm8p_lut<xsimd::default_arch>(tile, lut_.data(), rows, m, sc, g_.cols,
+                                                      g_.len);
+            else
+                simd::scalar::gemm8p_lut(tile, lut_.data(), rows, m, sc, g_.cols, g_.len);
+        };
+        if (hadamard_ == 0) {
+            detail_ops::tiled_gemm(g_, x, batch, y, options, tile_kernel);
+            return;
         }
-        detail_ops::tiled_gemm(g_, x, batch, y, options,
-                               [&](std::size_t t, const simd::gemv8p_row* rows, std::size_t m) {
-                                   const std::uint8_t* tile = codes_.data() + t * tile_bytes_;
-                                   const simd::tile_scales sc = scales_of(t);
-                                   if (fast)
-                                       simd::gemm8p_lut<xsimd::default_arch>(
-                                           tile, lut_.data(), rows, m, sc, g_.cols, g_.len);
-                                   else
-                                       simd::scalar::gemm8p_lut(tile, lut_.data(), rows, m, sc,
-                                                                g_.cols, g_.len);
-                               });
+        // x' = Ĥ·x per row, by the transform ops::gemv on a BBQ tensor uses on this path.
+        detail_ops::tiled_gemm(g_, x, batch, y, options, tile_kernel, [&](float* row) {
+            if (options.path == backend::simd)
+                simd::hadamard_row(row, g_.cols, hadamard_);
+            else
+                reference::hadamard_rows(row, {1, g_.cols}, hadamard_);
+        });
     }
 
 private:
